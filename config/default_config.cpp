@@ -1,0 +1,42 @@
+#include "config/settings.hpp"
+
+#include <cstdlib>
+
+namespace rrpcd::config {
+namespace {
+
+// Loopback only, so the demo credentials below reach nobody but this machine's users.
+constexpr std::string_view default_toml = R"toml(# rrpcd embedded default configuration (demo).
+# Listens on loopback only. The credentials are public demo values: never expose them.
+
+[mqtt]
+listen = "127.0.0.1:1883"
+
+[http]
+listen = "127.0.0.1:8080"
+
+[log]
+level = "info"
+
+[[access_keys]]
+id = "LTAIrrpcdDemoKey"
+secret = "rrpcdDemoAccessSecret"
+
+[[devices]]
+product_key = "a1demo"
+device_name = "dev1"
+device_secret = "rrpcdDemoDeviceSecret"
+)toml";
+
+}  // namespace
+
+std::string_view embedded_default_toml() noexcept { return default_toml; }
+
+settings embedded_default() {
+    auto loaded = load_string(default_toml, "<embedded default>");
+    if (!loaded) std::abort();  // the unit tests load it; a broken default is a build defect
+    loaded->demo = true;
+    return std::move(*loaded);
+}
+
+}  // namespace rrpcd::config

@@ -1,0 +1,241 @@
+#include "config/settings.hpp"
+
+#include <boost/url/parse.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <stdexcept>
+#include <utility>
+
+namespace rrpcd::config {
+namespace {
+
+/// Reads one TOML document into `settings`, stopping at the first error. Every error names the
+/// source, the line and column of the offending node, and its dotted key.
+class reader {
+public:
+    explicit reader(std::string source) : source_(std::move(source)) {}
+
+    const std::optional<load_error>& error() const noexcept { return error_; }
+
+    void fail(const toml::source_region& where, std::string_view key, std::string_view what) {
+        if (error_) return;
+        error_ = load_error{source_ + ":" + std::to_string(where.begin.line) + ":" +
+                            std::to_string(where.begin.column) + ": " + std::string{key} + ": " +
+                            std::string{what}};
+    }
+
+    /// Refuses keys of `table` that are not in `known`.
+    void only_keys(const toml::table& table, std::string_view path, std::initializer_list<std::string_view> known) {
+        for (const auto& [key, node] : table) {
+            if (std::find(known.begin(), known.end(), key.str()) == known.end())
+                fail(key.source(), join(path, key.str()), "unknown key");
+        }
+    }
+
+    const toml::table* table(const toml::table& parent, std::string_view key) {
+        const auto* node = parent.get(key);
+        if (node == nullptr) return nullptr;
+        if (!node->is_table()) fail(node->source(), key, "expected a table");
+        return node->as_table();
+    }
+
+    void string(const toml::table& t, std::string_view path, std::string_view key, std::string& out,
+                bool required) {
+        const auto* node = present(t, path, key, required);
+        if (node == nullptr) return;
+        if (const auto* v = node->as_string()) {
+            out = v->get();
+            if (out.empty()) fail(node->source(), join(path, key), "must not be empty");
+        } else {
+            fail(node->source(), join(path, key), "expected a string");
+        }
+    }
+
+    template <class Int>
+    void integer(const toml::table& t, std::string_view path, std::string_view key, Int& out,
+                 std::int64_t min, std::int64_t max) {
+        const auto* node = present(t, path, key, false);
+        if (node == nullptr) return;
+        const auto* v = node->as_integer();
+        if (v == nullptr) return fail(node->source(), join(path, key), "expected an integer");
+        if (v->get() < min || v->get() > max)
+            return fail(node->source(), join(path, key),
+                        "must be between " + std::to_string(min) + " and " + std::to_string(max));
+        out = static_cast<Int>(v->get());
+    }
+
+    template <class Rep, class Period>
+    void duration(const toml::table& t, std::string_view path, std::string_view key,
+                  std::chrono::duration<Rep, Period>& out, std::int64_t min, std::int64_t max) {
+        Rep count = out.count();
+        integer(t, path, key, count, min, max);
+        out = std::chrono::duration<Rep, Period>{count};
+    }
+
+    void address(const toml::table& t, std::string_view path, std::string_view key, endpoint& out) {
+        const auto* node = present(t, path, key, false);
+        if (node == nullptr) return;
+        const auto* v = node->as_string();
+        const auto authority = v ? boost::urls::parse_authority(v->get()) : boost::urls::result<boost::urls::authority_view>{};
+        if (v == nullptr || !authority || !authority->has_port() || authority->has_userinfo() ||
+            (authority->host_type() != boost::urls::host_type::ipv4 &&
+             authority->host_type() != boost::urls::host_type::ipv6) ||
+            authority->port().empty() || (authority->port_number() == 0 && authority->port() != "0")) {
+            return fail(node->source(), join(path, key),
+                        "expected an IP address and port, like \"127.0.0.1:1883\" or \"[::1]:1883\"");
+        }
+        out.host = authority->host_type() == boost::urls::host_type::ipv6
+                       ? std::string{authority->host_ipv6_address().to_string()}
+                       : std::string{authority->host_ipv4_address().to_string()};
+        out.port = authority->port_number();
+    }
+
+    static std::string join(std::string_view path, std::string_view key) {
+        return path.empty() ? std::string{key} : std::string{path} + "." + std::string{key};
+    }
+
+    /// The array of tables at `key`, or nullptr.
+    const toml::array* tables(const toml::table& root, std::string_view key) {
+        const auto* node = root.get(key);
+        if (node == nullptr) return nullptr;
+        const auto* arr = node->as_array();
+        if (arr == nullptr || !arr->is_array_of_tables()) {
+            fail(node->source(), key, "expected an array of tables ([[" + std::string{key} + "]])");
+            return nullptr;
+        }
+        return arr;
+    }
+
+    const std::string& source() const noexcept { return source_; }
+
+private:
+    const toml::node* present(const toml::table& t, std::string_view path, std::string_view key, bool required) {
+        const auto* node = t.get(key);
+        if (node == nullptr && required) fail(t.source(), join(path, key), "missing (required)");
+        return node;
+    }
+
+    std::string source_;
+    std::optional<load_error> error_;
+};
+
+bool is_name(std::string_view s, std::string_view extra) {
+    return std::all_of(s.begin(), s.end(), [extra](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               extra.find(c) != std::string_view::npos;
+    });
+}
+
+void read_document(reader& r, const toml::table& root, settings& out) {
+    r.only_keys(root, "", {"mqtt", "http", "rrpc", "log", "access_keys", "devices"});
+    if (const auto* t = r.table(root, "mqtt")) {
+        r.only_keys(*t, "mqtt", {"listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
+                                 "max_packet_bytes", "max_outbound_bytes"});
+        r.address(*t, "mqtt", "listen", out.mqtt.listen);
+        r.duration(*t, "mqtt", "keepalive_min_s", out.mqtt.keep_alive_min, 0, 65535);
+        r.duration(*t, "mqtt", "keepalive_max_s", out.mqtt.keep_alive_max, 0, 65535);
+        r.duration(*t, "mqtt", "connect_timeout_ms", out.mqtt.connect_timeout, 100, 600'000);
+        r.integer(*t, "mqtt", "max_packet_bytes", out.mqtt.max_packet_size, 1024, 268'435'460);
+        r.integer(*t, "mqtt", "max_outbound_bytes", out.mqtt.max_outbound_bytes, 64 * 1024,
+                  std::numeric_limits<std::int32_t>::max());
+        if (out.mqtt.keep_alive_min > out.mqtt.keep_alive_max)
+            r.fail(t->source(), "mqtt.keepalive_min_s", "must not exceed mqtt.keepalive_max_s");
+    }
+    if (const auto* t = r.table(root, "http")) {
+        r.only_keys(*t, "http", {"listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
+                                 "signature_window_s"});
+        r.address(*t, "http", "listen", out.http.listen);
+        r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024, 64 * 1024 * 1024);
+        r.integer(*t, "http", "max_body_bytes", out.http.max_body_bytes, 8 * 1024, 64 * 1024 * 1024);
+        r.duration(*t, "http", "idle_timeout_s", out.http.idle_timeout, 1, 3600);
+        r.duration(*t, "http", "signature_window_s", out.http.signature_window, 1, 86'400);
+    }
+    if (const auto* t = r.table(root, "rrpc")) {
+        r.only_keys(*t, "rrpc", {"timeout_min_ms", "timeout_max_ms", "node_id"});
+        r.duration(*t, "rrpc", "timeout_min_ms", out.rrpc.timeout_min, 1, 600'000);
+        r.duration(*t, "rrpc", "timeout_max_ms", out.rrpc.timeout_max, 1, 600'000);
+        r.integer(*t, "rrpc", "node_id", out.rrpc.node_id, 0, 31);
+        if (out.rrpc.timeout_min > out.rrpc.timeout_max)
+            r.fail(t->source(), "rrpc.timeout_min_ms", "must not exceed rrpc.timeout_max_ms");
+    }
+    if (const auto* t = r.table(root, "log")) {
+        r.only_keys(*t, "log", {"level"});
+        r.string(*t, "log", "level", out.log_level, false);
+        static const std::set<std::string, std::less<>> levels{"trace", "debug", "info", "warn",
+                                                               "error", "critical", "off"};
+        if (!levels.contains(out.log_level))
+            r.fail(t->get("level")->source(), "log.level",
+                   "must be one of trace, debug, info, warn, error, critical, off");
+    }
+    if (const auto* arr = r.tables(root, "access_keys")) {
+        std::set<std::string, std::less<>> ids;
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto& t = *arr->get(i)->as_table();
+            const auto path = "access_keys[" + std::to_string(i) + "]";
+            access_key key;
+            r.only_keys(t, path, {"id", "secret"});
+            r.string(t, path, "id", key.id, true);
+            r.string(t, path, "secret", key.secret, true);
+            if (!key.id.empty() && !ids.insert(key.id).second) r.fail(t.source(), path + ".id", "duplicate id");
+            out.access_keys.push_back(std::move(key));
+        }
+    }
+    if (const auto* arr = r.tables(root, "devices")) {
+        std::set<std::pair<std::string, std::string>> seen;
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto& t = *arr->get(i)->as_table();
+            const auto path = "devices[" + std::to_string(i) + "]";
+            device d;
+            r.only_keys(t, path, {"product_key", "device_name", "device_secret"});
+            r.string(t, path, "product_key", d.product_key, true);
+            r.string(t, path, "device_name", d.device_name, true);
+            r.string(t, path, "device_secret", d.device_secret, true);
+            if (!d.product_key.empty() && (d.product_key.size() > 32 || !is_name(d.product_key, "")))
+                r.fail(t.get("product_key")->source(), path + ".product_key", "expected 1-32 letters or digits");
+            if (!d.device_name.empty() &&
+                (d.device_name.size() < 4 || d.device_name.size() > 32 || !is_name(d.device_name, "-_@.:")))
+                r.fail(t.get("device_name")->source(), path + ".device_name",
+                       "expected 4-32 characters of A-Z a-z 0-9 - _ @ . :");
+            if (!seen.emplace(d.product_key, d.device_name).second)
+                r.fail(t.source(), path, "duplicate device " + d.product_key + "/" + d.device_name);
+            out.devices.push_back(std::move(d));
+        }
+    }
+}
+
+}  // namespace
+
+void throw_exception_from_error(const load_error& e, const boost::source_location&) {
+    throw std::runtime_error(e.message);
+}
+
+boost::system::result<settings, load_error> load_string(std::string_view toml_text, std::string_view source) {
+    reader r{std::string{source}};
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& e) {
+        r.fail(e.source(), "(syntax)", e.description());
+        return *r.error();
+    }
+    settings out;
+    read_document(r, root, out);
+    if (r.error()) return *r.error();
+    return out;
+}
+
+boost::system::result<settings, load_error> load_file(const std::filesystem::path& path) {
+    std::ifstream in{path, std::ios::binary};
+    std::ostringstream text;
+    if (!in) return load_error{path.string() + ": cannot read the file"};
+    text << in.rdbuf();  // an empty file is valid TOML: all defaults
+    return load_string(text.str(), path.string());
+}
+
+}  // namespace rrpcd::config

@@ -1,0 +1,125 @@
+#include "http/authenticator.hpp"
+
+#include "http/signature.hpp"
+#include "rrpc/crypto.hpp"
+
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+namespace rrpcd::http {
+
+namespace beast = boost::beast;
+
+std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view s) {
+    if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+        return std::nullopt;
+    std::tm tm{};
+    const std::string text{s};
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &tail) != 7)
+        return std::nullopt;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
+        return std::nullopt;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const auto t = timegm(&tm);
+    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
+    return std::chrono::system_clock::from_time_t(t);
+}
+
+authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,
+                             std::size_t nonce_capacity)
+    : nonces_(window, nonce_capacity) {
+    set_keys(keys);
+}
+
+void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
+    secrets_.clear();
+    for (const auto& k : keys) secrets_.emplace(k.id, k.secret);
+}
+
+boost::system::result<caller, api_error> authenticator::verify(const request& req, std::string_view path,
+                                                               const request_params& params,
+                                                               nonce_cache::clock::time_point now) {
+    const auto authorization = req[beast::http::field::authorization];
+    if (authorization.starts_with("ACS3-")) return verify_v3(req, path, params, now);
+    return verify_v1(req, params, now);
+}
+
+boost::system::result<void, api_error> authenticator::check_fresh(std::string_view key_id, std::string_view timestamp,
+                                                                  std::string_view nonce,
+                                                                  nonce_cache::clock::time_point now) {
+    const auto signed_at = parse_iso8601_utc(timestamp);
+    if (!signed_at) return gateway::timestamp_format();
+    switch (nonces_.check(key_id, nonce, *signed_at, now)) {
+    case nonce_cache::verdict::fresh: return {};
+    case nonce_cache::verdict::replayed: return gateway::nonce_used();
+    case nonce_cache::verdict::expired: break;
+    }
+    return gateway::timestamp_expired();
+}
+
+boost::system::result<caller, api_error> authenticator::verify_v1(const request& req, const request_params& params,
+                                                                  nonce_cache::clock::time_point now) {
+    for (const auto* name : {"Signature", "AccessKeyId", "Timestamp", "SignatureNonce"})
+        if (!params.get(name)) return gateway::missing_parameter(name);
+    if (params.get("SignatureMethod").value_or("HMAC-SHA1") != "HMAC-SHA1")
+        return gateway::invalid_parameter("SignatureMethod");
+    const auto key_id = *params.get("AccessKeyId");
+    const auto secret = secrets_.find(key_id);
+    if (secret == secrets_.end()) return gateway::unknown_access_key();
+
+    auto signed_set = params.all();
+    std::erase_if(signed_set, [](const auto& p) { return p.first == "Signature"; });
+    const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
+    if (!rrpc::constant_time_equal(v1_signature(secret->second, sts), *params.get("Signature"))) {
+        auto e = gateway::signature_mismatch();
+        e.message += " server string to sign is:" + sts;
+        return e;
+    }
+    if (auto fresh = check_fresh(key_id, *params.get("Timestamp"), *params.get("SignatureNonce"), now); !fresh)
+        return fresh.error();
+    return caller{std::string{key_id}, false};
+}
+
+boost::system::result<caller, api_error> authenticator::verify_v3(const request& req, std::string_view path,
+                                                                  const request_params& params,
+                                                                  nonce_cache::clock::time_point now) {
+    const auto auth = parse_v3_authorization(req[beast::http::field::authorization]);
+    if (!auth) return gateway::incomplete_signature();
+    for (const auto* must : {"x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce"}) {
+        if (std::find(auth->signed_headers.begin(), auth->signed_headers.end(), must) == auth->signed_headers.end() ||
+            req[must].empty())
+            return gateway::incomplete_signature();
+    }
+    const auto secret = secrets_.find(auth->credential);
+    if (secret == secrets_.end()) return gateway::unknown_access_key();
+
+    std::vector<std::string> lines;
+    lines.reserve(auth->signed_headers.size());
+    for (const auto& name : auth->signed_headers) {
+        std::vector<std::string> values;
+        for (auto [it, end] = req.equal_range(name); it != end; ++it)
+            values.push_back(boost::algorithm::trim_copy(std::string{it->value()}));
+        std::sort(values.begin(), values.end());
+        std::string line = boost::algorithm::to_lower_copy(name) + ":";
+        for (std::size_t i = 0; i < values.size(); ++i) line += (i ? "," : "") + values[i];
+        lines.push_back(std::move(line));
+    }
+    const auto canonical = v3_canonical_request(req.method_string(), path, params.query, lines,
+                                                auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
+    if (!rrpc::constant_time_equal(v3_signature(secret->second, canonical),
+                                   boost::algorithm::to_lower_copy(auth->signature)))
+        return gateway::signature_mismatch();
+    if (auto fresh = check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now); !fresh)
+        return fresh.error();
+    return caller{auth->credential, true};
+}
+
+}  // namespace rrpcd::http

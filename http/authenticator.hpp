@@ -1,0 +1,66 @@
+#pragma once
+
+#include "http/api_error.hpp"
+#include "http/nonce_cache.hpp"
+#include "http/params.hpp"
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace rrpcd::http {
+
+/// Who signed a request, and how.
+struct caller {
+    std::string access_key_id;
+    bool v3 = false;  ///< ACS3-HMAC-SHA256 (action and version come from x-acs-* headers)
+};
+
+/// One access key as configured.
+struct access_key_entry {
+    std::string id;
+    std::string secret;
+};
+
+/// Verifies both signature schemes the official SDKs send (V1 HMAC-SHA1 `Signature` parameter,
+/// V3 ACS3-HMAC-SHA256 `Authorization` header), the timestamp skew and nonce replay.
+/// io thread only (it owns the nonce cache).
+class authenticator {
+public:
+    using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+    authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,
+                  std::size_t nonce_capacity = 1'000'000);
+
+    /// Replaces the keys (configuration reload); remembered nonces stay.
+    void set_keys(const std::vector<access_key_entry>& keys);
+
+    /// Checks `req` whose decoded parameters are `params`; the error is the cloud's.
+    boost::system::result<caller, api_error> verify(const request& req, std::string_view path,
+                                                    const request_params& params,
+                                                    nonce_cache::clock::time_point now);
+
+private:
+    boost::system::result<caller, api_error> verify_v1(const request& req, const request_params& params,
+                                                       nonce_cache::clock::time_point now);
+    boost::system::result<caller, api_error> verify_v3(const request& req, std::string_view path,
+                                                       const request_params& params,
+                                                       nonce_cache::clock::time_point now);
+    /// Timestamp and nonce, checked after the signature so that strangers cannot fill the cache.
+    boost::system::result<void, api_error> check_fresh(std::string_view key_id, std::string_view timestamp,
+                                                       std::string_view nonce,
+                                                       nonce_cache::clock::time_point now);
+
+    std::map<std::string, std::string, std::less<>> secrets_;
+    nonce_cache nonces_;
+};
+
+/// Parses `YYYY-MM-DDTHH:MM:SSZ` (UTC), as both schemes send it.
+std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view s);
+
+}  // namespace rrpcd::http

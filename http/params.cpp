@@ -1,0 +1,37 @@
+#include "http/params.hpp"
+
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/params_view.hpp>
+
+namespace rrpcd::http {
+
+boost::system::result<param_list> parse_form(std::string_view encoded) {
+    param_list out;
+    if (encoded.empty()) return out;
+    // Validate first: the decoding view below throws on invalid input.
+    if (auto valid = boost::urls::parse_query(encoded); !valid) return valid.error();
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    for (const auto& p : boost::urls::params_view{encoded, opts}) out.emplace_back(p.key, p.value);
+    return out;
+}
+
+std::optional<std::string_view> find_param(const param_list& params, std::string_view name) noexcept {
+    for (const auto& [k, v] : params)
+        if (k == name) return std::string_view{v};
+    return std::nullopt;
+}
+
+std::optional<std::string_view> request_params::get(std::string_view name) const noexcept {
+    if (auto v = find_param(query, name)) return v;
+    return find_param(form, name);
+}
+
+param_list request_params::all() const {
+    param_list out = query;
+    out.insert(out.end(), form.begin(), form.end());
+    return out;
+}
+
+}  // namespace rrpcd::http

@@ -1,0 +1,92 @@
+#include "http/render.hpp"
+
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+namespace rrpcd::http {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+void xml_escape(std::string_view s, std::string& out) {
+    for (const char c : s) {
+        switch (c) {
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '&': out += "&amp;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&apos;"; break;
+        default: out += c;
+        }
+    }
+}
+
+void xml_value(const boost::json::value& v, std::string& out) {
+    if (const auto* s = v.if_string()) return xml_escape(*s, out);
+    if (const auto* o = v.if_object()) {
+        for (const auto& [k, child] : *o) {
+            out += '<';
+            out += k;
+            out += '>';
+            xml_value(child, out);
+            out += "</";
+            out += k;
+            out += '>';
+        }
+        return;
+    }
+    out += boost::json::serialize(v);  // numbers and booleans print the same in both formats
+}
+
+}  // namespace
+
+std::string render_body(const boost::json::object& body, format f, std::string_view xml_root) {
+    if (f == format::json) return boost::json::serialize(body);
+    std::string out = "<?xml version='1.0' encoding='UTF-8'?><";
+    out += xml_root;
+    out += '>';
+    xml_value(body, out);
+    out += "</";
+    out += xml_root;
+    out += '>';
+    return out;
+}
+
+response make_response(unsigned status, const boost::json::object& body, format f, std::string_view xml_root,
+                       unsigned http_version, bool keep_alive) {
+    response res{static_cast<bhttp::status>(status), http_version};
+    res.set(bhttp::field::server, "rrpcd");
+    res.set(bhttp::field::content_type,
+            f == format::json ? "application/json;charset=utf-8" : "text/xml;charset=utf-8");
+    res.body() = render_body(body, f, xml_root);
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    return res;
+}
+
+boost::json::object error_body(const api_error& e, std::string_view request_id, std::string_view host_id) {
+    boost::json::object body;
+    body["RequestId"] = request_id;
+    if (e.status == 200) {
+        body["Success"] = false;
+        body["Code"] = e.code;
+        body["ErrorMessage"] = e.message;
+        body["Message"] = e.message;  // pop-core reads Message
+    } else {
+        body["HostId"] = host_id;
+        body["Code"] = e.code;
+        body["Message"] = e.message;
+        body["Recommend"] = "";
+    }
+    return body;
+}
+
+std::string new_request_id() {
+    // One generator per thread: it is not thread-safe and costly to seed.
+    thread_local boost::uuids::random_generator generate;
+    return boost::algorithm::to_upper_copy(boost::uuids::to_string(generate()));
+}
+
+}  // namespace rrpcd::http

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace rrpcd::rrpc {
+
+/// HMAC digests used by Alibaba's device login (signmethod) and the cloud API signatures.
+enum class hmac_algorithm { md5, sha1, sha256 };
+
+/// Raw HMAC of `data` under `key` (OpenSSL).
+std::string hmac(hmac_algorithm algorithm, std::string_view key, std::string_view data);
+
+/// Raw SHA-256 of `data` (OpenSSL).
+std::string sha256(std::string_view data);
+
+/// Lower-case hex of raw bytes.
+std::string to_hex(std::string_view bytes);
+
+/// Compares in time independent of where `a` and `b` differ (OpenSSL CRYPTO_memcmp).
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,25 @@
+#include "rrpc/message_id.hpp"
+
+#include <algorithm>
+
+namespace rrpcd::rrpc {
+
+std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point now) noexcept {
+    const auto ms = std::max<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() - epoch_ms, 0);
+    if (ms > last_ms_) {
+        last_ms_ = ms;
+        sequence_ = 0;
+    } else if (++sequence_ == (1U << sequence_bits)) {
+        ++last_ms_;  // borrow the next millisecond; the clock catches up
+        sequence_ = 0;
+    }
+    return static_cast<std::uint64_t>(last_ms_) << (node_bits + sequence_bits) |
+           static_cast<std::uint64_t>(node_) << sequence_bits | sequence_;
+}
+
+std::int64_t message_id_generator::time_ms_of(std::uint64_t id) noexcept {
+    return static_cast<std::int64_t>(id >> (node_bits + sequence_bits)) + epoch_ms;
+}
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace rrpcd::rrpc {
+
+/// Generates RRPC MessageIds: 53 bits, so JavaScript numbers hold them exactly, laid out as
+/// [40 bits: ms since 2025-01-01 UTC][5 bits: node][8 bits: sequence].
+/// Unique across restarts while the wall clock does not step back, and across up to 32 nodes.
+/// More than 256 ids in one millisecond borrow the next millisecond, so ids stay strictly
+/// increasing; only a sustained rate above 256,000/s would run ahead of the clock.
+/// Not thread-safe: one generator per io thread (shard) with its own node id.
+class message_id_generator {
+public:
+    static constexpr std::int64_t epoch_ms = 1'735'689'600'000;  // 2025-01-01T00:00:00Z
+    static constexpr unsigned node_bits = 5;
+    static constexpr unsigned sequence_bits = 8;
+    static constexpr std::uint32_t max_node = (1U << node_bits) - 1;
+
+    /// `node` must be at most `max_node` (the config validates it).
+    explicit message_id_generator(std::uint32_t node) noexcept : node_(node) {}
+
+    /// The next id, given the current wall-clock time.
+    std::uint64_t next(std::chrono::system_clock::time_point now) noexcept;
+
+    /// The wall-clock millisecond encoded in an id (for diagnostics and tests).
+    static std::int64_t time_ms_of(std::uint64_t id) noexcept;
+
+private:
+    std::uint32_t node_;
+    std::int64_t last_ms_ = 0;
+    std::uint32_t sequence_ = 0;
+};
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,93 @@
+#include "rrpc/service.hpp"
+
+#include "rrpc/topics.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace rrpcd::rrpc {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+rrpc_code code_for(liveness l) noexcept {
+    return l == liveness::half_connected ? rrpc_code::halfconn : rrpc_code::offline;
+}
+
+/// Erases a call's entry on every way out of `service::call`.
+struct erase_on_exit {
+    pending_table& table;
+    std::uint64_t id;
+    ~erase_on_exit() { table.erase(id); }
+};
+
+}  // namespace
+
+service::service(device_gateway& gateway, message_id_generator& ids, std::shared_ptr<spdlog::logger> log)
+    : gateway_(gateway), ids_(ids), log_(std::move(log)) {}
+
+asio::awaitable<call_result> service::call(call_request request) {
+    ++stats_.calls;
+    call_result result;
+    result.message_id = ids_.next(std::chrono::system_clock::now());
+
+    const auto now = presence::clock::now();
+    if (const auto l = classify(gateway_.presence_of(request.device), now); l != liveness::online) {
+        result.code = code_for(l);
+        count(result.code);
+        co_return result;
+    }
+
+    const auto topic = request.topic.empty() ? request_topic(request.device, result.message_id)
+                                             : custom_rrpc_topic(result.message_id, request.topic);
+    pending_call call{request.device,
+                      request.topic.empty() ? response_topic(request.device, result.message_id) : topic,
+                      asio::steady_timer{co_await asio::this_coro::executor, now + request.timeout}};
+    table_.insert(result.message_id, call);
+    const erase_on_exit guard{table_, result.message_id};
+
+    if (!gateway_.publish(request.device, topic, request.payload))
+        log_->debug("event=rrpc_undelivered message_id={} reason=no_matching_subscription", result.message_id);
+    co_await call.timer.async_wait(use_nothrow);
+
+    result.code = call.outcome.value_or(rrpc_code::timeout);
+    if (result.code == rrpc_code::success) result.payload = std::move(call.reply);
+    count(result.code);
+    co_return result;
+}
+
+bool service::on_device_publish(const device_key& from, std::string_view topic, std::string payload) {
+    if (!is_rrpc_reply_topic(topic)) return false;
+    const auto id = reply_message_id(from, topic);
+    const auto status = id ? table_.resolve_reply(from, topic, *id, std::move(payload))
+                           : pending_table::reply_status::unknown;
+    if (status != pending_table::reply_status::resolved) {
+        ++stats_.dropped_replies;
+        log_->debug("event=rrpc_reply_dropped pk={} dn={} topic={} status={}", from.product_key,
+                    from.device_name, topic, static_cast<int>(status));
+    }
+    return true;
+}
+
+void service::on_session_end(const device_key& device, const presence& after) {
+    const auto outcome = code_for(classify(after, presence::clock::now()));
+    if (const auto n = table_.resolve_device(device, outcome); n != 0)
+        log_->debug("event=rrpc_device_lost pk={} dn={} resolved={} code={}", device.product_key,
+                    device.device_name, n, to_string(outcome));
+}
+
+void service::count(rrpc_code code) noexcept {
+    switch (code) {
+    case rrpc_code::success: ++stats_.success; break;
+    case rrpc_code::timeout: ++stats_.timeout; break;
+    case rrpc_code::offline: ++stats_.offline; break;
+    case rrpc_code::halfconn: ++stats_.halfconn; break;
+    case rrpc_code::unknown: break;
+    }
+}
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,86 @@
+#pragma once
+
+#include "rrpc/device_key.hpp"
+#include "rrpc/message_id.hpp"
+#include "rrpc/pending_table.hpp"
+#include "rrpc/presence.hpp"
+#include "rrpc/rrpc_code.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rrpcd::rrpc {
+
+/// What the RRPC core needs from the MQTT side; the server's device registry implements it.
+class device_gateway {
+public:
+    virtual ~device_gateway() = default;
+    /// The device's link right now.
+    virtual presence presence_of(const device_key& device) const = 0;
+    /// Publishes at QoS 0 to the device's live session. False when it has no session or no
+    /// subscription matches `topic` (the message then goes nowhere, as on any broker).
+    virtual bool publish(const device_key& device, std::string_view topic, std::string_view payload) = 0;
+};
+
+/// One RRpc call as the API hands it over: already validated.
+struct call_request {
+    device_key device;
+    std::string payload;  ///< raw bytes for the device
+    std::string topic;    ///< custom RRPC topic (`/pk/dn/user/get`), empty for the system topic
+    std::chrono::milliseconds timeout{};
+};
+
+struct call_result {
+    rrpc_code code = rrpc_code::unknown;
+    std::uint64_t message_id = 0;
+    std::string payload;  ///< the device's reply bytes, with SUCCESS
+};
+
+/// Counters of the RRPC core, for logs and benchmarks.
+struct service_stats {
+    std::uint64_t calls = 0;
+    std::uint64_t success = 0;
+    std::uint64_t timeout = 0;
+    std::uint64_t offline = 0;
+    std::uint64_t halfconn = 0;
+    std::uint64_t dropped_replies = 0;  ///< late, duplicate or foreign
+};
+
+/// Call semantics of RRPC: an id, a pending entry registered before the request is published,
+/// and exactly one outcome: the device's reply, the timer, or the device's session ending.
+/// No thread per call and no polling: the waiter sleeps on its own timer. io thread only.
+class service {
+public:
+    service(device_gateway& gateway, message_id_generator& ids, std::shared_ptr<spdlog::logger> log);
+
+    /// Makes one call and waits for its outcome (at most `request.timeout`).
+    boost::asio::awaitable<call_result> call(call_request request);
+
+    /// A publish from `from` on `topic`; answers a pending call when it is an RRPC reply.
+    /// Returns true when the topic is an RRPC reply topic (the publish is consumed either way).
+    bool on_device_publish(const device_key& from, std::string_view topic, std::string payload);
+
+    /// The device's live session ended (not a takeover): its pending calls end now, as
+    /// HALFCONN or OFFLINE by the platform's rules applied to `after`.
+    void on_session_end(const device_key& device, const presence& after);
+
+    const service_stats& stats() const noexcept { return stats_; }
+    std::size_t pending() const noexcept { return table_.size(); }
+
+private:
+    void count(rrpc_code code) noexcept;
+
+    device_gateway& gateway_;
+    message_id_generator& ids_;
+    std::shared_ptr<spdlog::logger> log_;
+    pending_table table_;
+    service_stats stats_;
+};
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,98 @@
+#include "rrpc/topics.hpp"
+
+#include "mqtt/topic.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+
+#include <array>
+#include <charconv>
+#include <initializer_list>
+
+namespace rrpcd::rrpc {
+namespace {
+
+/// A pattern level: a literal, any one level (`+` or a name), or one or more levels of anything.
+struct level {
+    enum kind_t : std::uint8_t { literal, any_one, rest } kind;
+    std::string_view text{};
+};
+
+/// True when every topic that `topic` (a name or a filter) can denote fits `pattern`.
+bool fits(std::string_view topic, std::initializer_list<level> pattern) noexcept {
+    for (const auto& p : pattern) {
+        if (p.kind == level::rest) return !topic.empty();
+        // Each pattern level consumes one topic level; topic starts after a '/'.
+        const auto slash = topic.find('/');
+        const auto name = topic.substr(0, slash);
+        if (p.kind == level::literal && name != p.text) return false;
+        if (p.kind == level::any_one && name == "#") return false;
+        if (slash == std::string_view::npos) return &p == pattern.end() - 1;
+        topic.remove_prefix(slash + 1);
+        if (&p == pattern.end() - 1) return false;  // the topic has more levels than the pattern
+    }
+    return false;
+}
+
+std::optional<std::uint64_t> parse_id(std::string_view digits) noexcept {
+    std::uint64_t id = 0;
+    const auto* end = digits.data() + digits.size();
+    const auto [ptr, ec] = std::from_chars(digits.data(), end, id);
+    if (digits.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
+    return id;
+}
+
+}  // namespace
+
+std::string request_topic(const device_key& device, std::uint64_t message_id) {
+    return "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/request/" +
+           std::to_string(message_id);
+}
+
+std::string response_topic(const device_key& device, std::uint64_t message_id) {
+    return "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/" +
+           std::to_string(message_id);
+}
+
+std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic) {
+    return "/ext/rrpc/" + std::to_string(message_id) + std::string{topic};
+}
+
+std::optional<std::uint64_t> reply_message_id(const device_key& device, std::string_view topic) {
+    constexpr std::string_view ext = "/ext/rrpc/";
+    if (boost::algorithm::starts_with(topic, ext)) {
+        topic.remove_prefix(ext.size());
+        return parse_id(topic.substr(0, topic.find('/')));
+    }
+    const auto prefix = "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/";
+    if (!boost::algorithm::starts_with(topic, prefix)) return std::nullopt;
+    return parse_id(topic.substr(prefix.size()));
+}
+
+bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic) {
+    return !topic.empty() && topic.front() == '/' && mqtt::is_valid_topic_name(topic) &&
+           device_may_access(device, custom_rrpc_topic(0, topic), access::publish);
+}
+
+bool is_rrpc_reply_topic(std::string_view topic) noexcept {
+    return boost::algorithm::starts_with(topic, "/ext/rrpc/") ||
+           (boost::algorithm::starts_with(topic, "/sys/") && topic.find("/rrpc/response/") != std::string_view::npos);
+}
+
+bool device_may_access(const device_key& device, std::string_view topic, access what) noexcept {
+    if (topic.empty() || topic.front() != '/') return false;
+    topic.remove_prefix(1);
+    const level pk{level::literal, device.product_key};
+    const level dn{level::literal, device.device_name};
+    const level one{level::any_one};
+    const level more{level::rest};
+    const auto lit = [](std::string_view s) { return level{level::literal, s}; };
+    return fits(topic, {pk, dn, more}) ||                                         //
+           fits(topic, {lit("sys"), pk, dn, more}) ||                             //
+           fits(topic, {lit("ext"), lit("rrpc"), one, pk, dn, more}) ||           //
+           fits(topic, {lit("ext"), lit("session"), pk, dn, more}) ||             //
+           fits(topic, {lit("ext"), lit("ntp"), pk, dn, more}) ||                 //
+           fits(topic, {lit("shadow"), one, pk, dn}) ||                           //
+           (what == access::subscribe && fits(topic, {lit("broadcast"), pk, more}));
+}
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs (from Debian's apt only) whatever rrpcd needs to build, run and test that is missing.
+# Idempotent: it asks apt only when a package is absent.
+set -euo pipefail
+
+packages=(
+    build-essential cmake ninja-build pkg-config
+    libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+    libssl-dev libspdlog-dev libtomlplusplus-dev catch2
+    # test peers: real MQTT clients and the official SDKs' runtime
+    mosquitto mosquitto-clients python3 python3-paho-mqtt openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+# Node.js may come from another Debian-format repo that bundles npm; ask for Debian's only when absent.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+
+if ((${#missing[@]})); then
+    echo "install-deps: installing ${missing[*]}"
+    sudo_cmd=()
+    [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

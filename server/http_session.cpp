@@ -1,0 +1,70 @@
+#include "server/http_session.hpp"
+
+#include "http/render.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace rrpcd::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+namespace {
+
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::seconds write_timeout{30};
+
+/// The cloud-shaped answer to a request that could not be parsed as HTTP.
+http::response malformed_response(const boost::system::error_code& ec) {
+    http::api_error e{400, "BadRequest", "The request is not valid HTTP/1.1: " + ec.message() + "."};
+    if (ec == bhttp::error::header_limit) e = {431, "RequestHeaderFieldsTooLarge", "The request line or headers are too large."};
+    if (ec == bhttp::error::body_limit) e = {413, "RequestEntityTooLarge", "The request body is too large."};
+    return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""), http::format::json, "Error",
+                               11, false);
+}
+
+bool is_parse_error(const boost::system::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+}  // namespace
+
+asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_context& ctx) {
+    boost::system::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay{true}, ignored);
+    beast::tcp_stream stream{std::move(socket)};
+    beast::flat_buffer buffer;
+    for (;;) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(ctx.settings.max_header_bytes));
+        parser.body_limit(ctx.settings.max_body_bytes);
+        stream.expires_after(ctx.settings.idle_timeout);
+        const auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+        if (ec) {
+            if (is_parse_error(ec)) {
+                ctx.log->info("event=http_malformed reason=\"{}\"", ec.message());
+                stream.expires_after(write_timeout);
+                auto res = malformed_response(ec);
+                co_await bhttp::async_write(stream, res, use_nothrow);
+            }
+            break;
+        }
+        stream.expires_never();  // an RRpc call waits for its device
+        auto res = co_await ctx.api.handle(parser.release());
+        stream.expires_after(write_timeout);
+        const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+        if (wec || !res.keep_alive()) break;
+    }
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace rrpcd::server

@@ -1,0 +1,57 @@
+#include "config/settings.hpp"
+#include "server/app.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string>
+
+namespace {
+
+constexpr const char* usage =
+    "usage: rrpcd [--config FILE] [--check-config] [--print-default-config] [--version]\n"
+    "  --config FILE           read settings from a TOML file (default: the embedded demo)\n"
+    "  --check-config          validate the settings and exit\n"
+    "  --print-default-config  print the embedded default configuration and exit\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::optional<std::string> config_path;
+    bool check_only = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
+        else if (arg == "--check-config") check_only = true;
+        else if (arg == "--print-default-config") {
+            std::fwrite(rrpcd::config::embedded_default_toml().data(), 1, rrpcd::config::embedded_default_toml().size(), stdout);
+            return 0;
+        } else if (arg == "--version") {
+            std::puts("rrpcd 0.1.0");
+            return 0;
+        } else {
+            std::fputs(arg == "--help" || arg == "-h" ? usage : (std::string{"rrpcd: unknown argument "} + arg + "\n" + usage).c_str(),
+                       arg == "--help" || arg == "-h" ? stdout : stderr);
+            return arg == "--help" || arg == "-h" ? 0 : 2;
+        }
+    }
+
+    auto settings = config_path ? rrpcd::config::load_file(*config_path) : rrpcd::config::embedded_default();
+    if (!settings) {
+        std::fprintf(stderr, "rrpcd: configuration error: %s\n", settings.error().message.c_str());
+        return 2;
+    }
+    if (check_only) {
+        std::puts("configuration OK");
+        return 0;
+    }
+    try {
+        rrpcd::server::app app{std::move(*settings)};
+        if (!app.start()) return 1;
+        return app.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "rrpcd: fatal: %s\n", e.what());
+        return 1;
+    }
+}

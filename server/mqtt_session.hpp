@@ -1,0 +1,99 @@
+#pragma once
+
+#include "config/settings.hpp"
+#include "mqtt/packet.hpp"
+#include "mqtt/server_protocol.hpp"
+#include "rrpc/device_directory.hpp"
+#include "rrpc/device_key.hpp"
+#include "rrpc/presence.hpp"
+#include "rrpc/service.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rrpcd::server {
+
+class device_registry;
+
+/// What every MQTT session shares. Lives as long as the listener.
+struct mqtt_context {
+    const config::mqtt_settings& settings;
+    const rrpc::device_directory& devices;
+    device_registry& registry;
+    rrpc::service& rrpc;
+    std::shared_ptr<spdlog::logger> log;
+};
+
+/// One device connection: a read loop feeding the sans-I/O protocol, a write loop draining a
+/// bounded outbox, and a watchdog for the CONNECT deadline and keep-alive. It lives in the frame
+/// of run_mqtt_session(); the registry holds a pointer to it while it is a device's live session.
+/// io thread only.
+class mqtt_session {
+public:
+    using clock = std::chrono::steady_clock;
+
+    mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx);
+    mqtt_session(const mqtt_session&) = delete;
+    mqtt_session& operator=(const mqtt_session&) = delete;
+
+    /// Serves the connection until it ends, then tells the registry and the RRPC core.
+    boost::asio::awaitable<void> run();
+
+    /// Sends a PUBLISH when a subscription matches `topic`, at the lower of `qos` and the granted
+    /// QoS. False when nothing matches or the session is closing. A reader too slow for the
+    /// outbox limit is disconnected.
+    bool deliver(std::string_view topic, std::string_view payload, mqtt::qos qos);
+
+    /// Ends this session because the same device logged in again.
+    void close_for_takeover();
+
+    clock::time_point last_activity() const noexcept { return protocol_.last_activity(); }
+    std::chrono::seconds keep_alive() const noexcept { return protocol_.keep_alive(); }
+
+private:
+    /// Why the session ended; decides the device's presence afterwards.
+    enum class ending : std::uint8_t { none, disconnect, lost, violation, refused, keep_alive, takeover, slow_reader };
+
+    boost::asio::awaitable<void> read_loop();
+    boost::asio::awaitable<void> write_loop();
+    boost::asio::awaitable<void> watchdog();
+
+    void handle(mqtt::protocol_event& event);
+    void on_connect(mqtt::connect& c);
+    void on_publish(mqtt::publish& p);
+    void on_subscribe(mqtt::subscribe& s);
+    void on_unsubscribe(const mqtt::unsubscribe& u);
+    void refuse(mqtt::connect_return_code code, std::string_view reason, std::string_view client_id);
+    /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
+    void finish(ending why);
+    void wake_writer();
+
+    boost::asio::ip::tcp::socket socket_;
+    mqtt_context& ctx_;
+    mqtt::server_protocol protocol_;
+    std::vector<std::uint8_t> outbox_;
+    boost::asio::steady_timer wake_;      ///< the writer's condition variable
+    boost::asio::steady_timer deadline_;  ///< the watchdog's
+    boost::asio::steady_timer hold_;      ///< parks the reader while the writer flushes
+    clock::time_point accepted_at_;
+    clock::time_point closing_since_{};
+    std::optional<rrpc::device_key> device_;
+    std::vector<mqtt::subscription> subscriptions_;
+    ending ending_ = ending::none;
+    std::uint64_t refused_publishes_ = 0;
+    std::string peer_;
+};
+
+/// Serves one accepted MQTT connection to its end.
+boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx);
+
+}  // namespace rrpcd::server
