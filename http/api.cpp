@@ -51,8 +51,10 @@ asio::awaitable<response> api::handle(request req) {
     action_result result = gateway::invalid_parameter("request-target");
 
     if (const auto target = boost::urls::parse_origin_form(req.target())) {
-        path = std::string{target->encoded_path()};
-        auto query = parse_form(target->encoded_query());
+        const auto encoded_path = target->encoded_path();
+        const auto encoded_query = target->encoded_query();
+        path.assign(encoded_path.data(), encoded_path.size());
+        auto query = parse_form(std::string_view{encoded_query.data(), encoded_query.size()});
         const bool form_body = boost::algorithm::istarts_with(req[bhttp::field::content_type],
                                                               "application/x-www-form-urlencoded");
         auto form = form_body ? parse_form(req.body()) : param_list{};
@@ -126,8 +128,9 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     if (devices_.find(device) == nullptr)
         co_return business("iot.device.NotExistedDevice", "The device does not exist.");
 
-    const auto outcome = co_await rrpc_.call(
-        rrpc::call_request{std::move(device), std::move(*payload), topic, std::chrono::milliseconds{*timeout}});
+    // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
+    rrpc::call_request call{std::move(device), std::move(*payload), topic, std::chrono::milliseconds{*timeout}};
+    const auto outcome = co_await rrpc_.call(std::move(call));
     reply r;
     r.body["RrpcCode"] = rrpc::to_string(outcome.code);
     if (outcome.code == rrpc::rrpc_code::success) r.body["PayloadBase64Byte"] = rrpc::base64_encode(outcome.payload);

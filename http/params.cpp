@@ -9,11 +9,14 @@ namespace rrpcd::http {
 boost::system::result<param_list> parse_form(std::string_view encoded) {
     param_list out;
     if (encoded.empty()) return out;
+    // Boost.URL 1.81's parse_query rebuilds its view from `s.data()` alone (a strlen), so it
+    // must be given a NUL-terminated copy, never a view into a larger buffer.
+    const std::string text{encoded};
     // Validate first: the decoding view below throws on invalid input.
-    if (auto valid = boost::urls::parse_query(encoded); !valid) return valid.error();
+    if (auto valid = boost::urls::parse_query(text); !valid) return valid.error();
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
-    for (const auto& p : boost::urls::params_view{encoded, opts}) out.emplace_back(p.key, p.value);
+    for (const auto& p : boost::urls::params_view{text, opts}) out.emplace_back(p.key, p.value);
     return out;
 }
 

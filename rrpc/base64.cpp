@@ -21,7 +21,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
         return std::nullopt;  // padding present but the length is wrong
     }
     if (data.size() % 4 == 1) return std::nullopt;  // no byte ends after a single sextet
-    std::string out(b64::decoded_size(data.size()), '\0');
+    // Beast's decoded_size assumes padded input; the padding was stripped, so size it here.
+    std::string out(data.size() * 3 / 4 + 3, '\0');
     const auto [written, read] = b64::decode(out.data(), data.data(), data.size());
     if (read != data.size()) return std::nullopt;  // a character outside the alphabet
     out.resize(written);

@@ -42,11 +42,13 @@ asio::awaitable<call_result> service::call(call_request request) {
         co_return result;
     }
 
-    const auto topic = request.topic.empty() ? request_topic(request.device, result.message_id)
-                                             : custom_rrpc_topic(result.message_id, request.topic);
-    pending_call call{request.device,
-                      request.topic.empty() ? response_topic(request.device, result.message_id) : topic,
-                      asio::steady_timer{co_await asio::this_coro::executor, now + request.timeout}};
+    // No co_await inside an expression that builds temporaries: GCC 12 destroys them twice.
+    const auto executor = co_await asio::this_coro::executor;
+    const bool custom = !request.topic.empty();
+    const auto topic = custom ? custom_rrpc_topic(result.message_id, request.topic)
+                              : request_topic(request.device, result.message_id);
+    auto reply_topic = custom ? topic : response_topic(request.device, result.message_id);
+    pending_call call{request.device, std::move(reply_topic), asio::steady_timer{executor, now + request.timeout}};
     table_.insert(result.message_id, call);
     const erase_on_exit guard{table_, result.message_id};
 

@@ -59,7 +59,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
             break;
         }
         stream.expires_never();  // an RRpc call waits for its device
-        auto res = co_await ctx.api.handle(parser.release());
+        auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
+        auto res = co_await ctx.api.handle(std::move(req));
         stream.expires_after(write_timeout);
         const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
         if (wec || !res.keep_alive()) break;

@@ -1,0 +1,21 @@
+// A device on the official Alibaba device SDK that answers every RRPC request with "pong: <request>".
+// Usage: node examples/demo-device.mjs [mqtt://127.0.0.1:1883]
+import iot from 'alibabacloud-iot-device-sdk';
+
+const productKey = process.env.RRPCD_PRODUCT_KEY ?? 'a1demo';
+const deviceName = process.env.RRPCD_DEVICE_NAME ?? 'dev1';
+const device = iot.device({
+    productKey,
+    deviceName,
+    deviceSecret: process.env.RRPCD_DEVICE_SECRET ?? 'rrpcdDemoDeviceSecret',
+    brokerUrl: process.argv[2] ?? 'mqtt://127.0.0.1:1883',
+});
+
+device.on('connect', () => console.log(`device ${productKey}/${deviceName} connected; waiting for RRPC requests`));
+device.on('error', (err) => console.error('device error:', err.message));
+// The SDK subscribes /sys/{pk}/{dn}/rrpc/request/+ by itself; answer on the matching response topic.
+device.on('message', (topic, payload) => {
+    if (!topic.includes('/rrpc/request/')) return;
+    console.log(`request on ${topic}: ${payload}`);
+    device.publish(topic.replace('/rrpc/request/', '/rrpc/response/'), `pong: ${payload}`);
+});
