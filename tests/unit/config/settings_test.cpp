@@ -1,0 +1,77 @@
+#include "config/settings.hpp"
+
+#include "catch_result.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace rrpcd::config;
+
+namespace {
+std::string error_of(std::string_view toml) {
+    const auto r = load_string(toml, "test.toml");
+    REQUIRE_FALSE(r);
+    return r.error().message;
+}
+}  // namespace
+
+TEST_CASE("the embedded default loads: loopback, demo product, device and key", "[config]") {
+    const auto s = embedded_default();
+    CHECK(s.demo);
+    CHECK(s.mqtt.listen.host == "127.0.0.1");
+    CHECK(s.mqtt.listen.port == 1883);
+    CHECK(s.http.listen.port == 8080);
+    REQUIRE(s.devices.size() == 1);
+    CHECK(s.devices[0].product_key == "a1demo");
+    REQUIRE(s.access_keys.size() == 1);
+}
+
+TEST_CASE("the issue's example file loads", "[config]") {
+    const auto s = load_string(R"(
+[mqtt]
+listen = "127.0.0.1:1883"
+keepalive_min_s = 1
+[http]
+listen = "[::1]:0"
+[rrpc]
+node_id = 3
+[[access_keys]]
+id = "LTAIexample"
+secret = "s3cret"
+[[devices]]
+product_key = "a1demo"
+device_name = "dev1"
+device_secret = "x"
+)",
+                               "example.toml");
+    REQUIRE(s);
+    CHECK(s->http.listen.host == "::1");
+    CHECK(s->http.listen.port == 0);
+    CHECK(s->mqtt.keep_alive_min == std::chrono::seconds{1});
+    CHECK(s->rrpc.node_id == 3);
+    CHECK(s->devices[0].device_secret == "x");
+    CHECK_FALSE(s->demo);
+}
+
+TEST_CASE("errors name the file, the line and the key", "[config]") {
+    CHECK(error_of("[mqtt]\nlisten = \"127.0.0.1:1883\"\nlisen = 1\n") == "test.toml:3:1: mqtt.lisen: unknown key");
+    CHECK(error_of("[mqtt]\nlisten = \"localhost:1883\"\n").starts_with("test.toml:2:10: mqtt.listen: expected an IP address and port"));
+    CHECK(error_of("[mqtt]\nlisten = \"127.0.0.1\"\n").starts_with("test.toml:2:10: mqtt.listen:"));
+    CHECK(error_of("[mqtt]\nlisten = 1883\n").starts_with("test.toml:2:10: mqtt.listen:"));
+    CHECK(error_of("[[devices]]\nproduct_key = \"a1\"\ndevice_name = \"dev1\"\n") ==
+          "test.toml:1:1: devices[0].device_secret: missing (required)");
+    CHECK(error_of("[[devices]]\nproduct_key = \"a1\"\ndevice_name = \"d\"\ndevice_secret = \"s\"\n").starts_with(
+        "test.toml:3:15: devices[0].device_name: expected 4-32 characters"));
+    CHECK(error_of("[rrpc]\nnode_id = 32\n") == "test.toml:2:11: rrpc.node_id: must be between 0 and 31");
+    CHECK(error_of("[log]\nlevel = \"loud\"\n").starts_with("test.toml:2:9: log.level: must be one of"));
+    CHECK(error_of("[[access_keys]]\nid = \"a\"\nsecret = \"b\"\n[[access_keys]]\nid = \"a\"\nsecret = \"c\"\n")
+              .find("access_keys[1].id: duplicate id") != std::string::npos);
+    CHECK(error_of("[mqtt]\nkeepalive_min_s = 100\nkeepalive_max_s = 10\n").find("must not exceed") != std::string::npos);
+    CHECK(error_of("top = 1\n") == "test.toml:1:1: top: unknown key");
+    CHECK(error_of("[mqtt\n").starts_with("test.toml:1:"));  // a TOML syntax error
+}
+
+TEST_CASE("a missing file is an error naming it", "[config]") {
+    const auto r = load_file("/nonexistent/rrpcd.toml");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "/nonexistent/rrpcd.toml: cannot read the file");
+}

@@ -1,0 +1,57 @@
+#include "http/nonce_cache.hpp"
+#include "http/params.hpp"
+
+#include "catch_result.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace rrpcd::http;
+using namespace std::chrono_literals;
+
+TEST_CASE("form and query decoding", "[http]") {
+    const auto p = parse_form("A=1&B=x%20y+z&C=&D&E=%E4%B8%AD!'()*");
+    REQUIRE(p);
+    REQUIRE(p->size() == 5);
+    CHECK((*p)[1] == std::pair<std::string, std::string>{"B", "x y z"});
+    CHECK((*p)[2].second.empty());
+    CHECK((*p)[3].first == "D");
+    CHECK((*p)[4].second == "\xE4\xB8\xAD!'()*");
+    CHECK(find_param(*p, "A") == "1");
+    CHECK_FALSE(find_param(*p, "Z"));
+    CHECK(parse_form("")->empty());
+}
+
+TEST_CASE("invalid percent-encoding is an error", "[http]") {
+    CHECK_FALSE(parse_form("A=%zz"));
+    CHECK_FALSE(parse_form("A=%4"));
+    CHECK_FALSE(parse_form("A=a b"));
+}
+
+TEST_CASE("request params look in the query, then the form body", "[http]") {
+    request_params p;
+    p.query = {{"A", "q"}};
+    p.form = {{"A", "f"}, {"B", "f"}};
+    CHECK(p.get("A") == "q");
+    CHECK(p.get("B") == "f");
+    CHECK(p.all().size() == 3);
+}
+
+TEST_CASE("nonces are remembered for the window, within a bounded memory", "[http]") {
+    const auto now = std::chrono::system_clock::now();
+    nonce_cache cache{900s, 3};
+    CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::replayed);
+    CHECK(cache.check("other", "n1", now, now) == nonce_cache::verdict::fresh);  // per access key
+    CHECK(cache.check("k", "n2", now - 901s, now) == nonce_cache::verdict::expired);
+    CHECK(cache.check("k", "n2", now + 901s, now) == nonce_cache::verdict::expired);
+    CHECK(cache.check("k", "n3", now - 10s, now) == nonce_cache::verdict::fresh);
+    // Past capacity the oldest is forgotten, and what was signed at or before it is refused.
+    CHECK(cache.check("k", "n4", now - 5s, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.size() == 3);
+    CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::expired);
+    CHECK(cache.check("k", "n5", now - 1s, now) == nonce_cache::verdict::expired);  // at or before the floor
+    CHECK(cache.check("k", "n6", now + 1s, now) == nonce_cache::verdict::fresh);
+    // Entries outside the window leave by themselves.
+    CHECK(cache.check("k", "n7", now + 902s, now + 1800s) == nonce_cache::verdict::fresh);
+    CHECK(cache.size() == 1);
+}

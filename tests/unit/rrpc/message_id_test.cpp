@@ -1,0 +1,48 @@
+#include "rrpc/message_id.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace rrpcd::rrpc;
+using namespace std::chrono;
+
+TEST_CASE("ids are below 2^53, increasing, and carry time and node", "[rrpc]") {
+    message_id_generator gen{7};
+    const auto now = system_clock::time_point{milliseconds{1'764'547'200'000}};  // 2025-12-01
+    std::set<std::uint64_t> seen;
+    std::uint64_t last = 0;
+    for (int i = 0; i < 10'000; ++i) {  // 10,000 ids in one millisecond borrow the next ones
+        const auto id = gen.next(now);
+        CHECK(id < (std::uint64_t{1} << 53));
+        CHECK(id > last);
+        last = id;
+        seen.insert(id);
+    }
+    CHECK(seen.size() == 10'000);
+    const auto first = *seen.begin();
+    CHECK(message_id_generator::time_ms_of(first) == 1'764'547'200'000);
+    CHECK(((first >> message_id_generator::sequence_bits) & message_id_generator::max_node) == 7);
+    // After the burst, the clock catching up does not reuse ids.
+    CHECK(gen.next(now + milliseconds{1}) > last);
+}
+
+TEST_CASE("two nodes never collide, and a restart later continues above", "[rrpc]") {
+    const auto now = system_clock::now();
+    message_id_generator a{0};
+    message_id_generator b{1};
+    std::set<std::uint64_t> ids;
+    for (int i = 0; i < 1000; ++i) {
+        ids.insert(a.next(now));
+        ids.insert(b.next(now));
+    }
+    CHECK(ids.size() == 2000);
+    message_id_generator restarted{0};
+    CHECK(restarted.next(now + seconds{1}) > *ids.rbegin());
+}
+
+TEST_CASE("ids stay below 2^53 until 2059", "[rrpc]") {
+    message_id_generator gen{31};
+    const auto late = system_clock::time_point{milliseconds{message_id_generator::epoch_ms + (std::int64_t{1} << 40) - 1}};
+    CHECK(gen.next(late) < (std::uint64_t{1} << 53));
+}
