@@ -1,0 +1,182 @@
+// Test harness: starts the real rrpcd binary on free loopback ports with a generated config and
+// hands out real clients: the official Alibaba SDKs (cloud and device) and raw MQTT (mqtt.js).
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+
+import Iot from '@alicloud/iot20180120';
+import OpenApi from '@alicloud/openapi-client';
+import PopCore from '@alicloud/pop-core';
+import iotDevice from 'alibabacloud-iot-device-sdk';
+import mqtt from 'mqtt';
+
+export const RRPCD = process.env.RRPCD_BIN ?? path.resolve(import.meta.dirname, '../../build/rrpcd');
+export const ACCESS_KEY = { id: 'LTAItestKeyId', secret: 'test+Secret/=&' };
+export const PK = 'a1TestPK';
+
+/// `count` devices named dev000, dev001, … with distinct secrets.
+export function devices(count) {
+    return Array.from({ length: count }, (_, i) => ({
+        productKey: PK,
+        deviceName: `dev${String(i).padStart(3, '0')}`,
+        deviceSecret: `secret-${i}-${crypto.randomBytes(4).toString('hex')}`,
+    }));
+}
+
+/// Starts rrpcd; resolves once it printed its ready line with the ports it bound.
+export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '' } = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
+    const configPath = path.join(dir, 'rrpcd.toml');
+    const toml = [
+        '[mqtt]', 'listen = "127.0.0.1:0"', `keepalive_min_s = ${keepaliveMin}`,
+        '[http]', 'listen = "127.0.0.1:0"',
+        '[log]', `level = "${process.env.RRPCD_LOG ?? 'info'}"`,
+        '[[access_keys]]', `id = "${ACCESS_KEY.id}"`, `secret = "${ACCESS_KEY.secret}"`,
+        ...deviceList.flatMap((d) => ['[[devices]]', `product_key = "${d.productKey}"`,
+            `device_name = "${d.deviceName}"`, `device_secret = "${d.deviceSecret}"`]),
+        extra,
+    ].join('\n');
+    fs.writeFileSync(configPath, toml);
+    const proc = spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    proc.stderr.on('data', (chunk) => { log += chunk; });
+    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    const ready = await new Promise((resolve, reject) => {
+        const lines = readline.createInterface({ input: proc.stdout });
+        lines.on('line', (line) => {
+            const m = /^rrpcd ready mqtt=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)$/.exec(line);
+            if (m) resolve({ mqttPort: Number(m[1]), httpPort: Number(m[2]) });
+        });
+        exited.then(({ code }) => reject(new Error(`rrpcd exited (${code}) before it was ready:\n${log}`)));
+    });
+    return {
+        ...ready,
+        proc,
+        devices: deviceList,
+        log: () => log,
+        /// Resolves with the exit status; the test asserts the process never crashed.
+        exited,
+        async stop() {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+            const status = await exited;
+            fs.rmSync(dir, { recursive: true, force: true });
+            return status;
+        },
+    };
+}
+
+/// The official @alicloud/iot20180120 client; `v1` selects its V1 (HMAC-SHA1) signing.
+export function iotClient(server, { v1 = false, secret = ACCESS_KEY.secret } = {}) {
+    return new Iot.default(new OpenApi.Config({
+        accessKeyId: ACCESS_KEY.id,
+        accessKeySecret: secret,
+        endpoint: `127.0.0.1:${server.httpPort}`,
+        protocol: 'http',
+        ...(v1 ? { signatureAlgorithm: 'v2' } : {}),
+        // The SDK's 3 s default would end a long RRpc first; both timeouts must be raised.
+        readTimeout: 20000,
+        connectTimeout: 20000,
+    }));
+}
+
+/// RRpc through the iot20180120 client; resolves with the response body (camelCase fields).
+export async function rrpc(client, { device, payload, timeout = 3000, topic }) {
+    const res = await client.rRpc(new Iot.RRpcRequest({
+        productKey: device.productKey,
+        deviceName: device.deviceName,
+        requestBase64Byte: Buffer.from(payload).toString('base64'),
+        timeout,
+        ...(topic ? { topic } : {}),
+    }));
+    return res.body;
+}
+
+/// The official @alicloud/pop-core client (V1 signing, GET by default, POST with `method`).
+export function popClient(server, { secret = ACCESS_KEY.secret } = {}) {
+    return new PopCore({
+        accessKeyId: ACCESS_KEY.id,
+        accessKeySecret: secret,
+        endpoint: `http://127.0.0.1:${server.httpPort}`,
+        apiVersion: '2018-01-20',
+    });
+}
+
+/// An official-SDK device that answers each RRPC request through `answer(payload, topic)`.
+/// Resolves once the SDK's own subscription to `/sys/{pk}/{dn}/rrpc/request/+` is acknowledged, so
+/// that no call races its SUBSCRIBE (the SDK sends one SUBSCRIBE per preset topic after CONNACK).
+export async function sdkDevice(server, device, answer = (p) => p) {
+    const dev = iotDevice.device({ ...device, brokerUrl: `mqtt://127.0.0.1:${server.mqttPort}` });
+    const subscribed = subackFor(dev._mqttClient, '/rrpc/request/+');
+    dev.on('message', (topic, payload) => {
+        if (topic.includes('/rrpc/request/'))
+            dev.publish(topic.replace('/rrpc/request/', '/rrpc/response/'), answer(payload, topic));
+    });
+    await subscribed;
+    return dev;
+}
+
+/// Resolves with the SUBACK of the first SUBSCRIBE whose filter ends with `suffix`.
+function subackFor(client, suffix) {
+    return new Promise((resolve, reject) => {
+        let id = null;
+        client.on('packetsend', (p) => {
+            if (id === null && p.cmd === 'subscribe' && p.subscriptions.some((s) => s.topic.endsWith(suffix))) id = p.messageId;
+        });
+        client.on('packetreceive', (p) => {
+            if (p.cmd === 'suback' && p.messageId === id) resolve(p.granted);
+            if (p.cmd === 'connack' && p.returnCode !== 0) reject(new Error(`CONNACK ${p.returnCode}`));
+        });
+    });
+}
+
+export function closeSdkDevice(dev) {
+    return new Promise((resolve) => dev.end(false, resolve));
+}
+
+/// Alibaba's login for a raw MQTT client: clientId, username and HMAC password.
+export function credentials(device, { clientId = `raw-${device.deviceName}`, timestamp = String(Date.now()), method = 'sha1', secret = device.deviceSecret } = {}) {
+    const content = `clientId${clientId}deviceName${device.deviceName}productKey${device.productKey}timestamp${timestamp}`;
+    return {
+        clientId: `${clientId}|securemode=3,signmethod=hmac${method},timestamp=${timestamp}|`,
+        username: `${device.deviceName}&${device.productKey}`,
+        password: crypto.createHmac(method, secret).update(content).digest('hex'),
+    };
+}
+
+/// A raw MQTT 3.1.1 device (mqtt.js, no reconnect) logged in with `credentials(device)`.
+export async function rawDevice(server, device, { keepalive = 60, secret, clientId } = {}) {
+    const client = mqtt.connect(`mqtt://127.0.0.1:${server.mqttPort}`, {
+        ...credentials(device, { secret, clientId }), keepalive, reconnectPeriod: 0, clean: true, protocolVersion: 4,
+    });
+    await new Promise((resolve, reject) => {
+        client.once('connect', resolve);
+        client.once('error', reject);
+        client.once('close', () => reject(new Error('connection closed before CONNACK')));
+    });
+    return client;
+}
+
+export function subscribe(client, filter, qos = 0) {
+    return new Promise((resolve, reject) => client.subscribe(filter, { qos }, (err, granted) => (err ? reject(err) : resolve(granted))));
+}
+
+/// Makes a raw device answer RRPC requests on its system topic (and custom topics it subscribes).
+export function echo(client, transform = (p) => Buffer.concat([Buffer.from('echo:'), p])) {
+    client.on('message', (topic, payload) => {
+        if (topic.includes('/rrpc/request/')) client.publish(topic.replace('/rrpc/request/', '/rrpc/response/'), transform(payload));
+        else if (topic.startsWith('/ext/rrpc/')) client.publish(topic, transform(payload));
+    });
+}
+
+/// Waits a span of time that the behaviour under test is defined by (keep-alive periods).
+/// Never used to wait for an event: those are awaited directly.
+export const elapse = (ms) => delay(ms);
+
+/// Resolves with the first message on `client`.
+export function nextMessage(client) {
+    return new Promise((resolve) => client.once('message', (topic, payload) => resolve({ topic, payload })));
+}
