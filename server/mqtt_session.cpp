@@ -183,6 +183,7 @@ void mqtt_session::on_connect(mqtt::connect& c) {
     device_ = *device;
     if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();
     protocol_.accept(false, outbox_);  // no stored sessions: session present is 0
+    deadline_.cancel();                // the watchdog moves from the CONNECT deadline to keep-alive
     ctx_.log->info("event=device_online pk={} dn={} peer={} keep_alive={}", device_->product_key,
                    device_->device_name, peer_, c.keep_alive);
 }

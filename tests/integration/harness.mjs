@@ -1,6 +1,7 @@
 // Test harness: starts the real rrpcd binary on free loopback ports with a generated config and
 // hands out real clients: the official Alibaba SDKs (cloud and device) and raw MQTT (mqtt.js).
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import OpenApi from '@alicloud/openapi-client';
 import PopCore from '@alicloud/pop-core';
 import iotDevice from 'alibabacloud-iot-device-sdk';
 import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 
 export const RRPCD = process.env.RRPCD_BIN ?? path.resolve(import.meta.dirname, '../../build/rrpcd');
 export const ACCESS_KEY = { id: 'LTAItestKeyId', secret: 'test+Secret/=&' };
@@ -179,4 +181,38 @@ export const elapse = (ms) => delay(ms);
 /// Resolves with the first message on `client`.
 export function nextMessage(client) {
     return new Promise((resolve) => client.once('message', (topic, payload) => resolve({ topic, payload })));
+}
+
+/// A hand-driven MQTT connection on a bare socket (mqtt-packet codec): nothing is sent unless the
+/// test sends it, so a device can stay silent past its keep-alive or drop without DISCONNECT.
+export async function bareDevice(server, device, { keepalive = 60 } = {}) {
+    const socket = net.connect(server.mqttPort, '127.0.0.1');
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const packets = [];
+    const waiters = [];
+    parser.on('packet', (p) => {
+        const w = waiters.findIndex((x) => x.cmd === p.cmd);
+        if (w >= 0) waiters.splice(w, 1)[0].resolve(p);
+        else packets.push(p);
+    });
+    socket.on('data', (chunk) => parser.parse(chunk));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const bare = {
+        socket,
+        closed,
+        send: (p) => socket.write(mqttPacket.generate(p)),
+        /// Resolves with the next packet of type `cmd` ('connack', 'suback', 'publish', …).
+        next(cmd) {
+            const i = packets.findIndex((p) => p.cmd === cmd);
+            if (i >= 0) return Promise.resolve(packets.splice(i, 1)[0]);
+            return new Promise((resolve) => waiters.push({ cmd, resolve }));
+        },
+    };
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    bare.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, ...credentials(device) });
+    const connack = await bare.next('connack');
+    if (connack.returnCode !== 0) throw new Error(`CONNACK ${connack.returnCode}`);
+    bare.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `/sys/${device.productKey}/${device.deviceName}/rrpc/request/+`, qos: 0 }] });
+    await bare.next('suback');
+    return bare;
 }
