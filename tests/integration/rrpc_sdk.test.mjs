@@ -139,6 +139,16 @@ describe('RRpc through the official SDKs', () => {
             (err) => err.code === 'InvalidAction.NotFound');
     });
 
+    test('a chunked form body (the SDK sends Pub that way) is read and signed: the action is what is refused', async () => {
+        const { default: Iot } = await import('@alicloud/iot20180120');
+        for (const opts of [{}, { v1: true }]) {
+            await assert.rejects(h.iotClient(server, opts).pub(new Iot.PubRequest({
+                productKey: answering.productKey, topicFullName: `/${answering.productKey}/${answering.deviceName}/user/get`,
+                messageContent: Buffer.from('x').toString('base64'), qos: 0,
+            })), (err) => err.code === 'InvalidAction.NotFound' && err.statusCode === 404);
+        }
+    });
+
     test('200 concurrent calls over 20 devices all come back right', async () => {
         const clients = await Promise.all(fleet.map(async (d) => {
             const c = await h.rawDevice(server, d);
