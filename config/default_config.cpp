@@ -30,7 +30,9 @@ device_secret = "rrpcdDemoDeviceSecret"
 
 }  // namespace
 
-std::string_view embedded_default_toml() noexcept { return default_toml; }
+std::string_view embedded_default_toml() noexcept {
+    return default_toml;
+}
 
 settings embedded_default() {
     auto loaded = load_string(default_toml, "<embedded default>");

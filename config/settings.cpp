@@ -1,14 +1,14 @@
 #include "config/settings.hpp"
 
-#include <boost/url/parse.hpp>
 #include <toml++/toml.h>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -31,7 +31,8 @@ public:
     }
 
     /// Refuses keys of `table` that are not in `known`.
-    void only_keys(const toml::table& table, std::string_view path, std::initializer_list<std::string_view> known) {
+    void only_keys(const toml::table& table, std::string_view path,
+                   std::initializer_list<std::string_view> known) {
         for (const auto& [key, node] : table) {
             if (std::find(known.begin(), known.end(), key.str()) == known.end())
                 fail(key.source(), join(path, key.str()), "unknown key");
@@ -82,13 +83,16 @@ public:
         const auto* node = present(t, path, key, false);
         if (node == nullptr) return;
         const auto* v = node->as_string();
-        const auto authority = v ? boost::urls::parse_authority(v->get()) : boost::urls::result<boost::urls::authority_view>{};
+        const auto authority = v ? boost::urls::parse_authority(v->get())
+                                 : boost::urls::result<boost::urls::authority_view>{};
         if (v == nullptr || !authority || !authority->has_port() || authority->has_userinfo() ||
             (authority->host_type() != boost::urls::host_type::ipv4 &&
              authority->host_type() != boost::urls::host_type::ipv6) ||
-            authority->port().empty() || (authority->port_number() == 0 && authority->port() != "0")) {
-            return fail(node->source(), join(path, key),
-                        "expected an IP address and port, like \"127.0.0.1:1883\" or \"[::1]:1883\"");
+            authority->port().empty() ||
+            (authority->port_number() == 0 && authority->port() != "0")) {
+            return fail(
+                node->source(), join(path, key),
+                "expected an IP address and port, like \"127.0.0.1:1883\" or \"[::1]:1883\"");
         }
         out.host = authority->host_type() == boost::urls::host_type::ipv6
                        ? std::string{authority->host_ipv6_address().to_string()}
@@ -115,7 +119,8 @@ public:
     const std::string& source() const noexcept { return source_; }
 
 private:
-    const toml::node* present(const toml::table& t, std::string_view path, std::string_view key, bool required) {
+    const toml::node* present(const toml::table& t, std::string_view path, std::string_view key,
+                              bool required) {
         const auto* node = t.get(key);
         if (node == nullptr && required) fail(t.source(), join(path, key), "missing (required)");
         return node;
@@ -135,8 +140,9 @@ bool is_name(std::string_view s, std::string_view extra) {
 void read_document(reader& r, const toml::table& root, settings& out) {
     r.only_keys(root, "", {"mqtt", "http", "rrpc", "log", "access_keys", "devices"});
     if (const auto* t = r.table(root, "mqtt")) {
-        r.only_keys(*t, "mqtt", {"listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
-                                 "max_packet_bytes", "max_outbound_bytes"});
+        r.only_keys(*t, "mqtt",
+                    {"listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
+                     "max_packet_bytes", "max_outbound_bytes"});
         r.address(*t, "mqtt", "listen", out.mqtt.listen);
         r.duration(*t, "mqtt", "keepalive_min_s", out.mqtt.keep_alive_min, 0, 65535);
         r.duration(*t, "mqtt", "keepalive_max_s", out.mqtt.keep_alive_max, 0, 65535);
@@ -148,11 +154,14 @@ void read_document(reader& r, const toml::table& root, settings& out) {
             r.fail(t->source(), "mqtt.keepalive_min_s", "must not exceed mqtt.keepalive_max_s");
     }
     if (const auto* t = r.table(root, "http")) {
-        r.only_keys(*t, "http", {"listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
-                                 "signature_window_s"});
+        r.only_keys(*t, "http",
+                    {"listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
+                     "signature_window_s"});
         r.address(*t, "http", "listen", out.http.listen);
-        r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024, 64 * 1024 * 1024);
-        r.integer(*t, "http", "max_body_bytes", out.http.max_body_bytes, 8 * 1024, 64 * 1024 * 1024);
+        r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024,
+                  64 * 1024 * 1024);
+        r.integer(*t, "http", "max_body_bytes", out.http.max_body_bytes, 8 * 1024,
+                  64 * 1024 * 1024);
         r.duration(*t, "http", "idle_timeout_s", out.http.idle_timeout, 1, 3600);
         r.duration(*t, "http", "signature_window_s", out.http.signature_window, 1, 86'400);
     }
@@ -167,7 +176,7 @@ void read_document(reader& r, const toml::table& root, settings& out) {
     if (const auto* t = r.table(root, "log")) {
         r.only_keys(*t, "log", {"level"});
         r.string(*t, "log", "level", out.log_level, false);
-        static const std::set<std::string, std::less<>> levels{"trace", "debug", "info", "warn",
+        static const std::set<std::string, std::less<>> levels{"trace", "debug",    "info", "warn",
                                                                "error", "critical", "off"};
         if (!levels.contains(out.log_level))
             r.fail(t->get("level")->source(), "log.level",
@@ -182,7 +191,8 @@ void read_document(reader& r, const toml::table& root, settings& out) {
             r.only_keys(t, path, {"id", "secret"});
             r.string(t, path, "id", key.id, true);
             r.string(t, path, "secret", key.secret, true);
-            if (!key.id.empty() && !ids.insert(key.id).second) r.fail(t.source(), path + ".id", "duplicate id");
+            if (!key.id.empty() && !ids.insert(key.id).second)
+                r.fail(t.source(), path + ".id", "duplicate id");
             out.access_keys.push_back(std::move(key));
         }
     }
@@ -196,10 +206,12 @@ void read_document(reader& r, const toml::table& root, settings& out) {
             r.string(t, path, "product_key", d.product_key, true);
             r.string(t, path, "device_name", d.device_name, true);
             r.string(t, path, "device_secret", d.device_secret, true);
-            if (!d.product_key.empty() && (d.product_key.size() > 32 || !is_name(d.product_key, "")))
-                r.fail(t.get("product_key")->source(), path + ".product_key", "expected 1-32 letters or digits");
-            if (!d.device_name.empty() &&
-                (d.device_name.size() < 4 || d.device_name.size() > 32 || !is_name(d.device_name, "-_@.:")))
+            if (!d.product_key.empty() &&
+                (d.product_key.size() > 32 || !is_name(d.product_key, "")))
+                r.fail(t.get("product_key")->source(), path + ".product_key",
+                       "expected 1-32 letters or digits");
+            if (!d.device_name.empty() && (d.device_name.size() < 4 || d.device_name.size() > 32 ||
+                                           !is_name(d.device_name, "-_@.:")))
                 r.fail(t.get("device_name")->source(), path + ".device_name",
                        "expected 4-32 characters of A-Z a-z 0-9 - _ @ . :");
             if (!seen.emplace(d.product_key, d.device_name).second)
@@ -215,7 +227,8 @@ void throw_exception_from_error(const load_error& e, const boost::source_locatio
     throw std::runtime_error(e.message);
 }
 
-boost::system::result<settings, load_error> load_string(std::string_view toml_text, std::string_view source) {
+boost::system::result<settings, load_error> load_string(std::string_view toml_text,
+                                                        std::string_view source) {
     reader r{std::string{source}};
     toml::table root;
     try {

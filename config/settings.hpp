@@ -19,25 +19,26 @@ struct endpoint {
 
 struct mqtt_settings {
     endpoint listen{"127.0.0.1", 1883};
-    std::chrono::seconds keep_alive_min{30};     ///< the platform accepts 30..1200 s
+    std::chrono::seconds keep_alive_min{30};  ///< the platform accepts 30..1200 s
     std::chrono::seconds keep_alive_max{1200};
     std::chrono::milliseconds connect_timeout{10'000};  ///< from accept to CONNECT
-    std::size_t max_packet_size = 256 * 1024;    ///< bytes, whole frame; the cloud's limit
-    std::size_t max_outbound_bytes = 4 * 1024 * 1024;  ///< per session; a slower reader is dropped
+    std::size_t max_packet_size = 256 * 1024;           ///< bytes, whole frame; the cloud's limit
+    std::size_t max_outbound_bytes = 4 * 1024 * 1024;   ///< per session; a slower reader is dropped
 };
 
 struct http_settings {
     endpoint listen{"127.0.0.1", 8080};
-    std::size_t max_header_bytes = 2 * 1024 * 1024;  ///< request line + headers (a 100 KB payload makes a 140 KB URL)
+    std::size_t max_header_bytes =
+        2 * 1024 * 1024;  ///< request line + headers (a 100 KB payload makes a 140 KB URL)
     std::size_t max_body_bytes = 2 * 1024 * 1024;
-    std::chrono::seconds idle_timeout{60};           ///< keep-alive connections with no request
-    std::chrono::seconds signature_window{900};      ///< Timestamp skew and nonce memory (+-15 min)
+    std::chrono::seconds idle_timeout{60};       ///< keep-alive connections with no request
+    std::chrono::seconds signature_window{900};  ///< Timestamp skew and nonce memory (+-15 min)
 };
 
 struct rrpc_settings {
     std::chrono::milliseconds timeout_min{1000};  ///< the cloud's Timeout range
     std::chrono::milliseconds timeout_max{8000};
-    std::uint32_t node_id = 0;                     ///< 0..31, part of every MessageId
+    std::uint32_t node_id = 0;  ///< 0..31, part of every MessageId
 };
 
 struct access_key {
@@ -68,14 +69,16 @@ struct load_error {
 };
 
 /// Lets `result<T, load_error>::value()` throw; rrpcd itself reads results without it.
-[[noreturn]] void throw_exception_from_error(const load_error& e, const boost::source_location& loc);
+[[noreturn]] void throw_exception_from_error(const load_error& e,
+                                             const boost::source_location& loc);
 
 /// Reads and validates a TOML file. Unknown keys, missing fields, wrong types and bad values
 /// are errors naming the file, the key and its line.
 boost::system::result<settings, load_error> load_file(const std::filesystem::path& path);
 
 /// Parses and validates TOML text; `source` names it in errors.
-boost::system::result<settings, load_error> load_string(std::string_view toml, std::string_view source);
+boost::system::result<settings, load_error> load_string(std::string_view toml,
+                                                        std::string_view source);
 
 /// The embedded default: loopback listeners, a demo product, device and access key.
 settings embedded_default();

@@ -30,8 +30,9 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 }
 
 /// A required, non-empty parameter, or the business error `code`.
-boost::system::result<std::string_view, api_error> required(const request_params& params, std::string_view name,
-                                                            std::string code, std::string message) {
+boost::system::result<std::string_view, api_error> required(const request_params& params,
+                                                            std::string_view name, std::string code,
+                                                            std::string message) {
     const auto v = params.get(name);
     if (!v || v->empty()) return business(std::move(code), std::move(message));
     return *v;
@@ -39,8 +40,8 @@ boost::system::result<std::string_view, api_error> required(const request_params
 
 }  // namespace
 
-api::api(api_limits limits, authenticator& auth, rrpc::service& rrpc, const rrpc::device_directory& devices,
-         std::shared_ptr<spdlog::logger> log)
+api::api(api_limits limits, authenticator& auth, rrpc::service& rrpc,
+         const rrpc::device_directory& devices, std::shared_ptr<spdlog::logger> log)
     : limits_(limits), auth_(auth), rrpc_(rrpc), devices_(devices), log_(std::move(log)) {}
 
 asio::awaitable<response> api::handle(request req) {
@@ -58,8 +59,10 @@ asio::awaitable<response> api::handle(request req) {
         const bool form_body = boost::algorithm::istarts_with(req[bhttp::field::content_type],
                                                               "application/x-www-form-urlencoded");
         auto form = form_body ? parse_form(req.body()) : param_list{};
-        if (!query) result = gateway::invalid_parameter("query string");
-        else if (!form) result = gateway::invalid_parameter("form body");
+        if (!query)
+            result = gateway::invalid_parameter("query string");
+        else if (!form)
+            result = gateway::invalid_parameter("form body");
         else {
             params.query = std::move(*query);
             params.form = std::move(*form);
@@ -67,19 +70,23 @@ asio::awaitable<response> api::handle(request req) {
         }
     }
 
-    const auto f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML") ? format::xml : format::json;
+    const auto f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML")
+                       ? format::xml
+                       : format::json;
     const auto action = header_or_param(req, params, false, "Action", "x-acs-action");
     if (!result) {
         const auto& e = result.error();
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
                   "event=api_error request_id={} action={} status={} code={}", request_id,
                   action.substr(0, 64), e.status, e.code);
-        co_return make_response(e.status, error_body(e, request_id, host), f, "Error", req.version(), req.keep_alive());
+        co_return make_response(e.status, error_body(e, request_id, host), f, "Error",
+                                req.version(), req.keep_alive());
     }
     auto& body = result->body;
     body["RequestId"] = request_id;
     body["Success"] = true;
-    co_return make_response(200, body, f, std::string{action} + "Response", req.version(), req.keep_alive());
+    co_return make_response(200, body, f, std::string{action} + "Response", req.version(),
+                            req.keep_alive());
 }
 
 asio::awaitable<api::action_result> api::dispatch(const request& req, std::string_view path,
@@ -98,12 +105,15 @@ asio::awaitable<api::action_result> api::dispatch(const request& req, std::strin
 }
 
 asio::awaitable<api::action_result> api::rrpc_action(const request_params& params) {
-    const auto pk = required(params, "ProductKey", "iot.prod.NullProductKey", "The productKey is empty.");
+    const auto pk =
+        required(params, "ProductKey", "iot.prod.NullProductKey", "The productKey is empty.");
     if (!pk) co_return pk.error();
-    const auto dn = required(params, "DeviceName", "iot.device.NullDeviceName", "The deviceName is empty.");
+    const auto dn =
+        required(params, "DeviceName", "iot.device.NullDeviceName", "The deviceName is empty.");
     if (!dn) co_return dn.error();
-    const auto content = required(params, "RequestBase64Byte", "iot.messagebroker.NullMessageContent",
-                                  "The message content is empty.");
+    const auto content =
+        required(params, "RequestBase64Byte", "iot.messagebroker.NullMessageContent",
+                 "The message content is empty.");
     if (!content) co_return content.error();
     auto payload = rrpc::base64_decode(*content);
     if (!payload)
@@ -111,29 +121,34 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
                            "The message content is not base64 encoded.");
     const auto timeout_text = params.get("Timeout") ? params.get("Timeout") : params.get("TimeOut");
     const auto timeout = timeout_text ? parse_int(*timeout_text) : std::nullopt;
-    if (!timeout || *timeout < limits_.timeout_min.count() || *timeout > limits_.timeout_max.count())
+    if (!timeout || *timeout < limits_.timeout_min.count() ||
+        *timeout > limits_.timeout_max.count())
         co_return business("iot.messagebroker.InvalidTimeoutValue",
-                           "The timeout must be between " + std::to_string(limits_.timeout_min.count()) + " and " +
+                           "The timeout must be between " +
+                               std::to_string(limits_.timeout_min.count()) + " and " +
                                std::to_string(limits_.timeout_max.count()) + " milliseconds.");
 
     rrpc::device_key device{std::string{*pk}, std::string{*dn}};
     const auto topic = std::string{params.get("Topic").value_or("")};
     if (!topic.empty() && !rrpc::is_valid_custom_rrpc_topic(device, topic))
         co_return business("iot.messagebroker.InvalidFormattedTopicName",
-                           "The topic must be one of the device's own topics, like /" + device.product_key + "/" +
-                               device.device_name + "/user/get.");
+                           "The topic must be one of the device's own topics, like /" +
+                               device.product_key + "/" + device.device_name + "/user/get.");
     if (payload->size() > limits_.max_payload_bytes)
-        co_return business("iot.messagebroker.MessageContentTooLarge",
-                           "The message is larger than " + std::to_string(limits_.max_payload_bytes) + " bytes.");
+        co_return business(
+            "iot.messagebroker.MessageContentTooLarge",
+            "The message is larger than " + std::to_string(limits_.max_payload_bytes) + " bytes.");
     if (devices_.find(device) == nullptr)
         co_return business("iot.device.NotExistedDevice", "The device does not exist.");
 
     // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
-    rrpc::call_request call{std::move(device), std::move(*payload), topic, std::chrono::milliseconds{*timeout}};
+    rrpc::call_request call{std::move(device), std::move(*payload), topic,
+                            std::chrono::milliseconds{*timeout}};
     const auto outcome = co_await rrpc_.call(std::move(call));
     reply r;
     r.body["RrpcCode"] = rrpc::to_string(outcome.code);
-    if (outcome.code == rrpc::rrpc_code::success) r.body["PayloadBase64Byte"] = rrpc::base64_encode(outcome.payload);
+    if (outcome.code == rrpc::rrpc_code::success)
+        r.body["PayloadBase64Byte"] = rrpc::base64_encode(outcome.payload);
     r.body["MessageId"] = outcome.message_id;
     co_return r;
 }

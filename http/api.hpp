@@ -7,11 +7,11 @@
 #include "rrpc/device_directory.hpp"
 #include "rrpc/service.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/object.hpp>
-#include <spdlog/logger.h>
 
 #include <chrono>
 #include <cstddef>
@@ -34,8 +34,8 @@ class api {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    api(api_limits limits, authenticator& auth, rrpc::service& rrpc, const rrpc::device_directory& devices,
-        std::shared_ptr<spdlog::logger> log);
+    api(api_limits limits, authenticator& auth, rrpc::service& rrpc,
+        const rrpc::device_directory& devices, std::shared_ptr<spdlog::logger> log);
 
     /// Answers one request; never throws for bad input (every failure is a cloud error body).
     boost::asio::awaitable<response> handle(request req);

@@ -16,16 +16,20 @@ struct api_error {
 /// Gateway errors, with the statuses the cloud uses.
 namespace gateway {
 inline api_error missing_parameter(const std::string& name) {
-    return {400, "MissingParameter", "The input parameter \"" + name + "\" that is mandatory for processing this request is not supplied."};
+    return {400, "MissingParameter",
+            "The input parameter \"" + name +
+                "\" that is mandatory for processing this request is not supplied."};
 }
 inline api_error invalid_parameter(const std::string& name) {
     return {400, "InvalidParameter", "The specified parameter \"" + name + "\" is not valid."};
 }
 inline api_error incomplete_signature() {
-    return {400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."};
+    return {400, "IncompleteSignature",
+            "The request signature does not conform to Aliyun standards."};
 }
 inline api_error signature_mismatch() {
-    return {400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."};
+    return {400, "SignatureDoesNotMatch",
+            "Specified signature is not matched with our calculation."};
 }
 inline api_error unknown_access_key() {
     return {404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."};
@@ -34,7 +38,8 @@ inline api_error timestamp_expired() {
     return {400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."};
 }
 inline api_error timestamp_format() {
-    return {400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."};
+    return {400, "InvalidTimeStamp.Format",
+            "Specified time stamp or date value is not well formatted."};
 }
 inline api_error nonce_used() {
     return {400, "SignatureNonceUsed", "Specified signature nonce was used already."};
@@ -43,7 +48,8 @@ inline api_error invalid_version() {
     return {400, "InvalidVersion", "Specified parameter Version is not valid."};
 }
 inline api_error invalid_action(const std::string& action) {
-    return {404, "InvalidAction.NotFound", "Specified api \"" + action + "\" is not found, please check your url and method."};
+    return {404, "InvalidAction.NotFound",
+            "Specified api \"" + action + "\" is not found, please check your url and method."};
 }
 inline api_error internal_error() {
     return {500, "InternalError", "The request processing has failed due to some unknown error."};
@@ -63,7 +69,8 @@ inline api_error business(std::string code, std::string message) {
 
 namespace rrpcd::http {
 /// Lets `result<T, api_error>::value()` throw; rrpcd reads results without it.
-[[noreturn]] inline void throw_exception_from_error(const api_error& e, const boost::source_location&) {
+[[noreturn]] inline void throw_exception_from_error(const api_error& e,
+                                                    const boost::source_location&) {
     throw std::runtime_error(e.code + ": " + e.message);
 }
 }  // namespace rrpcd::http

@@ -15,16 +15,17 @@ namespace rrpcd::http {
 namespace beast = boost::beast;
 
 std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view s) {
-    if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
+    if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != 'Z')
         return std::nullopt;
     std::tm tm{};
     const std::string text{s};
     char tail = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &tail) != 7)
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tail) != 7)
         return std::nullopt;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
         return std::nullopt;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
@@ -44,7 +45,8 @@ void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
     for (const auto& k : keys) secrets_.emplace(k.id, k.secret);
 }
 
-boost::system::result<caller, api_error> authenticator::verify(const request& req, std::string_view path,
+boost::system::result<caller, api_error> authenticator::verify(const request& req,
+                                                               std::string_view path,
                                                                const request_params& params,
                                                                nonce_cache::clock::time_point now) {
     const auto authorization = req[beast::http::field::authorization];
@@ -52,21 +54,21 @@ boost::system::result<caller, api_error> authenticator::verify(const request& re
     return verify_v1(req, params, now);
 }
 
-boost::system::result<void, api_error> authenticator::check_fresh(std::string_view key_id, std::string_view timestamp,
-                                                                  std::string_view nonce,
-                                                                  nonce_cache::clock::time_point now) {
+boost::system::result<void, api_error> authenticator::check_fresh(
+    std::string_view key_id, std::string_view timestamp, std::string_view nonce,
+    nonce_cache::clock::time_point now) {
     const auto signed_at = parse_iso8601_utc(timestamp);
     if (!signed_at) return gateway::timestamp_format();
     switch (nonces_.check(key_id, nonce, *signed_at, now)) {
-    case nonce_cache::verdict::fresh: return {};
-    case nonce_cache::verdict::replayed: return gateway::nonce_used();
-    case nonce_cache::verdict::expired: break;
+        case nonce_cache::verdict::fresh: return {};
+        case nonce_cache::verdict::replayed: return gateway::nonce_used();
+        case nonce_cache::verdict::expired: break;
     }
     return gateway::timestamp_expired();
 }
 
-boost::system::result<caller, api_error> authenticator::verify_v1(const request& req, const request_params& params,
-                                                                  nonce_cache::clock::time_point now) {
+boost::system::result<caller, api_error> authenticator::verify_v1(
+    const request& req, const request_params& params, nonce_cache::clock::time_point now) {
     for (const auto* name : {"Signature", "AccessKeyId", "Timestamp", "SignatureNonce"})
         if (!params.get(name)) return gateway::missing_parameter(name);
     if (params.get("SignatureMethod").value_or("HMAC-SHA1") != "HMAC-SHA1")
@@ -83,18 +85,22 @@ boost::system::result<caller, api_error> authenticator::verify_v1(const request&
         e.message += " server string to sign is:" + sts;
         return e;
     }
-    if (auto fresh = check_fresh(key_id, *params.get("Timestamp"), *params.get("SignatureNonce"), now); !fresh)
+    if (auto fresh =
+            check_fresh(key_id, *params.get("Timestamp"), *params.get("SignatureNonce"), now);
+        !fresh)
         return fresh.error();
     return caller{std::string{key_id}, false};
 }
 
-boost::system::result<caller, api_error> authenticator::verify_v3(const request& req, std::string_view path,
-                                                                  const request_params& params,
-                                                                  nonce_cache::clock::time_point now) {
+boost::system::result<caller, api_error> authenticator::verify_v3(
+    const request& req, std::string_view path, const request_params& params,
+    nonce_cache::clock::time_point now) {
     const auto auth = parse_v3_authorization(req[beast::http::field::authorization]);
     if (!auth) return gateway::incomplete_signature();
-    for (const auto* must : {"x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce"}) {
-        if (std::find(auth->signed_headers.begin(), auth->signed_headers.end(), must) == auth->signed_headers.end() ||
+    for (const auto* must :
+         {"x-acs-action", "x-acs-version", "x-acs-date", "x-acs-signature-nonce"}) {
+        if (std::find(auth->signed_headers.begin(), auth->signed_headers.end(), must) ==
+                auth->signed_headers.end() ||
             req[must].empty())
             return gateway::incomplete_signature();
     }
@@ -112,12 +118,15 @@ boost::system::result<caller, api_error> authenticator::verify_v3(const request&
         for (std::size_t i = 0; i < values.size(); ++i) line += (i ? "," : "") + values[i];
         lines.push_back(std::move(line));
     }
-    const auto canonical = v3_canonical_request(req.method_string(), path, params.query, lines,
-                                                auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
+    const auto canonical =
+        v3_canonical_request(req.method_string(), path, params.query, lines,
+                             auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
     if (!rrpc::constant_time_equal(v3_signature(secret->second, canonical),
                                    boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
-    if (auto fresh = check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now); !fresh)
+    if (auto fresh =
+            check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now);
+        !fresh)
         return fresh.error();
     return caller{auth->credential, true};
 }

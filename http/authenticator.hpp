@@ -46,13 +46,15 @@ public:
                                                     nonce_cache::clock::time_point now);
 
 private:
-    boost::system::result<caller, api_error> verify_v1(const request& req, const request_params& params,
+    boost::system::result<caller, api_error> verify_v1(const request& req,
+                                                       const request_params& params,
                                                        nonce_cache::clock::time_point now);
     boost::system::result<caller, api_error> verify_v3(const request& req, std::string_view path,
                                                        const request_params& params,
                                                        nonce_cache::clock::time_point now);
     /// Timestamp and nonce, checked after the signature so that strangers cannot fill the cache.
-    boost::system::result<void, api_error> check_fresh(std::string_view key_id, std::string_view timestamp,
+    boost::system::result<void, api_error> check_fresh(std::string_view key_id,
+                                                       std::string_view timestamp,
                                                        std::string_view nonce,
                                                        nonce_cache::clock::time_point now);
 

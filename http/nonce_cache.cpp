@@ -7,7 +7,8 @@ namespace rrpcd::http {
 
 nonce_cache::verdict nonce_cache::check(std::string_view access_key_id, std::string_view nonce,
                                         clock::time_point signed_at, clock::time_point now) {
-    if (signed_at < now - window_ || signed_at > now + window_ || signed_at <= floor_) return verdict::expired;
+    if (signed_at < now - window_ || signed_at > now + window_ || signed_at <= floor_)
+        return verdict::expired;
     while (!order_.empty() && order_.front().signed_at < now - window_) {
         seen_.erase(order_.front().hash);
         order_.pop_front();

@@ -16,13 +16,14 @@ namespace rrpcd::http {
 class nonce_cache {
 public:
     using clock = std::chrono::system_clock;
-    nonce_cache(std::chrono::seconds window, std::size_t capacity) : window_(window), capacity_(capacity) {}
+    nonce_cache(std::chrono::seconds window, std::size_t capacity)
+        : window_(window), capacity_(capacity) {}
 
     enum class verdict : std::uint8_t { fresh, replayed, expired };
 
     /// Checks `nonce` (per access key) signed at `signed_at`, remembering it when fresh.
-    verdict check(std::string_view access_key_id, std::string_view nonce, clock::time_point signed_at,
-                  clock::time_point now);
+    verdict check(std::string_view access_key_id, std::string_view nonce,
+                  clock::time_point signed_at, clock::time_point now);
 
     std::size_t size() const noexcept { return seen_.size(); }
 

@@ -1,8 +1,8 @@
 #include "http/params.hpp"
 
 #include <boost/url/encoding_opts.hpp>
-#include <boost/url/parse_query.hpp>
 #include <boost/url/params_view.hpp>
+#include <boost/url/parse_query.hpp>
 
 namespace rrpcd::http {
 
@@ -20,7 +20,8 @@ boost::system::result<param_list> parse_form(std::string_view encoded) {
     return out;
 }
 
-std::optional<std::string_view> find_param(const param_list& params, std::string_view name) noexcept {
+std::optional<std::string_view> find_param(const param_list& params,
+                                           std::string_view name) noexcept {
     for (const auto& [k, v] : params)
         if (k == name) return std::string_view{v};
     return std::nullopt;

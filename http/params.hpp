@@ -18,7 +18,8 @@ using param_list = std::vector<std::pair<std::string, std::string>>;
 boost::system::result<param_list> parse_form(std::string_view encoded);
 
 /// The first value of `name`, or nullopt.
-std::optional<std::string_view> find_param(const param_list& params, std::string_view name) noexcept;
+std::optional<std::string_view> find_param(const param_list& params,
+                                           std::string_view name) noexcept;
 
 /// The parameters of one API request: from the query, and from a form body when there is one.
 struct request_params {

@@ -13,49 +13,44 @@ namespace bhttp = boost::beast::http;
 void xml_escape(std::string_view s, std::string& out) {
     for (const char c : s) {
         switch (c) {
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '&': out += "&amp;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        default: out += c;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '&': out += "&amp;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default: out += c;
         }
     }
 }
 
-void xml_value(const boost::json::value& v, std::string& out) {
-    if (const auto* s = v.if_string()) return xml_escape(*s, out);
-    if (const auto* o = v.if_object()) {
-        for (const auto& [k, child] : *o) {
-            out += '<';
-            out += k;
-            out += '>';
-            xml_value(child, out);
-            out += "</";
-            out += k;
-            out += '>';
-        }
-        return;
+/// `<name>value</name>`, objects as nested elements in their order.
+void xml_element(std::string_view name, const boost::json::value& v, std::string& out) {
+    out += '<';
+    out += name;
+    out += '>';
+    if (const auto* s = v.if_string()) {
+        xml_escape(*s, out);
+    } else if (const auto* o = v.if_object()) {
+        for (const auto& [k, child] : *o) xml_element(k, child, out);
+    } else {
+        out += boost::json::serialize(v);  // numbers and booleans print the same in both formats
     }
-    out += boost::json::serialize(v);  // numbers and booleans print the same in both formats
+    out += "</";
+    out += name;
+    out += '>';
 }
 
 }  // namespace
 
 std::string render_body(const boost::json::object& body, format f, std::string_view xml_root) {
     if (f == format::json) return boost::json::serialize(body);
-    std::string out = "<?xml version='1.0' encoding='UTF-8'?><";
-    out += xml_root;
-    out += '>';
-    xml_value(body, out);
-    out += "</";
-    out += xml_root;
-    out += '>';
+    std::string out = "<?xml version='1.0' encoding='UTF-8'?>";
+    xml_element(xml_root, body, out);
     return out;
 }
 
-response make_response(unsigned status, const boost::json::object& body, format f, std::string_view xml_root,
-                       unsigned http_version, bool keep_alive) {
+response make_response(unsigned status, const boost::json::object& body, format f,
+                       std::string_view xml_root, unsigned http_version, bool keep_alive) {
     response res{static_cast<bhttp::status>(status), http_version};
     res.set(bhttp::field::server, "rrpcd");
     res.set(bhttp::field::content_type,
@@ -66,7 +61,8 @@ response make_response(unsigned status, const boost::json::object& body, format 
     return res;
 }
 
-boost::json::object error_body(const api_error& e, std::string_view request_id, std::string_view host_id) {
+boost::json::object error_body(const api_error& e, std::string_view request_id,
+                               std::string_view host_id) {
     boost::json::object body;
     body["RequestId"] = request_id;
     if (e.status == 200) {

@@ -20,12 +20,13 @@ using response = boost::beast::http::response<boost::beast::http::string_body>;
 std::string render_body(const boost::json::object& body, format f, std::string_view xml_root);
 
 /// A complete response with the cloud's content types.
-response make_response(unsigned status, const boost::json::object& body, format f, std::string_view xml_root,
-                       unsigned http_version, bool keep_alive);
+response make_response(unsigned status, const boost::json::object& body, format f,
+                       std::string_view xml_root, unsigned http_version, bool keep_alive);
 
 /// The cloud's error body for `e`: business errors (200) carry Success/Code/ErrorMessage/Message,
 /// gateway errors (4xx/5xx) Code/Message/HostId/Recommend.
-boost::json::object error_body(const api_error& e, std::string_view request_id, std::string_view host_id);
+boost::json::object error_body(const api_error& e, std::string_view request_id,
+                               std::string_view host_id);
 
 /// A fresh RequestId in the cloud's form (upper-case UUID).
 std::string new_request_id();

@@ -38,8 +38,8 @@ std::string v1_string_to_sign(std::string_view method, param_list params) {
 }
 
 std::string v1_signature(std::string_view access_key_secret, std::string_view string_to_sign) {
-    return rrpc::base64_encode(
-        rrpc::hmac(rrpc::hmac_algorithm::sha1, std::string{access_key_secret} + "&", string_to_sign));
+    return rrpc::base64_encode(rrpc::hmac(rrpc::hmac_algorithm::sha1,
+                                          std::string{access_key_secret} + "&", string_to_sign));
 }
 
 std::optional<v3_authorization> parse_v3_authorization(std::string_view header) {
@@ -54,19 +54,24 @@ std::optional<v3_authorization> parse_v3_authorization(std::string_view header) 
         if (eq == std::string::npos) return std::nullopt;
         const auto key = std::string_view{part}.substr(0, eq);
         const auto value = part.substr(eq + 1);
-        if (key == "Credential") auth.credential = value;
-        else if (key == "SignedHeaders") auth.signed_headers_text = value;
-        else if (key == "Signature") auth.signature = value;
+        if (key == "Credential")
+            auth.credential = value;
+        else if (key == "SignedHeaders")
+            auth.signed_headers_text = value;
+        else if (key == "Signature")
+            auth.signature = value;
     }
     if (auth.credential.empty() || auth.signed_headers_text.empty() || auth.signature.empty())
         return std::nullopt;
-    boost::algorithm::split(auth.signed_headers, auth.signed_headers_text, [](char c) { return c == ';'; });
+    boost::algorithm::split(auth.signed_headers, auth.signed_headers_text,
+                            [](char c) { return c == ';'; });
     return auth;
 }
 
 std::string v3_canonical_request(std::string_view method, std::string_view path, param_list query,
                                  const std::vector<std::string>& header_lines,
-                                 std::string_view signed_headers_text, std::string_view payload_sha256_hex) {
+                                 std::string_view signed_headers_text,
+                                 std::string_view payload_sha256_hex) {
     std::string out{method};
     out += '\n';
     out += path;
@@ -85,8 +90,10 @@ std::string v3_canonical_request(std::string_view method, std::string_view path,
 }
 
 std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request) {
-    const auto string_to_sign = "ACS3-HMAC-SHA256\n" + rrpc::to_hex(rrpc::sha256(canonical_request));
-    return rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha256, access_key_secret, string_to_sign));
+    const auto string_to_sign =
+        "ACS3-HMAC-SHA256\n" + rrpc::to_hex(rrpc::sha256(canonical_request));
+    return rrpc::to_hex(
+        rrpc::hmac(rrpc::hmac_algorithm::sha256, access_key_secret, string_to_sign));
 }
 
 }  // namespace rrpcd::http

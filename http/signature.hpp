@@ -36,7 +36,8 @@ std::optional<v3_authorization> parse_v3_authorization(std::string_view header);
 /// values joined by ','; `payload_sha256_hex` is the hex SHA-256 of the raw body.
 std::string v3_canonical_request(std::string_view method, std::string_view path, param_list query,
                                  const std::vector<std::string>& header_lines,
-                                 std::string_view signed_headers_text, std::string_view payload_sha256_hex);
+                                 std::string_view signed_headers_text,
+                                 std::string_view payload_sha256_hex);
 
 /// V3 signature: hex(HMAC-SHA256(secret, "ACS3-HMAC-SHA256\n" + hex(sha256(canonical)))).
 std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request);

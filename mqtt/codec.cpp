@@ -89,7 +89,7 @@ result<packet> decode_connect(std::uint8_t flags, reader r) {
     if (!r.ok()) return malformed;
     if (c.protocol_name != "MQTT") return errc::protocol_error;  // [MQTT-3.1.2-1]
     if (c.level != static_cast<std::uint8_t>(protocol_version::v3_1_1))
-        return c;  // the server answers CONNACK 0x01 [MQTT-3.1.2-2]
+        return c;                     // the server answers CONNACK 0x01 [MQTT-3.1.2-2]
     if (cf & 0x01) return malformed;  // reserved flag [MQTT-3.1.2-3]
     c.clean_session = (cf & 0x02) != 0;
     const bool will = (cf & 0x04) != 0;
@@ -97,9 +97,10 @@ result<packet> decode_connect(std::uint8_t flags, reader r) {
     const bool will_retain = (cf & 0x20) != 0;
     const bool has_password = (cf & 0x40) != 0;
     const bool has_username = (cf & 0x80) != 0;
-    if (!will && (will_qos != 0 || will_retain)) return malformed;  // [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15]
-    if (will_qos == 3) return malformed;                             // [MQTT-3.1.2-14]
-    if (has_password && !has_username) return malformed;             // [MQTT-3.1.2-22]
+    if (!will && (will_qos != 0 || will_retain))
+        return malformed;                 // [MQTT-3.1.2-11] [MQTT-3.1.2-13] [MQTT-3.1.2-15]
+    if (will_qos == 3) return malformed;  // [MQTT-3.1.2-14]
+    if (has_password && !has_username) return malformed;  // [MQTT-3.1.2-22]
 
     auto id = utf8_field(r);  // [MQTT-3.1.3-4]
     if (!id) return id.error();
@@ -108,7 +109,8 @@ result<packet> decode_connect(std::uint8_t flags, reader r) {
         auto topic = utf8_field(r);
         if (!topic) return topic.error();
         if (!is_valid_topic_name(*topic)) return malformed;
-        c.will = will_message{std::move(*topic), r.bytes(), static_cast<qos>(will_qos), will_retain};
+        c.will =
+            will_message{std::move(*topic), r.bytes(), static_cast<qos>(will_qos), will_retain};
     }
     if (has_username) {
         auto user = utf8_field(r);  // [MQTT-3.1.3-11]
@@ -133,8 +135,8 @@ result<packet> decode_publish(std::uint8_t flags, reader r) {
     p.dup = (flags & 0x08) != 0;
     const auto q = static_cast<std::uint8_t>((flags >> 1) & 0x03);
     p.retain = (flags & 0x01) != 0;
-    if (q == 3) return malformed;                // [MQTT-3.3.1-4]
-    if (q == 0 && p.dup) return malformed;       // [MQTT-3.3.1-2]
+    if (q == 3) return malformed;           // [MQTT-3.3.1-4]
+    if (q == 0 && p.dup) return malformed;  // [MQTT-3.3.1-2]
     p.qos = static_cast<qos>(q);
     auto topic = utf8_field(r);
     if (!topic) return topic.error();
@@ -223,7 +225,8 @@ std::uint8_t encode_body(const packet& p, std::vector<std::uint8_t>& body) {
                 body.push_back(v.level);
                 std::uint8_t cf = v.clean_session ? 0x02 : 0x00;
                 if (v.will) {
-                    cf |= static_cast<std::uint8_t>(0x04 | static_cast<std::uint8_t>(v.will->qos) << 3 |
+                    cf |= static_cast<std::uint8_t>(0x04 |
+                                                    static_cast<std::uint8_t>(v.will->qos) << 3 |
                                                     (v.will->retain ? 0x20 : 0));
                 }
                 if (v.password) cf |= 0x40;
@@ -326,20 +329,20 @@ result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body) {
     const auto flags = static_cast<std::uint8_t>(header & 0x0F);
     const reader r{body};
     switch (static_cast<packet_type>(header >> 4)) {
-    case packet_type::connect: return decode_connect(flags, r);
-    case packet_type::connack: return decode_connack(flags, r);
-    case packet_type::publish: return decode_publish(flags, r);
-    case packet_type::puback: return decode_ack<puback>(flags, r);
-    case packet_type::subscribe: return decode_subscribe(flags, r);
-    case packet_type::suback: return decode_suback(flags, r);
-    case packet_type::unsubscribe: return decode_unsubscribe(flags, r);
-    case packet_type::unsuback: return decode_ack<unsuback>(flags, r);
-    case packet_type::pingreq: return decode_empty<pingreq>(flags, r);
-    case packet_type::pingresp: return decode_empty<pingresp>(flags, r);
-    case packet_type::disconnect: return decode_empty<disconnect>(flags, r);
-    case packet_type::pubrec:
-    case packet_type::pubrel:
-    case packet_type::pubcomp: return errc::qos_not_supported;  // no QoS 2, like the cloud
+        case packet_type::connect: return decode_connect(flags, r);
+        case packet_type::connack: return decode_connack(flags, r);
+        case packet_type::publish: return decode_publish(flags, r);
+        case packet_type::puback: return decode_ack<puback>(flags, r);
+        case packet_type::subscribe: return decode_subscribe(flags, r);
+        case packet_type::suback: return decode_suback(flags, r);
+        case packet_type::unsubscribe: return decode_unsubscribe(flags, r);
+        case packet_type::unsuback: return decode_ack<unsuback>(flags, r);
+        case packet_type::pingreq: return decode_empty<pingreq>(flags, r);
+        case packet_type::pingresp: return decode_empty<pingresp>(flags, r);
+        case packet_type::disconnect: return decode_empty<disconnect>(flags, r);
+        case packet_type::pubrec:
+        case packet_type::pubrel:
+        case packet_type::pubcomp: return errc::qos_not_supported;  // no QoS 2, like the cloud
     }
     return malformed;  // types 0 and 15 are reserved [MQTT-2.2.1]
 }
@@ -349,7 +352,8 @@ void encode_publish(std::string_view topic, std::string_view payload, mqtt::qos 
     const bool has_id = qos != qos::at_most_once;
     const auto length = 2 + topic.size() + (has_id ? 2 : 0) + payload.size();
     out.reserve(out.size() + length + 5);
-    out.push_back(header_byte(packet_type::publish, static_cast<std::uint8_t>(static_cast<std::uint8_t>(qos) << 1)));
+    out.push_back(header_byte(packet_type::publish,
+                              static_cast<std::uint8_t>(static_cast<std::uint8_t>(qos) << 1)));
     encode_varint(static_cast<std::uint32_t>(length), out);
     put_bytes(topic, out);
     if (has_id) put_u16(packet_id, out);
@@ -380,16 +384,27 @@ bool is_valid_mqtt_utf8(std::string_view s) noexcept {
         unsigned n = 0;
         std::uint32_t cp = 0;
         std::uint32_t min = 0;
-        if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; min = 0x10000; }
-        else return false;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else
+            return false;
         if (static_cast<std::size_t>(end - p) <= n) return false;
         for (unsigned k = 1; k <= n; ++k) {
             if ((p[k] & 0xC0) != 0x80) return false;
             cp = cp << 6 | (p[k] & 0x3F);
         }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;  // [MQTT-1.5.3-1]
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;  // [MQTT-1.5.3-1]
         p += n + 1;
     }
     return true;

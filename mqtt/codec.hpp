@@ -23,10 +23,10 @@ void encode_varint(std::uint32_t value, std::vector<std::uint8_t>& out);
 struct frame_result {
     enum class status : std::uint8_t { complete, need_more, malformed, too_large };
     frame_result::status status = status::need_more;
-    std::uint8_t header = 0;              ///< first byte: type << 4 | flags (when known)
-    std::uint32_t remaining_length = 0;   ///< known once the length field is complete
-    std::span<const std::uint8_t> body;   ///< the variable header and payload (complete only)
-    std::size_t size = 0;                 ///< bytes of the whole frame (complete only)
+    std::uint8_t header = 0;             ///< first byte: type << 4 | flags (when known)
+    std::uint32_t remaining_length = 0;  ///< known once the length field is complete
+    std::span<const std::uint8_t> body;  ///< the variable header and payload (complete only)
+    std::size_t size = 0;                ///< bytes of the whole frame (complete only)
 };
 
 /// Reads one MQTT frame from the front of `in`, without copying. The remaining length is checked

@@ -26,8 +26,19 @@ enum class connect_return_code : std::uint8_t {
 
 /// Fixed-header packet types [MQTT-2.2.1].
 enum class packet_type : std::uint8_t {
-    connect = 1, connack = 2, publish = 3, puback = 4, pubrec = 5, pubrel = 6, pubcomp = 7,
-    subscribe = 8, suback = 9, unsubscribe = 10, unsuback = 11, pingreq = 12, pingresp = 13,
+    connect = 1,
+    connack = 2,
+    publish = 3,
+    puback = 4,
+    pubrec = 5,
+    pubrel = 6,
+    pubcomp = 7,
+    subscribe = 8,
+    suback = 9,
+    unsubscribe = 10,
+    unsuback = 11,
+    pingreq = 12,
+    pingresp = 13,
     disconnect = 14,
 };
 

@@ -11,7 +11,8 @@ server_protocol::server_protocol(std::size_t max_packet_size, clock::time_point 
     : max_packet_size_(max_packet_size), last_activity_(now) {}
 
 std::size_t server_protocol::feed(std::span<const std::uint8_t> in, clock::time_point now,
-                                  std::vector<protocol_event>& events, std::vector<std::uint8_t>& out) {
+                                  std::vector<protocol_event>& events,
+                                  std::vector<std::uint8_t>& out) {
     std::size_t consumed = 0;
     while (state_ == state::awaiting_connect || state_ == state::connected) {
         const auto frame = read_frame(in.subspan(consumed), max_packet_size_);
@@ -42,7 +43,8 @@ void server_protocol::handle(packet&& p, std::vector<protocol_event>& events,
         auto* c = std::get_if<connect>(&p);
         if (c == nullptr) return violate(errc::protocol_error, events);  // [MQTT-3.1.0-1]
         if (c->level != static_cast<std::uint8_t>(protocol_version::v3_1_1))
-            return refuse(connect_return_code::unacceptable_protocol_version, out);  // [MQTT-3.1.2-2]
+            return refuse(connect_return_code::unacceptable_protocol_version,
+                          out);  // [MQTT-3.1.2-2]
         if (c->client_id.empty() && !c->clean_session)
             return refuse(connect_return_code::identifier_rejected, out);  // [MQTT-3.1.3-8]
         state_ = state::authenticating;
@@ -55,10 +57,12 @@ void server_protocol::handle(packet&& p, std::vector<protocol_event>& events,
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, mqtt::publish>) {
                 if (v.qos == qos::exactly_once) return violate(errc::qos_not_supported, events);
-                if (v.qos == qos::at_least_once) encode(mqtt::puback{v.packet_id}, out);  // [MQTT-4.3.2-2]
+                if (v.qos == qos::at_least_once)
+                    encode(mqtt::puback{v.packet_id}, out);  // [MQTT-4.3.2-2]
                 events.emplace_back(event::message{std::move(v)});
             } else if constexpr (std::is_same_v<T, mqtt::puback>) {
-                if (inflight_.erase(v.packet_id) != 0) events.emplace_back(event::acknowledged{v.packet_id});
+                if (inflight_.erase(v.packet_id) != 0)
+                    events.emplace_back(event::acknowledged{v.packet_id});
             } else if constexpr (std::is_same_v<T, mqtt::subscribe>) {
                 events.emplace_back(event::subscribe_request{std::move(v)});
             } else if constexpr (std::is_same_v<T, mqtt::unsubscribe>) {
@@ -77,7 +81,8 @@ void server_protocol::handle(packet&& p, std::vector<protocol_event>& events,
         p);
 }
 
-void server_protocol::violate(boost::system::error_code reason, std::vector<protocol_event>& events) {
+void server_protocol::violate(boost::system::error_code reason,
+                              std::vector<protocol_event>& events) {
     state_ = state::closed;
     events.emplace_back(event::violation{reason});
 }
@@ -100,8 +105,8 @@ void server_protocol::suback(std::uint16_t packet_id, std::vector<std::uint8_t> 
     encode(mqtt::suback{packet_id, std::move(return_codes)}, out);
 }
 
-std::uint16_t server_protocol::publish(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                                       std::vector<std::uint8_t>& out) {
+std::uint16_t server_protocol::publish(std::string_view topic, std::string_view payload,
+                                       mqtt::qos qos, std::vector<std::uint8_t>& out) {
     std::uint16_t id = 0;
     // The session bounds its in-flight window far below 65,535, so a free id always exists.
     if (qos != qos::at_most_once) {
@@ -116,7 +121,8 @@ std::uint16_t server_protocol::publish(std::string_view topic, std::string_view 
     return id;
 }
 
-std::optional<server_protocol::clock::time_point> server_protocol::keep_alive_deadline() const noexcept {
+std::optional<server_protocol::clock::time_point> server_protocol::keep_alive_deadline()
+    const noexcept {
     if (keep_alive_.count() == 0) return std::nullopt;
     return last_activity_ + keep_alive_ * 3 / 2;
 }

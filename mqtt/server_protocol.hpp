@@ -45,9 +45,9 @@ struct violation {
 };
 }  // namespace event
 
-using protocol_event = std::variant<event::connect_request, event::message, event::subscribe_request,
-                                    event::unsubscribe_request, event::acknowledged, event::disconnected,
-                                    event::violation>;
+using protocol_event = std::variant<event::connect_request, event::message,
+                                    event::subscribe_request, event::unsubscribe_request,
+                                    event::acknowledged, event::disconnected, event::violation>;
 
 /// The server side of one MQTT 3.1.1 connection, without I/O: bytes in, events and bytes out.
 /// Time is passed in. Enforces CONNECT first [MQTT-3.1.0-1] and once [MQTT-3.1.0-2], answers

@@ -26,7 +26,8 @@ struct level_cursor {
 }  // namespace
 
 bool is_valid_topic_name(std::string_view topic) noexcept {
-    return !topic.empty() && topic.size() <= 65535 && topic.find_first_of("+#") == std::string_view::npos;
+    return !topic.empty() && topic.size() <= 65535 &&
+           topic.find_first_of("+#") == std::string_view::npos;
 }
 
 bool is_valid_topic_filter(std::string_view filter) noexcept {

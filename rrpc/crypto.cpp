@@ -1,9 +1,9 @@
 #include "rrpc/crypto.hpp"
 
-#include <boost/algorithm/hex.hpp>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <boost/algorithm/hex.hpp>
 
 #include <iterator>
 
@@ -15,8 +15,8 @@ std::string hmac(hmac_algorithm algorithm, std::string_view key, std::string_vie
                                                            : EVP_sha256();
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(md, key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
+    HMAC(md, key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
     return {reinterpret_cast<const char*>(out), len};
 }
 

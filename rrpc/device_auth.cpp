@@ -30,10 +30,14 @@ std::optional<client_id_parts> parse_client_id(std::string_view client_id) {
             has_securemode = true;
         } else if (key == "signmethod") {
             boost::algorithm::to_lower(value);
-            if (value == "hmacmd5") parts.signmethod = hmac_algorithm::md5;
-            else if (value == "hmacsha1") parts.signmethod = hmac_algorithm::sha1;
-            else if (value == "hmacsha256" || value == "sha256") parts.signmethod = hmac_algorithm::sha256;
-            else return std::nullopt;
+            if (value == "hmacmd5")
+                parts.signmethod = hmac_algorithm::md5;
+            else if (value == "hmacsha1")
+                parts.signmethod = hmac_algorithm::sha1;
+            else if (value == "hmacsha256" || value == "sha256")
+                parts.signmethod = hmac_algorithm::sha256;
+            else
+                return std::nullopt;
         } else if (key == "timestamp") {
             parts.timestamp = value;
         } else if (key == "ext") {
@@ -46,7 +50,8 @@ std::optional<client_id_parts> parse_client_id(std::string_view client_id) {
 
 std::optional<device_key> parse_username(std::string_view username) {
     const auto amp = username.find('&');
-    if (amp == std::string_view::npos || amp == 0 || amp + 1 == username.size()) return std::nullopt;
+    if (amp == std::string_view::npos || amp == 0 || amp + 1 == username.size())
+        return std::nullopt;
     return device_key{std::string{username.substr(amp + 1)}, std::string{username.substr(0, amp)}};
 }
 
@@ -64,7 +69,8 @@ bool verify_login_password(const client_id_parts& parts, const device_key& devic
     const auto matches = [&](hmac_algorithm algorithm) {
         return constant_time_equal(to_hex(hmac(algorithm, device_secret, content)), given);
     };
-    return matches(parts.signmethod) || (parts.signmethod != hmac_algorithm::sha1 && matches(hmac_algorithm::sha1));
+    return matches(parts.signmethod) ||
+           (parts.signmethod != hmac_algorithm::sha1 && matches(hmac_algorithm::sha1));
 }
 
 }  // namespace rrpcd::rrpc

@@ -11,8 +11,8 @@ namespace rrpcd::rrpc {
 
 /// The parts of an Alibaba MQTT client id `id|securemode=3,signmethod=hmacsha1,timestamp=..|`.
 struct client_id_parts {
-    std::string id;                        ///< the prefix before the first '|'; signed as clientId
-    std::string securemode;                ///< "2" (TLS) or "3" (TCP), as sent
+    std::string id;          ///< the prefix before the first '|'; signed as clientId
+    std::string securemode;  ///< "2" (TLS) or "3" (TCP), as sent
     hmac_algorithm signmethod = hmac_algorithm::md5;  ///< the platform's default is hmacmd5
     std::optional<std::string> timestamp;  ///< signed when present; never checked for freshness
     bool ext = false;                      ///< `ext=1`: custom-topic RRPC support (C SDK)

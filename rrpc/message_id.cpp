@@ -6,7 +6,9 @@ namespace rrpcd::rrpc {
 
 std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point now) noexcept {
     const auto ms = std::max<std::int64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() - epoch_ms, 0);
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() -
+            epoch_ms,
+        0);
     if (ms > last_ms_) {
         last_ms_ = ms;
         sequence_ = 0;

@@ -23,8 +23,9 @@ void pending_table::resolve(pending_call& call, rrpc_code outcome) {
     call.timer.cancel();
 }
 
-pending_table::reply_status pending_table::resolve_reply(const device_key& from, std::string_view topic,
-                                                         std::uint64_t id, std::string payload) {
+pending_table::reply_status pending_table::resolve_reply(const device_key& from,
+                                                         std::string_view topic, std::uint64_t id,
+                                                         std::string payload) {
     const auto it = calls_.find(id);
     if (it == calls_.end()) return reply_status::unknown;
     auto& call = *it->second;

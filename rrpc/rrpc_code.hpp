@@ -11,11 +11,11 @@ enum class rrpc_code : std::uint8_t { success, timeout, offline, halfconn, unkno
 /// The one mapping to the cloud's spelling: SUCCESS, TIMEOUT, OFFLINE, HALFCONN, UNKNOWN.
 constexpr std::string_view to_string(rrpc_code c) noexcept {
     switch (c) {
-    case rrpc_code::success: return "SUCCESS";
-    case rrpc_code::timeout: return "TIMEOUT";
-    case rrpc_code::offline: return "OFFLINE";
-    case rrpc_code::halfconn: return "HALFCONN";
-    case rrpc_code::unknown: break;
+        case rrpc_code::success: return "SUCCESS";
+        case rrpc_code::timeout: return "TIMEOUT";
+        case rrpc_code::offline: return "OFFLINE";
+        case rrpc_code::halfconn: return "HALFCONN";
+        case rrpc_code::unknown: break;
     }
     return "UNKNOWN";
 }

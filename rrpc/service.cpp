@@ -27,7 +27,8 @@ struct erase_on_exit {
 
 }  // namespace
 
-service::service(device_gateway& gateway, message_id_generator& ids, std::shared_ptr<spdlog::logger> log)
+service::service(device_gateway& gateway, message_id_generator& ids,
+                 std::shared_ptr<spdlog::logger> log)
     : gateway_(gateway), ids_(ids), log_(std::move(log)) {}
 
 asio::awaitable<call_result> service::call(call_request request) {
@@ -48,12 +49,14 @@ asio::awaitable<call_result> service::call(call_request request) {
     const auto topic = custom ? custom_rrpc_topic(result.message_id, request.topic)
                               : request_topic(request.device, result.message_id);
     auto reply_topic = custom ? topic : response_topic(request.device, result.message_id);
-    pending_call call{request.device, std::move(reply_topic), asio::steady_timer{executor, now + request.timeout}};
+    pending_call call{request.device, std::move(reply_topic),
+                      asio::steady_timer{executor, now + request.timeout}};
     table_.insert(result.message_id, call);
     const erase_on_exit guard{table_, result.message_id};
 
     if (!gateway_.publish(request.device, topic, request.payload))
-        log_->debug("event=rrpc_undelivered message_id={} reason=no_matching_subscription", result.message_id);
+        log_->debug("event=rrpc_undelivered message_id={} reason=no_matching_subscription",
+                    result.message_id);
     co_await call.timer.async_wait(use_nothrow);
 
     result.code = call.outcome.value_or(rrpc_code::timeout);
@@ -62,7 +65,8 @@ asio::awaitable<call_result> service::call(call_request request) {
     co_return result;
 }
 
-bool service::on_device_publish(const device_key& from, std::string_view topic, std::string payload) {
+bool service::on_device_publish(const device_key& from, std::string_view topic,
+                                std::string payload) {
     if (!is_rrpc_reply_topic(topic)) return false;
     const auto id = reply_message_id(from, topic);
     const auto status = id ? table_.resolve_reply(from, topic, *id, std::move(payload))
@@ -84,11 +88,11 @@ void service::on_session_end(const device_key& device, const presence& after) {
 
 void service::count(rrpc_code code) noexcept {
     switch (code) {
-    case rrpc_code::success: ++stats_.success; break;
-    case rrpc_code::timeout: ++stats_.timeout; break;
-    case rrpc_code::offline: ++stats_.offline; break;
-    case rrpc_code::halfconn: ++stats_.halfconn; break;
-    case rrpc_code::unknown: break;
+        case rrpc_code::success: ++stats_.success; break;
+        case rrpc_code::timeout: ++stats_.timeout; break;
+        case rrpc_code::offline: ++stats_.offline; break;
+        case rrpc_code::halfconn: ++stats_.halfconn; break;
+        case rrpc_code::unknown: break;
     }
 }
 

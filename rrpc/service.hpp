@@ -6,8 +6,8 @@
 #include "rrpc/presence.hpp"
 #include "rrpc/rrpc_code.hpp"
 
-#include <boost/asio/awaitable.hpp>
 #include <spdlog/logger.h>
+#include <boost/asio/awaitable.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -25,7 +25,8 @@ public:
     virtual presence presence_of(const device_key& device) const = 0;
     /// Publishes at QoS 0 to the device's live session. False when it has no session or no
     /// subscription matches `topic` (the message then goes nowhere, as on any broker).
-    virtual bool publish(const device_key& device, std::string_view topic, std::string_view payload) = 0;
+    virtual bool publish(const device_key& device, std::string_view topic,
+                         std::string_view payload) = 0;
 };
 
 /// One RRpc call as the API hands it over: already validated.
@@ -57,7 +58,8 @@ struct service_stats {
 /// No thread per call and no polling: the waiter sleeps on its own timer. io thread only.
 class service {
 public:
-    service(device_gateway& gateway, message_id_generator& ids, std::shared_ptr<spdlog::logger> log);
+    service(device_gateway& gateway, message_id_generator& ids,
+            std::shared_ptr<spdlog::logger> log);
 
     /// Makes one call and waits for its outcome (at most `request.timeout`).
     boost::asio::awaitable<call_result> call(call_request request);

@@ -75,7 +75,8 @@ bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic
 
 bool is_rrpc_reply_topic(std::string_view topic) noexcept {
     return boost::algorithm::starts_with(topic, "/ext/rrpc/") ||
-           (boost::algorithm::starts_with(topic, "/sys/") && topic.find("/rrpc/response/") != std::string_view::npos);
+           (boost::algorithm::starts_with(topic, "/sys/") &&
+            topic.find("/rrpc/response/") != std::string_view::npos);
 }
 
 bool device_may_access(const device_key& device, std::string_view topic, access what) noexcept {
@@ -86,12 +87,12 @@ bool device_may_access(const device_key& device, std::string_view topic, access 
     const level one{level::any_one};
     const level more{level::rest};
     const auto lit = [](std::string_view s) { return level{level::literal, s}; };
-    return fits(topic, {pk, dn, more}) ||                                         //
-           fits(topic, {lit("sys"), pk, dn, more}) ||                             //
-           fits(topic, {lit("ext"), lit("rrpc"), one, pk, dn, more}) ||           //
-           fits(topic, {lit("ext"), lit("session"), pk, dn, more}) ||             //
-           fits(topic, {lit("ext"), lit("ntp"), pk, dn, more}) ||                 //
-           fits(topic, {lit("shadow"), one, pk, dn}) ||                           //
+    return fits(topic, {pk, dn, more}) ||                                //
+           fits(topic, {lit("sys"), pk, dn, more}) ||                    //
+           fits(topic, {lit("ext"), lit("rrpc"), one, pk, dn, more}) ||  //
+           fits(topic, {lit("ext"), lit("session"), pk, dn, more}) ||    //
+           fits(topic, {lit("ext"), lit("ntp"), pk, dn, more}) ||        //
+           fits(topic, {lit("shadow"), one, pk, dn}) ||                  //
            (what == access::subscribe && fits(topic, {lit("broadcast"), pk, more}));
 }
 

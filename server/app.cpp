@@ -1,11 +1,11 @@
 #include "server/app.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <csignal>
 #include <cstdio>
@@ -19,7 +19,8 @@ namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink_ptr& sink, const std::string& level) {
+std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink_ptr& sink,
+                                            const std::string& level) {
     auto log = std::make_shared<spdlog::logger>(name, sink);
     log->set_level(spdlog::level::from_str(level));
     log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n %v");
@@ -52,7 +53,8 @@ struct log_exception {
     }
 };
 
-bool bind(tcp::acceptor& acceptor, const config::endpoint& where, spdlog::logger& log, const char* name) {
+bool bind(tcp::acceptor& acceptor, const config::endpoint& where, spdlog::logger& log,
+          const char* name) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(where.host, ec);
     const tcp::endpoint ep{address, where.port};
@@ -60,21 +62,25 @@ bool bind(tcp::acceptor& acceptor, const config::endpoint& where, spdlog::logger
     if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acceptor.bind(ep, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) log.critical("event=listen_failed listener={} address={}:{} reason=\"{}\"", name, where.host, where.port, ec.message());
+    if (ec)
+        log.critical("event=listen_failed listener={} address={}:{} reason=\"{}\"", name,
+                     where.host, where.port, ec.message());
     return !ec;
 }
 
 std::string bound(const tcp::acceptor& acceptor) {
     const auto ep = acceptor.local_endpoint();
-    return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string()) + ":" +
-           std::to_string(ep.port());
+    return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                 : ep.address().to_string()) +
+           ":" + std::to_string(ep.port());
 }
 
 /// Accepts connections and starts `serve` for each; an accept error (out of descriptors, say)
 /// pauses briefly instead of spinning.
 template <class Context>
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Context& ctx,
-                                  asio::awaitable<void> (*serve)(tcp::socket, Context&), spdlog::logger& log) {
+                                  asio::awaitable<void> (*serve)(tcp::socket, Context&),
+                                  spdlog::logger& log) {
     asio::steady_timer pause{acceptor.get_executor()};
     while (acceptor.is_open()) {
         auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
@@ -85,7 +91,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Context& ctx,
             co_await pause.async_wait(use_nothrow);
             continue;
         }
-        asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx), log_exception{ctx.log});
+        asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx),
+                       log_exception{ctx.log});
     }
 }
 
@@ -93,7 +100,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Context& ctx,
 
 app::app(config::settings settings)
     : settings_(std::move(settings)),
-      server_log_(make_logger("server", std::make_shared<spdlog::sinks::stderr_color_sink_st>(), settings_.log_level)),
+      server_log_(make_logger("server", std::make_shared<spdlog::sinks::stderr_color_sink_st>(),
+                              settings_.log_level)),
       mqtt_log_(make_logger("mqtt", server_log_->sinks().front(), settings_.log_level)),
       http_log_(make_logger("http", server_log_->sinks().front(), settings_.log_level)),
       rrpc_log_(make_logger("rrpc", server_log_->sinks().front(), settings_.log_level)),
@@ -123,7 +131,8 @@ bool app::start() {
         http_acceptor_.close(ignored);
         io_.stop();
     });
-    server_log_->info("event=started devices={} access_keys={}", devices_.size(), settings_.access_keys.size());
+    server_log_->info("event=started devices={} access_keys={}", devices_.size(),
+                      settings_.access_keys.size());
     print_banner();
     return true;
 }
@@ -143,18 +152,20 @@ asio::awaitable<void> app::accept_http() {
 
 void app::print_banner() const {
     // The ready line is the contract with scripts and tests: they wait for it on stdout.
-    std::printf("rrpcd ready mqtt=%s http=%s\n", bound(mqtt_acceptor_).c_str(), bound(http_acceptor_).c_str());
+    std::printf("rrpcd ready mqtt=%s http=%s\n", bound(mqtt_acceptor_).c_str(),
+                bound(http_acceptor_).c_str());
     if (settings_.demo && !settings_.devices.empty() && !settings_.access_keys.empty()) {
         const auto& d = settings_.devices.front();
         const auto& k = settings_.access_keys.front();
-        std::printf("\nDemo configuration (public credentials, loopback only):\n"
-                    "  device      productKey=%s deviceName=%s deviceSecret=%s\n"
-                    "  access key  AccessKeyId=%s AccessKeySecret=%s\n\n"
-                    "Try it from another terminal (official Alibaba SDKs, installed by the run script):\n"
-                    "  node examples/demo-device.mjs &      # the device answers every RRPC request\n"
-                    "  node examples/demo-call.mjs hello    # RRpc through @alicloud/iot20180120\n\n",
-                    d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
-                    k.secret.c_str());
+        std::printf(
+            "\nDemo configuration (public credentials, loopback only):\n"
+            "  device      productKey=%s deviceName=%s deviceSecret=%s\n"
+            "  access key  AccessKeyId=%s AccessKeySecret=%s\n\n"
+            "Try it from another terminal (official Alibaba SDKs, installed by the run script):\n"
+            "  node examples/demo-device.mjs &      # the device answers every RRPC request\n"
+            "  node examples/demo-call.mjs hello    # RRpc through @alicloud/iot20180120\n\n",
+            d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
+            k.secret.c_str());
     }
     std::fflush(stdout);
 }

@@ -10,10 +10,10 @@
 #include "server/http_session.hpp"
 #include "server/mqtt_session.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/logger.h>
 
 #include <memory>
 

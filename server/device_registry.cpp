@@ -12,7 +12,8 @@ mqtt_session* device_registry::attach(const rrpc::device_key& device, mqtt_sessi
     return previous;
 }
 
-bool device_registry::detach(const rrpc::device_key& device, const mqtt_session& session, rrpc::presence::state how) {
+bool device_registry::detach(const rrpc::device_key& device, const mqtt_session& session,
+                             rrpc::presence::state how) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session != &session) return false;
     it->second.session = nullptr;
@@ -25,11 +26,13 @@ rrpc::presence device_registry::presence_of(const rrpc::device_key& device) cons
     const auto it = devices_.find(device);
     if (it == devices_.end()) return {};
     if (const auto* s = it->second.session)
-        return rrpc::presence{rrpc::presence::state::connected, s->last_activity(), s->keep_alive()};
+        return rrpc::presence{rrpc::presence::state::connected, s->last_activity(),
+                              s->keep_alive()};
     return it->second.last;
 }
 
-bool device_registry::publish(const rrpc::device_key& device, std::string_view topic, std::string_view payload) {
+bool device_registry::publish(const rrpc::device_key& device, std::string_view topic,
+                              std::string_view payload) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
     return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once);

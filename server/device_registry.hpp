@@ -23,10 +23,12 @@ public:
 
     /// `session` ended as `how`. Returns true when it was the device's live session; false when
     /// another session had already taken over (then nothing changes).
-    bool detach(const rrpc::device_key& device, const mqtt_session& session, rrpc::presence::state how);
+    bool detach(const rrpc::device_key& device, const mqtt_session& session,
+                rrpc::presence::state how);
 
     rrpc::presence presence_of(const rrpc::device_key& device) const override;
-    bool publish(const rrpc::device_key& device, std::string_view topic, std::string_view payload) override;
+    bool publish(const rrpc::device_key& device, std::string_view topic,
+                 std::string_view payload) override;
 
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }

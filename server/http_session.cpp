@@ -24,11 +24,14 @@ constexpr std::chrono::seconds write_timeout{30};
 
 /// The cloud-shaped answer to a request that could not be parsed as HTTP.
 http::response malformed_response(const boost::system::error_code& ec) {
-    http::api_error e{400, "BadRequest", "The request is not valid HTTP/1.1: " + ec.message() + "."};
-    if (ec == bhttp::error::header_limit) e = {431, "RequestHeaderFieldsTooLarge", "The request line or headers are too large."};
-    if (ec == bhttp::error::body_limit) e = {413, "RequestEntityTooLarge", "The request body is too large."};
-    return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""), http::format::json, "Error",
-                               11, false);
+    http::api_error e{400, "BadRequest",
+                      "The request is not valid HTTP/1.1: " + ec.message() + "."};
+    if (ec == bhttp::error::header_limit)
+        e = {431, "RequestHeaderFieldsTooLarge", "The request line or headers are too large."};
+    if (ec == bhttp::error::body_limit)
+        e = {413, "RequestEntityTooLarge", "The request body is too large."};
+    return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
+                               http::format::json, "Error", 11, false);
 }
 
 bool is_parse_error(const boost::system::error_code& ec) {
@@ -58,7 +61,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
             }
             break;
         }
-        stream.expires_never();  // an RRpc call waits for its device
+        stream.expires_never();       // an RRpc call waits for its device
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
         auto res = co_await ctx.api.handle(std::move(req));
         stream.expires_after(write_timeout);

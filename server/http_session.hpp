@@ -3,9 +3,9 @@
 #include "config/settings.hpp"
 #include "http/api.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <spdlog/logger.h>
 
 #include <memory>
 
@@ -20,6 +20,7 @@ struct http_context {
 
 /// Serves one HTTP/1.1 connection (keep-alive, pipelining) until the peer leaves, it idles past
 /// the idle timeout, or it sends something that is not HTTP (answered with a cloud error body).
-boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket, http_context& ctx);
+boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
+                                              http_context& ctx);
 
 }  // namespace rrpcd::server

@@ -22,22 +22,28 @@ int main(int argc, char** argv) {
     bool check_only = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
-        if (arg == "--config" && i + 1 < argc) config_path = argv[++i];
-        else if (arg == "--check-config") check_only = true;
+        if (arg == "--config" && i + 1 < argc)
+            config_path = argv[++i];
+        else if (arg == "--check-config")
+            check_only = true;
         else if (arg == "--print-default-config") {
-            std::fwrite(rrpcd::config::embedded_default_toml().data(), 1, rrpcd::config::embedded_default_toml().size(), stdout);
+            std::fwrite(rrpcd::config::embedded_default_toml().data(), 1,
+                        rrpcd::config::embedded_default_toml().size(), stdout);
             return 0;
         } else if (arg == "--version") {
             std::puts("rrpcd 0.1.0");
             return 0;
         } else {
-            std::fputs(arg == "--help" || arg == "-h" ? usage : (std::string{"rrpcd: unknown argument "} + arg + "\n" + usage).c_str(),
+            std::fputs(arg == "--help" || arg == "-h"
+                           ? usage
+                           : (std::string{"rrpcd: unknown argument "} + arg + "\n" + usage).c_str(),
                        arg == "--help" || arg == "-h" ? stdout : stderr);
             return arg == "--help" || arg == "-h" ? 0 : 2;
         }
     }
 
-    auto settings = config_path ? rrpcd::config::load_file(*config_path) : rrpcd::config::embedded_default();
+    auto settings =
+        config_path ? rrpcd::config::load_file(*config_path) : rrpcd::config::embedded_default();
     if (!settings) {
         std::fprintf(stderr, "rrpcd: configuration error: %s\n", settings.error().message.c_str());
         return 2;

@@ -25,8 +25,8 @@ constexpr std::size_t read_chunk = 16 * 1024;
 constexpr std::chrono::seconds flush_bound{2};  ///< how long a closing session may flush
 
 std::string_view to_string(std::uint8_t why) noexcept {
-    constexpr std::string_view names[] = {"none", "disconnect", "lost", "violation", "refused",
-                                          "keep_alive", "takeover", "slow_reader"};
+    constexpr std::string_view names[] = {"none",    "disconnect", "lost",     "violation",
+                                          "refused", "keep_alive", "takeover", "slow_reader"};
     return why < std::size(names) ? names[why] : "?";
 }
 
@@ -56,11 +56,12 @@ asio::awaitable<void> mqtt_session::run() {
     boost::system::error_code ec;
     socket_.close(ec);
     if (!device_) co_return;
-    const auto link = ending_ == ending::disconnect ? rrpc::presence::state::left_cleanly : rrpc::presence::state::lost;
+    const auto link = ending_ == ending::disconnect ? rrpc::presence::state::left_cleanly
+                                                    : rrpc::presence::state::lost;
     if (ending_ != ending::takeover && ctx_.registry.detach(*device_, *this, link))
         ctx_.rrpc.on_session_end(*device_, ctx_.registry.presence_of(*device_));
-    ctx_.log->info("event=device_offline pk={} dn={} peer={} reason={}", device_->product_key, device_->device_name,
-                   peer_, to_string(static_cast<std::uint8_t>(ending_)));
+    ctx_.log->info("event=device_offline pk={} dn={} peer={} reason={}", device_->product_key,
+                   device_->device_name, peer_, to_string(static_cast<std::uint8_t>(ending_)));
 }
 
 asio::awaitable<void> mqtt_session::read_loop() {
@@ -69,7 +70,8 @@ asio::awaitable<void> mqtt_session::read_loop() {
     while (ending_ == ending::none) {
         const auto old = in.size();
         in.resize(old + read_chunk);
-        const auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in.data() + old, read_chunk), use_nothrow);
+        const auto [ec, n] = co_await socket_.async_read_some(
+            asio::buffer(in.data() + old, read_chunk), use_nothrow);
         in.resize(old + n);
         if (ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
@@ -101,7 +103,8 @@ asio::awaitable<void> mqtt_session::write_loop() {
         }
         writing.clear();
         std::swap(writing, outbox_);
-        const auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing), use_nothrow);
+        const auto [ec, n] =
+            co_await asio::async_write(socket_, asio::buffer(writing), use_nothrow);
         if (ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
@@ -113,10 +116,12 @@ asio::awaitable<void> mqtt_session::watchdog() {
     for (;;) {
         const auto now = clock::now();
         clock::time_point due;
-        if (ending_ != ending::none) due = closing_since_ + flush_bound;
+        if (ending_ != ending::none)
+            due = closing_since_ + flush_bound;
         else if (protocol_.current_state() != mqtt::server_protocol::state::connected)
             due = accepted_at_ + ctx_.settings.connect_timeout;
-        else due = protocol_.keep_alive_deadline().value_or(clock::time_point::max());
+        else
+            due = protocol_.keep_alive_deadline().value_or(clock::time_point::max());
         if (now >= due) break;
         deadline_.expires_at(due);
         co_await deadline_.async_wait(use_nothrow);
@@ -124,7 +129,8 @@ asio::awaitable<void> mqtt_session::watchdog() {
     if (ending_ == ending::none) {
         const bool connected = protocol_.current_state() == mqtt::server_protocol::state::connected;
         ending_ = connected ? ending::keep_alive : ending::violation;
-        ctx_.log->info("event={} peer={}", connected ? "keep_alive_expired" : "connect_timeout", peer_);
+        ctx_.log->info("event={} peer={}", connected ? "keep_alive_expired" : "connect_timeout",
+                       peer_);
     }
 }
 
@@ -136,10 +142,13 @@ void mqtt_session::finish(ending why) {
     wake_writer();
 }
 
-void mqtt_session::wake_writer() { wake_.cancel(); }
+void mqtt_session::wake_writer() {
+    wake_.cancel();
+}
 
 void mqtt_session::close_for_takeover() {
-    ctx_.log->info("event=session_taken_over pk={} dn={} peer={}", device_->product_key, device_->device_name, peer_);
+    ctx_.log->info("event=session_taken_over pk={} dn={} peer={}", device_->product_key,
+                   device_->device_name, peer_);
     finish(ending::takeover);
     hold_.cancel();  // the reader may be parked; it stops either way
     boost::system::error_code ec;
@@ -149,19 +158,23 @@ void mqtt_session::close_for_takeover() {
 void mqtt_session::handle(mqtt::protocol_event& event) {
     if (auto* e = std::get_if<mqtt::event::message>(&event)) return on_publish(e->publish);
     if (auto* e = std::get_if<mqtt::event::connect_request>(&event)) return on_connect(e->connect);
-    if (auto* e = std::get_if<mqtt::event::subscribe_request>(&event)) return on_subscribe(e->subscribe);
-    if (auto* e = std::get_if<mqtt::event::unsubscribe_request>(&event)) return on_unsubscribe(e->unsubscribe);
+    if (auto* e = std::get_if<mqtt::event::subscribe_request>(&event))
+        return on_subscribe(e->subscribe);
+    if (auto* e = std::get_if<mqtt::event::unsubscribe_request>(&event))
+        return on_unsubscribe(e->unsubscribe);
     if (std::holds_alternative<mqtt::event::disconnected>(event)) return finish(ending::disconnect);
     if (auto* e = std::get_if<mqtt::event::violation>(&event)) {
-        ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_, e->reason.message());
+        ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_,
+                       e->reason.message());
         return finish(ending::violation);
     }
     // event::acknowledged: QoS 1 downstream needs no bookkeeping beyond the protocol's yet.
 }
 
-void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason, std::string_view client_id) {
-    ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_, client_id.substr(0, 128),
-                   static_cast<int>(code), reason);
+void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
+                          std::string_view client_id) {
+    ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
+                   client_id.substr(0, 128), static_cast<int>(code), reason);
     protocol_.refuse(code, outbox_);
     finish(ending::refused);
 }
@@ -173,7 +186,8 @@ void mqtt_session::on_connect(mqtt::connect& c) {
     const auto device = c.username ? rrpc::parse_username(*c.username) : std::nullopt;
     if (!device) return refuse(code::bad_username_or_password, "username_format", c.client_id);
     const auto* record = ctx_.devices.find(*device);
-    if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device", c.client_id);
+    if (record == nullptr)
+        return refuse(code::bad_username_or_password, "unknown_device", c.client_id);
     if (!c.password || !rrpc::verify_login_password(*parts, *device, record->secret, *c.password))
         return refuse(code::bad_username_or_password, "bad_password", c.client_id);
     const std::chrono::seconds keep_alive{c.keep_alive};
@@ -192,13 +206,14 @@ void mqtt_session::on_publish(mqtt::publish& p) {
     if (!rrpc::device_may_access(*device_, p.topic, rrpc::access::publish)) {
         ++refused_publishes_;
         ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
-                      "event=publish_refused pk={} dn={} topic=\"{}\" count={}", device_->product_key,
-                      device_->device_name, p.topic.substr(0, 256), refused_publishes_);
+                      "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
+                      device_->product_key, device_->device_name, p.topic.substr(0, 256),
+                      refused_publishes_);
         return;
     }
     if (ctx_.rrpc.on_device_publish(*device_, p.topic, std::move(p.payload))) return;
-    ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key, device_->device_name,
-                    p.topic, p.payload.size());
+    ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key,
+                    device_->device_name, p.topic, p.payload.size());
 }
 
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {
@@ -206,17 +221,21 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
     codes.reserve(s.subscriptions.size());
     for (auto& sub : s.subscriptions) {
         if (!rrpc::device_may_access(*device_, sub.filter, rrpc::access::subscribe)) {
-            ctx_.log->warn("event=subscribe_refused pk={} dn={} filter=\"{}\"", device_->product_key,
-                           device_->device_name, sub.filter.substr(0, 256));
+            ctx_.log->warn("event=subscribe_refused pk={} dn={} filter=\"{}\"",
+                           device_->product_key, device_->device_name, sub.filter.substr(0, 256));
             codes.push_back(mqtt::suback_failure);
             continue;
         }
-        const auto granted = std::min(sub.qos, mqtt::qos::at_least_once);  // no QoS 2, like the cloud
+        const auto granted =
+            std::min(sub.qos, mqtt::qos::at_least_once);  // no QoS 2, like the cloud
         codes.push_back(static_cast<std::uint8_t>(granted));
-        const auto same = std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                                       [&](const auto& existing) { return existing.filter == sub.filter; });
-        if (same != subscriptions_.end()) same->qos = granted;  // [MQTT-3.8.4-3]
-        else subscriptions_.push_back({std::move(sub.filter), granted});
+        const auto same =
+            std::find_if(subscriptions_.begin(), subscriptions_.end(),
+                         [&](const auto& existing) { return existing.filter == sub.filter; });
+        if (same != subscriptions_.end())
+            same->qos = granted;  // [MQTT-3.8.4-3]
+        else
+            subscriptions_.push_back({std::move(sub.filter), granted});
     }
     protocol_.suback(s.packet_id, std::move(codes), outbox_);
 }
@@ -228,14 +247,17 @@ void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
 }
 
 bool mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos) {
-    if (ending_ != ending::none || protocol_.current_state() != mqtt::server_protocol::state::connected) return false;
+    if (ending_ != ending::none ||
+        protocol_.current_state() != mqtt::server_protocol::state::connected)
+        return false;
     std::optional<mqtt::qos> granted;
     for (const auto& s : subscriptions_)
-        if (mqtt::topic_matches(s.filter, topic)) granted = std::max(granted.value_or(s.qos), s.qos);
+        if (mqtt::topic_matches(s.filter, topic))
+            granted = std::max(granted.value_or(s.qos), s.qos);
     if (!granted) return false;
     if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
-        ctx_.log->warn("event=slow_reader pk={} dn={} queued_bytes={}", device_->product_key, device_->device_name,
-                       outbox_.size());
+        ctx_.log->warn("event=slow_reader pk={} dn={} queued_bytes={}", device_->product_key,
+                       device_->device_name, outbox_.size());
         finish(ending::slow_reader);
         return false;
     }

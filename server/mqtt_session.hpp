@@ -8,10 +8,10 @@
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
 
+#include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/logger.h>
 
 #include <chrono>
 #include <cstdint>
@@ -61,7 +61,16 @@ public:
 
 private:
     /// Why the session ended; decides the device's presence afterwards.
-    enum class ending : std::uint8_t { none, disconnect, lost, violation, refused, keep_alive, takeover, slow_reader };
+    enum class ending : std::uint8_t {
+        none,
+        disconnect,
+        lost,
+        violation,
+        refused,
+        keep_alive,
+        takeover,
+        slow_reader
+    };
 
     boost::asio::awaitable<void> read_loop();
     boost::asio::awaitable<void> write_loop();
@@ -72,7 +81,8 @@ private:
     void on_publish(mqtt::publish& p);
     void on_subscribe(mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
-    void refuse(mqtt::connect_return_code code, std::string_view reason, std::string_view client_id);
+    void refuse(mqtt::connect_return_code code, std::string_view reason,
+                std::string_view client_id);
     /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
     void finish(ending why);
     void wake_writer();
@@ -94,6 +104,7 @@ private:
 };
 
 /// Serves one accepted MQTT connection to its end.
-boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx);
+boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket,
+                                              mqtt_context& ctx);
 
 }  // namespace rrpcd::server

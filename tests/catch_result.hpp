@@ -8,6 +8,8 @@
 namespace Catch {
 template <class T, class E>
 struct StringMaker<boost::system::result<T, E>> {
-    static std::string convert(const boost::system::result<T, E>& r) { return r ? "result(value)" : "result(error)"; }
+    static std::string convert(const boost::system::result<T, E>& r) {
+        return r ? "result(value)" : "result(error)";
+    }
 };
 }  // namespace Catch

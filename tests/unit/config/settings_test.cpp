@@ -53,19 +53,27 @@ device_secret = "x"
 }
 
 TEST_CASE("errors name the file, the line and the key", "[config]") {
-    CHECK(error_of("[mqtt]\nlisten = \"127.0.0.1:1883\"\nlisen = 1\n") == "test.toml:3:1: mqtt.lisen: unknown key");
-    CHECK(error_of("[mqtt]\nlisten = \"localhost:1883\"\n").starts_with("test.toml:2:10: mqtt.listen: expected an IP address and port"));
+    CHECK(error_of("[mqtt]\nlisten = \"127.0.0.1:1883\"\nlisen = 1\n") ==
+          "test.toml:3:1: mqtt.lisen: unknown key");
+    CHECK(error_of("[mqtt]\nlisten = \"localhost:1883\"\n")
+              .starts_with("test.toml:2:10: mqtt.listen: expected an IP address and port"));
     CHECK(error_of("[mqtt]\nlisten = \"127.0.0.1\"\n").starts_with("test.toml:2:10: mqtt.listen:"));
     CHECK(error_of("[mqtt]\nlisten = 1883\n").starts_with("test.toml:2:10: mqtt.listen:"));
     CHECK(error_of("[[devices]]\nproduct_key = \"a1\"\ndevice_name = \"dev1\"\n") ==
           "test.toml:1:1: devices[0].device_secret: missing (required)");
-    CHECK(error_of("[[devices]]\nproduct_key = \"a1\"\ndevice_name = \"d\"\ndevice_secret = \"s\"\n").starts_with(
-        "test.toml:3:15: devices[0].device_name: expected 4-32 characters"));
-    CHECK(error_of("[rrpc]\nnode_id = 32\n") == "test.toml:2:11: rrpc.node_id: must be between 0 and 31");
-    CHECK(error_of("[log]\nlevel = \"loud\"\n").starts_with("test.toml:2:9: log.level: must be one of"));
-    CHECK(error_of("[[access_keys]]\nid = \"a\"\nsecret = \"b\"\n[[access_keys]]\nid = \"a\"\nsecret = \"c\"\n")
+    CHECK(
+        error_of("[[devices]]\nproduct_key = \"a1\"\ndevice_name = \"d\"\ndevice_secret = \"s\"\n")
+            .starts_with("test.toml:3:15: devices[0].device_name: expected 4-32 characters"));
+    CHECK(error_of("[rrpc]\nnode_id = 32\n") ==
+          "test.toml:2:11: rrpc.node_id: must be between 0 and 31");
+    CHECK(error_of("[log]\nlevel = \"loud\"\n")
+              .starts_with("test.toml:2:9: log.level: must be one of"));
+    CHECK(error_of("[[access_keys]]\nid = \"a\"\nsecret = \"b\"\n[[access_keys]]\nid = "
+                   "\"a\"\nsecret = \"c\"\n")
               .find("access_keys[1].id: duplicate id") != std::string::npos);
-    CHECK(error_of("[mqtt]\nkeepalive_min_s = 100\nkeepalive_max_s = 10\n").find("must not exceed") != std::string::npos);
+    CHECK(
+        error_of("[mqtt]\nkeepalive_min_s = 100\nkeepalive_max_s = 10\n").find("must not exceed") !=
+        std::string::npos);
     CHECK(error_of("top = 1\n") == "test.toml:1:1: top: unknown key");
     CHECK(error_of("[mqtt\n").starts_with("test.toml:1:"));  // a TOML syntax error
 }

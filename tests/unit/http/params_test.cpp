@@ -1,5 +1,5 @@
-#include "http/nonce_cache.hpp"
 #include "http/params.hpp"
+#include "http/nonce_cache.hpp"
 
 #include "catch_result.hpp"
 
@@ -49,7 +49,8 @@ TEST_CASE("nonces are remembered for the window, within a bounded memory", "[htt
     CHECK(cache.check("k", "n4", now - 5s, now) == nonce_cache::verdict::fresh);
     CHECK(cache.size() == 3);
     CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::expired);
-    CHECK(cache.check("k", "n5", now - 1s, now) == nonce_cache::verdict::expired);  // at or before the floor
+    CHECK(cache.check("k", "n5", now - 1s, now) ==
+          nonce_cache::verdict::expired);  // at or before the floor
     CHECK(cache.check("k", "n6", now + 1s, now) == nonce_cache::verdict::fresh);
     // Entries outside the window leave by themselves.
     CHECK(cache.check("k", "n7", now + 902s, now + 1800s) == nonce_cache::verdict::fresh);

@@ -1,5 +1,5 @@
-#include "http/authenticator.hpp"
 #include "http/signature.hpp"
+#include "http/authenticator.hpp"
 #include "rrpc/crypto.hpp"
 
 #include "data_dir.hpp"
@@ -37,7 +37,8 @@ std::vector<captured> captured_requests() {
         c.expected = v.at("expected").as_object();
         c.req.method_string(std::string{r.at("method").as_string()});
         c.req.target(std::string{r.at("target").as_string()});
-        for (const auto& [name, value] : r.at("headers").as_object()) c.req.insert(name, std::string{value.as_string()});
+        for (const auto& [name, value] : r.at("headers").as_object())
+            c.req.insert(name, std::string{value.as_string()});
         c.req.body() = r.at("body").as_string();
         const auto target = boost::urls::parse_origin_form(r.at("target").as_string());
         REQUIRE(target);
@@ -73,21 +74,24 @@ TEST_CASE("the darabonba test vectors", "[http]") {
     const auto canonical = v3_canonical_request(
         "GET", "/", {{"test", "ok"}, {"empty", ""}}, {"x-acs-test:http,https"}, "x-acs-test",
         "55e12e91650d2fec56ec74e1d3e4ddbfce2ef3a65890c2a19ecf88a307e76a23");
-    CHECK(v3_signature("secret", canonical) == "d16b30a7699ae9e43875b13195b2f81bcc3ed10c14a9b5eb780e51619aa50be1");
+    CHECK(v3_signature("secret", canonical) ==
+          "d16b30a7699ae9e43875b13195b2f81bcc3ed10c14a9b5eb780e51619aa50be1");
 }
 
 TEST_CASE("every captured SDK request canonicalises and signs as the SDK did", "[http]") {
     for (const auto& c : captured_requests()) {
         INFO(c.label);
-        if (c.req.count(bhttp::field::authorization) && c.req[bhttp::field::authorization].starts_with("ACS3-")) {
+        if (c.req.count(bhttp::field::authorization) &&
+            c.req[bhttp::field::authorization].starts_with("ACS3-")) {
             const auto auth = parse_v3_authorization(c.req[bhttp::field::authorization]);
             REQUIRE(auth);
             CHECK(auth->credential == c.key_id);
             std::vector<std::string> lines;
-            for (const auto& h : auth->signed_headers) lines.push_back(h + ":" + std::string{c.req[h]});
-            const auto canonical = v3_canonical_request(c.req.method_string(), c.path, c.params.query, lines,
-                                                        auth->signed_headers_text,
-                                                        rrpcd::rrpc::to_hex(rrpcd::rrpc::sha256(c.req.body())));
+            for (const auto& h : auth->signed_headers)
+                lines.push_back(h + ":" + std::string{c.req[h]});
+            const auto canonical = v3_canonical_request(
+                c.req.method_string(), c.path, c.params.query, lines, auth->signed_headers_text,
+                rrpcd::rrpc::to_hex(rrpcd::rrpc::sha256(c.req.body())));
             CHECK(canonical == c.expected.at("canonicalRequest").as_string());
             CHECK(v3_signature(c.secret, canonical) == c.expected.at("signatureHex").as_string());
         } else {
@@ -152,7 +156,8 @@ TEST_CASE("the authenticator refuses what the cloud refuses", "[http]") {
     }
 }
 
-TEST_CASE("V3 requests must sign the headers that carry action, version, date and nonce", "[http]") {
+TEST_CASE("V3 requests must sign the headers that carry action, version, date and nonce",
+          "[http]") {
     for (const auto& c : captured_requests()) {
         if (!c.req.count(bhttp::field::authorization)) continue;
         auto req = c.req;

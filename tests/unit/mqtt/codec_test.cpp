@@ -28,30 +28,31 @@ bytes encoded(const packet& p) {
     return out;
 }
 
-// CONNECT from the official device SDK's shape: MQTT 3.1.1, user name + password, clean 0, keep-alive 60.
+// CONNECT from the official device SDK's shape: MQTT 3.1.1, user name + password, clean 0,
+// keep-alive 60.
 const bytes connect_bytes = {
-    0x10, 0x1A,                                // CONNECT, remaining length 26
-    0x00, 0x04, 'M', 'Q', 'T', 'T',            // protocol name [MQTT-3.1.2-1]
-    0x04,                                      // level 4 = 3.1.1
-    0xC0,                                      // flags: user name, password, clean session 0
-    0x00, 0x3C,                                // keep-alive 60 s
-    0x00, 0x02, 'i', 'd',                      // client id
-    0x00, 0x04, 'd', 'n', '&', 'p',            // user name
-    0x00, 0x04, 'p', 'w', 0x00, 0xFF,          // password (binary)
+    0x10, 0x1A,                        // CONNECT, remaining length 26
+    0x00, 0x04, 'M', 'Q', 'T',  'T',   // protocol name [MQTT-3.1.2-1]
+    0x04,                              // level 4 = 3.1.1
+    0xC0,                              // flags: user name, password, clean session 0
+    0x00, 0x3C,                        // keep-alive 60 s
+    0x00, 0x02, 'i', 'd',              // client id
+    0x00, 0x04, 'd', 'n', '&',  'p',   // user name
+    0x00, 0x04, 'p', 'w', 0x00, 0xFF,  // password (binary)
 };
 
 const bytes publish_qos1_bytes = {
-    0x32, 0x0A,                        // PUBLISH, QoS 1, length 10
-    0x00, 0x03, 'a', '/', 'b',         // topic
-    0x00, 0x07,                        // packet id 7
-    0x00, 0xFE, 0x41,                  // binary payload
+    0x32, 0x0A,                  // PUBLISH, QoS 1, length 10
+    0x00, 0x03, 'a',  '/', 'b',  // topic
+    0x00, 0x07,                  // packet id 7
+    0x00, 0xFE, 0x41,            // binary payload
 };
 
 const bytes subscribe_bytes = {
-    0x82, 0x0E,                        // SUBSCRIBE, reserved flags 0010 [MQTT-3.8.1-1]
-    0x00, 0x05,                        // packet id 5
-    0x00, 0x03, 'a', '/', '+', 0x01,   // filter a/+ QoS 1
-    0x00, 0x03, 'b', '/', '#', 0x00,   // filter b/# QoS 0
+    0x82, 0x0E,                       // SUBSCRIBE, reserved flags 0010 [MQTT-3.8.1-1]
+    0x00, 0x05,                       // packet id 5
+    0x00, 0x03, 'a', '/', '+', 0x01,  // filter a/+ QoS 1
+    0x00, 0x03, 'b', '/', '#', 0x00,  // filter b/# QoS 0
 };
 
 }  // namespace
@@ -77,12 +78,14 @@ TEST_CASE("varint encodes the spec's boundary values", "[mqtt][MQTT-2.2.3]") {
         const auto f = read_frame(frame, 1U << 30);
         CHECK(f.remaining_length == value);
         // Only the empty body is already complete; the others wait for their bytes.
-        CHECK(f.status == (value == 0 ? frame_result::status::complete : frame_result::status::need_more));
+        CHECK(f.status ==
+              (value == 0 ? frame_result::status::complete : frame_result::status::need_more));
     }
 }
 
 TEST_CASE("a fifth length byte is malformed; a short header needs more", "[mqtt][MQTT-2.2.3]") {
-    CHECK(read_frame(bytes{0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}, big).status == frame_result::status::malformed);
+    CHECK(read_frame(bytes{0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}, big).status ==
+          frame_result::status::malformed);
     CHECK(read_frame(bytes{0x30, 0xFF, 0xFF}, big).status == frame_result::status::need_more);
     CHECK(read_frame(bytes{}, big).status == frame_result::status::need_more);
 }
@@ -136,7 +139,9 @@ TEST_CASE("CONNECT violations", "[mqtt]") {
         b[index] = value;
         return b;
     };
-    SECTION("reserved connect flag [MQTT-3.1.2-3]") { CHECK(decode_all(with(9, 0xC1)).error() == errc::malformed_packet); }
+    SECTION("reserved connect flag [MQTT-3.1.2-3]") {
+        CHECK(decode_all(with(9, 0xC1)).error() == errc::malformed_packet);
+    }
     SECTION("password without user name [MQTT-3.1.2-22]") {
         connect c;
         c.client_id = "x";
@@ -144,9 +149,15 @@ TEST_CASE("CONNECT violations", "[mqtt]") {
         b[9] = 0x42;  // password flag, no user name flag
         CHECK(decode_all(b).error() == errc::malformed_packet);
     }
-    SECTION("will QoS without will flag [MQTT-3.1.2-13]") { CHECK(decode_all(with(9, 0xC8)).error() == errc::malformed_packet); }
-    SECTION("fixed header flags must be 0 [MQTT-2.2.2-2]") { CHECK(decode_all(with(0, 0x11)).error() == errc::malformed_packet); }
-    SECTION("another protocol name [MQTT-3.1.2-1]") { CHECK(decode_all(with(4, 'X')).error() == errc::protocol_error); }
+    SECTION("will QoS without will flag [MQTT-3.1.2-13]") {
+        CHECK(decode_all(with(9, 0xC8)).error() == errc::malformed_packet);
+    }
+    SECTION("fixed header flags must be 0 [MQTT-2.2.2-2]") {
+        CHECK(decode_all(with(0, 0x11)).error() == errc::malformed_packet);
+    }
+    SECTION("another protocol name [MQTT-3.1.2-1]") {
+        CHECK(decode_all(with(4, 'X')).error() == errc::protocol_error);
+    }
     SECTION("another level decodes, for CONNACK 1 [MQTT-3.1.2-2]") {
         const auto p = decode_all(with(8, 3));
         REQUIRE(p);
@@ -155,7 +166,9 @@ TEST_CASE("CONNECT violations", "[mqtt]") {
     SECTION("client id that is not UTF-8 [MQTT-1.5.3-1]") {
         CHECK(decode_all(with(14, 0xC3)).error() == errc::malformed_packet);
     }
-    SECTION("client id with U+0000 [MQTT-1.5.3-2]") { CHECK(decode_all(with(14, 0x00)).error() == errc::malformed_packet); }
+    SECTION("client id with U+0000 [MQTT-1.5.3-2]") {
+        CHECK(decode_all(with(14, 0x00)).error() == errc::malformed_packet);
+    }
     SECTION("trailing garbage") {
         auto b = connect_bytes;
         b.push_back(0x00);
@@ -197,16 +210,31 @@ TEST_CASE("PUBLISH QoS 0 has no packet id, and an empty payload is allowed", "[m
 }
 
 TEST_CASE("PUBLISH violations", "[mqtt]") {
-    SECTION("QoS 3 [MQTT-3.3.1-4]") { CHECK(decode_all(bytes{0x36, 0x05, 0x00, 0x01, 't', 0x00, 0x01}).error() == errc::malformed_packet); }
-    SECTION("DUP with QoS 0 [MQTT-3.3.1-2]") { CHECK(decode_all(bytes{0x38, 0x03, 0x00, 0x01, 't'}).error() == errc::malformed_packet); }
+    SECTION("QoS 3 [MQTT-3.3.1-4]") {
+        CHECK(decode_all(bytes{0x36, 0x05, 0x00, 0x01, 't', 0x00, 0x01}).error() ==
+              errc::malformed_packet);
+    }
+    SECTION("DUP with QoS 0 [MQTT-3.3.1-2]") {
+        CHECK(decode_all(bytes{0x38, 0x03, 0x00, 0x01, 't'}).error() == errc::malformed_packet);
+    }
     SECTION("wildcard in the topic [MQTT-3.3.2-2]") {
-        CHECK(decode_all(bytes{0x30, 0x05, 0x00, 0x03, 'a', '/', '#'}).error() == errc::topic_name_invalid);
+        CHECK(decode_all(bytes{0x30, 0x05, 0x00, 0x03, 'a', '/', '#'}).error() ==
+              errc::topic_name_invalid);
         CHECK(decode_all(bytes{0x30, 0x03, 0x00, 0x01, '+'}).error() == errc::topic_name_invalid);
     }
-    SECTION("empty topic [MQTT-4.7.3-1]") { CHECK(decode_all(bytes{0x30, 0x02, 0x00, 0x00}).error() == errc::topic_name_invalid); }
-    SECTION("packet id 0 [MQTT-2.3.1-1]") { CHECK(decode_all(bytes{0x32, 0x05, 0x00, 0x01, 't', 0x00, 0x00}).error() == errc::malformed_packet); }
-    SECTION("topic not UTF-8") { CHECK(decode_all(bytes{0x30, 0x03, 0x00, 0x01, 0xFF}).error() == errc::malformed_packet); }
-    SECTION("topic longer than the packet") { CHECK(decode_all(bytes{0x30, 0x03, 0x00, 0x09, 't'}).error() == errc::malformed_packet); }
+    SECTION("empty topic [MQTT-4.7.3-1]") {
+        CHECK(decode_all(bytes{0x30, 0x02, 0x00, 0x00}).error() == errc::topic_name_invalid);
+    }
+    SECTION("packet id 0 [MQTT-2.3.1-1]") {
+        CHECK(decode_all(bytes{0x32, 0x05, 0x00, 0x01, 't', 0x00, 0x00}).error() ==
+              errc::malformed_packet);
+    }
+    SECTION("topic not UTF-8") {
+        CHECK(decode_all(bytes{0x30, 0x03, 0x00, 0x01, 0xFF}).error() == errc::malformed_packet);
+    }
+    SECTION("topic longer than the packet") {
+        CHECK(decode_all(bytes{0x30, 0x03, 0x00, 0x09, 't'}).error() == errc::malformed_packet);
+    }
 }
 
 TEST_CASE("SUBSCRIBE decodes field by field", "[mqtt][MQTT-3.8]") {
@@ -234,28 +262,42 @@ TEST_CASE("SUBSCRIBE violations", "[mqtt]") {
         b[9] = 0x41;
         CHECK(decode_all(b).error() == errc::malformed_packet);
     }
-    SECTION("no filter [MQTT-3.8.3-3]") { CHECK(decode_all(bytes{0x82, 0x02, 0x00, 0x01}).error() == errc::protocol_error); }
-    SECTION("bad filter") { CHECK(decode_all(bytes{0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', '#', 0x00}).error() == errc::topic_filter_invalid); }
+    SECTION("no filter [MQTT-3.8.3-3]") {
+        CHECK(decode_all(bytes{0x82, 0x02, 0x00, 0x01}).error() == errc::protocol_error);
+    }
+    SECTION("bad filter") {
+        CHECK(decode_all(bytes{0x82, 0x07, 0x00, 0x01, 0x00, 0x02, 'a', '#', 0x00}).error() ==
+              errc::topic_filter_invalid);
+    }
 }
 
 TEST_CASE("server packets encode to the spec bytes", "[mqtt]") {
     CHECK(encoded(connack{false, connect_return_code::accepted}) == bytes{0x20, 0x02, 0x00, 0x00});
-    CHECK(encoded(connack{true, connect_return_code::bad_username_or_password}) == bytes{0x20, 0x02, 0x01, 0x04});
+    CHECK(encoded(connack{true, connect_return_code::bad_username_or_password}) ==
+          bytes{0x20, 0x02, 0x01, 0x04});
     CHECK(encoded(puback{0x1234}) == bytes{0x40, 0x02, 0x12, 0x34});
     CHECK(encoded(suback{5, {0x01, 0x80}}) == bytes{0x90, 0x04, 0x00, 0x05, 0x01, 0x80});
     CHECK(encoded(unsuback{9}) == bytes{0xB0, 0x02, 0x00, 0x09});
     CHECK(encoded(pingresp{}) == bytes{0xD0, 0x00});
     CHECK(encoded(pingreq{}) == bytes{0xC0, 0x00});
     CHECK(encoded(disconnect{}) == bytes{0xE0, 0x00});
-    CHECK(encoded(unsubscribe{3, {"a/b"}}) == bytes{0xA2, 0x07, 0x00, 0x03, 0x00, 0x03, 'a', '/', 'b'});
+    CHECK(encoded(unsubscribe{3, {"a/b"}}) ==
+          bytes{0xA2, 0x07, 0x00, 0x03, 0x00, 0x03, 'a', '/', 'b'});
 }
 
 TEST_CASE("every packet round-trips", "[mqtt]") {
     const std::vector<packet> packets = {
-        connect{}, connack{true, connect_return_code::not_authorized},
+        connect{},
+        connack{true, connect_return_code::not_authorized},
         publish{false, qos::at_least_once, false, "x/y", 9, std::string(300, 'p')},
-        puback{1}, subscribe{2, {{"a/#", qos::at_most_once}}}, suback{2, {0x00}},
-        unsubscribe{3, {"a/#", "b"}}, unsuback{3}, pingreq{}, pingresp{}, disconnect{},
+        puback{1},
+        subscribe{2, {{"a/#", qos::at_most_once}}},
+        suback{2, {0x00}},
+        unsubscribe{3, {"a/#", "b"}},
+        unsuback{3},
+        pingreq{},
+        pingresp{},
+        disconnect{},
     };
     for (const auto& p : packets) {
         const auto wire = encoded(p);
@@ -272,7 +314,8 @@ TEST_CASE("empty-bodied packets refuse flags and bodies; QoS 2 flows are refused
     CHECK(decode_all(bytes{0x50, 0x02, 0x00, 0x01}).error() == errc::qos_not_supported);
     CHECK(decode_all(bytes{0x00, 0x00}).error() == errc::malformed_packet);  // reserved type 0
     CHECK(decode_all(bytes{0xF0, 0x00}).error() == errc::malformed_packet);  // reserved type 15
-    CHECK(decode_all(bytes{0x40, 0x02, 0x00, 0x00}).error() == errc::malformed_packet);  // PUBACK id 0
+    CHECK(decode_all(bytes{0x40, 0x02, 0x00, 0x00}).error() ==
+          errc::malformed_packet);  // PUBACK id 0
 }
 
 TEST_CASE("framing: a packet split at every offset needs more until it is whole", "[mqtt]") {

@@ -15,9 +15,9 @@ TEST_CASE("topic names and filters", "[mqtt][MQTT-4.7]") {
     CHECK(is_valid_topic_filter("a/+/b/#"));
     CHECK(is_valid_topic_filter("/sys/pk/dn/rrpc/request/+"));
     CHECK_FALSE(is_valid_topic_filter(""));
-    CHECK_FALSE(is_valid_topic_filter("a/#/b"));   // [MQTT-4.7.1-2]
+    CHECK_FALSE(is_valid_topic_filter("a/#/b"));  // [MQTT-4.7.1-2]
     CHECK_FALSE(is_valid_topic_filter("a/b#"));
-    CHECK_FALSE(is_valid_topic_filter("a/+b"));    // [MQTT-4.7.1-3]
+    CHECK_FALSE(is_valid_topic_filter("a/+b"));  // [MQTT-4.7.1-3]
 }
 
 TEST_CASE("filter matching", "[mqtt][MQTT-4.7.1]") {

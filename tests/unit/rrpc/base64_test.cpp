@@ -6,7 +6,13 @@ using namespace rrpcd::rrpc;
 
 TEST_CASE("base64 round trips RFC 4648 vectors", "[rrpc]") {
     const std::pair<const char*, const char*> vectors[] = {
-        {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
     };
     for (const auto& [plain, encoded] : vectors) {
         CHECK(base64_encode(plain) == encoded);
@@ -15,7 +21,8 @@ TEST_CASE("base64 round trips RFC 4648 vectors", "[rrpc]") {
     CHECK(base64_decode("aGVsbG8") == std::string{"hello"});  // padding is optional
     const std::string binary("\x00\x01\x02\xFE\xFF+/=", 8);
     CHECK(base64_decode(base64_encode(binary)) == binary);
-    CHECK(base64_decode("AAEC/v8rLz1+") == std::string("\x00\x01\x02\xFE\xFF+/=~", 9));  // the SDK vectors' payload
+    CHECK(base64_decode("AAEC/v8rLz1+") ==
+          std::string("\x00\x01\x02\xFE\xFF+/=~", 9));  // the SDK vectors' payload
 }
 
 TEST_CASE("base64 refuses anything but the standard alphabet", "[rrpc]") {

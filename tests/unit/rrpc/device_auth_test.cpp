@@ -11,10 +11,12 @@ TEST_CASE("the platform doc's password vector", "[rrpc]") {
     const auto parts = parse_client_id("12345|securemode=3,signmethod=hmacsha1,timestamp=789|");
     REQUIRE(parts);
     const device_key dev{"pk", "device"};
-    CHECK(login_sign_content(*parts, dev) == "clientId12345deviceNamedeviceproductKeypktimestamp789");
+    CHECK(login_sign_content(*parts, dev) ==
+          "clientId12345deviceNamedeviceproductKeypktimestamp789");
     CHECK(verify_login_password(*parts, dev, "secret", "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"));
     CHECK(verify_login_password(*parts, dev, "secret", "fafd82a3d602b37fb0fa8b7892f24a477f851a14"));
-    CHECK_FALSE(verify_login_password(*parts, dev, "Secret", "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"));
+    CHECK_FALSE(
+        verify_login_password(*parts, dev, "Secret", "FAFD82A3D602B37FB0FA8B7892F24A477F851A14"));
 }
 
 TEST_CASE("logins captured from the official device SDK verify", "[rrpc]") {
@@ -41,7 +43,8 @@ TEST_CASE("logins captured from the official device SDK verify", "[rrpc]") {
 
 TEST_CASE("client id parsing", "[rrpc]") {
     SECTION("the Node SDK's extras are ignored") {
-        const auto p = parse_client_id("a1PK&dev1|securemode=3,signmethod=hmacsha256,timestamp=1,lan=NodeJS,_v=1.2.8|");
+        const auto p = parse_client_id(
+            "a1PK&dev1|securemode=3,signmethod=hmacsha256,timestamp=1,lan=NodeJS,_v=1.2.8|");
         REQUIRE(p);
         CHECK(p->id == "a1PK&dev1");
         CHECK(p->securemode == "3");
@@ -50,7 +53,9 @@ TEST_CASE("client id parsing", "[rrpc]") {
         CHECK_FALSE(p->ext);
     }
     SECTION("the old SDK's whitespace inside the block") {
-        const auto p = parse_client_id("dev_aliyun-iot-device-sdk-js|securemode=3,\n        signmethod=hmacsha1,\n        timestamp=42|\n      ");
+        const auto p = parse_client_id(
+            "dev_aliyun-iot-device-sdk-js|securemode=3,\n        signmethod=hmacsha1,\n        "
+            "timestamp=42|\n      ");
         REQUIRE(p);
         CHECK(p->signmethod == hmac_algorithm::sha1);
         CHECK(p->timestamp == "42");
@@ -82,14 +87,16 @@ TEST_CASE("user name parsing", "[rrpc]") {
 
 TEST_CASE("each signmethod verifies with its own digest, and SHA1 is accepted for all", "[rrpc]") {
     const device_key dev{"pk", "dn"};
-    for (const auto& [name, algorithm] : {std::pair{"hmacmd5", hmac_algorithm::md5},
-                                          std::pair{"hmacsha1", hmac_algorithm::sha1},
-                                          std::pair{"hmacsha256", hmac_algorithm::sha256}}) {
-        const auto parts = parse_client_id(std::string{"id|securemode=3,signmethod="} + name + ",timestamp=5|");
+    for (const auto& [name, algorithm] :
+         {std::pair{"hmacmd5", hmac_algorithm::md5}, std::pair{"hmacsha1", hmac_algorithm::sha1},
+          std::pair{"hmacsha256", hmac_algorithm::sha256}}) {
+        const auto parts =
+            parse_client_id(std::string{"id|securemode=3,signmethod="} + name + ",timestamp=5|");
         REQUIRE(parts);
         const auto content = login_sign_content(*parts, dev);
         CHECK(verify_login_password(*parts, dev, "s", to_hex(hmac(algorithm, "s", content))));
-        CHECK(verify_login_password(*parts, dev, "s", to_hex(hmac(hmac_algorithm::sha1, "s", content))));
+        CHECK(verify_login_password(*parts, dev, "s",
+                                    to_hex(hmac(hmac_algorithm::sha1, "s", content))));
         CHECK_FALSE(verify_login_password(*parts, dev, "s", to_hex(hmac(algorithm, "t", content))));
     }
 }

@@ -43,6 +43,7 @@ TEST_CASE("two nodes never collide, and a restart later continues above", "[rrpc
 
 TEST_CASE("ids stay below 2^53 until 2059", "[rrpc]") {
     message_id_generator gen{31};
-    const auto late = system_clock::time_point{milliseconds{message_id_generator::epoch_ms + (std::int64_t{1} << 40) - 1}};
+    const auto late = system_clock::time_point{
+        milliseconds{message_id_generator::epoch_ms + (std::int64_t{1} << 40) - 1}};
     CHECK(gen.next(late) < (std::uint64_t{1} << 53));
 }

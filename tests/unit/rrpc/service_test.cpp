@@ -2,10 +2,10 @@
 
 #include "rrpc/topics.hpp"
 
+#include <spdlog/sinks/null_sink.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/null_sink.h>
 
 #include <optional>
 #include <unordered_map>
@@ -40,7 +40,9 @@ struct fixture {
     asio::io_context io;
     fake_gateway gateway;
     message_id_generator ids{0};
-    service svc{gateway, ids, std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>())};
+    service svc{
+        gateway, ids,
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>())};
     const device_key dev{"a1PK", "dev1"};
     const device_key other{"a1PK", "dev2"};
 
@@ -52,10 +54,11 @@ struct fixture {
     /// Starts a call; the result appears in the returned optional once the io_context ran it.
     std::shared_ptr<std::optional<call_result>> start(call_request r) {
         auto out = std::make_shared<std::optional<call_result>>();
-        asio::co_spawn(io, svc.call(std::move(r)), [out](const std::exception_ptr& e, call_result result) {
-            REQUIRE_FALSE(e);
-            *out = std::move(result);
-        });
+        asio::co_spawn(io, svc.call(std::move(r)),
+                       [out](const std::exception_ptr& e, call_result result) {
+                           REQUIRE_FALSE(e);
+                           *out = std::move(result);
+                       });
         io.restart();  // an io_context that ran out of work stays stopped until restarted
         io.poll();     // runs the call up to its wait: the request is published by now
         return out;
@@ -105,13 +108,15 @@ TEST_CASE("no reply within Timeout is TIMEOUT", "[rrpc]") {
     CHECK(f.svc.stats().dropped_replies == 1);
 }
 
-TEST_CASE("a device without a session is OFFLINE, a silent one HALFCONN, without publishing", "[rrpc]") {
+TEST_CASE("a device without a session is OFFLINE, a silent one HALFCONN, without publishing",
+          "[rrpc]") {
     fixture f;
     f.gateway.links.erase(f.dev);
     auto r1 = f.start({f.dev, "x", "", 5000ms});
     f.gateway.links[f.dev] = presence{presence::state::left_cleanly, presence::clock::now(), 60s};
     auto r2 = f.start({f.dev, "x", "", 5000ms});
-    f.gateway.links[f.dev] = presence{presence::state::connected, presence::clock::now() - 61s, 60s};
+    f.gateway.links[f.dev] =
+        presence{presence::state::connected, presence::clock::now() - 61s, 60s};
     auto r3 = f.start({f.dev, "x", "", 5000ms});
     f.gateway.links[f.dev] = presence{presence::state::lost, presence::clock::now(), 60s};
     auto r4 = f.start({f.dev, "x", "", 5000ms});
@@ -138,7 +143,8 @@ TEST_CASE("a session ending mid-call resolves the device's calls at once", "[rrp
     CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
 
     auto d = f.start({f.dev, "4", "", 8000ms});
-    f.svc.on_session_end(f.dev, presence{presence::state::left_cleanly, presence::clock::now(), 60s});
+    f.svc.on_session_end(f.dev,
+                         presence{presence::state::left_cleanly, presence::clock::now(), 60s});
     f.run();
     CHECK((*d)->code == rrpc_code::offline);
 }
@@ -149,7 +155,8 @@ TEST_CASE("another device's answer is foreign: dropped, and the call still waits
     const auto& topic = f.gateway.sent[0].topic;
     const auto id = std::stoull(topic.substr(topic.rfind('/') + 1));
     CHECK(f.svc.on_device_publish(f.other, response_topic(f.other, id), "forged"));
-    CHECK(f.svc.on_device_publish(f.other, "/ext/rrpc/" + std::to_string(id) + "/a1PK/dev2/user/get", "forged"));
+    CHECK(f.svc.on_device_publish(
+        f.other, "/ext/rrpc/" + std::to_string(id) + "/a1PK/dev2/user/get", "forged"));
     f.run();
     CHECK((*result)->code == rrpc_code::timeout);
     CHECK(f.svc.stats().dropped_replies == 2);

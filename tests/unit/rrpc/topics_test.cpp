@@ -37,9 +37,11 @@ TEST_CASE("the topic ACL keeps each device to its own topics", "[rrpc]") {
     const auto sub = access::subscribe;
     const auto pub = access::publish;
     // Everything the official device SDK subscribes at connect is granted.
-    for (const auto* t : {"/sys/a1PK/devA/thing/event/property/post_reply", "/sys/a1PK/devA/thing/event/+/post_reply",
-                          "/shadow/get/a1PK/devA", "/ext/session/a1PK/devA/combine/login_reply",
-                          "/sys/a1PK/devA/rrpc/request/+", "/sys/a1PK/devA/thing/service/property/set"})
+    for (const auto* t :
+         {"/sys/a1PK/devA/thing/event/property/post_reply",
+          "/sys/a1PK/devA/thing/event/+/post_reply", "/shadow/get/a1PK/devA",
+          "/ext/session/a1PK/devA/combine/login_reply", "/sys/a1PK/devA/rrpc/request/+",
+          "/sys/a1PK/devA/thing/service/property/set"})
         CHECK(device_may_access(a, t, sub));
     CHECK(device_may_access(a, "/ext/rrpc/+/a1PK/devA/user/get", sub));
     CHECK(device_may_access(a, "/a1PK/devA/user/#", sub));
@@ -57,7 +59,8 @@ TEST_CASE("the topic ACL keeps each device to its own topics", "[rrpc]") {
     CHECK_FALSE(device_may_access(a, "/+/+/rrpc/request/+", sub));
     CHECK_FALSE(device_may_access(a, "/ext/rrpc/+/a1PK/devB/user/get", sub));
     CHECK_FALSE(device_may_access(a, "/ext/rrpc/#", sub));
-    CHECK_FALSE(device_may_access(a, "/sys/a1PK/devA", sub));  // the bare prefix is no topic of its own
+    CHECK_FALSE(
+        device_may_access(a, "/sys/a1PK/devA", sub));  // the bare prefix is no topic of its own
     CHECK_FALSE(device_may_access(a, "sys/a1PK/devA/x", sub));
 
     CHECK(device_may_access(a, "/sys/a1PK/devA/rrpc/response/1", pub));
