@@ -1,6 +1,7 @@
 #include "http/api.hpp"
 
 #include "rrpc/base64.hpp"
+#include "rrpc/printable.hpp"
 #include "rrpc/topics.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
@@ -78,7 +79,7 @@ asio::awaitable<response> api::handle(request req) {
         const auto& e = result.error();
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
                   "event=api_error request_id={} action={} status={} code={}", request_id,
-                  action.substr(0, 64), e.status, e.code);
+                  rrpc::printable(action, 64), e.status, e.code);
         co_return make_response(e.status, error_body(e, request_id, host), f, "Error",
                                 req.version(), req.keep_alive());
     }

@@ -1,5 +1,6 @@
 #include "rrpc/service.hpp"
 
+#include "rrpc/printable.hpp"
 #include "rrpc/topics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -65,18 +66,14 @@ asio::awaitable<call_result> service::call(call_request request) {
     co_return result;
 }
 
-bool service::on_device_publish(const device_key& from, std::string_view topic,
-                                std::string payload) {
-    if (!is_rrpc_reply_topic(topic)) return false;
+void service::on_reply(const device_key& from, std::string_view topic, std::string payload) {
     const auto id = reply_message_id(from, topic);
     const auto status = id ? table_.resolve_reply(from, topic, *id, std::move(payload))
                            : pending_table::reply_status::unknown;
-    if (status != pending_table::reply_status::resolved) {
-        ++stats_.dropped_replies;
-        log_->debug("event=rrpc_reply_dropped pk={} dn={} topic={} status={}", from.product_key,
-                    from.device_name, topic, static_cast<int>(status));
-    }
-    return true;
+    if (status == pending_table::reply_status::resolved) return;
+    ++stats_.dropped_replies;
+    log_->debug("event=rrpc_reply_dropped pk={} dn={} topic=\"{}\" status={}", from.product_key,
+                from.device_name, printable(topic, 256), static_cast<int>(status));
 }
 
 void service::on_session_end(const device_key& device, const presence& after) {

@@ -2,6 +2,7 @@
 
 #include "mqtt/topic.hpp"
 #include "rrpc/device_auth.hpp"
+#include "rrpc/printable.hpp"
 #include "rrpc/topics.hpp"
 #include "server/device_registry.hpp"
 
@@ -174,7 +175,7 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
 void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
                           std::string_view client_id) {
     ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
-                   client_id.substr(0, 128), static_cast<int>(code), reason);
+                   rrpc::printable(client_id), static_cast<int>(code), reason);
     protocol_.refuse(code, outbox_);
     finish(ending::refused);
 }
@@ -207,11 +208,12 @@ void mqtt_session::on_publish(mqtt::publish& p) {
         ++refused_publishes_;
         ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
                       "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
-                      device_->product_key, device_->device_name, p.topic.substr(0, 256),
+                      device_->product_key, device_->device_name, rrpc::printable(p.topic, 256),
                       refused_publishes_);
         return;
     }
-    if (ctx_.rrpc.on_device_publish(*device_, p.topic, std::move(p.payload))) return;
+    if (rrpc::is_rrpc_reply_topic(p.topic))
+        return ctx_.rrpc.on_reply(*device_, p.topic, std::move(p.payload));
     ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key,
                     device_->device_name, p.topic, p.payload.size());
 }
@@ -222,7 +224,8 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
     for (auto& sub : s.subscriptions) {
         if (!rrpc::device_may_access(*device_, sub.filter, rrpc::access::subscribe)) {
             ctx_.log->warn("event=subscribe_refused pk={} dn={} filter=\"{}\"",
-                           device_->product_key, device_->device_name, sub.filter.substr(0, 256));
+                           device_->product_key, device_->device_name,
+                           rrpc::printable(sub.filter, 256));
             codes.push_back(mqtt::suback_failure);
             continue;
         }

@@ -6,7 +6,7 @@ import * as h from './harness.mjs';
 
 describe('link state decides how a call ends', () => {
     let server;
-    const devs = h.devices(6);
+    const devs = h.devices(8);
     const call = (device, timeout = 8000) => h.rrpc(h.iotClient(server), { device, payload: 'x', timeout });
 
     before(async () => { server = await h.startServer({ deviceList: devs, keepaliveMin: 1 }); });
@@ -65,6 +65,30 @@ describe('link state decides how a call ends', () => {
         const request = await dev.next('publish');  // delivered: the device counts as online
         dev.send({ cmd: 'publish', topic: request.topic.replace('/rrpc/request/', '/rrpc/response/'), payload: 'alive', qos: 0 });
         assert.equal((await pending).rrpcCode, 'SUCCESS');
+        dev.socket.destroy();
+    });
+
+    test('a QoS 1 reply is acknowledged with PUBACK and answers the call', async () => {
+        const dev = await h.bareDevice(server, devs[6]);
+        const pending = call(devs[6], 8000);
+        const request = await dev.next('publish');
+        assert.equal(request.qos, 0, 'requests go to the device at QoS 0');
+        dev.send({ cmd: 'publish', qos: 1, messageId: 42, topic: request.topic.replace('/rrpc/request/', '/rrpc/response/'), payload: 'q1' });
+        assert.equal((await dev.next('puback')).messageId, 42);
+        const body = await pending;
+        assert.equal(body.rrpcCode, 'SUCCESS');
+        assert.equal(Buffer.from(body.payloadBase64Byte, 'base64').toString(), 'q1');
+        dev.socket.destroy();
+    });
+
+    test('after UNSUBSCRIBE the request is no longer delivered', async () => {
+        const dev = await h.bareDevice(server, devs[7]);
+        dev.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [`/sys/${devs[7].productKey}/${devs[7].deviceName}/rrpc/request/+`] });
+        await dev.next('unsuback');
+        let delivered = false;
+        dev.next('publish').then(() => { delivered = true; });
+        assert.equal((await call(devs[7], 1000)).rrpcCode, 'TIMEOUT');
+        assert.equal(delivered, false);
         dev.socket.destroy();
     });
 
