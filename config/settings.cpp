@@ -1,6 +1,8 @@
 #include "config/settings.hpp"
 
 #include <toml++/toml.h>
+#include "config/names.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -130,15 +132,11 @@ private:
     std::optional<load_error> error_;
 };
 
-bool is_name(std::string_view s, std::string_view extra) {
-    return std::all_of(s.begin(), s.end(), [extra](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               extra.find(c) != std::string_view::npos;
-    });
-}
-
-void read_document(reader& r, const toml::table& root, settings& out) {
-    r.only_keys(root, "", {"mqtt", "http", "rrpc", "log", "access_keys", "devices"});
+void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
+                   settings& out) {
+    r.only_keys(
+        root, "",
+        {"mqtt", "http", "rrpc", "log", "thing", "replies", "access_keys", "products", "devices"});
     if (const auto* t = r.table(root, "mqtt")) {
         r.only_keys(*t, "mqtt",
                     {"listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
@@ -182,15 +180,79 @@ void read_document(reader& r, const toml::table& root, settings& out) {
             r.fail(t->get("level")->source(), "log.level",
                    "must be one of trace, debug, info, warn, error, critical, off");
     }
+    if (const auto* t = r.table(root, "thing")) {
+        r.only_keys(*t, "thing", {"sync_timeout_ms"});
+        r.duration(*t, "thing", "sync_timeout_ms", out.thing.sync_timeout, 100, 600'000);
+    }
+    if (const auto* t = r.table(root, "replies")) {
+        r.only_keys(*t, "replies", {"retention_s", "max_records", "max_queued", "webhooks"});
+        r.duration(*t, "replies", "retention_s", out.replies.retention, 1, 30 * 86'400);
+        r.integer(*t, "replies", "max_records", out.replies.max_records, 1, 100'000'000);
+        r.integer(*t, "replies", "max_queued", out.replies.max_queued, 1, 10'000'000);
+        if (const auto* arr = r.tables(*t, "webhooks")) {
+            for (std::size_t i = 0; i < arr->size(); ++i) {
+                const auto& w = *arr->get(i)->as_table();
+                const auto path = "replies.webhooks[" + std::to_string(i) + "]";
+                webhook hook;
+                r.only_keys(w, path, {"url", "secret"});
+                r.string(w, path, "url", hook.url, true);
+                r.string(w, path, "secret", hook.secret, true);
+                const auto url = boost::urls::parse_absolute_uri(hook.url);
+                if (!hook.url.empty() && (!url || url->scheme() != "http" || url->host().empty()))
+                    r.fail(w.get("url")->source(), path + ".url", "expected an http:// URL");
+                out.replies.webhooks.push_back(std::move(hook));
+            }
+        }
+    }
+    if (const auto* arr = r.tables(root, "products")) {
+        for (std::size_t i = 0; i < arr->size(); ++i) {
+            const auto& t = *arr->get(i)->as_table();
+            const auto path = "products[" + std::to_string(i) + "]";
+            product p;
+            r.only_keys(t, path, {"product_key", "tsl"});
+            r.string(t, path, "product_key", p.product_key, true);
+            if (!p.product_key.empty() && !is_valid_product_key(p.product_key))
+                r.fail(t.get("product_key")->source(), path + ".product_key",
+                       "expected 1-32 letters or digits");
+            std::vector<std::string> files;
+            if (const auto* tsl = t.get("tsl")) {
+                if (const auto* one = tsl->as_string())
+                    files.push_back(one->get());
+                else if (const auto* many = tsl->as_array();
+                         many && many->is_homogeneous(toml::node_type::string))
+                    for (const auto& f : *many) files.push_back(*f.value<std::string>());
+                else
+                    r.fail(tsl->source(), path + ".tsl",
+                           "expected a file name or a list of file names");
+            }
+            for (const auto& f : files) {
+                const auto file = base / f;
+                std::ifstream in{file, std::ios::binary};
+                std::ostringstream text;
+                if (!in) {
+                    r.fail(t.get("tsl")->source(), path + ".tsl", "cannot read " + file.string());
+                    break;
+                }
+                text << in.rdbuf();
+                p.tsl_json.push_back(text.str());
+            }
+            out.products.push_back(std::move(p));
+        }
+    }
     if (const auto* arr = r.tables(root, "access_keys")) {
         std::set<std::string, std::less<>> ids;
         for (std::size_t i = 0; i < arr->size(); ++i) {
             const auto& t = *arr->get(i)->as_table();
             const auto path = "access_keys[" + std::to_string(i) + "]";
             access_key key;
-            r.only_keys(t, path, {"id", "secret"});
+            r.only_keys(t, path,
+                        {"id", "secret", "qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"});
             r.string(t, path, "id", key.id, true);
             r.string(t, path, "secret", key.secret, true);
+            r.integer(t, path, "qps_rrpc", key.qps.rrpc, 0, 1'000'000);
+            r.integer(t, path, "qps_async_rrpc", key.qps.async_rrpc, 0, 1'000'000);
+            r.integer(t, path, "qps_invoke_thing_service", key.qps.invoke_thing_service, 0,
+                      1'000'000);
             if (!key.id.empty() && !ids.insert(key.id).second)
                 r.fail(t.source(), path + ".id", "duplicate id");
             out.access_keys.push_back(std::move(key));
@@ -206,12 +268,10 @@ void read_document(reader& r, const toml::table& root, settings& out) {
             r.string(t, path, "product_key", d.product_key, true);
             r.string(t, path, "device_name", d.device_name, true);
             r.string(t, path, "device_secret", d.device_secret, true);
-            if (!d.product_key.empty() &&
-                (d.product_key.size() > 32 || !is_name(d.product_key, "")))
+            if (!d.product_key.empty() && !is_valid_product_key(d.product_key))
                 r.fail(t.get("product_key")->source(), path + ".product_key",
                        "expected 1-32 letters or digits");
-            if (!d.device_name.empty() && (d.device_name.size() < 4 || d.device_name.size() > 32 ||
-                                           !is_name(d.device_name, "-_@.:")))
+            if (!d.device_name.empty() && !is_valid_device_name(d.device_name))
                 r.fail(t.get("device_name")->source(), path + ".device_name",
                        "expected 4-32 characters of A-Z a-z 0-9 - _ @ . :");
             if (!seen.emplace(d.product_key, d.device_name).second)
@@ -228,7 +288,8 @@ void throw_exception_from_error(const load_error& e, const boost::source_locatio
 }
 
 boost::system::result<settings, load_error> load_string(std::string_view toml_text,
-                                                        std::string_view source) {
+                                                        std::string_view source,
+                                                        const std::filesystem::path& base_dir) {
     reader r{std::string{source}};
     toml::table root;
     try {
@@ -238,7 +299,7 @@ boost::system::result<settings, load_error> load_string(std::string_view toml_te
         return *r.error();
     }
     settings out;
-    read_document(r, root, out);
+    read_document(r, root, base_dir, out);
     if (r.error()) return *r.error();
     return out;
 }
@@ -248,7 +309,7 @@ boost::system::result<settings, load_error> load_file(const std::filesystem::pat
     std::ostringstream text;
     if (!in) return load_error{path.string() + ": cannot read the file"};
     text << in.rdbuf();  // an empty file is valid TOML: all defaults
-    return load_string(text.str(), path.string());
+    return load_string(text.str(), path.string(), path.parent_path());
 }
 
 }  // namespace rrpcd::config

@@ -41,9 +41,42 @@ struct rrpc_settings {
     std::uint32_t node_id = 0;  ///< 0..31, part of every MessageId
 };
 
+/// Calls per second an access key may make, per action (0 = unlimited); the cloud's defaults.
+struct qps_limits {
+    std::uint32_t rrpc = 1000;
+    std::uint32_t async_rrpc = 1000;
+    std::uint32_t invoke_thing_service = 500;
+};
+
 struct access_key {
     std::string id;
     std::string secret;
+    qps_limits qps;
+};
+
+/// A product and its thing model (Alibaba TSL JSON documents, read at load).
+struct product {
+    std::string product_key;
+    std::vector<std::string> tsl_json;  ///< one document per module
+};
+
+struct thing_settings {
+    std::chrono::milliseconds sync_timeout{8000};  ///< InvokeThingService with callType sync
+};
+
+/// A backend URL that receives every async reply as a signed POST.
+struct webhook {
+    std::string url;     ///< http://host:port/path
+    std::string secret;  ///< HMAC-SHA256 key of the X-Rrpcd-Signature header
+};
+
+/// Where async replies go and how long call outcomes are kept.
+struct replies_settings {
+    std::chrono::seconds retention{3600};  ///< outcomes kept for lookup
+    std::size_t max_records = 100'000;     ///< and at most this many
+    std::size_t max_queued =
+        10'000;  ///< per webhook / stream subscriber before the oldest is dropped
+    std::vector<webhook> webhooks;
 };
 
 struct device {
@@ -58,7 +91,10 @@ struct settings {
     http_settings http;
     rrpc_settings rrpc;
     std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
+    thing_settings thing;
+    replies_settings replies;
     std::vector<access_key> access_keys;
+    std::vector<product> products;
     std::vector<device> devices;
     bool demo = false;  ///< true for the embedded default (demo credentials, printed at start)
 };
@@ -76,9 +112,10 @@ struct load_error {
 /// are errors naming the file, the key and its line.
 boost::system::result<settings, load_error> load_file(const std::filesystem::path& path);
 
-/// Parses and validates TOML text; `source` names it in errors.
-boost::system::result<settings, load_error> load_string(std::string_view toml,
-                                                        std::string_view source);
+/// Parses and validates TOML text; `source` names it in errors, and relative file names (thing
+/// models) are read from `base_dir`.
+boost::system::result<settings, load_error> load_string(
+    std::string_view toml, std::string_view source, const std::filesystem::path& base_dir = ".");
 
 /// The embedded default: loopback listeners, a demo product, device and access key.
 settings embedded_default();

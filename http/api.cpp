@@ -1,13 +1,10 @@
 #include "http/api.hpp"
 
-#include "rrpc/base64.hpp"
+#include "config/names.hpp"
 #include "rrpc/printable.hpp"
-#include "rrpc/topics.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/url/parse.hpp>
-
-#include <charconv>
 
 namespace rrpcd::http {
 
@@ -23,27 +20,19 @@ std::string_view header_or_param(const api::request& req, const request_params& 
     return *params.get(param);
 }
 
-std::optional<std::int64_t> parse_int(std::string_view s) {
-    std::int64_t v = 0;
-    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-/// A required, non-empty parameter, or the business error `code`.
-boost::system::result<std::string_view, api_error> required(const request_params& params,
-                                                            std::string_view name, std::string code,
-                                                            std::string message) {
-    const auto v = params.get(name);
-    if (!v || v->empty()) return business(std::move(code), std::move(message));
-    return *v;
+/// The QPS limit of an action for a caller (0: unlimited or not limited).
+std::uint32_t qps_of(const caller& who, std::string_view action) {
+    if (action == "RRpc") return who.qps.rrpc;
+    if (action == "AsyncRRpc") return who.qps.async_rrpc;
+    if (action == "InvokeThingService") return who.qps.invoke_thing_service;
+    return 0;
 }
 
 }  // namespace
 
-api::api(api_limits limits, authenticator& auth, rrpc::service& rrpc,
-         const rrpc::device_directory& devices, std::shared_ptr<spdlog::logger> log)
-    : limits_(limits), auth_(auth), rrpc_(rrpc), devices_(devices), log_(std::move(log)) {}
+api::api(api_limits limits, authenticator& auth, api_services services,
+         std::shared_ptr<spdlog::logger> log)
+    : limits_(limits), auth_(auth), services_(services), log_(std::move(log)) {}
 
 asio::awaitable<response> api::handle(request req) {
     const auto request_id = new_request_id();
@@ -64,6 +53,8 @@ asio::awaitable<response> api::handle(request req) {
             result = gateway::invalid_parameter("query string");
         else if (!form)
             result = gateway::invalid_parameter("form body");
+        else if (path.starts_with("/v1/"))
+            result = v1_call(req, path);
         else {
             params.query = std::move(*query);
             params.form = std::move(*form);
@@ -78,10 +69,17 @@ asio::awaitable<response> api::handle(request req) {
     if (!result) {
         const auto& e = result.error();
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
-                  "event=api_error request_id={} action={} status={} code={}", request_id,
+                  "event=api_error request_id={} action=\"{}\" status={} code={}", request_id,
                   rrpc::printable(action, 64), e.status, e.code);
-        co_return make_response(e.status, error_body(e, request_id, host), f, "Error",
-                                req.version(), req.keep_alive());
+        auto res = make_response(e.status, error_body(e, request_id, host), f, "Error",
+                                 req.version(), req.keep_alive());
+        if (e.retry_after_ms != 0) {
+            // Darabonba SDKs classify a throttle by x-acs-retry-after; older ones by x-ratelimit-*.
+            res.set("x-acs-retry-after", std::to_string(e.retry_after_ms));
+            res.set("x-ratelimit-user-api", "TimeLeft:" + std::to_string(e.retry_after_ms));
+        }
+        if (e.status == 401) res.set(bhttp::field::www_authenticate, "Basic realm=\"rrpcd\"");
+        co_return res;
     }
     auto& body = result->body;
     body["RequestId"] = request_id;
@@ -101,57 +99,36 @@ asio::awaitable<api::action_result> api::dispatch(const request& req, std::strin
     const auto version = header_or_param(req, params, who->v3, "Version", "x-acs-version");
     if (action.empty()) co_return gateway::missing_parameter("Action");
     if (version != api_version) co_return gateway::invalid_version();
+    if (!limiter_.allow(who->access_key_id, action, qps_of(*who, action),
+                        rate_limiter::clock::now()))
+        co_return gateway::throttled();
     if (action == "RRpc") co_return co_await rrpc_action(params);
+    if (action == "InvokeThingService") co_return co_await invoke_thing_service(params);
+    if (action == "AsyncRRpc") co_return async_rrpc_action(params);
+    if (action == "QueryMessageInfo") co_return query_message_info(params);
     co_return gateway::invalid_action(std::string{action.substr(0, 64)});
 }
 
-asio::awaitable<api::action_result> api::rrpc_action(const request_params& params) {
-    const auto pk =
-        required(params, "ProductKey", "iot.prod.NullProductKey", "The productKey is empty.");
-    if (!pk) co_return pk.error();
-    const auto dn =
-        required(params, "DeviceName", "iot.device.NullDeviceName", "The deviceName is empty.");
-    if (!dn) co_return dn.error();
-    const auto content =
-        required(params, "RequestBase64Byte", "iot.messagebroker.NullMessageContent",
-                 "The message content is empty.");
-    if (!content) co_return content.error();
-    auto payload = rrpc::base64_decode(*content);
-    if (!payload)
-        co_return business("iot.messagebroker.MessageContentIsNotBase64Encode",
-                           "The message content is not base64 encoded.");
-    const auto timeout_text = params.get("Timeout") ? params.get("Timeout") : params.get("TimeOut");
-    const auto timeout = timeout_text ? parse_int(*timeout_text) : std::nullopt;
-    if (!timeout || *timeout < limits_.timeout_min.count() ||
-        *timeout > limits_.timeout_max.count())
-        co_return business("iot.messagebroker.InvalidTimeoutValue",
-                           "The timeout must be between " +
-                               std::to_string(limits_.timeout_min.count()) + " and " +
-                               std::to_string(limits_.timeout_max.count()) + " milliseconds.");
-
-    rrpc::device_key device{std::string{*pk}, std::string{*dn}};
-    const auto topic = std::string{params.get("Topic").value_or("")};
-    if (!topic.empty() && !rrpc::is_valid_custom_rrpc_topic(device, topic))
-        co_return business("iot.messagebroker.InvalidFormattedTopicName",
-                           "The topic must be one of the device's own topics, like /" +
-                               device.product_key + "/" + device.device_name + "/user/get.");
-    if (payload->size() > limits_.max_payload_bytes)
-        co_return business(
-            "iot.messagebroker.MessageContentTooLarge",
-            "The message is larger than " + std::to_string(limits_.max_payload_bytes) + " bytes.");
-    if (devices_.find(device) == nullptr)
-        co_return business("iot.device.NotExistedDevice", "The device does not exist.");
-
-    // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
-    rrpc::call_request call{std::move(device), std::move(*payload), topic,
-                            std::chrono::milliseconds{*timeout}};
-    const auto outcome = co_await rrpc_.call(std::move(call));
-    reply r;
-    r.body["RrpcCode"] = rrpc::to_string(outcome.code);
-    if (outcome.code == rrpc::rrpc_code::success)
-        r.body["PayloadBase64Byte"] = rrpc::base64_encode(outcome.payload);
-    r.body["MessageId"] = outcome.message_id;
-    co_return r;
+api::device_result api::find_device(const request_params& params, unsigned status,
+                                    const char* not_existed, bool iot_id) const {
+    if (const auto id = params.get("IotId"); iot_id && id && !id->empty()) {
+        if (const auto* d = services_.devices.find_by_iot_id(*id)) return d;
+        return api_error{status, not_existed, "The device does not exist."};
+    }
+    const auto pk = params.get("ProductKey").value_or("");
+    const auto dn = params.get("DeviceName").value_or("");
+    if (pk.empty()) return api_error{status, "iot.prod.NullProductKey", "The productKey is empty."};
+    if (!config::is_valid_product_key(pk))
+        return api_error{status, "iot.prod.InvalidFormattedProductkey",
+                         "The productKey format is incorrect."};
+    if (dn.empty())
+        return api_error{status, "iot.device.NullDeviceName", "The deviceName is empty."};
+    if (!config::is_valid_device_name(dn))
+        return api_error{
+            status, "iot.device.InvalidFormattedDeviceName",
+            "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :"};
+    if (const auto* d = services_.devices.find({std::string{pk}, std::string{dn}})) return d;
+    return api_error{status, not_existed, "The device does not exist."};
 }
 
 }  // namespace rrpcd::http

@@ -3,9 +3,13 @@
 #include "http/api_error.hpp"
 #include "http/authenticator.hpp"
 #include "http/params.hpp"
+#include "http/rate_limiter.hpp"
 #include "http/render.hpp"
+#include "rrpc/async_calls.hpp"
+#include "rrpc/call_log.hpp"
 #include "rrpc/device_directory.hpp"
 #include "rrpc/service.hpp"
+#include "rrpc/thing_model.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -15,6 +19,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -24,40 +29,73 @@ namespace rrpcd::http {
 struct api_limits {
     std::chrono::milliseconds timeout_min{1000};  ///< RRpc Timeout range
     std::chrono::milliseconds timeout_max{8000};
+    std::chrono::milliseconds thing_sync_timeout{8000};  ///< InvokeThingService, callType sync
     std::size_t max_payload_bytes = 256 * 1024 - 512;  ///< what fits one MQTT packet with its topic
 };
 
+/// Thing models by ProductKey.
+using thing_models = std::map<std::string, rrpc::thing_model, std::less<>>;
+
+/// What the actions act on. All of it lives as long as the api, on the same io thread.
+struct api_services {
+    rrpc::service& rrpc;
+    rrpc::async_calls& async;
+    rrpc::call_log& calls;
+    rrpc::device_gateway& devices_online;
+    const rrpc::device_directory& devices;
+    const thing_models& models;
+};
+
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
-/// query and form body, both signature schemes, actions, and the cloud's JSON/XML bodies and
-/// error codes. Knows no sockets. io thread only.
+/// query and form body, both signature schemes, the actions RRpc, AsyncRRpc, InvokeThingService
+/// and QueryMessageInfo with the cloud's QPS limits, and the cloud's JSON/XML bodies and error
+/// codes; plus `GET /v1/calls/{MessageId}` (HTTP Basic). Knows no sockets. io thread only.
 class api {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    api(api_limits limits, authenticator& auth, rrpc::service& rrpc,
-        const rrpc::device_directory& devices, std::shared_ptr<spdlog::logger> log);
+    api(api_limits limits, authenticator& auth, api_services services,
+        std::shared_ptr<spdlog::logger> log);
 
     /// Answers one request; never throws for bad input (every failure is a cloud error body).
     boost::asio::awaitable<response> handle(request req);
 
+    /// Checks the HTTP Basic credentials of a /v1 request (also the reply stream's).
+    boost::system::result<caller, api_error> authorize_basic(const request& req) const {
+        return auth_.verify_basic(req);
+    }
+
     static constexpr std::string_view api_version = "2018-01-20";
 
 private:
-    /// A successful action's body (without RequestId/Success) and its XML root.
+    /// A successful action's body (without RequestId/Success).
     struct reply {
         boost::json::object body;
     };
     using action_result = boost::system::result<reply, api_error>;
+    using device_result = boost::system::result<const rrpc::device_record*, api_error>;
 
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
     boost::asio::awaitable<action_result> rrpc_action(const request_params& params);
+    action_result async_rrpc_action(const request_params& params);
+    boost::asio::awaitable<action_result> invoke_thing_service(const request_params& params);
+    action_result query_message_info(const request_params& params);
+    action_result v1_call(const request& req, std::string_view path);
+
+    /// The addressed device from ProductKey + DeviceName (or IotId when `iot_id` allows it),
+    /// with the cloud's codes: Null*/InvalidFormatted* and `not_existed`, at HTTP `status`.
+    device_result find_device(const request_params& params, unsigned status,
+                              const char* not_existed, bool iot_id) const;
 
     api_limits limits_;
     authenticator& auth_;
-    rrpc::service& rrpc_;
-    const rrpc::device_directory& devices_;
+    api_services services_;
+    rate_limiter limiter_;
     std::shared_ptr<spdlog::logger> log_;
 };
+
+/// The JSON of one call record (`GET /v1/calls/{id}`, QueryMessageInfo's extension fields).
+boost::json::object describe(const rrpc::call_record& record);
 
 }  // namespace rrpcd::http

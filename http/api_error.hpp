@@ -11,6 +11,7 @@ struct api_error {
     unsigned status = 400;
     std::string code;
     std::string message;
+    unsigned retry_after_ms = 0;  ///< throttling: sent as x-acs-retry-after, which the SDKs read
 };
 
 /// Gateway errors, with the statuses the cloud uses.
@@ -50,6 +51,16 @@ inline api_error invalid_version() {
 inline api_error invalid_action(const std::string& action) {
     return {404, "InvalidAction.NotFound",
             "Specified api \"" + action + "\" is not found, please check your url and method."};
+}
+inline api_error throttled() {
+    return {400, "Throttling.User", "Request was denied due to user flow control.", 1000};
+}
+inline api_error unauthorized() {
+    return {401, "Unauthorized",
+            "Use HTTP Basic authentication with an AccessKeyId and its AccessKeySecret."};
+}
+inline api_error not_found(const std::string& what) {
+    return {404, "NotFound", what + " is not found."};
 }
 inline api_error internal_error() {
     return {500, "InternalError", "The request processing has failed due to some unknown error."};

@@ -1,6 +1,7 @@
 #include "http/authenticator.hpp"
 
 #include "http/signature.hpp"
+#include "rrpc/base64.hpp"
 #include "rrpc/crypto.hpp"
 
 #include <boost/algorithm/string/case_conv.hpp>
@@ -41,8 +42,21 @@ authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chr
 }
 
 void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
-    secrets_.clear();
-    for (const auto& k : keys) secrets_.emplace(k.id, k.secret);
+    keys_.clear();
+    for (const auto& k : keys) keys_.emplace(k.id, k);
+}
+
+boost::system::result<caller, api_error> authenticator::verify_basic(const request& req) const {
+    const auto header = req[beast::http::field::authorization];
+    if (!header.starts_with("Basic ")) return gateway::unauthorized();
+    const auto decoded = rrpc::base64_decode(std::string_view{header}.substr(6));
+    const auto colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) return gateway::unauthorized();
+    const auto key = keys_.find(std::string_view{*decoded}.substr(0, colon));
+    if (key == keys_.end() || !rrpc::constant_time_equal(
+                                  key->second.secret, std::string_view{*decoded}.substr(colon + 1)))
+        return gateway::unauthorized();
+    return caller{key->first, false, key->second.qps};
 }
 
 boost::system::result<caller, api_error> authenticator::verify(const request& req,
@@ -74,13 +88,14 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
     if (params.get("SignatureMethod").value_or("HMAC-SHA1") != "HMAC-SHA1")
         return gateway::invalid_parameter("SignatureMethod");
     const auto key_id = *params.get("AccessKeyId");
-    const auto secret = secrets_.find(key_id);
-    if (secret == secrets_.end()) return gateway::unknown_access_key();
+    const auto key = keys_.find(key_id);
+    if (key == keys_.end()) return gateway::unknown_access_key();
 
     auto signed_set = params.all();
     std::erase_if(signed_set, [](const auto& p) { return p.first == "Signature"; });
     const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
-    if (!rrpc::constant_time_equal(v1_signature(secret->second, sts), *params.get("Signature"))) {
+    if (!rrpc::constant_time_equal(v1_signature(key->second.secret, sts),
+                                   *params.get("Signature"))) {
         auto e = gateway::signature_mismatch();
         e.message += " server string to sign is:" + sts;
         return e;
@@ -89,7 +104,7 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
             check_fresh(key_id, *params.get("Timestamp"), *params.get("SignatureNonce"), now);
         !fresh)
         return fresh.error();
-    return caller{std::string{key_id}, false};
+    return caller{std::string{key_id}, false, key->second.qps};
 }
 
 boost::system::result<caller, api_error> authenticator::verify_v3(
@@ -104,8 +119,8 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
             req[must].empty())
             return gateway::incomplete_signature();
     }
-    const auto secret = secrets_.find(auth->credential);
-    if (secret == secrets_.end()) return gateway::unknown_access_key();
+    const auto key = keys_.find(auth->credential);
+    if (key == keys_.end()) return gateway::unknown_access_key();
 
     std::vector<std::string> lines;
     lines.reserve(auth->signed_headers.size());
@@ -121,14 +136,14 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
     const auto canonical =
         v3_canonical_request(req.method_string(), path, params.query, lines,
                              auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
-    if (!rrpc::constant_time_equal(v3_signature(secret->second, canonical),
+    if (!rrpc::constant_time_equal(v3_signature(key->second.secret, canonical),
                                    boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
     if (auto fresh =
             check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now);
         !fresh)
         return fresh.error();
-    return caller{auth->credential, true};
+    return caller{auth->credential, true, key->second.qps};
 }
 
 }  // namespace rrpcd::http

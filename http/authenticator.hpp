@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config/settings.hpp"
 #include "http/api_error.hpp"
 #include "http/nonce_cache.hpp"
 #include "http/params.hpp"
@@ -19,12 +20,14 @@ namespace rrpcd::http {
 struct caller {
     std::string access_key_id;
     bool v3 = false;  ///< ACS3-HMAC-SHA256 (action and version come from x-acs-* headers)
+    config::qps_limits qps{};
 };
 
 /// One access key as configured.
 struct access_key_entry {
     std::string id;
     std::string secret;
+    config::qps_limits qps{};
 };
 
 /// Verifies both signature schemes the official SDKs send (V1 HMAC-SHA1 `Signature` parameter,
@@ -36,6 +39,9 @@ public:
 
     authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,
                   std::size_t nonce_capacity = 1'000'000);
+
+    /// HTTP Basic `AccessKeyId:AccessKeySecret` (for the /v1 endpoints: streams and lookups).
+    boost::system::result<caller, api_error> verify_basic(const request& req) const;
 
     /// Replaces the keys (configuration reload); remembered nonces stay.
     void set_keys(const std::vector<access_key_entry>& keys);
@@ -58,7 +64,7 @@ private:
                                                        std::string_view nonce,
                                                        nonce_cache::clock::time_point now);
 
-    std::map<std::string, std::string, std::less<>> secrets_;
+    std::map<std::string, access_key_entry, std::less<>> keys_;
     nonce_cache nonces_;
 };
 

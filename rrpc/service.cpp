@@ -28,27 +28,39 @@ struct erase_on_exit {
 
 }  // namespace
 
-service::service(device_gateway& gateway, message_id_generator& ids,
+service::service(device_gateway& gateway, message_id_generator& ids, call_log& calls,
                  std::shared_ptr<spdlog::logger> log)
-    : gateway_(gateway), ids_(ids), log_(std::move(log)) {}
+    : gateway_(gateway), ids_(ids), calls_(calls), log_(std::move(log)) {}
+
+std::uint64_t service::next_id() {
+    return ids_.next(std::chrono::system_clock::now());
+}
 
 asio::awaitable<call_result> service::call(call_request request) {
     ++stats_.calls;
     call_result result;
-    result.message_id = ids_.next(std::chrono::system_clock::now());
+    result.message_id = request.message_id != 0 ? request.message_id : next_id();
+    const bool custom = !request.topic.empty();
+    const auto topic = custom ? custom_rrpc_topic(result.message_id, request.topic)
+                              : request_topic(request.device, result.message_id);
+    call_record record;
+    record.message_id = result.message_id;
+    record.kind = request.kind;
+    record.device = request.device;
+    record.topic = topic;
+    record.request = request.payload;
+    record.identifier = request.identifier;
+    calls_.add(std::move(record));
 
     const auto now = presence::clock::now();
     if (const auto l = classify(gateway_.presence_of(request.device), now); l != liveness::online) {
         result.code = code_for(l);
-        count(result.code);
+        finish(result, {});
         co_return result;
     }
 
     // No co_await inside an expression that builds temporaries: GCC 12 destroys them twice.
     const auto executor = co_await asio::this_coro::executor;
-    const bool custom = !request.topic.empty();
-    const auto topic = custom ? custom_rrpc_topic(result.message_id, request.topic)
-                              : request_topic(request.device, result.message_id);
     auto reply_topic = custom ? topic : response_topic(request.device, result.message_id);
     pending_call call{request.device, std::move(reply_topic),
                       asio::steady_timer{executor, now + request.timeout}};
@@ -62,8 +74,20 @@ asio::awaitable<call_result> service::call(call_request request) {
 
     result.code = call.outcome.value_or(rrpc_code::timeout);
     if (result.code == rrpc_code::success) result.payload = std::move(call.reply);
-    count(result.code);
+    finish(result, call.reply_topic);
     co_return result;
+}
+
+void service::finish(const call_result& result, std::string reply_topic) {
+    count(result.code);
+    const auto state = result.code == rrpc_code::success    ? call_state::replied
+                       : result.code == rrpc_code::timeout  ? call_state::timeout
+                       : result.code == rrpc_code::offline  ? call_state::offline
+                       : result.code == rrpc_code::halfconn ? call_state::halfconn
+                                                            : call_state::unknown;
+    const bool replied = state == call_state::replied;
+    calls_.finish(result.message_id, state, replied ? std::move(reply_topic) : std::string{},
+                  replied ? result.payload : std::string{});
 }
 
 void service::on_reply(const device_key& from, std::string_view topic, std::string payload) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "rrpc/call_log.hpp"
 #include "rrpc/device_key.hpp"
 #include "rrpc/message_id.hpp"
 #include "rrpc/pending_table.hpp"
@@ -27,6 +28,10 @@ public:
     /// subscription matches `topic` (the message then goes nowhere, as on any broker).
     virtual bool publish(const device_key& device, std::string_view topic,
                          std::string_view payload) = 0;
+    /// Queues a QoS 1 message: sent when the device is online and subscribed, kept until its
+    /// PUBACK, sent again on its next session otherwise.
+    virtual void publish_reliably(const device_key& device, std::uint64_t message_id,
+                                  std::string topic, std::string payload) = 0;
 };
 
 /// One RRpc call as the API hands it over: already validated.
@@ -35,6 +40,10 @@ struct call_request {
     std::string payload;  ///< raw bytes for the device
     std::string topic;    ///< custom RRPC topic (`/pk/dn/user/get`), empty for the system topic
     std::chrono::milliseconds timeout{};
+    call_kind kind = call_kind::rrpc;  ///< for the call log
+    std::string identifier{};          ///< thing service, with kind thing_sync
+    std::uint64_t message_id =
+        0;  ///< 0: a fresh one (a thing call puts its id in the payload first)
 };
 
 struct call_result {
@@ -58,8 +67,12 @@ struct service_stats {
 /// No thread per call and no polling: the waiter sleeps on its own timer. io thread only.
 class service {
 public:
-    service(device_gateway& gateway, message_id_generator& ids,
+    /// Calls are recorded in `calls` (pending, then their outcome) for lookup by MessageId.
+    service(device_gateway& gateway, message_id_generator& ids, call_log& calls,
             std::shared_ptr<spdlog::logger> log);
+
+    /// A fresh MessageId (the async calls share the id space).
+    std::uint64_t next_id();
 
     /// Makes one call and waits for its outcome (at most `request.timeout`).
     boost::asio::awaitable<call_result> call(call_request request);
@@ -77,9 +90,12 @@ public:
 
 private:
     void count(rrpc_code code) noexcept;
+    /// Counts the outcome and ends the call's record.
+    void finish(const call_result& result, std::string reply_topic);
 
     device_gateway& gateway_;
     message_id_generator& ids_;
+    call_log& calls_;
     std::shared_ptr<spdlog::logger> log_;
     pending_table table_;
     service_stats stats_;

@@ -73,6 +73,10 @@ bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic
            device_may_access(device, custom_rrpc_topic(0, topic), access::publish);
 }
 
+bool is_device_topic(const device_key& device, std::string_view topic) {
+    return mqtt::is_valid_topic_name(topic) && device_may_access(device, topic, access::subscribe);
+}
+
 bool is_rrpc_reply_topic(std::string_view topic) noexcept {
     return boost::algorithm::starts_with(topic, "/ext/rrpc/") ||
            (boost::algorithm::starts_with(topic, "/sys/") &&

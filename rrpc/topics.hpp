@@ -32,6 +32,10 @@ bool is_rrpc_reply_topic(std::string_view topic) noexcept;
 /// of `device`'s own, so that `/ext/rrpc/{id}{topic}` is within its ACL.
 bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic);
 
+/// True when `topic` is a valid topic name that `device` may subscribe to (AsyncRRpc's
+/// TopicFullName, Pub's topic).
+bool is_device_topic(const device_key& device, std::string_view topic);
+
 /// What a device may do with a topic (or filter).
 enum class access { publish, subscribe };
 

@@ -29,14 +29,14 @@ std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink
 
 std::vector<http::access_key_entry> access_keys_of(const config::settings& s) {
     std::vector<http::access_key_entry> keys;
-    for (const auto& k : s.access_keys) keys.push_back({k.id, k.secret});
+    for (const auto& k : s.access_keys) keys.push_back({k.id, k.secret, k.qps});
     return keys;
 }
 
 http::api_limits api_limits_of(const config::settings& s) {
     // The largest payload that still fits one MQTT packet with its topic and headers.
     constexpr std::size_t topic_room = 512;
-    return {s.rrpc.timeout_min, s.rrpc.timeout_max,
+    return {s.rrpc.timeout_min, s.rrpc.timeout_max, s.thing.sync_timeout,
             s.mqtt.max_packet_size > topic_room ? s.mqtt.max_packet_size - topic_room : 0};
 }
 
@@ -98,27 +98,35 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Context& ctx,
 
 }  // namespace
 
-app::app(config::settings settings)
+app::app(config::settings settings, http::thing_models models)
     : settings_(std::move(settings)),
       server_log_(make_logger("server", std::make_shared<spdlog::sinks::stderr_color_sink_st>(),
                               settings_.log_level)),
       mqtt_log_(make_logger("mqtt", server_log_->sinks().front(), settings_.log_level)),
       http_log_(make_logger("http", server_log_->sinks().front(), settings_.log_level)),
       rrpc_log_(make_logger("rrpc", server_log_->sinks().front(), settings_.log_level)),
+      models_(std::move(models)),
       ids_(settings_.rrpc.node_id),
-      rrpc_(registry_, ids_, rrpc_log_),
+      calls_(settings_.replies.retention, settings_.replies.max_records),
+      rrpc_(registry_, ids_, calls_, rrpc_log_),
+      async_(registry_, calls_, replies_, devices_, rrpc_log_),
       auth_(access_keys_of(settings_), settings_.http.signature_window),
-      api_(api_limits_of(settings_), auth_, rrpc_, devices_, http_log_),
-      mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, mqtt_log_},
-      http_ctx_{settings_.http, api_, http_log_} {
+      api_(api_limits_of(settings_), auth_, {rrpc_, async_, calls_, registry_, devices_, models_},
+           http_log_),
+      mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, async_, mqtt_log_},
+      http_ctx_{settings_.http, api_, replies_, settings_.replies.max_queued, http_log_} {
     for (const auto& d : settings_.devices)
-        devices_.add({{d.product_key, d.device_name}, d.device_secret});
+        devices_.add({{d.product_key, d.device_name}, d.device_secret, {}});
+    for (const auto& hook : settings_.replies.webhooks)
+        webhooks_.push_back(std::make_unique<webhook_sender>(
+            io_.get_executor(), hook, settings_.replies.max_queued, replies_, server_log_));
 }
 
 bool app::start() {
     if (!bind(mqtt_acceptor_, settings_.mqtt.listen, *server_log_, "mqtt") ||
         !bind(http_acceptor_, settings_.http.listen, *server_log_, "http"))
         return false;
+    for (auto& hook : webhooks_) hook->start();
     asio::co_spawn(io_, accept_mqtt(), log_exception{server_log_});
     asio::co_spawn(io_, accept_http(), log_exception{server_log_});
     signals_.add(SIGINT);
@@ -131,8 +139,9 @@ bool app::start() {
         http_acceptor_.close(ignored);
         io_.stop();
     });
-    server_log_->info("event=started devices={} access_keys={}", devices_.size(),
-                      settings_.access_keys.size());
+    server_log_->info("event=started devices={} access_keys={} thing_models={} webhooks={}",
+                      devices_.size(), settings_.access_keys.size(), models_.size(),
+                      webhooks_.size());
     print_banner();
     return true;
 }

@@ -9,6 +9,7 @@
 #include "server/device_registry.hpp"
 #include "server/http_session.hpp"
 #include "server/mqtt_session.hpp"
+#include "server/webhook.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <memory>
+#include <vector>
 
 namespace rrpcd::server {
 
@@ -23,7 +25,8 @@ namespace rrpcd::server {
 /// device registry, the RRPC core and the API. Everything lives here, so nothing needs a lock.
 class app {
 public:
-    explicit app(config::settings settings);
+    /// `models` are the products' thing models, parsed from `settings` (load_thing_models).
+    app(config::settings settings, http::thing_models models);
 
     /// Binds both listeners and prints the ready line with the bound ports. False on failure
     /// (logged).
@@ -41,13 +44,18 @@ private:
     boost::asio::io_context io_{1};
     std::shared_ptr<spdlog::logger> server_log_, mqtt_log_, http_log_, rrpc_log_;
     rrpc::device_directory devices_;
+    http::thing_models models_;
     device_registry registry_;
     rrpc::message_id_generator ids_;
+    rrpc::call_log calls_;
+    rrpc::reply_hub replies_;
     rrpc::service rrpc_;
+    rrpc::async_calls async_;
     http::authenticator auth_;
     http::api api_;
     mqtt_context mqtt_ctx_;
     http_context http_ctx_;
+    std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     boost::asio::ip::tcp::acceptor mqtt_acceptor_{io_};
     boost::asio::ip::tcp::acceptor http_acceptor_{io_};
     boost::asio::signal_set signals_{io_};

@@ -9,6 +9,7 @@ mqtt_session* device_registry::attach(const rrpc::device_key& device, mqtt_sessi
     auto* previous = e.session;
     if (previous == nullptr) ++online_;
     e.session = &session;
+    outbox_.session_ended(device);  // what the old session did not acknowledge goes out again
     return previous;
 }
 
@@ -19,6 +20,7 @@ bool device_registry::detach(const rrpc::device_key& device, const mqtt_session&
     it->second.session = nullptr;
     it->second.last = rrpc::presence{how, rrpc::presence::clock::now(), session.keep_alive()};
     --online_;
+    outbox_.session_ended(device);
     return true;
 }
 
@@ -35,7 +37,35 @@ bool device_registry::publish(const rrpc::device_key& device, std::string_view t
                               std::string_view payload) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
-    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once);
+    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once) != delivery::none;
+}
+
+void device_registry::publish_reliably(const rrpc::device_key& device, std::uint64_t message_id,
+                                       std::string topic, std::string payload) {
+    outbox_.push(device, {message_id, std::move(topic), std::move(payload)});
+    flush(device);
+}
+
+void device_registry::flush(const rrpc::device_key& device) {
+    const auto it = devices_.find(device);
+    if (it == devices_.end() || it->second.session == nullptr || outbox_.size(device) == 0) return;
+    auto& queue = outbox_.queue(device);
+    std::vector<std::uint64_t>
+        done;  // delivered at QoS 0 (a QoS 0 subscription): no PUBACK will come
+    for (auto& m : queue) {
+        if (m.sent) continue;
+        const auto d =
+            it->second.session->deliver(m.topic, m.payload, mqtt::qos::at_least_once, m.message_id);
+        if (d == delivery::qos1)
+            m.sent = true;
+        else if (d == delivery::qos0)
+            done.push_back(m.message_id);
+    }
+    for (const auto id : done) outbox_.acknowledge(device, id);
+}
+
+void device_registry::acknowledged(const rrpc::device_key& device, std::uint64_t message_id) {
+    outbox_.acknowledge(device, message_id);
 }
 
 }  // namespace rrpcd::server

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "rrpc/device_key.hpp"
+#include "rrpc/outbox.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
 
@@ -17,6 +18,9 @@ class mqtt_session;
 /// Implements the RRPC core's view of devices. io thread only.
 class device_registry final : public rrpc::device_gateway {
 public:
+    /// At most `outbox_per_device` QoS 1 messages wait for one device.
+    explicit device_registry(std::size_t outbox_per_device = 1000) : outbox_(outbox_per_device) {}
+
     /// Makes `session` the device's live session. Returns the session it takes over from (the
     /// caller closes it), or nullptr.
     mqtt_session* attach(const rrpc::device_key& device, mqtt_session& session);
@@ -29,6 +33,17 @@ public:
     rrpc::presence presence_of(const rrpc::device_key& device) const override;
     bool publish(const rrpc::device_key& device, std::string_view topic,
                  std::string_view payload) override;
+    void publish_reliably(const rrpc::device_key& device, std::uint64_t message_id,
+                          std::string topic, std::string payload) override;
+
+    /// Sends the device's queued QoS 1 messages that its live session now subscribes to.
+    void flush(const rrpc::device_key& device);
+    /// The device acknowledged the QoS 1 message `message_id`.
+    void acknowledged(const rrpc::device_key& device, std::uint64_t message_id);
+    /// QoS 1 messages waiting for (or in flight to) the device.
+    std::size_t queued(const rrpc::device_key& device) const noexcept {
+        return outbox_.size(device);
+    }
 
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }
@@ -40,6 +55,7 @@ private:
     };
     std::unordered_map<rrpc::device_key, entry, rrpc::device_key_hash> devices_;
     std::size_t online_ = 0;
+    rrpc::outbox outbox_;
 };
 
 }  // namespace rrpcd::server

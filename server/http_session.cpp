@@ -3,13 +3,19 @@
 #include "http/render.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include <deque>
 
 namespace rrpcd::server {
 
@@ -32,6 +38,69 @@ http::response malformed_response(const boost::system::error_code& ec) {
         e = {413, "RequestEntityTooLarge", "The request body is too large."};
     return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
                                http::format::json, "Error", 11, false);
+}
+
+constexpr std::chrono::seconds stream_heartbeat{15};
+
+bool is_stream_request(const http::api::request& req) {
+    const auto target = boost::urls::parse_origin_form(req.target());
+    return req.method() == bhttp::verb::get && target &&
+           target->encoded_path() == "/v1/replies/stream";
+}
+
+/// Unsubscribes a stream from the hub on every way out.
+struct hub_subscription {
+    rrpc::reply_hub& hub;
+    std::uint64_t token;
+    ~hub_subscription() { hub.unsubscribe(token); }
+};
+
+/// Streams async replies as Server-Sent Events until the client leaves: `id: <MessageId>`,
+/// `event: reply`, `data: <forwarding JSON>`, and a comment line as heartbeat.
+asio::awaitable<void> run_reply_stream(beast::tcp_stream& stream, http_context& ctx,
+                                       unsigned version) {
+    std::deque<std::string> pending;
+    std::uint64_t dropped = 0;
+    asio::steady_timer wake{stream.get_executor()};
+    const hub_subscription sub{
+        ctx.replies, ctx.replies.subscribe([&](std::uint64_t id, const std::string& json) {
+            if (pending.size() >= ctx.max_queued) {
+                pending.pop_front();
+                ++dropped;
+            }
+            pending.push_back("id: " + std::to_string(id) + "\nevent: reply\ndata: " + json +
+                              "\n\n");
+            wake.cancel();
+        })};
+    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
+    head.set(bhttp::field::server, "rrpcd");
+    head.set(bhttp::field::content_type, "text/event-stream");
+    head.set(bhttp::field::cache_control, "no-cache");
+    head.keep_alive(true);
+    head.chunked(false);
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    stream.expires_after(write_timeout);
+    if (const auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, use_nothrow);
+        ec)
+        co_return;
+    ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
+    std::string out = ": rrpcd reply stream\n\n";
+    for (;;) {
+        stream.expires_after(write_timeout);
+        const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
+        if (ec) break;
+        out.clear();
+        if (pending.empty()) {
+            wake.expires_after(stream_heartbeat);
+            const auto [wec] = co_await wake.async_wait(use_nothrow);
+            if (!wec) out = ": heartbeat\n\n";  // the timer ran out: nothing came
+        }
+        while (!pending.empty()) {
+            out += pending.front();
+            pending.pop_front();
+        }
+    }
+    ctx.log->info("event=reply_stream_closed dropped={}", dropped);
 }
 
 bool is_parse_error(const boost::system::error_code& ec) {
@@ -63,6 +132,10 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
         }
         stream.expires_never();       // an RRpc call waits for its device
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
+        if (is_stream_request(req) && ctx.api.authorize_basic(req)) {
+            co_await run_reply_stream(stream, ctx, req.version());
+            break;
+        }
         auto res = co_await ctx.api.handle(std::move(req));
         stream.expires_after(write_timeout);
         const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);

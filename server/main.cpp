@@ -1,5 +1,6 @@
 #include "config/settings.hpp"
 #include "server/app.hpp"
+#include "server/thing_models.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -48,12 +49,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "rrpcd: configuration error: %s\n", settings.error().message.c_str());
         return 2;
     }
+    auto models = rrpcd::server::load_thing_models(*settings);
+    if (!models) {
+        std::fprintf(stderr, "rrpcd: configuration error: %s%s\n",
+                     config_path ? (*config_path + ": ").c_str() : "", models.error().c_str());
+        return 2;
+    }
     if (check_only) {
         std::puts("configuration OK");
         return 0;
     }
     try {
-        rrpcd::server::app app{std::move(*settings)};
+        rrpcd::server::app app{std::move(*settings), std::move(*models)};
         if (!app.start()) return 1;
         return app.run();
     } catch (const std::exception& e) {

@@ -169,7 +169,12 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
                        e->reason.message());
         return finish(ending::violation);
     }
-    // event::acknowledged: QoS 1 downstream needs no bookkeeping beyond the protocol's yet.
+    if (auto* e = std::get_if<mqtt::event::acknowledged>(&event)) {
+        if (const auto it = inflight_.find(e->packet_id); it != inflight_.end()) {
+            ctx_.registry.acknowledged(*device_, it->second);
+            inflight_.erase(it);
+        }
+    }
 }
 
 void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
@@ -214,6 +219,7 @@ void mqtt_session::on_publish(mqtt::publish& p) {
     }
     if (rrpc::is_rrpc_reply_topic(p.topic))
         return ctx_.rrpc.on_reply(*device_, p.topic, std::move(p.payload));
+    if (ctx_.async.on_upstream(*device_, p.topic, p.payload)) return;
     ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key,
                     device_->device_name, p.topic, p.payload.size());
 }
@@ -241,6 +247,7 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
             subscriptions_.push_back({std::move(sub.filter), granted});
     }
     protocol_.suback(s.packet_id, std::move(codes), outbox_);
+    ctx_.registry.flush(*device_);  // queued QoS 1 messages this subscription now reaches
 }
 
 void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
@@ -249,24 +256,27 @@ void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
     });
 }
 
-bool mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos) {
+delivery mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
+                               std::uint64_t message_id) {
     if (ending_ != ending::none ||
         protocol_.current_state() != mqtt::server_protocol::state::connected)
-        return false;
+        return delivery::none;
     std::optional<mqtt::qos> granted;
     for (const auto& s : subscriptions_)
         if (mqtt::topic_matches(s.filter, topic))
             granted = std::max(granted.value_or(s.qos), s.qos);
-    if (!granted) return false;
+    if (!granted) return delivery::none;
     if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
         ctx_.log->warn("event=slow_reader pk={} dn={} queued_bytes={}", device_->product_key,
                        device_->device_name, outbox_.size());
         finish(ending::slow_reader);
-        return false;
+        return delivery::none;
     }
-    protocol_.publish(topic, payload, std::min(qos, *granted), outbox_);
+    const auto effective = std::min(qos, *granted);
+    const auto packet_id = protocol_.publish(topic, payload, effective, outbox_);
+    if (effective == mqtt::qos::at_least_once) inflight_[packet_id] = message_id;
     wake_writer();
-    return true;
+    return effective == mqtt::qos::at_least_once ? delivery::qos1 : delivery::qos0;
 }
 
 asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx) {

@@ -3,6 +3,7 @@
 #include "config/settings.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/server_protocol.hpp"
+#include "rrpc/async_calls.hpp"
 #include "rrpc/device_directory.hpp"
 #include "rrpc/device_key.hpp"
 #include "rrpc/presence.hpp"
@@ -18,11 +19,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace rrpcd::server {
 
 class device_registry;
+
+/// How deliver() sent a message.
+enum class delivery : std::uint8_t { none, qos0, qos1 };
 
 /// What every MQTT session shares. Lives as long as the listener.
 struct mqtt_context {
@@ -30,6 +35,7 @@ struct mqtt_context {
     const rrpc::device_directory& devices;
     device_registry& registry;
     rrpc::service& rrpc;
+    rrpc::async_calls& async;
     std::shared_ptr<spdlog::logger> log;
 };
 
@@ -49,9 +55,11 @@ public:
     boost::asio::awaitable<void> run();
 
     /// Sends a PUBLISH when a subscription matches `topic`, at the lower of `qos` and the granted
-    /// QoS. False when nothing matches or the session is closing. A reader too slow for the
-    /// outbox limit is disconnected.
-    bool deliver(std::string_view topic, std::string_view payload, mqtt::qos qos);
+    /// QoS; a QoS 1 send remembers `message_id` until its PUBACK (then the registry is told).
+    /// `none` when nothing matches or the session is closing. A reader too slow for the outbox
+    /// limit is disconnected.
+    delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
+                     std::uint64_t message_id = 0);
 
     /// Ends this session because the same device logged in again.
     void close_for_takeover();
@@ -98,6 +106,7 @@ private:
     clock::time_point closing_since_{};
     std::optional<rrpc::device_key> device_;
     std::vector<mqtt::subscription> subscriptions_;
+    std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  ///< QoS 1 packet id -> MessageId
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
     std::string peer_;

@@ -32,7 +32,13 @@ struct fake_gateway final : device_gateway {
     }
     bool publish(const device_key& d, std::string_view topic, std::string_view payload) override {
         sent.push_back({d, std::string{topic}, std::string{payload}});
-        return true;
+        return presence_of(d).link == presence::state::connected;
+    }
+    std::vector<std::uint64_t> reliable;  ///< MessageIds queued at QoS 1
+    void publish_reliably(const device_key& d, std::uint64_t id, std::string topic,
+                          std::string payload) override {
+        reliable.push_back(id);
+        sent.push_back({d, std::move(topic), std::move(payload)});
     }
 };
 
@@ -40,8 +46,9 @@ struct fixture {
     asio::io_context io;
     fake_gateway gateway;
     message_id_generator ids{0};
+    call_log calls{std::chrono::seconds{60}, 1000};
     service svc{
-        gateway, ids,
+        gateway, ids, calls,
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>())};
     const device_key dev{"a1PK", "dev1"};
     const device_key other{"a1PK", "dev2"};
@@ -90,6 +97,13 @@ TEST_CASE("a reply resolves the call with the device's bytes", "[rrpc]") {
     CHECK((*result)->message_id == message_id);
     CHECK(f.svc.pending() == 0);
     CHECK(f.svc.stats().success == 1);
+    // The outcome is kept for lookup.
+    const auto* record = f.calls.find(message_id);
+    REQUIRE(record);
+    CHECK(record->state == call_state::replied);
+    CHECK(record->reply == "pong");
+    CHECK(record->request == std::string("\x00\xFF", 2));
+    CHECK(record->kind == call_kind::rrpc);
 }
 
 TEST_CASE("no reply within Timeout is TIMEOUT", "[rrpc]") {
@@ -100,6 +114,7 @@ TEST_CASE("no reply within Timeout is TIMEOUT", "[rrpc]") {
     REQUIRE(*result);
     CHECK((*result)->code == rrpc_code::timeout);
     CHECK(std::chrono::steady_clock::now() - t0 >= 50ms);
+    CHECK(f.calls.find((*result)->message_id)->state == call_state::timeout);
     CHECK(f.svc.pending() == 0);
     // A reply after the timeout is late: dropped and counted.
     const auto& topic = f.gateway.sent[0].topic;
@@ -127,6 +142,8 @@ TEST_CASE("a device without a session is OFFLINE, a silent one HALFCONN, without
     CHECK((*r4)->code == rrpc_code::halfconn);
     CHECK(f.gateway.sent.empty());
     CHECK((*r1)->message_id != (*r2)->message_id);
+    CHECK(f.calls.find((*r1)->message_id)->state == call_state::offline);
+    CHECK(f.calls.find((*r3)->message_id)->state == call_state::halfconn);
 }
 
 TEST_CASE("a session ending mid-call resolves the device's calls at once", "[rrpc]") {

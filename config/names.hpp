@@ -1,0 +1,27 @@
+#pragma once
+
+#include <algorithm>
+#include <string_view>
+
+namespace rrpcd::config {
+
+namespace detail {
+inline bool made_of(std::string_view s, std::string_view extra) {
+    return std::all_of(s.begin(), s.end(), [extra](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               extra.find(c) != std::string_view::npos;
+    });
+}
+}  // namespace detail
+
+/// A ProductKey: 1-32 letters or digits.
+inline bool is_valid_product_key(std::string_view s) {
+    return !s.empty() && s.size() <= 32 && detail::made_of(s, "");
+}
+
+/// A DeviceName: 4-32 characters of `A-Z a-z 0-9 - _ @ . :` (the platform's rule).
+inline bool is_valid_device_name(std::string_view s) {
+    return s.size() >= 4 && s.size() <= 32 && detail::made_of(s, "-_@.:");
+}
+
+}  // namespace rrpcd::config

@@ -1,0 +1,82 @@
+// Call outcomes by MessageId: QueryMessageInfo (cloud-compatible) and GET /v1/calls/{id}.
+#include "http/api.hpp"
+
+#include "rrpc/base64.hpp"
+
+#include <boost/json.hpp>
+
+#include <charconv>
+
+namespace rrpcd::http {
+
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::optional<std::uint64_t> parse_id(std::string_view s) {
+    std::uint64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+json::object describe(const rrpc::call_record& record) {
+    json::object o;
+    o["MessageId"] = record.message_id;
+    o["Kind"] = rrpc::to_string(record.kind);
+    o["Status"] = rrpc::to_string(record.state);
+    o["ProductKey"] = record.device.product_key;
+    o["DeviceName"] = record.device.device_name;
+    o["Topic"] = record.topic;
+    if (!record.identifier.empty()) o["Identifier"] = record.identifier;
+    o["RequestBase64Byte"] = rrpc::base64_encode(record.request);
+    o["CreatedAt"] = epoch_ms(record.created);
+    if (record.state != rrpc::call_state::pending) o["FinishedAt"] = epoch_ms(record.finished);
+    if (record.state == rrpc::call_state::replied) {
+        o["ReplyTopic"] = record.reply_topic;
+        o["PayloadBase64Byte"] = rrpc::base64_encode(record.reply);
+    }
+    return o;
+}
+
+api::action_result api::query_message_info(const request_params& params) {
+    const auto id = parse_id(params.get("UniMsgId").value_or(""));
+    const auto* record = id ? services_.calls.find(*id) : nullptr;
+    if (record == nullptr)
+        return business("iot.messagebroker.MessageNotExist",
+                        "No message with this UniMsgId is kept.");
+    json::object message;
+    message["UniMsgId"] = std::to_string(record->message_id);
+    message["GenerateTime"] = epoch_ms(record->created);
+    message["TopicFullName"] = record->topic;
+    message["MessageContent"] = rrpc::base64_encode(record->request);
+    message["TransformedTopicFullName"] = record->topic;
+    message["TransformedMessageContent"] = rrpc::base64_encode(record->request);
+    message["UserProperties"] = json::array{};
+    message["MqttProperties"] = json::array{};
+    message["Call"] = describe(*record);  // rrpcd: the outcome and the device's answer
+    reply r;
+    r.body["Message"] = std::move(message);
+    return r;
+}
+
+api::action_result api::v1_call(const request& req, std::string_view path) {
+    const auto who = auth_.verify_basic(req);
+    if (!who) return who.error();
+    constexpr std::string_view prefix = "/v1/calls/";
+    if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
+        return gateway::not_found("The resource");
+    const auto id = parse_id(path.substr(prefix.size()));
+    const auto* record = id ? services_.calls.find(*id) : nullptr;
+    if (record == nullptr) return gateway::not_found("The call");
+    return reply{describe(*record)};
+}
+
+}  // namespace rrpcd::http

@@ -1,0 +1,97 @@
+// InvokeThingService: thing-model services, sync over RRPC or async on the thing/service topic.
+#include "http/api.hpp"
+
+#include <boost/json.hpp>
+
+namespace rrpcd::http {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr auto failed = "iot.device.InvokeThingServiceFailed";
+
+api_error no_answer(rrpc::rrpc_code code) {
+    switch (code) {
+        case rrpc::rrpc_code::timeout:
+            return business("iot.messagebroker.TIMEOUT", "The device did not answer in time.");
+        case rrpc::rrpc_code::offline:
+            return business("iot.messagebroker.OFFLINE", "The device is offline.");
+        case rrpc::rrpc_code::halfconn:
+            return business("iot.messagebroker.HALFCONN", "The device's connection is half-open.");
+        default: break;
+    }
+    return business("iot.messagebroker.RrpcFailed", "The call failed.");
+}
+
+}  // namespace
+
+asio::awaitable<api::action_result> api::invoke_thing_service(const request_params& params) {
+    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
+    const auto& key = (*device)->key;
+    const auto identifier = std::string{params.get("Identifier").value_or("")};
+    if (identifier.empty()) co_return business(failed, "Identifier is empty.");
+    const auto args_text = params.get("Args");
+    if (!args_text)
+        co_return business(failed, "Args is empty: use {} for a service without input.");
+    boost::system::error_code ec;
+    auto args = json::parse(*args_text, ec);
+    if (ec || !args.is_object()) co_return business(failed, "Args is not a JSON object.");
+    const auto qos = params.get("Qos").value_or("0");
+    if (qos != "0" && qos != "1") co_return business(failed, "Qos must be 0 or 1.");
+
+    // Without a thing model the product is verification-free: every service is async, unchecked.
+    bool sync = false;
+    if (const auto model = services_.models.find(key.product_key);
+        model != services_.models.end()) {
+        const auto* service = model->second.find(identifier);
+        if (service == nullptr)
+            co_return business(failed, "The service " + identifier +
+                                           " is not defined in the thing model of " +
+                                           key.product_key + ".");
+        if (auto problem = rrpc::validate_args(*service, args.as_object()))
+            co_return business(failed, *problem);
+        sync = service->sync;
+    }
+
+    const auto id = services_.rrpc.next_id();
+    json::object alink;
+    alink["id"] = std::to_string(id);
+    alink["version"] = "1.0";
+    alink["params"] = std::move(args);
+    alink["method"] = "thing.service." + identifier;
+    auto payload = json::serialize(alink);
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["MessageId"] = std::to_string(id);
+
+    if (sync) {
+        rrpc::call_request call{key,
+                                std::move(payload),
+                                "",
+                                limits_.thing_sync_timeout,
+                                rrpc::call_kind::thing_sync,
+                                identifier,
+                                id};
+        const auto outcome = co_await services_.rrpc.call(std::move(call));
+        if (outcome.code != rrpc::rrpc_code::success) co_return no_answer(outcome.code);
+        data["Result"] = outcome.payload;  // the device's Alink reply, verbatim
+        co_return r;
+    }
+
+    const bool reliable = qos == "1";
+    const auto online = rrpc::classify(services_.devices_online.presence_of(key),
+                                       rrpc::presence::clock::now()) == rrpc::liveness::online;
+    if (!reliable && !online) co_return no_answer(rrpc::rrpc_code::offline);
+    auto topic = "/sys/" + key.product_key + "/" + key.device_name + "/thing/service/" + identifier;
+    rrpc::async_request async_call{
+        rrpc::call_kind::thing_async, key,     std::move(topic), std::move(payload), identifier,
+        std::to_string(id),           reliable};
+    if (!services_.async.send(id, std::move(async_call)))
+        co_return no_answer(rrpc::rrpc_code::offline);
+    co_return r;
+}
+
+}  // namespace rrpcd::http

@@ -1,0 +1,143 @@
+#include "rrpc/async_calls.hpp"
+
+#include "rrpc/base64.hpp"
+#include "rrpc/printable.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json.hpp>
+
+namespace rrpcd::rrpc {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string key_of(const device_key& d, std::string_view part) {
+    std::string k = d.product_key;
+    k += '\0';
+    k += d.device_name;
+    k += '\0';
+    k += part;
+    return k;
+}
+
+}  // namespace
+
+async_calls::async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
+                         const device_directory& devices, std::shared_ptr<spdlog::logger> logger)
+    : gateway_(gateway), log_(log), hub_(hub), devices_(devices), logger_(std::move(logger)) {}
+
+bool async_calls::send(std::uint64_t message_id, async_request request) {
+    call_record record;
+    record.message_id = message_id;
+    record.kind = request.kind;
+    record.device = request.device;
+    record.topic = request.topic;
+    record.request = request.payload;
+    record.identifier = request.identifier;
+    log_.add(std::move(record));
+
+    if (request.kind == call_kind::thing_async)
+        by_alink_id_[key_of(request.device, request.alink_id)] = message_id;
+    else
+        by_topic_[key_of(request.device, request.topic + "_reply")].push_back(message_id);
+    if (waiting() >= sweep_at_) sweep();
+
+    if (request.reliable) {
+        gateway_.publish_reliably(request.device, message_id, std::move(request.topic),
+                                  std::move(request.payload));
+        return true;
+    }
+    if (gateway_.publish(request.device, request.topic, request.payload)) return true;
+    log_.finish(message_id, call_state::offline);
+    return false;
+}
+
+bool async_calls::on_upstream(const device_key& from, std::string_view topic,
+                              std::string_view payload) {
+    if (!boost::algorithm::ends_with(topic, "_reply")) return false;
+    if (boost::algorithm::contains(topic, "/thing/service/")) {
+        boost::system::error_code ec;
+        const auto reply = json::parse(payload, ec);
+        const auto* id = !ec && reply.is_object() ? reply.as_object().if_contains("id") : nullptr;
+        if (id == nullptr || !id->is_string()) return false;
+        const auto it = by_alink_id_.find(key_of(from, id->as_string()));
+        if (it == by_alink_id_.end()) return false;
+        const auto message_id = it->second;
+        by_alink_id_.erase(it);
+        answer(message_id, from, topic, payload);
+        return true;
+    }
+    const auto it = by_topic_.find(key_of(from, topic));
+    if (it == by_topic_.end()) return false;
+    // The oldest AsyncRRpc still pending on this topic gets the answer.
+    auto& ids = it->second;
+    while (!ids.empty()) {
+        const auto message_id = ids.front();
+        ids.pop_front();
+        const auto* r = log_.find(message_id);
+        if (r == nullptr || r->state != call_state::pending) continue;
+        if (ids.empty()) by_topic_.erase(it);
+        answer(message_id, from, topic, payload);
+        return true;
+    }
+    by_topic_.erase(it);
+    return false;
+}
+
+void async_calls::answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
+                         std::string_view payload) {
+    const auto* record =
+        log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
+    if (record == nullptr) return;
+    // The cloud's data-forwarding format for downlink replies, plus MessageId.
+    json::object event;
+    event["gmtCreate"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(record->finished.time_since_epoch())
+            .count();
+    const auto* dev = devices_.find(from);
+    event["iotId"] = dev ? dev->iot_id : std::string{};
+    event["productKey"] = from.product_key;
+    event["deviceName"] = from.device_name;
+    boost::system::error_code ec;
+    auto data = json::parse(payload, ec);
+    const auto* alink = !ec ? data.if_object() : nullptr;
+    const auto* alink_id = alink ? alink->if_contains("id") : nullptr;
+    // Parentheses, not braces: json::value{x} would make a one-element array.
+    event["requestId"] = alink_id && alink_id->is_string()
+                             ? json::value(alink_id->as_string())
+                             : json::value(std::to_string(message_id));
+    const auto* code = alink ? alink->if_contains("code") : nullptr;
+    event["code"] = code && code->is_int64() ? code->as_int64() : 200;
+    const auto* message = alink ? alink->if_contains("message") : nullptr;
+    event["message"] =
+        message && message->is_string() ? message->as_string() : json::string{"success"};
+    event["topic"] = topic;
+    if (alink != nullptr && alink->contains("data"))
+        event["data"] = alink->at("data");
+    else if (!ec)
+        event["data"] = std::move(data);
+    else
+        event["data"] = json::object{};
+    event["payloadBase64"] = base64_encode(payload);
+    event["MessageId"] = message_id;
+    logger_->debug("event=async_reply message_id={} pk={} dn={} topic=\"{}\"", message_id,
+                   from.product_key, from.device_name, printable(topic, 256));
+    hub_.publish(message_id, json::serialize(event));
+}
+
+void async_calls::sweep() {
+    // Forget waiting entries whose calls ended or left the log.
+    const auto ended = [this](std::uint64_t id) {
+        const auto* r = log_.find(id);
+        return r == nullptr || r->state != call_state::pending;
+    };
+    std::erase_if(by_alink_id_, [&](const auto& e) { return ended(e.second); });
+    for (auto it = by_topic_.begin(); it != by_topic_.end();) {
+        std::erase_if(it->second, ended);
+        it = it->second.empty() ? by_topic_.erase(it) : std::next(it);
+    }
+    sweep_at_ = std::max<std::size_t>(1024, waiting() * 2);
+}
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,65 @@
+#pragma once
+
+#include "rrpc/call_log.hpp"
+#include "rrpc/device_directory.hpp"
+#include "rrpc/device_key.hpp"
+#include "rrpc/reply_hub.hpp"
+#include "rrpc/service.hpp"
+
+#include <spdlog/logger.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rrpcd::rrpc {
+
+/// A call whose answer comes later, on its own topic: AsyncRRpc and async thing services.
+struct async_request {
+    call_kind kind = call_kind::async_rrpc;
+    device_key device;
+    std::string topic;  ///< where the request goes
+    std::string payload;
+    std::string identifier;  ///< thing service
+    std::string alink_id;    ///< thing service: the Alink `id` its `_reply` carries
+    bool reliable = false;   ///< QoS 1: kept until PUBACK, sent again on reconnect
+};
+
+/// Sends async calls, and correlates the device's later answers: an async thing service by
+/// (device, Alink id) on `/sys/{pk}/{dn}/thing/service/{identifier}_reply`; an AsyncRRpc, in
+/// order, by (device, `{TopicFullName}_reply`). Each answer ends its call in the call log and goes
+/// to the reply hub in the cloud's forwarding format. io thread only.
+class async_calls {
+public:
+    async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
+                const device_directory& devices, std::shared_ptr<spdlog::logger> logger);
+
+    /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
+    /// Returns false when a QoS 0 request found no session to go to (the call then ends OFFLINE).
+    bool send(std::uint64_t message_id, async_request request);
+
+    /// A device publish that is not an RRPC reply. Returns true when it answered an async call.
+    bool on_upstream(const device_key& from, std::string_view topic, std::string_view payload);
+
+    std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
+
+private:
+    void answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
+                std::string_view payload);
+    void sweep();
+
+    device_gateway& gateway_;
+    call_log& log_;
+    reply_hub& hub_;
+    const device_directory& devices_;
+    std::shared_ptr<spdlog::logger> logger_;
+    std::unordered_map<std::string, std::uint64_t> by_alink_id_;  ///< pk/dn/id -> MessageId
+    std::unordered_map<std::string, std::deque<std::uint64_t>>
+        by_topic_;  ///< pk/dn/topic -> MessageIds
+    std::size_t sweep_at_ = 1024;
+};
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,44 @@
+#pragma once
+
+#include "rrpc/device_key.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+
+namespace rrpcd::rrpc {
+
+/// A QoS 1 message accepted for a device and not yet acknowledged.
+struct queued_message {
+    std::uint64_t message_id = 0;
+    std::string topic;
+    std::string payload;
+    bool sent = false;  ///< written to the current session, waiting for its PUBACK
+};
+
+/// QoS 1 messages per device, in order, until the device acknowledges them: sent when the
+/// device is online and subscribed, sent again on a later session if no PUBACK came.
+/// In memory; io thread only.
+class outbox {
+public:
+    /// At most `per_device` messages wait for one device; the oldest is dropped past that.
+    explicit outbox(std::size_t per_device) : per_device_(per_device) {}
+
+    /// Queues a message; returns false when it pushed out the oldest one.
+    bool push(const device_key& device, queued_message message);
+    /// The device's queue (created empty if needed).
+    std::deque<queued_message>& queue(const device_key& device) { return queues_[device]; }
+    /// Removes the message the device acknowledged; false when it was not queued.
+    bool acknowledge(const device_key& device, std::uint64_t message_id);
+    /// The session ended: what it was sent but did not acknowledge is sent again next time.
+    void session_ended(const device_key& device);
+    std::size_t size(const device_key& device) const noexcept;
+
+private:
+    std::size_t per_device_;
+    std::unordered_map<device_key, std::deque<queued_message>, device_key_hash> queues_;
+};
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,267 @@
+#include "rrpc/thing_model.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace rrpcd::rrpc {
+
+namespace json = boost::json;
+
+namespace {
+
+using error = std::string;
+
+/// A TSL number spec: exported TSL writes them as strings ("0.5"), hand-written ones as numbers.
+std::optional<double> number_spec(const json::object& specs, std::string_view key,
+                                  const std::string& path, error& err) {
+    const auto* v = specs.if_contains(key);
+    if (v == nullptr) return std::nullopt;
+    if (v->is_number()) return v->to_number<double>();
+    if (const auto* s = v->if_string()) {
+        double d = 0;
+        const auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), d);
+        if (ec == std::errc{} && ptr == s->data() + s->size()) return d;
+    }
+    err = path + "." + std::string{key} + ": expected a number";
+    return std::nullopt;
+}
+
+bool parse_params(const json::value* list, const std::string& path, std::vector<param_def>& out,
+                  error& err);
+
+bool parse_type(const json::value& v, const std::string& path, data_type& out, error& err) {
+    const auto* o = v.if_object();
+    const auto* type = o ? o->if_contains("type") : nullptr;
+    if (type == nullptr || !type->is_string()) return err = path + ".type: missing", false;
+    const auto name = std::string_view{type->as_string()};
+    static const std::map<std::string_view, data_type::type_kind> kinds = {
+        {"int", data_type::type_kind::int_},       {"float", data_type::type_kind::float_},
+        {"double", data_type::type_kind::double_}, {"text", data_type::type_kind::text},
+        {"bool", data_type::type_kind::bool_},     {"enum", data_type::type_kind::enum_},
+        {"date", data_type::type_kind::date},      {"struct", data_type::type_kind::struct_},
+        {"array", data_type::type_kind::array},
+    };
+    const auto k = kinds.find(name);
+    if (k == kinds.end())
+        return err = path + ".type: unknown type \"" + std::string{name} + "\"", false;
+    out.kind = k->second;
+    const auto* specs_v = o->if_contains("specs");
+    const std::string sp = path + ".specs";
+    switch (out.kind) {
+        case data_type::type_kind::int_:
+        case data_type::type_kind::float_:
+        case data_type::type_kind::double_: {
+            if (specs_v == nullptr) return true;
+            const auto* specs = specs_v->if_object();
+            if (specs == nullptr) return err = sp + ": expected an object", false;
+            out.min = number_spec(*specs, "min", sp, err);
+            out.max = number_spec(*specs, "max", sp, err);
+            out.step = number_spec(*specs, "step", sp, err);
+            if (out.min && out.max && *out.min > *out.max) err = sp + ".min: greater than max";
+            return err.empty();
+        }
+        case data_type::type_kind::text: {
+            const auto* specs = specs_v ? specs_v->if_object() : nullptr;
+            if (specs == nullptr) return true;
+            if (const auto len = number_spec(*specs, "length", sp, err))
+                out.length = static_cast<std::size_t>(*len);
+            return err.empty();
+        }
+        case data_type::type_kind::bool_:
+        case data_type::type_kind::enum_: {
+            const auto* specs = specs_v ? specs_v->if_object() : nullptr;
+            if (specs == nullptr || specs->empty())
+                return err = sp + ": expected the values, like {\"0\":\"off\"}", false;
+            for (const auto& [key, label] : *specs) {
+                std::int64_t value = 0;
+                const auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), value);
+                if (ec != std::errc{} || ptr != key.data() + key.size())
+                    return err = sp + "." + std::string{key} + ": expected an integer value", false;
+                out.values.insert(value);
+            }
+            return true;
+        }
+        case data_type::type_kind::date: return true;
+        case data_type::type_kind::struct_: return parse_params(specs_v, sp, out.members, err);
+        case data_type::type_kind::array: {
+            const auto* specs = specs_v ? specs_v->if_object() : nullptr;
+            if (specs == nullptr) return err = sp + ": expected {size, item}", false;
+            if (const auto size = number_spec(*specs, "size", sp, err))
+                out.size = static_cast<std::size_t>(*size);
+            const auto* item = specs->if_contains("item");
+            if (item == nullptr) return err = sp + ".item: missing", false;
+            out.item = std::make_shared<data_type>();
+            return err.empty() && parse_type(*item, sp + ".item", *out.item, err);
+        }
+    }
+    return true;
+}
+
+bool parse_params(const json::value* list, const std::string& path, std::vector<param_def>& out,
+                  error& err) {
+    if (list == nullptr) return true;
+    const auto* arr = list->if_array();
+    if (arr == nullptr) return err = path + ": expected an array", false;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const auto p = path + "[" + std::to_string(i) + "]";
+        const auto* o = (*arr)[i].if_object();
+        const auto* id = o ? o->if_contains("identifier") : nullptr;
+        if (id == nullptr || !id->is_string() || id->as_string().empty())
+            return err = p + ".identifier: missing", false;
+        const auto* type = o->if_contains("dataType");
+        if (type == nullptr) return err = p + ".dataType: missing", false;
+        param_def def{std::string{id->as_string()}, {}};
+        if (!parse_type(*type, p + ".dataType", def.type, err)) return false;
+        out.push_back(std::move(def));
+    }
+    return true;
+}
+
+// ---- validation ------------------------------------------------------------------------------
+
+std::size_t utf8_length(std::string_view s) {
+    std::size_t n = 0;
+    for (const unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
+std::string number_text(double d) {
+    char buf[32];
+    const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);  // shortest form: 0.5, 200
+    return ec == std::errc{} ? std::string(buf, end) : std::string{"?"};
+}
+
+std::optional<std::string> check_range(const data_type& t, double v, const std::string& field) {
+    if (t.min && v < *t.min) return field + ": must be at least " + number_text(*t.min);
+    if (t.max && v > *t.max) return field + ": must be at most " + number_text(*t.max);
+    return std::nullopt;
+}
+
+std::optional<std::string> check_value(const data_type& t, const json::value& v,
+                                       const std::string& field);
+
+std::optional<std::string> check_members(const std::vector<param_def>& params,
+                                         const json::object& o, const std::string& field) {
+    for (const auto& [key, value] : o) {
+        const auto def = std::find_if(params.begin(), params.end(),
+                                      [&](const auto& p) { return p.identifier == key; });
+        if (def == params.end())
+            return field + "." + std::string{key} + ": not a parameter of this service";
+        if (auto e = check_value(def->type, value, field + "." + std::string{key})) return e;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> check_value(const data_type& t, const json::value& v,
+                                       const std::string& field) {
+    using k = data_type::type_kind;
+    switch (t.kind) {
+        case k::int_: {
+            if (!v.is_int64() && !v.is_uint64()) return field + ": expected an integer";
+            const auto i = v.to_number<double>();
+            if (auto e = check_range(t, i, field)) return e;
+            if (t.step && *t.step > 0 && t.min) {
+                const auto steps = (i - *t.min) / *t.step;
+                if (std::abs(steps - std::round(steps)) > 1e-9)
+                    return field + ": must be a multiple of " + number_text(*t.step) + " from " +
+                           number_text(*t.min);
+            }
+            return std::nullopt;
+        }
+        case k::float_:
+        case k::double_:
+            // The platform wants float and double values with a decimal point (10.0, not 10).
+            if (!v.is_double())
+                return field + ": expected a number with a decimal point, like 10.0";
+            return check_range(t, v.as_double(), field);
+        case k::text:
+            if (!v.is_string()) return field + ": expected a string";
+            if (t.length && utf8_length(v.as_string()) > *t.length)
+                return field + ": longer than " + std::to_string(*t.length) + " characters";
+            return std::nullopt;
+        case k::bool_:
+        case k::enum_:
+            if (!v.is_int64() || !t.values.contains(v.as_int64())) {
+                std::string allowed;
+                for (const auto x : t.values)
+                    allowed += (allowed.empty() ? "" : ", ") + std::to_string(x);
+                return field + ": expected one of " + allowed;
+            }
+            return std::nullopt;
+        case k::date: {
+            const auto* s = v.if_string();
+            if (s == nullptr || s->empty() ||
+                s->find_first_not_of("0123456789") != json::string::npos)
+                return field + ": expected a UTC time in milliseconds, as a string of digits";
+            return std::nullopt;
+        }
+        case k::struct_:
+            if (!v.is_object()) return field + ": expected an object";
+            return check_members(t.members, v.as_object(), field);
+        case k::array: {
+            if (!v.is_array()) return field + ": expected an array";
+            const auto& a = v.as_array();
+            if (t.size && a.size() > *t.size)
+                return field + ": more than " + std::to_string(*t.size) + " elements";
+            for (std::size_t i = 0; i < a.size(); ++i)
+                if (auto e = check_value(*t.item, a[i], field + "[" + std::to_string(i) + "]"))
+                    return e;
+            return std::nullopt;
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+const service_def* thing_model::find(std::string_view identifier) const noexcept {
+    const auto it = services.find(identifier);
+    return it == services.end() ? nullptr : &it->second;
+}
+
+boost::system::result<void, std::string> add_tsl(std::string_view text, thing_model& model) {
+    boost::system::error_code ec;
+    const auto doc = json::parse(text, ec);
+    if (ec) return "not JSON: " + ec.message();
+    const auto* root = doc.if_object();
+    if (root == nullptr) return std::string{"expected a JSON object"};
+    std::string prefix;
+    if (const auto* block = root->if_contains("functionBlockId"); block && block->is_string())
+        prefix = std::string{block->as_string()} + ":";
+    const auto* services = root->if_contains("services");
+    if (services == nullptr) return {};
+    const auto* arr = services->if_array();
+    if (arr == nullptr) return std::string{"services: expected an array"};
+    error err;
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const auto path = "services[" + std::to_string(i) + "]";
+        const auto* o = (*arr)[i].if_object();
+        const auto* id = o ? o->if_contains("identifier") : nullptr;
+        if (id == nullptr || !id->is_string() || id->as_string().empty())
+            return path + ".identifier: missing";
+        service_def s;
+        s.identifier = prefix + std::string{id->as_string()};
+        const auto* call_type = o->if_contains("callType");
+        const auto ct = call_type && call_type->is_string()
+                            ? std::string_view{call_type->as_string()}
+                            : "async";
+        if (ct != "sync" && ct != "async")
+            return path + ".callType: expected \"sync\" or \"async\"";
+        s.sync = ct == "sync";
+        if (!parse_params(o->if_contains("inputData"), path + ".inputData", s.input, err))
+            return err;
+        if (!model.services.emplace(s.identifier, std::move(s)).second)
+            return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";
+    }
+    return {};
+}
+
+std::optional<std::string> validate_args(const service_def& service,
+                                         const boost::json::object& args) {
+    return check_members(service.input, args, "Args");
+}
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <boost/json/fwd.hpp>
+#include <boost/system/result.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rrpcd::rrpc {
+
+struct param_def;
+
+/// A TSL data type: `dataType{type, specs}`.
+struct data_type {
+    enum class type_kind : std::uint8_t {
+        int_,
+        float_,
+        double_,
+        text,
+        bool_,
+        enum_,
+        date,
+        struct_,
+        array
+    };
+    type_kind kind = type_kind::int_;
+    std::optional<double> min, max, step;  ///< numbers (exported as strings in TSL)
+    std::optional<std::size_t> length;     ///< text: at most this many characters
+    std::set<std::int64_t> values;         ///< bool and enum: the allowed values
+    std::vector<param_def> members;        ///< struct
+    std::shared_ptr<data_type> item;       ///< array element
+    std::optional<std::size_t> size;       ///< array: at most this many elements
+};
+
+/// A TSL parameter: `{identifier, name, dataType}`.
+struct param_def {
+    std::string identifier;
+    data_type type;
+};
+
+/// A TSL service.
+struct service_def {
+    std::string
+        identifier;     ///< with its module prefix (`module:identifier`) outside the default module
+    bool sync = false;  ///< callType "sync": through RRPC; "async": on the thing/service topic
+    std::vector<param_def> input;
+};
+
+/// A product's thing model: its services by identifier.
+struct thing_model {
+    std::map<std::string, service_def, std::less<>> services;
+
+    const service_def* find(std::string_view identifier) const noexcept;
+};
+
+/// Parses one Alibaba TSL document and adds its services to `model` (a document with
+/// `functionBlockId` is a non-default module: its identifiers become `module:identifier`).
+/// The error names the offending element, like `services[2].inputData[0].dataType.specs.max`.
+boost::system::result<void, std::string> add_tsl(std::string_view json, thing_model& model);
+
+/// Checks `args` (the InvokeThingService `Args` object) against the service's inputData.
+/// Returns the first problem, naming the field (`Args.NewWeight: at most 200`), or nullopt.
+std::optional<std::string> validate_args(const service_def& service,
+                                         const boost::json::object& args);
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,127 @@
+#include "server/webhook.hpp"
+
+#include "rrpc/crypto.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+
+namespace rrpcd::server {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+
+namespace {
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr int max_attempts = 10;
+constexpr std::chrono::seconds request_timeout{10};
+}  // namespace
+
+webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
+                               std::size_t max_queued, rrpc::reply_hub& hub,
+                               std::shared_ptr<spdlog::logger> log)
+    : ex_(std::move(ex)),
+      hook_(std::move(hook)),
+      max_queued_(max_queued),
+      hub_(hub),
+      log_(std::move(log)),
+      wake_(ex_, asio::steady_timer::time_point::max()) {}
+
+webhook_sender::~webhook_sender() {
+    if (token_ != 0) hub_.unsubscribe(token_);
+}
+
+void webhook_sender::start() {
+    token_ = hub_.subscribe([this](std::uint64_t id, const std::string& json) {
+        if (queue_.size() >= max_queued_) {
+            queue_.pop_front();
+            ++dropped_;
+            log_->warn("event=webhook_dropped url={} dropped={}", hook_.url, dropped_);
+        }
+        queue_.emplace_back(id, json);
+        wake_.cancel();
+    });
+    asio::co_spawn(ex_, run(), asio::detached);  // run() catches nothing that can throw here
+}
+
+asio::awaitable<void> webhook_sender::run() {
+    asio::steady_timer backoff{ex_};
+    for (;;) {
+        if (queue_.empty()) {
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(use_nothrow);
+            continue;
+        }
+        const auto [id, body] = std::move(queue_.front());
+        queue_.pop_front();
+        bool delivered = false;
+        for (int attempt = 0; attempt < max_attempts && !delivered; ++attempt) {
+            if (attempt > 0) {
+                backoff.expires_after(std::min<std::chrono::milliseconds>(
+                    std::chrono::milliseconds{250} * (1 << (attempt - 1)),
+                    std::chrono::seconds{30}));
+                co_await backoff.async_wait(use_nothrow);
+            }
+            delivered = co_await post(body, id);
+        }
+        if (!delivered) log_->warn("event=webhook_gave_up url={} message_id={}", hook_.url, id);
+    }
+}
+
+asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_t message_id) {
+    const auto url = boost::urls::parse_absolute_uri(hook_.url);
+    if (!url) co_return false;  // validated at load
+    const std::string host{url->host()};
+    const std::string port = url->has_port() ? std::string{url->port()} : std::string{"80"};
+    asio::ip::tcp::resolver resolver{ex_};
+    const auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
+    if (rec) co_return false;
+    beast::tcp_stream stream{ex_};
+    stream.expires_after(request_timeout);
+    const auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
+    if (cec) {
+        log_->debug("event=webhook_connect_failed url={} reason=\"{}\"", hook_.url, cec.message());
+        co_return false;
+    }
+    const auto target =
+        url->encoded_target().empty() ? std::string{"/"} : std::string{url->encoded_target()};
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
+    req.set(bhttp::field::host, url->encoded_host_and_port());
+    req.set(bhttp::field::content_type, "application/json");
+    req.set(bhttp::field::user_agent, "rrpcd");
+    const auto timestamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+    req.set("X-Rrpcd-Timestamp", timestamp);
+    req.set("X-Rrpcd-Message-Id", std::to_string(message_id));
+    req.set("X-Rrpcd-Signature",
+            "sha256=" + rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha256, hook_.secret,
+                                                timestamp + "." + body)));
+    req.body() = body;
+    req.prepare_payload();
+    const auto [wec, wn] = co_await bhttp::async_write(stream, req, use_nothrow);
+    if (wec) co_return false;
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    const auto [rec2, rn] = co_await bhttp::async_read(stream, buffer, res, use_nothrow);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    if (rec2) co_return false;
+    const auto status = static_cast<unsigned>(res.result());
+    if (status < 200 || status >= 300)
+        log_->debug("event=webhook_refused url={} status={}", hook_.url, status);
+    co_return status >= 200 && status < 300;
+}
+
+}  // namespace rrpcd::server

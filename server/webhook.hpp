@@ -1,0 +1,50 @@
+#pragma once
+
+#include "config/settings.hpp"
+#include "rrpc/reply_hub.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace rrpcd::server {
+
+/// Delivers every async reply to one backend URL as a POST, in order, retried with exponential
+/// back-off; it never blocks device I/O (its own coroutine, a bounded queue whose oldest entry
+/// is dropped when full). Each POST carries `X-Rrpcd-Timestamp` (Unix seconds) and
+/// `X-Rrpcd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`. io thread only.
+class webhook_sender {
+public:
+    webhook_sender(boost::asio::any_io_executor ex, config::webhook hook, std::size_t max_queued,
+                   rrpc::reply_hub& hub, std::shared_ptr<spdlog::logger> log);
+    ~webhook_sender();
+    webhook_sender(const webhook_sender&) = delete;
+    webhook_sender& operator=(const webhook_sender&) = delete;
+
+    /// Starts delivering (subscribes to the hub and spawns the sender).
+    void start();
+
+private:
+    boost::asio::awaitable<void> run();
+    /// One POST; true on a 2xx answer.
+    boost::asio::awaitable<bool> post(const std::string& body, std::uint64_t message_id);
+
+    boost::asio::any_io_executor ex_;
+    config::webhook hook_;
+    std::size_t max_queued_;
+    rrpc::reply_hub& hub_;
+    std::shared_ptr<spdlog::logger> log_;
+    std::deque<std::pair<std::uint64_t, std::string>> queue_;
+    boost::asio::steady_timer wake_;
+    std::uint64_t token_ = 0;
+    std::uint64_t dropped_ = 0;
+};
+
+}  // namespace rrpcd::server

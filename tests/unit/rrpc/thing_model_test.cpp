@@ -1,0 +1,117 @@
+#include "rrpc/thing_model.hpp"
+
+#include "catch_result.hpp"
+
+#include <boost/json/parse.hpp>
+#include <catch2/catch.hpp>
+
+using namespace rrpcd::rrpc;
+
+namespace {
+
+// The platform doc's worked example (SetWeight), plus one parameter of every other type.
+constexpr std::string_view tsl = R"({
+  "schema": "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json",
+  "profile": {"productKey": "a1PK"},
+  "properties": [], "events": [],
+  "services": [
+    {"identifier": "SetWeight", "callType": "async", "inputData": [
+      {"identifier": "NewWeight", "name": "w", "dataType": {"type": "double", "specs": {"min": "0", "max": "200", "step": "1", "unit": "kg"}}}]},
+    {"identifier": "Everything", "callType": "sync", "inputData": [
+      {"identifier": "i", "dataType": {"type": "int", "specs": {"min": "-10", "max": "10", "step": "2"}}},
+      {"identifier": "f", "dataType": {"type": "float", "specs": {"min": 0.5, "max": 1.5}}},
+      {"identifier": "t", "dataType": {"type": "text", "specs": {"length": "3"}}},
+      {"identifier": "b", "dataType": {"type": "bool", "specs": {"0": "off", "1": "on"}}},
+      {"identifier": "e", "dataType": {"type": "enum", "specs": {"1": "a", "2": "b", "5": "c"}}},
+      {"identifier": "d", "dataType": {"type": "date", "specs": {}}},
+      {"identifier": "s", "dataType": {"type": "struct", "specs": [
+        {"identifier": "x", "dataType": {"type": "int", "specs": {"max": "5"}}}]}},
+      {"identifier": "a", "dataType": {"type": "array", "specs": {"size": "2", "item": {"type": "text", "specs": {"length": "1"}}}}}]}
+  ]
+})";
+
+thing_model model() {
+    thing_model m;
+    REQUIRE(add_tsl(tsl, m).has_value());
+    return m;
+}
+
+std::optional<std::string> check(std::string_view service, std::string_view args) {
+    static const auto m = model();
+    const auto* s = m.find(service);
+    REQUIRE(s);
+    return validate_args(*s, boost::json::parse(args).as_object());
+}
+
+}  // namespace
+
+TEST_CASE("a TSL document loads with call types", "[rrpc]") {
+    const auto m = model();
+    REQUIRE(m.find("SetWeight"));
+    CHECK_FALSE(m.find("SetWeight")->sync);
+    CHECK(m.find("Everything")->sync);
+    CHECK(m.find("Everything")->input.size() == 8);
+    CHECK_FALSE(m.find("Nope"));
+}
+
+TEST_CASE("a non-default module prefixes its identifiers", "[rrpc]") {
+    thing_model m;
+    REQUIRE(
+        add_tsl(R"({"functionBlockId":"fb","services":[{"identifier":"Go","callType":"sync"}]})", m)
+            .has_value());
+    CHECK(m.find("fb:Go"));
+    CHECK_FALSE(m.find("Go"));
+}
+
+TEST_CASE("TSL errors name the element", "[rrpc]") {
+    const auto error_of = [](std::string_view text) {
+        thing_model m;
+        const auto r = add_tsl(text, m);
+        REQUIRE_FALSE(r.has_value());
+        return r.error();
+    };
+    CHECK(error_of("{").starts_with("not JSON"));
+    CHECK(error_of(R"({"services":[{"callType":"sync"}]})") == "services[0].identifier: missing");
+    CHECK(error_of(R"({"services":[{"identifier":"x","callType":"later"}]})") ==
+          "services[0].callType: expected \"sync\" or \"async\"");
+    CHECK(
+        error_of(
+            R"({"services":[{"identifier":"x","inputData":[{"identifier":"p","dataType":{"type":"complex"}}]}]})") ==
+        "services[0].inputData[0].dataType.type: unknown type \"complex\"");
+    CHECK(
+        error_of(
+            R"({"services":[{"identifier":"x","inputData":[{"identifier":"p","dataType":{"type":"int","specs":{"max":"ten"}}}]}]})") ==
+        "services[0].inputData[0].dataType.specs.max: expected a number");
+    CHECK(error_of(R"({"services":[{"identifier":"x"},{"identifier":"x"}]})") ==
+          "services[1].identifier: \"x\" defined twice");
+}
+
+TEST_CASE("Args follow the service's inputData", "[rrpc]") {
+    CHECK_FALSE(check("SetWeight", R"({"NewWeight":100.8})"));  // the doc's example
+    CHECK(check("SetWeight", R"({"NewWeight":100})") ==
+          "Args.NewWeight: expected a number with a decimal point, like 10.0");
+    CHECK(check("SetWeight", R"({"NewWeight":200.5})") == "Args.NewWeight: must be at most 200");
+    CHECK(check("SetWeight", R"({"NewWeight":-0.5})") == "Args.NewWeight: must be at least 0");
+    CHECK(check("SetWeight", R"({"Weight":1.0})") ==
+          "Args.Weight: not a parameter of this service");
+    CHECK_FALSE(check("SetWeight", "{}"));
+
+    CHECK_FALSE(check(
+        "Everything",
+        R"({"i":-4,"f":1.0,"t":"h\u00e9!","b":1,"e":5,"d":"1536228947682","s":{"x":5},"a":["x","y"]})"));
+    CHECK(check("Everything", R"({"i":3})") == "Args.i: must be a multiple of 2 from -10");
+    CHECK(check("Everything", R"({"i":1.0})") == "Args.i: expected an integer");
+    CHECK(check("Everything", R"({"i":12})") == "Args.i: must be at most 10");
+    CHECK(check("Everything", R"({"f":0.25})") == "Args.f: must be at least 0.5");
+    CHECK(check("Everything", R"({"t":"long"})") == "Args.t: longer than 3 characters");
+    CHECK(check("Everything", R"({"t":1})") == "Args.t: expected a string");
+    CHECK(check("Everything", R"({"b":2})") == "Args.b: expected one of 0, 1");
+    CHECK(check("Everything", R"({"e":3})") == "Args.e: expected one of 1, 2, 5");
+    CHECK(check("Everything", R"({"d":"soon"})") ==
+          "Args.d: expected a UTC time in milliseconds, as a string of digits");
+    CHECK(check("Everything", R"({"s":{"x":6}})") == "Args.s.x: must be at most 5");
+    CHECK(check("Everything", R"({"s":{"y":1}})") == "Args.s.y: not a parameter of this service");
+    CHECK(check("Everything", R"({"s":[]})") == "Args.s: expected an object");
+    CHECK(check("Everything", R"({"a":["x","y","z"]})") == "Args.a: more than 2 elements");
+    CHECK(check("Everything", R"({"a":["x","yy"]})") == "Args.a[1]: longer than 1 characters");
+}
