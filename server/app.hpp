@@ -41,7 +41,6 @@ private:
     void print_banner() const;
 
     config::settings settings_;
-    boost::asio::io_context io_{1};
     std::shared_ptr<spdlog::logger> server_log_, mqtt_log_, http_log_, rrpc_log_;
     rrpc::device_directory devices_;
     http::thing_models models_;
@@ -55,6 +54,9 @@ private:
     http::api api_;
     mqtt_context mqtt_ctx_;
     http_context http_ctx_;
+    // Declared after everything the coroutines use, so that it is destroyed before them: its
+    // destructor destroys the suspended coroutine frames, whose guards still reach the services.
+    boost::asio::io_context io_{1};
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     boost::asio::ip::tcp::acceptor mqtt_acceptor_{io_};
     boost::asio::ip::tcp::acceptor http_acceptor_{io_};

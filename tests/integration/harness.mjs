@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -12,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Iot from '@alicloud/iot20180120';
 import OpenApi from '@alicloud/openapi-client';
 import PopCore from '@alicloud/pop-core';
+import TeaUtil from '@alicloud/tea-util';
 import iotDevice from 'alibabacloud-iot-device-sdk';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
@@ -30,14 +32,20 @@ export function devices(count) {
 }
 
 /// Starts rrpcd; resolves once it printed its ready line with the ports it bound.
-export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '' } = {}) {
+/// `models` maps a ProductKey to its TSL document (written next to the config); `extra` is more TOML.
+export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '', models = {} } = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
     const configPath = path.join(dir, 'rrpcd.toml');
+    const products = Object.entries(models).flatMap(([productKey, tsl]) => {
+        fs.writeFileSync(path.join(dir, `${productKey}.json`), JSON.stringify(tsl));
+        return ['[[products]]', `product_key = "${productKey}"`, `tsl = "${productKey}.json"`];
+    });
     const toml = [
         '[mqtt]', 'listen = "127.0.0.1:0"', `keepalive_min_s = ${keepaliveMin}`,
         '[http]', 'listen = "127.0.0.1:0"',
         '[log]', `level = "${process.env.RRPCD_LOG ?? 'info'}"`,
         '[[access_keys]]', `id = "${ACCESS_KEY.id}"`, `secret = "${ACCESS_KEY.secret}"`,
+        ...products,
         ...deviceList.flatMap((d) => ['[[devices]]', `product_key = "${d.productKey}"`,
             `device_name = "${d.deviceName}"`, `device_secret = "${d.deviceSecret}"`]),
         extra,
@@ -83,6 +91,76 @@ export function iotClient(server, { v1 = false, secret = ACCESS_KEY.secret } = {
         readTimeout: 20000,
         connectTimeout: 20000,
     }));
+}
+
+/// Any action through the iot20180120 client's generic callApi (AsyncRRpc is not in its model).
+export async function callAction(client, action, query) {
+    const params = new OpenApi.Params({
+        action, version: '2018-01-20', protocol: 'HTTP', pathname: '/', method: 'POST', authType: 'AK',
+        style: 'RPC', reqBodyType: 'formData', bodyType: 'json',
+    });
+    const res = await client.callApi(params, new OpenApi.OpenApiRequest({ query }),
+        new TeaUtil.RuntimeOptions({ readTimeout: 20000, connectTimeout: 20000 }));
+    return res.body;
+}
+
+/// InvokeThingService through the iot20180120 client; resolves with the response body.
+export async function invokeThingService(client, { device, identifier, args, qos }) {
+    const res = await client.invokeThingService(new Iot.InvokeThingServiceRequest({
+        productKey: device.productKey, deviceName: device.deviceName, identifier,
+        args: typeof args === 'string' ? args : JSON.stringify(args), ...(qos !== undefined ? { qos } : {}),
+    }));
+    return res.body;
+}
+
+/// Server-Sent Events from GET /v1/replies/stream; `next()` resolves with the next event's JSON.
+export async function replyStream(server, key = ACCESS_KEY) {
+    const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/replies/stream`, {
+        headers: { authorization: `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}` },
+    });
+    if (res.status !== 200) throw new Error(`stream status ${res.status}`);
+    const reader = res.body.getReader();
+    let buffered = '';
+    return {
+        async next() {
+            for (;;) {
+                const end = buffered.indexOf('\n\n');
+                if (end >= 0) {
+                    const block = buffered.slice(0, end);
+                    buffered = buffered.slice(end + 2);
+                    const data = block.split('\n').find((l) => l.startsWith('data: '));
+                    if (data) return JSON.parse(data.slice(6));
+                    continue;  // a comment (heartbeat)
+                }
+                const { value, done } = await reader.read();
+                if (done) throw new Error('stream ended');
+                buffered += Buffer.from(value).toString();
+            }
+        },
+        close: () => reader.cancel(),
+    };
+}
+
+/// A local HTTP receiver for webhooks: `next()` resolves with the next POST ({headers, body}).
+export async function webhookReceiver() {
+    const received = [];
+    const waiters = [];
+    const server = http.createServer((req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            res.end('ok');
+            const hit = { headers: req.headers, body: Buffer.concat(chunks).toString(), url: req.url };
+            if (waiters.length) waiters.shift()(hit);
+            else received.push(hit);
+        });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+        port: server.address().port,
+        next: () => (received.length ? Promise.resolve(received.shift()) : new Promise((r) => waiters.push(r))),
+        close: () => new Promise((resolve) => server.close(resolve)),
+    };
 }
 
 /// RRpc through the iot20180120 client; resolves with the response body (camelCase fields).
