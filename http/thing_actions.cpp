@@ -57,12 +57,11 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
     }
 
     const auto id = services_.rrpc.next_id();
-    json::object alink;
-    alink["id"] = std::to_string(id);
-    alink["version"] = "1.0";
-    alink["params"] = std::move(args);
-    alink["method"] = "thing.service." + identifier;
-    auto payload = json::serialize(alink);
+    // The Alink request carries the caller's Args text as it came (it parsed as a JSON object
+    // above): re-serialising would print 100.8 as 1.008E2, which strict device parsers refuse.
+    auto payload = R"({"id":")" + std::to_string(id) + R"(","version":"1.0","params":)" +
+                   std::string{*args_text} + R"(,"method":)" +
+                   json::serialize(json::value("thing.service." + identifier)) + "}";
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["MessageId"] = std::to_string(id);

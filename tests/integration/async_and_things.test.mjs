@@ -187,6 +187,8 @@ describe('AsyncRRpc, InvokeThingService and reply channels', () => {
         const got = await first.next('publish');
         assert.equal(got.qos, 1);
         assert.equal(JSON.parse(got.payload).id, id);
+        // The Alink request: the caller's Args text as it came (1.5 stays 1.5, not 1.5E0).
+        assert.equal(got.payload.toString(), `{"id":"${id}","version":"1.0","params":{"NewWeight":1.5},"method":"thing.service.SetWeight"}`);
         first.socket.destroy();
         await first.closed;
         // Second session: gets it again, acknowledges it; a third gets nothing more.
