@@ -34,7 +34,7 @@ describe('AsyncRRpc, InvokeThingService and reply channels', () => {
     };
 
     before(async () => {
-        hook = await h.webhookReceiver();
+        hook = await h.webhookReceiver({ refuseFirst: 1 });
         server = await h.startServer({
             deviceList: [thingDevice, rawDevice, sleeper, neverOnline, qosDevice],
             models: { [h.PK]: TSL },
@@ -85,7 +85,10 @@ describe('AsyncRRpc, InvokeThingService and reply channels', () => {
         assert.equal(body.data.result, undefined);
         const id = body.data.messageId;
 
-        const posted = await hook.next();
+        const refused = await hook.next();  // the receiver refuses the first POST with a 503…
+        assert.equal(refused.status, 503);
+        const posted = await hook.next();   // …and the same reply comes again
+        assert.equal(posted.body, refused.body);
         assert.equal(posted.url, '/rrpc-replies');
         const expected = crypto.createHmac('sha256', HOOK_SECRET).update(`${posted.headers['x-rrpcd-timestamp']}.${posted.body}`).digest('hex');
         assert.equal(posted.headers['x-rrpcd-signature'], `sha256=${expected}`);
@@ -108,9 +111,17 @@ describe('AsyncRRpc, InvokeThingService and reply channels', () => {
         assert.equal(call.Kind, 'InvokeThingService/async');
     });
 
-    test('IotId addresses the device too', async () => {
-        const { body: call } = await lookup((await h.invokeThingService(h.iotClient(server), { device: thingDevice, identifier: 'Echo', args: { text: 'x' } })).data.messageId);
-        assert.equal(call.Status, 'REPLIED');
+    test('IotId addresses the device too, and wins over ProductKey/DeviceName', async () => {
+        const iotId = crypto.createHash('sha256').update(`${h.PK}/${thingDevice.deviceName}`).digest('hex').slice(0, 20);
+        const res = await h.iotClient(server).invokeThingService(new (await import('@alicloud/iot20180120')).default.InvokeThingServiceRequest({
+            iotId, productKey: h.PK, deviceName: neverOnline.deviceName, identifier: 'Echo', args: '{"text":"by id"}',
+        }));
+        assert.equal(res.body.success, true, JSON.stringify(res.body));
+        assert.equal(JSON.parse(res.body.data.result).data.text, 'by id');
+        const { body: call } = await lookup(res.body.data.messageId);
+        assert.equal(call.DeviceName, thingDevice.deviceName);
+        const unknown = await h.invokeThingService(h.iotClient(server), { device: { productKey: h.PK, deviceName: 'nobody' }, identifier: 'Echo', args: {} });
+        assert.equal(unknown.code, 'iot.device.NotExistedDevice');
     });
 
     test('Args are validated against the thing model, naming the field', async () => {

@@ -141,16 +141,20 @@ export async function replyStream(server, key = ACCESS_KEY) {
     };
 }
 
-/// A local HTTP receiver for webhooks: `next()` resolves with the next POST ({headers, body}).
-export async function webhookReceiver() {
+/// A local HTTP receiver for webhooks: `next()` resolves with the next POST ({headers, body, status});
+/// the first `refuseFirst` POSTs are answered 503.
+export async function webhookReceiver({ refuseFirst = 0 } = {}) {
     const received = [];
     const waiters = [];
+    let refusals = refuseFirst;
     const server = http.createServer((req, res) => {
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
-            res.end('ok');
-            const hit = { headers: req.headers, body: Buffer.concat(chunks).toString(), url: req.url };
+            const status = refusals-- > 0 ? 503 : 200;
+            res.statusCode = status;
+            res.end(status === 200 ? 'ok' : 'busy');
+            const hit = { headers: req.headers, body: Buffer.concat(chunks).toString(), url: req.url, status };
             if (waiters.length) waiters.shift()(hit);
             else received.push(hit);
         });
