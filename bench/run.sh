@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# One run of the benchmark: mosquitto (the peer a user would otherwise run) and rrpcd, measured on
+# this machine in the same run, printed as a table with the ratio rrpcd/mosquitto.
+#   bench/run.sh [--quick]      (--quick: fewer calls, for a smoke run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+RRPCD_BUILD_TYPE=Release RRPCD_BUILD_DIR=build-release scripts/build.sh >/dev/null
+bin=build-release
+ulimit -n "$(ulimit -Hn)"
+
+calls=${RRPCD_BENCH_CALLS:-40000}
+[[ ${1:-} == --quick ]] && calls=4000
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_mosquitto() {
+    local port; port=$(free_port)
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\nmax_queued_messages 100000\nlog_dest none\n' \
+        "$port" > "$work/mosquitto.conf"
+    mosquitto -c "$work/mosquitto.conf" & pids+=($!)
+    mosq_pid=$!
+    mosq_port=$port
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+}
+
+start_rrpcd() {  # $1 = devices in the config
+    $bin/bench/rrpc_bench config --devices "$1" > "$work/rrpcd.toml"
+    coproc RRPCD { exec $bin/rrpcd --config "$work/rrpcd.toml" 2>"$work/rrpcd.log"; }
+    rr_pid=$RRPCD_PID
+    pids+=("$rr_pid")
+    local line
+    read -r line <&"${RRPCD[0]}"
+    [[ $line =~ mqtt=127\.0\.0\.1:([0-9]+)\ http=127\.0\.0\.1:([0-9]+) ]] || { echo "rrpcd: $line"; exit 1; }
+    rr_mqtt=${BASH_REMATCH[1]}
+    rr_http=${BASH_REMATCH[2]}
+}
+
+stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
+
+results=$work/results.jsonl
+# Start-up RSS of rrpcd with a small configuration.
+start_rrpcd 20
+echo "{\"mode\":\"startup\",\"rss_kib\":$(awk '/VmRSS/{print $2}' /proc/$rr_pid/status)}" >> "$results"
+stop "$rr_pid"
+
+# Idle devices: 10,000 logged in and subscribed, on fresh servers.
+start_mosquitto
+$bin/bench/rrpc_bench idle --target broker --mqtt "$mosq_port" --pid "$mosq_pid" --devices 10000 >> "$results"
+stop "$mosq_pid"
+start_rrpcd 10000
+$bin/bench/rrpc_bench idle --target rrpcd --mqtt "$rr_mqtt" --pid "$rr_pid" --devices 10000 >> "$results"
+stop "$rr_pid"
+
+# Request/reply: echo devices, C calls in flight, every reply's payload checked.
+start_mosquitto
+start_rrpcd 1000
+for devices in 20 1000; do
+    for c in 1 16 64 256; do
+        n=$calls; [[ $c == 1 ]] && n=$((calls / 8))
+        $bin/bench/rrpc_bench reqrep --target broker --mqtt "$mosq_port" --pid "$mosq_pid" \
+            --devices "$devices" --concurrency "$c" --calls "$n" >> "$results"
+        $bin/bench/rrpc_bench reqrep --target rrpcd --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" \
+            --devices "$devices" --concurrency "$c" --calls "$n" >> "$results"
+    done
+done
+# Timeouts: a device that never answers; TIMEOUT must come within [Timeout, Timeout+20 ms].
+$bin/bench/rrpc_bench timeout --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" --calls 512 --concurrency 256 \
+    --timeout-ms 1000 >> "$results"
+echo "{\"mode\":\"after\",\"rss_kib\":$(awk '/VmRSS/{print $2}' /proc/$rr_pid/status)}" >> "$results"
+
+python3 bench/report.py "$results"
