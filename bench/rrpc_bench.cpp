@@ -51,7 +51,9 @@ std::string device_name(int i) {
     std::snprintf(buf, sizeof buf, "dev%05d", i);
     return buf;
 }
-std::string device_secret(int i) { return "secret-" + std::to_string(i); }
+std::string device_secret(int i) {
+    return "secret-" + std::to_string(i);
+}
 
 struct options {
     std::string mode, target = "rrpcd";
@@ -80,7 +82,9 @@ long rss_kib(int pid) {
     return 0;
 }
 
-double self_cpu_seconds() { return cpu_seconds(static_cast<int>(getpid())); }
+double self_cpu_seconds() {
+    return cpu_seconds(static_cast<int>(getpid()));
+}
 
 // ---- MQTT -----------------------------------------------------------------------------------
 
@@ -109,14 +113,16 @@ struct mqtt_client {
             if (f.status != mqtt::frame_result::status::need_more) co_return std::nullopt;
             const auto old = in.size();
             in.resize(old + 65536);
-            auto [ec, n] = co_await socket.async_read_some(asio::buffer(in.data() + old, 65536), use_nothrow);
+            auto [ec, n] =
+                co_await socket.async_read_some(asio::buffer(in.data() + old, 65536), use_nothrow);
             in.resize(old + n);
             if (ec) co_return std::nullopt;
         }
     }
     /// TCP connect, CONNECT with Alibaba's login (ignored by a broker allowing anonymous), CONNACK.
     asio::awaitable<bool> login(std::uint16_t port, int i, std::uint16_t keep_alive = 600) {
-        auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_nothrow);
+        auto [ec] =
+            co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_nothrow);
         if (ec) co_return false;
         socket.set_option(tcp::no_delay{true});
         const std::string id = "b" + std::to_string(i);
@@ -125,12 +131,14 @@ struct mqtt_client {
         c.client_id = parts;
         c.keep_alive = keep_alive;
         c.username = device_name(i) + "&" + product_key;
-        const auto content = "clientId" + id + "deviceName" + device_name(i) + "productKey" + product_key;
-        c.password = rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha1, device_secret(i), content));
+        const auto content =
+            "clientId" + id + "deviceName" + device_name(i) + "productKey" + product_key;
+        c.password =
+            rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha1, device_secret(i), content));
         const mqtt::packet p = std::move(c);
         if (!co_await send(p)) co_return false;
         auto ack = co_await next();
-        co_return ack && std::holds_alternative<mqtt::connack>(*ack) &&
+        co_return ack&& std::holds_alternative<mqtt::connack>(*ack) &&
             std::get<mqtt::connack>(*ack).code == mqtt::connect_return_code::accepted;
     }
     asio::awaitable<bool> subscribe(const std::string& filter) {
@@ -138,11 +146,13 @@ struct mqtt_client {
         const mqtt::packet sub = mqtt::subscribe{1, {{filter, mqtt::qos::at_most_once}}};
         if (!co_await send(sub)) co_return false;
         auto ack = co_await next();
-        co_return ack && std::holds_alternative<mqtt::suback>(*ack);
+        co_return ack&& std::holds_alternative<mqtt::suback>(*ack);
     }
 };
 
-std::string request_filter(int i) { return std::string{"/sys/"} + product_key + "/" + device_name(i) + "/rrpc/request/+"; }
+std::string request_filter(int i) {
+    return std::string{"/sys/"} + product_key + "/" + device_name(i) + "/rrpc/request/+";
+}
 
 /// An echo device: answers every request on its response topic with the same bytes.
 asio::awaitable<void> echo_device(std::shared_ptr<mqtt_client> c) {
@@ -153,7 +163,8 @@ asio::awaitable<void> echo_device(std::shared_ptr<mqtt_client> c) {
         if (pub == nullptr) continue;
         auto topic = pub->topic;
         topic.replace(topic.find("/rrpc/request/"), 14, "/rrpc/response/");
-        const mqtt::packet reply = mqtt::publish{false, mqtt::qos::at_most_once, false, topic, 0, std::move(pub->payload)};
+        const mqtt::packet reply =
+            mqtt::publish{false, mqtt::qos::at_most_once, false, topic, 0, std::move(pub->payload)};
         if (!co_await c->send(reply)) co_return;
     }
 }
@@ -168,9 +179,11 @@ struct run_stats {
 json::object summarise(run_stats& s, double wall_s, double server_cpu_s, double driver_cpu_s) {
     std::sort(s.latencies_us.begin(), s.latencies_us.end());
     const auto q = [&](double x) {
-        return s.latencies_us.empty() ? 0.0
-                                      : s.latencies_us[std::min(s.latencies_us.size() - 1,
-                                                                static_cast<std::size_t>(x * static_cast<double>(s.latencies_us.size())))];
+        return s.latencies_us.empty()
+                   ? 0.0
+                   : s.latencies_us[std::min(
+                         s.latencies_us.size() - 1,
+                         static_cast<std::size_t>(x * static_cast<double>(s.latencies_us.size())))];
     };
     const auto n = static_cast<double>(s.latencies_us.size());
     json::object o;
@@ -200,8 +213,8 @@ struct shared_run {
 asio::awaitable<void> http_requester(shared_run& run, int index) {
     auto ex = co_await asio::this_coro::executor;
     beast::tcp_stream stream{ex};
-    auto [ec] = co_await stream.async_connect(tcp::endpoint{asio::ip::make_address("127.0.0.1"), run.opt.http_port},
-                                              use_nothrow);
+    auto [ec] = co_await stream.async_connect(
+        tcp::endpoint{asio::ip::make_address("127.0.0.1"), run.opt.http_port}, use_nothrow);
     if (ec) {
         ++run.stats.errors;
         co_return;
@@ -216,15 +229,23 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
         char stamp[32];
         const auto now = std::time(nullptr);
         std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-        http::param_list params = {
-            {"AccessKeyId", access_key_id}, {"Action", "RRpc"}, {"DeviceName", device_name(device)},
-            {"Format", "JSON"}, {"ProductKey", product_key}, {"RequestBase64Byte", b64},
-            {"SignatureMethod", "HMAC-SHA1"}, {"SignatureNonce", std::to_string(rng())},
-            {"SignatureVersion", "1.0"}, {"Timeout", std::to_string(run.opt.timeout_ms)},
-            {"Timestamp", stamp}, {"Version", "2018-01-20"}};
-        const auto sig = http::v1_signature(access_key_secret, http::v1_string_to_sign("GET", params));
+        http::param_list params = {{"AccessKeyId", access_key_id},
+                                   {"Action", "RRpc"},
+                                   {"DeviceName", device_name(device)},
+                                   {"Format", "JSON"},
+                                   {"ProductKey", product_key},
+                                   {"RequestBase64Byte", b64},
+                                   {"SignatureMethod", "HMAC-SHA1"},
+                                   {"SignatureNonce", std::to_string(rng())},
+                                   {"SignatureVersion", "1.0"},
+                                   {"Timeout", std::to_string(run.opt.timeout_ms)},
+                                   {"Timestamp", stamp},
+                                   {"Version", "2018-01-20"}};
+        const auto sig =
+            http::v1_signature(access_key_secret, http::v1_string_to_sign("GET", params));
         std::string target = "/?";
-        for (const auto& [k, v] : params) target += http::percent_encode(k) + "=" + http::percent_encode(v) + "&";
+        for (const auto& [k, v] : params)
+            target += http::percent_encode(k) + "=" + http::percent_encode(v) + "&";
         target += "Signature=" + http::percent_encode(sig);
         bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
         req.set(bhttp::field::host, "127.0.0.1");
@@ -239,14 +260,16 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
         boost::system::error_code jec;
         const auto body = json::parse(res.body(), jec);
         const auto* o = jec ? nullptr : body.if_object();
-        const bool ok = o && o->contains("RrpcCode") && o->at("RrpcCode").as_string() == run.expect &&
-                        (run.expect != "SUCCESS" ||
-                         o->at("PayloadBase64Byte").as_string() == b64);  // the echo is checked byte for byte
+        const bool ok = o && o->contains("RrpcCode") &&
+                        o->at("RrpcCode").as_string() == run.expect &&
+                        (run.expect != "SUCCESS" || o->at("PayloadBase64Byte").as_string() ==
+                                                        b64);  // the echo is checked byte for byte
         if (!ok) {
             ++run.stats.errors;
             continue;
         }
-        run.stats.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+        run.stats.latencies_us.push_back(
+            std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
     }
 }
 
@@ -258,10 +281,13 @@ asio::awaitable<void> broker_requester(shared_run& run, std::shared_ptr<mqtt_cli
         const int device = run.issued++ % run.opt.devices;
         const auto id = next_id++;
         in_flight[id] = clock_type::now();
-        return mqtt::publish{false, mqtt::qos::at_most_once, false,
-                             std::string{"/sys/"} + product_key + "/" + device_name(device) + "/rrpc/request/" +
-                                 std::to_string(id),
-                             0, run.payload};
+        return mqtt::publish{false,
+                             mqtt::qos::at_most_once,
+                             false,
+                             std::string{"/sys/"} + product_key + "/" + device_name(device) +
+                                 "/rrpc/request/" + std::to_string(id),
+                             0,
+                             run.payload};
     };
     for (int i = 0; i < run.opt.concurrency && run.issued < run.opt.calls; ++i) {
         auto p = issue();
@@ -275,8 +301,11 @@ asio::awaitable<void> broker_requester(shared_run& run, std::shared_ptr<mqtt_cli
         const auto id = std::stoull(pub->topic.substr(pub->topic.rfind('/') + 1));
         const auto it = in_flight.find(id);
         if (it == in_flight.end()) continue;
-        if (pub->payload != run.payload) ++run.stats.errors;
-        else run.stats.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - it->second).count());
+        if (pub->payload != run.payload)
+            ++run.stats.errors;
+        else
+            run.stats.latencies_us.push_back(
+                std::chrono::duration<double, std::micro>(clock_type::now() - it->second).count());
         in_flight.erase(it);
         if (run.issued < run.opt.calls) {
             auto next = issue();
@@ -285,8 +314,9 @@ asio::awaitable<void> broker_requester(shared_run& run, std::shared_ptr<mqtt_cli
     }
 }
 
-asio::awaitable<void> connect_devices(const options& opt, std::vector<std::shared_ptr<mqtt_client>>& out,
-                                      int first, int count, bool echo) {
+asio::awaitable<void> connect_devices(const options& opt,
+                                      std::vector<std::shared_ptr<mqtt_client>>& out, int first,
+                                      int count, bool echo) {
     auto ex = co_await asio::this_coro::executor;
     for (int i = first; i < first + count; ++i) {
         auto c = std::make_shared<mqtt_client>(ex);
@@ -308,7 +338,8 @@ asio::awaitable<void> reqrep(const options& opt) {
     std::shared_ptr<mqtt_client> requester;
     if (opt.target == "broker") {
         requester = std::make_shared<mqtt_client>(ex);
-        if (!co_await requester->login(opt.mqtt_port, 999999) || !co_await requester->subscribe("/sys/+/+/rrpc/response/+"))
+        if (!co_await requester->login(opt.mqtt_port, 999999) ||
+            !co_await requester->subscribe("/sys/+/+/rrpc/response/+"))
             std::exit(1);
     }
     const auto cpu0 = cpu_seconds(opt.pid);
@@ -352,8 +383,9 @@ asio::awaitable<void> idle(const options& opt) {
     std::vector<std::vector<std::shared_ptr<mqtt_client>>> parts(lanes);
     const int per = (opt.devices + lanes - 1) / lanes;
     for (int l = 0; l < lanes; ++l)
-        asio::co_spawn(ex, connect_devices(opt, parts[static_cast<std::size_t>(l)], l * per,
-                                           std::max(0, std::min(per, opt.devices - l * per)), false),
+        asio::co_spawn(ex,
+                       connect_devices(opt, parts[static_cast<std::size_t>(l)], l * per,
+                                       std::max(0, std::min(per, opt.devices - l * per)), false),
                        [&](std::exception_ptr) {
                            if (++done == lanes) all.cancel();
                        });
@@ -384,9 +416,13 @@ asio::awaitable<void> timeouts(options opt) {
     auto ex = co_await asio::this_coro::executor;
     std::vector<std::shared_ptr<mqtt_client>> devices;
     co_await connect_devices(opt, devices, 0, 1, false);
-    asio::co_spawn(ex, [](std::shared_ptr<mqtt_client> c) -> asio::awaitable<void> {
-        while (co_await c->next()) {}  // drain, never answer
-    }(devices[0]), asio::detached);
+    asio::co_spawn(
+        ex,
+        [](std::shared_ptr<mqtt_client> c) -> asio::awaitable<void> {
+            while (co_await c->next()) {
+            }  // drain, never answer
+        }(devices[0]),
+        asio::detached);
     const auto rss0 = rss_kib(opt.pid);
     opt.devices = 1;
     shared_run run{opt, {}, 0, "t", "TIMEOUT"};
@@ -427,29 +463,42 @@ int main(int argc, char** argv) {
     opt.mode = argv[1];
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--target") opt.target = v;
-        else if (k == "--mqtt") opt.mqtt_port = static_cast<std::uint16_t>(std::stoi(v));
-        else if (k == "--http") opt.http_port = static_cast<std::uint16_t>(std::stoi(v));
-        else if (k == "--pid") opt.pid = std::stoi(v);
-        else if (k == "--devices") opt.devices = std::stoi(v);
-        else if (k == "--concurrency") opt.concurrency = std::stoi(v);
-        else if (k == "--calls") opt.calls = std::stoi(v);
-        else if (k == "--payload") opt.payload = std::stoi(v);
-        else if (k == "--timeout-ms") opt.timeout_ms = std::stoi(v);
+        if (k == "--target")
+            opt.target = v;
+        else if (k == "--mqtt")
+            opt.mqtt_port = static_cast<std::uint16_t>(std::stoi(v));
+        else if (k == "--http")
+            opt.http_port = static_cast<std::uint16_t>(std::stoi(v));
+        else if (k == "--pid")
+            opt.pid = std::stoi(v);
+        else if (k == "--devices")
+            opt.devices = std::stoi(v);
+        else if (k == "--concurrency")
+            opt.concurrency = std::stoi(v);
+        else if (k == "--calls")
+            opt.calls = std::stoi(v);
+        else if (k == "--payload")
+            opt.payload = std::stoi(v);
+        else if (k == "--timeout-ms")
+            opt.timeout_ms = std::stoi(v);
     }
     if (opt.mode == "config") {
-        std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n"
-                  << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \"" << access_key_secret
-                  << "\"\nqps_rrpc = 0\n";
+        std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = "
+                     "\"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n"
+                  << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \""
+                  << access_key_secret << "\"\nqps_rrpc = 0\n";
         for (int i = 0; i < opt.devices; ++i)
-            std::cout << "[[devices]]\nproduct_key = \"" << product_key << "\"\ndevice_name = \"" << device_name(i)
-                      << "\"\ndevice_secret = \"" << device_secret(i) << "\"\n";
+            std::cout << "[[devices]]\nproduct_key = \"" << product_key << "\"\ndevice_name = \""
+                      << device_name(i) << "\"\ndevice_secret = \"" << device_secret(i) << "\"\n";
         return 0;
     }
     asio::io_context io{1};
-    if (opt.mode == "reqrep") asio::co_spawn(io, reqrep(opt), asio::detached);
-    else if (opt.mode == "idle") asio::co_spawn(io, idle(opt), asio::detached);
-    else if (opt.mode == "timeout") asio::co_spawn(io, timeouts(opt), asio::detached);
+    if (opt.mode == "reqrep")
+        asio::co_spawn(io, reqrep(opt), asio::detached);
+    else if (opt.mode == "idle")
+        asio::co_spawn(io, idle(opt), asio::detached);
+    else if (opt.mode == "timeout")
+        asio::co_spawn(io, timeouts(opt), asio::detached);
     io.run();
     return 0;
 }

@@ -8,8 +8,7 @@
 #include <boost/algorithm/string/trim.hpp>
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
+#include <charconv>
 
 namespace rrpcd::http {
 
@@ -19,20 +18,20 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::stri
     if (s.size() != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
         s[16] != ':' || s[19] != 'Z')
         return std::nullopt;
-    std::tm tm{};
-    const std::string text{s};
-    char tail = 0;
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &tail) != 7)
+    const auto field = [s](std::size_t at, std::size_t n, int& out) {
+        const auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + n, out);
+        return ec == std::errc{} && p == s.data() + at + n;
+    };
+    int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+    if (!field(0, 4, year) || !field(5, 2, month) || !field(8, 2, day) || !field(11, 2, hour) ||
+        !field(14, 2, minute) || !field(17, 2, second))
         return std::nullopt;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return std::nullopt;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    const auto t = timegm(&tm);
-    if (t == static_cast<std::time_t>(-1)) return std::nullopt;
-    return std::chrono::system_clock::from_time_t(t);
+    const std::chrono::year_month_day date{std::chrono::year{year},
+                                           std::chrono::month{static_cast<unsigned>(month)},
+                                           std::chrono::day{static_cast<unsigned>(day)}};
+    if (!date.ok() || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+    return std::chrono::sys_days{date} + std::chrono::hours{hour} + std::chrono::minutes{minute} +
+           std::chrono::seconds{second};
 }
 
 authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,

@@ -1,7 +1,7 @@
 #include "http/params.hpp"
 
 #include <boost/url/encoding_opts.hpp>
-#include <boost/url/params_view.hpp>
+#include <boost/url/params_encoded_view.hpp>
 #include <boost/url/parse_query.hpp>
 
 namespace rrpcd::http {
@@ -12,11 +12,12 @@ boost::system::result<param_list> parse_form(std::string_view encoded) {
     // Boost.URL 1.81's parse_query rebuilds its view from `s.data()` alone (a strlen), so it
     // must be given a NUL-terminated copy, never a view into a larger buffer.
     const std::string text{encoded};
-    // Validate first: the decoding view below throws on invalid input.
-    if (auto valid = boost::urls::parse_query(text); !valid) return valid.error();
+    const auto query = boost::urls::parse_query(text);  // one pass validates and splits
+    if (!query) return query.error();
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
-    for (const auto& p : boost::urls::params_view{text, opts}) out.emplace_back(p.key, p.value);
+    out.reserve(query->size());
+    for (const auto& p : *query) out.emplace_back(p.key.decode(opts), p.value.decode(opts));
     return out;
 }
 

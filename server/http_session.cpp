@@ -13,7 +13,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/url/parse.hpp>
 
 #include <deque>
 
@@ -43,9 +42,11 @@ http::response malformed_response(const boost::system::error_code& ec) {
 constexpr std::chrono::seconds stream_heartbeat{15};
 
 bool is_stream_request(const http::api::request& req) {
-    const auto target = boost::urls::parse_origin_form(req.target());
-    return req.method() == bhttp::verb::get && target &&
-           target->encoded_path() == "/v1/replies/stream";
+    // A prefix test, not a URL parse: this runs for every request.
+    constexpr std::string_view path = "/v1/replies/stream";
+    const std::string_view target = req.target();
+    return req.method() == bhttp::verb::get && target.starts_with(path) &&
+           (target.size() == path.size() || target[path.size()] == '?');
 }
 
 /// Unsubscribes a stream from the hub on every way out.

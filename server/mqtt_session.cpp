@@ -22,7 +22,6 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t read_chunk = 16 * 1024;
 constexpr std::chrono::seconds flush_bound{2};  ///< how long a closing session may flush
 
 std::string_view to_string(std::uint8_t why) noexcept {
@@ -66,28 +65,40 @@ asio::awaitable<void> mqtt_session::run() {
 }
 
 asio::awaitable<void> mqtt_session::read_loop() {
-    std::vector<std::uint8_t> in;
+    std::vector<std::uint8_t> partial;  // the start of a frame not yet whole
     std::vector<mqtt::protocol_event> events;
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
     while (ending_ == ending::none) {
-        const auto old = in.size();
-        in.resize(old + read_chunk);
-        const auto [ec, n] = co_await socket_.async_read_some(
-            asio::buffer(in.data() + old, read_chunk), use_nothrow);
-        in.resize(old + n);
-        if (ec) {
+        // Wait without a buffer, then read into the shared one: no co_await until it is consumed.
+        const auto [wec] =
+            co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+        const auto n = wec ? 0 : socket_.read_some(asio::buffer(ctx_.scratch), ec);
+        if (!wec && ec == asio::error::would_block) continue;
+        if (wec || ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
+        }
+        std::span<const std::uint8_t> data{ctx_.scratch.data(), n};
+        if (!partial.empty()) {
+            partial.insert(partial.end(), data.begin(), data.end());
+            data = partial;
         }
         std::size_t offset = 0;
         while (ending_ == ending::none) {
             const auto consumed =
-                protocol_.feed(std::span{in}.subspan(offset), clock::now(), events, outbox_);
+                protocol_.feed(data.subspan(offset), clock::now(), events, outbox_);
             offset += consumed;
             for (auto& e : events) handle(e);
             events.clear();
             if (consumed == 0) break;
         }
-        in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(offset));
+        if (partial.empty()) {
+            partial.assign(data.begin() + static_cast<std::ptrdiff_t>(offset), data.end());
+        } else {
+            partial.erase(partial.begin(), partial.begin() + static_cast<std::ptrdiff_t>(offset));
+            if (partial.empty()) partial.shrink_to_fit();  // a big frame's buffer is not kept
+        }
         wake_writer();
     }
     co_await hold_.async_wait(use_nothrow);  // the writer flushes and ends the session

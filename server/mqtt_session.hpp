@@ -37,6 +37,9 @@ struct mqtt_context {
     rrpc::service& rrpc;
     rrpc::async_calls& async;
     std::shared_ptr<spdlog::logger> log;
+    /// The one read buffer of every session of this io thread: a session waits until its socket
+    /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
+    std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(64 * 1024);
 };
 
 /// One device connection: a read loop feeding the sans-I/O protocol, a write loop draining a
