@@ -3,7 +3,9 @@
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/uuid/random_generator.hpp>
+
 #include <boost/uuid/uuid_io.hpp>
+#include <random>
 
 namespace rrpcd::http {
 namespace {
@@ -80,8 +82,13 @@ boost::json::object error_body(const api_error& e, std::string_view request_id,
 }
 
 std::string new_request_id() {
-    // One generator per thread: it is not thread-safe and costly to seed.
-    thread_local boost::uuids::random_generator generate;
+    // One generator per thread, seeded once: Boost 1.81's random_generator asks the kernel for
+    // entropy on every id (a getrandom syscall per request). RequestIds need to be unique, not
+    // secret.
+    thread_local boost::uuids::basic_random_generator<std::mt19937_64> generate{[] {
+        thread_local std::mt19937_64 engine{std::random_device{}()};
+        return &engine;
+    }()};
     return boost::algorithm::to_upper_copy(boost::uuids::to_string(generate()));
 }
 
