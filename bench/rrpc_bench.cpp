@@ -12,6 +12,7 @@
 #include "mqtt/codec.hpp"
 #include "rrpc/base64.hpp"
 #include "rrpc/crypto.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -41,7 +42,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr const char* product_key = "a1bench";
 constexpr const char* access_key_id = "LTAIbenchKey";
 constexpr const char* access_key_secret = "bench-secret";

@@ -1,4 +1,5 @@
 #include "rrpc/service.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include "rrpc/printable.hpp"
 #include "rrpc/topics.hpp"
@@ -12,8 +13,6 @@ namespace rrpcd::rrpc {
 namespace asio = boost::asio;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 rrpc_code code_for(liveness l) noexcept {
     return l == liveness::half_connected ? rrpc_code::halfconn : rrpc_code::offline;

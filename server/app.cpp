@@ -1,4 +1,5 @@
 #include "server/app.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <boost/asio/as_tuple.hpp>
@@ -16,8 +17,6 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink_ptr& sink,
                                             const std::string& level) {

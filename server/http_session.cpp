@@ -1,4 +1,5 @@
 #include "server/http_session.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include "http/render.hpp"
 
@@ -24,7 +25,6 @@ namespace bhttp = beast::http;
 
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds write_timeout{30};
 
 /// The cloud-shaped answer to a request that could not be parsed as HTTP.

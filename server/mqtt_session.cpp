@@ -1,4 +1,5 @@
 #include "server/mqtt_session.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include "mqtt/topic.hpp"
 #include "rrpc/device_auth.hpp"
@@ -21,7 +22,6 @@ using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::seconds flush_bound{2};  ///< how long a closing session may flush
 
 std::string_view to_string(std::uint8_t why) noexcept {

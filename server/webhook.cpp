@@ -1,4 +1,5 @@
 #include "server/webhook.hpp"
+#include "rrpc/use_nothrow.hpp"
 
 #include "rrpc/crypto.hpp"
 
@@ -23,7 +24,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
 namespace {
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr int max_attempts = 10;
 constexpr std::chrono::seconds request_timeout{10};
 }  // namespace
