@@ -154,7 +154,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     if (const auto* t = r.table(root, "http")) {
         r.only_keys(*t, "http",
                     {"listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
-                     "signature_window_s"});
+                     "signature_window_s", "shutdown_grace_ms"});
         r.address(*t, "http", "listen", out.http.listen);
         r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024,
                   64 * 1024 * 1024);
@@ -162,6 +162,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                   64 * 1024 * 1024);
         r.duration(*t, "http", "idle_timeout_s", out.http.idle_timeout, 1, 3600);
         r.duration(*t, "http", "signature_window_s", out.http.signature_window, 1, 86'400);
+        r.duration(*t, "http", "shutdown_grace_ms", out.http.shutdown_grace, 0, 600'000);
     }
     if (const auto* t = r.table(root, "rrpc")) {
         r.only_keys(*t, "rrpc", {"timeout_min_ms", "timeout_max_ms", "node_id"});

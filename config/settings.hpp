@@ -33,6 +33,8 @@ struct http_settings {
     std::size_t max_body_bytes = 2 * 1024 * 1024;
     std::chrono::seconds idle_timeout{60};       ///< keep-alive connections with no request
     std::chrono::seconds signature_window{900};  ///< Timestamp skew and nonce memory (+-15 min)
+    std::chrono::milliseconds shutdown_grace{
+        5000};  ///< SIGTERM: how long in-flight calls may finish
 };
 
 struct rrpc_settings {

@@ -49,6 +49,16 @@ std::size_t pending_table::resolve_device(const device_key& device, rrpc_code ou
     return n;
 }
 
+std::size_t pending_table::resolve_all(rrpc_code outcome) {
+    std::size_t n = 0;
+    for (auto& [id, call] : calls_) {
+        if (call->outcome) continue;
+        resolve(*call, outcome);
+        ++n;
+    }
+    return n;
+}
+
 std::size_t pending_table::pending_for(const device_key& device) const noexcept {
     const auto dev = by_device_.find(device);
     return dev == by_device_.end() ? 0 : dev->second.size();

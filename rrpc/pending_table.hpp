@@ -49,6 +49,9 @@ public:
     /// Resolves every unresolved call of `device` with `outcome`; returns how many.
     std::size_t resolve_device(const device_key& device, rrpc_code outcome);
 
+    /// Resolves every unresolved call with `outcome` (shutdown); returns how many.
+    std::size_t resolve_all(rrpc_code outcome);
+
     std::size_t size() const noexcept { return calls_.size(); }
     /// Pending calls addressed to `device`.
     std::size_t pending_for(const device_key& device) const noexcept;

@@ -85,6 +85,9 @@ public:
     /// HALFCONN or OFFLINE by the platform's rules applied to `after`.
     void on_session_end(const device_key& device, const presence& after);
 
+    /// Ends every pending call now with UNKNOWN (shutdown past its grace period).
+    std::size_t cancel_all() { return table_.resolve_all(rrpc_code::unknown); }
+
     const service_stats& stats() const noexcept { return stats_; }
     std::size_t pending() const noexcept { return table_.size(); }
 

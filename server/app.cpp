@@ -113,7 +113,8 @@ app::app(config::settings settings, http::thing_models models)
       api_(api_limits_of(settings_), auth_, {rrpc_, async_, calls_, registry_, devices_, models_},
            http_log_),
       mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, async_, mqtt_log_},
-      http_ctx_{settings_.http, api_, replies_, settings_.replies.max_queued, http_log_} {
+      // gate_ is declared (and built) after http_ctx_: only its address is taken here.
+      http_ctx_{settings_.http, api_, replies_, settings_.replies.max_queued, gate_, http_log_} {
     for (const auto& d : settings_.devices)
         devices_.add({{d.product_key, d.device_name}, d.device_secret, {}});
     for (const auto& hook : settings_.replies.webhooks)
@@ -131,12 +132,7 @@ bool app::start() {
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-        if (ec) return;
-        server_log_->info("event=stopping signal={}", signal);
-        boost::system::error_code ignored;
-        mqtt_acceptor_.close(ignored);
-        http_acceptor_.close(ignored);
-        io_.stop();
+        if (!ec) asio::co_spawn(io_, shut_down(signal), log_exception{server_log_});
     });
     server_log_->info("event=started devices={} access_keys={} thing_models={} webhooks={}",
                       devices_.size(), settings_.access_keys.size(), models_.size(),
@@ -148,6 +144,25 @@ bool app::start() {
 int app::run() {
     io_.run();
     return 0;
+}
+
+asio::awaitable<void> app::shut_down(int signal) {
+    server_log_->info("event=stopping signal={} in_flight={} devices={}", signal, gate_.in_flight(),
+                      registry_.online());
+    boost::system::error_code ignored;
+    mqtt_acceptor_.close(ignored);
+    http_acceptor_.close(ignored);
+    gate_.stop();
+    co_await gate_.wait_idle(settings_.http.shutdown_grace);  // devices stay connected to answer
+    if (const auto cancelled = rrpc_.cancel_all(); cancelled != 0) {
+        server_log_->warn("event=calls_cancelled count={} reason=shutdown", cancelled);
+        co_await gate_.wait_idle(std::chrono::seconds{1});  // their UNKNOWN answers go out
+    }
+    registry_.close_all();
+    asio::steady_timer flush{io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
+    co_await flush.async_wait(use_nothrow);
+    server_log_->info("event=stopped");
+    io_.stop();
 }
 
 asio::awaitable<void> app::accept_mqtt() {

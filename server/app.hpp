@@ -37,6 +37,9 @@ public:
 
 private:
     boost::asio::awaitable<void> accept_mqtt();
+    /// SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded), end the rest with
+    /// UNKNOWN, close the devices, stop.
+    boost::asio::awaitable<void> shut_down(int signal);
     boost::asio::awaitable<void> accept_http();
     void print_banner() const;
 
@@ -57,6 +60,7 @@ private:
     // Declared after everything the coroutines use, so that it is destroyed before them: its
     // destructor destroys the suspended coroutine frames, whose guards still reach the services.
     boost::asio::io_context io_{1};
+    drain_gate gate_{io_.get_executor()};
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     boost::asio::ip::tcp::acceptor mqtt_acceptor_{io_};
     boost::asio::ip::tcp::acceptor http_acceptor_{io_};

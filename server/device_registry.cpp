@@ -64,6 +64,11 @@ void device_registry::flush(const rrpc::device_key& device) {
     for (const auto id : done) outbox_.acknowledge(device, id);
 }
 
+void device_registry::close_all() {
+    for (auto& [device, e] : devices_)
+        if (e.session != nullptr) e.session->close_for_shutdown();
+}
+
 void device_registry::acknowledged(const rrpc::device_key& device, std::uint64_t message_id) {
     outbox_.acknowledge(device, message_id);
 }

@@ -45,6 +45,9 @@ public:
         return outbox_.size(device);
     }
 
+    /// Closes every live session (server shutdown).
+    void close_all();
+
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }
 

@@ -131,13 +131,25 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
             }
             break;
         }
-        stream.expires_never();       // an RRpc call waits for its device
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
         if (is_stream_request(req) && ctx.api.authorize_basic(req)) {
             co_await run_reply_stream(stream, ctx, req.version());
             break;
         }
+        if (ctx.gate.stopping()) {  // shutting down: finish what runs, take nothing new
+            const http::api_error e{503, "ServiceUnavailable", "The server is shutting down."};
+            auto res =
+                http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
+                                    http::format::json, "Error", req.version(), false);
+            stream.expires_after(write_timeout);
+            co_await bhttp::async_write(stream, res, use_nothrow);
+            break;
+        }
+        stream.expires_never();  // an RRpc call waits for its device
+        ctx.gate.enter();
         auto res = co_await ctx.api.handle(std::move(req));
+        ctx.gate.leave();
+        if (ctx.gate.stopping()) res.keep_alive(false);
         stream.expires_after(write_timeout);
         const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
         if (wec || !res.keep_alive()) break;

@@ -3,6 +3,7 @@
 #include "config/settings.hpp"
 #include "http/api.hpp"
 #include "rrpc/reply_hub.hpp"
+#include "server/drain_gate.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -18,6 +19,7 @@ struct http_context {
     http::api& api;
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
     std::size_t max_queued;    ///< per stream subscriber
+    drain_gate& gate;          ///< in-flight requests, for a graceful shutdown
     std::shared_ptr<spdlog::logger> log;
 };
 

@@ -25,8 +25,9 @@ namespace {
 constexpr std::chrono::seconds flush_bound{2};  ///< how long a closing session may flush
 
 std::string_view to_string(std::uint8_t why) noexcept {
-    constexpr std::string_view names[] = {"none",    "disconnect", "lost",     "violation",
-                                          "refused", "keep_alive", "takeover", "slow_reader"};
+    constexpr std::string_view names[] = {"none",      "disconnect",  "lost",
+                                          "violation", "refused",     "keep_alive",
+                                          "takeover",  "slow_reader", "shutdown"};
     return why < std::size(names) ? names[why] : "?";
 }
 
@@ -163,6 +164,13 @@ void mqtt_session::close_for_takeover() {
                    device_->device_name, peer_);
     finish(ending::takeover);
     hold_.cancel();  // the reader may be parked; it stops either way
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+}
+
+void mqtt_session::close_for_shutdown() {
+    finish(ending::shutdown);
+    hold_.cancel();
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
 }

@@ -66,6 +66,8 @@ public:
 
     /// Ends this session because the same device logged in again.
     void close_for_takeover();
+    /// Ends this session because the server stops (what is queued is flushed first, bounded).
+    void close_for_shutdown();
 
     clock::time_point last_activity() const noexcept { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept { return protocol_.keep_alive(); }
@@ -80,7 +82,8 @@ private:
         refused,
         keep_alive,
         takeover,
-        slow_reader
+        slow_reader,
+        shutdown
     };
 
     boost::asio::awaitable<void> read_loop();

@@ -33,7 +33,7 @@ export function devices(count) {
 
 /// Starts rrpcd; resolves once it printed its ready line with the ports it bound.
 /// `models` maps a ProductKey to its TSL document (written next to the config); `extra` is more TOML.
-export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '', models = {} } = {}) {
+export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '', models = {}, httpExtra = '' } = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
     const configPath = path.join(dir, 'rrpcd.toml');
     const products = Object.entries(models).flatMap(([productKey, tsl]) => {
@@ -42,7 +42,7 @@ export async function startServer({ deviceList = devices(4), keepaliveMin = 1, e
     });
     const toml = [
         '[mqtt]', 'listen = "127.0.0.1:0"', `keepalive_min_s = ${keepaliveMin}`,
-        '[http]', 'listen = "127.0.0.1:0"',
+        '[http]', 'listen = "127.0.0.1:0"', httpExtra,
         '[log]', `level = "${process.env.RRPCD_LOG ?? 'info'}"`,
         '[[access_keys]]', `id = "${ACCESS_KEY.id}"`, `secret = "${ACCESS_KEY.secret}"`,
         ...products,
