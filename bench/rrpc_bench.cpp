@@ -169,6 +169,19 @@ asio::awaitable<void> echo_device(std::shared_ptr<mqtt_client> c) {
     }
 }
 
+/// Runs the coroutines `make(0)`..`make(count - 1)` concurrently and waits for all of them.
+template <class Make>
+asio::awaitable<void> run_all(int count, Make make) {
+    auto ex = co_await asio::this_coro::executor;
+    int done = 0;
+    asio::steady_timer all{ex, asio::steady_timer::time_point::max()};
+    for (int i = 0; i < count; ++i)
+        asio::co_spawn(ex, make(i), [&](std::exception_ptr) {
+            if (++done == count) all.cancel();
+        });
+    if (done < count) co_await all.async_wait(use_nothrow);
+}
+
 // ---- figures --------------------------------------------------------------------------------
 
 struct run_stats {
@@ -348,14 +361,8 @@ asio::awaitable<void> reqrep(const options& opt) {
     if (opt.target == "broker") {
         co_await broker_requester(run, requester);
     } else {
-        // Each requester is its own coroutine; wait for all of them through a counter.
-        int done = 0;
-        asio::steady_timer all_done{ex, asio::steady_timer::time_point::max()};
-        for (int i = 0; i < opt.concurrency; ++i)
-            asio::co_spawn(ex, http_requester(run, i), [&](std::exception_ptr) {
-                if (++done == opt.concurrency) all_done.cancel();
-            });
-        co_await all_done.async_wait(use_nothrow);
+        const auto requester_n = [&run](int i) { return http_requester(run, i); };
+        co_await run_all(opt.concurrency, requester_n);
     }
     const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
     auto o = summarise(run.stats, wall, cpu_seconds(opt.pid) - cpu0, self_cpu_seconds() - self0);
@@ -378,18 +385,13 @@ asio::awaitable<void> idle(const options& opt) {
     const auto t0 = clock_type::now();
     // 64 login pipelines in parallel, like a fleet coming back after an outage.
     constexpr int lanes = 64;
-    int done = 0;
-    asio::steady_timer all{ex, asio::steady_timer::time_point::max()};
     std::vector<std::vector<std::shared_ptr<mqtt_client>>> parts(lanes);
     const int per = (opt.devices + lanes - 1) / lanes;
-    for (int l = 0; l < lanes; ++l)
-        asio::co_spawn(ex,
-                       connect_devices(opt, parts[static_cast<std::size_t>(l)], l * per,
-                                       std::max(0, std::min(per, opt.devices - l * per)), false),
-                       [&](std::exception_ptr) {
-                           if (++done == lanes) all.cancel();
-                       });
-    co_await all.async_wait(use_nothrow);
+    const auto lane = [&](int l) {
+        return connect_devices(opt, parts[static_cast<std::size_t>(l)], l * per,
+                               std::max(0, std::min(per, opt.devices - l * per)), false);
+    };
+    co_await run_all(lanes, lane);
     const double login_s = std::chrono::duration<double>(clock_type::now() - t0).count();
     const auto rss1 = rss_kib(opt.pid);
     const auto cpu0 = cpu_seconds(opt.pid);
@@ -426,14 +428,9 @@ asio::awaitable<void> timeouts(options opt) {
     const auto rss0 = rss_kib(opt.pid);
     opt.devices = 1;
     shared_run run{opt, {}, 0, "t", "TIMEOUT"};
-    int done = 0;
-    asio::steady_timer all{ex, asio::steady_timer::time_point::max()};
-    // Each call must come back TIMEOUT: count those as errors-free latencies.
-    for (int i = 0; i < opt.concurrency; ++i)
-        asio::co_spawn(ex, http_requester(run, i), [&](std::exception_ptr) {
-            if (++done == opt.concurrency) all.cancel();
-        });
-    co_await all.async_wait(use_nothrow);
+    // Each call must come back TIMEOUT: those count as error-free latencies.
+    const auto requester_n = [&run](int i) { return http_requester(run, i); };
+    co_await run_all(opt.concurrency, requester_n);
     const auto rss1 = rss_kib(opt.pid);
     auto& l = run.stats.latencies_us;
     std::sort(l.begin(), l.end());

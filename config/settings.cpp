@@ -132,6 +132,15 @@ private:
     std::optional<load_error> error_;
 };
 
+/// The whole file, or nullopt when it cannot be read (start-up only).
+std::optional<std::string> read_text(const std::filesystem::path& path) {
+    std::ifstream in{path, std::ios::binary};
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
                    settings& out) {
     r.only_keys(
@@ -227,15 +236,13 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                            "expected a file name or a list of file names");
             }
             for (const auto& f : files) {
-                const auto file = base / f;
-                std::ifstream in{file, std::ios::binary};
-                std::ostringstream text;
-                if (!in) {
-                    r.fail(t.get("tsl")->source(), path + ".tsl", "cannot read " + file.string());
+                auto text = read_text(base / f);
+                if (!text) {
+                    r.fail(t.get("tsl")->source(), path + ".tsl",
+                           "cannot read " + (base / f).string());
                     break;
                 }
-                text << in.rdbuf();
-                p.tsl_json.push_back(text.str());
+                p.tsl_json.push_back(std::move(*text));
             }
             out.products.push_back(std::move(p));
         }
@@ -306,11 +313,9 @@ boost::system::result<settings, load_error> load_string(std::string_view toml_te
 }
 
 boost::system::result<settings, load_error> load_file(const std::filesystem::path& path) {
-    std::ifstream in{path, std::ios::binary};
-    std::ostringstream text;
-    if (!in) return load_error{path.string() + ": cannot read the file"};
-    text << in.rdbuf();  // an empty file is valid TOML: all defaults
-    return load_string(text.str(), path.string(), path.parent_path());
+    const auto text = read_text(path);  // an empty file is valid TOML: all defaults
+    if (!text) return load_error{path.string() + ": cannot read the file"};
+    return load_string(*text, path.string(), path.parent_path());
 }
 
 }  // namespace rrpcd::config

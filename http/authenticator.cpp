@@ -3,12 +3,12 @@
 #include "http/signature.hpp"
 #include "rrpc/base64.hpp"
 #include "rrpc/crypto.hpp"
+#include "rrpc/parse_whole.hpp"
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/algorithm/string/trim.hpp>
 
 #include <algorithm>
-#include <charconv>
 
 namespace rrpcd::http {
 
@@ -19,8 +19,9 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::stri
         s[16] != ':' || s[19] != 'Z')
         return std::nullopt;
     const auto field = [s](std::size_t at, std::size_t n, int& out) {
-        const auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + n, out);
-        return ec == std::errc{} && p == s.data() + at + n;
+        const auto v = rrpc::parse_whole<int>(s.substr(at, n));
+        out = v.value_or(0);
+        return v.has_value();
     };
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
     if (!field(0, 4, year) || !field(5, 2, month) || !field(8, 2, day) || !field(11, 2, hour) ||

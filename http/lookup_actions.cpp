@@ -2,10 +2,9 @@
 #include "http/api.hpp"
 
 #include "rrpc/base64.hpp"
+#include "rrpc/parse_whole.hpp"
 
 #include <boost/json.hpp>
-
-#include <charconv>
 
 namespace rrpcd::http {
 
@@ -16,13 +15,6 @@ namespace {
 
 std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::optional<std::uint64_t> parse_id(std::string_view s) {
-    std::uint64_t v = 0;
-    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-    return v;
 }
 
 }  // namespace
@@ -47,7 +39,7 @@ json::object describe(const rrpc::call_record& record) {
 }
 
 api::action_result api::query_message_info(const request_params& params) {
-    const auto id = parse_id(params.get("UniMsgId").value_or(""));
+    const auto id = rrpc::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
     const auto* record = id ? services_.calls.find(*id) : nullptr;
     if (record == nullptr)
         return business("iot.messagebroker.MessageNotExist",
@@ -73,7 +65,7 @@ api::action_result api::v1_call(const request& req, std::string_view path) {
     constexpr std::string_view prefix = "/v1/calls/";
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");
-    const auto id = parse_id(path.substr(prefix.size()));
+    const auto id = rrpc::parse_whole<std::uint64_t>(path.substr(prefix.size()));
     const auto* record = id ? services_.calls.find(*id) : nullptr;
     if (record == nullptr) return gateway::not_found("The call");
     return reply{describe(*record)};

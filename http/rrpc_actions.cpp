@@ -2,22 +2,14 @@
 #include "http/api.hpp"
 
 #include "rrpc/base64.hpp"
+#include "rrpc/parse_whole.hpp"
 #include "rrpc/topics.hpp"
-
-#include <charconv>
 
 namespace rrpcd::http {
 
 namespace asio = boost::asio;
 
 namespace {
-
-std::optional<std::int64_t> parse_int(std::string_view s) {
-    std::int64_t v = 0;
-    const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-    return v;
-}
 
 /// The base64 payload parameter `name`, decoded, at most `max` bytes, or the cloud's error.
 boost::system::result<std::string, api_error> payload_param(const request_params& params,
@@ -45,7 +37,8 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     auto payload = payload_param(params, "RequestBase64Byte", limits_.max_payload_bytes, 200);
     if (!payload) co_return payload.error();
     const auto timeout_text = params.get("Timeout") ? params.get("Timeout") : params.get("TimeOut");
-    const auto timeout = timeout_text ? parse_int(*timeout_text) : std::nullopt;
+    const auto timeout =
+        timeout_text ? rrpc::parse_whole<std::int64_t>(*timeout_text) : std::nullopt;
     if (!timeout || *timeout < limits_.timeout_min.count() ||
         *timeout > limits_.timeout_max.count())
         co_return business("iot.messagebroker.InvalidTimeoutValue",

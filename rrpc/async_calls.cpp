@@ -56,16 +56,19 @@ bool async_calls::send(std::uint64_t message_id, async_request request) {
 bool async_calls::on_upstream(const device_key& from, std::string_view topic,
                               std::string_view payload) {
     if (!boost::algorithm::ends_with(topic, "_reply")) return false;
+    // Parsed once here: the Alink id correlates, and the event forwards the same document.
+    boost::system::error_code ec;
+    const auto reply = json::parse(payload, ec);
+    const auto* parsed = ec ? nullptr : &reply;
     if (boost::algorithm::contains(topic, "/thing/service/")) {
-        boost::system::error_code ec;
-        const auto reply = json::parse(payload, ec);
-        const auto* id = !ec && reply.is_object() ? reply.as_object().if_contains("id") : nullptr;
+        const auto* id =
+            parsed && reply.is_object() ? reply.as_object().if_contains("id") : nullptr;
         if (id == nullptr || !id->is_string()) return false;
         const auto it = by_alink_id_.find(key_of(from, id->as_string()));
         if (it == by_alink_id_.end()) return false;
         const auto message_id = it->second;
         by_alink_id_.erase(it);
-        answer(message_id, from, topic, payload);
+        answer(message_id, from, topic, payload, parsed);
         return true;
     }
     const auto it = by_topic_.find(key_of(from, topic));
@@ -78,7 +81,7 @@ bool async_calls::on_upstream(const device_key& from, std::string_view topic,
         const auto* r = log_.find(message_id);
         if (r == nullptr || r->state != call_state::pending) continue;
         if (ids.empty()) by_topic_.erase(it);
-        answer(message_id, from, topic, payload);
+        answer(message_id, from, topic, payload, parsed);
         return true;
     }
     by_topic_.erase(it);
@@ -86,7 +89,7 @@ bool async_calls::on_upstream(const device_key& from, std::string_view topic,
 }
 
 void async_calls::answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
-                         std::string_view payload) {
+                         std::string_view payload, const json::value* parsed) {
     const auto* record =
         log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
     if (record == nullptr) return;
@@ -99,9 +102,7 @@ void async_calls::answer(std::uint64_t message_id, const device_key& from, std::
     event["iotId"] = dev ? dev->iot_id : std::string{};
     event["productKey"] = from.product_key;
     event["deviceName"] = from.device_name;
-    boost::system::error_code ec;
-    auto data = json::parse(payload, ec);
-    const auto* alink = !ec ? data.if_object() : nullptr;
+    const auto* alink = parsed ? parsed->if_object() : nullptr;
     const auto* alink_id = alink ? alink->if_contains("id") : nullptr;
     // Parentheses, not braces: json::value{x} would make a one-element array.
     event["requestId"] = alink_id && alink_id->is_string()
@@ -115,8 +116,8 @@ void async_calls::answer(std::uint64_t message_id, const device_key& from, std::
     event["topic"] = topic;
     if (alink != nullptr && alink->contains("data"))
         event["data"] = alink->at("data");
-    else if (!ec)
-        event["data"] = std::move(data);
+    else if (parsed != nullptr)
+        event["data"] = *parsed;
     else
         event["data"] = json::object{};
     event["payloadBase64"] = base64_encode(payload);

@@ -7,6 +7,7 @@
 #include "rrpc/service.hpp"
 
 #include <spdlog/logger.h>
+#include <boost/json/fwd.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -47,8 +48,9 @@ public:
     std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
 
 private:
+    /// Ends the call and publishes the reply event; `parsed` is the payload as JSON, if it is.
     void answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
-                std::string_view payload);
+                std::string_view payload, const boost::json::value* parsed);
     void sweep();
 
     device_gateway& gateway_;

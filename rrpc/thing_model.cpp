@@ -1,5 +1,7 @@
 #include "rrpc/thing_model.hpp"
 
+#include "rrpc/parse_whole.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -20,11 +22,8 @@ std::optional<double> number_spec(const json::object& specs, std::string_view ke
     const auto* v = specs.if_contains(key);
     if (v == nullptr) return std::nullopt;
     if (v->is_number()) return v->to_number<double>();
-    if (const auto* s = v->if_string()) {
-        double d = 0;
-        const auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), d);
-        if (ec == std::errc{} && ptr == s->data() + s->size()) return d;
-    }
+    if (const auto* s = v->if_string())
+        if (const auto d = parse_whole<double>(*s)) return d;
     err = path + "." + std::string{key} + ": expected a number";
     return std::nullopt;
 }
@@ -76,11 +75,10 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
             if (specs == nullptr || specs->empty())
                 return err = sp + ": expected the values, like {\"0\":\"off\"}", false;
             for (const auto& [key, label] : *specs) {
-                std::int64_t value = 0;
-                const auto [ptr, ec] = std::from_chars(key.data(), key.data() + key.size(), value);
-                if (ec != std::errc{} || ptr != key.data() + key.size())
+                const auto value = parse_whole<std::int64_t>(key);
+                if (!value)
                     return err = sp + "." + std::string{key} + ": expected an integer value", false;
-                out.values.insert(value);
+                out.values.insert(*value);
             }
             return true;
         }

@@ -1,11 +1,11 @@
 #include "rrpc/topics.hpp"
 
 #include "mqtt/topic.hpp"
+#include "rrpc/parse_whole.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 
 #include <array>
-#include <charconv>
 #include <initializer_list>
 
 namespace rrpcd::rrpc {
@@ -33,14 +33,6 @@ bool fits(std::string_view topic, std::initializer_list<level> pattern) noexcept
     return false;
 }
 
-std::optional<std::uint64_t> parse_id(std::string_view digits) noexcept {
-    std::uint64_t id = 0;
-    const auto* end = digits.data() + digits.size();
-    const auto [ptr, ec] = std::from_chars(digits.data(), end, id);
-    if (digits.empty() || ec != std::errc{} || ptr != end) return std::nullopt;
-    return id;
-}
-
 }  // namespace
 
 std::string request_topic(const device_key& device, std::uint64_t message_id) {
@@ -61,11 +53,11 @@ std::optional<std::uint64_t> reply_message_id(const device_key& device, std::str
     constexpr std::string_view ext = "/ext/rrpc/";
     if (boost::algorithm::starts_with(topic, ext)) {
         topic.remove_prefix(ext.size());
-        return parse_id(topic.substr(0, topic.find('/')));
+        return parse_whole<std::uint64_t>(topic.substr(0, topic.find('/')));
     }
     const auto prefix = "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/";
     if (!boost::algorithm::starts_with(topic, prefix)) return std::nullopt;
-    return parse_id(topic.substr(prefix.size()));
+    return parse_whole<std::uint64_t>(topic.substr(prefix.size()));
 }
 
 bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic) {
