@@ -4,7 +4,6 @@
 #include "rrpc/printable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
-#include <boost/url/parse.hpp>
 
 namespace rrpcd::http {
 
@@ -37,29 +36,16 @@ api::api(api_limits limits, authenticator& auth, api_services services,
 asio::awaitable<response> api::handle(request req) {
     const auto request_id = new_request_id();
     const auto host = std::string{req[bhttp::field::host]};
+    auto decoded = decode_request(req.target(), req[bhttp::field::content_type], req.body());
     request_params params;
-    std::string path = "/";
     action_result result = gateway::invalid_parameter("request-target");
-
-    if (const auto target = boost::urls::parse_origin_form(req.target())) {
-        const auto encoded_path = target->encoded_path();
-        const auto encoded_query = target->encoded_query();
-        path.assign(encoded_path.data(), encoded_path.size());
-        auto query = parse_form(std::string_view{encoded_query.data(), encoded_query.size()});
-        const bool form_body = boost::algorithm::istarts_with(req[bhttp::field::content_type],
-                                                              "application/x-www-form-urlencoded");
-        auto form = form_body ? parse_form(req.body()) : param_list{};
-        if (!query)
-            result = gateway::invalid_parameter("query string");
-        else if (!form)
-            result = gateway::invalid_parameter("form body");
-        else if (path.starts_with("/v1/"))
-            result = v1_call(req, path);
-        else {
-            params.query = std::move(*query);
-            params.form = std::move(*form);
-            result = co_await dispatch(req, path, params);
-        }
+    if (!decoded) {
+        result = gateway::invalid_parameter(std::string{decoded.error()});
+    } else if (decoded->path.starts_with("/v1/")) {
+        result = v1_call(req, decoded->path);
+    } else {
+        params = std::move(decoded->params);
+        result = co_await dispatch(req, decoded->path, params);
     }
 
     const auto f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML")

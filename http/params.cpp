@@ -1,7 +1,9 @@
 #include "http/params.hpp"
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <boost/url/encoding_opts.hpp>
 #include <boost/url/params_encoded_view.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/parse_query.hpp>
 
 namespace rrpcd::http {
@@ -36,6 +38,26 @@ std::optional<std::string_view> request_params::get(std::string_view name) const
 param_list request_params::all() const {
     param_list out = query;
     out.insert(out.end(), form.begin(), form.end());
+    return out;
+}
+
+boost::system::result<decoded_request, std::string_view> decode_request(
+    std::string_view target, std::string_view content_type, std::string_view body) {
+    const auto url = boost::urls::parse_origin_form(target);
+    if (!url) return std::string_view{"request-target"};
+    decoded_request out;
+    const auto encoded_path = url->encoded_path();
+    const auto encoded_query = url->encoded_query();
+    out.path.assign(encoded_path.data(), encoded_path.size());
+    if (out.path.empty()) out.path = "/";
+    auto query = parse_form(std::string_view{encoded_query.data(), encoded_query.size()});
+    if (!query) return std::string_view{"query string"};
+    out.params.query = std::move(*query);
+    if (boost::algorithm::istarts_with(content_type, "application/x-www-form-urlencoded")) {
+        auto form = parse_form(body);
+        if (!form) return std::string_view{"form body"};
+        out.params.form = std::move(*form);
+    }
     return out;
 }
 

@@ -32,4 +32,16 @@ struct request_params {
     param_list all() const;
 };
 
+/// An API request's path and parameters, decoded from its request-target and, when the content
+/// type is `application/x-www-form-urlencoded`, its body.
+struct decoded_request {
+    std::string path;  ///< still percent-encoded, as the V3 signature covers it
+    request_params params;
+};
+
+/// Decodes what every action reads; the error names the part that is not valid (`request-target`,
+/// `query string`, `form body`), for the cloud's InvalidParameter.
+boost::system::result<decoded_request, std::string_view> decode_request(
+    std::string_view target, std::string_view content_type, std::string_view body);
+
 }  // namespace rrpcd::http

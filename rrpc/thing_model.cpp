@@ -144,8 +144,9 @@ std::optional<std::string> check_value(const data_type& t, const json::value& v,
 std::optional<std::string> check_members(const std::vector<param_def>& params,
                                          const json::object& o, const std::string& field) {
     for (const auto& [key, value] : o) {
+        const std::string_view name = key;  // clang 14 cannot capture a structured binding
         const auto def = std::find_if(params.begin(), params.end(),
-                                      [&](const auto& p) { return p.identifier == key; });
+                                      [&](const auto& p) { return p.identifier == name; });
         if (def == params.end())
             return field + "." + std::string{key} + ": not a parameter of this service";
         if (auto e = check_value(def->type, value, field + "." + std::string{key})) return e;
