@@ -81,10 +81,17 @@ public:
         out = std::chrono::duration<Rep, Period>{count};
     }
 
-    void address(const toml::table& t, std::string_view path, std::string_view key, endpoint& out) {
+    /// An `IP:port`, or "" for a listener that is off.
+    void address(const toml::table& t, std::string_view path, std::string_view key,
+                 std::optional<endpoint>& result) {
         const auto* node = present(t, path, key, false);
         if (node == nullptr) return;
         const auto* v = node->as_string();
+        if (v != nullptr && v->get().empty()) {
+            result.reset();
+            return;
+        }
+        auto& out = result.emplace();
         const auto authority = v ? boost::urls::parse_authority(v->get())
                                  : boost::urls::result<boost::urls::authority_view>{};
         if (v == nullptr || !authority || !authority->has_port() || authority->has_userinfo() ||
@@ -94,7 +101,8 @@ public:
             (authority->port_number() == 0 && authority->port() != "0")) {
             return fail(
                 node->source(), join(path, key),
-                "expected an IP address and port, like \"127.0.0.1:1883\" or \"[::1]:1883\"");
+                "expected an IP address and port, like \"127.0.0.1:1883\" or \"[::1]:1883\" "
+                "(\"\" turns the listener off)");
         }
         out.host = authority->host_type() == boost::urls::host_type::ipv6
                        ? std::string{authority->host_ipv6_address().to_string()}
@@ -143,14 +151,22 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
 
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
                    settings& out) {
-    r.only_keys(
-        root, "",
-        {"mqtt", "http", "rrpc", "log", "thing", "replies", "access_keys", "products", "devices"});
+    r.only_keys(root, "",
+                {"mqtt", "http", "tls", "rrpc", "log", "thing", "replies", "access_keys",
+                 "products", "devices"});
     if (const auto* t = r.table(root, "mqtt")) {
-        r.only_keys(*t, "mqtt",
-                    {"listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
-                     "max_packet_bytes", "max_outbound_bytes"});
+        r.only_keys(
+            *t, "mqtt",
+            {"listen", "tls_listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
+             "max_packet_bytes", "max_outbound_bytes", "max_connections",
+             "max_connections_per_address", "login_backoff_after", "login_backoff_max_s"});
         r.address(*t, "mqtt", "listen", out.mqtt.listen);
+        r.address(*t, "mqtt", "tls_listen", out.mqtt.tls_listen);
+        r.integer(*t, "mqtt", "max_connections", out.mqtt.max_connections, 1, 10'000'000);
+        r.integer(*t, "mqtt", "max_connections_per_address", out.mqtt.max_connections_per_address,
+                  1, 10'000'000);
+        r.integer(*t, "mqtt", "login_backoff_after", out.mqtt.login_backoff.failures, 1, 1000);
+        r.duration(*t, "mqtt", "login_backoff_max_s", out.mqtt.login_backoff.max_delay, 1, 86'400);
         r.duration(*t, "mqtt", "keepalive_min_s", out.mqtt.keep_alive_min, 0, 65535);
         r.duration(*t, "mqtt", "keepalive_max_s", out.mqtt.keep_alive_max, 0, 65535);
         r.duration(*t, "mqtt", "connect_timeout_ms", out.mqtt.connect_timeout, 100, 600'000);
@@ -162,9 +178,19 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     }
     if (const auto* t = r.table(root, "http")) {
         r.only_keys(*t, "http",
-                    {"listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
-                     "signature_window_s", "shutdown_grace_ms"});
+                    {"listen", "tls_listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
+                     "header_timeout_ms", "request_timeout_ms", "max_connections",
+                     "max_connections_per_address", "signature_window_s", "shutdown_grace_ms"});
         r.address(*t, "http", "listen", out.http.listen);
+        r.address(*t, "http", "tls_listen", out.http.tls_listen);
+        r.duration(*t, "http", "header_timeout_ms", out.http.header_timeout, 100, 600'000);
+        r.duration(*t, "http", "request_timeout_ms", out.http.request_timeout, 100, 3'600'000);
+        r.integer(*t, "http", "max_connections", out.http.max_connections, 1, 10'000'000);
+        r.integer(*t, "http", "max_connections_per_address", out.http.max_connections_per_address,
+                  1, 10'000'000);
+        if (out.http.header_timeout > out.http.request_timeout)
+            r.fail(t->source(), "http.header_timeout_ms",
+                   "must not exceed http.request_timeout_ms");
         r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024,
                   64 * 1024 * 1024);
         r.integer(*t, "http", "max_body_bytes", out.http.max_body_bytes, 8 * 1024,
@@ -174,13 +200,42 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
         r.duration(*t, "http", "shutdown_grace_ms", out.http.shutdown_grace, 0, 600'000);
     }
     if (const auto* t = r.table(root, "rrpc")) {
-        r.only_keys(*t, "rrpc", {"timeout_min_ms", "timeout_max_ms", "node_id"});
+        r.only_keys(*t, "rrpc",
+                    {"timeout_min_ms", "timeout_max_ms", "node_id", "max_pending_per_device"});
+        r.integer(*t, "rrpc", "max_pending_per_device", out.rrpc.max_pending_per_device, 1,
+                  1'000'000);
         r.duration(*t, "rrpc", "timeout_min_ms", out.rrpc.timeout_min, 1, 600'000);
         r.duration(*t, "rrpc", "timeout_max_ms", out.rrpc.timeout_max, 1, 600'000);
         r.integer(*t, "rrpc", "node_id", out.rrpc.node_id, 0, 31);
         if (out.rrpc.timeout_min > out.rrpc.timeout_max)
             r.fail(t->source(), "rrpc.timeout_min_ms", "must not exceed rrpc.timeout_max_ms");
     }
+    if (const auto* t = r.table(root, "tls")) {
+        r.only_keys(*t, "tls", {"cert_file", "key_file", "min_version"});
+        std::string cert, key, version = "1.2";
+        r.string(*t, "tls", "cert_file", cert, true);
+        r.string(*t, "tls", "key_file", key, true);
+        r.string(*t, "tls", "min_version", version, false);
+        if (version != "1.2" && version != "1.3")
+            r.fail(t->get("min_version")->source(), "tls.min_version",
+                   "must be \"1.2\" or \"1.3\"");
+        if (!cert.empty()) out.tls.cert_file = std::filesystem::absolute(base / cert);
+        if (!key.empty()) out.tls.key_file = std::filesystem::absolute(base / key);
+        out.tls.tls13_only = version == "1.3";
+    }
+    for (const auto& [name, listener] :
+         {std::pair{"mqtt", &out.mqtt.tls_listen}, std::pair{"http", &out.http.tls_listen}}) {
+        const auto key = std::string{name} + ".tls_listen";
+        if (*listener && !out.tls.configured())
+            r.fail(root.at_path(key).node()->source(), key,
+                   "needs a [tls] table with cert_file and key_file");
+    }
+    if (!out.mqtt.listen && !out.mqtt.tls_listen)
+        r.fail(root["mqtt"].node()->source(), "mqtt",
+               "both listeners are off (set listen or tls_listen)");
+    if (!out.http.listen && !out.http.tls_listen)
+        r.fail(root["http"].node()->source(), "http",
+               "both listeners are off (set listen or tls_listen)");
     if (const auto* t = r.table(root, "log")) {
         r.only_keys(*t, "log", {"level"});
         r.string(*t, "log", "level", out.log_level, false);

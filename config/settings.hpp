@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,23 +16,48 @@ namespace rrpcd::config {
 struct endpoint {
     std::string host;
     std::uint16_t port = 0;
+    bool operator==(const endpoint&) const = default;
+};
+
+/// The server certificate of both TLS listeners (PEM files, read at start and on SIGHUP).
+struct tls_settings {
+    std::filesystem::path cert_file;  ///< the certificate, then its chain
+    std::filesystem::path key_file;   ///< the private key (unencrypted PEM)
+    bool tls13_only = false;          ///< `min_version = "1.3"`; TLS 1.2 is the floor either way
+
+    bool configured() const noexcept { return !cert_file.empty(); }
+};
+
+/// Where a login failure back-off starts and how far it goes (per source address).
+struct login_backoff_settings {
+    std::uint32_t failures = 5;           ///< consecutive failed logins before the back-off
+    std::chrono::seconds max_delay{300};  ///< it doubles from 1 s up to this
 };
 
 struct mqtt_settings {
-    endpoint listen{"127.0.0.1", 1883};
+    std::optional<endpoint> listen = endpoint{"127.0.0.1", 1883};  ///< plain MQTT; off when empty
+    std::optional<endpoint> tls_listen;       ///< MQTT over TLS (securemode=2 devices, port 8883)
     std::chrono::seconds keep_alive_min{30};  ///< the platform accepts 30..1200 s
     std::chrono::seconds keep_alive_max{1200};
     std::chrono::milliseconds connect_timeout{10'000};  ///< from accept to CONNECT
     std::size_t max_packet_size = 256 * 1024;           ///< bytes, whole frame; the cloud's limit
     std::size_t max_outbound_bytes = 4 * 1024 * 1024;   ///< per session; a slower reader is dropped
+    std::size_t max_connections = 100'000;              ///< both MQTT listeners together
+    std::size_t max_connections_per_address = 1000;     ///< raise it behind carrier-grade NAT
+    login_backoff_settings login_backoff;
 };
 
 struct http_settings {
-    endpoint listen{"127.0.0.1", 8080};
+    std::optional<endpoint> listen = endpoint{"127.0.0.1", 8080};  ///< plain HTTP; off when empty
+    std::optional<endpoint> tls_listen;                            ///< HTTPS
     std::size_t max_header_bytes =
         2 * 1024 * 1024;  ///< request line + headers (a 100 KB payload makes a 140 KB URL)
     std::size_t max_body_bytes = 2 * 1024 * 1024;
-    std::chrono::seconds idle_timeout{60};       ///< keep-alive connections with no request
+    std::chrono::seconds idle_timeout{60};              ///< keep-alive connections with no request
+    std::chrono::milliseconds header_timeout{10'000};   ///< first byte to the end of the header
+    std::chrono::milliseconds request_timeout{30'000};  ///< first byte to the end of the body
+    std::size_t max_connections = 10'000;               ///< both HTTP listeners together
+    std::size_t max_connections_per_address = 1000;
     std::chrono::seconds signature_window{900};  ///< Timestamp skew and nonce memory (+-15 min)
     std::chrono::milliseconds shutdown_grace{
         5000};  ///< SIGTERM: how long in-flight calls may finish
@@ -40,7 +66,8 @@ struct http_settings {
 struct rrpc_settings {
     std::chrono::milliseconds timeout_min{1000};  ///< the cloud's Timeout range
     std::chrono::milliseconds timeout_max{8000};
-    std::uint32_t node_id = 0;  ///< 0..31, part of every MessageId
+    std::uint32_t node_id = 0;                ///< 0..31, part of every MessageId
+    std::size_t max_pending_per_device = 64;  ///< calls waiting for one device's reply
 };
 
 /// Calls per second an access key may make, per action (0 = unlimited); the cloud's defaults.
@@ -60,6 +87,7 @@ struct access_key {
 struct product {
     std::string product_key;
     std::vector<std::string> tsl_json;  ///< one document per module
+    bool operator==(const product&) const = default;
 };
 
 struct thing_settings {
@@ -70,6 +98,7 @@ struct thing_settings {
 struct webhook {
     std::string url;     ///< http://host:port/path
     std::string secret;  ///< HMAC-SHA256 key of the X-Rrpcd-Signature header
+    bool operator==(const webhook&) const = default;
 };
 
 /// Where async replies go and how long call outcomes are kept.
@@ -79,18 +108,21 @@ struct replies_settings {
     std::size_t max_queued =
         10'000;  ///< per webhook / stream subscriber before the oldest is dropped
     std::vector<webhook> webhooks;
+    bool operator==(const replies_settings&) const = default;
 };
 
 struct device {
     std::string product_key;
     std::string device_name;
     std::string device_secret;
+    bool operator==(const device&) const = default;
 };
 
 /// Everything rrpcd is configured with. Plain data; `load_*` fill and validate it.
 struct settings {
     mqtt_settings mqtt;
     http_settings http;
+    tls_settings tls;
     rrpc_settings rrpc;
     std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
     thing_settings thing;

@@ -95,6 +95,18 @@ asio::awaitable<api::action_result> api::dispatch(const request& req, std::strin
     co_return gateway::invalid_action(std::string{action.substr(0, 64)});
 }
 
+std::optional<api_error> api::too_many_pending(const rrpc::device_key& device) {
+    const auto waiting = services_.rrpc.pending_for(device);
+    if (waiting < limits_.max_pending_per_device) return std::nullopt;
+    if (services_.counters.hit(rrpc::limit::pending_calls_per_device))
+        log_->warn("event=limit_hit limit=pending_calls_per_device pk={} dn={} pending={} count={}",
+                   device.product_key, device.device_name, waiting,
+                   services_.counters.count(rrpc::limit::pending_calls_per_device));
+    return business("iot.messagebroker.RateLimit",
+                    "The device already has " + std::to_string(waiting) +
+                        " calls waiting for its reply; try again when they are answered.");
+}
+
 api::device_result api::find_device(const request_params& params, unsigned status,
                                     const char* not_existed, bool iot_id) const {
     if (const auto id = params.get("IotId"); iot_id && id && !id->empty()) {

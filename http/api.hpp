@@ -8,6 +8,7 @@
 #include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
 #include "rrpc/device_directory.hpp"
+#include "rrpc/limit_counters.hpp"
 #include "rrpc/service.hpp"
 #include "rrpc/thing_model.hpp"
 
@@ -31,6 +32,7 @@ struct api_limits {
     std::chrono::milliseconds timeout_max{8000};
     std::chrono::milliseconds thing_sync_timeout{8000};  ///< InvokeThingService, callType sync
     std::size_t max_payload_bytes = 256 * 1024 - 512;  ///< what fits one MQTT packet with its topic
+    std::size_t max_pending_per_device = 64;           ///< calls waiting for one device
 };
 
 /// Thing models by ProductKey.
@@ -44,6 +46,7 @@ struct api_services {
     rrpc::device_gateway& devices_online;
     const rrpc::device_directory& devices;
     const thing_models& models;
+    rrpc::limit_counters& counters;
 };
 
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
@@ -64,6 +67,9 @@ public:
     boost::system::result<caller, api_error> authorize_basic(const request& req) const {
         return auth_.verify_basic(req);
     }
+
+    /// A configuration reload's new limits.
+    void set_limits(const api_limits& limits) noexcept { limits_ = limits; }
 
     static constexpr std::string_view api_version = "2018-01-20";
 
@@ -87,6 +93,10 @@ private:
     /// with the cloud's codes: Null*/InvalidFormatted* and `not_existed`, at HTTP `status`.
     device_result find_device(const request_params& params, unsigned status,
                               const char* not_existed, bool iot_id) const;
+
+    /// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as
+    /// allowed; one more would only queue behind them.
+    std::optional<api_error> too_many_pending(const rrpc::device_key& device);
 
     api_limits limits_;
     authenticator& auth_;

@@ -52,6 +52,7 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
                            "The topic must be one of the device's own topics, like /" +
                                key.product_key + "/" + key.device_name + "/user/get.");
 
+    if (auto busy = too_many_pending(key)) co_return std::move(*busy);
     // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
     rrpc::call_request call{key, std::move(*payload), topic, std::chrono::milliseconds{*timeout}};
     const auto outcome = co_await services_.rrpc.call(std::move(call));

@@ -67,6 +67,7 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
     data["MessageId"] = std::to_string(id);
 
     if (sync) {
+        if (auto busy = too_many_pending(key)) co_return std::move(*busy);
         rrpc::call_request call{key,
                                 std::move(payload),
                                 "",

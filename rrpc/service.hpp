@@ -90,6 +90,9 @@ public:
 
     const service_stats& stats() const noexcept { return stats_; }
     std::size_t pending() const noexcept { return table_.size(); }
+    std::size_t pending_for(const device_key& device) const noexcept {
+        return table_.pending_for(device);
+    }
 
 private:
     void count(rrpc_code code) noexcept;

@@ -28,6 +28,19 @@ std::optional<double> number_spec(const json::object& specs, std::string_view ke
     return std::nullopt;
 }
 
+/// A TSL count spec (text length, array size): a whole number from 0 to 1,000,000, far above
+/// the platform's limits (10,240 characters, 512 elements), so that no cast can overflow.
+std::optional<std::size_t> count_spec(const json::object& specs, std::string_view key,
+                                      const std::string& path, error& err) {
+    const auto n = number_spec(specs, key, path, err);
+    if (!n) return std::nullopt;
+    if (!(*n >= 0 && *n <= 1'000'000) || *n != static_cast<double>(static_cast<std::size_t>(*n))) {
+        err = path + "." + std::string{key} + ": expected a whole number from 0 to 1000000";
+        return std::nullopt;
+    }
+    return static_cast<std::size_t>(*n);
+}
+
 bool parse_params(const json::value* list, const std::string& path, std::vector<param_def>& out,
                   error& err);
 
@@ -65,8 +78,7 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
         case data_type::type_kind::text: {
             const auto* specs = specs_v ? specs_v->if_object() : nullptr;
             if (specs == nullptr) return true;
-            if (const auto len = number_spec(*specs, "length", sp, err))
-                out.length = static_cast<std::size_t>(*len);
+            out.length = count_spec(*specs, "length", sp, err);
             return err.empty();
         }
         case data_type::type_kind::bool_:
@@ -87,8 +99,7 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
         case data_type::type_kind::array: {
             const auto* specs = specs_v ? specs_v->if_object() : nullptr;
             if (specs == nullptr) return err = sp + ": expected {size, item}", false;
-            if (const auto size = number_spec(*specs, "size", sp, err))
-                out.size = static_cast<std::size_t>(*size);
+            out.size = count_spec(*specs, "size", sp, err);
             const auto* item = specs->if_contains("item");
             if (item == nullptr) return err = sp + ".item: missing", false;
             out.item = std::make_shared<data_type>();

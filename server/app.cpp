@@ -1,5 +1,6 @@
 #include "server/app.hpp"
 #include "rrpc/use_nothrow.hpp"
+#include "server/thing_models.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <boost/asio/as_tuple.hpp>
@@ -8,8 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <tuple>
 
 namespace rrpcd::server {
 
@@ -36,7 +40,8 @@ http::api_limits api_limits_of(const config::settings& s) {
     // The largest payload that still fits one MQTT packet with its topic and headers.
     constexpr std::size_t topic_room = 512;
     return {s.rrpc.timeout_min, s.rrpc.timeout_max, s.thing.sync_timeout,
-            s.mqtt.max_packet_size > topic_room ? s.mqtt.max_packet_size - topic_room : 0};
+            s.mqtt.max_packet_size > topic_room ? s.mqtt.max_packet_size - topic_room : 0,
+            s.rrpc.max_pending_per_device};
 }
 
 /// Logs what escapes a session coroutine; the session ends, the process does not.
@@ -74,47 +79,57 @@ std::string bound(const tcp::acceptor& acceptor) {
            ":" + std::to_string(ep.port());
 }
 
-/// Accepts connections and starts `serve` for each; an accept error (out of descriptors, say)
-/// pauses briefly instead of spinning.
-template <class Context>
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, Context& ctx,
-                                  asio::awaitable<void> (*serve)(tcp::socket, Context&),
-                                  spdlog::logger& log) {
-    asio::steady_timer pause{acceptor.get_executor()};
-    while (acceptor.is_open()) {
-        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
-        if (ec == asio::error::operation_aborted) break;
-        if (ec) {
-            log.warn("event=accept_failed reason=\"{}\"", ec.message());
-            pause.expires_after(std::chrono::milliseconds{100});
-            co_await pause.async_wait(use_nothrow);
-            continue;
-        }
-        asio::co_spawn(acceptor.get_executor(), serve(std::move(socket), ctx),
-                       log_exception{ctx.log});
-    }
+/// The settings a reload cannot apply to a running server.
+std::vector<std::string> needs_restart(const config::settings& now, const config::settings& next) {
+    std::vector<std::string> keys;
+    const auto check = [&](bool same, const char* key) {
+        if (!same) keys.emplace_back(key);
+    };
+    check(now.mqtt.listen == next.mqtt.listen, "mqtt.listen");
+    check(now.mqtt.tls_listen == next.mqtt.tls_listen, "mqtt.tls_listen");
+    check(now.http.listen == next.http.listen, "http.listen");
+    check(now.http.tls_listen == next.http.tls_listen, "http.tls_listen");
+    check(now.http.signature_window == next.http.signature_window, "http.signature_window_s");
+    check(now.rrpc.node_id == next.rrpc.node_id, "rrpc.node_id");
+    check(now.replies == next.replies, "replies");
+    check(now.products == next.products, "products");
+    check(now.devices == next.devices, "devices");
+    return keys;
 }
 
 }  // namespace
 
-app::app(config::settings settings, http::thing_models models)
+app::app(config::settings settings, http::thing_models models, tls_context tls,
+         std::optional<std::filesystem::path> config_path)
     : settings_(std::move(settings)),
+      config_path_(std::move(config_path)),
+      tls_(std::move(tls)),
       server_log_(make_logger("server", std::make_shared<spdlog::sinks::stderr_color_sink_st>(),
                               settings_.log_level)),
       mqtt_log_(make_logger("mqtt", server_log_->sinks().front(), settings_.log_level)),
       http_log_(make_logger("http", server_log_->sinks().front(), settings_.log_level)),
       rrpc_log_(make_logger("rrpc", server_log_->sinks().front(), settings_.log_level)),
+      mqtt_connections_(settings_.mqtt.max_connections, settings_.mqtt.max_connections_per_address),
+      http_connections_(settings_.http.max_connections, settings_.http.max_connections_per_address),
+      backoff_(settings_.mqtt.login_backoff),
       models_(std::move(models)),
       ids_(settings_.rrpc.node_id),
       calls_(settings_.replies.retention, settings_.replies.max_records),
       rrpc_(registry_, ids_, calls_, rrpc_log_),
       async_(registry_, calls_, replies_, devices_, rrpc_log_),
       auth_(access_keys_of(settings_), settings_.http.signature_window),
-      api_(api_limits_of(settings_), auth_, {rrpc_, async_, calls_, registry_, devices_, models_},
-           http_log_),
-      mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, async_, mqtt_log_},
+      api_(api_limits_of(settings_), auth_,
+           {rrpc_, async_, calls_, registry_, devices_, models_, counters_}, http_log_),
+      mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, async_, counters_, backoff_, mqtt_log_},
       // gate_ is declared (and built) after http_ctx_: only its address is taken here.
-      http_ctx_{settings_.http, api_, replies_, settings_.replies.max_queued, gate_, http_log_} {
+      http_ctx_{settings_.http,
+                api_,
+                replies_,
+                settings_.replies.max_queued,
+                gate_,
+                counters_,
+                [this] { return metrics(); },
+                http_log_} {
     for (const auto& d : settings_.devices)
         devices_.add({{d.product_key, d.device_name}, d.device_secret, {}});
     for (const auto& hook : settings_.replies.webhooks)
@@ -123,20 +138,26 @@ app::app(config::settings settings, http::thing_models models)
 }
 
 bool app::start() {
-    if (!bind(mqtt_acceptor_, settings_.mqtt.listen, *server_log_, "mqtt") ||
-        !bind(http_acceptor_, settings_.http.listen, *server_log_, "http"))
-        return false;
+    const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
+        {"mqtt", &settings_.mqtt.listen},
+        {"mqtts", &settings_.mqtt.tls_listen},
+        {"http", &settings_.http.listen},
+        {"https", &settings_.http.tls_listen}};
+    listeners_.reserve(std::size(wanted));  // accept() holds references into it
+    for (const auto& [name, where] : wanted) {
+        if (!*where) continue;
+        auto& l = listeners_.emplace_back(listener{name, name[4] == 's', tcp::acceptor{io_}});
+        if (!bind(l.acceptor, **where, *server_log_, name)) return false;
+    }
     for (auto& hook : webhooks_) hook->start();
-    asio::co_spawn(io_, accept_mqtt(), log_exception{server_log_});
-    asio::co_spawn(io_, accept_http(), log_exception{server_log_});
+    for (auto& l : listeners_) asio::co_spawn(io_, accept(l), log_exception{server_log_});
     signals_.add(SIGINT);
     signals_.add(SIGTERM);
-    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
-        if (!ec) asio::co_spawn(io_, shut_down(signal), log_exception{server_log_});
-    });
-    server_log_->info("event=started devices={} access_keys={} thing_models={} webhooks={}",
+    signals_.add(SIGHUP);
+    asio::co_spawn(io_, handle_signals(), log_exception{server_log_});
+    server_log_->info("event=started devices={} access_keys={} thing_models={} webhooks={} tls={}",
                       devices_.size(), settings_.access_keys.size(), models_.size(),
-                      webhooks_.size());
+                      webhooks_.size(), tls_ != nullptr);
     print_banner();
     return true;
 }
@@ -146,12 +167,128 @@ int app::run() {
     return 0;
 }
 
+asio::awaitable<void> app::accept(listener& l) {
+    const bool is_mqtt = l.name[0] == 'm';
+    auto& limiter = is_mqtt ? mqtt_connections_ : http_connections_;
+    auto& log = is_mqtt ? *mqtt_log_ : *http_log_;
+    asio::steady_timer pause{io_};
+    while (l.acceptor.is_open()) {
+        auto [ec, socket] = co_await l.acceptor.async_accept(use_nothrow);
+        if (ec == asio::error::operation_aborted) break;
+        if (ec) {  // out of descriptors, say: pause instead of spinning
+            log.warn("event=accept_failed listener={} reason=\"{}\"", l.name, ec.message());
+            pause.expires_after(std::chrono::milliseconds{100});
+            co_await pause.async_wait(use_nothrow);
+            continue;
+        }
+        boost::system::error_code peer_ec;
+        const auto from = socket.remote_endpoint(peer_ec).address();
+        if (peer_ec) continue;  // gone already
+        if (const auto verdict = limiter.admit(from);
+            verdict != connection_limiter::verdict::admitted) {
+            using enum rrpc::limit;
+            const auto hit =
+                verdict == connection_limiter::verdict::total
+                    ? (is_mqtt ? mqtt_connections : http_connections)
+                    : (is_mqtt ? mqtt_connections_per_address : http_connections_per_address);
+            if (counters_.hit(hit))
+                log.warn("event=limit_hit limit={} address={} open={} count={}", rrpc::name_of(hit),
+                         from.to_string(), limiter.open(), counters_.count(hit));
+            if (!is_mqtt &&
+                !l.tls) {  // plain HTTP can be told why; MQTT has no word before CONNECT
+                static const std::string busy = over_limit_response();
+                socket.non_blocking(true, peer_ec);
+                socket.write_some(asio::buffer(busy), peer_ec);  // best effort, never waits
+            }
+            continue;  // the socket closes here
+        }
+        connection_slot slot{limiter, from};
+        auto tls = l.tls ? tls_ : nullptr;
+        if (is_mqtt)
+            asio::co_spawn(
+                io_,
+                run_mqtt_session(std::move(socket), mqtt_ctx_, std::move(tls), std::move(slot)),
+                log_exception{mqtt_log_});
+        else
+            asio::co_spawn(
+                io_,
+                run_http_session(std::move(socket), http_ctx_, std::move(tls), std::move(slot)),
+                log_exception{http_log_});
+    }
+}
+
+asio::awaitable<void> app::handle_signals() {
+    for (;;) {
+        const auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
+        if (ec) co_return;
+        if (signal != SIGHUP) {
+            co_await shut_down(signal);
+            co_return;
+        }
+        reload();
+    }
+}
+
+void app::reload() {
+    if (!config_path_) {
+        server_log_->warn("event=reload_refused reason=\"the embedded default has no file\"");
+        return;
+    }
+    auto next = config::load_file(*config_path_);
+    if (!next) {
+        server_log_->error("event=reload_refused reason=\"{}\"", next.error().message);
+        return;
+    }
+    if (auto models = load_thing_models(*next); !models) {
+        server_log_->error("event=reload_refused reason=\"{}\"", models.error());
+        return;
+    }
+    auto tls = tls_;
+    if (tls_ && next->tls.configured()) {
+        auto loaded = make_tls_context(next->tls);
+        if (!loaded) {
+            server_log_->error("event=reload_refused reason=\"{}\"", loaded.error());
+            return;
+        }
+        tls = std::move(*loaded);
+    }
+    if (const auto keys = needs_restart(settings_, *next); !keys.empty()) {
+        std::string list;
+        for (const auto& k : keys) list += (list.empty() ? "" : ",") + k;
+        server_log_->warn("event=reload_needs_restart keys={}", list);
+    }
+    // Limits are read where they apply (the contexts hold references into settings_), so the
+    // next connection, packet or call sees the new values.
+    auto& s = settings_;
+    const auto keep_mqtt = std::pair{s.mqtt.listen, s.mqtt.tls_listen};
+    const auto keep_http = std::pair{s.http.listen, s.http.tls_listen};
+    const auto window = s.http.signature_window;
+    s.mqtt = next->mqtt;
+    std::tie(s.mqtt.listen, s.mqtt.tls_listen) = keep_mqtt;
+    s.http = next->http;
+    std::tie(s.http.listen, s.http.tls_listen) = keep_http;
+    s.http.signature_window = window;
+    s.rrpc.timeout_min = next->rrpc.timeout_min;
+    s.rrpc.timeout_max = next->rrpc.timeout_max;
+    s.rrpc.max_pending_per_device = next->rrpc.max_pending_per_device;
+    s.thing = next->thing;
+    s.access_keys = next->access_keys;
+    s.log_level = next->log_level;
+    s.tls = next->tls;
+    tls_ = std::move(tls);  // sessions keep the context they started with
+    auth_.set_keys(access_keys_of(s));
+    api_.set_limits(api_limits_of(s));
+    for (const auto& log : {server_log_, mqtt_log_, http_log_, rrpc_log_})
+        log->set_level(spdlog::level::from_str(s.log_level));
+    server_log_->info("event=reloaded access_keys={} log_level={} tls={}", s.access_keys.size(),
+                      s.log_level, tls_ != nullptr);
+}
+
 asio::awaitable<void> app::shut_down(int signal) {
     server_log_->info("event=stopping signal={} in_flight={} devices={}", signal, gate_.in_flight(),
                       registry_.online());
     boost::system::error_code ignored;
-    mqtt_acceptor_.close(ignored);
-    http_acceptor_.close(ignored);
+    for (auto& l : listeners_) l.acceptor.close(ignored);
     gate_.stop();
     co_await gate_.wait_idle(settings_.http.shutdown_grace);  // devices stay connected to answer
     if (const auto cancelled = rrpc_.cancel_all(); cancelled != 0) {
@@ -165,18 +302,49 @@ asio::awaitable<void> app::shut_down(int signal) {
     io_.stop();
 }
 
-asio::awaitable<void> app::accept_mqtt() {
-    co_await accept_loop(mqtt_acceptor_, mqtt_ctx_, &run_mqtt_session, *mqtt_log_);
-}
-
-asio::awaitable<void> app::accept_http() {
-    co_await accept_loop(http_acceptor_, http_ctx_, &run_http_session, *http_log_);
+std::string app::metrics() const {
+    std::string out =
+        "# HELP rrpcd_limit_hits_total Times a configured limit refused or ended something.\n"
+        "# TYPE rrpcd_limit_hits_total counter\n";
+    for (std::size_t i = 0; i < rrpc::limit_kinds; ++i) {
+        const auto l = static_cast<rrpc::limit>(i);
+        out += "rrpcd_limit_hits_total{limit=\"" + std::string{rrpc::name_of(l)} + "\"} " +
+               std::to_string(counters_.count(l)) + "\n";
+    }
+    const auto gauge = [&](const char* name, const char* help, std::size_t value) {
+        out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " gauge\n" + name +
+               " " + std::to_string(value) + "\n";
+    };
+    gauge("rrpcd_mqtt_connections", "Open MQTT connections.", mqtt_connections_.open());
+    gauge("rrpcd_http_connections", "Open HTTP connections.", http_connections_.open());
+    gauge("rrpcd_devices_online", "Devices with a live session.", registry_.online());
+    gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", rrpc_.pending());
+    gauge("rrpcd_login_backoff_addresses", "Source addresses with failed logins on record.",
+          backoff_.tracked());
+    const auto& st = rrpc_.stats();
+    out += "# HELP rrpcd_calls_total RRPC calls by outcome.\n# TYPE rrpcd_calls_total counter\n";
+    for (const auto& [code, n] : {std::pair{"SUCCESS", st.success},
+                                  {"TIMEOUT", st.timeout},
+                                  {"OFFLINE", st.offline},
+                                  {"HALFCONN", st.halfconn}})
+        out += std::string{"rrpcd_calls_total{code=\""} + code + "\"} " + std::to_string(n) + "\n";
+    return out;
 }
 
 void app::print_banner() const {
-    // The ready line is the contract with scripts and tests: they wait for it on stdout.
-    std::printf("rrpcd ready mqtt=%s http=%s\n", bound(mqtt_acceptor_).c_str(),
-                bound(http_acceptor_).c_str());
+    // The ready line is the contract with scripts and tests: they wait for it on stdout. The
+    // plain listeners are always named (`off` when turned off); TLS ones when they are on.
+    std::string line = "rrpcd ready";
+    for (const char* name : {"mqtt", "http", "mqtts", "https"}) {
+        const auto it = std::find_if(listeners_.begin(), listeners_.end(), [&](const listener& l) {
+            return std::strcmp(l.name, name) == 0;
+        });
+        if (it != listeners_.end())
+            line += std::string{" "} + name + "=" + bound(it->acceptor);
+        else if (name[4] != 's')
+            line += std::string{" "} + name + "=off";
+    }
+    std::printf("%s\n", line.c_str());
     if (settings_.demo && !settings_.devices.empty() && !settings_.access_keys.empty()) {
         const auto& d = settings_.devices.front();
         const auto& k = settings_.access_keys.front();

@@ -4,11 +4,14 @@
 #include "http/api.hpp"
 #include "http/authenticator.hpp"
 #include "rrpc/device_directory.hpp"
+#include "rrpc/limit_counters.hpp"
 #include "rrpc/message_id.hpp"
 #include "rrpc/service.hpp"
 #include "server/device_registry.hpp"
 #include "server/http_session.hpp"
+#include "server/limits.hpp"
 #include "server/mqtt_session.hpp"
+#include "server/tls.hpp"
 #include "server/webhook.hpp"
 
 #include <spdlog/logger.h>
@@ -16,7 +19,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace rrpcd::server {
@@ -25,10 +30,13 @@ namespace rrpcd::server {
 /// device registry, the RRPC core and the API. Everything lives here, so nothing needs a lock.
 class app {
 public:
-    /// `models` are the products' thing models, parsed from `settings` (load_thing_models).
-    app(config::settings settings, http::thing_models models);
+    /// `models` are the products' thing models, parsed from `settings` (load_thing_models);
+    /// `tls` is the certificate context when `settings` has TLS listeners; `config_path` is
+    /// where SIGHUP reloads from (none: the embedded default, which does not change).
+    app(config::settings settings, http::thing_models models, tls_context tls,
+        std::optional<std::filesystem::path> config_path);
 
-    /// Binds both listeners and prints the ready line with the bound ports. False on failure
+    /// Binds the listeners and prints the ready line with the bound ports. False on failure
     /// (logged).
     bool start();
 
@@ -36,15 +44,33 @@ public:
     int run();
 
 private:
-    boost::asio::awaitable<void> accept_mqtt();
+    /// One listening socket and how its connections are served.
+    struct listener {
+        const char* name;  ///< mqtt, mqtts, http, https
+        bool tls;
+        boost::asio::ip::tcp::acceptor acceptor;
+    };
+
+    boost::asio::awaitable<void> accept(listener& l);
+    /// SIGHUP reloads, SIGTERM/SIGINT shut down.
+    boost::asio::awaitable<void> handle_signals();
     /// SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded), end the rest with
     /// UNKNOWN, close the devices, stop.
     boost::asio::awaitable<void> shut_down(int signal);
-    boost::asio::awaitable<void> accept_http();
+    /// SIGHUP: reads the file again and applies access keys, limits, log level and the TLS
+    /// certificate; a file that does not load (or a certificate that does not) changes nothing.
+    void reload();
+    /// Prometheus text for `GET /v1/metrics`.
+    std::string metrics() const;
     void print_banner() const;
 
     config::settings settings_;
+    std::optional<std::filesystem::path> config_path_;
+    tls_context tls_;
     std::shared_ptr<spdlog::logger> server_log_, mqtt_log_, http_log_, rrpc_log_;
+    rrpc::limit_counters counters_;
+    connection_limiter mqtt_connections_, http_connections_;
+    login_backoff backoff_;
     rrpc::device_directory devices_;
     http::thing_models models_;
     device_registry registry_;
@@ -62,8 +88,7 @@ private:
     boost::asio::io_context io_{1};
     drain_gate gate_{io_.get_executor()};
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
-    boost::asio::ip::tcp::acceptor mqtt_acceptor_{io_};
-    boost::asio::ip::tcp::acceptor http_acceptor_{io_};
+    std::vector<listener> listeners_;
     boost::asio::signal_set signals_{io_};
 };
 

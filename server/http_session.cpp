@@ -13,9 +13,14 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <deque>
+#include <optional>
+#include <sstream>
+#include <tuple>
 
 namespace rrpcd::server {
 
@@ -27,6 +32,14 @@ namespace {
 
 constexpr std::chrono::seconds write_timeout{30};
 
+using clock = std::chrono::steady_clock;
+
+/// A cloud error body that ends the connection.
+http::response cloud_error(const http::api_error& e, unsigned version) {
+    return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
+                               http::format::json, "Error", version, false);
+}
+
 /// The cloud-shaped answer to a request that could not be parsed as HTTP.
 http::response malformed_response(const boost::system::error_code& ec) {
     http::api_error e{400, "BadRequest",
@@ -35,15 +48,14 @@ http::response malformed_response(const boost::system::error_code& ec) {
         e = {431, "RequestHeaderFieldsTooLarge", "The request line or headers are too large."};
     if (ec == bhttp::error::body_limit)
         e = {413, "RequestEntityTooLarge", "The request body is too large."};
-    return http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
-                               http::format::json, "Error", 11, false);
+    return cloud_error(e, 11);
 }
 
 constexpr std::chrono::seconds stream_heartbeat{15};
 
-bool is_stream_request(const http::api::request& req) {
-    // A prefix test, not a URL parse: this runs for every request.
-    constexpr std::string_view path = "/v1/replies/stream";
+/// A GET of `path` (with or without a query). A prefix test, not a URL parse: this runs for
+/// every request.
+bool is_get(const http::api::request& req, std::string_view path) {
     const std::string_view target = req.target();
     return req.method() == bhttp::verb::get && target.starts_with(path) &&
            (target.size() == path.size() || target[path.size()] == '?');
@@ -58,8 +70,9 @@ struct hub_subscription {
 
 /// Streams async replies as Server-Sent Events until the client leaves: `id: <MessageId>`,
 /// `event: reply`, `data: <forwarding JSON>`, and a comment line as heartbeat.
-asio::awaitable<void> run_reply_stream(beast::tcp_stream& stream, http_context& ctx,
-                                       unsigned version) {
+template <class Stream>
+asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version) {
+    auto& timed = beast::get_lowest_layer(stream);
     std::deque<std::string> pending;
     std::uint64_t dropped = 0;
     asio::steady_timer wake{stream.get_executor()};
@@ -80,14 +93,14 @@ asio::awaitable<void> run_reply_stream(beast::tcp_stream& stream, http_context& 
     head.keep_alive(true);
     head.chunked(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{head};
-    stream.expires_after(write_timeout);
+    timed.expires_after(write_timeout);
     if (const auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, use_nothrow);
         ec)
         co_return;
     ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
     std::string out = ": rrpcd reply stream\n\n";
     for (;;) {
-        stream.expires_after(write_timeout);
+        timed.expires_after(write_timeout);
         const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
         if (ec) break;
         out.clear();
@@ -109,52 +122,120 @@ bool is_parse_error(const boost::system::error_code& ec) {
            ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
-}  // namespace
+/// Counts (and now and then logs) a request that hit a limit while it was read.
+void count_read_limit(http_context& ctx, const boost::system::error_code& ec, bool in_header) {
+    std::optional<rrpc::limit> hit;
+    if (ec == beast::error::timeout)
+        hit = in_header ? rrpc::limit::http_header_timeout : rrpc::limit::http_request_timeout;
+    else if (ec == bhttp::error::header_limit)
+        hit = rrpc::limit::http_header_size;
+    else if (ec == bhttp::error::body_limit)
+        hit = rrpc::limit::http_body_size;
+    if (hit && ctx.counters.hit(*hit))
+        ctx.log->info("event=limit_hit limit={} count={}", rrpc::name_of(*hit),
+                      ctx.counters.count(*hit));
+}
 
-asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_context& ctx) {
-    boost::system::error_code ignored;
-    socket.set_option(asio::ip::tcp::no_delay{true}, ignored);
-    beast::tcp_stream stream{std::move(socket)};
+/// The HTTP/1.1 loop over a plain or a TLS stream.
+template <class Stream>
+asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
+    auto& timed = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(ctx.settings.max_header_bytes));
         parser.body_limit(ctx.settings.max_body_bytes);
-        stream.expires_after(ctx.settings.idle_timeout);
-        const auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+        if (buffer.size() == 0) {  // idle until the next request starts (unless pipelined)
+            timed.expires_after(ctx.settings.idle_timeout);
+            const auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
+            if (ec) break;
+            buffer.commit(n);
+        }
+        // From its first byte, a request has header_timeout for its header and request_timeout
+        // in all: a slowloris client is cut off, however steadily it trickles.
+        const auto started = clock::now();
+        timed.expires_after(ctx.settings.header_timeout);
+        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
+        const bool in_header = static_cast<bool>(ec);
+        if (!ec) {
+            timed.expires_at(started + ctx.settings.request_timeout);
+            std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+        }
         if (ec) {
+            count_read_limit(ctx, ec, in_header);
             if (is_parse_error(ec)) {
                 ctx.log->info("event=http_malformed reason=\"{}\"", ec.message());
-                stream.expires_after(write_timeout);
+                timed.expires_after(write_timeout);
                 auto res = malformed_response(ec);
                 co_await bhttp::async_write(stream, res, use_nothrow);
             }
             break;
         }
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
-        if (is_stream_request(req) && ctx.api.authorize_basic(req)) {
+        if (is_get(req, "/v1/replies/stream") && ctx.api.authorize_basic(req)) {
             co_await run_reply_stream(stream, ctx, req.version());
             break;
         }
+        if (is_get(req, "/v1/metrics") && ctx.api.authorize_basic(req)) {
+            bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+            res.set(bhttp::field::server, "rrpcd");
+            res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+            res.body() = ctx.metrics();
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            timed.expires_after(write_timeout);
+            const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+            if (wec || !res.keep_alive()) break;
+            continue;
+        }
         if (ctx.gate.stopping()) {  // shutting down: finish what runs, take nothing new
-            const http::api_error e{503, "ServiceUnavailable", "The server is shutting down."};
-            auto res =
-                http::make_response(e.status, http::error_body(e, http::new_request_id(), ""),
-                                    http::format::json, "Error", req.version(), false);
-            stream.expires_after(write_timeout);
+            auto res = cloud_error({503, "ServiceUnavailable", "The server is shutting down."},
+                                   req.version());
+            timed.expires_after(write_timeout);
             co_await bhttp::async_write(stream, res, use_nothrow);
             break;
         }
-        stream.expires_never();  // an RRpc call waits for its device
+        timed.expires_never();  // an RRpc call waits for its device
         ctx.gate.enter();
         auto res = co_await ctx.api.handle(std::move(req));
         ctx.gate.leave();
         if (ctx.gate.stopping()) res.keep_alive(false);
-        stream.expires_after(write_timeout);
+        timed.expires_after(write_timeout);
         const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
         if (wec || !res.keep_alive()) break;
     }
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    boost::system::error_code ignored;
+    timed.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+}  // namespace
+
+asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_context& ctx,
+                                       tls_context tls, connection_slot slot) {
+    const connection_slot held = std::move(slot);
+    boost::system::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay{true}, ignored);
+    if (!tls) {
+        beast::tcp_stream stream{std::move(socket)};
+        co_await serve(stream, ctx);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *tls};
+    beast::get_lowest_layer(stream).expires_after(ctx.settings.header_timeout);
+    const auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+    if (ec) {
+        ctx.log->info("event=tls_handshake_failed reason=\"{}\"", ec.message());
+        co_return;
+    }
+    co_await serve(stream, ctx);
+}
+
+std::string over_limit_response() {
+    const auto e =
+        cloud_error({503, "ServiceUnavailable", "Too many connections; try again later."}, 11);
+    std::ostringstream out;
+    out << e;
+    return out.str();
 }
 
 }  // namespace rrpcd::server

@@ -2,14 +2,19 @@
 
 #include "config/settings.hpp"
 #include "http/api.hpp"
+#include "rrpc/limit_counters.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
+#include "server/limits.hpp"
+#include "server/tls.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <functional>
 #include <memory>
+#include <string>
 
 namespace rrpcd::server {
 
@@ -20,14 +25,21 @@ struct http_context {
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
     std::size_t max_queued;    ///< per stream subscriber
     drain_gate& gate;          ///< in-flight requests, for a graceful shutdown
+    rrpc::limit_counters& counters;
+    std::function<std::string()> metrics;  ///< `GET /metrics` (HTTP Basic): Prometheus text
     std::shared_ptr<spdlog::logger> log;
 };
 
-/// Serves one HTTP/1.1 connection; `GET /v1/replies/stream` turns it into a Server-Sent Events
-/// stream of async replies (HTTP Basic access key). (keep-alive, pipelining) until the peer leaves,
-/// it idles past the idle timeout, or it sends something that is not HTTP (answered with a cloud
-/// error body).
+/// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the
+/// open connections) with keep-alive and pipelining, until the peer leaves, it idles past the
+/// idle timeout, a request takes longer than the header or request timeout, or it sends
+/// something that is not HTTP (answered with a cloud error body). `GET /v1/replies/stream`
+/// turns it into a Server-Sent Events stream of async replies (HTTP Basic access key).
 boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
-                                              http_context& ctx);
+                                              http_context& ctx, tls_context tls,
+                                              connection_slot slot);
+
+/// The answer to a connection over the limits, written before closing it.
+std::string over_limit_response();
 
 }  // namespace rrpcd::server

@@ -1,10 +1,12 @@
 #include "config/settings.hpp"
 #include "server/app.hpp"
 #include "server/thing_models.hpp"
+#include "server/tls.hpp"
 
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -55,12 +57,23 @@ int main(int argc, char** argv) {
                      config_path ? (*config_path + ": ").c_str() : "", models.error().c_str());
         return 2;
     }
+    rrpcd::server::tls_context tls;
+    if (settings->mqtt.tls_listen || settings->http.tls_listen) {
+        auto loaded = rrpcd::server::make_tls_context(settings->tls);
+        if (!loaded) {
+            std::fprintf(stderr, "rrpcd: configuration error: %s\n", loaded.error().c_str());
+            return 2;
+        }
+        tls = std::move(*loaded);
+    }
     if (check_only) {
         std::puts("configuration OK");
         return 0;
     }
     try {
-        rrpcd::server::app app{std::move(*settings), std::move(*models)};
+        rrpcd::server::app app{
+            std::move(*settings), std::move(*models), std::move(tls),
+            config_path ? std::optional<std::filesystem::path>{*config_path} : std::nullopt};
         if (!app.start()) return 1;
         return app.run();
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "server/mqtt_session.hpp"
 #include "rrpc/use_nothrow.hpp"
 
+#include "mqtt/errc.hpp"
 #include "mqtt/topic.hpp"
 #include "rrpc/device_auth.hpp"
 #include "rrpc/printable.hpp"
@@ -31,25 +32,36 @@ std::string_view to_string(std::uint8_t why) noexcept {
     return why < std::size(names) ? names[why] : "?";
 }
 
-std::string endpoint_text(const asio::ip::tcp::socket& s) {
+asio::ip::tcp::endpoint remote_of(const asio::ip::tcp::socket& s) {
     boost::system::error_code ec;
-    const auto ep = s.remote_endpoint(ec);
-    return ec ? std::string{"?"} : ep.address().to_string() + ":" + std::to_string(ep.port());
+    return s.remote_endpoint(ec);
 }
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+constexpr std::size_t tls_read_size = 4096;  ///< OpenSSL buffers whole records itself
 
 }  // namespace
 
-mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx)
+mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls)
     : socket_(std::move(socket)),
       ctx_(ctx),
+      tls_context_(std::move(tls)),
       protocol_(ctx.settings.max_packet_size, clock::now()),
       wake_(socket_.get_executor(), clock::time_point::max()),
       deadline_(socket_.get_executor()),
       hold_(socket_.get_executor(), clock::time_point::max()),
       accepted_at_(clock::now()),
-      peer_(endpoint_text(socket_)) {
+      address_(remote_of(socket_).address()),
+      peer_(endpoint_text(remote_of(socket_))) {
     boost::system::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay{true}, ec);
+    if (tls_context_) {
+        tls_.emplace(socket_, *tls_context_);
+        tls_buffer_.resize(tls_read_size);
+    }
 }
 
 asio::awaitable<void> mqtt_session::run() {
@@ -65,22 +77,46 @@ asio::awaitable<void> mqtt_session::run() {
                    device_->device_name, peer_, to_string(static_cast<std::uint8_t>(ending_)));
 }
 
+asio::awaitable<std::span<const std::uint8_t>> mqtt_session::receive(
+    boost::system::error_code& ec) {
+    if (tls_) {
+        const auto [rec, n] =
+            co_await tls_->async_read_some(asio::buffer(tls_buffer_), use_nothrow);
+        ec = rec;
+        co_return std::span<const std::uint8_t>{tls_buffer_.data(), n};
+    }
+    for (;;) {
+        // Wait without a buffer, then read into the shared one: no co_await until it is consumed.
+        const auto [wec] =
+            co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+        ec = wec;
+        const auto n = wec ? 0 : socket_.read_some(asio::buffer(ctx_.scratch), ec);
+        if (ec != asio::error::would_block)
+            co_return std::span<const std::uint8_t>{ctx_.scratch.data(), n};
+    }
+}
+
 asio::awaitable<void> mqtt_session::read_loop() {
     std::vector<std::uint8_t> partial;  // the start of a frame not yet whole
     std::vector<mqtt::protocol_event> events;
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
+    if (tls_) {
+        const auto [hec] =
+            co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+        if (hec) {
+            ctx_.log->info("event=tls_handshake_failed peer={} reason=\"{}\"", peer_,
+                           hec.message());
+            ending_ = ending::violation;
+            co_return;
+        }
+    }
     while (ending_ == ending::none) {
-        // Wait without a buffer, then read into the shared one: no co_await until it is consumed.
-        const auto [wec] =
-            co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
-        const auto n = wec ? 0 : socket_.read_some(asio::buffer(ctx_.scratch), ec);
-        if (!wec && ec == asio::error::would_block) continue;
-        if (wec || ec) {
+        auto data = co_await receive(ec);
+        if (ec || data.empty()) {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
         }
-        std::span<const std::uint8_t> data{ctx_.scratch.data(), n};
         if (!partial.empty()) {
             partial.insert(partial.end(), data.begin(), data.end());
             data = partial;
@@ -116,8 +152,10 @@ asio::awaitable<void> mqtt_session::write_loop() {
         }
         writing.clear();
         std::swap(writing, outbox_);
-        const auto [ec, n] =
-            co_await asio::async_write(socket_, asio::buffer(writing), use_nothrow);
+        // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+        auto write = tls_ ? asio::async_write(*tls_, asio::buffer(writing), use_nothrow)
+                          : asio::async_write(socket_, asio::buffer(writing), use_nothrow);
+        const auto [ec, n] = co_await std::move(write);
         if (ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
@@ -142,8 +180,11 @@ asio::awaitable<void> mqtt_session::watchdog() {
     if (ending_ == ending::none) {
         const bool connected = protocol_.current_state() == mqtt::server_protocol::state::connected;
         ending_ = connected ? ending::keep_alive : ending::violation;
-        ctx_.log->info("event={} peer={}", connected ? "keep_alive_expired" : "connect_timeout",
-                       peer_);
+        if (connected)
+            ctx_.log->info("event=keep_alive_expired peer={}", peer_);
+        else if (ctx_.counters.hit(rrpc::limit::mqtt_connect_timeout))
+            ctx_.log->info("event=limit_hit limit=mqtt_connect_timeout peer={} count={}", peer_,
+                           ctx_.counters.count(rrpc::limit::mqtt_connect_timeout));
     }
 }
 
@@ -184,8 +225,14 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
         return on_unsubscribe(e->unsubscribe);
     if (std::holds_alternative<mqtt::event::disconnected>(event)) return finish(ending::disconnect);
     if (auto* e = std::get_if<mqtt::event::violation>(&event)) {
-        ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_,
-                       e->reason.message());
+        if (e->reason == mqtt::errc::packet_too_large) {
+            if (ctx_.counters.hit(rrpc::limit::mqtt_packet_size))
+                ctx_.log->info("event=limit_hit limit=mqtt_packet_size peer={} count={}", peer_,
+                               ctx_.counters.count(rrpc::limit::mqtt_packet_size));
+        } else {
+            ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_,
+                           e->reason.message());
+        }
         return finish(ending::violation);
     }
     if (auto* e = std::get_if<mqtt::event::acknowledged>(&event)) {
@@ -197,28 +244,40 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
 }
 
 void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
-                          std::string_view client_id) {
+                          const mqtt::connect& c) {
     ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
-                   rrpc::printable(client_id), static_cast<int>(code), reason);
+                   rrpc::printable(c.client_id), static_cast<int>(code), reason);
+    ctx_.backoff.failed({address_, c.username.value_or("")}, clock::now());
     protocol_.refuse(code, outbox_);
     finish(ending::refused);
 }
 
 void mqtt_session::on_connect(mqtt::connect& c) {
     using code = mqtt::connect_return_code;
+    const login_backoff::who who{address_, c.username.value_or("")};
+    if (ctx_.backoff.blocked(who, clock::now())) {
+        // Not even checked: a guesser learns nothing while the back-off lasts.
+        if (ctx_.counters.hit(rrpc::limit::mqtt_login_backoff))
+            ctx_.log->warn(
+                "event=limit_hit limit=mqtt_login_backoff address={} username=\"{}\" count={}",
+                address_.to_string(), rrpc::printable(who.username, 80),
+                ctx_.counters.count(rrpc::limit::mqtt_login_backoff));
+        protocol_.refuse(code::server_unavailable, outbox_);
+        return finish(ending::refused);
+    }
     const auto parts = rrpc::parse_client_id(c.client_id);
-    if (!parts) return refuse(code::identifier_rejected, "client_id_format", c.client_id);
+    if (!parts) return refuse(code::identifier_rejected, "client_id_format", c);
     const auto device = c.username ? rrpc::parse_username(*c.username) : std::nullopt;
-    if (!device) return refuse(code::bad_username_or_password, "username_format", c.client_id);
+    if (!device) return refuse(code::bad_username_or_password, "username_format", c);
     const auto* record = ctx_.devices.find(*device);
-    if (record == nullptr)
-        return refuse(code::bad_username_or_password, "unknown_device", c.client_id);
+    if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device", c);
     if (!c.password || !rrpc::verify_login_password(*parts, *device, record->secret, *c.password))
-        return refuse(code::bad_username_or_password, "bad_password", c.client_id);
+        return refuse(code::bad_username_or_password, "bad_password", c);
     const std::chrono::seconds keep_alive{c.keep_alive};
     if (keep_alive < ctx_.settings.keep_alive_min || keep_alive > ctx_.settings.keep_alive_max)
-        return refuse(code::identifier_rejected, "keep_alive_out_of_range", c.client_id);
+        return refuse(code::identifier_rejected, "keep_alive_out_of_range", c);
 
+    ctx_.backoff.succeeded(who);
     device_ = *device;
     if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();
     protocol_.accept(false, outbox_);  // no stored sessions: session present is 0
@@ -286,8 +345,11 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
             granted = std::max(granted.value_or(s.qos), s.qos);
     if (!granted) return delivery::none;
     if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
-        ctx_.log->warn("event=slow_reader pk={} dn={} queued_bytes={}", device_->product_key,
-                       device_->device_name, outbox_.size());
+        if (ctx_.counters.hit(rrpc::limit::mqtt_outbound_queue))
+            ctx_.log->warn(
+                "event=limit_hit limit=mqtt_outbound_queue pk={} dn={} queued_bytes={} count={}",
+                device_->product_key, device_->device_name, outbox_.size(),
+                ctx_.counters.count(rrpc::limit::mqtt_outbound_queue));
         finish(ending::slow_reader);
         return delivery::none;
     }
@@ -298,8 +360,10 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
     return effective == mqtt::qos::at_least_once ? delivery::qos1 : delivery::qos0;
 }
 
-asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx) {
-    mqtt_session session{std::move(socket), ctx};
+asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx,
+                                       tls_context tls, connection_slot slot) {
+    const connection_slot held = std::move(slot);
+    mqtt_session session{std::move(socket), ctx, std::move(tls)};
     co_await session.run();
 }
 

@@ -6,12 +6,16 @@
 #include "rrpc/async_calls.hpp"
 #include "rrpc/device_directory.hpp"
 #include "rrpc/device_key.hpp"
+#include "rrpc/limit_counters.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
+#include "server/limits.hpp"
+#include "server/tls.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -36,6 +40,8 @@ struct mqtt_context {
     device_registry& registry;
     rrpc::service& rrpc;
     rrpc::async_calls& async;
+    rrpc::limit_counters& counters;
+    login_backoff& backoff;
     std::shared_ptr<spdlog::logger> log;
     /// The one read buffer of every session of this io thread: a session waits until its socket
     /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
@@ -50,7 +56,8 @@ class mqtt_session {
 public:
     using clock = std::chrono::steady_clock;
 
-    mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx);
+    /// With `tls`, the session starts with a TLS handshake (bounded by the CONNECT deadline).
+    mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls);
     mqtt_session(const mqtt_session&) = delete;
     mqtt_session& operator=(const mqtt_session&) = delete;
 
@@ -87,6 +94,9 @@ private:
     };
 
     boost::asio::awaitable<void> read_loop();
+    /// The next bytes from the device: plain sessions read into the shared scratch buffer (the
+    /// caller consumes them before it awaits again), TLS sessions into their own.
+    boost::asio::awaitable<std::span<const std::uint8_t>> receive(boost::system::error_code& ec);
     boost::asio::awaitable<void> write_loop();
     boost::asio::awaitable<void> watchdog();
 
@@ -95,14 +105,16 @@ private:
     void on_publish(mqtt::publish& p);
     void on_subscribe(mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
-    void refuse(mqtt::connect_return_code code, std::string_view reason,
-                std::string_view client_id);
+    void refuse(mqtt::connect_return_code code, std::string_view reason, const mqtt::connect& c);
     /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
     void finish(ending why);
     void wake_writer();
 
     boost::asio::ip::tcp::socket socket_;
     mqtt_context& ctx_;
+    tls_context tls_context_;
+    std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+    std::vector<std::uint8_t> tls_buffer_;
     mqtt::server_protocol protocol_;
     std::vector<std::uint8_t> outbox_;
     boost::asio::steady_timer wake_;      ///< the writer's condition variable
@@ -115,11 +127,14 @@ private:
     std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  ///< QoS 1 packet id -> MessageId
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
+    boost::asio::ip::address address_;
     std::string peer_;
 };
 
-/// Serves one accepted MQTT connection to its end.
+/// Serves one accepted MQTT connection to its end (over TLS when `tls` is set); `slot` is its
+/// place among the open connections.
 boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket,
-                                              mqtt_context& ctx);
+                                              mqtt_context& ctx, tls_context tls,
+                                              connection_slot slot);
 
 }  // namespace rrpcd::server

@@ -58,8 +58,13 @@ export async function startServer({ deviceList = devices(4), keepaliveMin = 1, e
     const ready = await new Promise((resolve, reject) => {
         const lines = readline.createInterface({ input: proc.stdout });
         lines.on('line', (line) => {
-            const m = /^rrpcd ready mqtt=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)$/.exec(line);
-            if (m) resolve({ mqttPort: Number(m[1]), httpPort: Number(m[2]) });
+            if (!line.startsWith('rrpcd ready ')) return;
+            // `rrpcd ready mqtt=127.0.0.1:P http=127.0.0.1:P [mqtts=… https=…]` (`off` when off)
+            const ports = Object.fromEntries(line.slice(12).split(' ').map((kv) => {
+                const [name, where] = kv.split('=');
+                return [`${name}Port`, where === 'off' ? null : Number(where.split(':').pop())];
+            }));
+            resolve(ports);
         });
         exited.then(({ code }) => reject(new Error(`rrpcd exited (${code}) before it was ready:\n${log}`)));
     });

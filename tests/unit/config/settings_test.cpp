@@ -17,9 +17,9 @@ std::string error_of(std::string_view toml) {
 TEST_CASE("the embedded default loads: loopback, demo product, device and key", "[config]") {
     const auto s = embedded_default();
     CHECK(s.demo);
-    CHECK(s.mqtt.listen.host == "127.0.0.1");
-    CHECK(s.mqtt.listen.port == 1883);
-    CHECK(s.http.listen.port == 8080);
+    CHECK(s.mqtt.listen->host == "127.0.0.1");
+    CHECK(s.mqtt.listen->port == 1883);
+    CHECK(s.http.listen->port == 8080);
     REQUIRE(s.devices.size() == 1);
     CHECK(s.devices[0].product_key == "a1demo");
     REQUIRE(s.access_keys.size() == 1);
@@ -44,12 +44,74 @@ device_secret = "x"
 )",
                                "example.toml");
     REQUIRE(s);
-    CHECK(s->http.listen.host == "::1");
-    CHECK(s->http.listen.port == 0);
+    CHECK(s->http.listen->host == "::1");
+    CHECK(s->http.listen->port == 0);
     CHECK(s->mqtt.keep_alive_min == std::chrono::seconds{1});
     CHECK(s->rrpc.node_id == 3);
     CHECK(s->devices[0].device_secret == "x");
     CHECK_FALSE(s->demo);
+}
+
+TEST_CASE("TLS listeners need a certificate; plain ones can be turned off", "[config]") {
+    const auto s = load_string(R"(
+[mqtt]
+listen = ""
+tls_listen = "0.0.0.0:8883"
+[http]
+tls_listen = "127.0.0.1:8443"
+[tls]
+cert_file = "certs/server.crt"
+key_file = "/etc/rrpcd/server.key"
+min_version = "1.3"
+)",
+                               "tls.toml", "/srv/rrpcd");
+    REQUIRE(s);
+    CHECK_FALSE(s->mqtt.listen);
+    CHECK(s->mqtt.tls_listen->port == 8883);
+    CHECK(s->http.listen->port == 8080);  // the default stays on
+    CHECK(s->tls.cert_file == "/srv/rrpcd/certs/server.crt");
+    CHECK(s->tls.key_file == "/etc/rrpcd/server.key");
+    CHECK(s->tls.tls13_only);
+    CHECK(error_of("[mqtt]\ntls_listen = \"127.0.0.1:8883\"\n") ==
+          "test.toml:2:14: mqtt.tls_listen: needs a [tls] table with cert_file and key_file");
+    CHECK(error_of("[http]\nlisten = \"\"\n") ==
+          "test.toml:1:1: http: both listeners are off (set listen or tls_listen)");
+    CHECK(error_of("[tls]\ncert_file = \"a\"\nkey_file = \"b\"\nmin_version = \"1.0\"\n") ==
+          "test.toml:4:15: tls.min_version: must be \"1.2\" or \"1.3\"");
+    CHECK(error_of("[tls]\ncert_file = \"a\"\n") ==
+          "test.toml:1:1: tls.key_file: missing (required)");
+}
+
+TEST_CASE("limits load with their defaults and bounds", "[config]") {
+    const auto d = load_string("", "empty.toml");
+    REQUIRE(d);
+    CHECK(d->mqtt.max_connections_per_address == 1000);
+    CHECK(d->mqtt.login_backoff.failures == 5);
+    CHECK(d->http.header_timeout == std::chrono::seconds{10});
+    CHECK(d->rrpc.max_pending_per_device == 64);
+    const auto s = load_string(R"(
+[mqtt]
+max_connections = 50
+max_connections_per_address = 5
+login_backoff_after = 3
+login_backoff_max_s = 60
+[http]
+header_timeout_ms = 2000
+request_timeout_ms = 5000
+max_connections = 40
+max_connections_per_address = 4
+[rrpc]
+max_pending_per_device = 2
+)",
+                               "limits.toml");
+    REQUIRE(s);
+    CHECK(s->mqtt.max_connections == 50);
+    CHECK(s->mqtt.login_backoff.max_delay == std::chrono::seconds{60});
+    CHECK(s->http.request_timeout == std::chrono::seconds{5});
+    CHECK(s->http.max_connections_per_address == 4);
+    CHECK(s->rrpc.max_pending_per_device == 2);
+    CHECK(error_of("[http]\nheader_timeout_ms = 9000\nrequest_timeout_ms = 5000\n") ==
+          "test.toml:1:1: http.header_timeout_ms: must not exceed http.request_timeout_ms");
 }
 
 TEST_CASE("errors name the file, the line and the key", "[config]") {

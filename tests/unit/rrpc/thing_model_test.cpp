@@ -84,6 +84,16 @@ TEST_CASE("TSL errors name the element", "[rrpc]") {
         "services[0].inputData[0].dataType.specs.max: expected a number");
     CHECK(error_of(R"({"services":[{"identifier":"x"},{"identifier":"x"}]})") ==
           "services[1].identifier: \"x\" defined twice");
+    // Found by fuzz_tsl_args: a count past any size_t was cast (undefined behaviour).
+    CHECK(
+        error_of(
+            R"({"services":[{"identifier":"x","inputData":[{"identifier":"p","dataType":{"type":"array","specs":{"size":"2.5e40","item":{"type":"int"}}}}]}]})") ==
+        "services[0].inputData[0].dataType.specs.size: expected a whole number from 0 to 1000000");
+    CHECK(
+        error_of(
+            R"({"services":[{"identifier":"x","inputData":[{"identifier":"p","dataType":{"type":"text","specs":{"length":-1}}}]}]})") ==
+        "services[0].inputData[0].dataType.specs.length: expected a whole number from 0 to "
+        "1000000");
 }
 
 TEST_CASE("Args follow the service's inputData", "[rrpc]") {

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace rrpcd::rrpc {
+
+/// Every configured limit that can be hit (docs/security.md lists them with their defaults).
+enum class limit : std::uint8_t {
+    mqtt_connections,              ///< mqtt.max_connections
+    mqtt_connections_per_address,  ///< mqtt.max_connections_per_address
+    mqtt_connect_timeout,          ///< mqtt.connect_timeout_ms
+    mqtt_packet_size,              ///< mqtt.max_packet_bytes
+    mqtt_outbound_queue,           ///< mqtt.max_outbound_bytes (slow reader disconnected)
+    mqtt_login_backoff,            ///< mqtt.login_backoff_after / login_backoff_max_s
+    http_connections,              ///< http.max_connections
+    http_connections_per_address,  ///< http.max_connections_per_address
+    http_header_timeout,           ///< http.header_timeout_ms
+    http_request_timeout,          ///< http.request_timeout_ms
+    http_header_size,              ///< http.max_header_bytes
+    http_body_size,                ///< http.max_body_bytes
+    pending_calls_per_device,      ///< rrpc.max_pending_per_device
+};
+inline constexpr std::size_t limit_kinds = 13;
+
+/// The metric label of a limit.
+constexpr std::string_view name_of(limit l) noexcept {
+    constexpr std::array<std::string_view, limit_kinds> names{
+        "mqtt_connections",        "mqtt_connections_per_address",
+        "mqtt_connect_timeout",    "mqtt_packet_size",
+        "mqtt_outbound_queue",     "mqtt_login_backoff",
+        "http_connections",        "http_connections_per_address",
+        "http_header_timeout",     "http_request_timeout",
+        "http_header_size",        "http_body_size",
+        "pending_calls_per_device"};
+    return names[static_cast<std::size_t>(l)];
+}
+
+/// How often each limit was hit. A hit is worth a log line the 1st, 2nd, 4th, 8th… time, so a
+/// flood costs a few log lines, not one per packet. One io thread.
+class limit_counters {
+public:
+    /// Counts one hit; true when this one should be logged.
+    bool hit(limit l) noexcept {
+        const auto n = ++hits_[static_cast<std::size_t>(l)];
+        return (n & (n - 1)) == 0;
+    }
+    std::uint64_t count(limit l) const noexcept { return hits_[static_cast<std::size_t>(l)]; }
+
+private:
+    std::array<std::uint64_t, limit_kinds> hits_{};
+};
+
+}  // namespace rrpcd::rrpc

@@ -1,0 +1,33 @@
+#include "server/tls.hpp"
+
+#include <openssl/ssl.h>
+
+namespace rrpcd::server {
+
+namespace ssl = boost::asio::ssl;
+
+boost::system::result<tls_context, std::string> make_tls_context(
+    const config::tls_settings& settings) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+    boost::system::error_code ec;
+    ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                         ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                         ssl::context::no_tlsv1_1 | ssl::context::single_dh_use |
+                         ssl::context::no_compression,
+                     ec);
+    SSL_CTX* native = ctx->native_handle();
+    SSL_CTX_set_min_proto_version(native, settings.tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    // Idle TLS devices hold no read/write buffers between records.
+    SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
+    if (!ec) ctx->use_certificate_chain_file(settings.cert_file.string(), ec);
+    if (ec) return "tls.cert_file " + settings.cert_file.string() + ": " + ec.message();
+    ctx->use_private_key_file(settings.key_file.string(), ssl::context::pem, ec);
+    if (ec) return "tls.key_file " + settings.key_file.string() + ": " + ec.message();
+    if (SSL_CTX_check_private_key(native) != 1)
+        return "tls.key_file " + settings.key_file.string() +
+               ": does not match the certificate of tls.cert_file";
+    return ctx;
+}
+
+}  // namespace rrpcd::server
