@@ -82,3 +82,139 @@ describe('bad input', () => {
         assert.equal(server.proc.exitCode, null);
     });
 });
+
+/// Sends `bytes` on a logged-in, subscribed raw connection; resolves with what came back once
+/// the server closed it for a protocol violation (which it must log).
+async function afterLogin(server, device, bytes) {
+    const bare = await h.bareDevice(server, device);
+    const rest = [];
+    bare.socket.on('data', (c) => rest.push(c));
+    const logged = server.waitForLog(/event=protocol_violation/);
+    bare.socket.write(bytes);
+    await Promise.all([bare.closed, logged]);
+    return Buffer.concat(rest);
+}
+
+/// An MQTT string: 2-byte length, then the bytes.
+const str = (b) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), Buffer.from(b)]);
+const frame = (header, body) => Buffer.concat([Buffer.from([header, body.length]), body]);
+
+describe('hostile input, each followed by a real SDK call', () => {
+    let server;
+    let dev;
+    const [device, raw] = h.devices(2);
+    const alive = async () => {
+        const body = await h.rrpc(h.iotClient(server), { device, payload: 'alive' });
+        assert.equal(body.rrpcCode, 'SUCCESS');
+        assert.equal(server.proc.exitCode, null);
+    };
+    const get = (query, init) => fetch(`http://127.0.0.1:${server.httpPort}/?${query}`, init);
+    const rrpcParams = (extra = {}) => ({
+        Action: 'RRpc', ProductKey: device.productKey, DeviceName: device.deviceName,
+        RequestBase64Byte: Buffer.from('signed by hand').toString('base64'), Timeout: '3000', ...extra,
+    });
+
+    before(async () => {
+        server = await h.startServer({ deviceList: [device, raw] });
+        dev = await h.sdkDevice(server, device);
+    });
+    after(async () => {
+        await h.closeSdkDevice(dev);
+        const status = await server.stop();
+        assert.equal(status.code, 0, server.log());
+    });
+
+    test('MQTT: invalid UTF-8 in the client id closes without CONNACK', async () => {
+        const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 60]), str(Buffer.from([0x61, 0xc3, 0x28]))]);
+        assert.equal((await exchange(server.mqttPort, frame(0x10, body))).length, 0);
+        await alive();
+    });
+
+    test('MQTT: truncated packets are waited for, then dropped with the connection', async () => {
+        const connect = frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 60]), str('abc')]));
+        for (let cut = 1; cut < connect.length; cut += 3)
+            assert.equal((await exchange(server.mqttPort, connect.subarray(0, cut))).length, 0);
+        await alive();
+    });
+
+    test('MQTT: invalid UTF-8 in a PUBLISH topic, a wildcard PUBLISH topic, SUBSCRIBE QoS 3, a second CONNECT', async () => {
+        const badTopic = frame(0x30, Buffer.concat([str(Buffer.from([0x2f, 0xed, 0xa0, 0x80])), Buffer.from('x')]));
+        const wildcard = frame(0x30, Buffer.concat([str(`/${raw.productKey}/${raw.deviceName}/user/#`), Buffer.from('x')]));
+        const qos3 = frame(0x82, Buffer.concat([Buffer.from([0, 7]), str(`/${raw.productKey}/${raw.deviceName}/user/get`), Buffer.from([3])]));
+        const connect = frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02, 0, 60]), str('again')]));
+        for (const bytes of [badTopic, wildcard, qos3, connect])
+            assert.equal((await afterLogin(server, raw, bytes)).length, 0, bytes.toString('hex'));
+        await alive();
+    });
+
+    test('HTTP: 10 MB of headers is 431 in the cloud form', async () => {
+        const reply = await new Promise((resolve) => {
+            const socket = net.connect(server.httpPort, '127.0.0.1', () => {
+                socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+                socket.write(`X-Big: ${'a'.repeat(10 * 1024 * 1024)}\r\n\r\n`);
+            });
+            const chunks = [];
+            socket.on('data', (c) => chunks.push(c));
+            socket.on('error', () => {});  // the server stops reading: a reset is expected
+            socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+        });
+        assert.match(reply, /^HTTP\/1\.1 431 /);
+        assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).Code, 'RequestHeaderFieldsTooLarge');
+        await alive();
+    });
+
+    test('HTTP: a replayed SignatureNonce and a stale Timestamp are refused', async () => {
+        const query = h.signV1(rrpcParams());
+        assert.equal((await (await get(query)).json()).RrpcCode, 'SUCCESS');
+        const replay = await get(query);
+        assert.equal(replay.status, 400);
+        assert.equal((await replay.json()).Code, 'SignatureNonceUsed');
+        const stale = await get(h.signV1(rrpcParams({ Timestamp: new Date(Date.now() - 3600e3).toISOString().replace(/\.\d+Z$/, 'Z') })));
+        assert.equal(stale.status, 400);
+        assert.equal((await stale.json()).Code, 'InvalidTimeStamp.Expired');
+        await alive();
+    });
+
+    test('HTTP: 10,000 query parameters, signed, still make one good call', async () => {
+        const extra = Object.fromEntries(Array.from({ length: 10000 }, (_, i) => [`P${String(i).padStart(5, '0')}`, 'v']));
+        const res = await get(h.signV1(rrpcParams(extra)));
+        assert.equal(res.status, 200);
+        assert.equal((await res.json()).RrpcCode, 'SUCCESS');
+        const unsigned = await get(Array.from({ length: 10000 }, (_, i) => `k${i}=v`).join('&'));
+        assert.equal(unsigned.status, 400);
+        await alive();
+    });
+
+    test('HTTP: injection-looking values in every parameter get a clean error body, never a 5xx', async () => {
+        const values = ["' OR '1'='1", '"; DROP TABLE devices; --', '<script>alert(1)</script>', '../../../../etc/passwd',
+            '${jndi:ldap://x/a}', 'a\r\nX-Injected: 1', '\u0000', '%00%0d%0a', '{"$gt":""}', 'é中☃'.repeat(50)];
+        const names = Object.keys({ ...rrpcParams(), Format: '', Version: '', SignatureMethod: '', AccessKeyId: '', Topic: '' });
+        for (const name of names) {
+            for (const value of values) {
+                const res = await get(h.signV1(rrpcParams({ [name]: value })));
+                assert.ok(res.status < 500, `${name}=${JSON.stringify(value)}: HTTP ${res.status}`);
+                assert.equal(res.headers.get('x-injected'), null);
+                const text = await res.text();
+                const body = res.headers.get('content-type').includes('xml') ? null : JSON.parse(text);
+                if (body) assert.ok(body.RrpcCode === 'SUCCESS' || body.Code, `${name}: ${text}`);
+                else assert.match(text, /^<\?xml /);
+            }
+        }
+        await alive();
+    });
+
+    test('HTTP: pipelined requests are answered in order on one connection', async () => {
+        const requests = [1, 2, 3].map((i) => `GET /?${h.signV1(rrpcParams({ RequestBase64Byte: Buffer.from(`p${i}`).toString('base64') }))} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        const reply = await new Promise((resolve) => {
+            let text = '';
+            const socket = net.connect(server.httpPort, '127.0.0.1', () => socket.write(requests.join('')));
+            socket.on('data', (c) => {
+                text += c;
+                if ((text.match(/"RrpcCode"/g) ?? []).length === 3) { socket.end(); resolve(text); }
+            });
+        });
+        const payloads = [...reply.matchAll(/"PayloadBase64Byte":"([^"]+)"/g)].map((m) => Buffer.from(m[1], 'base64').toString());
+        assert.deepEqual(payloads, ['p1', 'p2', 'p3']);
+        await alive();
+    });
+});

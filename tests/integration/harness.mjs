@@ -31,29 +31,50 @@ export function devices(count) {
     }));
 }
 
-/// Starts rrpcd; resolves once it printed its ready line with the ports it bound.
-/// `models` maps a ProductKey to its TSL document (written next to the config); `extra` is more TOML.
-export async function startServer({ deviceList = devices(4), keepaliveMin = 1, extra = '', models = {}, httpExtra = '' } = {}) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
-    const configPath = path.join(dir, 'rrpcd.toml');
+/// The test CA's files (made by make-test-ca.sh, a CTest fixture; trusted via NODE_EXTRA_CA_CERTS).
+export const TEST_CA = process.env.RRPCD_TEST_CA_DIR ?? path.resolve(import.meta.dirname, '../../build/tests/integration/test-ca');
+
+/// The TOML of a test server: loopback listeners on free ports, the test access key, `deviceList`
+/// and products with `models`; `mqttExtra`/`httpExtra` go into those tables, `extra` at the end.
+/// `tls` adds TLS listeners with the test CA's `tls` certificate (`server` or `server2`);
+/// `plain: false` turns the plain listeners off.
+function renderConfig(dir, { deviceList, keepaliveMin = 1, extra = '', models = {}, httpExtra = '', mqttExtra = '', tls, plain = true, logLevel = process.env.RRPCD_LOG ?? 'info' }) {
     const products = Object.entries(models).flatMap(([productKey, tsl]) => {
         fs.writeFileSync(path.join(dir, `${productKey}.json`), JSON.stringify(tsl));
         return ['[[products]]', `product_key = "${productKey}"`, `tsl = "${productKey}.json"`];
     });
-    const toml = [
-        '[mqtt]', 'listen = "127.0.0.1:0"', `keepalive_min_s = ${keepaliveMin}`,
-        '[http]', 'listen = "127.0.0.1:0"', httpExtra,
-        '[log]', `level = "${process.env.RRPCD_LOG ?? 'info'}"`,
+    return [
+        '[mqtt]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, `keepalive_min_s = ${keepaliveMin}`,
+        ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), mqttExtra,
+        '[http]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), httpExtra,
+        ...(tls ? ['[tls]', `cert_file = "${path.join(TEST_CA, `${tls}.crt`)}"`, `key_file = "${path.join(TEST_CA, `${tls}.key`)}"`] : []),
+        '[log]', `level = "${logLevel}"`,
         '[[access_keys]]', `id = "${ACCESS_KEY.id}"`, `secret = "${ACCESS_KEY.secret}"`,
         ...products,
         ...deviceList.flatMap((d) => ['[[devices]]', `product_key = "${d.productKey}"`,
             `device_name = "${d.deviceName}"`, `device_secret = "${d.deviceSecret}"`]),
         extra,
     ].join('\n');
-    fs.writeFileSync(configPath, toml);
+}
+
+/// Starts rrpcd; resolves once it printed its ready line with the ports it bound (`mqttPort`,
+/// `httpPort`, and `mqttsPort`/`httpsPort` with TLS; null for a listener that is off).
+/// Options: see renderConfig.
+export async function startServer(options = {}) {
+    const opts = { deviceList: devices(4), ...options };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
+    const configPath = path.join(dir, 'rrpcd.toml');
+    fs.writeFileSync(configPath, renderConfig(dir, opts));
     const proc = spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
-    proc.stderr.on('data', (chunk) => { log += chunk; });
+    const logWaiters = [];
+    proc.stderr.on('data', (chunk) => {
+        log += chunk;
+        for (let i = logWaiters.length - 1; i >= 0; --i) {
+            const w = logWaiters[i];
+            if (w.pattern.test(log.slice(w.from))) { logWaiters.splice(i, 1); w.resolve(); }
+        }
+    });
     const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     const ready = await new Promise((resolve, reject) => {
         const lines = readline.createInterface({ input: proc.stdout });
@@ -71,8 +92,22 @@ export async function startServer({ deviceList = devices(4), keepaliveMin = 1, e
     return {
         ...ready,
         proc,
-        devices: deviceList,
+        devices: opts.deviceList,
         log: () => log,
+        /// Resolves once the log, from now on, matches `pattern`.
+        waitForLog(pattern) {
+            return new Promise((resolve) => logWaiters.push({ pattern, from: log.length, resolve }));
+        },
+        /// Rewrites the config file (the same options, changed by `changes`; or raw `text`), sends
+        /// SIGHUP and resolves with the server's verdict line (reloaded or reload_refused).
+        async reload(changes = {}, text) {
+            fs.writeFileSync(configPath, text ?? renderConfig(dir, { ...opts, ...changes }));
+            const verdict = this.waitForLog(/event=(reloaded|reload_refused)[^\n]*\n/);
+            const from = log.length;
+            proc.kill('SIGHUP');
+            await verdict;
+            return /event=(reloaded|reload_refused)[^\n]*/.exec(log.slice(from))[0];
+        },
         /// Resolves with the exit status; the test asserts the process never crashed.
         exited,
         async stop() {
@@ -85,12 +120,13 @@ export async function startServer({ deviceList = devices(4), keepaliveMin = 1, e
 }
 
 /// The official @alicloud/iot20180120 client; `v1` selects its V1 (HMAC-SHA1) signing.
-export function iotClient(server, { v1 = false, secret = ACCESS_KEY.secret } = {}) {
+/// `https` talks to the TLS listener; `key` replaces the whole access key.
+export function iotClient(server, { v1 = false, secret = ACCESS_KEY.secret, https = false, key } = {}) {
     return new Iot.default(new OpenApi.Config({
-        accessKeyId: ACCESS_KEY.id,
-        accessKeySecret: secret,
-        endpoint: `127.0.0.1:${server.httpPort}`,
-        protocol: 'http',
+        accessKeyId: key?.id ?? ACCESS_KEY.id,
+        accessKeySecret: key?.secret ?? secret,
+        endpoint: `127.0.0.1:${https ? server.httpsPort : server.httpPort}`,
+        protocol: https ? 'https' : 'http',
         ...(v1 ? { signatureAlgorithm: 'v2' } : {}),
         // The SDK's 3 s default would end a long RRpc first; both timeouts must be raised.
         readTimeout: 20000,
@@ -184,6 +220,23 @@ export async function rrpc(client, { device, payload, timeout = 3000, topic }) {
     return res.body;
 }
 
+/// RFC 3986 percent-encoding, as the V1 signature uses it.
+const pct = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/// A V1-signed query string (HMAC-SHA1, the SDKs' `signatureAlgorithm: 'v2'` scheme) for `params`,
+/// with a fresh nonce and the current Timestamp unless `params` gives them: for tests that must
+/// send what no SDK sends (replays, stale timestamps, thousands of parameters, odd values).
+export function signV1(params, { secret = ACCESS_KEY.secret, method = 'GET' } = {}) {
+    const all = {
+        Format: 'JSON', Version: '2018-01-20', AccessKeyId: ACCESS_KEY.id, SignatureMethod: 'HMAC-SHA1',
+        SignatureVersion: '1.0', SignatureNonce: crypto.randomUUID(),
+        Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), ...params,
+    };
+    const canonical = Object.keys(all).sort().map((k) => `${pct(k)}=${pct(all[k])}`).join('&');
+    const signature = crypto.createHmac('sha1', `${secret}&`).update(`${method}&${pct('/')}&${pct(canonical)}`).digest('base64');
+    return `${canonical}&Signature=${pct(signature)}`;
+}
+
 /// The official @alicloud/pop-core client (V1 signing, GET by default, POST with `method`).
 export function popClient(server, { secret = ACCESS_KEY.secret } = {}) {
     return new PopCore({
@@ -197,8 +250,10 @@ export function popClient(server, { secret = ACCESS_KEY.secret } = {}) {
 /// An official-SDK device that answers each RRPC request through `answer(payload, topic)`.
 /// Resolves once the SDK's own subscription to `/sys/{pk}/{dn}/rrpc/request/+` is acknowledged, so
 /// that no call races its SUBSCRIBE (the SDK sends one SUBSCRIBE per preset topic after CONNACK).
-export async function sdkDevice(server, device, answer = (p) => p) {
-    const dev = iotDevice.device({ ...device, brokerUrl: `mqtt://127.0.0.1:${server.mqttPort}` });
+/// With `tls`, it connects to the TLS listener with `mqtts://` (the SDK then says securemode=2).
+export async function sdkDevice(server, device, answer = (p) => p, { tls = false } = {}) {
+    const brokerUrl = tls ? `mqtts://127.0.0.1:${server.mqttsPort}` : `mqtt://127.0.0.1:${server.mqttPort}`;
+    const dev = iotDevice.device({ ...device, brokerUrl });
     const subscribed = subackFor(dev._mqttClient, '/rrpc/request/+');
     dev.on('message', (topic, payload) => {
         if (topic.includes('/rrpc/request/'))
