@@ -480,8 +480,9 @@ int main(int argc, char** argv) {
             opt.timeout_ms = std::stoi(v);
     }
     if (opt.mode == "config") {
-        std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = "
-                     "\"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n"
+        // Every simulated device comes from 127.0.0.1: the per-address limit must allow them all.
+        std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\nmax_connections_per_address = 1000000\n"
+                     "[http]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n"
                   << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \""
                   << access_key_secret << "\"\nqps_rrpc = 0\n";
         for (int i = 0; i < opt.devices; ++i)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: installs what is missing, builds, and runs every test (unit and integration)
 # through CTest, twice: on the optimised build, then on an ASan+UBSan build (skip that second pass
-# with RRPCD_NO_SANITIZE=1). The integration tests start their own rrpcd and clients on free
+# with RRPCD_NO_SANITIZE=1); then each libFuzzer target briefly (RRPCD_FUZZ_SECONDS, default 30;
+# skip with RRPCD_NO_FUZZ=1). The integration tests start their own rrpcd and clients on free
 # loopback ports. Extra arguments go to ctest (e.g. -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,9 @@ if [[ -z ${RRPCD_NO_SANITIZE:-} ]]; then
     cmake --build build-asan -j "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         ctest --test-dir build-asan --output-on-failure -j "$(nproc)" "$@"
+fi
+
+if [[ -z ${RRPCD_NO_FUZZ:-} && $# -eq 0 ]]; then
+    echo "== each fuzzer for ${RRPCD_FUZZ_SECONDS:-30} s (scripts/fuzz.sh) =="
+    scripts/fuzz.sh "${RRPCD_FUZZ_SECONDS:-30}"
 fi

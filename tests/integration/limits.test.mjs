@@ -186,6 +186,23 @@ describe('limits', () => {
     });
 });
 
+describe('SIGHUP applies new limits and the log level to the running server', () => {
+    test('a lower per-address limit closes the next connection; the log level changes', async () => {
+        const [device] = h.devices(1);
+        const server = await h.startServer({ deviceList: [device] });
+        const dev = await h.sdkDevice(server, device);
+        assert.match(await server.reload({ mqttExtra: 'max_connections_per_address = 1', logLevel: 'debug' }),
+            /event=reloaded .*log_level=debug/);
+        const extra = await connect(server.mqttPort);  // the device holds the one place
+        assert.equal((await extra.closed).length, 0);
+        assert.equal(await hits(server, 'mqtt_connections_per_address'), 1);
+        const body = await h.rrpc(h.iotClient(server), { device, payload: 'kept' });  // its session stayed
+        assert.equal(body.rrpcCode, 'SUCCESS');
+        await h.closeSdkDevice(dev);
+        assert.equal((await server.stop()).code, 0, server.log());
+    });
+});
+
 describe('2,000 idle sockets', () => {
     test('are held without a per-socket buffer, closed at the CONNECT deadline, and a device still answers meanwhile', async (t) => {
         const [device] = h.devices(1);
