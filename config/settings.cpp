@@ -152,7 +152,7 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
                    settings& out) {
     r.only_keys(root, "",
-                {"mqtt", "http", "tls", "rrpc", "log", "thing", "replies", "access_keys",
+                {"mqtt", "http", "tls", "store", "rrpc", "log", "thing", "replies", "access_keys",
                  "products", "devices"});
     if (const auto* t = r.table(root, "mqtt")) {
         r.only_keys(
@@ -222,6 +222,16 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
         if (!cert.empty()) out.tls.cert_file = std::filesystem::absolute(base / cert);
         if (!key.empty()) out.tls.key_file = std::filesystem::absolute(base / key);
         out.tls.tls13_only = version == "1.3";
+    }
+    out.store.path = base / out.store.path;
+    if (const auto* t = r.table(root, "store")) {
+        r.only_keys(*t, "store", {"path"});
+        if (const auto* node = t->get("path")) {
+            if (const auto* v = node->as_string())
+                out.store.path = v->get().empty() ? std::filesystem::path{} : base / v->get();
+            else
+                r.fail(node->source(), "store.path", "expected a file name (\"\" for memory only)");
+        }
     }
     for (const auto& [name, listener] :
          {std::pair{"mqtt", &out.mqtt.tls_listen}, std::pair{"http", &out.http.tls_listen}}) {

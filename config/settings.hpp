@@ -63,6 +63,15 @@ struct http_settings {
         5000};  ///< SIGTERM: how long in-flight calls may finish
 };
 
+/// The embedded store (SQLite) of accepted QoS 1 messages.
+struct store_settings {
+    /// The database file; relative paths are relative to the config file's directory (the
+    /// working directory for the embedded default). Empty: memory only, nothing survives a
+    /// restart.
+    std::filesystem::path path = "data/rrpcd.db";
+    bool operator==(const store_settings&) const = default;
+};
+
 struct rrpc_settings {
     std::chrono::milliseconds timeout_min{1000};  ///< the cloud's Timeout range
     std::chrono::milliseconds timeout_max{8000};
@@ -123,6 +132,7 @@ struct settings {
     mqtt_settings mqtt;
     http_settings http;
     tls_settings tls;
+    store_settings store;
     rrpc_settings rrpc;
     std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
     thing_settings thing;

@@ -90,7 +90,18 @@ asio::awaitable<api::action_result> api::dispatch(const request& req, std::strin
         co_return gateway::throttled();
     if (action == "RRpc") co_return co_await rrpc_action(params);
     if (action == "InvokeThingService") co_return co_await invoke_thing_service(params);
-    if (action == "AsyncRRpc") co_return async_rrpc_action(params);
+    if (action == "AsyncRRpc") co_return co_await async_rrpc_action(params);
+    if (action == "Pub") co_return co_await pub_action(params);
+    if (action == "CreateProduct") co_return co_await create_product(params);
+    if (action == "QueryProduct") co_return query_product(params);
+    if (action == "RegisterDevice") co_return co_await register_device(params);
+    if (action == "QueryDeviceDetail") co_return query_device_detail(params);
+    if (action == "GetDeviceStatus") co_return get_device_status(params);
+    if (action == "BatchGetDeviceState") co_return batch_get_device_state(params);
+    if (action == "QueryDevice") co_return query_device(params);
+    if (action == "DeleteDevice") co_return co_await delete_device(params);
+    if (action == "DisableThing") co_return co_await set_disabled(params, true);
+    if (action == "EnableThing") co_return co_await set_disabled(params, false);
     if (action == "QueryMessageInfo") co_return query_message_info(params);
     co_return gateway::invalid_action(std::string{action.substr(0, 64)});
 }

@@ -8,6 +8,7 @@
 #include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
 #include "rrpc/device_directory.hpp"
+#include "rrpc/journal.hpp"
 #include "rrpc/limit_counters.hpp"
 #include "rrpc/service.hpp"
 #include "rrpc/thing_model.hpp"
@@ -20,6 +21,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,9 +46,12 @@ struct api_services {
     rrpc::async_calls& async;
     rrpc::call_log& calls;
     rrpc::device_gateway& devices_online;
-    const rrpc::device_directory& devices;
+    rrpc::device_directory& devices;
     const thing_models& models;
     rrpc::limit_counters& counters;
+    rrpc::journal& journal;  ///< an accepted QoS 1 message is on disk before the API answers
+    /// Ends a device's live session (DeleteDevice: `forget` its queued messages too; DisableThing).
+    std::function<void(const rrpc::device_key&, bool forget)> disconnect;
 };
 
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
@@ -84,7 +89,24 @@ private:
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
     boost::asio::awaitable<action_result> rrpc_action(const request_params& params);
-    action_result async_rrpc_action(const request_params& params);
+    boost::asio::awaitable<action_result> async_rrpc_action(const request_params& params);
+    /// Pub: a message to a device topic at QoS 0, or at QoS 1 kept until acknowledged.
+    boost::asio::awaitable<action_result> pub_action(const request_params& params);
+
+    // Device management (device_actions.cpp).
+    using product_result = boost::system::result<const rrpc::product_record*, api_error>;
+    product_result find_product(const request_params& params) const;
+    /// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE.
+    std::string status_of(const rrpc::device_record& device) const;
+    boost::asio::awaitable<action_result> create_product(const request_params& params);
+    action_result query_product(const request_params& params) const;
+    boost::asio::awaitable<action_result> register_device(const request_params& params);
+    action_result query_device_detail(const request_params& params) const;
+    action_result get_device_status(const request_params& params) const;
+    action_result batch_get_device_state(const request_params& params) const;
+    action_result query_device(const request_params& params) const;
+    boost::asio::awaitable<action_result> delete_device(const request_params& params);
+    boost::asio::awaitable<action_result> set_disabled(const request_params& params, bool disabled);
     boost::asio::awaitable<action_result> invoke_thing_service(const request_params& params);
     action_result query_message_info(const request_params& params);
     action_result v1_call(const request& req, std::string_view path);

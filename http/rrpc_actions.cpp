@@ -64,34 +64,78 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     co_return r;
 }
 
-api::action_result api::async_rrpc_action(const request_params& params) {
+asio::awaitable<api::action_result> api::async_rrpc_action(const request_params& params) {
     // The seed's statuses: every AsyncRRpc refusal is HTTP 400.
     const auto device = find_device(params, 400, "iot.Device.NotExistedDevice", false);
-    if (!device) return device.error();
+    if (!device) co_return device.error();
     auto payload = payload_param(params, "MessageContent", limits_.max_payload_bytes, 400);
-    if (!payload) return payload.error();
+    if (!payload) co_return payload.error();
     const auto& key = (*device)->key;
     const auto topic = std::string{params.get("TopicFullName").value_or("")};
     if (topic.empty())
-        return api_error{400, "iot.messagebroker.NullTopicName", "TopicFullName is empty."};
+        co_return api_error{400, "iot.messagebroker.NullTopicName", "TopicFullName is empty."};
     if (!rrpc::is_device_topic(key, topic))
-        return api_error{400, "iot.messagebroker.InvalidFormattedTopicName",
-                         "TopicFullName must be a topic of the device, like /" + key.product_key +
-                             "/" + key.device_name + "/user/get."};
+        co_return api_error{400, "iot.messagebroker.InvalidFormattedTopicName",
+                            "TopicFullName must be a topic of the device, like /" +
+                                key.product_key + "/" + key.device_name + "/user/get."};
     const auto presence = services_.devices_online.presence_of(key);
     if (presence.link == rrpc::presence::state::never)
-        return api_error{400, "iot.device.InactiveDevice",
-                         "The device is inactive: it never connected."};
+        co_return api_error{400, "iot.device.InactiveDevice",
+                            "The device is inactive: it never connected."};
     if (rrpc::classify(presence, rrpc::presence::clock::now()) != rrpc::liveness::online)
-        return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
+        co_return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
 
     const auto id = services_.rrpc.next_id();
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
-    services_.async.send(
-        id, {rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true});
+    rrpc::async_request call{
+        rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
+    services_.async.send(id, std::move(call));
+    co_await services_.journal.sync();  // on disk before the caller hears it was accepted
     reply r;
     r.body["MessageId"] = id;
-    return r;
+    co_return r;
+}
+
+asio::awaitable<api::action_result> api::pub_action(const request_params& params) {
+    const auto topic = std::string{params.get("TopicFullName").value_or("")};
+    if (topic.empty())
+        co_return business("iot.messagebroker.NullTopicName", "TopicFullName is empty.");
+    // The device is the one the topic names: /{pk}/{dn}/… or /sys/{pk}/{dn}/….
+    std::vector<std::string_view> parts;
+    for (std::string_view rest{topic}; !rest.empty();) {
+        const auto slash = rest.find('/', 1);
+        parts.push_back(rest.substr(1, slash == std::string_view::npos ? rest.npos : slash - 1));
+        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    }
+    const std::size_t at = !parts.empty() && parts[0] == "sys" ? 1 : 0;
+    const rrpc::device_key key =
+        parts.size() > at + 1 && topic.starts_with('/')
+            ? rrpc::device_key{std::string{parts[at]}, std::string{parts[at + 1]}}
+            : rrpc::device_key{};
+    if (key.product_key != params.get("ProductKey").value_or("") ||
+        !rrpc::is_device_topic(key, topic))
+        co_return business("iot.messagebroker.InvalidFormattedTopicName",
+                           "TopicFullName must be a topic of a device of ProductKey, like /" +
+                               std::string{params.get("ProductKey").value_or("pk")} +
+                               "/deviceName/user/get.");
+    if (services_.devices.find(key) == nullptr)
+        co_return business("iot.device.NotExistedDevice", "The device does not exist.");
+    auto payload = payload_param(params, "MessageContent", limits_.max_payload_bytes, 200);
+    if (!payload) co_return payload.error();
+    const auto qos = params.get("Qos").value_or("0");
+    if (qos != "0" && qos != "1")
+        co_return business("iot.messagebroker.InvalidQos", "Qos must be 0 or 1.");
+    const auto id = services_.rrpc.next_id();
+    if (qos == "1") {
+        // Kept until the device acknowledges it, across restarts.
+        services_.devices_online.publish_reliably(key, id, topic, std::move(*payload));
+        co_await services_.journal.sync();
+    } else {
+        services_.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
+    }
+    reply r;
+    r.body["MessageId"] = std::to_string(id);
+    co_return r;
 }
 
 }  // namespace rrpcd::http

@@ -91,6 +91,7 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
         std::to_string(id),           reliable};
     if (!services_.async.send(id, std::move(async_call)))
         co_return no_answer(rrpc::rrpc_code::offline);
+    if (reliable) co_await services_.journal.sync();  // on disk before the caller hears of it
     co_return r;
 }
 

@@ -3,9 +3,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <boost/algorithm/hex.hpp>
 
 #include <iterator>
+#include <stdexcept>
 
 namespace rrpcd::rrpc {
 
@@ -36,6 +38,13 @@ std::string to_hex(std::string_view bytes) {
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("OpenSSL RAND_bytes failed");
+    return out;
 }
 
 }  // namespace rrpcd::rrpc

@@ -20,4 +20,7 @@ std::string to_hex(std::string_view bytes);
 /// Compares in time independent of where `a` and `b` differ (OpenSSL CRYPTO_memcmp).
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+/// `n` bytes from OpenSSL's CSPRNG (secrets, generated keys).
+std::string random_bytes(std::size_t n);
+
 }  // namespace rrpcd::rrpc

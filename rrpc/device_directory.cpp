@@ -1,5 +1,7 @@
 #include "rrpc/device_directory.hpp"
 
+#include <algorithm>
+
 #include "rrpc/crypto.hpp"
 
 namespace rrpcd::rrpc {
@@ -8,16 +10,48 @@ std::string device_directory::iot_id_of(const device_key& key) {
     return to_hex(sha256(key.product_key + "/" + key.device_name)).substr(0, 20);
 }
 
-void device_directory::add(device_record record) {
+const device_record& device_directory::add(device_record record) {
     if (record.iot_id.empty()) record.iot_id = iot_id_of(record.key);
     by_iot_id_.insert_or_assign(record.iot_id, record.key);
     auto key = record.key;
-    devices_.insert_or_assign(std::move(key), std::move(record));
+    return devices_.insert_or_assign(std::move(key), std::move(record)).first->second;
 }
 
 const device_record* device_directory::find(const device_key& key) const noexcept {
     const auto it = devices_.find(key);
     return it == devices_.end() ? nullptr : &it->second;
+}
+
+device_record* device_directory::find(const device_key& key) noexcept {
+    const auto it = devices_.find(key);
+    return it == devices_.end() ? nullptr : &it->second;
+}
+
+bool device_directory::remove(const device_key& key) {
+    const auto it = devices_.find(key);
+    if (it == devices_.end()) return false;
+    by_iot_id_.erase(it->second.iot_id);
+    devices_.erase(it);
+    return true;
+}
+
+std::vector<const device_record*> device_directory::of_product(std::string_view product_key) const {
+    std::vector<const device_record*> out;
+    for (const auto& [key, record] : devices_)
+        if (key.product_key == product_key) out.push_back(&record);
+    std::sort(out.begin(), out.end(),
+              [](const auto* a, const auto* b) { return a->key.device_name < b->key.device_name; });
+    return out;
+}
+
+void device_directory::add_product(product_record product) {
+    auto key = product.product_key;
+    products_.insert_or_assign(std::move(key), std::move(product));
+}
+
+const product_record* device_directory::find_product(std::string_view product_key) const noexcept {
+    const auto it = products_.find(product_key);
+    return it == products_.end() ? nullptr : &it->second;
 }
 
 const device_record* device_directory::find_by_iot_id(std::string_view iot_id) const noexcept {

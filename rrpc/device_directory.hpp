@@ -3,9 +3,12 @@
 #include "rrpc/device_key.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace rrpcd::rrpc {
 
@@ -14,23 +17,49 @@ struct device_record {
     device_key key;
     std::string secret;  ///< DeviceSecret; never log it
     std::string iot_id;  ///< stable id of the device (filled by add() when empty)
+    std::string nickname{};
+    bool disabled = false;        ///< DisableThing: refused at CONNECT
+    std::int64_t created_ms = 0;  ///< registered (Unix ms)
+    std::int64_t active_ms = 0;   ///< first logged in; 0: never (UNACTIVE)
+    bool from_config = false;     ///< seeded from the config file (not RegisterDevice)
 };
 
-/// The registered devices (from the configuration for now). io thread only.
+/// A product (CreateProduct, or seeded from the config file).
+struct product_record {
+    std::string product_key;
+    std::string name;
+    int node_type = 0;    ///< 0 device, 1 gateway
+    int data_format = 1;  ///< 0 custom (transparent), 1 Alink JSON
+    std::string description{};
+    std::int64_t created_ms = 0;
+};
+
+/// The registered products and devices, kept in memory (the store persists them). Records
+/// never move while registered: a pointer from find() stays valid until that record is
+/// removed. io thread only.
 class device_directory {
 public:
-    /// Adds or replaces a device.
-    void add(device_record record);
+    /// Adds or replaces a device; returns the record as kept.
+    const device_record& add(device_record record);
+    /// Removes a device; false when it was not registered.
+    bool remove(const device_key& key);
     /// The device, or nullptr when it is not registered.
     const device_record* find(const device_key& key) const noexcept;
+    device_record* find(const device_key& key) noexcept;
     const device_record* find_by_iot_id(std::string_view iot_id) const noexcept;
+    /// The devices of a product, by name.
+    std::vector<const device_record*> of_product(std::string_view product_key) const;
     /// The IotId a device gets: 20 hex digits of SHA-256 of `pk/dn`, stable across restarts.
     static std::string iot_id_of(const device_key& key);
     std::size_t size() const noexcept { return devices_.size(); }
 
+    void add_product(product_record product);
+    const product_record* find_product(std::string_view product_key) const noexcept;
+
 private:
     std::unordered_map<device_key, device_record, device_key_hash> devices_;
     std::unordered_map<std::string, device_key> by_iot_id_;
+    std::map<std::string, product_record, std::less<>> products_;
 };
 
 }  // namespace rrpcd::rrpc

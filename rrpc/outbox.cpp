@@ -4,12 +4,13 @@
 
 namespace rrpcd::rrpc {
 
-bool outbox::push(const device_key& device, queued_message message) {
+std::optional<std::uint64_t> outbox::push(const device_key& device, queued_message message) {
     auto& q = queues_[device];
     q.push_back(std::move(message));
-    if (q.size() <= per_device_) return true;
+    if (q.size() <= per_device_) return std::nullopt;
+    const auto dropped = q.front().message_id;
     q.pop_front();
-    return false;
+    return dropped;
 }
 
 bool outbox::acknowledge(const device_key& device, std::uint64_t message_id) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -26,8 +27,8 @@ public:
     /// At most `per_device` messages wait for one device; the oldest is dropped past that.
     explicit outbox(std::size_t per_device) : per_device_(per_device) {}
 
-    /// Queues a message; returns false when it pushed out the oldest one.
-    bool push(const device_key& device, queued_message message);
+    /// Queues a message; returns the id of the oldest one when it pushed that out.
+    std::optional<std::uint64_t> push(const device_key& device, queued_message message);
     /// The device's queue (created empty if needed).
     std::deque<queued_message>& queue(const device_key& device) { return queues_[device]; }
     /// Removes the message the device acknowledged; false when it was not queued.
@@ -35,6 +36,8 @@ public:
     /// The session ended: what it was sent but did not acknowledge is sent again next time.
     void session_ended(const device_key& device);
     std::size_t size(const device_key& device) const noexcept;
+    /// Drops the device's queue (it was deleted).
+    void forget(const device_key& device) { queues_.erase(device); }
 
 private:
     std::size_t per_device_;

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential cmake ninja-build pkg-config
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-    libssl-dev libspdlog-dev libtomlplusplus-dev catch2 clang-format git coreutils
+    libssl-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev catch2 clang-format git coreutils
     # test peers: real MQTT clients and the official SDKs' runtime
     mosquitto mosquitto-clients python3 python3-paho-mqtt openssl
     # the fuzzers: clang's libFuzzer and sanitizer runtimes

@@ -91,6 +91,7 @@ std::vector<std::string> needs_restart(const config::settings& now, const config
     check(now.http.tls_listen == next.http.tls_listen, "http.tls_listen");
     check(now.http.signature_window == next.http.signature_window, "http.signature_window_s");
     check(now.rrpc.node_id == next.rrpc.node_id, "rrpc.node_id");
+    check(now.store == next.store, "store");
     check(now.replies == next.replies, "replies");
     check(now.products == next.products, "products");
     check(now.devices == next.devices, "devices");
@@ -112,6 +113,7 @@ app::app(config::settings settings, http::thing_models models, tls_context tls,
       mqtt_connections_(settings_.mqtt.max_connections, settings_.mqtt.max_connections_per_address),
       http_connections_(settings_.http.max_connections, settings_.http.max_connections_per_address),
       backoff_(settings_.mqtt.login_backoff),
+      journal_(open_journal(settings_.store, server_log_)),
       models_(std::move(models)),
       ids_(settings_.rrpc.node_id),
       calls_(settings_.replies.retention, settings_.replies.max_records),
@@ -119,8 +121,11 @@ app::app(config::settings settings, http::thing_models models, tls_context tls,
       async_(registry_, calls_, replies_, devices_, rrpc_log_),
       auth_(access_keys_of(settings_), settings_.http.signature_window),
       api_(api_limits_of(settings_), auth_,
-           {rrpc_, async_, calls_, registry_, devices_, models_, counters_}, http_log_),
-      mqtt_ctx_{settings_.mqtt, devices_, registry_, rrpc_, async_, counters_, backoff_, mqtt_log_},
+           {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal_.get(),
+            [this](const rrpc::device_key& d, bool forget) { registry_.disconnect(d, forget); }},
+           http_log_),
+      mqtt_ctx_{settings_.mqtt, devices_,  journal_.get(), registry_, rrpc_,
+                async_,         counters_, backoff_,       mqtt_log_},
       // gate_ is declared (and built) after http_ctx_: only its address is taken here.
       http_ctx_{settings_.http,
                 api_,
@@ -130,14 +135,44 @@ app::app(config::settings settings, http::thing_models models, tls_context tls,
                 counters_,
                 [this] { return metrics(); },
                 http_log_} {
-    for (const auto& d : settings_.devices)
-        devices_.add({{d.product_key, d.device_name}, d.device_secret, {}});
     for (const auto& hook : settings_.replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
             io_.get_executor(), hook, settings_.replies.max_queued, replies_, server_log_));
 }
 
+app::~app() {
+    if (journal_.store) journal_.store->close();
+}
+
+app::journal_holder app::open_journal(const config::store_settings& settings,
+                                      const std::shared_ptr<spdlog::logger>& log) {
+    journal_holder j;
+    if (settings.path.empty()) return j;
+    auto opened = sqlite_store::open(settings.path, log);
+    if (opened)
+        j.store = std::move(*opened);
+    else
+        j.error = std::move(opened.error());
+    return j;
+}
+
 bool app::start() {
+    if (!journal_.error.empty()) {
+        server_log_->critical("event=store_failed reason=\"{}\"", journal_.error);
+        return false;
+    }
+    if (journal_.store) {
+        auto catalog = journal_.store->load_catalog();
+        for (auto& p : catalog.products) devices_.add_product(std::move(p));
+        for (auto& d : catalog.devices) devices_.add(std::move(d));
+        auto kept = journal_.store->load_messages();
+        for (auto& [device, message] : kept) registry_.restore(device, std::move(message));
+        server_log_->info(
+            "event=store_opened path=\"{}\" products={} devices={} queued_messages={}",
+            settings_.store.path.string(), catalog.products.size(), catalog.devices.size(),
+            kept.size());
+    }
+    seed_from_config();
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
         {"mqtt", &settings_.mqtt.listen},
         {"mqtts", &settings_.mqtt.tls_listen},
@@ -165,6 +200,34 @@ bool app::start() {
 int app::run() {
     io_.run();
     return 0;
+}
+
+void app::seed_from_config() {
+    // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto& journal = journal_.get();
+    const auto ensure_product = [&](const std::string& product_key) {
+        if (devices_.find_product(product_key) != nullptr) return;
+        rrpc::product_record p{product_key, product_key, 0, 1, {}, now};
+        journal.product_saved(p);
+        devices_.add_product(std::move(p));
+    };
+    for (const auto& p : settings_.products) ensure_product(p.product_key);
+    for (const auto& d : settings_.devices) {
+        ensure_product(d.product_key);
+        const rrpc::device_key key{d.product_key, d.device_name};
+        const auto* existing = devices_.find(key);
+        if (existing != nullptr && existing->secret == d.device_secret && existing->from_config)
+            continue;
+        rrpc::device_record r{key, d.device_secret, {}};
+        if (existing != nullptr) r = *existing;
+        r.secret = d.device_secret;
+        r.from_config = true;
+        if (r.created_ms == 0) r.created_ms = now;
+        journal.device_saved(devices_.add(std::move(r)));
+    }
 }
 
 asio::awaitable<void> app::accept(listener& l) {

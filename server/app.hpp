@@ -11,6 +11,7 @@
 #include "server/http_session.hpp"
 #include "server/limits.hpp"
 #include "server/mqtt_session.hpp"
+#include "server/sqlite_store.hpp"
 #include "server/tls.hpp"
 #include "server/webhook.hpp"
 
@@ -35,6 +36,10 @@ public:
     /// where SIGHUP reloads from (none: the embedded default, which does not change).
     app(config::settings settings, http::thing_models models, tls_context tls,
         std::optional<std::filesystem::path> config_path);
+    /// Stops the store's writer while the io_context it wakes still exists.
+    ~app();
+    app(const app&) = delete;
+    app& operator=(const app&) = delete;
 
     /// Binds the listeners and prints the ready line with the bound ports. False on failure
     /// (logged).
@@ -44,6 +49,18 @@ public:
     int run();
 
 private:
+    /// The store when one is configured (or why it could not be opened), else memory only.
+    struct journal_holder {
+        std::unique_ptr<sqlite_store> store;
+        std::string error;
+        rrpc::memory_journal memory;
+        rrpc::journal& get() noexcept {
+            return store ? static_cast<rrpc::journal&>(*store) : memory;
+        }
+    };
+    static journal_holder open_journal(const config::store_settings& settings,
+                                       const std::shared_ptr<spdlog::logger>& log);
+
     /// One listening socket and how its connections are served.
     struct listener {
         const char* name;  ///< mqtt, mqtts, http, https
@@ -52,6 +69,8 @@ private:
     };
 
     boost::asio::awaitable<void> accept(listener& l);
+    /// The config file's products and devices into the directory and the store.
+    void seed_from_config();
     /// SIGHUP reloads, SIGTERM/SIGINT shut down.
     boost::asio::awaitable<void> handle_signals();
     /// SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded), end the rest with
@@ -71,9 +90,10 @@ private:
     rrpc::limit_counters counters_;
     connection_limiter mqtt_connections_, http_connections_;
     login_backoff backoff_;
+    journal_holder journal_;
     rrpc::device_directory devices_;
     http::thing_models models_;
-    device_registry registry_;
+    device_registry registry_{journal_.get()};
     rrpc::message_id_generator ids_;
     rrpc::call_log calls_;
     rrpc::reply_hub replies_;

@@ -42,8 +42,16 @@ bool device_registry::publish(const rrpc::device_key& device, std::string_view t
 
 void device_registry::publish_reliably(const rrpc::device_key& device, std::uint64_t message_id,
                                        std::string topic, std::string payload) {
-    outbox_.push(device, {message_id, std::move(topic), std::move(payload)});
+    rrpc::queued_message message{message_id, std::move(topic), std::move(payload)};
+    journal_.message_accepted(device, message);
+    if (const auto dropped = outbox_.push(device, std::move(message)))
+        journal_.message_done(device, *dropped);
     flush(device);
+}
+
+void device_registry::restore(const rrpc::device_key& device, rrpc::queued_message message) {
+    if (const auto dropped = outbox_.push(device, std::move(message)))
+        journal_.message_done(device, *dropped);
 }
 
 void device_registry::flush(const rrpc::device_key& device) {
@@ -61,7 +69,7 @@ void device_registry::flush(const rrpc::device_key& device) {
         else if (d == delivery::qos0)
             done.push_back(m.message_id);
     }
-    for (const auto id : done) outbox_.acknowledge(device, id);
+    for (const auto id : done) acknowledged(device, id);
 }
 
 void device_registry::close_all() {
@@ -69,8 +77,15 @@ void device_registry::close_all() {
         if (e.session != nullptr) e.session->close_for_shutdown();
 }
 
+void device_registry::disconnect(const rrpc::device_key& device, bool forget) {
+    const auto it = devices_.find(device);
+    if (it != devices_.end() && it->second.session != nullptr)
+        it->second.session->close_for_removal();
+    if (forget) outbox_.forget(device);
+}
+
 void device_registry::acknowledged(const rrpc::device_key& device, std::uint64_t message_id) {
-    outbox_.acknowledge(device, message_id);
+    if (outbox_.acknowledge(device, message_id)) journal_.message_done(device, message_id);
 }
 
 }  // namespace rrpcd::server

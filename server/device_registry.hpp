@@ -1,6 +1,7 @@
 #pragma once
 
 #include "rrpc/device_key.hpp"
+#include "rrpc/journal.hpp"
 #include "rrpc/outbox.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
@@ -18,8 +19,13 @@ class mqtt_session;
 /// Implements the RRPC core's view of devices. io thread only.
 class device_registry final : public rrpc::device_gateway {
 public:
-    /// At most `outbox_per_device` QoS 1 messages wait for one device.
-    explicit device_registry(std::size_t outbox_per_device = 1000) : outbox_(outbox_per_device) {}
+    /// At most `outbox_per_device` QoS 1 messages wait for one device; `journal` keeps them
+    /// across a restart.
+    explicit device_registry(rrpc::journal& journal, std::size_t outbox_per_device = 1000)
+        : journal_(journal), outbox_(outbox_per_device) {}
+
+    /// Start-up: a message the journal kept from before (in acceptance order).
+    void restore(const rrpc::device_key& device, rrpc::queued_message message);
 
     /// Makes `session` the device's live session. Returns the session it takes over from (the
     /// caller closes it), or nullptr.
@@ -47,6 +53,9 @@ public:
 
     /// Closes every live session (server shutdown).
     void close_all();
+    /// Closes the device's live session (deleted or disabled); its queued messages stay unless
+    /// `forget` (deleted).
+    void disconnect(const rrpc::device_key& device, bool forget);
 
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }
@@ -58,6 +67,7 @@ private:
     };
     std::unordered_map<rrpc::device_key, entry, rrpc::device_key_hash> devices_;
     std::size_t online_ = 0;
+    rrpc::journal& journal_;
     rrpc::outbox outbox_;
 };
 

@@ -17,6 +17,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <array>
 #include <deque>
 #include <optional>
 #include <sstream>
@@ -136,6 +137,23 @@ void count_read_limit(http_context& ctx, const boost::system::error_code& ec, bo
                       ctx.counters.count(*hit));
 }
 
+/// After an error answer to a request not read to its end: stop sending, and read and drop what
+/// the client still sends (bounded in time), so that closing does not reset the connection
+/// before the client has read the answer.
+template <class Stream>
+asio::awaitable<void> linger(Stream& stream) {
+    constexpr std::chrono::seconds linger_bound{2};
+    auto& timed = beast::get_lowest_layer(stream);
+    boost::system::error_code ignored;
+    timed.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    timed.expires_after(linger_bound);
+    std::array<char, 16 * 1024> sink;
+    for (;;) {
+        const auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+        if (ec) break;
+    }
+}
+
 /// The HTTP/1.1 loop over a plain or a TLS stream.
 template <class Stream>
 asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
@@ -168,6 +186,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
                 timed.expires_after(write_timeout);
                 auto res = malformed_response(ec);
                 co_await bhttp::async_write(stream, res, use_nothrow);
+                co_await linger(stream);
             }
             break;
         }

@@ -26,9 +26,9 @@ namespace {
 constexpr std::chrono::seconds flush_bound{2};  ///< how long a closing session may flush
 
 std::string_view to_string(std::uint8_t why) noexcept {
-    constexpr std::string_view names[] = {"none",      "disconnect",  "lost",
-                                          "violation", "refused",     "keep_alive",
-                                          "takeover",  "slow_reader", "shutdown"};
+    constexpr std::string_view names[] = {"none",     "disconnect", "lost",     "violation",
+                                          "refused",  "keep_alive", "takeover", "slow_reader",
+                                          "shutdown", "removed"};
     return why < std::size(names) ? names[why] : "?";
 }
 
@@ -209,6 +209,13 @@ void mqtt_session::close_for_takeover() {
     socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
 }
 
+void mqtt_session::close_for_removal() {
+    finish(ending::removed);
+    hold_.cancel();
+    boost::system::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
+}
+
 void mqtt_session::close_for_shutdown() {
     finish(ending::shutdown);
     hold_.cancel();
@@ -269,15 +276,22 @@ void mqtt_session::on_connect(mqtt::connect& c) {
     if (!parts) return refuse(code::identifier_rejected, "client_id_format", c);
     const auto device = c.username ? rrpc::parse_username(*c.username) : std::nullopt;
     if (!device) return refuse(code::bad_username_or_password, "username_format", c);
-    const auto* record = ctx_.devices.find(*device);
+    auto* record = ctx_.devices.find(*device);
     if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device", c);
     if (!c.password || !rrpc::verify_login_password(*parts, *device, record->secret, *c.password))
         return refuse(code::bad_username_or_password, "bad_password", c);
+    if (record->disabled) return refuse(code::not_authorized, "disabled", c);
     const std::chrono::seconds keep_alive{c.keep_alive};
     if (keep_alive < ctx_.settings.keep_alive_min || keep_alive > ctx_.settings.keep_alive_max)
         return refuse(code::identifier_rejected, "keep_alive_out_of_range", c);
 
     ctx_.backoff.succeeded(who);
+    if (record->active_ms == 0) {  // its first login: UNACTIVE no more
+        record->active_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        ctx_.journal.device_saved(*record);
+    }
     device_ = *device;
     if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();
     protocol_.accept(false, outbox_);  // no stored sessions: session present is 0

@@ -6,6 +6,7 @@
 #include "rrpc/async_calls.hpp"
 #include "rrpc/device_directory.hpp"
 #include "rrpc/device_key.hpp"
+#include "rrpc/journal.hpp"
 #include "rrpc/limit_counters.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
@@ -36,7 +37,8 @@ enum class delivery : std::uint8_t { none, qos0, qos1 };
 /// What every MQTT session shares. Lives as long as the listener.
 struct mqtt_context {
     const config::mqtt_settings& settings;
-    const rrpc::device_directory& devices;
+    rrpc::device_directory& devices;
+    rrpc::journal& journal;  ///< a device's first login is recorded
     device_registry& registry;
     rrpc::service& rrpc;
     rrpc::async_calls& async;
@@ -75,6 +77,8 @@ public:
     void close_for_takeover();
     /// Ends this session because the server stops (what is queued is flushed first, bounded).
     void close_for_shutdown();
+    /// Ends this session because its device was deleted or disabled.
+    void close_for_removal();
 
     clock::time_point last_activity() const noexcept { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept { return protocol_.keep_alive(); }
@@ -90,7 +94,8 @@ private:
         keep_alive,
         takeover,
         slow_reader,
-        shutdown
+        shutdown,
+        removed
     };
 
     boost::asio::awaitable<void> read_loop();

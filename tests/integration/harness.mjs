@@ -62,7 +62,8 @@ function renderConfig(dir, { deviceList, keepaliveMin = 1, extra = '', models = 
 /// Options: see renderConfig.
 export async function startServer(options = {}) {
     const opts = { deviceList: devices(4), ...options };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
+    // `dir`: a previous server's (kept by stop({ keep: true }) or kill9()): its store too.
+    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
     const configPath = path.join(dir, 'rrpcd.toml');
     fs.writeFileSync(configPath, renderConfig(dir, opts));
     const proc = spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -110,11 +111,18 @@ export async function startServer(options = {}) {
         },
         /// Resolves with the exit status; the test asserts the process never crashed.
         exited,
-        async stop() {
+        dir,
+        /// SIGTERM; resolves with the exit status. The directory (config, store) goes unless `keep`.
+        async stop({ keep = false } = {}) {
             if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
             const status = await exited;
-            fs.rmSync(dir, { recursive: true, force: true });
+            if (!keep) fs.rmSync(dir, { recursive: true, force: true });
             return status;
+        },
+        /// SIGKILL: no chance to flush anything; the directory stays for the next server.
+        async kill9() {
+            proc.kill('SIGKILL');
+            return exited;
         },
     };
 }

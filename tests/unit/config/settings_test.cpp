@@ -82,6 +82,21 @@ min_version = "1.3"
           "test.toml:1:1: tls.key_file: missing (required)");
 }
 
+TEST_CASE("the store lives next to the config file unless told otherwise", "[config]") {
+    const auto d = load_string("", "a.toml", "/etc/rrpcd");
+    REQUIRE(d);
+    CHECK(d->store.path == "/etc/rrpcd/data/rrpcd.db");
+    const auto abs =
+        load_string("[store]\npath = \"/var/lib/rrpcd/x.db\"\n", "a.toml", "/etc/rrpcd");
+    REQUIRE(abs);
+    CHECK(abs->store.path == "/var/lib/rrpcd/x.db");
+    const auto off = load_string("[store]\npath = \"\"\n", "a.toml", "/etc/rrpcd");
+    REQUIRE(off);
+    CHECK(off->store.path.empty());
+    CHECK(error_of("[store]\npath = 1\n") ==
+          "test.toml:2:8: store.path: expected a file name (\"\" for memory only)");
+}
+
 TEST_CASE("limits load with their defaults and bounds", "[config]") {
     const auto d = load_string("", "empty.toml");
     REQUIRE(d);

@@ -136,9 +136,9 @@ TEST_CASE("the call log keeps outcomes within its bounds", "[rrpc]") {
 TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged", "[rrpc]") {
     outbox box{2};
     const device_key d{"p", "d"};
-    CHECK(box.push(d, {1, "t", "a"}));
-    CHECK(box.push(d, {2, "t", "b"}));
-    CHECK_FALSE(box.push(d, {3, "t", "c"}));  // over the bound: the oldest goes
+    CHECK_FALSE(box.push(d, {1, "t", "a"}));
+    CHECK_FALSE(box.push(d, {2, "t", "b"}));
+    CHECK(box.push(d, {3, "t", "c"}) == 1u);  // over the bound: the oldest goes, by id
     CHECK(box.queue(d).front().message_id == 2);
     box.queue(d).front().sent = true;
     box.session_ended(d);

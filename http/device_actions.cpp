@@ -1,0 +1,271 @@
+// The device-management actions: products and devices registered at run time, with the cloud's
+// parameters, response shapes and codes. Every change is on disk (journal) before the answer.
+#include "http/api.hpp"
+
+#include "config/names.hpp"
+#include "rrpc/crypto.hpp"
+#include "rrpc/parse_whole.hpp"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <ctime>
+
+namespace rrpcd::http {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// `n` random characters of A-Z a-z 0-9 (generated names, keys and secrets).
+std::string random_name(std::size_t n) {
+    constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const auto bytes = rrpc::random_bytes(n);
+    std::string out;
+    for (const unsigned char b : bytes) out += alphabet[b % alphabet.size()];
+    return out;
+}
+
+/// The cloud's two time forms: `Gmt*` "2026-12-01 09:24:24", `Utc*` "2026-12-01T09:24:24.000Z".
+std::string time_text(std::int64_t ms, bool utc) {
+    if (ms == 0) return {};
+    const std::time_t t = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, utc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
+    return utc ? std::string{buf} + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z"
+               : std::string{buf};
+}
+
+}  // namespace
+
+std::string api::status_of(const rrpc::device_record& d) const {
+    if (d.disabled) return "DISABLE";
+    if (d.active_ms == 0) return "UNACTIVE";
+    return services_.devices_online.presence_of(d.key).link == rrpc::presence::state::connected
+               ? "ONLINE"
+               : "OFFLINE";
+}
+
+api::product_result api::find_product(const request_params& params) const {
+    const auto pk = params.get("ProductKey").value_or("");
+    if (pk.empty()) return business("iot.prod.NullProductKey", "The productKey is empty.");
+    if (!config::is_valid_product_key(pk))
+        return business("iot.prod.InvalidFormattedProductkey",
+                        "The productKey format is incorrect.");
+    if (const auto* p = services_.devices.find_product(pk)) return p;
+    return business("iot.prod.NotExistedProduct", "The product does not exist.");
+}
+
+asio::awaitable<api::action_result> api::create_product(const request_params& params) {
+    const auto name = params.get("ProductName").value_or("");
+    if (name.empty()) co_return business("iot.prod.NullProductName", "ProductName is empty.");
+    if (name.size() > 120)
+        co_return business("iot.prod.InvalidFormattedProductName",
+                           "ProductName must be at most 120 characters.");
+    const auto node_type = rrpc::parse_whole<int>(params.get("NodeType").value_or("0"));
+    if (!node_type || (*node_type != 0 && *node_type != 1))
+        co_return business("iot.prod.InvalidNodeType",
+                           "NodeType must be 0 (device) or 1 (gateway).");
+    const auto data_format = rrpc::parse_whole<int>(params.get("DataFormat").value_or("1"));
+    if (!data_format || (*data_format != 0 && *data_format != 1))
+        co_return business("iot.prod.InvalidDataFormat", "DataFormat must be 0 or 1.");
+    std::string key;
+    do key = "a1" + random_name(9);
+    while (services_.devices.find_product(key) != nullptr);
+    rrpc::product_record p{key,
+                           std::string{name},
+                           *node_type,
+                           *data_format,
+                           std::string{params.get("Description").value_or("")},
+                           now_ms()};
+    services_.journal.product_saved(p);
+    services_.devices.add_product(p);
+    co_await services_.journal.sync();
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["ProductKey"] = p.product_key;
+    data["ProductName"] = p.name;
+    data["NodeType"] = p.node_type;
+    data["DataFormat"] = p.data_format;
+    data["Description"] = p.description;
+    data["AuthType"] = "secret";
+    r.body["ProductKey"] = p.product_key;
+    co_return r;
+}
+
+api::action_result api::query_product(const request_params& params) const {
+    const auto product = find_product(params);
+    if (!product) return product.error();
+    const auto& p = **product;
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["ProductKey"] = p.product_key;
+    data["ProductName"] = p.name;
+    data["NodeType"] = p.node_type;
+    data["DataFormat"] = p.data_format;
+    data["Description"] = p.description;
+    data["GmtCreate"] = p.created_ms;
+    data["DeviceCount"] = services_.devices.of_product(p.product_key).size();
+    data["AuthType"] = "secret";
+    data["ProductStatus"] = "DEVELOPMENT_STATUS";
+    return r;
+}
+
+asio::awaitable<api::action_result> api::register_device(const request_params& params) {
+    const auto product = find_product(params);
+    if (!product) co_return product.error();
+    std::string name{params.get("DeviceName").value_or("")};
+    if (name.empty()) {
+        do name = random_name(20);
+        while (services_.devices.find({(*product)->product_key, name}) != nullptr);
+    } else if (!config::is_valid_device_name(name)) {
+        co_return business(
+            "iot.device.InvalidFormattedDeviceName",
+            "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :");
+    }
+    const rrpc::device_key key{(*product)->product_key, name};
+    if (services_.devices.find(key) != nullptr)
+        co_return business("iot.device.DeviceNameExisted", "The deviceName already exists.");
+    rrpc::device_record d{key, rrpc::to_hex(rrpc::random_bytes(16)), {}};
+    d.nickname = std::string{params.get("Nickname").value_or("")};
+    d.created_ms = now_ms();
+    const auto& kept = services_.devices.add(std::move(d));
+    services_.journal.device_saved(kept);
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["IotId"] = kept.iot_id;
+    data["ProductKey"] = kept.key.product_key;
+    data["DeviceName"] = kept.key.device_name;
+    data["DeviceSecret"] = kept.secret;
+    data["Nickname"] = kept.nickname;
+    co_await services_.journal.sync();
+    co_return r;
+}
+
+api::action_result api::query_device_detail(const request_params& params) const {
+    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) return device.error();
+    const auto& d = **device;
+    const auto* product = services_.devices.find_product(d.key.product_key);
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["IotId"] = d.iot_id;
+    data["ProductKey"] = d.key.product_key;
+    data["ProductName"] = product ? product->name : d.key.product_key;
+    data["DeviceName"] = d.key.device_name;
+    data["DeviceSecret"] = d.secret;
+    data["Nickname"] = d.nickname;
+    data["Status"] = status_of(d);
+    data["NodeType"] = product ? product->node_type : 0;
+    data["GmtCreate"] = time_text(d.created_ms, false);
+    data["UtcCreate"] = time_text(d.created_ms, true);
+    data["GmtActive"] = time_text(d.active_ms, false);
+    data["UtcActive"] = time_text(d.active_ms, true);
+    data["Owner"] = true;
+    return r;
+}
+
+api::action_result api::get_device_status(const request_params& params) const {
+    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) return device.error();
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["Status"] = status_of(**device);
+    data["Timestamp"] = now_ms();
+    return r;
+}
+
+api::action_result api::batch_get_device_state(const request_params& params) const {
+    const auto product = find_product(params);
+    if (!product) return product.error();
+    // DeviceName.1, DeviceName.2, … (or IotId.N): the SDKs' flat list.
+    json::array states;
+    for (const auto& [name, value] : params.all()) {
+        const bool by_name = name.starts_with("DeviceName.");
+        if (!by_name && !name.starts_with("IotId.")) continue;
+        const auto* d = by_name ? services_.devices.find({(*product)->product_key, value})
+                                : services_.devices.find_by_iot_id(value);
+        if (d == nullptr || d->key.product_key != (*product)->product_key)
+            return business("iot.device.NotExistedDevice",
+                            "The device " + value.substr(0, 64) + " does not exist.");
+        json::object s;
+        s["DeviceName"] = d->key.device_name;
+        s["IotId"] = d->iot_id;
+        s["DeviceId"] = d->iot_id;
+        s["Status"] = status_of(*d);
+        states.push_back(std::move(s));
+        if (states.size() > 50)
+            return business("iot.device.TooManyDevices", "At most 50 devices per call.");
+    }
+    reply r;
+    r.body["DeviceStatusList"].emplace_object()["DeviceStatus"] = std::move(states);
+    return r;
+}
+
+api::action_result api::query_device(const request_params& params) const {
+    const auto product = find_product(params);
+    if (!product) return product.error();
+    const auto page_size = rrpc::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
+    const auto page = rrpc::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
+    if (!page_size || *page_size < 1 || *page_size > 50)
+        return business("iot.common.InvalidPageParams", "PageSize must be 1 to 50.");
+    if (!page || *page < 1)
+        return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
+    const auto all = services_.devices.of_product((*product)->product_key);
+    json::array infos;
+    for (auto i = (*page - 1) * *page_size; i < all.size() && infos.size() < *page_size; ++i) {
+        const auto& d = *all[i];
+        json::object info;
+        info["DeviceId"] = d.iot_id;
+        info["IotId"] = d.iot_id;
+        info["ProductKey"] = d.key.product_key;
+        info["DeviceName"] = d.key.device_name;
+        info["DeviceSecret"] = d.secret;
+        info["Nickname"] = d.nickname;
+        info["DeviceStatus"] = status_of(d);
+        info["GmtCreate"] = time_text(d.created_ms, false);
+        info["UtcCreate"] = time_text(d.created_ms, true);
+        infos.push_back(std::move(info));
+    }
+    reply r;
+    r.body["Data"].emplace_object()["DeviceInfo"] = std::move(infos);
+    r.body["Page"] = *page;
+    r.body["PageSize"] = *page_size;
+    r.body["Total"] = all.size();
+    r.body["PageCount"] = (all.size() + *page_size - 1) / *page_size;
+    return r;
+}
+
+asio::awaitable<api::action_result> api::delete_device(const request_params& params) {
+    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
+    const auto key = (*device)->key;  // a copy: the record goes now
+    services_.disconnect(key, true);
+    services_.journal.device_deleted(key);
+    services_.devices.remove(key);
+    co_await services_.journal.sync();
+    co_return reply{};
+}
+
+asio::awaitable<api::action_result> api::set_disabled(const request_params& params, bool disabled) {
+    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
+    auto* d = services_.devices.find((*device)->key);
+    d->disabled = disabled;
+    services_.journal.device_saved(*d);
+    if (disabled) services_.disconnect(d->key, false);
+    co_await services_.journal.sync();
+    co_return reply{};
+}
+
+}  // namespace rrpcd::http

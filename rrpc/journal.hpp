@@ -1,0 +1,42 @@
+#pragma once
+
+#include "rrpc/device_directory.hpp"
+#include "rrpc/device_key.hpp"
+#include "rrpc/outbox.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+
+namespace rrpcd::rrpc {
+
+/// Where accepted QoS 1 messages, products and devices are kept across a restart or a crash.
+/// The records are written in the order they are made; sync() is the barrier an API answer
+/// waits for. io thread only.
+class journal {
+public:
+    virtual ~journal() = default;
+    /// A QoS 1 message accepted for `device`, after every message accepted before it.
+    virtual void message_accepted(const device_key& device, const queued_message& message) = 0;
+    /// The message is done with: acknowledged, delivered at QoS 0, or pushed out of a full queue.
+    virtual void message_done(const device_key& device, std::uint64_t message_id) = 0;
+    /// A device was registered or changed (disabled, first online…).
+    virtual void device_saved(const device_record& device) = 0;
+    virtual void device_deleted(const device_key& device) = 0;
+    virtual void product_saved(const product_record& product) = 0;
+    /// Resumes once everything recorded so far is on disk.
+    virtual boost::asio::awaitable<void> sync() = 0;
+};
+
+/// No store configured: messages live in memory only.
+class memory_journal final : public journal {
+public:
+    void message_accepted(const device_key&, const queued_message&) override {}
+    void message_done(const device_key&, std::uint64_t) override {}
+    void device_saved(const device_record&) override {}
+    void device_deleted(const device_key&) override {}
+    void product_saved(const product_record&) override {}
+    boost::asio::awaitable<void> sync() override { co_return; }
+};
+
+}  // namespace rrpcd::rrpc

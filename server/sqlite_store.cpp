@@ -1,0 +1,345 @@
+#include "server/sqlite_store.hpp"
+#include "rrpc/use_nothrow.hpp"
+
+#include <sqlite3.h>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <array>
+#include <chrono>
+#include <string_view>
+
+namespace rrpcd::server {
+
+namespace asio = boost::asio;
+
+namespace {
+
+/// The schema, one step per version; a database at version N runs steps N.. at open.
+constexpr std::array<std::string_view, 2> migrations = {
+    // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
+    R"sql(
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    accepted_ms INTEGER NOT NULL
+);
+CREATE INDEX messages_by_id ON messages (message_id);
+)sql",
+    // 2: the products and devices (CreateProduct, RegisterDevice, or seeded from the config).
+    R"sql(
+CREATE TABLE products (
+    product_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    node_type INTEGER NOT NULL,
+    data_format INTEGER NOT NULL,
+    description TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE devices (
+    product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    iot_id TEXT NOT NULL,
+    nickname TEXT NOT NULL,
+    disabled INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    active_ms INTEGER NOT NULL,
+    from_config INTEGER NOT NULL,
+    PRIMARY KEY (product_key, device_name)
+);
+)sql",
+};
+
+std::string error_text(sqlite3* db) {
+    return db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+}
+
+bool exec(sqlite3* db, std::string_view sql) {
+    return sqlite3_exec(db, std::string{sql}.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+std::int64_t user_version(sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    std::int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+void bind_text(sqlite3_stmt* st, int i, std::string_view s) {
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+std::string column_text(sqlite3_stmt* st, int i) {
+    const auto* p = sqlite3_column_blob(st, i);
+    return p == nullptr ? std::string{}
+                        : std::string{static_cast<const char*>(p),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(st, i))};
+}
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::open(
+    const std::filesystem::path& path, std::shared_ptr<spdlog::logger> log) {
+    const auto fail = [&](sqlite3* db, std::string_view what) {
+        std::string text =
+            "store " + path.string() + ": " + std::string{what} + ": " + error_text(db);
+        sqlite3_close(db);
+        return text;
+    };
+    std::error_code ec;
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+    if (ec) return "store " + path.string() + ": cannot create its directory: " + ec.message();
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK)
+        return fail(db, "cannot open");
+    // WAL: readers never block the writer; FULL: a commit is on disk before it completes.
+    if (!exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL") ||
+        !exec(db, "PRAGMA busy_timeout=5000"))
+        return fail(db, "cannot configure");
+    const auto version = user_version(db);
+    if (version < 0) return fail(db, "not a database");
+    if (version > static_cast<std::int64_t>(migrations.size()))
+        return fail(db, "written by a newer rrpcd (schema " + std::to_string(version) + ")");
+    for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
+        const auto step = "BEGIN;" + std::string{migrations[v]} +
+                          "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
+        if (!exec(db, step)) {
+            exec(db, "ROLLBACK");
+            return fail(db, "migration to schema " + std::to_string(v + 1) + " failed");
+        }
+        log->info("event=store_migrated path=\"{}\" schema={}", path.string(), v + 1);
+    }
+    return std::unique_ptr<sqlite_store>{new sqlite_store(db, std::move(log))};
+}
+
+sqlite_store::sqlite_store(sqlite3* db, std::shared_ptr<spdlog::logger> log)
+    : db_(db), log_(std::move(log)) {
+    sqlite3_prepare_v3(db_,
+                       "INSERT INTO messages (product_key, device_name, message_id, topic, "
+                       "payload, accepted_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                       -1, SQLITE_PREPARE_PERSISTENT, &insert_message_, nullptr);
+    sqlite3_prepare_v3(db_,
+                       "DELETE FROM messages WHERE message_id = ? AND product_key = ? AND "
+                       "device_name = ?",
+                       -1, SQLITE_PREPARE_PERSISTENT, &delete_message_, nullptr);
+    writer_ = std::thread{[this] { run_writer(); }};
+}
+
+void sqlite_store::close() {
+    if (db_ == nullptr) return;
+    {
+        const std::lock_guard lock{mutex_};
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    writer_.join();
+    done_.clear();
+    sqlite3_finalize(insert_message_);
+    sqlite3_finalize(delete_message_);
+    sqlite3_close(db_);
+    db_ = nullptr;
+}
+
+std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
+    std::vector<stored_message> out;
+    sqlite3_stmt* st = nullptr;
+    const std::lock_guard lock{mutex_};  // the writer has nothing queued yet; keep it so
+    sqlite3_prepare_v2(db_,
+                       "SELECT product_key, device_name, message_id, topic, payload FROM messages "
+                       "ORDER BY seq",
+                       -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        out.emplace_back(
+            rrpc::device_key{column_text(st, 0), column_text(st, 1)},
+            rrpc::queued_message{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
+                                 column_text(st, 3), column_text(st, 4)});
+    sqlite3_finalize(st);
+    return out;
+}
+
+void sqlite_store::message_accepted(const rrpc::device_key& device,
+                                    const rrpc::queued_message& message) {
+    enqueue([this, device, message, at = now_ms()](sqlite3*) {
+        auto* st = insert_message_;
+        bind_text(st, 1, device.product_key);
+        bind_text(st, 2, device.device_name);
+        sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(message.message_id));
+        bind_text(st, 4, message.topic);
+        sqlite3_bind_blob(st, 5, message.payload.data(), static_cast<int>(message.payload.size()),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, at);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_->error("event=store_write_failed what=message reason=\"{}\"", error_text(db_));
+        sqlite3_reset(st);
+    });
+}
+
+void sqlite_store::message_done(const rrpc::device_key& device, std::uint64_t message_id) {
+    enqueue([this, device, message_id](sqlite3*) {
+        auto* st = delete_message_;
+        sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(message_id));
+        bind_text(st, 2, device.product_key);
+        bind_text(st, 3, device.device_name);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_->error("event=store_write_failed what=message_done reason=\"{}\"",
+                        error_text(db_));
+        sqlite3_reset(st);
+    });
+}
+
+sqlite_store::catalog sqlite_store::load_catalog() {
+    catalog out;
+    const std::lock_guard lock{mutex_};
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_,
+                       "SELECT product_key, name, node_type, data_format, description, created_ms "
+                       "FROM products",
+                       -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        out.products.push_back({column_text(st, 0), column_text(st, 1), sqlite3_column_int(st, 2),
+                                sqlite3_column_int(st, 3), column_text(st, 4),
+                                sqlite3_column_int64(st, 5)});
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(db_,
+                       "SELECT product_key, device_name, secret, iot_id, nickname, disabled, "
+                       "created_ms, active_ms, from_config FROM devices",
+                       -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        out.devices.push_back({{column_text(st, 0), column_text(st, 1)},
+                               column_text(st, 2),
+                               column_text(st, 3),
+                               column_text(st, 4),
+                               sqlite3_column_int(st, 5) != 0,
+                               sqlite3_column_int64(st, 6),
+                               sqlite3_column_int64(st, 7),
+                               sqlite3_column_int(st, 8) != 0});
+    sqlite3_finalize(st);
+    return out;
+}
+
+void sqlite_store::device_saved(const rrpc::device_record& device) {
+    enqueue([this, device](sqlite3*) {
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v3(db_,
+                           "INSERT OR REPLACE INTO devices (product_key, device_name, secret, "
+                           "iot_id, nickname, disabled, created_ms, active_ms, from_config) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, 0, &st, nullptr);
+        bind_text(st, 1, device.key.product_key);
+        bind_text(st, 2, device.key.device_name);
+        bind_text(st, 3, device.secret);
+        bind_text(st, 4, device.iot_id);
+        bind_text(st, 5, device.nickname);
+        sqlite3_bind_int(st, 6, device.disabled ? 1 : 0);
+        sqlite3_bind_int64(st, 7, device.created_ms);
+        sqlite3_bind_int64(st, 8, device.active_ms);
+        sqlite3_bind_int(st, 9, device.from_config ? 1 : 0);
+        step_once(st, "device");
+    });
+}
+
+void sqlite_store::device_deleted(const rrpc::device_key& device) {
+    enqueue([this, device](sqlite3*) {
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v3(db_, "DELETE FROM devices WHERE product_key = ? AND device_name = ?", -1,
+                           0, &st, nullptr);
+        bind_text(st, 1, device.product_key);
+        bind_text(st, 2, device.device_name);
+        step_once(st, "device_deleted");
+        // Its queued messages go with it.
+        sqlite3_prepare_v3(db_, "DELETE FROM messages WHERE product_key = ? AND device_name = ?",
+                           -1, 0, &st, nullptr);
+        bind_text(st, 1, device.product_key);
+        bind_text(st, 2, device.device_name);
+        step_once(st, "device_messages_deleted");
+    });
+}
+
+void sqlite_store::product_saved(const rrpc::product_record& product) {
+    enqueue([this, product](sqlite3*) {
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v3(db_,
+                           "INSERT OR REPLACE INTO products (product_key, name, node_type, "
+                           "data_format, description, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, 0, &st, nullptr);
+        bind_text(st, 1, product.product_key);
+        bind_text(st, 2, product.name);
+        sqlite3_bind_int(st, 3, product.node_type);
+        sqlite3_bind_int(st, 4, product.data_format);
+        bind_text(st, 5, product.description);
+        sqlite3_bind_int64(st, 6, product.created_ms);
+        step_once(st, "product");
+    });
+}
+
+void sqlite_store::step_once(sqlite3_stmt* st, const char* what) {
+    if (sqlite3_step(st) != SQLITE_DONE)
+        log_->error("event=store_write_failed what={} reason=\"{}\"", what, error_text(db_));
+    sqlite3_finalize(st);
+}
+
+asio::awaitable<void> sqlite_store::sync() {
+    // A timer that never fires on its own: after the commit it is cancelled on its own thread.
+    const auto ex = co_await asio::this_coro::executor;
+    auto committed =
+        std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    enqueue([](sqlite3*) {},
+            [ex, committed] { asio::post(ex, [committed] { committed->cancel(); }); });
+    co_await committed->async_wait(use_nothrow);
+}
+
+void sqlite_store::enqueue(job work, std::function<void()> done) {
+    {
+        const std::lock_guard lock{mutex_};
+        jobs_.push_back(std::move(work));
+        if (done) done_.push_back(std::move(done));
+    }
+    wake_.notify_one();
+}
+
+void sqlite_store::run_writer() {
+    std::vector<job> jobs;
+    std::vector<std::function<void()>> done;
+    for (;;) {
+        {
+            std::unique_lock lock{mutex_};
+            wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+            if (jobs_.empty()) return;  // stopping, and everything is written
+            std::swap(jobs, jobs_);
+            std::swap(done, done_);
+        }
+        write_batch(jobs);
+        for (auto& d : done) d();
+        jobs.clear();
+        done.clear();
+    }
+}
+
+void sqlite_store::write_batch(std::vector<job>& jobs) {
+    exec(db_, "BEGIN IMMEDIATE");
+    for (auto& j : jobs) j(db_);
+    if (!exec(db_, "COMMIT")) {
+        log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
+        exec(db_, "ROLLBACK");
+    }
+    ++commits_;
+}
+
+}  // namespace rrpcd::server

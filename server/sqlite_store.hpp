@@ -1,0 +1,87 @@
+#pragma once
+
+#include "rrpc/journal.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/system/result.hpp>
+
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace rrpcd::server {
+
+/// The embedded store: one SQLite database in WAL mode, its schema versioned (PRAGMA
+/// user_version) and migrated at open. After open, only its own writer thread touches the
+/// database: the io thread queues records and never waits on the disk; the writer writes
+/// whatever is queued in one transaction (group commit, synchronous=FULL), then wakes the
+/// sync() waiters on their own executors. Implements the journal of accepted QoS 1 messages.
+class sqlite_store final : public rrpc::journal {
+public:
+    using stored_message = std::pair<rrpc::device_key, rrpc::queued_message>;
+
+    /// Opens (creating the file and its directory) and migrates; the error names the file.
+    static boost::system::result<std::unique_ptr<sqlite_store>, std::string> open(
+        const std::filesystem::path& path, std::shared_ptr<spdlog::logger> log);
+    sqlite_store(const sqlite_store&) = delete;
+    sqlite_store& operator=(const sqlite_store&) = delete;
+    /// Writes what is still queued, stops the writer and closes the database; sync() waiters
+    /// not woken yet never are. Call it while their io_context still exists. Idempotent.
+    void close();
+    ~sqlite_store() override { close(); }
+
+    /// Start-up, before the writer runs: the kept QoS 1 messages, in acceptance order.
+    std::vector<stored_message> load_messages();
+    struct catalog {
+        std::vector<rrpc::product_record> products;
+        std::vector<rrpc::device_record> devices;
+    };
+    /// Start-up: the products and devices.
+    catalog load_catalog();
+
+    void message_accepted(const rrpc::device_key& device,
+                          const rrpc::queued_message& message) override;
+    void message_done(const rrpc::device_key& device, std::uint64_t message_id) override;
+    void device_saved(const rrpc::device_record& device) override;
+    void device_deleted(const rrpc::device_key& device) override;
+    void product_saved(const rrpc::product_record& product) override;
+    boost::asio::awaitable<void> sync() override;
+
+    /// Transactions committed and records written (for logs and benchmarks).
+    std::uint64_t commits() const noexcept { return commits_; }
+
+private:
+    using job = std::function<void(sqlite3*)>;
+
+    sqlite_store(sqlite3* db, std::shared_ptr<spdlog::logger> log);
+    /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
+    /// that ran `work` committed.
+    void enqueue(job work, std::function<void()> done = {});
+    void run_writer();
+    void write_batch(std::vector<job>& jobs);
+    /// Runs a one-row statement, logs a failure, finalizes it (writer thread).
+    void step_once(sqlite3_stmt* st, const char* what);
+
+    sqlite3* db_;
+    sqlite3_stmt* insert_message_ = nullptr;
+    sqlite3_stmt* delete_message_ = nullptr;
+    std::shared_ptr<spdlog::logger> log_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::vector<job> jobs_;
+    std::vector<std::function<void()>> done_;
+    bool stopping_ = false;
+    std::uint64_t commits_ = 0;  ///< writer thread only
+    std::thread writer_;
+};
+
+}  // namespace rrpcd::server

@@ -1,0 +1,117 @@
+// Device management through the official @alicloud/iot20180120 SDK: products and devices made at
+// run time log in, answer calls, are disabled, deleted and queried, and all of it survives a
+// restart (the embedded store); the config file's devices are seeded once.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import Iot from '@alicloud/iot20180120';
+
+import * as h from './harness.mjs';
+
+describe('device management (official SDK)', () => {
+    let server;
+    let client;
+    const [seeded] = h.devices(1);
+    let product;
+    let made;
+
+    before(async () => {
+        server = await h.startServer({ deviceList: [seeded] });
+        client = h.iotClient(server);
+    });
+    after(async () => {
+        const status = await server.stop();
+        assert.equal(status.code, 0, server.log());
+    });
+
+    test('CreateProduct and QueryProduct', async () => {
+        const created = (await client.createProduct(new Iot.CreateProductRequest({ productName: 'Lamp', nodeType: 0, dataFormat: 1 }))).body;
+        assert.equal(created.success, true, JSON.stringify(created));
+        product = created.data.productKey;
+        assert.match(product, /^a1[A-Za-z0-9]{9}$/);
+        const q = (await client.queryProduct(new Iot.QueryProductRequest({ productKey: product }))).body;
+        assert.equal(q.data.productName, 'Lamp');
+        assert.equal(q.data.deviceCount, 0);
+        const missing = (await client.queryProduct(new Iot.QueryProductRequest({ productKey: 'a1NoSuchPK' }))).body;
+        assert.equal(missing.success, false);
+        assert.equal(missing.code, 'iot.prod.NotExistedProduct');
+    });
+
+    test('RegisterDevice returns a DeviceSecret and IotId; a bad or duplicate name is refused', async () => {
+        const res = (await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: product, deviceName: 'lamp-01', nickname: 'hall' }))).body;
+        assert.equal(res.success, true, JSON.stringify(res));
+        made = { productKey: product, deviceName: 'lamp-01', deviceSecret: res.data.deviceSecret };
+        assert.match(res.data.deviceSecret, /^[0-9a-f]{32}$/);
+        assert.match(res.data.iotId, /^[0-9a-f]{20}$/);
+        const dup = (await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: product, deviceName: 'lamp-01' }))).body;
+        assert.equal(dup.code, 'iot.device.DeviceNameExisted');
+        const bad = (await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: product, deviceName: 'x' }))).body;
+        assert.equal(bad.code, 'iot.device.InvalidFormattedDeviceName');
+        const generated = (await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: product }))).body;
+        assert.match(generated.data.deviceName, /^[A-Za-z0-9]{20}$/);
+    });
+
+    test('GetDeviceStatus goes UNACTIVE -> ONLINE -> OFFLINE; the new device answers an RRpc', async () => {
+        const status = async () => (await client.getDeviceStatus(new Iot.GetDeviceStatusRequest({ productKey: product, deviceName: 'lamp-01' }))).body.data.status;
+        assert.equal(await status(), 'UNACTIVE');
+        const dev = await h.sdkDevice(server, made);
+        assert.equal(await status(), 'ONLINE');
+        const body = await h.rrpc(client, { device: made, payload: 'on' });
+        assert.equal(body.rrpcCode, 'SUCCESS');
+        await h.closeSdkDevice(dev);
+        assert.equal(await status(), 'OFFLINE');
+    });
+
+    test('QueryDeviceDetail by name and by IotId; BatchGetDeviceState; QueryDevice pages', async () => {
+        const detail = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: product, deviceName: 'lamp-01' }))).body.data;
+        assert.equal(detail.nickname, 'hall');
+        assert.equal(detail.deviceSecret, made.deviceSecret);
+        assert.equal(detail.status, 'OFFLINE');
+        assert.match(detail.utcActive, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        const byId = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ iotId: detail.iotId }))).body.data;
+        assert.equal(byId.deviceName, 'lamp-01');
+        const states = (await client.batchGetDeviceState(new Iot.BatchGetDeviceStateRequest({ productKey: seeded.productKey, deviceName: [seeded.deviceName] }))).body;
+        assert.equal(states.deviceStatusList.deviceStatus[0].status, 'UNACTIVE');
+        const page = (await client.queryDevice(new Iot.QueryDeviceRequest({ productKey: product, pageSize: 1, currentPage: 2 }))).body;
+        assert.equal(page.total, 2);
+        assert.equal(page.pageCount, 2);
+        assert.equal(page.data.deviceInfo.length, 1);
+    });
+
+    test('DisableThing refuses the login (CONNACK 5) and closes the session; EnableThing lets it back', async () => {
+        const dev = await h.rawDevice(server, made);
+        const closed = new Promise((resolve) => dev.once('close', resolve));
+        assert.equal((await client.disableThing(new Iot.DisableThingRequest({ productKey: product, deviceName: 'lamp-01' }))).body.success, true);
+        await closed;
+        dev.end(true);
+        await assert.rejects(h.rawDevice(server, made), /Not authorized/);
+        const status = (await client.getDeviceStatus(new Iot.GetDeviceStatusRequest({ productKey: product, deviceName: 'lamp-01' }))).body.data.status;
+        assert.equal(status, 'DISABLE');
+        assert.equal((await client.enableThing(new Iot.EnableThingRequest({ productKey: product, deviceName: 'lamp-01' }))).body.success, true);
+        const again = await h.rawDevice(server, made);
+        again.end(true);
+    });
+
+    test('all of it survives a restart, and the config seed is idempotent', async () => {
+        assert.equal((await server.stop({ keep: true })).code, 0);
+        server = await h.startServer({ deviceList: [seeded], dir: server.dir });
+        client = h.iotClient(server);
+        assert.match(server.log(), /event=store_opened .*products=2 devices=3 /);
+        const detail = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: product, deviceName: 'lamp-01' }))).body.data;
+        assert.equal(detail.deviceSecret, made.deviceSecret);
+        const dev = await h.sdkDevice(server, made);
+        assert.equal((await h.rrpc(client, { device: made, payload: 'back' })).rrpcCode, 'SUCCESS');
+        await h.closeSdkDevice(dev);
+    });
+
+    test('DeleteDevice closes its session; the device is then unknown', async () => {
+        const dev = await h.rawDevice(server, made);
+        const closed = new Promise((resolve) => dev.once('close', resolve));
+        assert.equal((await client.deleteDevice(new Iot.DeleteDeviceRequest({ productKey: product, deviceName: 'lamp-01' }))).body.success, true);
+        await closed;
+        dev.end(true);
+        const gone = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: product, deviceName: 'lamp-01' }))).body;
+        assert.equal(gone.code, 'iot.device.NotExistedDevice');
+        await assert.rejects(h.rawDevice(server, made), /Bad username or password/);
+    });
+});
