@@ -53,6 +53,15 @@ bool async_calls::send(std::uint64_t message_id, async_request request) {
     return false;
 }
 
+void async_calls::restore(const call_record& record) {
+    if (record.state != call_state::pending) return;
+    // A thing service's Alink id is its MessageId (see InvokeThingService).
+    if (record.kind == call_kind::thing_async)
+        by_alink_id_[key_of(record.device, std::to_string(record.message_id))] = record.message_id;
+    else if (record.kind == call_kind::async_rrpc)
+        by_topic_[key_of(record.device, record.topic + "_reply")].push_back(record.message_id);
+}
+
 bool async_calls::on_upstream(const device_key& from, std::string_view topic,
                               std::string_view payload) {
     if (!boost::algorithm::ends_with(topic, "_reply")) return false;

@@ -42,6 +42,9 @@ public:
     /// Returns false when a QoS 0 request found no session to go to (the call then ends OFFLINE).
     bool send(std::uint64_t message_id, async_request request);
 
+    /// Start-up: a pending call the store kept; its answer is correlated again.
+    void restore(const call_record& record);
+
     /// A device publish that is not an RRPC reply. Returns true when it answered an async call.
     bool on_upstream(const device_key& from, std::string_view topic, std::string_view payload);
 

@@ -34,7 +34,9 @@ call_record& call_log::add(call_record record) {
     bytes_ += record.request.size();
     const auto id = record.message_id;
     order_.push_back(id);
-    return records_.insert_or_assign(id, std::move(record)).first->second;
+    auto& kept = records_.insert_or_assign(id, std::move(record)).first->second;
+    if (on_change) on_change(kept);
+    return kept;
 }
 
 call_record* call_log::find(std::uint64_t message_id) noexcept {
@@ -51,6 +53,7 @@ call_record* call_log::finish(std::uint64_t message_id, call_state state, std::s
     bytes_ += reply.size();
     r->reply = std::move(reply);
     r->finished = call_record::clock::now();
+    if (on_change) on_change(*r);
     return r;
 }
 

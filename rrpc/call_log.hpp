@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -52,6 +53,9 @@ public:
                         std::string reply = {});
     std::size_t size() const noexcept { return records_.size(); }
     std::size_t bytes() const noexcept { return bytes_; }
+
+    /// Told of every record added and every one finished (the store keeps some).
+    std::function<void(const call_record&)> on_change;
 
 private:
     void expire(call_record::clock::time_point now);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "rrpc/call_log.hpp"
 #include "rrpc/device_directory.hpp"
 #include "rrpc/device_key.hpp"
 #include "rrpc/outbox.hpp"
@@ -10,7 +11,8 @@
 
 namespace rrpcd::rrpc {
 
-/// Where accepted QoS 1 messages, products and devices are kept across a restart or a crash.
+/// Where accepted QoS 1 messages, products, devices and async call outcomes are kept across a
+/// restart or a crash.
 /// The records are written in the order they are made; sync() is the barrier an API answer
 /// waits for. io thread only.
 class journal {
@@ -24,6 +26,8 @@ public:
     virtual void device_saved(const device_record& device) = 0;
     virtual void device_deleted(const device_key& device) = 0;
     virtual void product_saved(const product_record& product) = 0;
+    /// An async call was accepted or ended (its lookup outlives a restart).
+    virtual void call_saved(const call_record& record) = 0;
     /// Resumes once everything recorded so far is on disk.
     virtual boost::asio::awaitable<void> sync() = 0;
 };
@@ -36,6 +40,7 @@ public:
     void device_saved(const device_record&) override {}
     void device_deleted(const device_key&) override {}
     void product_saved(const product_record&) override {}
+    void call_saved(const call_record&) override {}
     boost::asio::awaitable<void> sync() override { co_return; }
 };
 

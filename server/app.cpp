@@ -113,7 +113,7 @@ app::app(config::settings settings, http::thing_models models, tls_context tls,
       mqtt_connections_(settings_.mqtt.max_connections, settings_.mqtt.max_connections_per_address),
       http_connections_(settings_.http.max_connections, settings_.http.max_connections_per_address),
       backoff_(settings_.mqtt.login_backoff),
-      journal_(open_journal(settings_.store, server_log_)),
+      journal_(open_journal(settings_, server_log_)),
       models_(std::move(models)),
       ids_(settings_.rrpc.node_id),
       calls_(settings_.replies.retention, settings_.replies.max_records),
@@ -144,11 +144,11 @@ app::~app() {
     if (journal_.store) journal_.store->close();
 }
 
-app::journal_holder app::open_journal(const config::store_settings& settings,
+app::journal_holder app::open_journal(const config::settings& settings,
                                       const std::shared_ptr<spdlog::logger>& log) {
     journal_holder j;
-    if (settings.path.empty()) return j;
-    auto opened = sqlite_store::open(settings.path, log);
+    if (settings.store.path.empty()) return j;
+    auto opened = sqlite_store::open(settings.store.path, settings.replies.retention, log);
     if (opened)
         j.store = std::move(*opened);
     else
@@ -167,11 +167,19 @@ bool app::start() {
         for (auto& d : catalog.devices) devices_.add(std::move(d));
         auto kept = journal_.store->load_messages();
         for (auto& [device, message] : kept) registry_.restore(device, std::move(message));
+        const auto calls = journal_.store->load_calls(settings_.replies.max_records);
+        for (const auto& c : calls) async_.restore(calls_.add(c));
         server_log_->info(
-            "event=store_opened path=\"{}\" products={} devices={} queued_messages={}",
+            "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
+            "async_calls={}",
             settings_.store.path.string(), catalog.products.size(), catalog.devices.size(),
-            kept.size());
+            kept.size(), calls.size());
     }
+    // Async calls outlive a restart (their answers come later); a sync caller has its answer.
+    calls_.on_change = [this](const rrpc::call_record& r) {
+        if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)
+            journal_.get().call_saved(r);
+    };
     seed_from_config();
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
         {"mqtt", &settings_.mqtt.listen},

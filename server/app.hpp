@@ -58,7 +58,7 @@ private:
             return store ? static_cast<rrpc::journal&>(*store) : memory;
         }
     };
-    static journal_holder open_journal(const config::store_settings& settings,
+    static journal_holder open_journal(const config::settings& settings,
                                        const std::shared_ptr<spdlog::logger>& log);
 
     /// One listening socket and how its connections are served.

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <string_view>
@@ -17,7 +18,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 2> migrations = {
+constexpr std::array<std::string_view, 3> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -54,7 +55,37 @@ CREATE TABLE devices (
     PRIMARY KEY (product_key, device_name)
 );
 )sql",
+    // 3: async calls (AsyncRRpc, async thing services): accepted, then their outcome.
+    R"sql(
+CREATE TABLE calls (
+    message_id INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    request BLOB NOT NULL,
+    identifier TEXT NOT NULL,
+    state INTEGER NOT NULL,
+    reply_topic TEXT NOT NULL,
+    reply BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    finished_ms INTEGER NOT NULL
+);
+CREATE INDEX calls_by_created ON calls (created_ms);
+)sql",
 };
+
+std::int64_t ms_of(std::chrono::system_clock::time_point t) {
+    return t == std::chrono::system_clock::time_point{}
+               ? 0
+               : std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
+                     .count();
+}
+
+std::chrono::system_clock::time_point time_of(std::int64_t ms) {
+    return ms == 0 ? std::chrono::system_clock::time_point{}
+                   : std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
+}
 
 std::string error_text(sqlite3* db) {
     return db != nullptr ? sqlite3_errmsg(db) : "out of memory";
@@ -94,7 +125,8 @@ std::string column_text(sqlite3_stmt* st, int i) {
 }  // namespace
 
 boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::open(
-    const std::filesystem::path& path, std::shared_ptr<spdlog::logger> log) {
+    const std::filesystem::path& path, std::chrono::seconds retention,
+    std::shared_ptr<spdlog::logger> log) {
     const auto fail = [&](sqlite3* db, std::string_view what) {
         std::string text =
             "store " + path.string() + ": " + std::string{what} + ": " + error_text(db);
@@ -126,11 +158,12 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         }
         log->info("event=store_migrated path=\"{}\" schema={}", path.string(), v + 1);
     }
-    return std::unique_ptr<sqlite_store>{new sqlite_store(db, std::move(log))};
+    return std::unique_ptr<sqlite_store>{new sqlite_store(db, retention, std::move(log))};
 }
 
-sqlite_store::sqlite_store(sqlite3* db, std::shared_ptr<spdlog::logger> log)
-    : db_(db), log_(std::move(log)) {
+sqlite_store::sqlite_store(sqlite3* db, std::chrono::seconds retention,
+                           std::shared_ptr<spdlog::logger> log)
+    : db_(db), log_(std::move(log)), retention_(retention) {
     sqlite3_prepare_v3(db_,
                        "INSERT INTO messages (product_key, device_name, message_id, topic, "
                        "payload, accepted_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -289,6 +322,63 @@ void sqlite_store::product_saved(const rrpc::product_record& product) {
     });
 }
 
+void sqlite_store::call_saved(const rrpc::call_record& r) {
+    enqueue([this, r](sqlite3*) {
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v3(db_,
+                           "INSERT OR REPLACE INTO calls (message_id, kind, product_key, "
+                           "device_name, topic, request, identifier, state, reply_topic, reply, "
+                           "created_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, 0, &st, nullptr);
+        sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(r.message_id));
+        sqlite3_bind_int(st, 2, static_cast<int>(r.kind));
+        bind_text(st, 3, r.device.product_key);
+        bind_text(st, 4, r.device.device_name);
+        bind_text(st, 5, r.topic);
+        sqlite3_bind_blob(st, 6, r.request.data(), static_cast<int>(r.request.size()),
+                          SQLITE_TRANSIENT);
+        bind_text(st, 7, r.identifier);
+        sqlite3_bind_int(st, 8, static_cast<int>(r.state));
+        bind_text(st, 9, r.reply_topic);
+        sqlite3_bind_blob(st, 10, r.reply.data(), static_cast<int>(r.reply.size()),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 11, ms_of(r.created));
+        sqlite3_bind_int64(st, 12, ms_of(r.finished));
+        step_once(st, "call");
+    });
+}
+
+std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
+    std::vector<rrpc::call_record> out;
+    const std::lock_guard lock{mutex_};
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_,
+                       "SELECT message_id, kind, product_key, device_name, topic, request, "
+                       "identifier, state, reply_topic, reply, created_ms, finished_ms FROM calls "
+                       "WHERE created_ms >= ? ORDER BY created_ms DESC LIMIT ?",
+                       -1, &st, nullptr);
+    sqlite3_bind_int64(st, 1, now_ms() - std::chrono::milliseconds{retention_}.count());
+    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(max));
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rrpc::call_record r;
+        r.message_id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+        r.kind = static_cast<rrpc::call_kind>(sqlite3_column_int(st, 1));
+        r.device = {column_text(st, 2), column_text(st, 3)};
+        r.topic = column_text(st, 4);
+        r.request = column_text(st, 5);
+        r.identifier = column_text(st, 6);
+        r.state = static_cast<rrpc::call_state>(sqlite3_column_int(st, 7));
+        r.reply_topic = column_text(st, 8);
+        r.reply = column_text(st, 9);
+        r.created = time_of(sqlite3_column_int64(st, 10));
+        r.finished = time_of(sqlite3_column_int64(st, 11));
+        out.push_back(std::move(r));
+    }
+    sqlite3_finalize(st);
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
 void sqlite_store::step_once(sqlite3_stmt* st, const char* what) {
     if (sqlite3_step(st) != SQLITE_DONE)
         log_->error("event=store_write_failed what={} reason=\"{}\"", what, error_text(db_));
@@ -335,6 +425,14 @@ void sqlite_store::run_writer() {
 void sqlite_store::write_batch(std::vector<job>& jobs) {
     exec(db_, "BEGIN IMMEDIATE");
     for (auto& j : jobs) j(db_);
+    if (const auto now = std::chrono::steady_clock::now();
+        now - purged_ >= std::chrono::minutes{1}) {
+        purged_ = now;  // call records past their retention go, in the same transaction
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v3(db_, "DELETE FROM calls WHERE created_ms < ?", -1, 0, &st, nullptr);
+        sqlite3_bind_int64(st, 1, now_ms() - std::chrono::milliseconds{retention_}.count());
+        step_once(st, "calls_expired");
+    }
     if (!exec(db_, "COMMIT")) {
         log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
         exec(db_, "ROLLBACK");

@@ -5,6 +5,7 @@
 #include <spdlog/logger.h>
 #include <boost/system/result.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
@@ -30,8 +31,10 @@ public:
     using stored_message = std::pair<rrpc::device_key, rrpc::queued_message>;
 
     /// Opens (creating the file and its directory) and migrates; the error names the file.
+    /// Call records older than `retention` are deleted (checked once a minute).
     static boost::system::result<std::unique_ptr<sqlite_store>, std::string> open(
-        const std::filesystem::path& path, std::shared_ptr<spdlog::logger> log);
+        const std::filesystem::path& path, std::chrono::seconds retention,
+        std::shared_ptr<spdlog::logger> log);
     sqlite_store(const sqlite_store&) = delete;
     sqlite_store& operator=(const sqlite_store&) = delete;
     /// Writes what is still queued, stops the writer and closes the database; sync() waiters
@@ -47,6 +50,8 @@ public:
     };
     /// Start-up: the products and devices.
     catalog load_catalog();
+    /// Start-up: the newest `max` call records within the retention, oldest first.
+    std::vector<rrpc::call_record> load_calls(std::size_t max);
 
     void message_accepted(const rrpc::device_key& device,
                           const rrpc::queued_message& message) override;
@@ -54,6 +59,7 @@ public:
     void device_saved(const rrpc::device_record& device) override;
     void device_deleted(const rrpc::device_key& device) override;
     void product_saved(const rrpc::product_record& product) override;
+    void call_saved(const rrpc::call_record& record) override;
     boost::asio::awaitable<void> sync() override;
 
     /// Transactions committed and records written (for logs and benchmarks).
@@ -62,7 +68,7 @@ public:
 private:
     using job = std::function<void(sqlite3*)>;
 
-    sqlite_store(sqlite3* db, std::shared_ptr<spdlog::logger> log);
+    sqlite_store(sqlite3* db, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
     /// that ran `work` committed.
     void enqueue(job work, std::function<void()> done = {});
@@ -81,6 +87,8 @@ private:
     std::vector<std::function<void()>> done_;
     bool stopping_ = false;
     std::uint64_t commits_ = 0;  ///< writer thread only
+    std::chrono::seconds retention_;
+    std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     std::thread writer_;
 };
 

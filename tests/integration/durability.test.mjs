@@ -127,4 +127,43 @@ describe('durability', () => {
         await new Promise((resolve) => dev.end(false, resolve));
         assert.equal((await server.stop()).code, 0);
     });
+
+    test('an AsyncRRpc accepted before a kill -9 is sent again, answered after the restart, and its outcome kept', async () => {
+        const [device] = h.devices(1);
+        const topic = userTopic(device);
+        let server = await h.startServer({ deviceList: [device] });
+        const info = async (id) => (await h.callAction(h.iotClient(server), 'QueryMessageInfo', { UniMsgId: String(id) })).Message;
+        // A device that receives the request at QoS 1 and neither acknowledges nor answers it.
+        const bare = await h.bareDevice(server, device);
+        bare.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic, qos: 1 }] });
+        await bare.next('suback');
+        const body = await h.callAction(h.iotClient(server), 'AsyncRRpc', {
+            ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: topic,
+            MessageContent: Buffer.from('open the valve').toString('base64'),
+        });
+        assert.equal(body.Success, true, JSON.stringify(body));
+        assert.equal((await bare.next('publish')).payload.toString(), 'open the valve');
+        assert.equal((await server.kill9()).signal, 'SIGKILL');
+        bare.socket.destroy();
+
+        server = await h.startServer({ deviceList: [device], dir: server.dir });
+        assert.match(server.log(), /queued_messages=1 async_calls=1/);
+        assert.equal((await info(body.MessageId)).Call.Status, 'PENDING');
+        const stream = await h.replyStream(server);
+        const dev = await h.rawDevice(server, device);
+        dev.on('message', (t, payload) => { if (t === topic) dev.publish(`${topic}_reply`, Buffer.concat([Buffer.from('done: '), payload])); });
+        await h.subscribe(dev, topic, 1);
+        const event = await stream.next();
+        assert.equal(event.MessageId, body.MessageId);
+        assert.equal(Buffer.from(event.payloadBase64, 'base64').toString(), 'done: open the valve');
+        stream.close();
+        await new Promise((resolve) => dev.end(false, resolve));
+        assert.equal((await server.stop({ keep: true })).code, 0);
+
+        server = await h.startServer({ deviceList: [device], dir: server.dir });
+        assert.match(server.log(), /queued_messages=0 async_calls=1/);
+        const call = (await info(body.MessageId)).Call;
+        assert.equal(call.Status, 'REPLIED');
+        assert.equal((await server.stop()).code, 0);
+    });
 });
