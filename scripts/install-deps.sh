@@ -8,7 +8,7 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev catch2 clang-format git coreutils
     # test peers: real MQTT clients and the official SDKs' runtime
-    mosquitto mosquitto-clients python3 python3-paho-mqtt openssl
+    mosquitto mosquitto-clients python3 python3-paho-mqtt openssl sqlite3
     # the fuzzers: clang's libFuzzer and sanitizer runtimes
     clang-14 libclang-rt-14-dev
 )

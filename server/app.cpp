@@ -210,6 +210,14 @@ int app::run() {
     return 0;
 }
 
+std::vector<http::access_key_entry> app::all_access_keys() const {
+    auto keys = access_keys_of(settings_);
+    for (const auto& k : store_keys_)
+        if (std::none_of(keys.begin(), keys.end(), [&](const auto& c) { return c.id == k.id; }))
+            keys.push_back(k);
+    return keys;
+}
+
 void app::seed_from_config() {
     // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -223,6 +231,22 @@ void app::seed_from_config() {
         devices_.add_product(std::move(p));
     };
     for (const auto& p : settings_.products) ensure_product(p.product_key);
+    if (journal_.store) {
+        sqlite_store::tsl_documents documents;
+        for (const auto& p : settings_.products) documents[p.product_key] = p.tsl_json;
+        journal_.store->seed_thing_models(std::move(documents));
+        journal_.store->seed_access_keys(access_keys_of(settings_));
+        store_keys_ = journal_.store->load_other_access_keys();
+        for (const auto& [product_key, docs] : journal_.store->load_other_thing_models()) {
+            if (models_.contains(product_key)) continue;  // the file's model wins
+            auto& model = models_[product_key];
+            for (const auto& doc : docs)
+                if (auto added = rrpc::add_tsl(doc, model); !added)
+                    server_log_->error("event=thing_model_skipped pk={} reason=\"{}\"", product_key,
+                                       added.error());
+        }
+        auth_.set_keys(all_access_keys());
+    }
     for (const auto& d : settings_.devices) {
         ensure_product(d.product_key);
         const rrpc::device_key key{d.product_key, d.device_name};
@@ -347,7 +371,8 @@ void app::reload() {
     s.log_level = next->log_level;
     s.tls = next->tls;
     tls_ = std::move(tls);  // sessions keep the context they started with
-    auth_.set_keys(access_keys_of(s));
+    if (journal_.store) journal_.store->seed_access_keys(access_keys_of(s));
+    auth_.set_keys(all_access_keys());
     api_.set_limits(api_limits_of(s));
     for (const auto& log : {server_log_, mqtt_log_, http_log_, rrpc_log_})
         log->set_level(spdlog::level::from_str(s.log_level));

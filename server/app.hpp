@@ -69,8 +69,11 @@ private:
     };
 
     boost::asio::awaitable<void> accept(listener& l);
-    /// The config file's products and devices into the directory and the store.
+    /// The config file's products, devices, access keys and thing models into the directory
+    /// and the store; the store's own keys and models join the config's.
     void seed_from_config();
+    /// The config's access keys and the store's others (the authenticator's set).
+    std::vector<http::access_key_entry> all_access_keys() const;
     /// SIGHUP reloads, SIGTERM/SIGINT shut down.
     boost::asio::awaitable<void> handle_signals();
     /// SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded), end the rest with
@@ -91,6 +94,7 @@ private:
     connection_limiter mqtt_connections_, http_connections_;
     login_backoff backoff_;
     journal_holder journal_;
+    std::vector<http::access_key_entry> store_keys_;  ///< in the store, not owned by the file
     rrpc::device_directory devices_;
     http::thing_models models_;
     device_registry registry_{journal_.get()};

@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 3> migrations = {
+constexpr std::array<std::string_view, 4> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -72,6 +72,24 @@ CREATE TABLE calls (
     finished_ms INTEGER NOT NULL
 );
 CREATE INDEX calls_by_created ON calls (created_ms);
+)sql",
+    // 4: access keys and thing models; the config file owns the rows it seeds (from_config).
+    R"sql(
+CREATE TABLE access_keys (
+    id TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    qps_rrpc INTEGER NOT NULL,
+    qps_async_rrpc INTEGER NOT NULL,
+    qps_invoke_thing_service INTEGER NOT NULL,
+    from_config INTEGER NOT NULL
+);
+CREATE TABLE thing_models (
+    product_key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    tsl TEXT NOT NULL,
+    from_config INTEGER NOT NULL,
+    PRIMARY KEY (product_key, position)
+);
 )sql",
 };
 
@@ -193,7 +211,7 @@ void sqlite_store::close() {
 std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
     std::vector<stored_message> out;
     sqlite3_stmt* st = nullptr;
-    const std::lock_guard lock{mutex_};  // the writer has nothing queued yet; keep it so
+    const std::lock_guard lock{db_mutex_};
     sqlite3_prepare_v2(db_,
                        "SELECT product_key, device_name, message_id, topic, payload FROM messages "
                        "ORDER BY seq",
@@ -239,7 +257,7 @@ void sqlite_store::message_done(const rrpc::device_key& device, std::uint64_t me
 
 sqlite_store::catalog sqlite_store::load_catalog() {
     catalog out;
-    const std::lock_guard lock{mutex_};
+    const std::lock_guard lock{db_mutex_};
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db_,
                        "SELECT product_key, name, node_type, data_format, description, created_ms "
@@ -350,7 +368,7 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
 
 std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
     std::vector<rrpc::call_record> out;
-    const std::lock_guard lock{mutex_};
+    const std::lock_guard lock{db_mutex_};
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db_,
                        "SELECT message_id, kind, product_key, device_name, topic, request, "
@@ -377,6 +395,71 @@ std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
     sqlite3_finalize(st);
     std::reverse(out.begin(), out.end());
     return out;
+}
+
+std::vector<http::access_key_entry> sqlite_store::load_other_access_keys() {
+    std::vector<http::access_key_entry> out;
+    const std::lock_guard lock{db_mutex_};
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_,
+                       "SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service "
+                       "FROM access_keys WHERE from_config = 0",
+                       -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        out.push_back({column_text(st, 0),
+                       column_text(st, 1),
+                       {static_cast<std::uint32_t>(sqlite3_column_int64(st, 2)),
+                        static_cast<std::uint32_t>(sqlite3_column_int64(st, 3)),
+                        static_cast<std::uint32_t>(sqlite3_column_int64(st, 4))}});
+    sqlite3_finalize(st);
+    return out;
+}
+
+sqlite_store::tsl_documents sqlite_store::load_other_thing_models() {
+    tsl_documents out;
+    const std::lock_guard lock{db_mutex_};
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_,
+                       "SELECT product_key, tsl FROM thing_models WHERE from_config = 0 "
+                       "ORDER BY product_key, position",
+                       -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) out[column_text(st, 0)].push_back(column_text(st, 1));
+    sqlite3_finalize(st);
+    return out;
+}
+
+void sqlite_store::seed_access_keys(std::vector<http::access_key_entry> keys) {
+    enqueue([this, keys = std::move(keys)](sqlite3*) {
+        exec(db_, "DELETE FROM access_keys WHERE from_config = 1");
+        sqlite3_stmt* st = nullptr;
+        for (const auto& k : keys) {
+            sqlite3_prepare_v3(db_, "INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)",
+                               -1, 0, &st, nullptr);
+            bind_text(st, 1, k.id);
+            bind_text(st, 2, k.secret);
+            sqlite3_bind_int64(st, 3, k.qps.rrpc);
+            sqlite3_bind_int64(st, 4, k.qps.async_rrpc);
+            sqlite3_bind_int64(st, 5, k.qps.invoke_thing_service);
+            step_once(st, "access_key");
+        }
+    });
+}
+
+void sqlite_store::seed_thing_models(tsl_documents models) {
+    enqueue([this, models = std::move(models)](sqlite3*) {
+        exec(db_, "DELETE FROM thing_models WHERE from_config = 1");
+        sqlite3_stmt* st = nullptr;
+        for (const auto& [product_key, documents] : models) {
+            for (std::size_t i = 0; i < documents.size(); ++i) {
+                sqlite3_prepare_v3(db_, "INSERT OR REPLACE INTO thing_models VALUES (?, ?, ?, 1)",
+                                   -1, 0, &st, nullptr);
+                bind_text(st, 1, product_key);
+                sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(i));
+                bind_text(st, 3, documents[i]);
+                step_once(st, "thing_model");
+            }
+        }
+    });
 }
 
 void sqlite_store::step_once(sqlite3_stmt* st, const char* what) {
@@ -415,7 +498,10 @@ void sqlite_store::run_writer() {
             std::swap(jobs, jobs_);
             std::swap(done, done_);
         }
-        write_batch(jobs);
+        {
+            const std::lock_guard db_lock{db_mutex_};
+            write_batch(jobs);
+        }
         for (auto& d : done) d();
         jobs.clear();
         done.clear();

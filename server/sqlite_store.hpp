@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/authenticator.hpp"
 #include "rrpc/journal.hpp"
 
 #include <spdlog/logger.h>
@@ -9,6 +10,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,7 +44,8 @@ public:
     void close();
     ~sqlite_store() override { close(); }
 
-    /// Start-up, before the writer runs: the kept QoS 1 messages, in acceptance order.
+    /// Start-up (the loads wait for the writer's batch in progress): the kept QoS 1 messages,
+    /// in acceptance order.
     std::vector<stored_message> load_messages();
     struct catalog {
         std::vector<rrpc::product_record> products;
@@ -52,6 +55,16 @@ public:
     catalog load_catalog();
     /// Start-up: the newest `max` call records within the retention, oldest first.
     std::vector<rrpc::call_record> load_calls(std::size_t max);
+
+    /// TSL documents by ProductKey.
+    using tsl_documents = std::map<std::string, std::vector<std::string>, std::less<>>;
+    /// Start-up: the access keys and thing models the config file does not own.
+    std::vector<http::access_key_entry> load_other_access_keys();
+    tsl_documents load_other_thing_models();
+    /// Makes the config-owned access keys (start, SIGHUP) and thing models (start) exactly
+    /// these: what the file no longer names goes, what others added stays.
+    void seed_access_keys(std::vector<http::access_key_entry> keys);
+    void seed_thing_models(tsl_documents models);
 
     void message_accepted(const rrpc::device_key& device,
                           const rrpc::queued_message& message) override;
@@ -81,7 +94,8 @@ private:
     sqlite3_stmt* insert_message_ = nullptr;
     sqlite3_stmt* delete_message_ = nullptr;
     std::shared_ptr<spdlog::logger> log_;
-    std::mutex mutex_;
+    std::mutex mutex_;     ///< the queue
+    std::mutex db_mutex_;  ///< the connection: the writer's batches and the start-up loads
     std::condition_variable wake_;
     std::vector<job> jobs_;
     std::vector<std::function<void()>> done_;

@@ -2,6 +2,8 @@
 // run time log in, answer calls, are disabled, deleted and queried, and all of it survives a
 // restart (the embedded store); the config file's devices are seeded once.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import Iot from '@alicloud/iot20180120';
@@ -113,5 +115,34 @@ describe('device management (official SDK)', () => {
         const gone = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: product, deviceName: 'lamp-01' }))).body;
         assert.equal(gone.code, 'iot.device.NotExistedDevice');
         await assert.rejects(h.rawDevice(server, made), /Bad username or password/);
+    });
+
+    test('access keys and thing models live in the store: the file owns the rows it seeds, others stay', async () => {
+        const lamp = (await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: product, deviceName: 'lamp-02' }))).body.data;
+        assert.equal((await server.stop({ keep: true })).code, 0);
+        const db = path.join(server.dir, 'data', 'rrpcd.db');
+        const sql = (q) => execFileSync('sqlite3', [db, q]).toString().trim();
+        assert.equal(sql('SELECT id, from_config FROM access_keys'), `${h.ACCESS_KEY.id}|1`);
+        // Rows another tool put there (no action creates them yet): a key and a thing model.
+        const other = { id: 'LTAIstoreOnly', secret: 'kept-in-the-store' };
+        sql(`INSERT INTO access_keys VALUES ('${other.id}', '${other.secret}', 0, 0, 0, 0)`);
+        const tsl = JSON.stringify({ services: [{ identifier: 'Blink', callType: 'async', inputData: [] }] });
+        sql(`INSERT INTO thing_models VALUES ('${product}', 0, '${tsl}', 0)`);
+
+        server = await h.startServer({ deviceList: [seeded], dir: server.dir });
+        client = h.iotClient(server, { key: other });
+        const body = await h.callAction(client, 'InvokeThingService', {
+            ProductKey: product, DeviceName: lamp.deviceName, Identifier: 'Blink', Args: '{}', Qos: 1,
+        });
+        assert.equal(body.Success, true, JSON.stringify(body));
+        // The model came from the store: without one every identifier would be accepted.
+        const missing = await h.callAction(client, 'InvokeThingService', {
+            ProductKey: product, DeviceName: lamp.deviceName, Identifier: 'NoSuch', Args: '{}', Qos: 1,
+        });
+        assert.equal(missing.Success, false);
+        assert.match(missing.ErrorMessage ?? missing.Message, /NoSuch is not defined in the thing model/);
+        assert.equal((await server.stop({ keep: true })).code, 0);
+        assert.equal(sql('SELECT id || from_config FROM access_keys ORDER BY id'), `${other.id}0\n${h.ACCESS_KEY.id}1`);
+        server = await h.startServer({ deviceList: [seeded], dir: server.dir });  // for after()
     });
 });
