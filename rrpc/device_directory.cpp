@@ -44,6 +44,16 @@ std::vector<const device_record*> device_directory::of_product(std::string_view 
     return out;
 }
 
+std::vector<std::string> device_directory::products() const {
+    std::vector<std::string> out;
+    for (const auto& [key, p] : products_) out.push_back(key);
+    for (const auto& [key, d] : devices_)
+        if (!products_.contains(key.product_key)) out.push_back(key.product_key);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 void device_directory::add_product(product_record product) {
     auto key = product.product_key;
     products_.insert_or_assign(std::move(key), std::move(product));

@@ -53,6 +53,8 @@ public:
     static std::string iot_id_of(const device_key& key);
     std::size_t size() const noexcept { return devices_.size(); }
 
+    /// The ProductKeys of every device (products without devices included).
+    std::vector<std::string> products() const;
     void add_product(product_record product);
     const product_record* find_product(std::string_view product_key) const noexcept;
 

@@ -260,6 +260,21 @@ void app::seed_from_config() {
         if (r.created_ms == 0) r.created_ms = now;
         journal.device_saved(devices_.add(std::move(r)));
     }
+    // A device the file seeded and no longer names is gone; registered ones stay.
+    std::vector<rrpc::device_key> dropped;
+    for (const auto& p : devices_.products())
+        for (const auto* d : devices_.of_product(p))
+            if (d->from_config && std::none_of(settings_.devices.begin(), settings_.devices.end(),
+                                               [&](const auto& c) {
+                                                   return c.product_key == d->key.product_key &&
+                                                          c.device_name == d->key.device_name;
+                                               }))
+                dropped.push_back(d->key);
+    for (const auto& key : dropped) {
+        journal.device_deleted(key);
+        devices_.remove(key);
+        server_log_->info("event=device_unseeded pk={} dn={}", key.product_key, key.device_name);
+    }
 }
 
 asio::awaitable<void> app::accept(listener& l) {

@@ -1,7 +1,9 @@
 #include "server/sqlite_store.hpp"
 #include "rrpc/use_nothrow.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -154,6 +156,12 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) return "store " + path.string() + ": cannot create its directory: " + ec.message();
+    // It holds DeviceSecrets and AccessKeySecrets: owner only (SQLite gives its -wal and -shm
+    // files the database file's mode).
+    if (const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0)
+        ::close(fd);
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
     sqlite3* db = nullptr;
     if (sqlite3_open_v2(path.c_str(), &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -143,6 +143,13 @@ describe('device management (official SDK)', () => {
         assert.match(missing.ErrorMessage ?? missing.Message, /NoSuch is not defined in the thing model/);
         assert.equal((await server.stop({ keep: true })).code, 0);
         assert.equal(sql('SELECT id || from_config FROM access_keys ORDER BY id'), `${other.id}0\n${h.ACCESS_KEY.id}1`);
-        server = await h.startServer({ deviceList: [seeded], dir: server.dir });  // for after()
+        // A device the file no longer names leaves the store; a registered one stays.
+        server = await h.startServer({ deviceList: [], dir: server.dir });
+        assert.match(server.log(), new RegExp(`event=device_unseeded pk=${seeded.productKey} dn=${seeded.deviceName}`));
+        client = h.iotClient(server);
+        const gone = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: seeded.productKey, deviceName: seeded.deviceName }))).body;
+        assert.equal(gone.code, 'iot.device.NotExistedDevice');
+        const kept = (await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ productKey: product, deviceName: 'lamp-02' }))).body;
+        assert.equal(kept.data.deviceName, 'lamp-02');
     });
 });
