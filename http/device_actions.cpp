@@ -46,6 +46,18 @@ std::string time_text(std::int64_t ms, bool utc) {
                : std::string{buf};
 }
 
+/// What CreateProduct and QueryProduct both say of a product.
+json::object product_json(const rrpc::product_record& p) {
+    json::object data;
+    data["ProductKey"] = p.product_key;
+    data["ProductName"] = p.name;
+    data["NodeType"] = p.node_type;
+    data["DataFormat"] = p.data_format;
+    data["Description"] = p.description;
+    data["AuthType"] = "secret";
+    return data;
+}
+
 }  // namespace
 
 std::string api::status_of(const rrpc::device_record& d) const {
@@ -92,13 +104,7 @@ asio::awaitable<api::action_result> api::create_product(const request_params& pa
     services_.devices.add_product(p);
     co_await services_.journal.sync();
     reply r;
-    auto& data = r.body["Data"].emplace_object();
-    data["ProductKey"] = p.product_key;
-    data["ProductName"] = p.name;
-    data["NodeType"] = p.node_type;
-    data["DataFormat"] = p.data_format;
-    data["Description"] = p.description;
-    data["AuthType"] = "secret";
+    r.body["Data"] = product_json(p);
     r.body["ProductKey"] = p.product_key;
     co_return r;
 }
@@ -108,15 +114,9 @@ api::action_result api::query_product(const request_params& params) const {
     if (!product) return product.error();
     const auto& p = **product;
     reply r;
-    auto& data = r.body["Data"].emplace_object();
-    data["ProductKey"] = p.product_key;
-    data["ProductName"] = p.name;
-    data["NodeType"] = p.node_type;
-    data["DataFormat"] = p.data_format;
-    data["Description"] = p.description;
+    auto& data = (r.body["Data"] = product_json(p)).as_object();
     data["GmtCreate"] = p.created_ms;
     data["DeviceCount"] = services_.devices.of_product(p.product_key).size();
-    data["AuthType"] = "secret";
     data["ProductStatus"] = "DEVELOPMENT_STATUS";
     return r;
 }

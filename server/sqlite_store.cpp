@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <string_view>
 
 namespace rrpcd::server {
@@ -133,6 +134,21 @@ std::int64_t now_ms() {
 
 void bind_text(sqlite3_stmt* st, int i, std::string_view s) {
     sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+/// Bytes to bind as a BLOB (a string_view binds as TEXT).
+struct blob {
+    std::string_view bytes;
+};
+void bind_value(sqlite3_stmt* st, int i, std::string_view s) {
+    bind_text(st, i, s);
+}
+void bind_value(sqlite3_stmt* st, int i, blob b) {
+    sqlite3_bind_blob(st, i, b.bytes.data(), static_cast<int>(b.bytes.size()), SQLITE_TRANSIENT);
+}
+template <std::integral I>
+void bind_value(sqlite3_stmt* st, int i, I v) {
+    sqlite3_bind_int64(st, i, static_cast<sqlite3_int64>(v));
 }
 
 std::string column_text(sqlite3_stmt* st, int i) {
@@ -293,84 +309,45 @@ sqlite_store::catalog sqlite_store::load_catalog() {
     return out;
 }
 
-void sqlite_store::device_saved(const rrpc::device_record& device) {
-    enqueue([this, device](sqlite3*) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v3(db_,
-                           "INSERT OR REPLACE INTO devices (product_key, device_name, secret, "
-                           "iot_id, nickname, disabled, created_ms, active_ms, from_config) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, 0, &st, nullptr);
-        bind_text(st, 1, device.key.product_key);
-        bind_text(st, 2, device.key.device_name);
-        bind_text(st, 3, device.secret);
-        bind_text(st, 4, device.iot_id);
-        bind_text(st, 5, device.nickname);
-        sqlite3_bind_int(st, 6, device.disabled ? 1 : 0);
-        sqlite3_bind_int64(st, 7, device.created_ms);
-        sqlite3_bind_int64(st, 8, device.active_ms);
-        sqlite3_bind_int(st, 9, device.from_config ? 1 : 0);
-        step_once(st, "device");
+void sqlite_store::device_saved(const rrpc::device_record& d) {
+    enqueue([this, d](sqlite3*) {
+        write(
+            "INSERT OR REPLACE INTO devices (product_key, device_name, secret, iot_id, nickname, "
+            "disabled, created_ms, active_ms, from_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "device", d.key.product_key, d.key.device_name, d.secret, d.iot_id, d.nickname,
+            d.disabled, d.created_ms, d.active_ms, d.from_config);
     });
 }
 
 void sqlite_store::device_deleted(const rrpc::device_key& device) {
     enqueue([this, device](sqlite3*) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v3(db_, "DELETE FROM devices WHERE product_key = ? AND device_name = ?", -1,
-                           0, &st, nullptr);
-        bind_text(st, 1, device.product_key);
-        bind_text(st, 2, device.device_name);
-        step_once(st, "device_deleted");
+        write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", "device_deleted",
+              device.product_key, device.device_name);
         // Its queued messages go with it.
-        sqlite3_prepare_v3(db_, "DELETE FROM messages WHERE product_key = ? AND device_name = ?",
-                           -1, 0, &st, nullptr);
-        bind_text(st, 1, device.product_key);
-        bind_text(st, 2, device.device_name);
-        step_once(st, "device_messages_deleted");
+        write("DELETE FROM messages WHERE product_key = ? AND device_name = ?",
+              "device_messages_deleted", device.product_key, device.device_name);
     });
 }
 
-void sqlite_store::product_saved(const rrpc::product_record& product) {
-    enqueue([this, product](sqlite3*) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v3(db_,
-                           "INSERT OR REPLACE INTO products (product_key, name, node_type, "
-                           "data_format, description, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                           -1, 0, &st, nullptr);
-        bind_text(st, 1, product.product_key);
-        bind_text(st, 2, product.name);
-        sqlite3_bind_int(st, 3, product.node_type);
-        sqlite3_bind_int(st, 4, product.data_format);
-        bind_text(st, 5, product.description);
-        sqlite3_bind_int64(st, 6, product.created_ms);
-        step_once(st, "product");
+void sqlite_store::product_saved(const rrpc::product_record& p) {
+    enqueue([this, p](sqlite3*) {
+        write(
+            "INSERT OR REPLACE INTO products (product_key, name, node_type, data_format, "
+            "description, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            "product", p.product_key, p.name, p.node_type, p.data_format, p.description,
+            p.created_ms);
     });
 }
 
 void sqlite_store::call_saved(const rrpc::call_record& r) {
     enqueue([this, r](sqlite3*) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v3(db_,
-                           "INSERT OR REPLACE INTO calls (message_id, kind, product_key, "
-                           "device_name, topic, request, identifier, state, reply_topic, reply, "
-                           "created_ms, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, 0, &st, nullptr);
-        sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(r.message_id));
-        sqlite3_bind_int(st, 2, static_cast<int>(r.kind));
-        bind_text(st, 3, r.device.product_key);
-        bind_text(st, 4, r.device.device_name);
-        bind_text(st, 5, r.topic);
-        sqlite3_bind_blob(st, 6, r.request.data(), static_cast<int>(r.request.size()),
-                          SQLITE_TRANSIENT);
-        bind_text(st, 7, r.identifier);
-        sqlite3_bind_int(st, 8, static_cast<int>(r.state));
-        bind_text(st, 9, r.reply_topic);
-        sqlite3_bind_blob(st, 10, r.reply.data(), static_cast<int>(r.reply.size()),
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 11, ms_of(r.created));
-        sqlite3_bind_int64(st, 12, ms_of(r.finished));
-        step_once(st, "call");
+        write(
+            "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
+            "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "call", r.message_id, static_cast<int>(r.kind), r.device.product_key,
+            r.device.device_name, r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state),
+            r.reply_topic, blob{r.reply}, ms_of(r.created), ms_of(r.finished));
     });
 }
 
@@ -439,38 +416,28 @@ sqlite_store::tsl_documents sqlite_store::load_other_thing_models() {
 void sqlite_store::seed_access_keys(std::vector<http::access_key_entry> keys) {
     enqueue([this, keys = std::move(keys)](sqlite3*) {
         exec(db_, "DELETE FROM access_keys WHERE from_config = 1");
-        sqlite3_stmt* st = nullptr;
-        for (const auto& k : keys) {
-            sqlite3_prepare_v3(db_, "INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)",
-                               -1, 0, &st, nullptr);
-            bind_text(st, 1, k.id);
-            bind_text(st, 2, k.secret);
-            sqlite3_bind_int64(st, 3, k.qps.rrpc);
-            sqlite3_bind_int64(st, 4, k.qps.async_rrpc);
-            sqlite3_bind_int64(st, 5, k.qps.invoke_thing_service);
-            step_once(st, "access_key");
-        }
+        for (const auto& k : keys)
+            write("INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)", "access_key",
+                  k.id, k.secret, k.qps.rrpc, k.qps.async_rrpc, k.qps.invoke_thing_service);
     });
 }
 
 void sqlite_store::seed_thing_models(tsl_documents models) {
     enqueue([this, models = std::move(models)](sqlite3*) {
         exec(db_, "DELETE FROM thing_models WHERE from_config = 1");
-        sqlite3_stmt* st = nullptr;
-        for (const auto& [product_key, documents] : models) {
-            for (std::size_t i = 0; i < documents.size(); ++i) {
-                sqlite3_prepare_v3(db_, "INSERT OR REPLACE INTO thing_models VALUES (?, ?, ?, 1)",
-                                   -1, 0, &st, nullptr);
-                bind_text(st, 1, product_key);
-                sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(i));
-                bind_text(st, 3, documents[i]);
-                step_once(st, "thing_model");
-            }
-        }
+        for (const auto& [product_key, documents] : models)
+            for (std::size_t i = 0; i < documents.size(); ++i)
+                write("INSERT OR REPLACE INTO thing_models VALUES (?, ?, ?, 1)", "thing_model",
+                      product_key, i, documents[i]);
     });
 }
 
-void sqlite_store::step_once(sqlite3_stmt* st, const char* what) {
+template <class... Args>
+void sqlite_store::write(const char* sql, const char* what, const Args&... args) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v3(db_, sql, -1, 0, &st, nullptr);
+    int i = 0;
+    (bind_value(st, ++i, args), ...);
     if (sqlite3_step(st) != SQLITE_DONE)
         log_->error("event=store_write_failed what={} reason=\"{}\"", what, error_text(db_));
     sqlite3_finalize(st);
@@ -522,10 +489,8 @@ void sqlite_store::write_batch(std::vector<job>& jobs) {
     if (const auto now = std::chrono::steady_clock::now();
         now - purged_ >= std::chrono::minutes{1}) {
         purged_ = now;  // call records past their retention go, in the same transaction
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v3(db_, "DELETE FROM calls WHERE created_ms < ?", -1, 0, &st, nullptr);
-        sqlite3_bind_int64(st, 1, now_ms() - std::chrono::milliseconds{retention_}.count());
-        step_once(st, "calls_expired");
+        write("DELETE FROM calls WHERE created_ms < ?", "calls_expired",
+              now_ms() - std::chrono::milliseconds{retention_}.count());
     }
     if (!exec(db_, "COMMIT")) {
         log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));

@@ -87,8 +87,10 @@ private:
     void enqueue(job work, std::function<void()> done = {});
     void run_writer();
     void write_batch(std::vector<job>& jobs);
-    /// Runs a one-row statement, logs a failure, finalizes it (writer thread).
-    void step_once(sqlite3_stmt* st, const char* what);
+    /// Runs one statement with `args` bound in order; a failure is logged as `what` (writer
+    /// thread).
+    template <class... Args>
+    void write(const char* sql, const char* what, const Args&... args);
 
     sqlite3* db_;
     sqlite3_stmt* insert_message_ = nullptr;
