@@ -186,6 +186,28 @@ describe('limits', () => {
     });
 });
 
+describe('a device that stops reading', () => {
+    test('is disconnected once its outbound queue passes max_outbound_bytes; the others still answer', async () => {
+        const [device, reader] = h.devices(2);
+        const server = await h.startServer({ deviceList: [device, reader], mqttExtra: 'max_outbound_bytes = 65536' });
+        const dev = await h.sdkDevice(server, reader);
+        const stuck = await h.bareDevice(server, device);
+        stuck.socket.pause();  // never reads again: the kernel buffers fill, then rrpcd's queue
+        const dropped = server.waitForLog(/event=limit_hit limit=mqtt_outbound_queue pk=a1TestPK dn=dev000/);
+        const client = h.iotClient(server);
+        const payload = Buffer.alloc(200 * 1024, 7);
+        const calls = Array.from({ length: 60 }, () => h.rrpc(client, { device, payload, timeout: 8000 }));
+        await dropped;
+        for (const body of await Promise.all(calls)) assert.notEqual(body.rrpcCode, 'SUCCESS');
+        assert.equal(await hits(server, 'mqtt_outbound_queue'), 1);
+        stuck.socket.destroy();
+        const body = await h.rrpc(client, { device: reader, payload: 'the others still answer' });
+        assert.equal(body.rrpcCode, 'SUCCESS');
+        await h.closeSdkDevice(dev);
+        assert.equal((await server.stop()).code, 0, server.log());
+    });
+});
+
 describe('SIGHUP applies new limits and the log level to the running server', () => {
     test('a lower per-address limit closes the next connection; the log level changes', async () => {
         const [device] = h.devices(1);
