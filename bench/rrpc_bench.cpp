@@ -481,8 +481,10 @@ int main(int argc, char** argv) {
     }
     if (opt.mode == "config") {
         // Every simulated device comes from 127.0.0.1: the per-address limit must allow them all.
+        // The timeouts mode keeps 64 calls waiting on one device: the per-device limit must too.
         std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\nmax_connections_per_address = 1000000\n"
-                     "[http]\nlisten = \"127.0.0.1:0\"\n[log]\nlevel = \"warn\"\n"
+                     "[http]\nlisten = \"127.0.0.1:0\"\n[rrpc]\nmax_pending_per_device = 100000\n"
+                     "[log]\nlevel = \"warn\"\n"
                   << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \""
                   << access_key_secret << "\"\nqps_rrpc = 0\n";
         for (int i = 0; i < opt.devices; ++i)

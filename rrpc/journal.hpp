@@ -22,8 +22,11 @@ public:
     virtual void message_accepted(const device_key& device, const queued_message& message) = 0;
     /// The message is done with: acknowledged, delivered at QoS 0, or pushed out of a full queue.
     virtual void message_done(const device_key& device, std::uint64_t message_id) = 0;
+    /// `lazy`: it may wait for the next durable write or a periodic flush (about a second);
+    /// losing it in a crash costs little (a device's first login time, say).
+    enum class urgency : std::uint8_t { durable, lazy };
     /// A device was registered or changed (disabled, first online…).
-    virtual void device_saved(const device_record& device) = 0;
+    virtual void device_saved(const device_record& device, urgency u = urgency::durable) = 0;
     virtual void device_deleted(const device_key& device) = 0;
     virtual void product_saved(const product_record& product) = 0;
     /// An async call was accepted or ended (its lookup outlives a restart).
@@ -37,7 +40,7 @@ class memory_journal final : public journal {
 public:
     void message_accepted(const device_key&, const queued_message&) override {}
     void message_done(const device_key&, std::uint64_t) override {}
-    void device_saved(const device_record&) override {}
+    void device_saved(const device_record&, urgency) override {}
     void device_deleted(const device_key&) override {}
     void product_saved(const product_record&) override {}
     void call_saved(const call_record&) override {}

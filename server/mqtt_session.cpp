@@ -59,7 +59,7 @@ mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx, tls_
     boost::system::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay{true}, ec);
     if (tls_context_) {
-        tls_.emplace(socket_, *tls_context_);
+        tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
         tls_buffer_.resize(tls_read_size);
     }
 }
@@ -290,7 +290,7 @@ void mqtt_session::on_connect(mqtt::connect& c) {
         record->active_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
-        ctx_.journal.device_saved(*record);
+        ctx_.journal.device_saved(*record, rrpc::journal::urgency::lazy);
     }
     device_ = *device;
     if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();

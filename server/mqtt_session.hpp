@@ -118,7 +118,8 @@ private:
     boost::asio::ip::tcp::socket socket_;
     mqtt_context& ctx_;
     tls_context tls_context_;
-    std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+    /// Only TLS sessions pay for it (an ssl::stream is large even before its handshake).
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
     std::vector<std::uint8_t> tls_buffer_;
     mqtt::server_protocol protocol_;
     std::vector<std::uint8_t> outbox_;

@@ -185,7 +185,9 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         return fail(db, "cannot open");
     // WAL: readers never block the writer; FULL: a commit is on disk before it completes.
     if (!exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL") ||
-        !exec(db, "PRAGMA busy_timeout=5000"))
+        !exec(db, "PRAGMA busy_timeout=5000") ||
+        // Mostly appends and deletes of recent rows: a small page cache does (RSS).
+        !exec(db, "PRAGMA cache_size=-512"))
         return fail(db, "cannot configure");
     const auto version = user_version(db);
     if (version < 0) return fail(db, "not a database");
@@ -309,14 +311,17 @@ sqlite_store::catalog sqlite_store::load_catalog() {
     return out;
 }
 
-void sqlite_store::device_saved(const rrpc::device_record& d) {
-    enqueue([this, d](sqlite3*) {
-        write(
-            "INSERT OR REPLACE INTO devices (product_key, device_name, secret, iot_id, nickname, "
-            "disabled, created_ms, active_ms, from_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            "device", d.key.product_key, d.key.device_name, d.secret, d.iot_id, d.nickname,
-            d.disabled, d.created_ms, d.active_ms, d.from_config);
-    });
+void sqlite_store::device_saved(const rrpc::device_record& d, urgency u) {
+    enqueue(
+        [this, d](sqlite3*) {
+            write(
+                "INSERT OR REPLACE INTO devices (product_key, device_name, secret, iot_id, "
+                "nickname, "
+                "disabled, created_ms, active_ms, from_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "device", d.key.product_key, d.key.device_name, d.secret, d.iot_id, d.nickname,
+                d.disabled, d.created_ms, d.active_ms, d.from_config);
+        },
+        {}, u);
 }
 
 void sqlite_store::device_deleted(const rrpc::device_key& device) {
@@ -453,13 +458,15 @@ asio::awaitable<void> sqlite_store::sync() {
     co_await committed->async_wait(use_nothrow);
 }
 
-void sqlite_store::enqueue(job work, std::function<void()> done) {
+void sqlite_store::enqueue(job work, std::function<void()> done, urgency u) {
+    bool wake = false;
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
         if (done) done_.push_back(std::move(done));
+        if (u == urgency::durable && !urgent_) wake = urgent_ = true;  // once per batch
     }
-    wake_.notify_one();
+    if (wake) wake_.notify_one();
 }
 
 void sqlite_store::run_writer() {
@@ -468,10 +475,15 @@ void sqlite_store::run_writer() {
     for (;;) {
         {
             std::unique_lock lock{mutex_};
-            wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-            if (jobs_.empty()) return;  // stopping, and everything is written
+            // Lazy records wait for a durable one, or a second at most.
+            wake_.wait_for(lock, std::chrono::seconds{1}, [&] { return stopping_ || urgent_; });
+            if (jobs_.empty()) {
+                if (stopping_) return;  // everything is written
+                continue;
+            }
             std::swap(jobs, jobs_);
             std::swap(done, done_);
+            urgent_ = false;
         }
         {
             const std::lock_guard db_lock{db_mutex_};

@@ -69,7 +69,7 @@ public:
     void message_accepted(const rrpc::device_key& device,
                           const rrpc::queued_message& message) override;
     void message_done(const rrpc::device_key& device, std::uint64_t message_id) override;
-    void device_saved(const rrpc::device_record& device) override;
+    void device_saved(const rrpc::device_record& device, urgency u) override;
     void device_deleted(const rrpc::device_key& device) override;
     void product_saved(const rrpc::product_record& product) override;
     void call_saved(const rrpc::call_record& record) override;
@@ -84,7 +84,7 @@ private:
     sqlite_store(sqlite3* db, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
     /// that ran `work` committed.
-    void enqueue(job work, std::function<void()> done = {});
+    void enqueue(job work, std::function<void()> done = {}, urgency u = urgency::durable);
     void run_writer();
     void write_batch(std::vector<job>& jobs);
     /// Runs one statement with `args` bound in order; a failure is logged as `what` (writer
@@ -102,6 +102,7 @@ private:
     std::vector<job> jobs_;
     std::vector<std::function<void()>> done_;
     bool stopping_ = false;
+    bool urgent_ = false;        ///< a durable record is queued: the writer is (being) woken
     std::uint64_t commits_ = 0;  ///< writer thread only
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only

@@ -53,6 +53,17 @@ describe('device management (official SDK)', () => {
         assert.match(generated.data.deviceName, /^[A-Za-z0-9]{20}$/);
     });
 
+    test('Pub refusals: a topic outside the product, a Qos other than 0 or 1, an unknown device', async () => {
+        const pub = async (topicFullName, qos = 0) => (await client.pub(new Iot.PubRequest({
+            productKey: product, topicFullName, qos, messageContent: Buffer.from('x').toString('base64'),
+        }))).body;
+        assert.equal((await pub(`/${seeded.productKey}/${seeded.deviceName}/user/get`)).code, 'iot.messagebroker.InvalidFormattedTopicName');
+        assert.equal((await pub(`/${product}/lamp-01/user/get`, 2)).code, 'iot.messagebroker.InvalidQos');
+        assert.equal((await pub(`/${product}/nobody-here/user/get`)).code, 'iot.device.NotExistedDevice');
+        const ok = await pub(`/${product}/lamp-01/user/get`, 1);
+        assert.equal(ok.success, true);
+    });
+
     test('GetDeviceStatus goes UNACTIVE -> ONLINE -> OFFLINE; the new device answers an RRpc', async () => {
         const status = async () => (await client.getDeviceStatus(new Iot.GetDeviceStatusRequest({ productKey: product, deviceName: 'lamp-01' }))).body.data.status;
         assert.equal(await status(), 'UNACTIVE');
