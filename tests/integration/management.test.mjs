@@ -91,6 +91,26 @@ describe('device management (official SDK)', () => {
         assert.equal(page.data.deviceInfo.length, 1);
     });
 
+    test('every action refuses bad input with the cloud\'s codes', async () => {
+        const codes = [
+            [(await client.createProduct(new Iot.CreateProductRequest({ nodeType: 0 }))).body, 'iot.prod.NullProductName'],
+            [(await client.createProduct(new Iot.CreateProductRequest({ productName: 'x', nodeType: 7 }))).body, 'iot.prod.InvalidNodeType'],
+            [(await client.queryProduct(new Iot.QueryProductRequest({ productKey: 'bad key!' }))).body, 'iot.prod.InvalidFormattedProductkey'],
+            [(await client.registerDevice(new Iot.RegisterDeviceRequest({ productKey: 'a1NoSuchPK', deviceName: 'abcd' }))).body, 'iot.prod.NotExistedProduct'],
+            [(await client.getDeviceStatus(new Iot.GetDeviceStatusRequest({ productKey: product }))).body, 'iot.device.NullDeviceName'],
+            [(await client.queryDeviceDetail(new Iot.QueryDeviceDetailRequest({ iotId: 'ffffffffffffffffffff' }))).body, 'iot.device.NotExistedDevice'],
+            [(await client.batchGetDeviceState(new Iot.BatchGetDeviceStateRequest({ productKey: product, deviceName: ['nobody-here'] }))).body, 'iot.device.NotExistedDevice'],
+            [(await client.queryDevice(new Iot.QueryDeviceRequest({ productKey: product, pageSize: 0 }))).body, 'iot.common.InvalidPageParams'],
+            [(await client.deleteDevice(new Iot.DeleteDeviceRequest({ productKey: product, deviceName: 'nobody-here' }))).body, 'iot.device.NotExistedDevice'],
+            [(await client.disableThing(new Iot.DisableThingRequest({ productKey: product, deviceName: 'nobody-here' }))).body, 'iot.device.NotExistedDevice'],
+            [(await client.enableThing(new Iot.EnableThingRequest({ productKey: product, deviceName: 'x' }))).body, 'iot.device.InvalidFormattedDeviceName'],
+        ];
+        for (const [body, code] of codes) {
+            assert.equal(body.success, false, JSON.stringify(body));
+            assert.equal(body.code, code);
+        }
+    });
+
     test('DisableThing refuses the login (CONNACK 5) and closes the session; EnableThing lets it back', async () => {
         const dev = await h.rawDevice(server, made);
         const closed = new Promise((resolve) => dev.once('close', resolve));
