@@ -1,6 +1,7 @@
 // The device-management actions: products and devices registered at run time, with the cloud's
 // parameters, response shapes and codes. Every change is on disk (journal) before the answer.
 #include "http/api.hpp"
+#include "rrpc/unix_ms.hpp"
 
 #include "config/names.hpp"
 #include "rrpc/crypto.hpp"
@@ -17,12 +18,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 /// `n` random characters of A-Z a-z 0-9 (generated names, keys and secrets).
 std::string random_name(std::size_t n) {
@@ -99,7 +94,7 @@ asio::awaitable<api::action_result> api::create_product(const request_params& pa
                            *node_type,
                            *data_format,
                            std::string{params.get("Description").value_or("")},
-                           now_ms()};
+                           rrpc::unix_ms()};
     services_.journal.product_saved(p);
     services_.devices.add_product(p);
     co_await services_.journal.sync();
@@ -138,7 +133,7 @@ asio::awaitable<api::action_result> api::register_device(const request_params& p
         co_return business("iot.device.DeviceNameExisted", "The deviceName already exists.");
     rrpc::device_record d{key, rrpc::to_hex(rrpc::random_bytes(16)), {}};
     d.nickname = std::string{params.get("Nickname").value_or("")};
-    d.created_ms = now_ms();
+    d.created_ms = rrpc::unix_ms();
     const auto& kept = services_.devices.add(std::move(d));
     services_.journal.device_saved(kept);
     reply r;
@@ -181,7 +176,7 @@ api::action_result api::get_device_status(const request_params& params) const {
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["Status"] = status_of(**device);
-    data["Timestamp"] = now_ms();
+    data["Timestamp"] = rrpc::unix_ms();
     return r;
 }
 

@@ -1,5 +1,6 @@
 // Call outcomes by MessageId: QueryMessageInfo (cloud-compatible) and GET /v1/calls/{id}.
 #include "http/api.hpp"
+#include "rrpc/unix_ms.hpp"
 
 #include "rrpc/base64.hpp"
 #include "rrpc/parse_whole.hpp"
@@ -11,13 +12,7 @@ namespace rrpcd::http {
 namespace json = boost::json;
 namespace bhttp = boost::beast::http;
 
-namespace {
-
-std::int64_t epoch_ms(std::chrono::system_clock::time_point t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 json::object describe(const rrpc::call_record& record) {
     json::object o;
@@ -29,8 +24,8 @@ json::object describe(const rrpc::call_record& record) {
     o["Topic"] = record.topic;
     if (!record.identifier.empty()) o["Identifier"] = record.identifier;
     o["RequestBase64Byte"] = rrpc::base64_encode(record.request);
-    o["CreatedAt"] = epoch_ms(record.created);
-    if (record.state != rrpc::call_state::pending) o["FinishedAt"] = epoch_ms(record.finished);
+    o["CreatedAt"] = rrpc::unix_ms(record.created);
+    if (record.state != rrpc::call_state::pending) o["FinishedAt"] = rrpc::unix_ms(record.finished);
     if (record.state == rrpc::call_state::replied) {
         o["ReplyTopic"] = record.reply_topic;
         o["PayloadBase64Byte"] = rrpc::base64_encode(record.reply);
@@ -46,7 +41,7 @@ api::action_result api::query_message_info(const request_params& params) {
                         "No message with this UniMsgId is kept.");
     json::object message;
     message["UniMsgId"] = std::to_string(record->message_id);
-    message["GenerateTime"] = epoch_ms(record->created);
+    message["GenerateTime"] = rrpc::unix_ms(record->created);
     message["TopicFullName"] = record->topic;
     message["MessageContent"] = rrpc::base64_encode(record->request);
     message["TransformedTopicFullName"] = record->topic;

@@ -1,4 +1,5 @@
 #include "rrpc/async_calls.hpp"
+#include "rrpc/unix_ms.hpp"
 
 #include "rrpc/base64.hpp"
 #include "rrpc/printable.hpp"
@@ -104,9 +105,7 @@ void async_calls::answer(std::uint64_t message_id, const device_key& from, std::
     if (record == nullptr) return;
     // The cloud's data-forwarding format for downlink replies, plus MessageId.
     json::object event;
-    event["gmtCreate"] =
-        std::chrono::duration_cast<std::chrono::milliseconds>(record->finished.time_since_epoch())
-            .count();
+    event["gmtCreate"] = unix_ms(record->finished);
     const auto* dev = devices_.find(from);
     event["iotId"] = dev ? dev->iot_id : std::string{};
     event["productKey"] = from.product_key;

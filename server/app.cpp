@@ -1,4 +1,5 @@
 #include "server/app.hpp"
+#include "rrpc/unix_ms.hpp"
 #include "rrpc/use_nothrow.hpp"
 #include "server/thing_models.hpp"
 
@@ -220,9 +221,7 @@ std::vector<http::access_key_entry> app::all_access_keys() const {
 
 void app::seed_from_config() {
     // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    const auto now = rrpc::unix_ms();
     auto& journal = journal_.get();
     const auto ensure_product = [&](const std::string& product_key) {
         if (devices_.find_product(product_key) != nullptr) return;

@@ -1,4 +1,5 @@
 #include "server/mqtt_session.hpp"
+#include "rrpc/unix_ms.hpp"
 #include "rrpc/use_nothrow.hpp"
 
 #include "mqtt/errc.hpp"
@@ -287,9 +288,7 @@ void mqtt_session::on_connect(mqtt::connect& c) {
 
     ctx_.backoff.succeeded(who);
     if (record->active_ms == 0) {  // its first login: UNACTIVE no more
-        record->active_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::system_clock::now().time_since_epoch())
-                                .count();
+        record->active_ms = rrpc::unix_ms();
         ctx_.journal.device_saved(*record, rrpc::journal::urgency::lazy);
     }
     device_ = *device;

@@ -1,4 +1,5 @@
 #include "server/sqlite_store.hpp"
+#include "rrpc/unix_ms.hpp"
 #include "rrpc/use_nothrow.hpp"
 
 #include <fcntl.h>
@@ -96,16 +97,8 @@ CREATE TABLE thing_models (
 )sql",
 };
 
-std::int64_t ms_of(std::chrono::system_clock::time_point t) {
-    return t == std::chrono::system_clock::time_point{}
-               ? 0
-               : std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch())
-                     .count();
-}
-
 std::chrono::system_clock::time_point time_of(std::int64_t ms) {
-    return ms == 0 ? std::chrono::system_clock::time_point{}
-                   : std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
+    return std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
 }
 
 std::string error_text(sqlite3* db) {
@@ -124,12 +117,6 @@ std::int64_t user_version(sqlite3* db) {
         v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 void bind_text(sqlite3_stmt* st, int i, std::string_view s) {
@@ -253,7 +240,7 @@ std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
 
 void sqlite_store::message_accepted(const rrpc::device_key& device,
                                     const rrpc::queued_message& message) {
-    enqueue([this, device, message, at = now_ms()](sqlite3*) {
+    enqueue([this, device, message, at = rrpc::unix_ms()](sqlite3*) {
         auto* st = insert_message_;
         bind_text(st, 1, device.product_key);
         bind_text(st, 2, device.device_name);
@@ -352,7 +339,7 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             "call", r.message_id, static_cast<int>(r.kind), r.device.product_key,
             r.device.device_name, r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state),
-            r.reply_topic, blob{r.reply}, ms_of(r.created), ms_of(r.finished));
+            r.reply_topic, blob{r.reply}, rrpc::unix_ms(r.created), rrpc::unix_ms(r.finished));
     });
 }
 
@@ -365,7 +352,7 @@ std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
                        "identifier, state, reply_topic, reply, created_ms, finished_ms FROM calls "
                        "WHERE created_ms >= ? ORDER BY created_ms DESC LIMIT ?",
                        -1, &st, nullptr);
-    sqlite3_bind_int64(st, 1, now_ms() - std::chrono::milliseconds{retention_}.count());
+    sqlite3_bind_int64(st, 1, rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count());
     sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(max));
     while (sqlite3_step(st) == SQLITE_ROW) {
         rrpc::call_record r;
@@ -502,7 +489,7 @@ void sqlite_store::write_batch(std::vector<job>& jobs) {
         now - purged_ >= std::chrono::minutes{1}) {
         purged_ = now;  // call records past their retention go, in the same transaction
         write("DELETE FROM calls WHERE created_ms < ?", "calls_expired",
-              now_ms() - std::chrono::milliseconds{retention_}.count());
+              rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count());
     }
     if (!exec(db_, "COMMIT")) {
         log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
