@@ -1,6 +1,8 @@
 // RRpc and AsyncRRpc.
 #include "http/api.hpp"
 
+#include <boost/algorithm/string/split.hpp>
+
 #include "rrpc/base64.hpp"
 #include "rrpc/parse_whole.hpp"
 #include "rrpc/topics.hpp"
@@ -101,17 +103,12 @@ asio::awaitable<api::action_result> api::pub_action(const request_params& params
     if (topic.empty())
         co_return business("iot.messagebroker.NullTopicName", "TopicFullName is empty.");
     // The device is the one the topic names: /{pk}/{dn}/… or /sys/{pk}/{dn}/….
-    std::vector<std::string_view> parts;
-    for (std::string_view rest{topic}; !rest.empty();) {
-        const auto slash = rest.find('/', 1);
-        parts.push_back(rest.substr(1, slash == std::string_view::npos ? rest.npos : slash - 1));
-        rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
-    }
-    const std::size_t at = !parts.empty() && parts[0] == "sys" ? 1 : 0;
-    const rrpc::device_key key =
-        parts.size() > at + 1 && topic.starts_with('/')
-            ? rrpc::device_key{std::string{parts[at]}, std::string{parts[at + 1]}}
-            : rrpc::device_key{};
+    std::vector<std::string> parts;  // "" first for a topic that starts with '/'
+    boost::algorithm::split(parts, topic, [](char c) { return c == '/'; });
+    const std::size_t at = parts.size() > 1 && parts[1] == "sys" ? 2 : 1;
+    const rrpc::device_key key = parts.size() > at + 1 && parts[0].empty()
+                                     ? rrpc::device_key{parts[at], parts[at + 1]}
+                                     : rrpc::device_key{};
     if (key.product_key != params.get("ProductKey").value_or("") ||
         !rrpc::is_device_topic(key, topic))
         co_return business("iot.messagebroker.InvalidFormattedTopicName",
