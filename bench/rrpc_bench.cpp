@@ -220,6 +220,7 @@ struct shared_run {
     int issued = 0;
     std::string payload;
     std::string expect = "SUCCESS";  ///< the RrpcCode every call must end with
+    rrpc::hmac_key key = http::v1_key(access_key_secret);  ///< set up once, as an SDK could
 };
 
 /// One rrpcd requester: a keep-alive HTTP connection making signed V1 RRpc calls one at a time.
@@ -255,7 +256,7 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
                                    {"Timestamp", stamp},
                                    {"Version", "2018-01-20"}};
         const auto sig =
-            http::v1_signature(access_key_secret, http::v1_string_to_sign("GET", params));
+            http::v1_signature(run.key, http::v1_string_to_sign("GET", http::views_of(params)));
         std::string target = "/?";
         for (const auto& [k, v] : params)
             target += http::percent_encode(k) + "=" + http::percent_encode(v) + "&";

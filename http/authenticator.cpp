@@ -43,7 +43,8 @@ authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chr
 
 void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
     keys_.clear();
-    for (const auto& k : keys) keys_.emplace(k.id, k);
+    for (const auto& k : keys)
+        keys_.emplace(k.id, key_state{k, v1_key(k.secret), v3_key(k.secret)});
 }
 
 boost::system::result<caller, api_error> authenticator::verify_basic(const request& req) const {
@@ -53,10 +54,11 @@ boost::system::result<caller, api_error> authenticator::verify_basic(const reque
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) return gateway::unauthorized();
     const auto key = keys_.find(std::string_view{*decoded}.substr(0, colon));
-    if (key == keys_.end() || !rrpc::constant_time_equal(
-                                  key->second.secret, std::string_view{*decoded}.substr(colon + 1)))
+    if (key == keys_.end() ||
+        !rrpc::constant_time_equal(key->second.entry.secret,
+                                   std::string_view{*decoded}.substr(colon + 1)))
         return gateway::unauthorized();
-    return caller{key->first, false, key->second.qps};
+    return caller{key->first, false, key->second.entry.qps};
 }
 
 boost::system::result<caller, api_error> authenticator::verify(const request& req,
@@ -94,8 +96,7 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
     auto signed_set = params.all();
     std::erase_if(signed_set, [](const auto& p) { return p.first == "Signature"; });
     const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
-    if (!rrpc::constant_time_equal(v1_signature(key->second.secret, sts),
-                                   *params.get("Signature"))) {
+    if (!rrpc::constant_time_equal(v1_signature(key->second.v1, sts), *params.get("Signature"))) {
         auto e = gateway::signature_mismatch();
         e.message += " server string to sign is:" + sts;
         return e;
@@ -104,7 +105,7 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
             check_fresh(key_id, *params.get("Timestamp"), *params.get("SignatureNonce"), now);
         !fresh)
         return fresh.error();
-    return caller{std::string{key_id}, false, key->second.qps};
+    return caller{std::string{key_id}, false, key->second.entry.qps};
 }
 
 boost::system::result<caller, api_error> authenticator::verify_v3(
@@ -134,16 +135,16 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
         lines.push_back(std::move(line));
     }
     const auto canonical =
-        v3_canonical_request(req.method_string(), path, params.query, lines,
+        v3_canonical_request(req.method_string(), path, views_of(params.query), lines,
                              auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
-    if (!rrpc::constant_time_equal(v3_signature(key->second.secret, canonical),
+    if (!rrpc::constant_time_equal(v3_signature(key->second.v3, canonical),
                                    boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
     if (auto fresh =
             check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now);
         !fresh)
         return fresh.error();
-    return caller{auth->credential, true, key->second.qps};
+    return caller{auth->credential, true, key->second.entry.qps};
 }
 
 }  // namespace rrpcd::http

@@ -4,6 +4,7 @@
 #include "http/api_error.hpp"
 #include "http/nonce_cache.hpp"
 #include "http/params.hpp"
+#include "rrpc/crypto.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -64,7 +65,12 @@ private:
                                                        std::string_view nonce,
                                                        nonce_cache::clock::time_point now);
 
-    std::map<std::string, access_key_entry, std::less<>> keys_;
+    /// A key with its two signing keys set up once (not per request).
+    struct key_state {
+        access_key_entry entry;
+        rrpc::hmac_key v1, v3;
+    };
+    std::map<std::string, key_state, std::less<>> keys_;
     nonce_cache nonces_;
 };
 

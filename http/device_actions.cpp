@@ -188,11 +188,12 @@ api::action_result api::batch_get_device_state(const request_params& params) con
     for (const auto& [name, value] : params.all()) {
         const bool by_name = name.starts_with("DeviceName.");
         if (!by_name && !name.starts_with("IotId.")) continue;
-        const auto* d = by_name ? services_.devices.find({(*product)->product_key, value})
-                                : services_.devices.find_by_iot_id(value);
+        const auto* d = by_name
+                            ? services_.devices.find({(*product)->product_key, std::string{value}})
+                            : services_.devices.find_by_iot_id(value);
         if (d == nullptr || d->key.product_key != (*product)->product_key)
             return business("iot.device.NotExistedDevice",
-                            "The device " + value.substr(0, 64) + " does not exist.");
+                            "The device " + std::string{value.substr(0, 64)} + " does not exist.");
         json::object s;
         s["DeviceName"] = d->key.device_name;
         s["IotId"] = d->iot_id;

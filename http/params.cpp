@@ -35,8 +35,14 @@ std::optional<std::string_view> request_params::get(std::string_view name) const
     return find_param(form, name);
 }
 
-param_list request_params::all() const {
-    param_list out = query;
+param_views views_of(const param_list& params) {
+    return {params.begin(), params.end()};
+}
+
+param_views request_params::all() const {
+    param_views out;
+    out.reserve(query.size() + form.size());
+    out.insert(out.end(), query.begin(), query.end());
     out.insert(out.end(), form.begin(), form.end());
     return out;
 }

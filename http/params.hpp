@@ -13,6 +13,12 @@ namespace rrpcd::http {
 /// Decoded name/value pairs in arrival order.
 using param_list = std::vector<std::pair<std::string, std::string>>;
 
+/// Views of name/value pairs held elsewhere (a signed set, without copying it).
+using param_views = std::vector<std::pair<std::string_view, std::string_view>>;
+
+/// Views of every pair of `params`, in order.
+param_views views_of(const param_list& params);
+
 /// Decodes `a=b&c=d` (a query or an x-www-form-urlencoded body) with Boost.URL: split on '&',
 /// first '=', '+' as space, %XX as a byte. An invalid escape or character is an error.
 boost::system::result<param_list> parse_form(std::string_view encoded);
@@ -28,8 +34,8 @@ struct request_params {
 
     /// The first value of `name` in the query, then in the form body.
     std::optional<std::string_view> get(std::string_view name) const noexcept;
-    /// Query and form together (the V1 signed set).
-    param_list all() const;
+    /// Query and form together (the V1 signed set), as views of this object.
+    param_views all() const;
 };
 
 /// An API request's path and parameters, decoded from its request-target and, when the content

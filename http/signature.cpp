@@ -13,16 +13,27 @@
 namespace rrpcd::http {
 namespace {
 
+/// Appends `s` percent-encoded (see percent_encode) to `out`, without a temporary string.
+void append_encoded(std::string& out, std::string_view s) {
+    const auto n = boost::urls::encoded_size(s, boost::urls::unreserved_chars);
+    const auto at = out.size();
+    out.resize(at + n);
+    boost::urls::encode(out.data() + at, n, s, boost::urls::unreserved_chars);
+}
+
 /// `k=v&k=v` of the params sorted by name (byte order), both percent-encoded.
-std::string canonical_query(param_list params) {
+std::string canonical_query(param_views params) {
     std::stable_sort(params.begin(), params.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::size_t size = 0;
+    for (const auto& [k, v] : params) size += k.size() + v.size() + 2;
     std::string out;
+    out.reserve(size * 3 / 2);
     for (const auto& [k, v] : params) {
         if (!out.empty()) out += '&';
-        out += percent_encode(k);
+        append_encoded(out, k);
         out += '=';
-        out += percent_encode(v);
+        append_encoded(out, v);
     }
     return out;
 }
@@ -30,16 +41,32 @@ std::string canonical_query(param_list params) {
 }  // namespace
 
 std::string percent_encode(std::string_view s) {
-    return boost::urls::encode(s, boost::urls::unreserved_chars);
+    std::string out;
+    append_encoded(out, s);
+    return out;
 }
 
-std::string v1_string_to_sign(std::string_view method, param_list params) {
-    return std::string{method} + "&%2F&" + percent_encode(canonical_query(std::move(params)));
+std::string v1_string_to_sign(std::string_view method, param_views params) {
+    const auto query = canonical_query(std::move(params));
+    std::string out;
+    out.reserve(method.size() + 5 + query.size() * 5 / 4);
+    out += method;
+    out += "&%2F&";
+    append_encoded(out, query);
+    return out;
+}
+
+rrpc::hmac_key v1_key(std::string_view access_key_secret) {
+    return {rrpc::hmac_algorithm::sha1, std::string{access_key_secret} + "&"};
+}
+
+std::string v1_signature(rrpc::hmac_key& key, std::string_view string_to_sign) {
+    return rrpc::base64_encode(key.sign(string_to_sign));
 }
 
 std::string v1_signature(std::string_view access_key_secret, std::string_view string_to_sign) {
-    return rrpc::base64_encode(rrpc::hmac(rrpc::hmac_algorithm::sha1,
-                                          std::string{access_key_secret} + "&", string_to_sign));
+    auto key = v1_key(access_key_secret);
+    return v1_signature(key, string_to_sign);
 }
 
 std::optional<v3_authorization> parse_v3_authorization(std::string_view header) {
@@ -68,7 +95,7 @@ std::optional<v3_authorization> parse_v3_authorization(std::string_view header) 
     return auth;
 }
 
-std::string v3_canonical_request(std::string_view method, std::string_view path, param_list query,
+std::string v3_canonical_request(std::string_view method, std::string_view path, param_views query,
                                  const std::vector<std::string>& header_lines,
                                  std::string_view signed_headers_text,
                                  std::string_view payload_sha256_hex) {
@@ -89,11 +116,19 @@ std::string v3_canonical_request(std::string_view method, std::string_view path,
     return out;
 }
 
-std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request) {
+rrpc::hmac_key v3_key(std::string_view access_key_secret) {
+    return {rrpc::hmac_algorithm::sha256, access_key_secret};
+}
+
+std::string v3_signature(rrpc::hmac_key& key, std::string_view canonical_request) {
     const auto string_to_sign =
         "ACS3-HMAC-SHA256\n" + rrpc::to_hex(rrpc::sha256(canonical_request));
-    return rrpc::to_hex(
-        rrpc::hmac(rrpc::hmac_algorithm::sha256, access_key_secret, string_to_sign));
+    return rrpc::to_hex(key.sign(string_to_sign));
+}
+
+std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request) {
+    auto key = v3_key(access_key_secret);
+    return v3_signature(key, canonical_request);
 }
 
 }  // namespace rrpcd::http
