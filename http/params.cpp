@@ -8,19 +8,29 @@
 
 namespace rrpcd::http {
 
-boost::system::result<param_list> parse_form(std::string_view encoded) {
+namespace {
+
+/// The decoded pairs of an already validated query.
+param_list decode_pairs(boost::urls::params_encoded_view query) {
     param_list out;
-    if (encoded.empty()) return out;
+    if (query.buffer().empty()) return out;  // not one empty pair
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    out.reserve(query.size());
+    for (const auto& p : query) out.emplace_back(p.key.decode(opts), p.value.decode(opts));
+    return out;
+}
+
+}  // namespace
+
+boost::system::result<param_list> parse_form(std::string_view encoded) {
+    if (encoded.empty()) return param_list{};
     // Boost.URL 1.81's parse_query rebuilds its view from `s.data()` alone (a strlen), so it
     // must be given a NUL-terminated copy, never a view into a larger buffer.
     const std::string text{encoded};
     const auto query = boost::urls::parse_query(text);  // one pass validates and splits
     if (!query) return query.error();
-    boost::urls::encoding_opts opts;
-    opts.space_as_plus = true;
-    out.reserve(query->size());
-    for (const auto& p : *query) out.emplace_back(p.key.decode(opts), p.value.decode(opts));
-    return out;
+    return decode_pairs(*query);
 }
 
 std::optional<std::string_view> find_param(const param_list& params,
@@ -53,12 +63,9 @@ boost::system::result<decoded_request, std::string_view> decode_request(
     if (!url) return std::string_view{"request-target"};
     decoded_request out;
     const auto encoded_path = url->encoded_path();
-    const auto encoded_query = url->encoded_query();
     out.path.assign(encoded_path.data(), encoded_path.size());
     if (out.path.empty()) out.path = "/";
-    auto query = parse_form(std::string_view{encoded_query.data(), encoded_query.size()});
-    if (!query) return std::string_view{"query string"};
-    out.params.query = std::move(*query);
+    out.params.query = decode_pairs(url->encoded_params());  // validated with the target
     if (boost::algorithm::istarts_with(content_type, "application/x-www-form-urlencoded")) {
         auto form = parse_form(body);
         if (!form) return std::string_view{"form body"};

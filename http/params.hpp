@@ -46,7 +46,7 @@ struct decoded_request {
 };
 
 /// Decodes what every action reads; the error names the part that is not valid (`request-target`,
-/// `query string`, `form body`), for the cloud's InvalidParameter.
+/// which includes its query, or `form body`), for the cloud's InvalidParameter.
 boost::system::result<decoded_request, std::string_view> decode_request(
     std::string_view target, std::string_view content_type, std::string_view body);
 

@@ -1,10 +1,11 @@
 #include "http/render.hpp"
 
-#include <boost/algorithm/string/case_conv.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/uuid/random_generator.hpp>
 
 #include <boost/uuid/uuid_io.hpp>
+
+#include <algorithm>
 #include <random>
 
 namespace rrpcd::http {
@@ -89,7 +90,12 @@ std::string new_request_id() {
         thread_local std::mt19937_64 engine{std::random_device{}()};
         return &engine;
     }()};
-    return boost::algorithm::to_upper_copy(boost::uuids::to_string(generate()));
+    auto id = boost::uuids::to_string(generate());
+    // Hex digits only: no locale (boost::to_upper_copy looks up a ctype facet per character).
+    std::transform(id.begin(), id.end(), id.begin(), [](char c) {
+        return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c;
+    });
+    return id;
 }
 
 }  // namespace rrpcd::http

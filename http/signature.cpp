@@ -15,10 +15,12 @@ namespace {
 
 /// Appends `s` percent-encoded (see percent_encode) to `out`, without a temporary string.
 void append_encoded(std::string& out, std::string_view s) {
-    const auto n = boost::urls::encoded_size(s, boost::urls::unreserved_chars);
+    // Room for the worst case (every byte escaped) instead of a sizing pass over `s`.
     const auto at = out.size();
+    out.resize(at + 3 * s.size());
+    const auto n =
+        boost::urls::encode(out.data() + at, 3 * s.size(), s, boost::urls::unreserved_chars);
     out.resize(at + n);
-    boost::urls::encode(out.data() + at, n, s, boost::urls::unreserved_chars);
 }
 
 /// `k=v&k=v` of the params sorted by name (byte order), both percent-encoded.

@@ -154,6 +154,36 @@ asio::awaitable<void> linger(Stream& stream) {
     }
 }
 
+/// Writes a response: at once when the socket takes all of it (a small answer on a plain
+/// connection usually does), else asynchronously, within write_timeout.
+template <class Stream>
+asio::awaitable<boost::system::error_code> send(Stream& stream, const http::response& res) {
+    bhttp::response_serializer<bhttp::string_body> serializer{res};
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+        boost::system::error_code ec;  // the socket is non-blocking (run_http_session)
+        bhttp::write(stream.socket(), serializer, ec);
+        if (serializer.is_done() || (ec && ec != asio::error::would_block)) co_return ec;
+    }
+    beast::get_lowest_layer(stream).expires_after(write_timeout);
+    const auto [ec, n] = co_await bhttp::async_write(stream, serializer, use_nothrow);
+    co_return ec;
+}
+
+/// Parses what is already buffered. A request usually arrives in one segment: then it is
+/// complete here, without a composed read, its timer and its posted completion. Needing more
+/// bytes is not an error (the caller reads on).
+boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& parser,
+                                         beast::flat_buffer& buffer) {
+    boost::system::error_code ec;
+    while (!parser.is_done() && buffer.size() != 0) {
+        const auto n = parser.put(buffer.data(), ec);
+        buffer.consume(n);
+        if (ec == bhttp::error::need_more) return {};
+        if (ec || n == 0) break;
+    }
+    return ec;
+}
+
 /// The HTTP/1.1 loop over a plain or a TLS stream.
 template <class Stream>
 asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
@@ -172,20 +202,23 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         // From its first byte, a request has header_timeout for its header and request_timeout
         // in all: a slowloris client is cut off, however steadily it trickles.
         const auto started = clock::now();
-        timed.expires_after(ctx.settings.header_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow);
-        const bool in_header = static_cast<bool>(ec);
-        if (!ec) {
+        auto ec = parse_buffered(parser, buffer);
+        if (!ec && !parser.is_header_done()) {
+            timed.expires_after(ctx.settings.header_timeout);
+            ec =
+                std::get<0>(co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow));
+        }
+        const bool in_header = !parser.is_header_done();
+        if (!ec && !parser.is_done()) {
             timed.expires_at(started + ctx.settings.request_timeout);
-            std::tie(ec, n) = co_await bhttp::async_read(stream, buffer, parser, use_nothrow);
+            ec = std::get<0>(co_await bhttp::async_read(stream, buffer, parser, use_nothrow));
         }
         if (ec) {
             count_read_limit(ctx, ec, in_header);
             if (is_parse_error(ec)) {
                 ctx.log->info("event=http_malformed reason=\"{}\"", ec.message());
-                timed.expires_after(write_timeout);
-                auto res = malformed_response(ec);
-                co_await bhttp::async_write(stream, res, use_nothrow);
+                const auto res = malformed_response(ec);  // named: GCC 12 and temporaries
+                co_await send(stream, res);
                 co_await linger(stream);
             }
             break;
@@ -202,16 +235,14 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
             res.body() = ctx.metrics();
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
-            timed.expires_after(write_timeout);
-            const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+            const auto wec = co_await send(stream, res);
             if (wec || !res.keep_alive()) break;
             continue;
         }
         if (ctx.gate.stopping()) {  // shutting down: finish what runs, take nothing new
             auto res = cloud_error({503, "ServiceUnavailable", "The server is shutting down."},
                                    req.version());
-            timed.expires_after(write_timeout);
-            co_await bhttp::async_write(stream, res, use_nothrow);
+            co_await send(stream, res);
             break;
         }
         timed.expires_never();  // an RRpc call waits for its device
@@ -219,8 +250,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         auto res = co_await ctx.api.handle(std::move(req));
         ctx.gate.leave();
         if (ctx.gate.stopping()) res.keep_alive(false);
-        timed.expires_after(write_timeout);
-        const auto [wec, wn] = co_await bhttp::async_write(stream, res, use_nothrow);
+        const auto wec = co_await send(stream, res);
         if (wec || !res.keep_alive()) break;
     }
     boost::system::error_code ignored;
@@ -235,6 +265,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay{true}, ignored);
     if (!tls) {
+        socket.non_blocking(true, ignored);  // send() tries a write at once
         beast::tcp_stream stream{std::move(socket)};
         co_await serve(stream, ctx);
         co_return;
