@@ -17,7 +17,13 @@ param_list decode_pairs(boost::urls::params_encoded_view query) {
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
     out.reserve(query.size());
-    for (const auto& p : query) out.emplace_back(p.key.decode(opts), p.value.decode(opts));
+    // Most names and values have nothing to decode (Boost.URL counted their decoded size while
+    // parsing): those are copied as they are.
+    const auto decode = [&opts](boost::urls::pct_string_view s) {
+        if (s.decoded_size() == s.size() && s.find('+') == s.npos) return std::string{s};
+        return s.decode(opts);
+    };
+    for (const auto& p : query) out.emplace_back(decode(p.key), decode(p.value));
     return out;
 }
 

@@ -13,14 +13,13 @@
 namespace rrpcd::http {
 namespace {
 
-/// Appends `s` percent-encoded (see percent_encode) to `out`, without a temporary string.
+/// Appends `s` percent-encoded (see percent_encode) to `out`, in one pass and without a
+/// temporary string.
 void append_encoded(std::string& out, std::string_view s) {
-    // Room for the worst case (every byte escaped) instead of a sizing pass over `s`.
     const auto at = out.size();
-    out.resize(at + 3 * s.size());
-    const auto n =
-        boost::urls::encode(out.data() + at, 3 * s.size(), s, boost::urls::unreserved_chars);
-    out.resize(at + n);
+    out.resize(at + 3 * s.size());  // room for the worst case: every byte escaped
+    out.resize(
+        at + boost::urls::encode(out.data() + at, 3 * s.size(), s, boost::urls::unreserved_chars));
 }
 
 /// `k=v&k=v` of the params sorted by name (byte order), both percent-encoded.
