@@ -38,7 +38,7 @@ asio::awaitable<response> api::handle(request req) {
     const auto host = std::string{req[bhttp::field::host]};
     auto decoded = decode_request(req.target(), req[bhttp::field::content_type], req.body());
     request_params params;
-    action_result result = gateway::invalid_parameter("request-target");
+    action_result result = reply{};  // every branch below sets it; an empty object costs nothing
     if (!decoded) {
         result = gateway::invalid_parameter(std::string{decoded.error()});
     } else if (decoded->path.starts_with("/v1/")) {

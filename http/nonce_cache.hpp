@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <deque>
 #include <string_view>
-#include <unordered_set>
+
+#include <boost/unordered/unordered_flat_set.hpp>
 
 namespace rrpcd::http {
 
@@ -35,8 +36,8 @@ private:
 
     std::chrono::seconds window_;
     std::size_t capacity_;
-    std::unordered_set<std::uint64_t> seen_;
-    std::deque<entry> order_;  ///< arrival order, for expiry and eviction
+    boost::unordered_flat_set<std::uint64_t> seen_;  ///< open addressing: no node per nonce
+    std::deque<entry> order_;                        ///< arrival order, for expiry and eviction
     clock::time_point floor_{};
 };
 
