@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One run of the benchmark: mosquitto (the peer a user would otherwise run) and rrpcd, measured on
 # this machine in the same run, printed as a table with the ratio rrpcd/mosquitto.
-#   bench/run.sh [--quick]      (--quick: fewer calls, for a smoke run)
+#   bench/run.sh [--quick] [--runs N]
+#     --quick: fewer calls, one run, for a smoke run; --runs N (default 3): the table shows the
+#     median of N runs, each measuring both servers (the issue's targets are medians of 3 runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -10,7 +12,16 @@ bin=build-release
 ulimit -n "$(ulimit -Hn)"
 
 calls=${RRPCD_BENCH_CALLS:-40000}
-[[ ${1:-} == --quick ]] && calls=4000
+runs=3
+sustained_calls=200000
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) calls=4000 runs=1 sustained_calls=20000 ;;
+        --runs) runs=$2; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--runs N]" >&2; exit 2 ;;
+    esac
+    shift
+done
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -43,34 +54,44 @@ start_rrpcd() {  # $1 = devices in the config
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
 results=$work/results.jsonl
-# Start-up RSS of rrpcd with a small configuration.
-start_rrpcd 20
-echo "{\"mode\":\"startup\",\"rss_kib\":$(awk '/VmRSS/{print $2}' /proc/$rr_pid/status)}" >> "$results"
-stop "$rr_pid"
+# Tags each JSON line of figures with its run and optionally a mode of its own.
+record() { sed -e "s/}\$/,\"run\":$run}/" ${1:+-e "s/\"mode\":\"reqrep\"/\"mode\":\"$1\"/"} >> "$results"; }
 
-# Idle devices: 10,000 logged in and subscribed, on fresh servers.
-start_mosquitto
-$bin/bench/rrpc_bench idle --target broker --mqtt "$mosq_port" --pid "$mosq_pid" --devices 10000 >> "$results"
-stop "$mosq_pid"
-start_rrpcd 10000
-$bin/bench/rrpc_bench idle --target rrpcd --mqtt "$rr_mqtt" --pid "$rr_pid" --devices 10000 >> "$results"
-stop "$rr_pid"
+for run in $(seq "$runs"); do
+    echo "run $run of $runs" >&2
+    # Start-up RSS of rrpcd with a small configuration.
+    start_rrpcd 20
+    echo "{\"mode\":\"startup\",\"rss_kib\":$(awk '/VmRSS/{print $2}' /proc/$rr_pid/status)}" | record
+    stop "$rr_pid"
 
-# Request/reply: echo devices, C calls in flight, every reply's payload checked.
-start_mosquitto
-start_rrpcd 1000
-for devices in 20 1000; do
-    for c in 1 16 64 256; do
-        n=$calls; [[ $c == 1 ]] && n=$((calls / 8))
-        $bin/bench/rrpc_bench reqrep --target broker --mqtt "$mosq_port" --pid "$mosq_pid" \
-            --devices "$devices" --concurrency "$c" --calls "$n" >> "$results"
-        $bin/bench/rrpc_bench reqrep --target rrpcd --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" \
-            --devices "$devices" --concurrency "$c" --calls "$n" >> "$results"
+    # Idle devices: 10,000 logged in and subscribed, on fresh servers.
+    start_mosquitto
+    $bin/bench/rrpc_bench idle --target broker --mqtt "$mosq_port" --pid "$mosq_pid" --devices 10000 | record
+    stop "$mosq_pid"
+    start_rrpcd 10000
+    $bin/bench/rrpc_bench idle --target rrpcd --mqtt "$rr_mqtt" --pid "$rr_pid" --devices 10000 | record
+    stop "$rr_pid"
+
+    # Request/reply: echo devices, C calls in flight, every reply's payload checked.
+    start_mosquitto
+    start_rrpcd 1000
+    for devices in 20 1000; do
+        for c in 1 16 64 256; do
+            n=$calls; [[ $c == 1 ]] && n=$((calls / 8))
+            $bin/bench/rrpc_bench reqrep --target broker --mqtt "$mosq_port" --pid "$mosq_pid" \
+                --devices "$devices" --concurrency "$c" --calls "$n" | record
+            $bin/bench/rrpc_bench reqrep --target rrpcd --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" \
+                --devices "$devices" --concurrency "$c" --calls "$n" | record
+        done
     done
+    # Sustained: 200k signed calls (C=64, 20 devices), for the absolute goals.
+    $bin/bench/rrpc_bench reqrep --target rrpcd --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" \
+        --devices 20 --concurrency 64 --calls "$sustained_calls" | record sustained
+    # Timeouts: a device that never answers; TIMEOUT must come within [Timeout, Timeout+20 ms].
+    $bin/bench/rrpc_bench timeout --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" --calls 512 --concurrency 256 \
+        --timeout-ms 1000 | record
+    stop "$mosq_pid"
+    stop "$rr_pid"
 done
-# Timeouts: a device that never answers; TIMEOUT must come within [Timeout, Timeout+20 ms].
-$bin/bench/rrpc_bench timeout --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" --calls 512 --concurrency 256 \
-    --timeout-ms 1000 >> "$results"
-echo "{\"mode\":\"after\",\"rss_kib\":$(awk '/VmRSS/{print $2}' /proc/$rr_pid/status)}" >> "$results"
 
 python3 bench/report.py "$results"

@@ -99,9 +99,6 @@ private:
     };
 
     boost::asio::awaitable<void> read_loop();
-    /// The next bytes from the device: plain sessions read into the shared scratch buffer (the
-    /// caller consumes them before it awaits again), TLS sessions into their own.
-    boost::asio::awaitable<std::span<const std::uint8_t>> receive(boost::system::error_code& ec);
     boost::asio::awaitable<void> write_loop();
     boost::asio::awaitable<void> watchdog();
 
