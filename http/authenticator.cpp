@@ -43,8 +43,7 @@ authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chr
 
 void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
     keys_.clear();
-    for (const auto& k : keys)
-        keys_.emplace(k.id, key_state{k, v1_key(k.secret), v3_key(k.secret)});
+    for (const auto& k : keys) keys_.emplace(k.id, key_state{k, std::nullopt, std::nullopt});
 }
 
 boost::system::result<caller, api_error> authenticator::verify_basic(const request& req) const {
@@ -96,7 +95,9 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
     auto signed_set = params.all();
     std::erase_if(signed_set, [](const auto& p) { return p.first == "Signature"; });
     const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
-    if (!rrpc::constant_time_equal(v1_signature(key->second.v1, sts), *params.get("Signature"))) {
+    auto& signer = key->second.v1;
+    if (!signer) signer = v1_key(key->second.entry.secret);
+    if (!rrpc::constant_time_equal(v1_signature(*signer, sts), *params.get("Signature"))) {
         auto e = gateway::signature_mismatch();
         e.message += " server string to sign is:" + sts;
         return e;
@@ -137,7 +138,9 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
     const auto canonical =
         v3_canonical_request(req.method_string(), path, views_of(params.query), lines,
                              auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
-    if (!rrpc::constant_time_equal(v3_signature(key->second.v3, canonical),
+    auto& signer = key->second.v3;
+    if (!signer) signer = v3_key(key->second.entry.secret);
+    if (!rrpc::constant_time_equal(v3_signature(*signer, canonical),
                                    boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
     if (auto fresh =
