@@ -35,7 +35,6 @@ api::api(api_limits limits, authenticator& auth, api_services services,
 
 asio::awaitable<response> api::handle(request req) {
     const auto request_id = new_request_id();
-    const auto host = std::string{req[bhttp::field::host]};
     auto decoded = decode_request(req.target(), req[bhttp::field::content_type], req.body());
     request_params params;
     action_result result = reply{};  // every branch below sets it; an empty object costs nothing
@@ -57,8 +56,8 @@ asio::awaitable<response> api::handle(request req) {
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
                   "event=api_error request_id={} action=\"{}\" status={} code={}", request_id,
                   rrpc::printable(action, 64), e.status, e.code);
-        auto res = make_response(e.status, error_body(e, request_id, host), f, "Error",
-                                 req.version(), req.keep_alive());
+        auto res = make_response(e.status, error_body(e, request_id, req[bhttp::field::host]), f,
+                                 "Error", req.version(), req.keep_alive());
         if (e.retry_after_ms != 0) {
             // Darabonba SDKs classify a throttle by x-acs-retry-after; older ones by x-ratelimit-*.
             res.set("x-acs-retry-after", std::to_string(e.retry_after_ms));

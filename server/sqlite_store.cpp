@@ -119,16 +119,12 @@ std::int64_t user_version(sqlite3* db) {
     return v;
 }
 
-void bind_text(sqlite3_stmt* st, int i, std::string_view s) {
-    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-}
-
 /// Bytes to bind as a BLOB (a string_view binds as TEXT).
 struct blob {
     std::string_view bytes;
 };
 void bind_value(sqlite3_stmt* st, int i, std::string_view s) {
-    bind_text(st, i, s);
+    sqlite3_bind_text(st, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
 }
 void bind_value(sqlite3_stmt* st, int i, blob b) {
     sqlite3_bind_blob(st, i, b.bytes.data(), static_cast<int>(b.bytes.size()), SQLITE_TRANSIENT);
@@ -223,84 +219,57 @@ void sqlite_store::close() {
 
 std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
     std::vector<stored_message> out;
-    sqlite3_stmt* st = nullptr;
-    const std::lock_guard lock{db_mutex_};
-    sqlite3_prepare_v2(db_,
-                       "SELECT product_key, device_name, message_id, topic, payload FROM messages "
-                       "ORDER BY seq",
-                       -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        out.emplace_back(
-            rrpc::device_key{column_text(st, 0), column_text(st, 1)},
-            rrpc::queued_message{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
-                                 column_text(st, 3), column_text(st, 4)});
-    sqlite3_finalize(st);
+    read("SELECT product_key, device_name, message_id, topic, payload FROM messages ORDER BY seq",
+         [&](sqlite3_stmt* st) {
+             out.emplace_back(
+                 rrpc::device_key{column_text(st, 0), column_text(st, 1)},
+                 rrpc::queued_message{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
+                                      column_text(st, 3), column_text(st, 4)});
+         });
     return out;
 }
 
 void sqlite_store::message_accepted(const rrpc::device_key& device,
                                     const rrpc::queued_message& message) {
-    enqueue([this, device, message, at = rrpc::unix_ms()](sqlite3*) {
-        auto* st = insert_message_;
-        bind_text(st, 1, device.product_key);
-        bind_text(st, 2, device.device_name);
-        sqlite3_bind_int64(st, 3, static_cast<sqlite3_int64>(message.message_id));
-        bind_text(st, 4, message.topic);
-        sqlite3_bind_blob(st, 5, message.payload.data(), static_cast<int>(message.payload.size()),
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 6, at);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            log_->error("event=store_write_failed what=message reason=\"{}\"", error_text(db_));
-        sqlite3_reset(st);
+    enqueue([this, device, message, at = rrpc::unix_ms()] {
+        step(insert_message_, "message", device.product_key, device.device_name, message.message_id,
+             message.topic, blob{message.payload}, at);
     });
 }
 
 void sqlite_store::message_done(const rrpc::device_key& device, std::uint64_t message_id) {
-    enqueue([this, device, message_id](sqlite3*) {
-        auto* st = delete_message_;
-        sqlite3_bind_int64(st, 1, static_cast<sqlite3_int64>(message_id));
-        bind_text(st, 2, device.product_key);
-        bind_text(st, 3, device.device_name);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            log_->error("event=store_write_failed what=message_done reason=\"{}\"",
-                        error_text(db_));
-        sqlite3_reset(st);
+    enqueue([this, device, message_id] {
+        step(delete_message_, "message_done", message_id, device.product_key, device.device_name);
     });
 }
 
 sqlite_store::catalog sqlite_store::load_catalog() {
     catalog out;
-    const std::lock_guard lock{db_mutex_};
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "SELECT product_key, name, node_type, data_format, description, created_ms "
-                       "FROM products",
-                       -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        out.products.push_back({column_text(st, 0), column_text(st, 1), sqlite3_column_int(st, 2),
-                                sqlite3_column_int(st, 3), column_text(st, 4),
-                                sqlite3_column_int64(st, 5)});
-    sqlite3_finalize(st);
-    sqlite3_prepare_v2(db_,
-                       "SELECT product_key, device_name, secret, iot_id, nickname, disabled, "
-                       "created_ms, active_ms, from_config FROM devices",
-                       -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        out.devices.push_back({{column_text(st, 0), column_text(st, 1)},
-                               column_text(st, 2),
-                               column_text(st, 3),
-                               column_text(st, 4),
-                               sqlite3_column_int(st, 5) != 0,
-                               sqlite3_column_int64(st, 6),
-                               sqlite3_column_int64(st, 7),
-                               sqlite3_column_int(st, 8) != 0});
-    sqlite3_finalize(st);
+    read("SELECT product_key, name, node_type, data_format, description, created_ms FROM products",
+         [&](sqlite3_stmt* st) {
+             out.products.push_back({column_text(st, 0), column_text(st, 1),
+                                     sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                                     column_text(st, 4), sqlite3_column_int64(st, 5)});
+         });
+    read(
+        "SELECT product_key, device_name, secret, iot_id, nickname, disabled, created_ms, "
+        "active_ms, from_config FROM devices",
+        [&](sqlite3_stmt* st) {
+            out.devices.push_back({{column_text(st, 0), column_text(st, 1)},
+                                   column_text(st, 2),
+                                   column_text(st, 3),
+                                   column_text(st, 4),
+                                   sqlite3_column_int(st, 5) != 0,
+                                   sqlite3_column_int64(st, 6),
+                                   sqlite3_column_int64(st, 7),
+                                   sqlite3_column_int(st, 8) != 0});
+        });
     return out;
 }
 
 void sqlite_store::device_saved(const rrpc::device_record& d, urgency u) {
     enqueue(
-        [this, d](sqlite3*) {
+        [this, d] {
             write(
                 "INSERT OR REPLACE INTO devices (product_key, device_name, secret, iot_id, "
                 "nickname, "
@@ -312,7 +281,7 @@ void sqlite_store::device_saved(const rrpc::device_record& d, urgency u) {
 }
 
 void sqlite_store::device_deleted(const rrpc::device_key& device) {
-    enqueue([this, device](sqlite3*) {
+    enqueue([this, device] {
         write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", "device_deleted",
               device.product_key, device.device_name);
         // Its queued messages go with it.
@@ -322,7 +291,7 @@ void sqlite_store::device_deleted(const rrpc::device_key& device) {
 }
 
 void sqlite_store::product_saved(const rrpc::product_record& p) {
-    enqueue([this, p](sqlite3*) {
+    enqueue([this, p] {
         write(
             "INSERT OR REPLACE INTO products (product_key, name, node_type, data_format, "
             "description, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -332,7 +301,7 @@ void sqlite_store::product_saved(const rrpc::product_record& p) {
 }
 
 void sqlite_store::call_saved(const rrpc::call_record& r) {
-    enqueue([this, r](sqlite3*) {
+    enqueue([this, r] {
         write(
             "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
             "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
@@ -345,16 +314,7 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
 
 std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
     std::vector<rrpc::call_record> out;
-    const std::lock_guard lock{db_mutex_};
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "SELECT message_id, kind, product_key, device_name, topic, request, "
-                       "identifier, state, reply_topic, reply, created_ms, finished_ms FROM calls "
-                       "WHERE created_ms >= ? ORDER BY created_ms DESC LIMIT ?",
-                       -1, &st, nullptr);
-    sqlite3_bind_int64(st, 1, rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count());
-    sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(max));
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    const auto on_row = [&](sqlite3_stmt* st) {
         rrpc::call_record r;
         r.message_id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
         r.kind = static_cast<rrpc::call_kind>(sqlite3_column_int(st, 1));
@@ -368,45 +328,42 @@ std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
         r.created = time_of(sqlite3_column_int64(st, 10));
         r.finished = time_of(sqlite3_column_int64(st, 11));
         out.push_back(std::move(r));
-    }
-    sqlite3_finalize(st);
+    };
+    read(
+        "SELECT message_id, kind, product_key, device_name, topic, request, identifier, state, "
+        "reply_topic, reply, created_ms, finished_ms FROM calls WHERE created_ms >= ? "
+        "ORDER BY created_ms DESC LIMIT ?",
+        on_row, rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count(), max);
     std::reverse(out.begin(), out.end());
     return out;
 }
 
 std::vector<http::access_key_entry> sqlite_store::load_other_access_keys() {
     std::vector<http::access_key_entry> out;
-    const std::lock_guard lock{db_mutex_};
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service "
-                       "FROM access_keys WHERE from_config = 0",
-                       -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        out.push_back({column_text(st, 0),
-                       column_text(st, 1),
-                       {static_cast<std::uint32_t>(sqlite3_column_int64(st, 2)),
-                        static_cast<std::uint32_t>(sqlite3_column_int64(st, 3)),
-                        static_cast<std::uint32_t>(sqlite3_column_int64(st, 4))}});
-    sqlite3_finalize(st);
+    read(
+        "SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service FROM access_keys "
+        "WHERE from_config = 0",
+        [&](sqlite3_stmt* st) {
+            out.push_back({column_text(st, 0),
+                           column_text(st, 1),
+                           {static_cast<std::uint32_t>(sqlite3_column_int64(st, 2)),
+                            static_cast<std::uint32_t>(sqlite3_column_int64(st, 3)),
+                            static_cast<std::uint32_t>(sqlite3_column_int64(st, 4))}});
+        });
     return out;
 }
 
 sqlite_store::tsl_documents sqlite_store::load_other_thing_models() {
     tsl_documents out;
-    const std::lock_guard lock{db_mutex_};
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_,
-                       "SELECT product_key, tsl FROM thing_models WHERE from_config = 0 "
-                       "ORDER BY product_key, position",
-                       -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW) out[column_text(st, 0)].push_back(column_text(st, 1));
-    sqlite3_finalize(st);
+    read(
+        "SELECT product_key, tsl FROM thing_models WHERE from_config = 0 "
+        "ORDER BY product_key, position",
+        [&](sqlite3_stmt* st) { out[column_text(st, 0)].push_back(column_text(st, 1)); });
     return out;
 }
 
 void sqlite_store::seed_access_keys(std::vector<http::access_key_entry> keys) {
-    enqueue([this, keys = std::move(keys)](sqlite3*) {
+    enqueue([this, keys = std::move(keys)] {
         exec(db_, "DELETE FROM access_keys WHERE from_config = 1");
         for (const auto& k : keys)
             write("INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)", "access_key",
@@ -415,7 +372,7 @@ void sqlite_store::seed_access_keys(std::vector<http::access_key_entry> keys) {
 }
 
 void sqlite_store::seed_thing_models(tsl_documents models) {
-    enqueue([this, models = std::move(models)](sqlite3*) {
+    enqueue([this, models = std::move(models)] {
         exec(db_, "DELETE FROM thing_models WHERE from_config = 1");
         for (const auto& [product_key, documents] : models)
             for (std::size_t i = 0; i < documents.size(); ++i)
@@ -425,13 +382,30 @@ void sqlite_store::seed_thing_models(tsl_documents models) {
 }
 
 template <class... Args>
-void sqlite_store::write(const char* sql, const char* what, const Args&... args) {
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v3(db_, sql, -1, 0, &st, nullptr);
+void sqlite_store::step(sqlite3_stmt* st, const char* what, const Args&... args) {
     int i = 0;
     (bind_value(st, ++i, args), ...);
     if (sqlite3_step(st) != SQLITE_DONE)
         log_->error("event=store_write_failed what={} reason=\"{}\"", what, error_text(db_));
+    sqlite3_reset(st);
+}
+
+template <class... Args>
+void sqlite_store::write(const char* sql, const char* what, const Args&... args) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    step(st, what, args...);
+    sqlite3_finalize(st);
+}
+
+template <class OnRow, class... Args>
+void sqlite_store::read(const char* sql, OnRow on_row, const Args&... args) {
+    const std::lock_guard lock{db_mutex_};  // the writer may be in a batch
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    int i = 0;
+    (bind_value(st, ++i, args), ...);
+    while (sqlite3_step(st) == SQLITE_ROW) on_row(st);
     sqlite3_finalize(st);
 }
 
@@ -440,8 +414,7 @@ asio::awaitable<void> sqlite_store::sync() {
     const auto ex = co_await asio::this_coro::executor;
     auto committed =
         std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-    enqueue([](sqlite3*) {},
-            [ex, committed] { asio::post(ex, [committed] { committed->cancel(); }); });
+    enqueue([] {}, [ex, committed] { asio::post(ex, [committed] { committed->cancel(); }); });
     co_await committed->async_wait(use_nothrow);
 }
 
@@ -484,7 +457,7 @@ void sqlite_store::run_writer() {
 
 void sqlite_store::write_batch(std::vector<job>& jobs) {
     exec(db_, "BEGIN IMMEDIATE");
-    for (auto& j : jobs) j(db_);
+    for (auto& j : jobs) j();
     if (const auto now = std::chrono::steady_clock::now();
         now - purged_ >= std::chrono::minutes{1}) {
         purged_ = now;  // call records past their retention go, in the same transaction
@@ -495,7 +468,6 @@ void sqlite_store::write_batch(std::vector<job>& jobs) {
         log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
         exec(db_, "ROLLBACK");
     }
-    ++commits_;
 }
 
 }  // namespace rrpcd::server

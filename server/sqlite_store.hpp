@@ -75,11 +75,8 @@ public:
     void call_saved(const rrpc::call_record& record) override;
     boost::asio::awaitable<void> sync() override;
 
-    /// Transactions committed and records written (for logs and benchmarks).
-    std::uint64_t commits() const noexcept { return commits_; }
-
 private:
-    using job = std::function<void(sqlite3*)>;
+    using job = std::function<void()>;
 
     sqlite_store(sqlite3* db, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
@@ -87,10 +84,16 @@ private:
     void enqueue(job work, std::function<void()> done = {}, urgency u = urgency::durable);
     void run_writer();
     void write_batch(std::vector<job>& jobs);
-    /// Runs one statement with `args` bound in order; a failure is logged as `what` (writer
-    /// thread).
+    /// Binds `args` in order to `st` and steps it once; a failure is logged as `what`.
+    template <class... Args>
+    void step(sqlite3_stmt* st, const char* what, const Args&... args);
+    /// Prepares `sql`, runs it as step() does, and finalizes it (writer thread).
     template <class... Args>
     void write(const char* sql, const char* what, const Args&... args);
+    /// Calls `on_row(statement)` for each row of `sql` with `args` bound (start-up loads, under
+    /// db_mutex_).
+    template <class OnRow, class... Args>
+    void read(const char* sql, OnRow on_row, const Args&... args);
 
     sqlite3* db_;
     sqlite3_stmt* insert_message_ = nullptr;
@@ -102,8 +105,7 @@ private:
     std::vector<job> jobs_;
     std::vector<std::function<void()>> done_;
     bool stopping_ = false;
-    bool urgent_ = false;        ///< a durable record is queued: the writer is (being) woken
-    std::uint64_t commits_ = 0;  ///< writer thread only
+    bool urgent_ = false;  ///< a durable record is queued: the writer is (being) woken
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     std::thread writer_;
