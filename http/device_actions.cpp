@@ -219,7 +219,10 @@ api::action_result api::query_device(const request_params& params) const {
         return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
     const auto all = services_.devices.of_product((*product)->product_key);
     json::array infos;
-    for (auto i = (*page - 1) * *page_size; i < all.size() && infos.size() < *page_size; ++i) {
+    // A page past the end is empty; the bound also keeps (page - 1) * size from overflowing.
+    const auto skipped = *page - 1;
+    const auto first = skipped <= all.size() / *page_size ? skipped * *page_size : all.size();
+    for (auto i = first; i < all.size() && infos.size() < *page_size; ++i) {
         const auto& d = *all[i];
         json::object info;
         info["DeviceId"] = d.iot_id;

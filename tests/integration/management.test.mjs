@@ -89,6 +89,11 @@ describe('device management (official SDK)', () => {
         assert.equal(page.total, 2);
         assert.equal(page.pageCount, 2);
         assert.equal(page.data.deviceInfo.length, 1);
+        // Far past the end: (2^59 + 1 - 1) * 32 is 2^64, which wrapped round to the first page.
+        const beyond = (await client.queryDevice(new Iot.QueryDeviceRequest({ productKey: product, pageSize: 32, currentPage: '576460752303423489' }))).body;
+        assert.equal(beyond.success, true, JSON.stringify(beyond));
+        assert.equal(beyond.total, 2);
+        assert.equal(beyond.data.deviceInfo.length, 0);
     });
 
     test('every action refuses bad input with the cloud\'s codes', async () => {
