@@ -429,8 +429,8 @@ std::string app::metrics() const {
     gauge("rrpcd_http_connections", "Open HTTP connections.", http_connections_.open());
     gauge("rrpcd_devices_online", "Devices with a live session.", registry_.online());
     gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", rrpc_.pending());
-    gauge("rrpcd_login_backoff_addresses", "Source addresses with failed logins on record.",
-          backoff_.tracked());
+    gauge("rrpcd_login_backoff_entries",
+          "Source address and username pairs with failed logins on record.", backoff_.tracked());
     const auto& st = rrpc_.stats();
     out += "# HELP rrpcd_calls_total RRPC calls by outcome.\n# TYPE rrpcd_calls_total counter\n";
     for (const auto& [code, n] : {std::pair{"SUCCESS", st.success},

@@ -26,7 +26,7 @@ struct http_context {
     std::size_t max_queued;    ///< per stream subscriber
     drain_gate& gate;          ///< in-flight requests, for a graceful shutdown
     rrpc::limit_counters& counters;
-    std::function<std::string()> metrics;  ///< `GET /metrics` (HTTP Basic): Prometheus text
+    std::function<std::string()> metrics;  ///< `GET /v1/metrics` (HTTP Basic): Prometheus text
     std::shared_ptr<spdlog::logger> log;
 };
 

@@ -3,6 +3,7 @@
 #include "config/settings.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/container_hash/hash.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -80,8 +81,9 @@ public:
 private:
     struct who_hash {
         std::size_t operator()(const who& w) const noexcept {
-            return std::hash<boost::asio::ip::address>{}(w.address) * 31 +
-                   std::hash<std::string>{}(w.username);
+            auto h = std::hash<boost::asio::ip::address>{}(w.address);
+            boost::hash_combine(h, w.username);
+            return h;
         }
     };
 
