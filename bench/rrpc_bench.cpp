@@ -9,10 +9,10 @@
 //   rrpc_bench timeout --mqtt PORT --http PORT --pid PID --calls K --concurrency C
 //   rrpc_bench config  --devices N       (prints the rrpcd TOML for N bench devices)
 #include "http/signature.hpp"
+#include "kit/base64.hpp"
+#include "kit/crypto.hpp"
+#include "kit/use_nothrow.hpp"
 #include "mqtt/codec.hpp"
-#include "rrpc/base64.hpp"
-#include "rrpc/crypto.hpp"
-#include "rrpc/use_nothrow.hpp"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -97,7 +97,7 @@ struct mqtt_client {
     asio::awaitable<bool> send(const mqtt::packet& p) {
         std::vector<std::uint8_t> out;
         mqtt::encode(p, out);
-        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), use_nothrow);
+        auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), kit::use_nothrow);
         co_return !ec;
     }
     /// The next packet, or nullopt when the connection ended.
@@ -113,16 +113,16 @@ struct mqtt_client {
             if (f.status != mqtt::frame_result::status::need_more) co_return std::nullopt;
             const auto old = in.size();
             in.resize(old + 65536);
-            auto [ec, n] =
-                co_await socket.async_read_some(asio::buffer(in.data() + old, 65536), use_nothrow);
+            auto [ec, n] = co_await socket.async_read_some(asio::buffer(in.data() + old, 65536),
+                                                           kit::use_nothrow);
             in.resize(old + n);
             if (ec) co_return std::nullopt;
         }
     }
     /// TCP connect, CONNECT with Alibaba's login (ignored by a broker allowing anonymous), CONNACK.
     asio::awaitable<bool> login(std::uint16_t port, int i, std::uint16_t keep_alive = 600) {
-        auto [ec] =
-            co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_nothrow);
+        auto [ec] = co_await socket.async_connect({asio::ip::make_address("127.0.0.1"), port},
+                                                  kit::use_nothrow);
         if (ec) co_return false;
         socket.set_option(tcp::no_delay{true});
         const std::string id = "b" + std::to_string(i);
@@ -133,8 +133,7 @@ struct mqtt_client {
         c.username = device_name(i) + "&" + product_key;
         const auto content =
             "clientId" + id + "deviceName" + device_name(i) + "productKey" + product_key;
-        c.password =
-            rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha1, device_secret(i), content));
+        c.password = kit::to_hex(kit::hmac(kit::hmac_algorithm::sha1, device_secret(i), content));
         const mqtt::packet p = std::move(c);
         if (!co_await send(p)) co_return false;
         auto ack = co_await next();
@@ -179,7 +178,7 @@ asio::awaitable<void> run_all(int count, Make make) {
         asio::co_spawn(ex, make(i), [&](std::exception_ptr) {
             if (++done == count) all.cancel();
         });
-    if (done < count) co_await all.async_wait(use_nothrow);
+    if (done < count) co_await all.async_wait(kit::use_nothrow);
 }
 
 // ---- figures --------------------------------------------------------------------------------
@@ -219,8 +218,8 @@ struct shared_run {
     run_stats stats;
     int issued = 0;
     std::string payload;
-    std::string expect = "SUCCESS";  ///< the RrpcCode every call must end with
-    rrpc::hmac_key key = http::v1_key(access_key_secret);  ///< set up once, as an SDK could
+    std::string expect = "SUCCESS";                       ///< the RrpcCode every call must end with
+    kit::hmac_key key = http::v1_key(access_key_secret);  ///< set up once, as an SDK could
 };
 
 /// One rrpcd requester: a keep-alive HTTP connection making signed V1 RRpc calls one at a time.
@@ -228,7 +227,7 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
     auto ex = co_await asio::this_coro::executor;
     beast::tcp_stream stream{ex};
     auto [ec] = co_await stream.async_connect(
-        tcp::endpoint{asio::ip::make_address("127.0.0.1"), run.opt.http_port}, use_nothrow);
+        tcp::endpoint{asio::ip::make_address("127.0.0.1"), run.opt.http_port}, kit::use_nothrow);
     if (ec) {
         ++run.stats.errors;
         co_return;
@@ -237,7 +236,7 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
     beast::flat_buffer buffer;
     // Fresh nonces in every run: rrpcd refuses a nonce it has seen within 15 minutes.
     std::mt19937_64 rng{std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32)};
-    const auto b64 = rrpc::base64_encode(run.payload);
+    const auto b64 = kit::base64_encode(run.payload);
     while (run.issued < run.opt.calls) {
         const int device = run.issued++ % run.opt.devices;
         char stamp[32];
@@ -264,9 +263,9 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
         bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
         req.set(bhttp::field::host, "127.0.0.1");
         const auto t0 = clock_type::now();
-        auto [wec, wn] = co_await bhttp::async_write(stream, req, use_nothrow);
+        auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
         bhttp::response<bhttp::string_body> res;
-        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, res, use_nothrow);
+        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
         if (wec || rec) {
             ++run.stats.errors;
             co_return;
@@ -397,7 +396,7 @@ asio::awaitable<void> idle(const options& opt) {
     const auto rss1 = rss_kib(opt.pid);
     const auto cpu0 = cpu_seconds(opt.pid);
     asio::steady_timer quiet{ex, std::chrono::seconds{5}};
-    co_await quiet.async_wait(use_nothrow);
+    co_await quiet.async_wait(kit::use_nothrow);
     json::object o;
     o["mode"] = "idle";
     o["target"] = opt.target;

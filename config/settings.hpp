@@ -89,7 +89,7 @@ struct qps_limits {
 struct access_key {
     std::string id;
     std::string secret;
-    qps_limits qps;
+    qps_limits qps{};
 };
 
 /// A product and its thing model (Alibaba TSL JSON documents, read at load).

@@ -1,7 +1,7 @@
 #include "http/api.hpp"
 
 #include "config/names.hpp"
-#include "rrpc/printable.hpp"
+#include "kit/printable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 
@@ -55,7 +55,7 @@ asio::awaitable<response> api::handle(request req) {
         const auto& e = result.error();
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
                   "event=api_error request_id={} action=\"{}\" status={} code={}", request_id,
-                  rrpc::printable(action, 64), e.status, e.code);
+                  kit::printable(action, 64), e.status, e.code);
         auto res = make_response(e.status, error_body(e, request_id, req[bhttp::field::host]), f,
                                  "Error", req.version(), req.keep_alive());
         if (e.retry_after_ms != 0) {
@@ -105,13 +105,13 @@ asio::awaitable<api::action_result> api::dispatch(const request& req, std::strin
     co_return gateway::invalid_action(std::string{action.substr(0, 64)});
 }
 
-std::optional<api_error> api::too_many_pending(const rrpc::device_key& device) {
+std::optional<api_error> api::too_many_pending(const catalog::device_key& device) {
     const auto waiting = services_.rrpc.pending_for(device);
     if (waiting < limits_.max_pending_per_device) return std::nullopt;
-    if (services_.counters.hit(rrpc::limit::pending_calls_per_device))
+    if (services_.counters.hit(kit::limit::pending_calls_per_device))
         log_->warn("event=limit_hit limit=pending_calls_per_device pk={} dn={} pending={} count={}",
                    device.product_key, device.device_name, waiting,
-                   services_.counters.count(rrpc::limit::pending_calls_per_device));
+                   services_.counters.count(kit::limit::pending_calls_per_device));
     return business("iot.messagebroker.RateLimit",
                     "The device already has " + std::to_string(waiting) +
                         " calls waiting for its reply; try again when they are answered.");

@@ -1,17 +1,17 @@
 #pragma once
 
+#include "catalog/device_directory.hpp"
+#include "catalog/thing_model.hpp"
 #include "http/api_error.hpp"
 #include "http/authenticator.hpp"
 #include "http/params.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/render.hpp"
+#include "kit/limit_counters.hpp"
 #include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
-#include "rrpc/device_directory.hpp"
-#include "rrpc/journal.hpp"
-#include "rrpc/limit_counters.hpp"
 #include "rrpc/service.hpp"
-#include "rrpc/thing_model.hpp"
+#include "store/journal.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -38,7 +38,7 @@ struct api_limits {
 };
 
 /// Thing models by ProductKey.
-using thing_models = std::map<std::string, rrpc::thing_model, std::less<>>;
+using thing_models = std::map<std::string, catalog::thing_model, std::less<>>;
 
 /// What the actions act on. All of it lives as long as the api, on the same io thread.
 struct api_services {
@@ -46,12 +46,12 @@ struct api_services {
     rrpc::async_calls& async;
     rrpc::call_log& calls;
     rrpc::device_gateway& devices_online;
-    rrpc::device_directory& devices;
+    catalog::device_directory& devices;
     const thing_models& models;
-    rrpc::limit_counters& counters;
-    rrpc::journal& journal;  ///< an accepted QoS 1 message is on disk before the API answers
+    kit::limit_counters& counters;
+    store::journal& journal;  ///< an accepted QoS 1 message is on disk before the API answers
     /// Ends a device's live session (DeleteDevice: `forget` its queued messages too; DisableThing).
-    std::function<void(const rrpc::device_key&, bool forget)> disconnect;
+    std::function<void(const catalog::device_key&, bool forget)> disconnect;
 };
 
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
@@ -84,7 +84,7 @@ private:
         boost::json::object body;
     };
     using action_result = boost::system::result<reply, api_error>;
-    using device_result = boost::system::result<const rrpc::device_record*, api_error>;
+    using device_result = boost::system::result<const catalog::device_record*, api_error>;
 
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
@@ -94,10 +94,10 @@ private:
     boost::asio::awaitable<action_result> pub_action(const request_params& params);
 
     // Device management (device_actions.cpp).
-    using product_result = boost::system::result<const rrpc::product_record*, api_error>;
+    using product_result = boost::system::result<const catalog::product_record*, api_error>;
     product_result find_product(const request_params& params) const;
     /// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE.
-    std::string status_of(const rrpc::device_record& device) const;
+    std::string status_of(const catalog::device_record& device) const;
     boost::asio::awaitable<action_result> create_product(const request_params& params);
     action_result query_product(const request_params& params) const;
     boost::asio::awaitable<action_result> register_device(const request_params& params);
@@ -118,7 +118,7 @@ private:
 
     /// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as
     /// allowed; one more would only queue behind them.
-    std::optional<api_error> too_many_pending(const rrpc::device_key& device);
+    std::optional<api_error> too_many_pending(const catalog::device_key& device);
 
     api_limits limits_;
     authenticator& auth_;

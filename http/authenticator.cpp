@@ -1,9 +1,9 @@
 #include "http/authenticator.hpp"
 
 #include "http/signature.hpp"
-#include "rrpc/base64.hpp"
-#include "rrpc/crypto.hpp"
-#include "rrpc/parse_whole.hpp"
+#include "kit/base64.hpp"
+#include "kit/crypto.hpp"
+#include "kit/parse_whole.hpp"
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/algorithm/string/trim.hpp>
@@ -19,7 +19,7 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::stri
         s[16] != ':' || s[19] != 'Z')
         return std::nullopt;
     const auto field = [s](std::size_t at, std::size_t n, int& out) {
-        const auto v = rrpc::parse_whole<int>(s.substr(at, n));
+        const auto v = kit::parse_whole<int>(s.substr(at, n));
         out = v.value_or(0);
         return v.has_value();
     };
@@ -35,13 +35,13 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::stri
            std::chrono::seconds{second};
 }
 
-authenticator::authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,
-                             std::size_t nonce_capacity)
+authenticator::authenticator(const std::vector<config::access_key>& keys,
+                             std::chrono::seconds window, std::size_t nonce_capacity)
     : nonces_(window, nonce_capacity) {
     set_keys(keys);
 }
 
-void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
+void authenticator::set_keys(const std::vector<config::access_key>& keys) {
     keys_.clear();
     for (const auto& k : keys) keys_.emplace(k.id, key_state{k, std::nullopt, std::nullopt});
 }
@@ -49,13 +49,13 @@ void authenticator::set_keys(const std::vector<access_key_entry>& keys) {
 boost::system::result<caller, api_error> authenticator::verify_basic(const request& req) const {
     const auto header = req[beast::http::field::authorization];
     if (!header.starts_with("Basic ")) return gateway::unauthorized();
-    const auto decoded = rrpc::base64_decode(std::string_view{header}.substr(6));
+    const auto decoded = kit::base64_decode(std::string_view{header}.substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) return gateway::unauthorized();
     const auto key = keys_.find(std::string_view{*decoded}.substr(0, colon));
     if (key == keys_.end() ||
-        !rrpc::constant_time_equal(key->second.entry.secret,
-                                   std::string_view{*decoded}.substr(colon + 1)))
+        !kit::constant_time_equal(key->second.entry.secret,
+                                  std::string_view{*decoded}.substr(colon + 1)))
         return gateway::unauthorized();
     return caller{key->first, false, key->second.entry.qps};
 }
@@ -97,7 +97,7 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
     const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
     auto& signer = key->second.v1;
     if (!signer) signer = v1_key(key->second.entry.secret);
-    if (!rrpc::constant_time_equal(v1_signature(*signer, sts), *params.get("Signature"))) {
+    if (!kit::constant_time_equal(v1_signature(*signer, sts), *params.get("Signature"))) {
         auto e = gateway::signature_mismatch();
         e.message += " server string to sign is:" + sts;
         return e;
@@ -137,11 +137,11 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
     }
     const auto canonical =
         v3_canonical_request(req.method_string(), path, views_of(params.query), lines,
-                             auth->signed_headers_text, rrpc::to_hex(rrpc::sha256(req.body())));
+                             auth->signed_headers_text, kit::to_hex(kit::sha256(req.body())));
     auto& signer = key->second.v3;
     if (!signer) signer = v3_key(key->second.entry.secret);
-    if (!rrpc::constant_time_equal(v3_signature(*signer, canonical),
-                                   boost::algorithm::to_lower_copy(auth->signature)))
+    if (!kit::constant_time_equal(v3_signature(*signer, canonical),
+                                  boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
     if (auto fresh =
             check_fresh(auth->credential, req["x-acs-date"], req["x-acs-signature-nonce"], now);

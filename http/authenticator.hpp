@@ -4,7 +4,7 @@
 #include "http/api_error.hpp"
 #include "http/nonce_cache.hpp"
 #include "http/params.hpp"
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -25,13 +25,6 @@ struct caller {
     config::qps_limits qps{};
 };
 
-/// One access key as configured.
-struct access_key_entry {
-    std::string id;
-    std::string secret;
-    config::qps_limits qps{};
-};
-
 /// Verifies both signature schemes the official SDKs send (V1 HMAC-SHA1 `Signature` parameter,
 /// V3 ACS3-HMAC-SHA256 `Authorization` header), the timestamp skew and nonce replay.
 /// io thread only (it owns the nonce cache).
@@ -39,14 +32,14 @@ class authenticator {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    authenticator(const std::vector<access_key_entry>& keys, std::chrono::seconds window,
+    authenticator(const std::vector<config::access_key>& keys, std::chrono::seconds window,
                   std::size_t nonce_capacity = 1'000'000);
 
     /// HTTP Basic `AccessKeyId:AccessKeySecret` (for the /v1 endpoints: streams and lookups).
     boost::system::result<caller, api_error> verify_basic(const request& req) const;
 
     /// Replaces the keys (configuration reload); remembered nonces stay.
-    void set_keys(const std::vector<access_key_entry>& keys);
+    void set_keys(const std::vector<config::access_key>& keys);
 
     /// Checks `req` whose decoded parameters are `params`; the error is the cloud's.
     boost::system::result<caller, api_error> verify(const request& req, std::string_view path,
@@ -69,8 +62,8 @@ private:
     /// A key with its two signing keys, each set up at its first use and then reused (not set
     /// up per request, nor at start-up, where OpenSSL's provider would cost ~0.8 MB of pages).
     struct key_state {
-        access_key_entry entry;
-        std::optional<rrpc::hmac_key> v1, v3;
+        config::access_key entry;
+        std::optional<kit::hmac_key> v1, v3;
     };
     std::map<std::string, key_state, std::less<>> keys_;
     nonce_cache nonces_;

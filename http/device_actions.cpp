@@ -1,11 +1,11 @@
 // The device-management actions: products and devices registered at run time, with the cloud's
 // parameters, response shapes and codes. Every change is on disk (journal) before the answer.
 #include "http/api.hpp"
-#include "rrpc/unix_ms.hpp"
+#include "kit/unix_ms.hpp"
 
 #include "config/names.hpp"
-#include "rrpc/crypto.hpp"
-#include "rrpc/parse_whole.hpp"
+#include "kit/crypto.hpp"
+#include "kit/parse_whole.hpp"
 
 #include <boost/json.hpp>
 
@@ -23,7 +23,7 @@ namespace {
 std::string random_name(std::size_t n) {
     constexpr std::string_view alphabet =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    const auto bytes = rrpc::random_bytes(n);
+    const auto bytes = kit::random_bytes(n);
     std::string out;
     for (const unsigned char b : bytes) out += alphabet[b % alphabet.size()];
     return out;
@@ -42,7 +42,7 @@ std::string time_text(std::int64_t ms, bool utc) {
 }
 
 /// What CreateProduct and QueryProduct both say of a product.
-json::object product_json(const rrpc::product_record& p) {
+json::object product_json(const catalog::product_record& p) {
     json::object data;
     data["ProductKey"] = p.product_key;
     data["ProductName"] = p.name;
@@ -55,7 +55,7 @@ json::object product_json(const rrpc::product_record& p) {
 
 }  // namespace
 
-std::string api::status_of(const rrpc::device_record& d) const {
+std::string api::status_of(const catalog::device_record& d) const {
     if (d.disabled) return "DISABLE";
     if (d.active_ms == 0) return "UNACTIVE";
     return services_.devices_online.presence_of(d.key).link == rrpc::presence::state::connected
@@ -79,22 +79,22 @@ asio::awaitable<api::action_result> api::create_product(const request_params& pa
     if (name.size() > 120)
         co_return business("iot.prod.InvalidFormattedProductName",
                            "ProductName must be at most 120 characters.");
-    const auto node_type = rrpc::parse_whole<int>(params.get("NodeType").value_or("0"));
+    const auto node_type = kit::parse_whole<int>(params.get("NodeType").value_or("0"));
     if (!node_type || (*node_type != 0 && *node_type != 1))
         co_return business("iot.prod.InvalidNodeType",
                            "NodeType must be 0 (device) or 1 (gateway).");
-    const auto data_format = rrpc::parse_whole<int>(params.get("DataFormat").value_or("1"));
+    const auto data_format = kit::parse_whole<int>(params.get("DataFormat").value_or("1"));
     if (!data_format || (*data_format != 0 && *data_format != 1))
         co_return business("iot.prod.InvalidDataFormat", "DataFormat must be 0 or 1.");
     std::string key;
     do key = "a1" + random_name(9);
     while (services_.devices.find_product(key) != nullptr);
-    rrpc::product_record p{key,
-                           std::string{name},
-                           *node_type,
-                           *data_format,
-                           std::string{params.get("Description").value_or("")},
-                           rrpc::unix_ms()};
+    catalog::product_record p{key,
+                              std::string{name},
+                              *node_type,
+                              *data_format,
+                              std::string{params.get("Description").value_or("")},
+                              kit::unix_ms()};
     services_.journal.product_saved(p);
     services_.devices.add_product(p);
     co_await services_.journal.sync();
@@ -128,12 +128,12 @@ asio::awaitable<api::action_result> api::register_device(const request_params& p
             "iot.device.InvalidFormattedDeviceName",
             "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :");
     }
-    const rrpc::device_key key{(*product)->product_key, name};
+    const catalog::device_key key{(*product)->product_key, name};
     if (services_.devices.find(key) != nullptr)
         co_return business("iot.device.DeviceNameExisted", "The deviceName already exists.");
-    rrpc::device_record d{key, rrpc::to_hex(rrpc::random_bytes(16)), {}};
+    catalog::device_record d{key, kit::to_hex(kit::random_bytes(16)), {}};
     d.nickname = std::string{params.get("Nickname").value_or("")};
-    d.created_ms = rrpc::unix_ms();
+    d.created_ms = kit::unix_ms();
     const auto& kept = services_.devices.add(std::move(d));
     services_.journal.device_saved(kept);
     reply r;
@@ -176,7 +176,7 @@ api::action_result api::get_device_status(const request_params& params) const {
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["Status"] = status_of(**device);
-    data["Timestamp"] = rrpc::unix_ms();
+    data["Timestamp"] = kit::unix_ms();
     return r;
 }
 
@@ -211,8 +211,8 @@ api::action_result api::batch_get_device_state(const request_params& params) con
 api::action_result api::query_device(const request_params& params) const {
     const auto product = find_product(params);
     if (!product) return product.error();
-    const auto page_size = rrpc::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
-    const auto page = rrpc::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
+    const auto page_size = kit::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
+    const auto page = kit::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
     if (!page_size || *page_size < 1 || *page_size > 50)
         return business("iot.common.InvalidPageParams", "PageSize must be 1 to 50.");
     if (!page || *page < 1)

@@ -1,9 +1,9 @@
 // Call outcomes by MessageId: QueryMessageInfo (cloud-compatible) and GET /v1/calls/{id}.
 #include "http/api.hpp"
-#include "rrpc/unix_ms.hpp"
+#include "kit/unix_ms.hpp"
 
-#include "rrpc/base64.hpp"
-#include "rrpc/parse_whole.hpp"
+#include "kit/base64.hpp"
+#include "kit/parse_whole.hpp"
 
 #include <boost/json.hpp>
 
@@ -23,29 +23,29 @@ json::object describe(const rrpc::call_record& record) {
     o["DeviceName"] = record.device.device_name;
     o["Topic"] = record.topic;
     if (!record.identifier.empty()) o["Identifier"] = record.identifier;
-    o["RequestBase64Byte"] = rrpc::base64_encode(record.request);
-    o["CreatedAt"] = rrpc::unix_ms(record.created);
-    if (record.state != rrpc::call_state::pending) o["FinishedAt"] = rrpc::unix_ms(record.finished);
+    o["RequestBase64Byte"] = kit::base64_encode(record.request);
+    o["CreatedAt"] = kit::unix_ms(record.created);
+    if (record.state != rrpc::call_state::pending) o["FinishedAt"] = kit::unix_ms(record.finished);
     if (record.state == rrpc::call_state::replied) {
         o["ReplyTopic"] = record.reply_topic;
-        o["PayloadBase64Byte"] = rrpc::base64_encode(record.reply);
+        o["PayloadBase64Byte"] = kit::base64_encode(record.reply);
     }
     return o;
 }
 
 api::action_result api::query_message_info(const request_params& params) {
-    const auto id = rrpc::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
+    const auto id = kit::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
     const auto* record = id ? services_.calls.find(*id) : nullptr;
     if (record == nullptr)
         return business("iot.messagebroker.MessageNotExist",
                         "No message with this UniMsgId is kept.");
     json::object message;
     message["UniMsgId"] = std::to_string(record->message_id);
-    message["GenerateTime"] = rrpc::unix_ms(record->created);
+    message["GenerateTime"] = kit::unix_ms(record->created);
     message["TopicFullName"] = record->topic;
-    message["MessageContent"] = rrpc::base64_encode(record->request);
+    message["MessageContent"] = kit::base64_encode(record->request);
     message["TransformedTopicFullName"] = record->topic;
-    message["TransformedMessageContent"] = rrpc::base64_encode(record->request);
+    message["TransformedMessageContent"] = kit::base64_encode(record->request);
     message["UserProperties"] = json::array{};
     message["MqttProperties"] = json::array{};
     message["Call"] = describe(*record);  // rrpcd: the outcome and the device's answer
@@ -60,7 +60,7 @@ api::action_result api::v1_call(const request& req, std::string_view path) {
     constexpr std::string_view prefix = "/v1/calls/";
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");
-    const auto id = rrpc::parse_whole<std::uint64_t>(path.substr(prefix.size()));
+    const auto id = kit::parse_whole<std::uint64_t>(path.substr(prefix.size()));
     const auto* record = id ? services_.calls.find(*id) : nullptr;
     if (record == nullptr) return gateway::not_found("The call");
     return reply{describe(*record)};

@@ -3,8 +3,8 @@
 
 #include <boost/algorithm/string/split.hpp>
 
-#include "rrpc/base64.hpp"
-#include "rrpc/parse_whole.hpp"
+#include "kit/base64.hpp"
+#include "kit/parse_whole.hpp"
 #include "rrpc/topics.hpp"
 
 namespace rrpcd::http {
@@ -21,7 +21,7 @@ boost::system::result<std::string, api_error> payload_param(const request_params
     if (!content || content->empty())
         return api_error{status, "iot.messagebroker.NullMessageContent",
                          "The message content is empty."};
-    auto payload = rrpc::base64_decode(*content);
+    auto payload = kit::base64_decode(*content);
     if (!payload)
         return api_error{status, "iot.messagebroker.MessageContentIsNotBase64Encode",
                          "The message content is not base64 encoded."};
@@ -40,7 +40,7 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     if (!payload) co_return payload.error();
     const auto timeout_text = params.get("Timeout") ? params.get("Timeout") : params.get("TimeOut");
     const auto timeout =
-        timeout_text ? rrpc::parse_whole<std::int64_t>(*timeout_text) : std::nullopt;
+        timeout_text ? kit::parse_whole<std::int64_t>(*timeout_text) : std::nullopt;
     if (!timeout || *timeout < limits_.timeout_min.count() ||
         *timeout > limits_.timeout_max.count())
         co_return business("iot.messagebroker.InvalidTimeoutValue",
@@ -61,7 +61,7 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     reply r;
     r.body["RrpcCode"] = rrpc::to_string(outcome.code);
     if (outcome.code == rrpc::rrpc_code::success)
-        r.body["PayloadBase64Byte"] = rrpc::base64_encode(outcome.payload);
+        r.body["PayloadBase64Byte"] = kit::base64_encode(outcome.payload);
     r.body["MessageId"] = outcome.message_id;
     co_return r;
 }
@@ -106,9 +106,9 @@ asio::awaitable<api::action_result> api::pub_action(const request_params& params
     std::vector<std::string> parts;  // "" first for a topic that starts with '/'
     boost::algorithm::split(parts, topic, [](char c) { return c == '/'; });
     const std::size_t at = parts.size() > 1 && parts[1] == "sys" ? 2 : 1;
-    const rrpc::device_key key = parts.size() > at + 1 && parts[0].empty()
-                                     ? rrpc::device_key{parts[at], parts[at + 1]}
-                                     : rrpc::device_key{};
+    const catalog::device_key key = parts.size() > at + 1 && parts[0].empty()
+                                        ? catalog::device_key{parts[at], parts[at + 1]}
+                                        : catalog::device_key{};
     if (key.product_key != params.get("ProductKey").value_or("") ||
         !rrpc::is_device_topic(key, topic))
         co_return business("iot.messagebroker.InvalidFormattedTopicName",

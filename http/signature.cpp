@@ -1,7 +1,7 @@
 #include "http/signature.hpp"
 
-#include "rrpc/base64.hpp"
-#include "rrpc/crypto.hpp"
+#include "kit/base64.hpp"
+#include "kit/crypto.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/algorithm/string/split.hpp>
@@ -57,12 +57,12 @@ std::string v1_string_to_sign(std::string_view method, param_views params) {
     return out;
 }
 
-rrpc::hmac_key v1_key(std::string_view access_key_secret) {
-    return {rrpc::hmac_algorithm::sha1, std::string{access_key_secret} + "&"};
+kit::hmac_key v1_key(std::string_view access_key_secret) {
+    return {kit::hmac_algorithm::sha1, std::string{access_key_secret} + "&"};
 }
 
-std::string v1_signature(rrpc::hmac_key& key, std::string_view string_to_sign) {
-    return rrpc::base64_encode(key.sign(string_to_sign));
+std::string v1_signature(kit::hmac_key& key, std::string_view string_to_sign) {
+    return kit::base64_encode(key.sign(string_to_sign));
 }
 
 std::string v1_signature(std::string_view access_key_secret, std::string_view string_to_sign) {
@@ -117,14 +117,13 @@ std::string v3_canonical_request(std::string_view method, std::string_view path,
     return out;
 }
 
-rrpc::hmac_key v3_key(std::string_view access_key_secret) {
-    return {rrpc::hmac_algorithm::sha256, access_key_secret};
+kit::hmac_key v3_key(std::string_view access_key_secret) {
+    return {kit::hmac_algorithm::sha256, access_key_secret};
 }
 
-std::string v3_signature(rrpc::hmac_key& key, std::string_view canonical_request) {
-    const auto string_to_sign =
-        "ACS3-HMAC-SHA256\n" + rrpc::to_hex(rrpc::sha256(canonical_request));
-    return rrpc::to_hex(key.sign(string_to_sign));
+std::string v3_signature(kit::hmac_key& key, std::string_view canonical_request) {
+    const auto string_to_sign = "ACS3-HMAC-SHA256\n" + kit::to_hex(kit::sha256(canonical_request));
+    return kit::to_hex(key.sign(string_to_sign));
 }
 
 std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request) {

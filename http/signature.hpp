@@ -1,7 +1,7 @@
 #pragma once
 
 #include "http/params.hpp"
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include <optional>
 #include <string>
@@ -19,10 +19,10 @@ std::string percent_encode(std::string_view s);
 std::string v1_string_to_sign(std::string_view method, param_views params);
 
 /// The V1 signing key of an AccessKeySecret: HMAC-SHA1 under `secret + "&"`.
-rrpc::hmac_key v1_key(std::string_view access_key_secret);
+kit::hmac_key v1_key(std::string_view access_key_secret);
 
 /// V1 signature: base64(HMAC-SHA1(secret + "&", string_to_sign)).
-std::string v1_signature(rrpc::hmac_key& key, std::string_view string_to_sign);
+std::string v1_signature(kit::hmac_key& key, std::string_view string_to_sign);
 std::string v1_signature(std::string_view access_key_secret, std::string_view string_to_sign);
 
 /// The parts of `Authorization: ACS3-HMAC-SHA256 Credential=..,SignedHeaders=a;b,Signature=..`.
@@ -45,10 +45,10 @@ std::string v3_canonical_request(std::string_view method, std::string_view path,
                                  std::string_view payload_sha256_hex);
 
 /// The V3 signing key of an AccessKeySecret: HMAC-SHA256 under the secret.
-rrpc::hmac_key v3_key(std::string_view access_key_secret);
+kit::hmac_key v3_key(std::string_view access_key_secret);
 
 /// V3 signature: hex(HMAC-SHA256(secret, "ACS3-HMAC-SHA256\n" + hex(sha256(canonical)))).
-std::string v3_signature(rrpc::hmac_key& key, std::string_view canonical_request);
+std::string v3_signature(kit::hmac_key& key, std::string_view canonical_request);
 std::string v3_signature(std::string_view access_key_secret, std::string_view canonical_request);
 
 }  // namespace rrpcd::http

@@ -51,7 +51,7 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
             co_return business(failed, "The service " + identifier +
                                            " is not defined in the thing model of " +
                                            key.product_key + ".");
-        if (auto problem = rrpc::validate_args(*service, args.as_object()))
+        if (auto problem = catalog::validate_args(*service, args.as_object()))
             co_return business(failed, *problem);
         sync = service->sync;
     }

@@ -1,8 +1,8 @@
 #include "rrpc/async_calls.hpp"
-#include "rrpc/unix_ms.hpp"
+#include "kit/unix_ms.hpp"
 
-#include "rrpc/base64.hpp"
-#include "rrpc/printable.hpp"
+#include "kit/base64.hpp"
+#include "kit/printable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
@@ -13,7 +13,7 @@ namespace json = boost::json;
 
 namespace {
 
-std::string key_of(const device_key& d, std::string_view part) {
+std::string key_of(const catalog::device_key& d, std::string_view part) {
     std::string k = d.product_key;
     k += '\0';
     k += d.device_name;
@@ -25,7 +25,8 @@ std::string key_of(const device_key& d, std::string_view part) {
 }  // namespace
 
 async_calls::async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
-                         const device_directory& devices, std::shared_ptr<spdlog::logger> logger)
+                         const catalog::device_directory& devices,
+                         std::shared_ptr<spdlog::logger> logger)
     : gateway_(gateway), log_(log), hub_(hub), devices_(devices), logger_(std::move(logger)) {}
 
 bool async_calls::send(std::uint64_t message_id, async_request request) {
@@ -63,7 +64,7 @@ void async_calls::restore(const call_record& record) {
         by_topic_[key_of(record.device, record.topic + "_reply")].push_back(record.message_id);
 }
 
-bool async_calls::on_upstream(const device_key& from, std::string_view topic,
+bool async_calls::on_upstream(const catalog::device_key& from, std::string_view topic,
                               std::string_view payload) {
     if (!boost::algorithm::ends_with(topic, "_reply")) return false;
     // Parsed once here: the Alink id correlates, and the event forwards the same document.
@@ -98,14 +99,15 @@ bool async_calls::on_upstream(const device_key& from, std::string_view topic,
     return false;
 }
 
-void async_calls::answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
-                         std::string_view payload, const json::value* parsed) {
+void async_calls::answer(std::uint64_t message_id, const catalog::device_key& from,
+                         std::string_view topic, std::string_view payload,
+                         const json::value* parsed) {
     const auto* record =
         log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
     if (record == nullptr) return;
     // The cloud's data-forwarding format for downlink replies, plus MessageId.
     json::object event;
-    event["gmtCreate"] = unix_ms(record->finished);
+    event["gmtCreate"] = kit::unix_ms(record->finished);
     const auto* dev = devices_.find(from);
     event["iotId"] = dev ? dev->iot_id : std::string{};
     event["productKey"] = from.product_key;
@@ -128,10 +130,10 @@ void async_calls::answer(std::uint64_t message_id, const device_key& from, std::
         event["data"] = *parsed;
     else
         event["data"] = json::object{};
-    event["payloadBase64"] = base64_encode(payload);
+    event["payloadBase64"] = kit::base64_encode(payload);
     event["MessageId"] = message_id;
     logger_->debug("event=async_reply message_id={} pk={} dn={} topic=\"{}\"", message_id,
-                   from.product_key, from.device_name, printable(topic, 256));
+                   from.product_key, from.device_name, kit::printable(topic, 256));
     hub_.publish(message_id, json::serialize(event));
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
+#include "catalog/device_directory.hpp"
+#include "catalog/device_key.hpp"
 #include "rrpc/call_log.hpp"
-#include "rrpc/device_directory.hpp"
-#include "rrpc/device_key.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "rrpc/service.hpp"
 
@@ -21,7 +21,7 @@ namespace rrpcd::rrpc {
 /// A call whose answer comes later, on its own topic: AsyncRRpc and async thing services.
 struct async_request {
     call_kind kind = call_kind::async_rrpc;
-    device_key device;
+    catalog::device_key device;
     std::string topic;  ///< where the request goes
     std::string payload;
     std::string identifier;  ///< thing service
@@ -36,7 +36,7 @@ struct async_request {
 class async_calls {
 public:
     async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
-                const device_directory& devices, std::shared_ptr<spdlog::logger> logger);
+                const catalog::device_directory& devices, std::shared_ptr<spdlog::logger> logger);
 
     /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
     /// Returns false when a QoS 0 request found no session to go to (the call then ends OFFLINE).
@@ -46,20 +46,21 @@ public:
     void restore(const call_record& record);
 
     /// A device publish that is not an RRPC reply. Returns true when it answered an async call.
-    bool on_upstream(const device_key& from, std::string_view topic, std::string_view payload);
+    bool on_upstream(const catalog::device_key& from, std::string_view topic,
+                     std::string_view payload);
 
     std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
 
 private:
     /// Ends the call and publishes the reply event; `parsed` is the payload as JSON, if it is.
-    void answer(std::uint64_t message_id, const device_key& from, std::string_view topic,
+    void answer(std::uint64_t message_id, const catalog::device_key& from, std::string_view topic,
                 std::string_view payload, const boost::json::value* parsed);
     void sweep();
 
     device_gateway& gateway_;
     call_log& log_;
     reply_hub& hub_;
-    const device_directory& devices_;
+    const catalog::device_directory& devices_;
     std::shared_ptr<spdlog::logger> logger_;
     std::unordered_map<std::string, std::uint64_t> by_alink_id_;  ///< pk/dn/id -> MessageId
     std::unordered_map<std::string, std::deque<std::uint64_t>>

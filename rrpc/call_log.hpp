@@ -1,6 +1,6 @@
 #pragma once
 
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -26,7 +26,7 @@ struct call_record {
     using clock = std::chrono::system_clock;
     std::uint64_t message_id = 0;
     call_kind kind = call_kind::rrpc;
-    device_key device{};
+    catalog::device_key device{};
     std::string topic{};       ///< where the request went
     std::string request{};     ///< its bytes
     std::string identifier{};  ///< thing service, if any

@@ -4,7 +4,8 @@
 
 namespace rrpcd::rrpc {
 
-std::optional<std::uint64_t> outbox::push(const device_key& device, queued_message message) {
+std::optional<std::uint64_t> outbox::push(const catalog::device_key& device,
+                                          queued_message message) {
     auto& q = queues_[device];
     q.push_back(std::move(message));
     if (q.size() <= per_device_) return std::nullopt;
@@ -13,7 +14,7 @@ std::optional<std::uint64_t> outbox::push(const device_key& device, queued_messa
     return dropped;
 }
 
-bool outbox::acknowledge(const device_key& device, std::uint64_t message_id) {
+bool outbox::acknowledge(const catalog::device_key& device, std::uint64_t message_id) {
     const auto it = queues_.find(device);
     if (it == queues_.end()) return false;
     auto& q = it->second;
@@ -25,13 +26,13 @@ bool outbox::acknowledge(const device_key& device, std::uint64_t message_id) {
     return true;
 }
 
-void outbox::session_ended(const device_key& device) {
+void outbox::session_ended(const catalog::device_key& device) {
     const auto it = queues_.find(device);
     if (it == queues_.end()) return;
     for (auto& m : it->second) m.sent = false;
 }
 
-std::size_t outbox::size(const device_key& device) const noexcept {
+std::size_t outbox::size(const catalog::device_key& device) const noexcept {
     const auto it = queues_.find(device);
     return it == queues_.end() ? 0 : it->second.size();
 }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -28,20 +28,21 @@ public:
     explicit outbox(std::size_t per_device) : per_device_(per_device) {}
 
     /// Queues a message; returns the id of the oldest one when it pushed that out.
-    std::optional<std::uint64_t> push(const device_key& device, queued_message message);
+    std::optional<std::uint64_t> push(const catalog::device_key& device, queued_message message);
     /// The device's queue (created empty if needed).
-    std::deque<queued_message>& queue(const device_key& device) { return queues_[device]; }
+    std::deque<queued_message>& queue(const catalog::device_key& device) { return queues_[device]; }
     /// Removes the message the device acknowledged; false when it was not queued.
-    bool acknowledge(const device_key& device, std::uint64_t message_id);
+    bool acknowledge(const catalog::device_key& device, std::uint64_t message_id);
     /// The session ended: what it was sent but did not acknowledge is sent again next time.
-    void session_ended(const device_key& device);
-    std::size_t size(const device_key& device) const noexcept;
+    void session_ended(const catalog::device_key& device);
+    std::size_t size(const catalog::device_key& device) const noexcept;
     /// Drops the device's queue (it was deleted).
-    void forget(const device_key& device) { queues_.erase(device); }
+    void forget(const catalog::device_key& device) { queues_.erase(device); }
 
 private:
     std::size_t per_device_;
-    std::unordered_map<device_key, std::deque<queued_message>, device_key_hash> queues_;
+    std::unordered_map<catalog::device_key, std::deque<queued_message>, catalog::device_key_hash>
+        queues_;
 };
 
 }  // namespace rrpcd::rrpc

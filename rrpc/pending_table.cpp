@@ -23,7 +23,7 @@ void pending_table::resolve(pending_call& call, rrpc_code outcome) {
     call.timer.cancel();
 }
 
-pending_table::reply_status pending_table::resolve_reply(const device_key& from,
+pending_table::reply_status pending_table::resolve_reply(const catalog::device_key& from,
                                                          std::string_view topic, std::uint64_t id,
                                                          std::string payload) {
     const auto it = calls_.find(id);
@@ -36,7 +36,7 @@ pending_table::reply_status pending_table::resolve_reply(const device_key& from,
     return reply_status::resolved;
 }
 
-std::size_t pending_table::resolve_device(const device_key& device, rrpc_code outcome) {
+std::size_t pending_table::resolve_device(const catalog::device_key& device, rrpc_code outcome) {
     const auto dev = by_device_.find(device);
     if (dev == by_device_.end()) return 0;
     std::size_t n = 0;
@@ -59,7 +59,7 @@ std::size_t pending_table::resolve_all(rrpc_code outcome) {
     return n;
 }
 
-std::size_t pending_table::pending_for(const device_key& device) const noexcept {
+std::size_t pending_table::pending_for(const catalog::device_key& device) const noexcept {
     const auto dev = by_device_.find(device);
     return dev == by_device_.end() ? 0 : dev->second.size();
 }

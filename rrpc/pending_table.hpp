@@ -1,6 +1,6 @@
 #pragma once
 
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
 #include "rrpc/rrpc_code.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -18,7 +18,7 @@ namespace rrpcd::rrpc {
 /// One call waiting for its device. It lives in the frame of the coroutine that waits on
 /// `timer`; resolving it stores the outcome and cancels the timer, which wakes the waiter.
 struct pending_call {
-    device_key device;
+    catalog::device_key device;
     std::string reply_topic;  ///< the only topic its answer may come on
     boost::asio::steady_timer timer;
     std::optional<rrpc_code> outcome{};
@@ -44,23 +44,25 @@ public:
     void erase(std::uint64_t id) noexcept;
 
     /// Resolves the call `id` with SUCCESS if `from` is its device and `topic` its reply topic.
-    reply_status resolve_reply(const device_key& from, std::string_view topic, std::uint64_t id,
-                               std::string payload);
+    reply_status resolve_reply(const catalog::device_key& from, std::string_view topic,
+                               std::uint64_t id, std::string payload);
     /// Resolves every unresolved call of `device` with `outcome`; returns how many.
-    std::size_t resolve_device(const device_key& device, rrpc_code outcome);
+    std::size_t resolve_device(const catalog::device_key& device, rrpc_code outcome);
 
     /// Resolves every unresolved call with `outcome` (shutdown); returns how many.
     std::size_t resolve_all(rrpc_code outcome);
 
     std::size_t size() const noexcept { return calls_.size(); }
     /// Pending calls addressed to `device`.
-    std::size_t pending_for(const device_key& device) const noexcept;
+    std::size_t pending_for(const catalog::device_key& device) const noexcept;
 
 private:
     static void resolve(pending_call& call, rrpc_code outcome);
 
     std::unordered_map<std::uint64_t, pending_call*> calls_;
-    std::unordered_map<device_key, std::unordered_set<std::uint64_t>, device_key_hash> by_device_;
+    std::unordered_map<catalog::device_key, std::unordered_set<std::uint64_t>,
+                       catalog::device_key_hash>
+        by_device_;
 };
 
 }  // namespace rrpcd::rrpc

@@ -1,7 +1,7 @@
 #include "rrpc/service.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "kit/use_nothrow.hpp"
 
-#include "rrpc/printable.hpp"
+#include "kit/printable.hpp"
 #include "rrpc/topics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -69,7 +69,7 @@ asio::awaitable<call_result> service::call(call_request request) {
     if (!gateway_.publish(request.device, topic, request.payload))
         log_->debug("event=rrpc_undelivered message_id={} reason=no_matching_subscription",
                     result.message_id);
-    co_await call.timer.async_wait(use_nothrow);
+    co_await call.timer.async_wait(kit::use_nothrow);
 
     result.code = call.outcome.value_or(rrpc_code::timeout);
     if (result.code == rrpc_code::success) result.payload = std::move(call.reply);
@@ -89,17 +89,18 @@ void service::finish(const call_result& result, std::string reply_topic) {
                   replied ? result.payload : std::string{});
 }
 
-void service::on_reply(const device_key& from, std::string_view topic, std::string payload) {
+void service::on_reply(const catalog::device_key& from, std::string_view topic,
+                       std::string payload) {
     const auto id = reply_message_id(from, topic);
     const auto status = id ? table_.resolve_reply(from, topic, *id, std::move(payload))
                            : pending_table::reply_status::unknown;
     if (status == pending_table::reply_status::resolved) return;
     ++stats_.dropped_replies;
     log_->debug("event=rrpc_reply_dropped pk={} dn={} topic=\"{}\" status={}", from.product_key,
-                from.device_name, printable(topic, 256), static_cast<int>(status));
+                from.device_name, kit::printable(topic, 256), static_cast<int>(status));
 }
 
-void service::on_session_end(const device_key& device, const presence& after) {
+void service::on_session_end(const catalog::device_key& device, const presence& after) {
     const auto outcome = code_for(classify(after, presence::clock::now()));
     if (const auto n = table_.resolve_device(device, outcome); n != 0)
         log_->debug("event=rrpc_device_lost pk={} dn={} resolved={} code={}", device.product_key,

@@ -1,7 +1,7 @@
 #pragma once
 
+#include "catalog/device_key.hpp"
 #include "rrpc/call_log.hpp"
-#include "rrpc/device_key.hpp"
 #include "rrpc/message_id.hpp"
 #include "rrpc/pending_table.hpp"
 #include "rrpc/presence.hpp"
@@ -23,20 +23,20 @@ class device_gateway {
 public:
     virtual ~device_gateway() = default;
     /// The device's link right now.
-    virtual presence presence_of(const device_key& device) const = 0;
+    virtual presence presence_of(const catalog::device_key& device) const = 0;
     /// Publishes at QoS 0 to the device's live session. False when it has no session or no
     /// subscription matches `topic` (the message then goes nowhere, as on any broker).
-    virtual bool publish(const device_key& device, std::string_view topic,
+    virtual bool publish(const catalog::device_key& device, std::string_view topic,
                          std::string_view payload) = 0;
     /// Queues a QoS 1 message: sent when the device is online and subscribed, kept until its
     /// PUBACK, sent again on its next session otherwise.
-    virtual void publish_reliably(const device_key& device, std::uint64_t message_id,
+    virtual void publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                   std::string topic, std::string payload) = 0;
 };
 
 /// One RRpc call as the API hands it over: already validated.
 struct call_request {
-    device_key device;
+    catalog::device_key device;
     std::string payload;  ///< raw bytes for the device
     std::string topic;    ///< custom RRPC topic (`/pk/dn/user/get`), empty for the system topic
     std::chrono::milliseconds timeout{};
@@ -79,18 +79,18 @@ public:
 
     /// A publish from `from` on an RRPC reply topic (`is_rrpc_reply_topic`): answers the pending
     /// call it names, or is dropped and counted (late, duplicate or foreign).
-    void on_reply(const device_key& from, std::string_view topic, std::string payload);
+    void on_reply(const catalog::device_key& from, std::string_view topic, std::string payload);
 
     /// The device's live session ended (not a takeover): its pending calls end now, as
     /// HALFCONN or OFFLINE by the platform's rules applied to `after`.
-    void on_session_end(const device_key& device, const presence& after);
+    void on_session_end(const catalog::device_key& device, const presence& after);
 
     /// Ends every pending call now with UNKNOWN (shutdown past its grace period).
     std::size_t cancel_all() { return table_.resolve_all(rrpc_code::unknown); }
 
     const service_stats& stats() const noexcept { return stats_; }
     std::size_t pending() const noexcept { return table_.size(); }
-    std::size_t pending_for(const device_key& device) const noexcept {
+    std::size_t pending_for(const catalog::device_key& device) const noexcept {
         return table_.pending_for(device);
     }
 

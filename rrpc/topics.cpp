@@ -1,7 +1,7 @@
 #include "rrpc/topics.hpp"
 
+#include "kit/parse_whole.hpp"
 #include "mqtt/topic.hpp"
-#include "rrpc/parse_whole.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 
@@ -35,12 +35,12 @@ bool fits(std::string_view topic, std::initializer_list<level> pattern) noexcept
 
 }  // namespace
 
-std::string request_topic(const device_key& device, std::uint64_t message_id) {
+std::string request_topic(const catalog::device_key& device, std::uint64_t message_id) {
     return "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/request/" +
            std::to_string(message_id);
 }
 
-std::string response_topic(const device_key& device, std::uint64_t message_id) {
+std::string response_topic(const catalog::device_key& device, std::uint64_t message_id) {
     return "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/" +
            std::to_string(message_id);
 }
@@ -49,23 +49,24 @@ std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic) 
     return "/ext/rrpc/" + std::to_string(message_id) + std::string{topic};
 }
 
-std::optional<std::uint64_t> reply_message_id(const device_key& device, std::string_view topic) {
+std::optional<std::uint64_t> reply_message_id(const catalog::device_key& device,
+                                              std::string_view topic) {
     constexpr std::string_view ext = "/ext/rrpc/";
     if (boost::algorithm::starts_with(topic, ext)) {
         topic.remove_prefix(ext.size());
-        return parse_whole<std::uint64_t>(topic.substr(0, topic.find('/')));
+        return kit::parse_whole<std::uint64_t>(topic.substr(0, topic.find('/')));
     }
     const auto prefix = "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/";
     if (!boost::algorithm::starts_with(topic, prefix)) return std::nullopt;
-    return parse_whole<std::uint64_t>(topic.substr(prefix.size()));
+    return kit::parse_whole<std::uint64_t>(topic.substr(prefix.size()));
 }
 
-bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic) {
+bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic) {
     return !topic.empty() && topic.front() == '/' && mqtt::is_valid_topic_name(topic) &&
            device_may_access(device, custom_rrpc_topic(0, topic), access::publish);
 }
 
-bool is_device_topic(const device_key& device, std::string_view topic) {
+bool is_device_topic(const catalog::device_key& device, std::string_view topic) {
     return mqtt::is_valid_topic_name(topic) && device_may_access(device, topic, access::subscribe);
 }
 
@@ -75,7 +76,8 @@ bool is_rrpc_reply_topic(std::string_view topic) noexcept {
             topic.find("/rrpc/response/") != std::string_view::npos);
 }
 
-bool device_may_access(const device_key& device, std::string_view topic, access what) noexcept {
+bool device_may_access(const catalog::device_key& device, std::string_view topic,
+                       access what) noexcept {
     if (topic.empty() || topic.front() != '/') return false;
     topic.remove_prefix(1);
     const level pk{level::literal, device.product_key};

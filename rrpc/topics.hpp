@@ -1,6 +1,6 @@
 #pragma once
 
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -10,10 +10,10 @@
 namespace rrpcd::rrpc {
 
 /// `/sys/{pk}/{dn}/rrpc/request/{id}`: where a default RRPC request is published.
-std::string request_topic(const device_key& device, std::uint64_t message_id);
+std::string request_topic(const catalog::device_key& device, std::uint64_t message_id);
 
 /// `/sys/{pk}/{dn}/rrpc/response/{id}`: where the device answers a default RRPC request.
-std::string response_topic(const device_key& device, std::uint64_t message_id);
+std::string response_topic(const catalog::device_key& device, std::uint64_t message_id);
 
 /// `/ext/rrpc/{id}{topic}`: request and response topic of a custom-topic RRPC (`topic` starts
 /// with '/').
@@ -22,7 +22,8 @@ std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic);
 /// The MessageId in a device publish that answers an RRPC: `/sys/{pk}/{dn}/rrpc/response/{id}`
 /// or `/ext/rrpc/{id}/...`. nullopt for any other topic. The caller still checks that the id
 /// was sent to this device on exactly this topic.
-std::optional<std::uint64_t> reply_message_id(const device_key& device, std::string_view topic);
+std::optional<std::uint64_t> reply_message_id(const catalog::device_key& device,
+                                              std::string_view topic);
 
 /// True for topics a device publishes RRPC replies on; such publishes are consumed by the
 /// server, never routed (a plain broker would bounce a custom-topic reply back to the device).
@@ -30,11 +31,11 @@ bool is_rrpc_reply_topic(std::string_view topic) noexcept;
 
 /// True when `topic` (the RRpc `Topic` parameter, like `/pk/dn/user/get`) is a valid topic name
 /// of `device`'s own, so that `/ext/rrpc/{id}{topic}` is within its ACL.
-bool is_valid_custom_rrpc_topic(const device_key& device, std::string_view topic);
+bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic);
 
 /// True when `topic` is a valid topic name that `device` may subscribe to (AsyncRRpc's
 /// TopicFullName, Pub's topic).
-bool is_device_topic(const device_key& device, std::string_view topic);
+bool is_device_topic(const catalog::device_key& device, std::string_view topic);
 
 /// What a device may do with a topic (or filter).
 enum class access { publish, subscribe };
@@ -43,6 +44,7 @@ enum class access { publish, subscribe };
 /// `/ext/rrpc/{id|+}/{pk}/{dn}/...`, `/ext/session/{pk}/{dn}/...`, `/ext/ntp/{pk}/{dn}/...`,
 /// `/shadow/{op}/{pk}/{dn}`, and subscribe to `/broadcast/{pk}/...`. A wildcard may appear only
 /// where it cannot reach another device's topics. `topic` must be a valid name or filter.
-bool device_may_access(const device_key& device, std::string_view topic, access what) noexcept;
+bool device_may_access(const catalog::device_key& device, std::string_view topic,
+                       access what) noexcept;
 
 }  // namespace rrpcd::rrpc

@@ -1,6 +1,6 @@
 #include "server/app.hpp"
-#include "rrpc/unix_ms.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "kit/unix_ms.hpp"
+#include "kit/use_nothrow.hpp"
 #include "server/thing_models.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -31,8 +31,8 @@ std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink
     return log;
 }
 
-std::vector<http::access_key_entry> access_keys_of(const config::settings& s) {
-    std::vector<http::access_key_entry> keys;
+std::vector<config::access_key> access_keys_of(const config::settings& s) {
+    std::vector<config::access_key> keys;
     for (const auto& k : s.access_keys) keys.push_back({k.id, k.secret, k.qps});
     return keys;
 }
@@ -123,7 +123,7 @@ app::app(config::settings settings, http::thing_models models, tls_context tls,
       auth_(access_keys_of(settings_), settings_.http.signature_window),
       api_(api_limits_of(settings_), auth_,
            {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal_.get(),
-            [this](const rrpc::device_key& d, bool forget) { registry_.disconnect(d, forget); }},
+            [this](const catalog::device_key& d, bool forget) { registry_.disconnect(d, forget); }},
            http_log_),
       mqtt_ctx_{settings_.mqtt, devices_,  journal_.get(), registry_, rrpc_,
                 async_,         counters_, backoff_,       mqtt_log_},
@@ -149,7 +149,8 @@ app::journal_holder app::open_journal(const config::settings& settings,
                                       const std::shared_ptr<spdlog::logger>& log) {
     journal_holder j;
     if (settings.store.path.empty()) return j;
-    auto opened = sqlite_store::open(settings.store.path, settings.replies.retention, log);
+    auto opened =
+        rrpcd::store::sqlite_store::open(settings.store.path, settings.replies.retention, log);
     if (opened)
         j.store = std::move(*opened);
     else
@@ -211,7 +212,7 @@ int app::run() {
     return 0;
 }
 
-std::vector<http::access_key_entry> app::all_access_keys() const {
+std::vector<config::access_key> app::all_access_keys() const {
     auto keys = access_keys_of(settings_);
     for (const auto& k : store_keys_)
         if (std::none_of(keys.begin(), keys.end(), [&](const auto& c) { return c.id == k.id; }))
@@ -221,17 +222,17 @@ std::vector<http::access_key_entry> app::all_access_keys() const {
 
 void app::seed_from_config() {
     // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
-    const auto now = rrpc::unix_ms();
+    const auto now = kit::unix_ms();
     auto& journal = journal_.get();
     const auto ensure_product = [&](const std::string& product_key) {
         if (devices_.find_product(product_key) != nullptr) return;
-        rrpc::product_record p{product_key, product_key, 0, 1, {}, now};
+        catalog::product_record p{product_key, product_key, 0, 1, {}, now};
         journal.product_saved(p);
         devices_.add_product(std::move(p));
     };
     for (const auto& p : settings_.products) ensure_product(p.product_key);
     if (journal_.store) {
-        sqlite_store::tsl_documents documents;
+        rrpcd::store::sqlite_store::tsl_documents documents;
         for (const auto& p : settings_.products) documents[p.product_key] = p.tsl_json;
         journal_.store->seed_thing_models(std::move(documents));
         journal_.store->seed_access_keys(access_keys_of(settings_));
@@ -240,7 +241,7 @@ void app::seed_from_config() {
             if (models_.contains(product_key)) continue;  // the file's model wins
             auto& model = models_[product_key];
             for (const auto& doc : docs)
-                if (auto added = rrpc::add_tsl(doc, model); !added)
+                if (auto added = catalog::add_tsl(doc, model); !added)
                     server_log_->error("event=thing_model_skipped pk={} reason=\"{}\"", product_key,
                                        added.error());
         }
@@ -248,11 +249,11 @@ void app::seed_from_config() {
     }
     for (const auto& d : settings_.devices) {
         ensure_product(d.product_key);
-        const rrpc::device_key key{d.product_key, d.device_name};
+        const catalog::device_key key{d.product_key, d.device_name};
         const auto* existing = devices_.find(key);
         if (existing != nullptr && existing->secret == d.device_secret && existing->from_config)
             continue;
-        rrpc::device_record r{key, d.device_secret, {}};
+        catalog::device_record r{key, d.device_secret, {}};
         if (existing != nullptr) r = *existing;
         r.secret = d.device_secret;
         r.from_config = true;
@@ -260,7 +261,7 @@ void app::seed_from_config() {
         journal.device_saved(devices_.add(std::move(r)));
     }
     // A device the file seeded and no longer names is gone; registered ones stay.
-    std::vector<rrpc::device_key> dropped;
+    std::vector<catalog::device_key> dropped;
     for (const auto& p : devices_.products())
         for (const auto* d : devices_.of_product(p))
             if (d->from_config && std::none_of(settings_.devices.begin(), settings_.devices.end(),
@@ -282,12 +283,12 @@ asio::awaitable<void> app::accept(listener& l) {
     auto& log = is_mqtt ? *mqtt_log_ : *http_log_;
     asio::steady_timer pause{io_};
     while (l.acceptor.is_open()) {
-        auto [ec, socket] = co_await l.acceptor.async_accept(use_nothrow);
+        auto [ec, socket] = co_await l.acceptor.async_accept(kit::use_nothrow);
         if (ec == asio::error::operation_aborted) break;
         if (ec) {  // out of descriptors, say: pause instead of spinning
             log.warn("event=accept_failed listener={} reason=\"{}\"", l.name, ec.message());
             pause.expires_after(std::chrono::milliseconds{100});
-            co_await pause.async_wait(use_nothrow);
+            co_await pause.async_wait(kit::use_nothrow);
             continue;
         }
         boost::system::error_code peer_ec;
@@ -295,13 +296,13 @@ asio::awaitable<void> app::accept(listener& l) {
         if (peer_ec) continue;  // gone already
         if (const auto verdict = limiter.admit(from);
             verdict != connection_limiter::verdict::admitted) {
-            using enum rrpc::limit;
+            using enum kit::limit;
             const auto hit =
                 verdict == connection_limiter::verdict::total
                     ? (is_mqtt ? mqtt_connections : http_connections)
                     : (is_mqtt ? mqtt_connections_per_address : http_connections_per_address);
             if (counters_.hit(hit))
-                log.warn("event=limit_hit limit={} address={} open={} count={}", rrpc::name_of(hit),
+                log.warn("event=limit_hit limit={} address={} open={} count={}", kit::name_of(hit),
                          from.to_string(), limiter.open(), counters_.count(hit));
             if (!is_mqtt &&
                 !l.tls) {  // plain HTTP can be told why; MQTT has no word before CONNECT
@@ -328,7 +329,7 @@ asio::awaitable<void> app::accept(listener& l) {
 
 asio::awaitable<void> app::handle_signals() {
     for (;;) {
-        const auto [ec, signal] = co_await signals_.async_wait(use_nothrow);
+        const auto [ec, signal] = co_await signals_.async_wait(kit::use_nothrow);
         if (ec) co_return;
         if (signal != SIGHUP) {
             co_await shut_down(signal);
@@ -407,7 +408,7 @@ asio::awaitable<void> app::shut_down(int signal) {
     }
     registry_.close_all();
     asio::steady_timer flush{io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
-    co_await flush.async_wait(use_nothrow);
+    co_await flush.async_wait(kit::use_nothrow);
     server_log_->info("event=stopped");
     io_.stop();
 }
@@ -416,9 +417,9 @@ std::string app::metrics() const {
     std::string out =
         "# HELP rrpcd_limit_hits_total Times a configured limit refused or ended something.\n"
         "# TYPE rrpcd_limit_hits_total counter\n";
-    for (std::size_t i = 0; i < rrpc::limit_kinds; ++i) {
-        const auto l = static_cast<rrpc::limit>(i);
-        out += "rrpcd_limit_hits_total{limit=\"" + std::string{rrpc::name_of(l)} + "\"} " +
+    for (std::size_t i = 0; i < kit::limit_kinds; ++i) {
+        const auto l = static_cast<kit::limit>(i);
+        out += "rrpcd_limit_hits_total{limit=\"" + std::string{kit::name_of(l)} + "\"} " +
                std::to_string(counters_.count(l)) + "\n";
     }
     const auto gauge = [&](const char* name, const char* help, std::size_t value) {

@@ -1,19 +1,19 @@
 #pragma once
 
+#include "catalog/device_directory.hpp"
 #include "config/settings.hpp"
 #include "http/api.hpp"
 #include "http/authenticator.hpp"
-#include "rrpc/device_directory.hpp"
-#include "rrpc/limit_counters.hpp"
+#include "kit/limit_counters.hpp"
 #include "rrpc/message_id.hpp"
 #include "rrpc/service.hpp"
 #include "server/device_registry.hpp"
 #include "server/http_session.hpp"
 #include "server/limits.hpp"
 #include "server/mqtt_session.hpp"
-#include "server/sqlite_store.hpp"
 #include "server/tls.hpp"
 #include "server/webhook.hpp"
+#include "store/sqlite_store.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/io_context.hpp>
@@ -51,11 +51,11 @@ public:
 private:
     /// The store when one is configured (or why it could not be opened), else memory only.
     struct journal_holder {
-        std::unique_ptr<sqlite_store> store;
+        std::unique_ptr<rrpcd::store::sqlite_store> store;
         std::string error;
-        rrpc::memory_journal memory;
-        rrpc::journal& get() noexcept {
-            return store ? static_cast<rrpc::journal&>(*store) : memory;
+        store::memory_journal memory;
+        store::journal& get() noexcept {
+            return store ? static_cast<store::journal&>(*store) : memory;
         }
     };
     static journal_holder open_journal(const config::settings& settings,
@@ -73,7 +73,7 @@ private:
     /// and the store; the store's own keys and models join the config's.
     void seed_from_config();
     /// The config's access keys and the store's others (the authenticator's set).
-    std::vector<http::access_key_entry> all_access_keys() const;
+    std::vector<config::access_key> all_access_keys() const;
     /// SIGHUP reloads, SIGTERM/SIGINT shut down.
     boost::asio::awaitable<void> handle_signals();
     /// SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded), end the rest with
@@ -90,12 +90,12 @@ private:
     std::optional<std::filesystem::path> config_path_;
     tls_context tls_;
     std::shared_ptr<spdlog::logger> server_log_, mqtt_log_, http_log_, rrpc_log_;
-    rrpc::limit_counters counters_;
+    kit::limit_counters counters_;
     connection_limiter mqtt_connections_, http_connections_;
     login_backoff backoff_;
     journal_holder journal_;
-    std::vector<http::access_key_entry> store_keys_;  ///< in the store, not owned by the file
-    rrpc::device_directory devices_;
+    std::vector<config::access_key> store_keys_;  ///< in the store, not owned by the file
+    catalog::device_directory devices_;
     http::thing_models models_;
     device_registry registry_{journal_.get()};
     rrpc::message_id_generator ids_;

@@ -4,7 +4,7 @@
 
 namespace rrpcd::server {
 
-mqtt_session* device_registry::attach(const rrpc::device_key& device, mqtt_session& session) {
+mqtt_session* device_registry::attach(const catalog::device_key& device, mqtt_session& session) {
     auto& e = devices_[device];
     auto* previous = e.session;
     if (previous == nullptr) ++online_;
@@ -13,7 +13,7 @@ mqtt_session* device_registry::attach(const rrpc::device_key& device, mqtt_sessi
     return previous;
 }
 
-bool device_registry::detach(const rrpc::device_key& device, const mqtt_session& session,
+bool device_registry::detach(const catalog::device_key& device, const mqtt_session& session,
                              rrpc::presence::state how) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session != &session) return false;
@@ -24,7 +24,7 @@ bool device_registry::detach(const rrpc::device_key& device, const mqtt_session&
     return true;
 }
 
-rrpc::presence device_registry::presence_of(const rrpc::device_key& device) const {
+rrpc::presence device_registry::presence_of(const catalog::device_key& device) const {
     const auto it = devices_.find(device);
     if (it == devices_.end()) return {};
     if (const auto* s = it->second.session)
@@ -33,14 +33,14 @@ rrpc::presence device_registry::presence_of(const rrpc::device_key& device) cons
     return it->second.last;
 }
 
-bool device_registry::publish(const rrpc::device_key& device, std::string_view topic,
+bool device_registry::publish(const catalog::device_key& device, std::string_view topic,
                               std::string_view payload) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
     return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once) != delivery::none;
 }
 
-void device_registry::publish_reliably(const rrpc::device_key& device, std::uint64_t message_id,
+void device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                        std::string topic, std::string payload) {
     rrpc::queued_message message{message_id, std::move(topic), std::move(payload)};
     journal_.message_accepted(device, message);
@@ -49,12 +49,12 @@ void device_registry::publish_reliably(const rrpc::device_key& device, std::uint
     flush(device);
 }
 
-void device_registry::restore(const rrpc::device_key& device, rrpc::queued_message message) {
+void device_registry::restore(const catalog::device_key& device, rrpc::queued_message message) {
     if (const auto dropped = outbox_.push(device, std::move(message)))
         journal_.message_done(device, *dropped);
 }
 
-void device_registry::flush(const rrpc::device_key& device) {
+void device_registry::flush(const catalog::device_key& device) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr || outbox_.size(device) == 0) return;
     auto& queue = outbox_.queue(device);
@@ -77,14 +77,14 @@ void device_registry::close_all() {
         if (e.session != nullptr) e.session->close_for_shutdown();
 }
 
-void device_registry::disconnect(const rrpc::device_key& device, bool forget) {
+void device_registry::disconnect(const catalog::device_key& device, bool forget) {
     const auto it = devices_.find(device);
     if (it != devices_.end() && it->second.session != nullptr)
         it->second.session->close_for_removal();
     if (forget) outbox_.forget(device);
 }
 
-void device_registry::acknowledged(const rrpc::device_key& device, std::uint64_t message_id) {
+void device_registry::acknowledged(const catalog::device_key& device, std::uint64_t message_id) {
     if (outbox_.acknowledge(device, message_id)) journal_.message_done(device, message_id);
 }
 

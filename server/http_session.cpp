@@ -1,5 +1,5 @@
 #include "server/http_session.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "kit/use_nothrow.hpp"
 
 #include "http/render.hpp"
 
@@ -95,19 +95,21 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     head.chunked(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{head};
     timed.expires_after(write_timeout);
-    if (const auto [ec, n] = co_await bhttp::async_write_header(stream, serializer, use_nothrow);
+    if (const auto [ec, n] =
+            co_await bhttp::async_write_header(stream, serializer, kit::use_nothrow);
         ec)
         co_return;
     ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
     std::string out = ": rrpcd reply stream\n\n";
     for (;;) {
         timed.expires_after(write_timeout);
-        const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_nothrow);
+        const auto [ec, n] =
+            co_await asio::async_write(stream, asio::buffer(out), kit::use_nothrow);
         if (ec) break;
         out.clear();
         if (pending.empty()) {
             wake.expires_after(stream_heartbeat);
-            const auto [wec] = co_await wake.async_wait(use_nothrow);
+            const auto [wec] = co_await wake.async_wait(kit::use_nothrow);
             if (!wec) out = ": heartbeat\n\n";  // the timer ran out: nothing came
         }
         while (!pending.empty()) {
@@ -125,15 +127,15 @@ bool is_parse_error(const boost::system::error_code& ec) {
 
 /// Counts (and now and then logs) a request that hit a limit while it was read.
 void count_read_limit(http_context& ctx, const boost::system::error_code& ec, bool in_header) {
-    std::optional<rrpc::limit> hit;
+    std::optional<kit::limit> hit;
     if (ec == beast::error::timeout)
-        hit = in_header ? rrpc::limit::http_header_timeout : rrpc::limit::http_request_timeout;
+        hit = in_header ? kit::limit::http_header_timeout : kit::limit::http_request_timeout;
     else if (ec == bhttp::error::header_limit)
-        hit = rrpc::limit::http_header_size;
+        hit = kit::limit::http_header_size;
     else if (ec == bhttp::error::body_limit)
-        hit = rrpc::limit::http_body_size;
+        hit = kit::limit::http_body_size;
     if (hit && ctx.counters.hit(*hit))
-        ctx.log->info("event=limit_hit limit={} count={}", rrpc::name_of(*hit),
+        ctx.log->info("event=limit_hit limit={} count={}", kit::name_of(*hit),
                       ctx.counters.count(*hit));
 }
 
@@ -149,7 +151,7 @@ asio::awaitable<void> linger(Stream& stream) {
     timed.expires_after(linger_bound);
     std::array<char, 16 * 1024> sink;
     for (;;) {
-        const auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+        const auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kit::use_nothrow);
         if (ec) break;
     }
 }
@@ -165,7 +167,7 @@ asio::awaitable<boost::system::error_code> send(Stream& stream, const http::resp
         if (serializer.is_done() || (ec && ec != asio::error::would_block)) co_return ec;
     }
     beast::get_lowest_layer(stream).expires_after(write_timeout);
-    const auto [ec, n] = co_await bhttp::async_write(stream, serializer, use_nothrow);
+    const auto [ec, n] = co_await bhttp::async_write(stream, serializer, kit::use_nothrow);
     co_return ec;
 }
 
@@ -195,7 +197,8 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         parser.body_limit(ctx.settings.max_body_bytes);
         if (buffer.size() == 0) {  // idle until the next request starts (unless pipelined)
             timed.expires_after(ctx.settings.idle_timeout);
-            const auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), use_nothrow);
+            const auto [ec, n] =
+                co_await stream.async_read_some(buffer.prepare(4096), kit::use_nothrow);
             if (ec) break;
             buffer.commit(n);
         }
@@ -205,13 +208,13 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         auto ec = parse_buffered(parser, buffer);
         if (!ec && !parser.is_header_done()) {
             timed.expires_after(ctx.settings.header_timeout);
-            ec =
-                std::get<0>(co_await bhttp::async_read_header(stream, buffer, parser, use_nothrow));
+            ec = std::get<0>(
+                co_await bhttp::async_read_header(stream, buffer, parser, kit::use_nothrow));
         }
         const bool in_header = !parser.is_header_done();
         if (!ec && !parser.is_done()) {
             timed.expires_at(started + ctx.settings.request_timeout);
-            ec = std::get<0>(co_await bhttp::async_read(stream, buffer, parser, use_nothrow));
+            ec = std::get<0>(co_await bhttp::async_read(stream, buffer, parser, kit::use_nothrow));
         }
         if (ec) {
             count_read_limit(ctx, ec, in_header);
@@ -272,7 +275,8 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
     }
     beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *tls};
     beast::get_lowest_layer(stream).expires_after(ctx.settings.header_timeout);
-    const auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+    const auto [ec] =
+        co_await stream.async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
     if (ec) {
         ctx.log->info("event=tls_handshake_failed reason=\"{}\"", ec.message());
         co_return;

@@ -2,7 +2,7 @@
 
 #include "config/settings.hpp"
 #include "http/api.hpp"
-#include "rrpc/limit_counters.hpp"
+#include "kit/limit_counters.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
 #include "server/limits.hpp"
@@ -25,7 +25,7 @@ struct http_context {
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
     std::size_t max_queued;    ///< per stream subscriber
     drain_gate& gate;          ///< in-flight requests, for a graceful shutdown
-    rrpc::limit_counters& counters;
+    kit::limit_counters& counters;
     std::function<std::string()> metrics;  ///< `GET /v1/metrics` (HTTP Basic): Prometheus text
     std::shared_ptr<spdlog::logger> log;
 };

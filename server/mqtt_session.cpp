@@ -1,11 +1,11 @@
 #include "server/mqtt_session.hpp"
-#include "rrpc/unix_ms.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "kit/unix_ms.hpp"
+#include "kit/use_nothrow.hpp"
 
+#include "catalog/device_auth.hpp"
+#include "kit/printable.hpp"
 #include "mqtt/errc.hpp"
 #include "mqtt/topic.hpp"
-#include "rrpc/device_auth.hpp"
-#include "rrpc/printable.hpp"
 #include "rrpc/topics.hpp"
 #include "server/device_registry.hpp"
 
@@ -97,7 +97,7 @@ asio::awaitable<void> mqtt_session::read_loop() {
     socket_.non_blocking(true, ec);
     if (tls_) {
         const auto [hec] =
-            co_await tls_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+            co_await tls_->async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
         if (hec) {
             ctx_.log->info("event=tls_handshake_failed peer={} reason=\"{}\"", peer_,
                            hec.message());
@@ -111,14 +111,14 @@ asio::awaitable<void> mqtt_session::read_loop() {
         std::span<const std::uint8_t> data;
         if (tls_) {
             const auto [rec, n] =
-                co_await tls_->async_read_some(asio::buffer(tls_buffer_), use_nothrow);
+                co_await tls_->async_read_some(asio::buffer(tls_buffer_), kit::use_nothrow);
             ec = rec;
             data = {tls_buffer_.data(), n};
         } else {
             // Wait without a buffer, then read into the shared one: no co_await until the bytes
             // are consumed, so an idle device holds no buffer.
             const auto [wec] =
-                co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+                co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, kit::use_nothrow);
             ec = wec;
             const auto n = wec ? 0 : socket_.read_some(asio::buffer(ctx_.scratch), ec);
             if (ec == asio::error::would_block) continue;
@@ -149,7 +149,7 @@ asio::awaitable<void> mqtt_session::read_loop() {
         }
         wake_writer();
     }
-    co_await hold_.async_wait(use_nothrow);  // the writer flushes and ends the session
+    co_await hold_.async_wait(kit::use_nothrow);  // the writer flushes and ends the session
 }
 
 asio::awaitable<void> mqtt_session::write_loop() {
@@ -158,14 +158,14 @@ asio::awaitable<void> mqtt_session::write_loop() {
         if (outbox_.empty()) {
             if (ending_ != ending::none) co_return;  // flushed
             wake_.expires_at(clock::time_point::max());
-            co_await wake_.async_wait(use_nothrow);
+            co_await wake_.async_wait(kit::use_nothrow);
             continue;
         }
         writing.clear();
         std::swap(writing, outbox_);
         // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
-        auto write = tls_ ? asio::async_write(*tls_, asio::buffer(writing), use_nothrow)
-                          : asio::async_write(socket_, asio::buffer(writing), use_nothrow);
+        auto write = tls_ ? asio::async_write(*tls_, asio::buffer(writing), kit::use_nothrow)
+                          : asio::async_write(socket_, asio::buffer(writing), kit::use_nothrow);
         const auto [ec, n] = co_await std::move(write);
         if (ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
@@ -186,16 +186,16 @@ asio::awaitable<void> mqtt_session::watchdog() {
             due = protocol_.keep_alive_deadline().value_or(clock::time_point::max());
         if (now >= due) break;
         deadline_.expires_at(due);
-        co_await deadline_.async_wait(use_nothrow);
+        co_await deadline_.async_wait(kit::use_nothrow);
     }
     if (ending_ == ending::none) {
         const bool connected = protocol_.current_state() == mqtt::server_protocol::state::connected;
         ending_ = connected ? ending::keep_alive : ending::violation;
         if (connected)
             ctx_.log->info("event=keep_alive_expired peer={}", peer_);
-        else if (ctx_.counters.hit(rrpc::limit::mqtt_connect_timeout))
+        else if (ctx_.counters.hit(kit::limit::mqtt_connect_timeout))
             ctx_.log->info("event=limit_hit limit=mqtt_connect_timeout peer={} count={}", peer_,
-                           ctx_.counters.count(rrpc::limit::mqtt_connect_timeout));
+                           ctx_.counters.count(kit::limit::mqtt_connect_timeout));
     }
 }
 
@@ -244,9 +244,9 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
     if (std::holds_alternative<mqtt::event::disconnected>(event)) return finish(ending::disconnect);
     if (auto* e = std::get_if<mqtt::event::violation>(&event)) {
         if (e->reason == mqtt::errc::packet_too_large) {
-            if (ctx_.counters.hit(rrpc::limit::mqtt_packet_size))
+            if (ctx_.counters.hit(kit::limit::mqtt_packet_size))
                 ctx_.log->info("event=limit_hit limit=mqtt_packet_size peer={} count={}", peer_,
-                               ctx_.counters.count(rrpc::limit::mqtt_packet_size));
+                               ctx_.counters.count(kit::limit::mqtt_packet_size));
         } else {
             ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_,
                            e->reason.message());
@@ -264,7 +264,7 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
 void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
                           const mqtt::connect& c) {
     ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
-                   rrpc::printable(c.client_id), static_cast<int>(code), reason);
+                   kit::printable(c.client_id), static_cast<int>(code), reason);
     ctx_.backoff.failed({address_, c.username.value_or("")}, clock::now());
     protocol_.refuse(code, outbox_);
     finish(ending::refused);
@@ -275,21 +275,22 @@ void mqtt_session::on_connect(mqtt::connect& c) {
     const login_backoff::who who{address_, c.username.value_or("")};
     if (ctx_.backoff.blocked(who, clock::now())) {
         // Not even checked: a guesser learns nothing while the back-off lasts.
-        if (ctx_.counters.hit(rrpc::limit::mqtt_login_backoff))
+        if (ctx_.counters.hit(kit::limit::mqtt_login_backoff))
             ctx_.log->warn(
                 "event=limit_hit limit=mqtt_login_backoff address={} username=\"{}\" count={}",
-                address_.to_string(), rrpc::printable(who.username, 80),
-                ctx_.counters.count(rrpc::limit::mqtt_login_backoff));
+                address_.to_string(), kit::printable(who.username, 80),
+                ctx_.counters.count(kit::limit::mqtt_login_backoff));
         protocol_.refuse(code::server_unavailable, outbox_);
         return finish(ending::refused);
     }
-    const auto parts = rrpc::parse_client_id(c.client_id);
+    const auto parts = catalog::parse_client_id(c.client_id);
     if (!parts) return refuse(code::identifier_rejected, "client_id_format", c);
-    const auto device = c.username ? rrpc::parse_username(*c.username) : std::nullopt;
+    const auto device = c.username ? catalog::parse_username(*c.username) : std::nullopt;
     if (!device) return refuse(code::bad_username_or_password, "username_format", c);
     auto* record = ctx_.devices.find(*device);
     if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device", c);
-    if (!c.password || !rrpc::verify_login_password(*parts, *device, record->secret, *c.password))
+    if (!c.password ||
+        !catalog::verify_login_password(*parts, *device, record->secret, *c.password))
         return refuse(code::bad_username_or_password, "bad_password", c);
     if (record->disabled) return refuse(code::not_authorized, "disabled", c);
     const std::chrono::seconds keep_alive{c.keep_alive};
@@ -298,8 +299,8 @@ void mqtt_session::on_connect(mqtt::connect& c) {
 
     ctx_.backoff.succeeded(who);
     if (record->active_ms == 0) {  // its first login: UNACTIVE no more
-        record->active_ms = rrpc::unix_ms();
-        ctx_.journal.device_saved(*record, rrpc::journal::urgency::lazy);
+        record->active_ms = kit::unix_ms();
+        ctx_.journal.device_saved(*record, store::journal::urgency::lazy);
     }
     device_ = *device;
     if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();
@@ -314,7 +315,7 @@ void mqtt_session::on_publish(mqtt::publish& p) {
         ++refused_publishes_;
         ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
                       "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
-                      device_->product_key, device_->device_name, rrpc::printable(p.topic, 256),
+                      device_->product_key, device_->device_name, kit::printable(p.topic, 256),
                       refused_publishes_);
         return;
     }
@@ -332,7 +333,7 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
         if (!rrpc::device_may_access(*device_, sub.filter, rrpc::access::subscribe)) {
             ctx_.log->warn("event=subscribe_refused pk={} dn={} filter=\"{}\"",
                            device_->product_key, device_->device_name,
-                           rrpc::printable(sub.filter, 256));
+                           kit::printable(sub.filter, 256));
             codes.push_back(mqtt::suback_failure);
             continue;
         }
@@ -368,11 +369,11 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
             granted = std::max(granted.value_or(s.qos), s.qos);
     if (!granted) return delivery::none;
     if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
-        if (ctx_.counters.hit(rrpc::limit::mqtt_outbound_queue))
+        if (ctx_.counters.hit(kit::limit::mqtt_outbound_queue))
             ctx_.log->warn(
                 "event=limit_hit limit=mqtt_outbound_queue pk={} dn={} queued_bytes={} count={}",
                 device_->product_key, device_->device_name, outbox_.size(),
-                ctx_.counters.count(rrpc::limit::mqtt_outbound_queue));
+                ctx_.counters.count(kit::limit::mqtt_outbound_queue));
         finish(ending::slow_reader);
         return delivery::none;
     }

@@ -1,17 +1,17 @@
 #pragma once
 
+#include "catalog/device_directory.hpp"
+#include "catalog/device_key.hpp"
 #include "config/settings.hpp"
+#include "kit/limit_counters.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/server_protocol.hpp"
 #include "rrpc/async_calls.hpp"
-#include "rrpc/device_directory.hpp"
-#include "rrpc/device_key.hpp"
-#include "rrpc/journal.hpp"
-#include "rrpc/limit_counters.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
 #include "server/limits.hpp"
 #include "server/tls.hpp"
+#include "store/journal.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -37,12 +37,12 @@ enum class delivery : std::uint8_t { none, qos0, qos1 };
 /// What every MQTT session shares. Lives as long as the listener.
 struct mqtt_context {
     const config::mqtt_settings& settings;
-    rrpc::device_directory& devices;
-    rrpc::journal& journal;  ///< a device's first login is recorded
+    catalog::device_directory& devices;
+    store::journal& journal;  ///< a device's first login is recorded
     device_registry& registry;
     rrpc::service& rrpc;
     rrpc::async_calls& async;
-    rrpc::limit_counters& counters;
+    kit::limit_counters& counters;
     login_backoff& backoff;
     std::shared_ptr<spdlog::logger> log;
     /// The one read buffer of every session of this io thread: a session waits until its socket
@@ -125,7 +125,7 @@ private:
     boost::asio::steady_timer hold_;      ///< parks the reader while the writer flushes
     clock::time_point accepted_at_;
     clock::time_point closing_since_{};
-    std::optional<rrpc::device_key> device_;
+    std::optional<catalog::device_key> device_;
     std::vector<mqtt::subscription> subscriptions_;
     std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  ///< QoS 1 packet id -> MessageId
     ending ending_ = ending::none;

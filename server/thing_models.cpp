@@ -9,7 +9,7 @@ boost::system::result<http::thing_models, std::string> load_thing_models(
         const auto& p = settings.products[i];
         auto& model = models[p.product_key];
         for (std::size_t j = 0; j < p.tsl_json.size(); ++j) {
-            if (auto added = rrpc::add_tsl(p.tsl_json[j], model); !added)
+            if (auto added = catalog::add_tsl(p.tsl_json[j], model); !added)
                 return "products[" + std::to_string(i) + "] (" + p.product_key + ") tsl[" +
                        std::to_string(j) + "]: " + added.error();
         }

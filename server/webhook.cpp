@@ -1,7 +1,7 @@
 #include "server/webhook.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "kit/use_nothrow.hpp"
 
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -60,7 +60,7 @@ asio::awaitable<void> webhook_sender::run() {
     for (;;) {
         if (queue_.empty()) {
             wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(use_nothrow);
+            co_await wake_.async_wait(kit::use_nothrow);
             continue;
         }
         const auto [id, body] = std::move(queue_.front());
@@ -71,7 +71,7 @@ asio::awaitable<void> webhook_sender::run() {
                 backoff.expires_after(std::min<std::chrono::milliseconds>(
                     std::chrono::milliseconds{250} * (1 << (attempt - 1)),
                     std::chrono::seconds{30}));
-                co_await backoff.async_wait(use_nothrow);
+                co_await backoff.async_wait(kit::use_nothrow);
             }
             delivered = co_await post(body, id);
         }
@@ -85,11 +85,11 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
     const std::string host{url->host()};
     const std::string port = url->has_port() ? std::string{url->port()} : std::string{"80"};
     asio::ip::tcp::resolver resolver{ex_};
-    const auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
+    const auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kit::use_nothrow);
     if (rec) co_return false;
     beast::tcp_stream stream{ex_};
     stream.expires_after(request_timeout);
-    const auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
+    const auto [cec, ep] = co_await stream.async_connect(endpoints, kit::use_nothrow);
     if (cec) {
         log_->debug("event=webhook_connect_failed url={} reason=\"{}\"", hook_.url, cec.message());
         co_return false;
@@ -106,15 +106,15 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
     req.set("X-Rrpcd-Timestamp", timestamp);
     req.set("X-Rrpcd-Message-Id", std::to_string(message_id));
     req.set("X-Rrpcd-Signature",
-            "sha256=" + rrpc::to_hex(rrpc::hmac(rrpc::hmac_algorithm::sha256, hook_.secret,
-                                                timestamp + "." + body)));
+            "sha256=" + kit::to_hex(kit::hmac(kit::hmac_algorithm::sha256, hook_.secret,
+                                              timestamp + "." + body)));
     req.body() = body;
     req.prepare_payload();
-    const auto [wec, wn] = co_await bhttp::async_write(stream, req, use_nothrow);
+    const auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
     if (wec) co_return false;
     beast::flat_buffer buffer;
     bhttp::response<bhttp::string_body> res;
-    const auto [rec2, rn] = co_await bhttp::async_read(stream, buffer, res, use_nothrow);
+    const auto [rec2, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
     boost::system::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     if (rec2) co_return false;

@@ -1,8 +1,8 @@
 // libFuzzer target: a thing model (TSL) document and InvokeThingService Args, split at the first
 // NUL byte; without one, the input is Args for the demo product's model. Parsing and validating
 // must reject what is wrong with a message, never crash or recurse without bound.
+#include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
-#include "rrpc/thing_model.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -12,22 +12,22 @@
 
 namespace {
 
-const rrpcd::rrpc::thing_model& demo_model() {
-    static const rrpcd::rrpc::thing_model model = [] {
-        rrpcd::rrpc::thing_model m;
+const rrpcd::catalog::thing_model& demo_model() {
+    static const rrpcd::catalog::thing_model model = [] {
+        rrpcd::catalog::thing_model m;
         for (const auto& product : rrpcd::config::embedded_default().products)
-            for (const auto& doc : product.tsl_json) (void)rrpcd::rrpc::add_tsl(doc, m);
+            for (const auto& doc : product.tsl_json) (void)rrpcd::catalog::add_tsl(doc, m);
         return m;
     }();
     return model;
 }
 
-void validate_all(const rrpcd::rrpc::thing_model& model, std::string_view args_text) {
+void validate_all(const rrpcd::catalog::thing_model& model, std::string_view args_text) {
     boost::system::error_code ec;
     const auto args = boost::json::parse(args_text, ec);
     if (ec || !args.is_object()) return;
     for (const auto& [name, service] : model.services)
-        (void)rrpcd::rrpc::validate_args(service, args.get_object());
+        (void)rrpcd::catalog::validate_args(service, args.get_object());
 }
 
 }  // namespace
@@ -39,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         validate_all(demo_model(), in);
         return 0;
     }
-    rrpcd::rrpc::thing_model model;
-    if (rrpcd::rrpc::add_tsl(in.substr(0, split), model)) validate_all(model, in.substr(split + 1));
+    rrpcd::catalog::thing_model model;
+    if (rrpcd::catalog::add_tsl(in.substr(0, split), model))
+        validate_all(model, in.substr(split + 1));
     return 0;
 }

@@ -1,6 +1,6 @@
 #include "http/signature.hpp"
 #include "http/authenticator.hpp"
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include "data_dir.hpp"
 
@@ -91,7 +91,7 @@ TEST_CASE("every captured SDK request canonicalises and signs as the SDK did", "
                 lines.push_back(h + ":" + std::string{c.req[h]});
             const auto canonical = v3_canonical_request(
                 c.req.method_string(), c.path, views_of(c.params.query), lines,
-                auth->signed_headers_text, rrpcd::rrpc::to_hex(rrpcd::rrpc::sha256(c.req.body())));
+                auth->signed_headers_text, rrpcd::kit::to_hex(rrpcd::kit::sha256(c.req.body())));
             CHECK(canonical == c.expected.at("canonicalRequest").as_string());
             CHECK(v3_signature(c.secret, canonical) == c.expected.at("signatureHex").as_string());
         } else {

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 using namespace rrpcd::rrpc;
+using namespace rrpcd::catalog;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 

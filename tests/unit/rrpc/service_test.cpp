@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 using namespace rrpcd::rrpc;
+using namespace rrpcd::catalog;
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 

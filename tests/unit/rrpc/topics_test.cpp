@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 using namespace rrpcd::rrpc;
+using namespace rrpcd::catalog;
 
 namespace {
 const device_key a{"a1PK", "devA"};

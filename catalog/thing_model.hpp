@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 struct param_def;
 
@@ -70,4 +70,4 @@ boost::system::result<void, std::string> add_tsl(std::string_view json, thing_mo
 std::optional<std::string> validate_args(const service_def& service,
                                          const boost::json::object& args);
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

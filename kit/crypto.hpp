@@ -6,7 +6,7 @@
 
 struct evp_mac_ctx_st;
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// HMAC digests used by Alibaba's device login (signmethod) and the cloud API signatures.
 enum class hmac_algorithm { md5, sha1, sha256 };
@@ -43,4 +43,4 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 /// `n` bytes from OpenSSL's CSPRNG (secrets, generated keys).
 std::string random_bytes(std::size_t n);
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

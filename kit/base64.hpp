@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// Standard base64 (RFC 4648 section 4, with padding).
 std::string base64_encode(std::string_view bytes);
@@ -13,4 +13,4 @@ std::string base64_encode(std::string_view bytes);
 /// (no whitespace, no URL-safe alphabet). nullopt for anything else.
 std::optional<std::string> base64_decode(std::string_view text);
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

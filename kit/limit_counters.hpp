@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// Every configured limit that can be hit (docs/security.md lists them with their defaults).
 enum class limit : std::uint8_t {
@@ -53,4 +53,4 @@ private:
     std::array<std::uint64_t, limit_kinds> hits_{};
 };
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

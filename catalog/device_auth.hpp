@@ -1,19 +1,20 @@
 #pragma once
 
-#include "rrpc/crypto.hpp"
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
+#include "kit/crypto.hpp"
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 /// The parts of an Alibaba MQTT client id `id|securemode=3,signmethod=hmacsha1,timestamp=..|`.
 struct client_id_parts {
     std::string id;          ///< the prefix before the first '|'; signed as clientId
     std::string securemode;  ///< "2" (TLS) or "3" (TCP), as sent
-    hmac_algorithm signmethod = hmac_algorithm::md5;  ///< the platform's default is hmacmd5
+    kit::hmac_algorithm signmethod =
+        kit::hmac_algorithm::md5;          ///< the platform's default is hmacmd5
     std::optional<std::string> timestamp;  ///< signed when present; never checked for freshness
     bool ext = false;                      ///< `ext=1`: custom-topic RRPC support (C SDK)
 };
@@ -35,4 +36,4 @@ std::string login_sign_content(const client_id_parts& parts, const device_key& d
 bool verify_login_password(const client_id_parts& parts, const device_key& device,
                            std::string_view device_secret, std::string_view password);
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

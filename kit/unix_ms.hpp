@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// Milliseconds since the Unix epoch (0 for a default time_point): the stored and the cloud's
 /// time form.
@@ -12,4 +12,4 @@ inline std::int64_t unix_ms(
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

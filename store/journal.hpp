@@ -1,15 +1,15 @@
 #pragma once
 
+#include "catalog/device_directory.hpp"
+#include "catalog/device_key.hpp"
 #include "rrpc/call_log.hpp"
-#include "rrpc/device_directory.hpp"
-#include "rrpc/device_key.hpp"
 #include "rrpc/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
 #include <cstdint>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::store {
 
 /// Where accepted QoS 1 messages, products, devices and async call outcomes are kept across a
 /// restart or a crash.
@@ -19,18 +19,20 @@ class journal {
 public:
     virtual ~journal() = default;
     /// A QoS 1 message accepted for `device`, after every message accepted before it.
-    virtual void message_accepted(const device_key& device, const queued_message& message) = 0;
+    virtual void message_accepted(const catalog::device_key& device,
+                                  const rrpc::queued_message& message) = 0;
     /// The message is done with: acknowledged, delivered at QoS 0, or pushed out of a full queue.
-    virtual void message_done(const device_key& device, std::uint64_t message_id) = 0;
+    virtual void message_done(const catalog::device_key& device, std::uint64_t message_id) = 0;
     /// `lazy`: it may wait for the next durable write or a periodic flush (about a second);
     /// losing it in a crash costs little (a device's first login time, say).
     enum class urgency : std::uint8_t { durable, lazy };
     /// A device was registered or changed (disabled, first online…).
-    virtual void device_saved(const device_record& device, urgency u = urgency::durable) = 0;
-    virtual void device_deleted(const device_key& device) = 0;
-    virtual void product_saved(const product_record& product) = 0;
+    virtual void device_saved(const catalog::device_record& device,
+                              urgency u = urgency::durable) = 0;
+    virtual void device_deleted(const catalog::device_key& device) = 0;
+    virtual void product_saved(const catalog::product_record& product) = 0;
     /// An async call was accepted or ended (its lookup outlives a restart).
-    virtual void call_saved(const call_record& record) = 0;
+    virtual void call_saved(const rrpc::call_record& record) = 0;
     /// Resumes once everything recorded so far is on disk.
     virtual boost::asio::awaitable<void> sync() = 0;
 };
@@ -38,13 +40,13 @@ public:
 /// No store configured: messages live in memory only.
 class memory_journal final : public journal {
 public:
-    void message_accepted(const device_key&, const queued_message&) override {}
-    void message_done(const device_key&, std::uint64_t) override {}
-    void device_saved(const device_record&, urgency) override {}
-    void device_deleted(const device_key&) override {}
-    void product_saved(const product_record&) override {}
-    void call_saved(const call_record&) override {}
+    void message_accepted(const catalog::device_key&, const rrpc::queued_message&) override {}
+    void message_done(const catalog::device_key&, std::uint64_t) override {}
+    void device_saved(const catalog::device_record&, urgency) override {}
+    void device_deleted(const catalog::device_key&) override {}
+    void product_saved(const catalog::product_record&) override {}
+    void call_saved(const rrpc::call_record&) override {}
     boost::asio::awaitable<void> sync() override { co_return; }
 };
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::store

@@ -1,13 +1,13 @@
-#include "rrpc/device_directory.hpp"
+#include "catalog/device_directory.hpp"
 
 #include <algorithm>
 
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 std::string device_directory::iot_id_of(const device_key& key) {
-    return to_hex(sha256(key.product_key + "/" + key.device_name)).substr(0, 20);
+    return kit::to_hex(kit::sha256(key.product_key + "/" + key.device_name)).substr(0, 20);
 }
 
 const device_record& device_directory::add(device_record record) {
@@ -69,4 +69,4 @@ const device_record* device_directory::find_by_iot_id(std::string_view iot_id) c
     return it == by_iot_id_.end() ? nullptr : find(it->second);
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "http/authenticator.hpp"
-#include "rrpc/journal.hpp"
+#include "config/settings.hpp"
+#include "store/journal.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/system/result.hpp>
@@ -21,16 +21,16 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
-namespace rrpcd::server {
+namespace rrpcd::store {
 
 /// The embedded store: one SQLite database in WAL mode, its schema versioned (PRAGMA
 /// user_version) and migrated at open. After open, only its own writer thread touches the
 /// database: the io thread queues records and never waits on the disk; the writer writes
 /// whatever is queued in one transaction (group commit, synchronous=FULL), then wakes the
 /// sync() waiters on their own executors. Implements the journal of accepted QoS 1 messages.
-class sqlite_store final : public rrpc::journal {
+class sqlite_store final : public store::journal {
 public:
-    using stored_message = std::pair<rrpc::device_key, rrpc::queued_message>;
+    using stored_message = std::pair<catalog::device_key, rrpc::queued_message>;
 
     /// Opens (creating the file and its directory) and migrates; the error names the file.
     /// Call records older than `retention` are deleted (checked once a minute).
@@ -47,31 +47,31 @@ public:
     /// Start-up (the loads wait for the writer's batch in progress): the kept QoS 1 messages,
     /// in acceptance order.
     std::vector<stored_message> load_messages();
-    struct catalog {
-        std::vector<rrpc::product_record> products;
-        std::vector<rrpc::device_record> devices;
+    struct catalog_rows {
+        std::vector<catalog::product_record> products;
+        std::vector<catalog::device_record> devices;
     };
     /// Start-up: the products and devices.
-    catalog load_catalog();
+    catalog_rows load_catalog();
     /// Start-up: the newest `max` call records within the retention, oldest first.
     std::vector<rrpc::call_record> load_calls(std::size_t max);
 
     /// TSL documents by ProductKey.
     using tsl_documents = std::map<std::string, std::vector<std::string>, std::less<>>;
     /// Start-up: the access keys and thing models the config file does not own.
-    std::vector<http::access_key_entry> load_other_access_keys();
+    std::vector<config::access_key> load_other_access_keys();
     tsl_documents load_other_thing_models();
     /// Makes the config-owned access keys (start, SIGHUP) and thing models (start) exactly
     /// these: what the file no longer names goes, what others added stays.
-    void seed_access_keys(std::vector<http::access_key_entry> keys);
+    void seed_access_keys(std::vector<config::access_key> keys);
     void seed_thing_models(tsl_documents models);
 
-    void message_accepted(const rrpc::device_key& device,
+    void message_accepted(const catalog::device_key& device,
                           const rrpc::queued_message& message) override;
-    void message_done(const rrpc::device_key& device, std::uint64_t message_id) override;
-    void device_saved(const rrpc::device_record& device, urgency u) override;
-    void device_deleted(const rrpc::device_key& device) override;
-    void product_saved(const rrpc::product_record& product) override;
+    void message_done(const catalog::device_key& device, std::uint64_t message_id) override;
+    void device_saved(const catalog::device_record& device, urgency u) override;
+    void device_deleted(const catalog::device_key& device) override;
+    void product_saved(const catalog::product_record& product) override;
     void call_saved(const rrpc::call_record& record) override;
     boost::asio::awaitable<void> sync() override;
 
@@ -111,4 +111,4 @@ private:
     std::thread writer_;
 };
 
-}  // namespace rrpcd::server
+}  // namespace rrpcd::store

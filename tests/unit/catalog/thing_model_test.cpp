@@ -1,11 +1,11 @@
-#include "rrpc/thing_model.hpp"
+#include "catalog/thing_model.hpp"
 
 #include "catch_result.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
-using namespace rrpcd::rrpc;
+using namespace rrpcd::catalog;
 
 namespace {
 

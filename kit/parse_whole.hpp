@@ -5,7 +5,7 @@
 #include <string_view>
 #include <system_error>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// `s` as a number of type T when all of it is one (std::from_chars; no sign, space or suffix
 /// beyond what from_chars takes), else nullopt. For untrusted text: ids in topics, parameters.
@@ -18,4 +18,4 @@ std::optional<T> parse_whole(std::string_view s) noexcept {
     return v;
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

@@ -1,4 +1,4 @@
-#include "rrpc/device_auth.hpp"
+#include "catalog/device_auth.hpp"
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/algorithm/string/split.hpp>
@@ -6,7 +6,7 @@
 
 #include <vector>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 std::optional<client_id_parts> parse_client_id(std::string_view client_id) {
     const auto open = client_id.find('|');
@@ -31,11 +31,11 @@ std::optional<client_id_parts> parse_client_id(std::string_view client_id) {
         } else if (key == "signmethod") {
             boost::algorithm::to_lower(value);
             if (value == "hmacmd5")
-                parts.signmethod = hmac_algorithm::md5;
+                parts.signmethod = kit::hmac_algorithm::md5;
             else if (value == "hmacsha1")
-                parts.signmethod = hmac_algorithm::sha1;
+                parts.signmethod = kit::hmac_algorithm::sha1;
             else if (value == "hmacsha256" || value == "sha256")
-                parts.signmethod = hmac_algorithm::sha256;
+                parts.signmethod = kit::hmac_algorithm::sha256;
             else
                 return std::nullopt;
         } else if (key == "timestamp") {
@@ -66,11 +66,12 @@ bool verify_login_password(const client_id_parts& parts, const device_key& devic
                            std::string_view device_secret, std::string_view password) {
     const auto content = login_sign_content(parts, device);
     const auto given = boost::algorithm::to_lower_copy(std::string{password});
-    const auto matches = [&](hmac_algorithm algorithm) {
-        return constant_time_equal(to_hex(hmac(algorithm, device_secret, content)), given);
+    const auto matches = [&](kit::hmac_algorithm algorithm) {
+        return kit::constant_time_equal(kit::to_hex(kit::hmac(algorithm, device_secret, content)),
+                                        given);
     };
     return matches(parts.signmethod) ||
-           (parts.signmethod != hmac_algorithm::sha1 && matches(hmac_algorithm::sha1));
+           (parts.signmethod != kit::hmac_algorithm::sha1 && matches(kit::hmac_algorithm::sha1));
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

@@ -1,8 +1,8 @@
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace rrpcd::rrpc;
+using namespace rrpcd::kit;
 
 TEST_CASE("HMAC matches RFC 2202 and RFC 4231 vectors", "[rrpc]") {
     const std::string key = "Jefe", data = "what do ya want for nothing?";

@@ -1,9 +1,9 @@
-#include "rrpc/base64.hpp"
+#include "kit/base64.hpp"
 
 // Beast's base64 is a detail API: it is wrapped here, once, and nowhere else.
 #include <boost/beast/core/detail/base64.hpp>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 namespace b64 = boost::beast::detail::base64;
 
@@ -29,4 +29,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

@@ -1,10 +1,11 @@
-#include "rrpc/device_auth.hpp"
+#include "catalog/device_auth.hpp"
 
 #include "data_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace rrpcd::rrpc;
+using namespace rrpcd::catalog;
+using namespace rrpcd::kit;
 
 TEST_CASE("the platform doc's password vector", "[rrpc]") {
     // clientId=12345, deviceName=device, productKey=pk, timestamp=789, secret=secret, hmacsha1.

@@ -1,4 +1,4 @@
-#include "rrpc/crypto.hpp"
+#include "kit/crypto.hpp"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -10,7 +10,7 @@
 #include <iterator>
 #include <stdexcept>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 namespace {
 
@@ -87,4 +87,4 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

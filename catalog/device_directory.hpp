@@ -1,6 +1,6 @@
 #pragma once
 
-#include "rrpc/device_key.hpp"
+#include "catalog/device_key.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 /// What the platform knows of one registered device.
 struct device_record {
@@ -64,4 +64,4 @@ private:
     std::map<std::string, product_record, std::less<>> products_;
 };
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::kit {
 
 /// `s` made safe to put in a log line: at most `max` bytes, control characters and quotes
 /// replaced by '?', so untrusted input (client ids, topics, actions) cannot forge log lines.
@@ -16,4 +16,4 @@ inline std::string printable(std::string_view s, std::size_t max = 128) {
     return out;
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::kit

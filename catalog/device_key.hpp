@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 /// A device's identity on the platform: its product and its name within the product.
 struct device_key {
@@ -24,4 +24,4 @@ struct device_key_hash {
     }
 };
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog

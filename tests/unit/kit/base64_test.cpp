@@ -1,8 +1,8 @@
-#include "rrpc/base64.hpp"
+#include "kit/base64.hpp"
 
 #include <catch2/catch.hpp>
 
-using namespace rrpcd::rrpc;
+using namespace rrpcd::kit;
 
 TEST_CASE("base64 round trips RFC 4648 vectors", "[rrpc]") {
     const std::pair<const char*, const char*> vectors[] = {

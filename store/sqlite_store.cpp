@@ -1,6 +1,6 @@
-#include "server/sqlite_store.hpp"
-#include "rrpc/unix_ms.hpp"
-#include "rrpc/use_nothrow.hpp"
+#include "store/sqlite_store.hpp"
+#include "kit/unix_ms.hpp"
+#include "kit/use_nothrow.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -15,7 +15,7 @@
 #include <concepts>
 #include <string_view>
 
-namespace rrpcd::server {
+namespace rrpcd::store {
 
 namespace asio = boost::asio;
 
@@ -222,29 +222,29 @@ std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
     read("SELECT product_key, device_name, message_id, topic, payload FROM messages ORDER BY seq",
          [&](sqlite3_stmt* st) {
              out.emplace_back(
-                 rrpc::device_key{column_text(st, 0), column_text(st, 1)},
+                 catalog::device_key{column_text(st, 0), column_text(st, 1)},
                  rrpc::queued_message{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
                                       column_text(st, 3), column_text(st, 4)});
          });
     return out;
 }
 
-void sqlite_store::message_accepted(const rrpc::device_key& device,
+void sqlite_store::message_accepted(const catalog::device_key& device,
                                     const rrpc::queued_message& message) {
-    enqueue([this, device, message, at = rrpc::unix_ms()] {
+    enqueue([this, device, message, at = kit::unix_ms()] {
         step(insert_message_, "message", device.product_key, device.device_name, message.message_id,
              message.topic, blob{message.payload}, at);
     });
 }
 
-void sqlite_store::message_done(const rrpc::device_key& device, std::uint64_t message_id) {
+void sqlite_store::message_done(const catalog::device_key& device, std::uint64_t message_id) {
     enqueue([this, device, message_id] {
         step(delete_message_, "message_done", message_id, device.product_key, device.device_name);
     });
 }
 
-sqlite_store::catalog sqlite_store::load_catalog() {
-    catalog out;
+sqlite_store::catalog_rows sqlite_store::load_catalog() {
+    catalog_rows out;
     read("SELECT product_key, name, node_type, data_format, description, created_ms FROM products",
          [&](sqlite3_stmt* st) {
              out.products.push_back({column_text(st, 0), column_text(st, 1),
@@ -267,7 +267,7 @@ sqlite_store::catalog sqlite_store::load_catalog() {
     return out;
 }
 
-void sqlite_store::device_saved(const rrpc::device_record& d, urgency u) {
+void sqlite_store::device_saved(const catalog::device_record& d, urgency u) {
     enqueue(
         [this, d] {
             write(
@@ -280,7 +280,7 @@ void sqlite_store::device_saved(const rrpc::device_record& d, urgency u) {
         {}, u);
 }
 
-void sqlite_store::device_deleted(const rrpc::device_key& device) {
+void sqlite_store::device_deleted(const catalog::device_key& device) {
     enqueue([this, device] {
         write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", "device_deleted",
               device.product_key, device.device_name);
@@ -290,7 +290,7 @@ void sqlite_store::device_deleted(const rrpc::device_key& device) {
     });
 }
 
-void sqlite_store::product_saved(const rrpc::product_record& p) {
+void sqlite_store::product_saved(const catalog::product_record& p) {
     enqueue([this, p] {
         write(
             "INSERT OR REPLACE INTO products (product_key, name, node_type, data_format, "
@@ -308,7 +308,7 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             "call", r.message_id, static_cast<int>(r.kind), r.device.product_key,
             r.device.device_name, r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state),
-            r.reply_topic, blob{r.reply}, rrpc::unix_ms(r.created), rrpc::unix_ms(r.finished));
+            r.reply_topic, blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
     });
 }
 
@@ -333,13 +333,13 @@ std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
         "SELECT message_id, kind, product_key, device_name, topic, request, identifier, state, "
         "reply_topic, reply, created_ms, finished_ms FROM calls WHERE created_ms >= ? "
         "ORDER BY created_ms DESC LIMIT ?",
-        on_row, rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count(), max);
+        on_row, kit::unix_ms() - std::chrono::milliseconds{retention_}.count(), max);
     std::reverse(out.begin(), out.end());
     return out;
 }
 
-std::vector<http::access_key_entry> sqlite_store::load_other_access_keys() {
-    std::vector<http::access_key_entry> out;
+std::vector<config::access_key> sqlite_store::load_other_access_keys() {
+    std::vector<config::access_key> out;
     read(
         "SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service FROM access_keys "
         "WHERE from_config = 0",
@@ -362,7 +362,7 @@ sqlite_store::tsl_documents sqlite_store::load_other_thing_models() {
     return out;
 }
 
-void sqlite_store::seed_access_keys(std::vector<http::access_key_entry> keys) {
+void sqlite_store::seed_access_keys(std::vector<config::access_key> keys) {
     enqueue([this, keys = std::move(keys)] {
         exec(db_, "DELETE FROM access_keys WHERE from_config = 1");
         for (const auto& k : keys)
@@ -415,7 +415,7 @@ asio::awaitable<void> sqlite_store::sync() {
     auto committed =
         std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
     enqueue([] {}, [ex, committed] { asio::post(ex, [committed] { committed->cancel(); }); });
-    co_await committed->async_wait(use_nothrow);
+    co_await committed->async_wait(kit::use_nothrow);
 }
 
 void sqlite_store::enqueue(job work, std::function<void()> done, urgency u) {
@@ -462,7 +462,7 @@ void sqlite_store::write_batch(std::vector<job>& jobs) {
         now - purged_ >= std::chrono::minutes{1}) {
         purged_ = now;  // call records past their retention go, in the same transaction
         write("DELETE FROM calls WHERE created_ms < ?", "calls_expired",
-              rrpc::unix_ms() - std::chrono::milliseconds{retention_}.count());
+              kit::unix_ms() - std::chrono::milliseconds{retention_}.count());
     }
     if (!exec(db_, "COMMIT")) {
         log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
@@ -470,4 +470,4 @@ void sqlite_store::write_batch(std::vector<job>& jobs) {
     }
 }
 
-}  // namespace rrpcd::server
+}  // namespace rrpcd::store

@@ -1,6 +1,6 @@
-#include "rrpc/thing_model.hpp"
+#include "catalog/thing_model.hpp"
 
-#include "rrpc/parse_whole.hpp"
+#include "kit/parse_whole.hpp"
 
 #include <boost/json.hpp>
 
@@ -8,7 +8,7 @@
 #include <charconv>
 #include <cmath>
 
-namespace rrpcd::rrpc {
+namespace rrpcd::catalog {
 
 namespace json = boost::json;
 
@@ -23,7 +23,7 @@ std::optional<double> number_spec(const json::object& specs, std::string_view ke
     if (v == nullptr) return std::nullopt;
     if (v->is_number()) return v->to_number<double>();
     if (const auto* s = v->if_string())
-        if (const auto d = parse_whole<double>(*s)) return d;
+        if (const auto d = kit::parse_whole<double>(*s)) return d;
     err = path + "." + std::string{key} + ": expected a number";
     return std::nullopt;
 }
@@ -87,7 +87,7 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
             if (specs == nullptr || specs->empty())
                 return err = sp + ": expected the values, like {\"0\":\"off\"}", false;
             for (const auto& [key, label] : *specs) {
-                const auto value = parse_whole<std::int64_t>(key);
+                const auto value = kit::parse_whole<std::int64_t>(key);
                 if (!value)
                     return err = sp + "." + std::string{key} + ": expected an integer value", false;
                 out.values.insert(*value);
@@ -274,4 +274,4 @@ std::optional<std::string> validate_args(const service_def& service,
     return check_members(service.input, args, "Args");
 }
 
-}  // namespace rrpcd::rrpc
+}  // namespace rrpcd::catalog
