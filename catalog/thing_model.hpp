@@ -60,6 +60,9 @@ struct thing_model {
     const service_def* find(std::string_view identifier) const noexcept;
 };
 
+/// Thing models by ProductKey.
+using thing_models = std::map<std::string, thing_model, std::less<>>;
+
 /// Parses one Alibaba TSL document and adds its services to `model` (a document with
 /// `functionBlockId` is a non-default module: its identifiers become `module:identifier`).
 /// The error names the offending element, like `services[2].inputData[0].dataType.specs.max`.

@@ -1,6 +1,6 @@
 // The device-management actions: products and devices registered at run time, with the cloud's
 // parameters, response shapes and codes. Every change is on disk (journal) before the answer.
-#include "http/api.hpp"
+#include "http/actions.hpp"
 #include "kit/unix_ms.hpp"
 
 #include "config/names.hpp"
@@ -53,27 +53,39 @@ json::object product_json(const catalog::product_record& p) {
     return data;
 }
 
-}  // namespace
-
-std::string api::status_of(const catalog::device_record& d) const {
+/// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE.
+std::string status_of(const action_context& ctx, const catalog::device_record& d) {
     if (d.disabled) return "DISABLE";
     if (d.active_ms == 0) return "UNACTIVE";
-    return services_.devices_online.presence_of(d.key).link == rrpc::presence::state::connected
+    return ctx.services.devices_online.presence_of(d.key).link == rrpc::presence::state::connected
                ? "ONLINE"
                : "OFFLINE";
 }
 
-api::product_result api::find_product(const request_params& params) const {
+using product_result = boost::system::result<const catalog::product_record*, api_error>;
+
+product_result find_product(const action_context& ctx, const request_params& params) {
     const auto pk = params.get("ProductKey").value_or("");
     if (pk.empty()) return business("iot.prod.NullProductKey", "The productKey is empty.");
     if (!config::is_valid_product_key(pk))
         return business("iot.prod.InvalidFormattedProductkey",
                         "The productKey format is incorrect.");
-    if (const auto* p = services_.devices.find_product(pk)) return p;
+    if (const auto* p = ctx.services.devices.find_product(pk)) return p;
     return business("iot.prod.NotExistedProduct", "The product does not exist.");
 }
 
-asio::awaitable<api::action_result> api::create_product(const request_params& params) {
+asio::awaitable<action_result> set_disabled(action_context& ctx, const request_params& params,
+                                            bool disabled) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
+    ctx.services.fleet.set_disabled((*device)->key, disabled);
+    co_await ctx.services.fleet.sync();
+    co_return reply{};
+}
+
+}  // namespace
+
+asio::awaitable<action_result> create_product(action_context& ctx, const request_params& params) {
     const auto name = params.get("ProductName").value_or("");
     if (name.empty()) co_return business("iot.prod.NullProductName", "ProductName is empty.");
     if (name.size() > 120)
@@ -88,54 +100,52 @@ asio::awaitable<api::action_result> api::create_product(const request_params& pa
         co_return business("iot.prod.InvalidDataFormat", "DataFormat must be 0 or 1.");
     std::string key;
     do key = "a1" + random_name(9);
-    while (services_.devices.find_product(key) != nullptr);
+    while (ctx.services.devices.find_product(key) != nullptr);
     catalog::product_record p{key,
                               std::string{name},
                               *node_type,
                               *data_format,
                               std::string{params.get("Description").value_or("")},
                               kit::unix_ms()};
-    services_.journal.product_saved(p);
-    services_.devices.add_product(p);
-    co_await services_.journal.sync();
+    ctx.services.fleet.create_product(p);
+    co_await ctx.services.fleet.sync();
     reply r;
     r.body["Data"] = product_json(p);
     r.body["ProductKey"] = p.product_key;
     co_return r;
 }
 
-api::action_result api::query_product(const request_params& params) const {
-    const auto product = find_product(params);
-    if (!product) return product.error();
+asio::awaitable<action_result> query_product(action_context& ctx, const request_params& params) {
+    const auto product = find_product(ctx, params);
+    if (!product) co_return product.error();
     const auto& p = **product;
     reply r;
     auto& data = (r.body["Data"] = product_json(p)).as_object();
     data["GmtCreate"] = p.created_ms;
-    data["DeviceCount"] = services_.devices.of_product(p.product_key).size();
+    data["DeviceCount"] = ctx.services.devices.of_product(p.product_key).size();
     data["ProductStatus"] = "DEVELOPMENT_STATUS";
-    return r;
+    co_return r;
 }
 
-asio::awaitable<api::action_result> api::register_device(const request_params& params) {
-    const auto product = find_product(params);
+asio::awaitable<action_result> register_device(action_context& ctx, const request_params& params) {
+    const auto product = find_product(ctx, params);
     if (!product) co_return product.error();
     std::string name{params.get("DeviceName").value_or("")};
     if (name.empty()) {
         do name = random_name(20);
-        while (services_.devices.find({(*product)->product_key, name}) != nullptr);
+        while (ctx.services.devices.find({(*product)->product_key, name}) != nullptr);
     } else if (!config::is_valid_device_name(name)) {
         co_return business(
             "iot.device.InvalidFormattedDeviceName",
             "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :");
     }
     const catalog::device_key key{(*product)->product_key, name};
-    if (services_.devices.find(key) != nullptr)
+    if (ctx.services.devices.find(key) != nullptr)
         co_return business("iot.device.DeviceNameExisted", "The deviceName already exists.");
     catalog::device_record d{key, kit::to_hex(kit::random_bytes(16)), {}};
     d.nickname = std::string{params.get("Nickname").value_or("")};
     d.created_ms = kit::unix_ms();
-    const auto& kept = services_.devices.add(std::move(d));
-    services_.journal.device_saved(kept);
+    const auto& kept = ctx.services.fleet.register_device(std::move(d));
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["IotId"] = kept.iot_id;
@@ -143,15 +153,16 @@ asio::awaitable<api::action_result> api::register_device(const request_params& p
     data["DeviceName"] = kept.key.device_name;
     data["DeviceSecret"] = kept.secret;
     data["Nickname"] = kept.nickname;
-    co_await services_.journal.sync();
+    co_await ctx.services.fleet.sync();
     co_return r;
 }
 
-api::action_result api::query_device_detail(const request_params& params) const {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
-    if (!device) return device.error();
+asio::awaitable<action_result> query_device_detail(action_context& ctx,
+                                                   const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
     const auto& d = **device;
-    const auto* product = services_.devices.find_product(d.key.product_key);
+    const auto* product = ctx.services.devices.find_product(d.key.product_key);
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["IotId"] = d.iot_id;
@@ -160,64 +171,67 @@ api::action_result api::query_device_detail(const request_params& params) const 
     data["DeviceName"] = d.key.device_name;
     data["DeviceSecret"] = d.secret;
     data["Nickname"] = d.nickname;
-    data["Status"] = status_of(d);
+    data["Status"] = status_of(ctx, d);
     data["NodeType"] = product ? product->node_type : 0;
     data["GmtCreate"] = time_text(d.created_ms, false);
     data["UtcCreate"] = time_text(d.created_ms, true);
     data["GmtActive"] = time_text(d.active_ms, false);
     data["UtcActive"] = time_text(d.active_ms, true);
     data["Owner"] = true;
-    return r;
+    co_return r;
 }
 
-api::action_result api::get_device_status(const request_params& params) const {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
-    if (!device) return device.error();
+asio::awaitable<action_result> get_device_status(action_context& ctx,
+                                                 const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
     reply r;
     auto& data = r.body["Data"].emplace_object();
-    data["Status"] = status_of(**device);
+    data["Status"] = status_of(ctx, **device);
     data["Timestamp"] = kit::unix_ms();
-    return r;
+    co_return r;
 }
 
-api::action_result api::batch_get_device_state(const request_params& params) const {
-    const auto product = find_product(params);
-    if (!product) return product.error();
+asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
+                                                      const request_params& params) {
+    const auto product = find_product(ctx, params);
+    if (!product) co_return product.error();
     // DeviceName.1, DeviceName.2, … (or IotId.N): the SDKs' flat list.
     json::array states;
     for (const auto& [name, value] : params.all()) {
         const bool by_name = name.starts_with("DeviceName.");
         if (!by_name && !name.starts_with("IotId.")) continue;
-        const auto* d = by_name
-                            ? services_.devices.find({(*product)->product_key, std::string{value}})
-                            : services_.devices.find_by_iot_id(value);
+        const auto* d =
+            by_name ? ctx.services.devices.find({(*product)->product_key, std::string{value}})
+                    : ctx.services.devices.find_by_iot_id(value);
         if (d == nullptr || d->key.product_key != (*product)->product_key)
-            return business("iot.device.NotExistedDevice",
-                            "The device " + std::string{value.substr(0, 64)} + " does not exist.");
+            co_return business(
+                "iot.device.NotExistedDevice",
+                "The device " + std::string{value.substr(0, 64)} + " does not exist.");
         json::object s;
         s["DeviceName"] = d->key.device_name;
         s["IotId"] = d->iot_id;
         s["DeviceId"] = d->iot_id;
-        s["Status"] = status_of(*d);
+        s["Status"] = status_of(ctx, *d);
         states.push_back(std::move(s));
         if (states.size() > 50)
-            return business("iot.device.TooManyDevices", "At most 50 devices per call.");
+            co_return business("iot.device.TooManyDevices", "At most 50 devices per call.");
     }
     reply r;
     r.body["DeviceStatusList"].emplace_object()["DeviceStatus"] = std::move(states);
-    return r;
+    co_return r;
 }
 
-api::action_result api::query_device(const request_params& params) const {
-    const auto product = find_product(params);
-    if (!product) return product.error();
+asio::awaitable<action_result> query_device(action_context& ctx, const request_params& params) {
+    const auto product = find_product(ctx, params);
+    if (!product) co_return product.error();
     const auto page_size = kit::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
     const auto page = kit::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
     if (!page_size || *page_size < 1 || *page_size > 50)
-        return business("iot.common.InvalidPageParams", "PageSize must be 1 to 50.");
+        co_return business("iot.common.InvalidPageParams", "PageSize must be 1 to 50.");
     if (!page || *page < 1)
-        return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
-    const auto all = services_.devices.of_product((*product)->product_key);
+        co_return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
+    const auto all = ctx.services.devices.of_product((*product)->product_key);
     json::array infos;
     // A page past the end is empty; the bound also keeps (page - 1) * size from overflowing.
     const auto skipped = *page - 1;
@@ -231,7 +245,7 @@ api::action_result api::query_device(const request_params& params) const {
         info["DeviceName"] = d.key.device_name;
         info["DeviceSecret"] = d.secret;
         info["Nickname"] = d.nickname;
-        info["DeviceStatus"] = status_of(d);
+        info["DeviceStatus"] = status_of(ctx, d);
         info["GmtCreate"] = time_text(d.created_ms, false);
         info["UtcCreate"] = time_text(d.created_ms, true);
         infos.push_back(std::move(info));
@@ -242,29 +256,23 @@ api::action_result api::query_device(const request_params& params) const {
     r.body["PageSize"] = *page_size;
     r.body["Total"] = all.size();
     r.body["PageCount"] = (all.size() + *page_size - 1) / *page_size;
-    return r;
+    co_return r;
 }
 
-asio::awaitable<api::action_result> api::delete_device(const request_params& params) {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+asio::awaitable<action_result> delete_device(action_context& ctx, const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
-    const auto key = (*device)->key;  // a copy: the record goes now
-    services_.disconnect(key, true);
-    services_.journal.device_deleted(key);
-    services_.devices.remove(key);
-    co_await services_.journal.sync();
+    ctx.services.fleet.delete_device((*device)->key);
+    co_await ctx.services.fleet.sync();
     co_return reply{};
 }
 
-asio::awaitable<api::action_result> api::set_disabled(const request_params& params, bool disabled) {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
-    if (!device) co_return device.error();
-    auto* d = services_.devices.find((*device)->key);
-    d->disabled = disabled;
-    services_.journal.device_saved(*d);
-    if (disabled) services_.disconnect(d->key, false);
-    co_await services_.journal.sync();
-    co_return reply{};
+asio::awaitable<action_result> disable_thing(action_context& ctx, const request_params& params) {
+    return set_disabled(ctx, params, true);
+}
+
+asio::awaitable<action_result> enable_thing(action_context& ctx, const request_params& params) {
+    return set_disabled(ctx, params, false);
 }
 
 }  // namespace rrpcd::http

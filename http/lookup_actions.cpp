@@ -1,4 +1,5 @@
 // Call outcomes by MessageId: QueryMessageInfo (cloud-compatible) and GET /v1/calls/{id}.
+#include "http/actions.hpp"
 #include "http/api.hpp"
 #include "kit/unix_ms.hpp"
 
@@ -9,10 +10,9 @@
 
 namespace rrpcd::http {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 namespace bhttp = boost::beast::http;
-
-namespace {}  // namespace
 
 json::object describe(const rrpc::call_record& record) {
     json::object o;
@@ -33,12 +33,13 @@ json::object describe(const rrpc::call_record& record) {
     return o;
 }
 
-api::action_result api::query_message_info(const request_params& params) {
+asio::awaitable<action_result> query_message_info(action_context& ctx,
+                                                  const request_params& params) {
     const auto id = kit::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
-    const auto* record = id ? services_.calls.find(*id) : nullptr;
+    const auto* record = id ? ctx.services.calls.find(*id) : nullptr;
     if (record == nullptr)
-        return business("iot.messagebroker.MessageNotExist",
-                        "No message with this UniMsgId is kept.");
+        co_return business("iot.messagebroker.MessageNotExist",
+                           "No message with this UniMsgId is kept.");
     json::object message;
     message["UniMsgId"] = std::to_string(record->message_id);
     message["GenerateTime"] = kit::unix_ms(record->created);
@@ -51,10 +52,10 @@ api::action_result api::query_message_info(const request_params& params) {
     message["Call"] = describe(*record);  // rrpcd: the outcome and the device's answer
     reply r;
     r.body["Message"] = std::move(message);
-    return r;
+    co_return r;
 }
 
-api::action_result api::v1_call(const request& req, std::string_view path) {
+action_result api::v1_call(const request& req, std::string_view path) {
     const auto who = auth_.verify_basic(req);
     if (!who) return who.error();
     constexpr std::string_view prefix = "/v1/calls/";

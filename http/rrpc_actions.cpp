@@ -1,5 +1,5 @@
 // RRpc and AsyncRRpc.
-#include "http/api.hpp"
+#include "http/actions.hpp"
 
 #include <boost/algorithm/string/split.hpp>
 
@@ -33,20 +33,20 @@ boost::system::result<std::string, api_error> payload_param(const request_params
 
 }  // namespace
 
-asio::awaitable<api::action_result> api::rrpc_action(const request_params& params) {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", false);
+asio::awaitable<action_result> rrpc_action(action_context& ctx, const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", false);
     if (!device) co_return device.error();
-    auto payload = payload_param(params, "RequestBase64Byte", limits_.max_payload_bytes, 200);
+    auto payload = payload_param(params, "RequestBase64Byte", ctx.limits.max_payload_bytes, 200);
     if (!payload) co_return payload.error();
     const auto timeout_text = params.get("Timeout") ? params.get("Timeout") : params.get("TimeOut");
     const auto timeout =
         timeout_text ? kit::parse_whole<std::int64_t>(*timeout_text) : std::nullopt;
-    if (!timeout || *timeout < limits_.timeout_min.count() ||
-        *timeout > limits_.timeout_max.count())
+    if (!timeout || *timeout < ctx.limits.timeout_min.count() ||
+        *timeout > ctx.limits.timeout_max.count())
         co_return business("iot.messagebroker.InvalidTimeoutValue",
                            "The timeout must be between " +
-                               std::to_string(limits_.timeout_min.count()) + " and " +
-                               std::to_string(limits_.timeout_max.count()) + " milliseconds.");
+                               std::to_string(ctx.limits.timeout_min.count()) + " and " +
+                               std::to_string(ctx.limits.timeout_max.count()) + " milliseconds.");
     const auto& key = (*device)->key;
     const auto topic = std::string{params.get("Topic").value_or("")};
     if (!topic.empty() && !rrpc::is_valid_custom_rrpc_topic(key, topic))
@@ -54,10 +54,10 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
                            "The topic must be one of the device's own topics, like /" +
                                key.product_key + "/" + key.device_name + "/user/get.");
 
-    if (auto busy = too_many_pending(key)) co_return std::move(*busy);
+    if (auto busy = too_many_pending(ctx, key)) co_return std::move(*busy);
     // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
     rrpc::call_request call{key, std::move(*payload), topic, std::chrono::milliseconds{*timeout}};
-    const auto outcome = co_await services_.rrpc.call(std::move(call));
+    const auto outcome = co_await ctx.services.rrpc.call(std::move(call));
     reply r;
     r.body["RrpcCode"] = rrpc::to_string(outcome.code);
     if (outcome.code == rrpc::rrpc_code::success)
@@ -66,11 +66,12 @@ asio::awaitable<api::action_result> api::rrpc_action(const request_params& param
     co_return r;
 }
 
-asio::awaitable<api::action_result> api::async_rrpc_action(const request_params& params) {
+asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
+                                                 const request_params& params) {
     // The seed's statuses: every AsyncRRpc refusal is HTTP 400.
-    const auto device = find_device(params, 400, "iot.Device.NotExistedDevice", false);
+    const auto device = find_device(ctx, params, 400, "iot.Device.NotExistedDevice", false);
     if (!device) co_return device.error();
-    auto payload = payload_param(params, "MessageContent", limits_.max_payload_bytes, 400);
+    auto payload = payload_param(params, "MessageContent", ctx.limits.max_payload_bytes, 400);
     if (!payload) co_return payload.error();
     const auto& key = (*device)->key;
     const auto topic = std::string{params.get("TopicFullName").value_or("")};
@@ -80,25 +81,25 @@ asio::awaitable<api::action_result> api::async_rrpc_action(const request_params&
         co_return api_error{400, "iot.messagebroker.InvalidFormattedTopicName",
                             "TopicFullName must be a topic of the device, like /" +
                                 key.product_key + "/" + key.device_name + "/user/get."};
-    const auto presence = services_.devices_online.presence_of(key);
+    const auto presence = ctx.services.devices_online.presence_of(key);
     if (presence.link == rrpc::presence::state::never)
         co_return api_error{400, "iot.device.InactiveDevice",
                             "The device is inactive: it never connected."};
     if (rrpc::classify(presence, rrpc::presence::clock::now()) != rrpc::liveness::online)
         co_return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
 
-    const auto id = services_.rrpc.next_id();
+    const auto id = ctx.services.rrpc.next_id();
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
-    services_.async.send(id, std::move(call));
-    co_await services_.journal.sync();  // on disk before the caller hears it was accepted
+    ctx.services.async.send(id, std::move(call));
+    co_await ctx.services.journal.sync();  // on disk before the caller hears it was accepted
     reply r;
     r.body["MessageId"] = id;
     co_return r;
 }
 
-asio::awaitable<api::action_result> api::pub_action(const request_params& params) {
+asio::awaitable<action_result> pub_action(action_context& ctx, const request_params& params) {
     const auto topic = std::string{params.get("TopicFullName").value_or("")};
     if (topic.empty())
         co_return business("iot.messagebroker.NullTopicName", "TopicFullName is empty.");
@@ -115,20 +116,20 @@ asio::awaitable<api::action_result> api::pub_action(const request_params& params
                            "TopicFullName must be a topic of a device of ProductKey, like /" +
                                std::string{params.get("ProductKey").value_or("pk")} +
                                "/deviceName/user/get.");
-    if (services_.devices.find(key) == nullptr)
+    if (ctx.services.devices.find(key) == nullptr)
         co_return business("iot.device.NotExistedDevice", "The device does not exist.");
-    auto payload = payload_param(params, "MessageContent", limits_.max_payload_bytes, 200);
+    auto payload = payload_param(params, "MessageContent", ctx.limits.max_payload_bytes, 200);
     if (!payload) co_return payload.error();
     const auto qos = params.get("Qos").value_or("0");
     if (qos != "0" && qos != "1")
         co_return business("iot.messagebroker.InvalidQos", "Qos must be 0 or 1.");
-    const auto id = services_.rrpc.next_id();
+    const auto id = ctx.services.rrpc.next_id();
     if (qos == "1") {
         // Kept until the device acknowledges it, across restarts.
-        services_.devices_online.publish_reliably(key, id, topic, std::move(*payload));
-        co_await services_.journal.sync();
+        ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload));
+        co_await ctx.services.journal.sync();
     } else {
-        services_.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
+        ctx.services.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
     }
     reply r;
     r.body["MessageId"] = std::to_string(id);

@@ -1,5 +1,5 @@
 // InvokeThingService: thing-model services, sync over RRPC or async on the thing/service topic.
-#include "http/api.hpp"
+#include "http/actions.hpp"
 
 #include <boost/json.hpp>
 
@@ -27,8 +27,9 @@ api_error no_answer(rrpc::rrpc_code code) {
 
 }  // namespace
 
-asio::awaitable<api::action_result> api::invoke_thing_service(const request_params& params) {
-    const auto device = find_device(params, 200, "iot.device.NotExistedDevice", true);
+asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
+                                                    const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
     const auto& key = (*device)->key;
     const auto identifier = std::string{params.get("Identifier").value_or("")};
@@ -44,8 +45,8 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
 
     // Without a thing model the product is verification-free: every service is async, unchecked.
     bool sync = false;
-    if (const auto model = services_.models.find(key.product_key);
-        model != services_.models.end()) {
+    if (const auto model = ctx.services.models.find(key.product_key);
+        model != ctx.services.models.end()) {
         const auto* service = model->second.find(identifier);
         if (service == nullptr)
             co_return business(failed, "The service " + identifier +
@@ -56,7 +57,7 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
         sync = service->sync;
     }
 
-    const auto id = services_.rrpc.next_id();
+    const auto id = ctx.services.rrpc.next_id();
     // The Alink request carries the caller's Args text as it came (it parsed as a JSON object
     // above): re-serialising would print 100.8 as 1.008E2, which strict device parsers refuse.
     auto payload = R"({"id":")" + std::to_string(id) + R"(","version":"1.0","params":)" +
@@ -67,31 +68,31 @@ asio::awaitable<api::action_result> api::invoke_thing_service(const request_para
     data["MessageId"] = std::to_string(id);
 
     if (sync) {
-        if (auto busy = too_many_pending(key)) co_return std::move(*busy);
+        if (auto busy = too_many_pending(ctx, key)) co_return std::move(*busy);
         rrpc::call_request call{key,
                                 std::move(payload),
                                 "",
-                                limits_.thing_sync_timeout,
+                                ctx.limits.thing_sync_timeout,
                                 rrpc::call_kind::thing_sync,
                                 identifier,
                                 id};
-        const auto outcome = co_await services_.rrpc.call(std::move(call));
+        const auto outcome = co_await ctx.services.rrpc.call(std::move(call));
         if (outcome.code != rrpc::rrpc_code::success) co_return no_answer(outcome.code);
         data["Result"] = outcome.payload;  // the device's Alink reply, verbatim
         co_return r;
     }
 
     const bool reliable = qos == "1";
-    const auto online = rrpc::classify(services_.devices_online.presence_of(key),
+    const auto online = rrpc::classify(ctx.services.devices_online.presence_of(key),
                                        rrpc::presence::clock::now()) == rrpc::liveness::online;
     if (!reliable && !online) co_return no_answer(rrpc::rrpc_code::offline);
     auto topic = "/sys/" + key.product_key + "/" + key.device_name + "/thing/service/" + identifier;
     rrpc::async_request async_call{
         rrpc::call_kind::thing_async, key,     std::move(topic), std::move(payload), identifier,
         std::to_string(id),           reliable};
-    if (!services_.async.send(id, std::move(async_call)))
+    if (!ctx.services.async.send(id, std::move(async_call)))
         co_return no_answer(rrpc::rrpc_code::offline);
-    if (reliable) co_await services_.journal.sync();  // on disk before the caller hears of it
+    if (reliable) co_await ctx.services.journal.sync();  // on disk before the caller hears of it
     co_return r;
 }
 

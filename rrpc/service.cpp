@@ -90,10 +90,8 @@ void service::finish(const call_result& result, std::string reply_topic) {
 }
 
 void service::on_reply(const catalog::device_key& from, std::string_view topic,
-                       std::string payload) {
-    const auto id = reply_message_id(from, topic);
-    const auto status = id ? table_.resolve_reply(from, topic, *id, std::move(payload))
-                           : pending_table::reply_status::unknown;
+                       std::uint64_t message_id, std::string payload) {
+    const auto status = table_.resolve_reply(from, topic, message_id, std::move(payload));
     if (status == pending_table::reply_status::resolved) return;
     ++stats_.dropped_replies;
     log_->debug("event=rrpc_reply_dropped pk={} dn={} topic=\"{}\" status={}", from.product_key,

@@ -77,9 +77,10 @@ public:
     /// Makes one call and waits for its outcome (at most `request.timeout`).
     boost::asio::awaitable<call_result> call(call_request request);
 
-    /// A publish from `from` on an RRPC reply topic (`is_rrpc_reply_topic`): answers the pending
-    /// call it names, or is dropped and counted (late, duplicate or foreign).
-    void on_reply(const catalog::device_key& from, std::string_view topic, std::string payload);
+    /// A publish from `from` on an RRPC reply topic naming `message_id` (classify_upstream):
+    /// answers that pending call, or is dropped and counted (late, duplicate or foreign).
+    void on_reply(const catalog::device_key& from, std::string_view topic, std::uint64_t message_id,
+                  std::string payload);
 
     /// The device's live session ended (not a takeover): its pending calls end now, as
     /// HALFCONN or OFFLINE by the platform's rules applied to `after`.

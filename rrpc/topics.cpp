@@ -49,16 +49,25 @@ std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic) 
     return "/ext/rrpc/" + std::to_string(message_id) + std::string{topic};
 }
 
-std::optional<std::uint64_t> reply_message_id(const catalog::device_key& device,
-                                              std::string_view topic) {
+upstream classify_upstream(const catalog::device_key& device, std::string_view topic) noexcept {
+    if (!device_may_access(device, topic, access::publish)) return {};
     constexpr std::string_view ext = "/ext/rrpc/";
-    if (boost::algorithm::starts_with(topic, ext)) {
-        topic.remove_prefix(ext.size());
-        return kit::parse_whole<std::uint64_t>(topic.substr(0, topic.find('/')));
+    std::optional<std::uint64_t> id;
+    if (topic.starts_with(ext)) {
+        const auto rest = topic.substr(ext.size());
+        id = kit::parse_whole<std::uint64_t>(rest.substr(0, rest.find('/')));
+    } else if (auto rest = topic; rest.starts_with("/sys/")) {
+        // `/sys/{pk}/{dn}/` is the device's own (the ACL admitted it); then `rrpc/response/{id}`.
+        rest.remove_prefix(5 + device.product_key.size() + 1 + device.device_name.size() + 1);
+        constexpr std::string_view response = "rrpc/response/";
+        if (!rest.starts_with(response))
+            return {topic.ends_with("_reply") ? upstream_kind::reply : upstream_kind::data};
+        id = kit::parse_whole<std::uint64_t>(rest.substr(response.size()));
+    } else {
+        return {topic.ends_with("_reply") ? upstream_kind::reply : upstream_kind::data};
     }
-    const auto prefix = "/sys/" + device.product_key + "/" + device.device_name + "/rrpc/response/";
-    if (!boost::algorithm::starts_with(topic, prefix)) return std::nullopt;
-    return kit::parse_whole<std::uint64_t>(topic.substr(prefix.size()));
+    if (!id) return {};
+    return {upstream_kind::rrpc_reply, *id};
 }
 
 bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic) {
@@ -68,12 +77,6 @@ bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_v
 
 bool is_device_topic(const catalog::device_key& device, std::string_view topic) {
     return mqtt::is_valid_topic_name(topic) && device_may_access(device, topic, access::subscribe);
-}
-
-bool is_rrpc_reply_topic(std::string_view topic) noexcept {
-    return boost::algorithm::starts_with(topic, "/ext/rrpc/") ||
-           (boost::algorithm::starts_with(topic, "/sys/") &&
-            topic.find("/rrpc/response/") != std::string_view::npos);
 }
 
 bool device_may_access(const catalog::device_key& device, std::string_view topic,

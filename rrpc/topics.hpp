@@ -19,15 +19,25 @@ std::string response_topic(const catalog::device_key& device, std::uint64_t mess
 /// with '/').
 std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic);
 
-/// The MessageId in a device publish that answers an RRPC: `/sys/{pk}/{dn}/rrpc/response/{id}`
-/// or `/ext/rrpc/{id}/...`. nullopt for any other topic. The caller still checks that the id
-/// was sent to this device on exactly this topic.
-std::optional<std::uint64_t> reply_message_id(const catalog::device_key& device,
-                                              std::string_view topic);
+/// What a device's PUBLISH is, decided from its topic alone.
+enum class upstream_kind : std::uint8_t {
+    refused,     ///< outside the device's ACL: dropped (and logged)
+    rrpc_reply,  ///< answers the RRPC `message_id` (`/sys/{pk}/{dn}/rrpc/response/{id}` or
+                 ///< `/ext/rrpc/{id}/...`); consumed by the server, never routed
+    reply,       ///< ends in `_reply`: may answer an async call (thing service, AsyncRRpc)
+    data,        ///< anything else of the device's own
+};
 
-/// True for topics a device publishes RRPC replies on; such publishes are consumed by the
-/// server, never routed (a plain broker would bounce a custom-topic reply back to the device).
-bool is_rrpc_reply_topic(std::string_view topic) noexcept;
+/// A device's PUBLISH, classified.
+struct upstream {
+    upstream_kind kind = upstream_kind::refused;
+    std::uint64_t message_id = 0;  ///< rrpc_reply only; the table still checks device and topic
+};
+
+/// Classifies a device's PUBLISH on `topic` (a valid topic name) in one place: the ACL, then
+/// the RRPC reply forms with their MessageId. An RRPC reply topic whose id does not parse is
+/// `refused` (it can answer nothing, and is not data either).
+upstream classify_upstream(const catalog::device_key& device, std::string_view topic) noexcept;
 
 /// True when `topic` (the RRpc `Topic` parameter, like `/pk/dn/user/get`) is a valid topic name
 /// of `device`'s own, so that `/ext/rrpc/{id}{topic}` is within its ACL.

@@ -1,27 +1,31 @@
 #include "server/device_registry.hpp"
 
-#include "server/mqtt_session.hpp"
-
 namespace rrpcd::server {
 
-mqtt_session* device_registry::attach(const catalog::device_key& device, mqtt_session& session) {
+device_registry::attachment::~attachment() {
+    if (registry_ != nullptr) registry_->detach(device_, *session_, how_);
+}
+
+device_registry::attachment device_registry::attach(const catalog::device_key& device,
+                                                    live_session& session) {
     auto& e = devices_[device];
     auto* previous = e.session;
     if (previous == nullptr) ++online_;
     e.session = &session;
     outbox_.session_ended(device);  // what the old session did not acknowledge goes out again
-    return previous;
+    if (previous != nullptr) previous->close(close_reason::takeover);
+    return attachment{*this, device, session};
 }
 
-bool device_registry::detach(const catalog::device_key& device, const mqtt_session& session,
+void device_registry::detach(const catalog::device_key& device, const live_session& session,
                              rrpc::presence::state how) {
     const auto it = devices_.find(device);
-    if (it == devices_.end() || it->second.session != &session) return false;
+    if (it == devices_.end() || it->second.session != &session) return;  // taken over
     it->second.session = nullptr;
     it->second.last = rrpc::presence{how, rrpc::presence::clock::now(), session.keep_alive()};
     --online_;
     outbox_.session_ended(device);
-    return true;
+    if (on_session_end) on_session_end(device, it->second.last);
 }
 
 rrpc::presence device_registry::presence_of(const catalog::device_key& device) const {
@@ -37,7 +41,8 @@ bool device_registry::publish(const catalog::device_key& device, std::string_vie
                               std::string_view payload) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
-    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once) != delivery::none;
+    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0) !=
+           delivery::none;
 }
 
 void device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
@@ -74,13 +79,13 @@ void device_registry::flush(const catalog::device_key& device) {
 
 void device_registry::close_all() {
     for (auto& [device, e] : devices_)
-        if (e.session != nullptr) e.session->close_for_shutdown();
+        if (e.session != nullptr) e.session->close(close_reason::shutdown);
 }
 
 void device_registry::disconnect(const catalog::device_key& device, bool forget) {
     const auto it = devices_.find(device);
     if (it != devices_.end() && it->second.session != nullptr)
-        it->second.session->close_for_removal();
+        it->second.session->close(close_reason::removed);
     if (forget) outbox_.forget(device);
 }
 

@@ -4,16 +4,17 @@
 #include "rrpc/outbox.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
+#include "server/live_session.hpp"
 #include "store/journal.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace rrpcd::server {
-
-class mqtt_session;
 
 /// Which session is each device's live one, and what is known of devices that left.
 /// Implements the RRPC core's view of devices. io thread only.
@@ -27,14 +28,37 @@ public:
     /// Start-up: a message the journal kept from before (in acceptance order).
     void restore(const catalog::device_key& device, rrpc::queued_message message);
 
-    /// Makes `session` the device's live session. Returns the session it takes over from (the
-    /// caller closes it), or nullptr.
-    mqtt_session* attach(const catalog::device_key& device, mqtt_session& session);
+    /// A session's place as its device's live one, held for as long as the session serves:
+    /// leaving it (on every path, an exception included) detaches the session. If it is still
+    /// the device's live session, the device's presence becomes `ended()`'s (lost unless said
+    /// otherwise) and on_session_end is told; after a takeover nothing changes.
+    class attachment {
+    public:
+        attachment(device_registry& registry, catalog::device_key device, live_session& session)
+            : registry_(&registry), device_(std::move(device)), session_(&session) {}
+        attachment(attachment&& other) noexcept
+            : registry_(std::exchange(other.registry_, nullptr)),
+              device_(std::move(other.device_)),
+              session_(other.session_),
+              how_(other.how_) {}
+        attachment& operator=(attachment&&) = delete;
+        ~attachment();
+        /// How the session ended (left_cleanly after DISCONNECT; lost otherwise).
+        void ended(rrpc::presence::state how) noexcept { how_ = how; }
 
-    /// `session` ended as `how`. Returns true when it was the device's live session; false when
-    /// another session had already taken over (then nothing changes).
-    bool detach(const catalog::device_key& device, const mqtt_session& session,
-                rrpc::presence::state how);
+    private:
+        device_registry* registry_;
+        catalog::device_key device_;
+        live_session* session_;
+        rrpc::presence::state how_ = rrpc::presence::state::lost;
+    };
+
+    /// Makes `session` the device's live session; a session it takes over from is closed
+    /// (close_reason::takeover).
+    [[nodiscard]] attachment attach(const catalog::device_key& device, live_session& session);
+
+    /// Told when a device's live session ends (the RRPC core resolves its pending calls).
+    std::function<void(const catalog::device_key&, const rrpc::presence&)> on_session_end;
 
     rrpc::presence presence_of(const catalog::device_key& device) const override;
     bool publish(const catalog::device_key& device, std::string_view topic,
@@ -61,8 +85,12 @@ public:
     std::size_t online() const noexcept { return online_; }
 
 private:
+    /// The attachment's end: see attachment.
+    void detach(const catalog::device_key& device, const live_session& session,
+                rrpc::presence::state how);
+
     struct entry {
-        mqtt_session* session = nullptr;
+        live_session* session = nullptr;
         rrpc::presence last;  ///< valid when session is null
     };
     std::unordered_map<catalog::device_key, entry, catalog::device_key_hash> devices_;

@@ -263,8 +263,8 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
 }  // namespace
 
 asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_context& ctx,
-                                       tls_context tls, connection_slot slot) {
-    const connection_slot held = std::move(slot);
+                                       tls_context tls, kit::connection_slot slot) {
+    const kit::connection_slot held = std::move(slot);
     boost::system::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay{true}, ignored);
     if (!tls) {

@@ -2,10 +2,10 @@
 
 #include "config/settings.hpp"
 #include "http/api.hpp"
+#include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
-#include "server/limits.hpp"
 #include "server/tls.hpp"
 
 #include <spdlog/logger.h>
@@ -37,7 +37,7 @@ struct http_context {
 /// turns it into a Server-Sent Events stream of async replies (HTTP Basic access key).
 boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
                                               http_context& ctx, tls_context tls,
-                                              connection_slot slot);
+                                              kit::connection_slot slot);
 
 /// The answer to a connection over the limits, written before closing it.
 std::string over_limit_response();

@@ -82,10 +82,10 @@ asio::awaitable<void> mqtt_session::run() {
     boost::system::error_code ec;
     socket_.close(ec);
     if (!device_) co_return;
-    const auto link = ending_ == ending::disconnect ? rrpc::presence::state::left_cleanly
-                                                    : rrpc::presence::state::lost;
-    if (ending_ != ending::takeover && ctx_.registry.detach(*device_, *this, link))
-        ctx_.rrpc.on_session_end(*device_, ctx_.registry.presence_of(*device_));
+    if (attachment_)
+        attachment_->ended(ending_ == ending::disconnect ? rrpc::presence::state::left_cleanly
+                                                         : rrpc::presence::state::lost);
+    attachment_.reset();  // detaches now (and on every other path, when the frame goes)
     ctx_.log->info("event=device_offline pk={} dn={} peer={} reason={}", device_->product_key,
                    device_->device_name, peer_, to_string(static_cast<std::uint8_t>(ending_)));
 }
@@ -211,25 +211,14 @@ void mqtt_session::wake_writer() {
     wake_.cancel();
 }
 
-void mqtt_session::close_for_takeover() {
-    ctx_.log->info("event=session_taken_over pk={} dn={} peer={}", device_->product_key,
-                   device_->device_name, peer_);
-    finish(ending::takeover);
+void mqtt_session::close(close_reason why) {
+    if (why == close_reason::takeover)
+        ctx_.log->info("event=session_taken_over pk={} dn={} peer={}", device_->product_key,
+                       device_->device_name, peer_);
+    finish(why == close_reason::takeover   ? ending::takeover
+           : why == close_reason::shutdown ? ending::shutdown
+                                           : ending::removed);
     hold_.cancel();  // the reader may be parked; it stops either way
-    boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
-}
-
-void mqtt_session::close_for_removal() {
-    finish(ending::removed);
-    hold_.cancel();
-    boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
-}
-
-void mqtt_session::close_for_shutdown() {
-    finish(ending::shutdown);
-    hold_.cancel();
     boost::system::error_code ec;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_receive, ec);
 }
@@ -240,70 +229,47 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
     if (auto* e = std::get_if<mqtt::event::subscribe_request>(&event))
         return on_subscribe(e->subscribe);
     if (auto* e = std::get_if<mqtt::event::unsubscribe_request>(&event))
-        return on_unsubscribe(e->unsubscribe);
+        return state_.unsubscribe(e->unsubscribe.filters);
     if (std::holds_alternative<mqtt::event::disconnected>(event)) return finish(ending::disconnect);
-    if (auto* e = std::get_if<mqtt::event::violation>(&event)) {
-        if (e->reason == mqtt::errc::packet_too_large) {
-            if (ctx_.counters.hit(kit::limit::mqtt_packet_size))
-                ctx_.log->info("event=limit_hit limit=mqtt_packet_size peer={} count={}", peer_,
-                               ctx_.counters.count(kit::limit::mqtt_packet_size));
-        } else {
-            ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_,
-                           e->reason.message());
-        }
-        return finish(ending::violation);
-    }
+    if (auto* e = std::get_if<mqtt::event::violation>(&event)) return on_violation(e->reason);
     if (auto* e = std::get_if<mqtt::event::acknowledged>(&event)) {
-        if (const auto it = inflight_.find(e->packet_id); it != inflight_.end()) {
-            ctx_.registry.acknowledged(*device_, it->second);
-            inflight_.erase(it);
-        }
+        if (const auto message_id = state_.acknowledged(e->packet_id))
+            ctx_.registry.acknowledged(*device_, *message_id);
     }
 }
 
-void mqtt_session::refuse(mqtt::connect_return_code code, std::string_view reason,
-                          const mqtt::connect& c) {
-    ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
-                   kit::printable(c.client_id), static_cast<int>(code), reason);
-    ctx_.backoff.failed({address_, c.username.value_or("")}, clock::now());
-    protocol_.refuse(code, outbox_);
-    finish(ending::refused);
+void mqtt_session::on_violation(const boost::system::error_code& reason) {
+    if (reason == mqtt::errc::packet_too_large) {
+        if (ctx_.counters.hit(kit::limit::mqtt_packet_size))
+            ctx_.log->info("event=limit_hit limit=mqtt_packet_size peer={} count={}", peer_,
+                           ctx_.counters.count(kit::limit::mqtt_packet_size));
+    } else {
+        ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_, reason.message());
+    }
+    finish(ending::violation);
 }
 
-void mqtt_session::on_connect(mqtt::connect& c) {
-    using code = mqtt::connect_return_code;
-    const login_backoff::who who{address_, c.username.value_or("")};
-    if (ctx_.backoff.blocked(who, clock::now())) {
-        // Not even checked: a guesser learns nothing while the back-off lasts.
-        if (ctx_.counters.hit(kit::limit::mqtt_login_backoff))
-            ctx_.log->warn(
-                "event=limit_hit limit=mqtt_login_backoff address={} username=\"{}\" count={}",
-                address_.to_string(), kit::printable(who.username, 80),
-                ctx_.counters.count(kit::limit::mqtt_login_backoff));
-        protocol_.refuse(code::server_unavailable, outbox_);
+void mqtt_session::on_connect(const mqtt::connect& c) {
+    const auto verdict = ctx_.login.check(c, ctx_.devices, address_, clock::now());
+    if (!verdict.accepted()) {
+        if (verdict.reason == "backoff") {
+            if (ctx_.counters.hit(kit::limit::mqtt_login_backoff))
+                ctx_.log->warn(
+                    "event=limit_hit limit=mqtt_login_backoff address={} username=\"{}\" "
+                    "count={}",
+                    address_.to_string(), kit::printable(c.username.value_or(""), 80),
+                    ctx_.counters.count(kit::limit::mqtt_login_backoff));
+        } else {
+            ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
+                           kit::printable(c.client_id), static_cast<int>(verdict.code),
+                           verdict.reason);
+        }
+        protocol_.refuse(verdict.code, outbox_);
         return finish(ending::refused);
     }
-    const auto parts = catalog::parse_client_id(c.client_id);
-    if (!parts) return refuse(code::identifier_rejected, "client_id_format", c);
-    const auto device = c.username ? catalog::parse_username(*c.username) : std::nullopt;
-    if (!device) return refuse(code::bad_username_or_password, "username_format", c);
-    auto* record = ctx_.devices.find(*device);
-    if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device", c);
-    if (!c.password ||
-        !catalog::verify_login_password(*parts, *device, record->secret, *c.password))
-        return refuse(code::bad_username_or_password, "bad_password", c);
-    if (record->disabled) return refuse(code::not_authorized, "disabled", c);
-    const std::chrono::seconds keep_alive{c.keep_alive};
-    if (keep_alive < ctx_.settings.keep_alive_min || keep_alive > ctx_.settings.keep_alive_max)
-        return refuse(code::identifier_rejected, "keep_alive_out_of_range", c);
-
-    ctx_.backoff.succeeded(who);
-    if (record->active_ms == 0) {  // its first login: UNACTIVE no more
-        record->active_ms = kit::unix_ms();
-        ctx_.journal.device_saved(*record, store::journal::urgency::lazy);
-    }
-    device_ = *device;
-    if (auto* previous = ctx_.registry.attach(*device_, *this)) previous->close_for_takeover();
+    device_ = *verdict.device;
+    if (verdict.first_login) ctx_.fleet.first_login(*device_, kit::unix_ms());
+    attachment_.emplace(ctx_.registry.attach(*device_, *this));
     protocol_.accept(false, outbox_);  // no stored sessions: session present is 0
     deadline_.cancel();                // the watchdog moves from the CONNECT deadline to keep-alive
     ctx_.log->info("event=device_online pk={} dn={} peer={} keep_alive={}", device_->product_key,
@@ -311,19 +277,24 @@ void mqtt_session::on_connect(mqtt::connect& c) {
 }
 
 void mqtt_session::on_publish(mqtt::publish& p) {
-    if (!rrpc::device_may_access(*device_, p.topic, rrpc::access::publish)) {
-        ++refused_publishes_;
-        ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
-                      "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
-                      device_->product_key, device_->device_name, kit::printable(p.topic, 256),
-                      refused_publishes_);
-        return;
+    const auto up = rrpc::classify_upstream(*device_, p.topic);
+    switch (up.kind) {
+        case rrpc::upstream_kind::refused:
+            ++refused_publishes_;
+            ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
+                          "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
+                          device_->product_key, device_->device_name, kit::printable(p.topic, 256),
+                          refused_publishes_);
+            return;
+        case rrpc::upstream_kind::rrpc_reply:
+            return ctx_.rrpc.on_reply(*device_, p.topic, up.message_id, std::move(p.payload));
+        case rrpc::upstream_kind::reply:
+            if (ctx_.async.on_upstream(*device_, p.topic, p.payload)) return;
+            break;
+        case rrpc::upstream_kind::data: break;
     }
-    if (rrpc::is_rrpc_reply_topic(p.topic))
-        return ctx_.rrpc.on_reply(*device_, p.topic, std::move(p.payload));
-    if (ctx_.async.on_upstream(*device_, p.topic, p.payload)) return;
     ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key,
-                    device_->device_name, p.topic, p.payload.size());
+                    device_->device_name, kit::printable(p.topic, 256), p.payload.size());
 }
 
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {
@@ -340,22 +311,10 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
         const auto granted =
             std::min(sub.qos, mqtt::qos::at_least_once);  // no QoS 2, like the cloud
         codes.push_back(static_cast<std::uint8_t>(granted));
-        const auto same =
-            std::find_if(subscriptions_.begin(), subscriptions_.end(),
-                         [&](const auto& existing) { return existing.filter == sub.filter; });
-        if (same != subscriptions_.end())
-            same->qos = granted;  // [MQTT-3.8.4-3]
-        else
-            subscriptions_.push_back({std::move(sub.filter), granted});
+        state_.subscribe(std::move(sub.filter), granted);
     }
     protocol_.suback(s.packet_id, std::move(codes), outbox_);
     ctx_.registry.flush(*device_);  // queued QoS 1 messages this subscription now reaches
-}
-
-void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
-    std::erase_if(subscriptions_, [&](const auto& s) {
-        return std::find(u.filters.begin(), u.filters.end(), s.filter) != u.filters.end();
-    });
 }
 
 delivery mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
@@ -363,10 +322,7 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
     if (ending_ != ending::none ||
         protocol_.current_state() != mqtt::server_protocol::state::connected)
         return delivery::none;
-    std::optional<mqtt::qos> granted;
-    for (const auto& s : subscriptions_)
-        if (mqtt::topic_matches(s.filter, topic))
-            granted = std::max(granted.value_or(s.qos), s.qos);
+    const auto granted = state_.match(topic);
     if (!granted) return delivery::none;
     if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
         if (ctx_.counters.hit(kit::limit::mqtt_outbound_queue))
@@ -379,14 +335,14 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
     }
     const auto effective = std::min(qos, *granted);
     const auto packet_id = protocol_.publish(topic, payload, effective, outbox_);
-    if (effective == mqtt::qos::at_least_once) inflight_[packet_id] = message_id;
+    if (effective == mqtt::qos::at_least_once) state_.sent(packet_id, message_id);
     wake_writer();
     return effective == mqtt::qos::at_least_once ? delivery::qos1 : delivery::qos0;
 }
 
 asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx,
-                                       tls_context tls, connection_slot slot) {
-    const connection_slot held = std::move(slot);
+                                       tls_context tls, kit::connection_slot slot) {
+    const kit::connection_slot held = std::move(slot);
     mqtt_session session{std::move(socket), ctx, std::move(tls)};
     co_await session.run();
 }

@@ -2,16 +2,19 @@
 
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
+#include "catalog/login.hpp"
 #include "config/settings.hpp"
+#include "fleet/fleet.hpp"
+#include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/server_protocol.hpp"
+#include "mqtt/session_state.hpp"
 #include "rrpc/async_calls.hpp"
-#include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
-#include "server/limits.hpp"
+#include "server/device_registry.hpp"
+#include "server/live_session.hpp"
 #include "server/tls.hpp"
-#include "store/journal.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -24,64 +27,47 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace rrpcd::server {
 
-class device_registry;
-
-/// How deliver() sent a message.
-enum class delivery : std::uint8_t { none, qos0, qos1 };
-
 /// What every MQTT session shares. Lives as long as the listener.
 struct mqtt_context {
     const config::mqtt_settings& settings;
-    catalog::device_directory& devices;
-    store::journal& journal;  ///< a device's first login is recorded
+    const catalog::device_directory& devices;
+    fleet::service& fleet;  ///< a device's first login is recorded
     device_registry& registry;
     rrpc::service& rrpc;
     rrpc::async_calls& async;
     kit::limit_counters& counters;
-    login_backoff& backoff;
+    catalog::login_policy& login;
     std::shared_ptr<spdlog::logger> log;
     /// The one read buffer of every session of this io thread: a session waits until its socket
     /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
     std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(64 * 1024);
 };
 
-/// One device connection: a read loop feeding the sans-I/O protocol, a write loop draining a
-/// bounded outbox, and a watchdog for the CONNECT deadline and keep-alive. It lives in the frame
-/// of run_mqtt_session(); the registry holds a pointer to it while it is a device's live session.
-/// io thread only.
-class mqtt_session {
+/// One device connection, as an I/O shell: a read loop feeding the sans-I/O protocol, a write
+/// loop draining a bounded outbox, and a watchdog for the CONNECT deadline and keep-alive. What
+/// to do with a CONNECT, a PUBLISH or a SUBSCRIBE is decided elsewhere (login_policy,
+/// classify_upstream, the ACL, session_state); this class moves bytes and time. It lives in the
+/// frame of run_mqtt_session(); the registry reaches it as a live_session while it is a
+/// device's live session. io thread only.
+class mqtt_session final : public live_session {
 public:
-    using clock = std::chrono::steady_clock;
-
     /// With `tls`, the session starts with a TLS handshake (bounded by the CONNECT deadline).
     mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls);
     mqtt_session(const mqtt_session&) = delete;
     mqtt_session& operator=(const mqtt_session&) = delete;
 
-    /// Serves the connection until it ends, then tells the registry and the RRPC core.
+    /// Serves the connection until it ends; leaving it detaches from the registry.
     boost::asio::awaitable<void> run();
 
-    /// Sends a PUBLISH when a subscription matches `topic`, at the lower of `qos` and the granted
-    /// QoS; a QoS 1 send remembers `message_id` until its PUBACK (then the registry is told).
-    /// `none` when nothing matches or the session is closing. A reader too slow for the outbox
-    /// limit is disconnected.
     delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                     std::uint64_t message_id = 0);
-
-    /// Ends this session because the same device logged in again.
-    void close_for_takeover();
-    /// Ends this session because the server stops (what is queued is flushed first, bounded).
-    void close_for_shutdown();
-    /// Ends this session because its device was deleted or disabled.
-    void close_for_removal();
-
-    clock::time_point last_activity() const noexcept { return protocol_.last_activity(); }
-    std::chrono::seconds keep_alive() const noexcept { return protocol_.keep_alive(); }
+                     std::uint64_t message_id) override;
+    void close(close_reason why) override;
+    clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
+    std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
 
 private:
     /// Why the session ended; decides the device's presence afterwards.
@@ -103,11 +89,10 @@ private:
     boost::asio::awaitable<void> watchdog();
 
     void handle(mqtt::protocol_event& event);
-    void on_connect(mqtt::connect& c);
+    void on_connect(const mqtt::connect& c);
     void on_publish(mqtt::publish& p);
     void on_subscribe(mqtt::subscribe& s);
-    void on_unsubscribe(const mqtt::unsubscribe& u);
-    void refuse(mqtt::connect_return_code code, std::string_view reason, const mqtt::connect& c);
+    void on_violation(const boost::system::error_code& reason);
     /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
     void finish(ending why);
     void wake_writer();
@@ -119,6 +104,7 @@ private:
     std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
     std::vector<std::uint8_t> tls_buffer_;
     mqtt::server_protocol protocol_;
+    mqtt::session_state state_;
     std::vector<std::uint8_t> outbox_;
     boost::asio::steady_timer wake_;      ///< the writer's condition variable
     boost::asio::steady_timer deadline_;  ///< the watchdog's
@@ -126,8 +112,8 @@ private:
     clock::time_point accepted_at_;
     clock::time_point closing_since_{};
     std::optional<catalog::device_key> device_;
-    std::vector<mqtt::subscription> subscriptions_;
-    std::unordered_map<std::uint16_t, std::uint64_t> inflight_;  ///< QoS 1 packet id -> MessageId
+    /// Held while this is its device's live session; released when the session's frame goes.
+    std::optional<device_registry::attachment> attachment_;
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
     boost::asio::ip::address address_;
@@ -138,6 +124,6 @@ private:
 /// place among the open connections.
 boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket,
                                               mqtt_context& ctx, tls_context tls,
-                                              connection_slot slot);
+                                              kit::connection_slot slot);
 
 }  // namespace rrpcd::server

@@ -2,9 +2,9 @@
 
 namespace rrpcd::server {
 
-boost::system::result<http::thing_models, std::string> load_thing_models(
+boost::system::result<catalog::thing_models, std::string> load_thing_models(
     const config::settings& settings) {
-    http::thing_models models;
+    catalog::thing_models models;
     for (std::size_t i = 0; i < settings.products.size(); ++i) {
         const auto& p = settings.products[i];
         auto& model = models[p.product_key];

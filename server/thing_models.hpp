@@ -10,7 +10,7 @@
 namespace rrpcd::server {
 
 /// Parses every product's thing model; the error names the product and the TSL element.
-boost::system::result<http::thing_models, std::string> load_thing_models(
+boost::system::result<catalog::thing_models, std::string> load_thing_models(
     const config::settings& settings);
 
 }  // namespace rrpcd::server

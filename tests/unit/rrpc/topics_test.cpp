@@ -14,15 +14,31 @@ TEST_CASE("RRPC topics", "[rrpc]") {
     CHECK(request_topic(a, 42) == "/sys/a1PK/devA/rrpc/request/42");
     CHECK(response_topic(a, 42) == "/sys/a1PK/devA/rrpc/response/42");
     CHECK(custom_rrpc_topic(42, "/a1PK/devA/user/get") == "/ext/rrpc/42/a1PK/devA/user/get");
-    CHECK(reply_message_id(a, "/sys/a1PK/devA/rrpc/response/42") == 42U);
-    CHECK(reply_message_id(a, "/ext/rrpc/42/a1PK/devA/user/get") == 42U);
-    CHECK_FALSE(reply_message_id(a, "/sys/a1PK/devB/rrpc/response/42"));  // another device's topic
-    CHECK_FALSE(reply_message_id(a, "/sys/a1PK/devA/rrpc/response/4x2"));
-    CHECK_FALSE(reply_message_id(a, "/sys/a1PK/devA/rrpc/response/"));
-    CHECK_FALSE(reply_message_id(a, "/sys/a1PK/devA/rrpc/response/99999999999999999999999"));
-    CHECK(is_rrpc_reply_topic("/ext/rrpc/1/x"));
-    CHECK(is_rrpc_reply_topic("/sys/a1PK/devA/rrpc/response/1"));
-    CHECK_FALSE(is_rrpc_reply_topic("/sys/a1PK/devA/thing/event/property/post"));
+}
+
+TEST_CASE("a device's PUBLISH is classified from its topic in one call", "[rrpc]") {
+    using kind = rrpcd::rrpc::upstream_kind;
+    const auto is = [](upstream u, kind k, std::uint64_t id = 0) {
+        return u.kind == k && u.message_id == id;
+    };
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/rrpc/response/42"), kind::rrpc_reply, 42));
+    CHECK(is(classify_upstream(a, "/ext/rrpc/42/a1PK/devA/user/get"), kind::rrpc_reply, 42));
+    // Another device's topics are refused whatever their form.
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devB/rrpc/response/42"), kind::refused));
+    CHECK(is(classify_upstream(a, "/ext/rrpc/42/a1PK/devB/user/get"), kind::refused));
+    // A reply form whose id does not parse answers nothing and is not data.
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/rrpc/response/4x2"), kind::refused));
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/rrpc/response/"), kind::refused));
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/rrpc/response/99999999999999999999999"),
+             kind::refused));
+    CHECK(is(classify_upstream(a, "/ext/rrpc/not-a-number/a1PK/devA/user/get"), kind::refused));
+    // `rrpc/response/` below another level, or in a custom topic, is data.
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/x/rrpc/response/1"), kind::data));
+    CHECK(is(classify_upstream(a, "/a1PK/devA/rrpc/response/1"), kind::data));
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/thing/event/property/post"), kind::data));
+    CHECK(is(classify_upstream(a, "/sys/a1PK/devA/thing/service/SetWeight_reply"), kind::reply));
+    CHECK(is(classify_upstream(a, "/a1PK/devA/user/get_reply"), kind::reply));
+    CHECK(is(classify_upstream(a, "/broadcast/a1PK/x"), kind::refused));  // subscribe only
 }
 
 TEST_CASE("custom RRPC topics must be the device's own", "[rrpc]") {

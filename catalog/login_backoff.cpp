@@ -1,24 +1,8 @@
-#include "server/limits.hpp"
+#include "catalog/login_backoff.hpp"
 
 #include <algorithm>
 
-namespace rrpcd::server {
-
-connection_limiter::verdict connection_limiter::admit(const boost::asio::ip::address& from) {
-    if (open_ >= max_total_) return verdict::total;
-    auto& count = per_address_[from];
-    if (count >= max_per_address_) return verdict::per_address;  // count >= 1: the entry stays
-    ++count;
-    ++open_;
-    return verdict::admitted;
-}
-
-void connection_limiter::release(const boost::asio::ip::address& from) noexcept {
-    const auto it = per_address_.find(from);
-    if (it == per_address_.end()) return;
-    --open_;
-    if (--it->second == 0) per_address_.erase(it);
-}
+namespace rrpcd::catalog {
 
 bool login_backoff::blocked(const who& w, clock::time_point now) const {
     const auto it = entries_.find(w);
@@ -46,4 +30,4 @@ void login_backoff::failed(const who& w, clock::time_point now) {
     e.until = now + delay;
 }
 
-}  // namespace rrpcd::server
+}  // namespace rrpcd::catalog

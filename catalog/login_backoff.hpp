@@ -11,47 +11,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace rrpcd::server {
-
-/// Open connections of one protocol, in total and per source address. The limits are read on
-/// every admission, so a reload applies to the next connection. io thread only.
-class connection_limiter {
-public:
-    enum class verdict : std::uint8_t { admitted, total, per_address };
-
-    connection_limiter(const std::size_t& max_total, const std::size_t& max_per_address)
-        : max_total_(max_total), max_per_address_(max_per_address) {}
-
-    /// Counts the connection in when both limits allow it.
-    verdict admit(const boost::asio::ip::address& from);
-    /// The end of an admitted connection.
-    void release(const boost::asio::ip::address& from) noexcept;
-
-    std::size_t open() const noexcept { return open_; }
-
-private:
-    const std::size_t& max_total_;
-    const std::size_t& max_per_address_;
-    std::size_t open_ = 0;
-    std::unordered_map<boost::asio::ip::address, std::uint32_t> per_address_;
-};
-
-/// An admitted connection's place, given back when the session ends.
-class connection_slot {
-public:
-    connection_slot(connection_limiter& limiter, boost::asio::ip::address from)
-        : limiter_(&limiter), from_(from) {}
-    connection_slot(connection_slot&& other) noexcept
-        : limiter_(std::exchange(other.limiter_, nullptr)), from_(other.from_) {}
-    connection_slot& operator=(connection_slot&&) = delete;
-    ~connection_slot() {
-        if (limiter_ != nullptr) limiter_->release(from_);
-    }
-
-private:
-    connection_limiter* limiter_;
-    boost::asio::ip::address from_;
-};
+namespace rrpcd::catalog {
 
 /// Failed device logins per source address and username: after `failures` in a row, that
 /// login from that address is refused unchecked for 1 s, then 2 s, 4 s… up to `max_delay`; a
@@ -98,4 +58,4 @@ private:
     std::unordered_map<who, entry, who_hash> entries_;
 };
 
-}  // namespace rrpcd::server
+}  // namespace rrpcd::catalog

@@ -1,0 +1,79 @@
+#include "http/actions.hpp"
+
+#include "config/names.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace rrpcd::http {
+
+namespace {
+
+constexpr std::array<action, 15> table{{
+    {"AsyncRRpc", async_rrpc_action, qps_class::async_rrpc},
+    {"BatchGetDeviceState", batch_get_device_state},
+    {"CreateProduct", create_product},
+    {"DeleteDevice", delete_device},
+    {"DisableThing", disable_thing},
+    {"EnableThing", enable_thing},
+    {"GetDeviceStatus", get_device_status},
+    {"InvokeThingService", invoke_thing_service, qps_class::invoke_thing_service},
+    {"Pub", pub_action},
+    {"QueryDevice", query_device},
+    {"QueryDeviceDetail", query_device_detail},
+    {"QueryMessageInfo", query_message_info},
+    {"QueryProduct", query_product},
+    {"RRpc", rrpc_action, qps_class::rrpc},
+    {"RegisterDevice", register_device},
+}};
+
+}  // namespace
+
+std::span<const action> actions() noexcept {
+    return table;
+}
+
+const action* find_action(std::string_view name) noexcept {
+    const auto all = actions();
+    const auto it =
+        std::lower_bound(all.begin(), all.end(), name,
+                         [](const action& a, std::string_view n) { return a.name < n; });
+    return it != all.end() && it->name == name ? &*it : nullptr;
+}
+
+std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device) {
+    const auto waiting = ctx.services.rrpc.pending_for(device);
+    if (waiting < ctx.limits.max_pending_per_device) return std::nullopt;
+    if (ctx.services.counters.hit(kit::limit::pending_calls_per_device))
+        ctx.log.warn(
+            "event=limit_hit limit=pending_calls_per_device pk={} dn={} pending={} count={}",
+            device.product_key, device.device_name, waiting,
+            ctx.services.counters.count(kit::limit::pending_calls_per_device));
+    return business("iot.messagebroker.RateLimit",
+                    "The device already has " + std::to_string(waiting) +
+                        " calls waiting for its reply; try again when they are answered.");
+}
+
+device_result find_device(const action_context& ctx, const request_params& params, unsigned status,
+                          const char* not_existed, bool iot_id) {
+    if (const auto id = params.get("IotId"); iot_id && id && !id->empty()) {
+        if (const auto* d = ctx.services.devices.find_by_iot_id(*id)) return d;
+        return api_error{status, not_existed, "The device does not exist."};
+    }
+    const auto pk = params.get("ProductKey").value_or("");
+    const auto dn = params.get("DeviceName").value_or("");
+    if (pk.empty()) return api_error{status, "iot.prod.NullProductKey", "The productKey is empty."};
+    if (!config::is_valid_product_key(pk))
+        return api_error{status, "iot.prod.InvalidFormattedProductkey",
+                         "The productKey format is incorrect."};
+    if (dn.empty())
+        return api_error{status, "iot.device.NullDeviceName", "The deviceName is empty."};
+    if (!config::is_valid_device_name(dn))
+        return api_error{
+            status, "iot.device.InvalidFormattedDeviceName",
+            "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :"};
+    if (const auto* d = ctx.services.devices.find({std::string{pk}, std::string{dn}})) return d;
+    return api_error{status, not_existed, "The device does not exist."};
+}
+
+}  // namespace rrpcd::http

@@ -1,0 +1,122 @@
+#pragma once
+
+#include "catalog/device_directory.hpp"
+#include "catalog/thing_model.hpp"
+#include "config/settings.hpp"
+#include "fleet/fleet.hpp"
+#include "http/api_error.hpp"
+#include "http/params.hpp"
+#include "kit/limit_counters.hpp"
+#include "rrpc/async_calls.hpp"
+#include "rrpc/call_log.hpp"
+#include "rrpc/service.hpp"
+#include "store/journal.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/system/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace rrpcd::http {
+
+/// Limits the action layer applies to parameters.
+struct api_limits {
+    std::chrono::milliseconds timeout_min{1000};  ///< RRpc Timeout range
+    std::chrono::milliseconds timeout_max{8000};
+    std::chrono::milliseconds thing_sync_timeout{8000};  ///< InvokeThingService, callType sync
+    std::size_t max_payload_bytes = 256 * 1024 - 512;  ///< what fits one MQTT packet with its topic
+    std::size_t max_pending_per_device = 64;           ///< calls waiting for one device
+};
+
+/// What the actions act on. All of it lives as long as the api, on the same io thread.
+struct api_services {
+    rrpc::service& rrpc;
+    rrpc::async_calls& async;
+    rrpc::call_log& calls;
+    rrpc::device_gateway& devices_online;
+    const catalog::device_directory& devices;
+    const catalog::thing_models& models;
+    kit::limit_counters& counters;
+    store::journal& journal;  ///< an accepted QoS 1 message is on disk before the API answers
+    fleet::service& fleet;    ///< every product and device change
+};
+
+/// What every action handler is given: the services, the limits in force, the logger.
+struct action_context {
+    api_services& services;
+    const api_limits& limits;
+    spdlog::logger& log;
+};
+
+/// A successful action's body (without RequestId/Success).
+struct reply {
+    boost::json::object body;
+};
+using action_result = boost::system::result<reply, api_error>;
+
+/// Which of an access key's QPS limits an action counts against (the cloud's classes).
+enum class qps_class : std::uint8_t { none, rrpc, async_rrpc, invoke_thing_service };
+
+/// One action of the API: its name as the SDKs send it, its handler, its QPS class.
+struct action {
+    std::string_view name;
+    boost::asio::awaitable<action_result> (*handler)(action_context& ctx,
+                                                     const request_params& params);
+    qps_class qps = qps_class::none;
+};
+
+/// Every action, sorted by name (the dispatch table).
+std::span<const action> actions() noexcept;
+/// The action named `name`, or nullptr.
+const action* find_action(std::string_view name) noexcept;
+
+// The handlers (rrpc_actions.cpp, thing_actions.cpp, lookup_actions.cpp, device_actions.cpp).
+boost::asio::awaitable<action_result> rrpc_action(action_context& ctx,
+                                                  const request_params& params);
+boost::asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
+                                                        const request_params& params);
+/// Pub: a message to a device topic at QoS 0, or at QoS 1 kept until acknowledged.
+boost::asio::awaitable<action_result> pub_action(action_context& ctx, const request_params& params);
+boost::asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
+                                                           const request_params& params);
+boost::asio::awaitable<action_result> query_message_info(action_context& ctx,
+                                                         const request_params& params);
+boost::asio::awaitable<action_result> create_product(action_context& ctx,
+                                                     const request_params& params);
+boost::asio::awaitable<action_result> query_product(action_context& ctx,
+                                                    const request_params& params);
+boost::asio::awaitable<action_result> register_device(action_context& ctx,
+                                                      const request_params& params);
+boost::asio::awaitable<action_result> query_device_detail(action_context& ctx,
+                                                          const request_params& params);
+boost::asio::awaitable<action_result> get_device_status(action_context& ctx,
+                                                        const request_params& params);
+boost::asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
+                                                             const request_params& params);
+boost::asio::awaitable<action_result> query_device(action_context& ctx,
+                                                   const request_params& params);
+boost::asio::awaitable<action_result> delete_device(action_context& ctx,
+                                                    const request_params& params);
+boost::asio::awaitable<action_result> disable_thing(action_context& ctx,
+                                                    const request_params& params);
+boost::asio::awaitable<action_result> enable_thing(action_context& ctx,
+                                                   const request_params& params);
+
+// Shared by the handlers.
+using device_result = boost::system::result<const catalog::device_record*, api_error>;
+/// The addressed device from ProductKey + DeviceName (or IotId when `iot_id` allows it),
+/// with the cloud's codes: Null*/InvalidFormatted* and `not_existed`, at HTTP `status`.
+device_result find_device(const action_context& ctx, const request_params& params, unsigned status,
+                          const char* not_existed, bool iot_id);
+/// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as allowed;
+/// one more would only queue behind them.
+std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device);
+
+}  // namespace rrpcd::http

@@ -1,0 +1,23 @@
+#include "kit/connection_limiter.hpp"
+
+#include <algorithm>
+
+namespace rrpcd::kit {
+
+connection_limiter::verdict connection_limiter::admit(const boost::asio::ip::address& from) {
+    if (open_ >= max_total_) return verdict::total;
+    auto& count = per_address_[from];
+    if (count >= max_per_address_) return verdict::per_address;  // count >= 1: the entry stays
+    ++count;
+    ++open_;
+    return verdict::admitted;
+}
+
+void connection_limiter::release(const boost::asio::ip::address& from) noexcept {
+    const auto it = per_address_.find(from);
+    if (it == per_address_.end()) return;
+    --open_;
+    if (--it->second == 0) per_address_.erase(it);
+}
+
+}  // namespace rrpcd::kit

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <boost/asio/ip/address.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+namespace rrpcd::kit {
+
+/// Open connections of one protocol, in total and per source address. The limits are read on
+/// every admission, so a reload applies to the next connection. io thread only.
+class connection_limiter {
+public:
+    enum class verdict : std::uint8_t { admitted, total, per_address };
+
+    connection_limiter(const std::size_t& max_total, const std::size_t& max_per_address)
+        : max_total_(max_total), max_per_address_(max_per_address) {}
+
+    /// Counts the connection in when both limits allow it.
+    verdict admit(const boost::asio::ip::address& from);
+    /// The end of an admitted connection.
+    void release(const boost::asio::ip::address& from) noexcept;
+
+    std::size_t open() const noexcept { return open_; }
+
+private:
+    const std::size_t& max_total_;
+    const std::size_t& max_per_address_;
+    std::size_t open_ = 0;
+    std::unordered_map<boost::asio::ip::address, std::uint32_t> per_address_;
+};
+
+/// An admitted connection's place, given back when the session ends.
+class connection_slot {
+public:
+    connection_slot(connection_limiter& limiter, boost::asio::ip::address from)
+        : limiter_(&limiter), from_(from) {}
+    connection_slot(connection_slot&& other) noexcept
+        : limiter_(std::exchange(other.limiter_, nullptr)), from_(other.from_) {}
+    connection_slot& operator=(connection_slot&&) = delete;
+    ~connection_slot() {
+        if (limiter_ != nullptr) limiter_->release(from_);
+    }
+
+private:
+    connection_limiter* limiter_;
+    boost::asio::ip::address from_;
+};
+
+}  // namespace rrpcd::kit

@@ -1,0 +1,42 @@
+#pragma once
+
+#include "mqtt/packet.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace rrpcd::mqtt {
+
+/// What one MQTT session holds beyond the protocol state machine: its subscriptions and the
+/// QoS 1 messages it was sent and has not acknowledged. Sans-I/O and without policy (the ACL
+/// decides before subscribe() is called). One thread.
+class session_state {
+public:
+    /// Adds `filter` at `granted`, or replaces the QoS of the same filter [MQTT-3.8.4-3].
+    void subscribe(std::string filter, qos granted);
+    /// Removes the filters that are held exactly as given [MQTT-3.10.4-1]; others are ignored.
+    void unsubscribe(std::span<const std::string> filters);
+    /// The highest QoS granted to a filter that matches `topic`, or nullopt when none does
+    /// [MQTT-3.3.5-1].
+    std::optional<qos> match(std::string_view topic) const;
+    std::size_t subscriptions() const noexcept { return filters_.size(); }
+
+    /// A QoS 1 PUBLISH went out as `packet_id`, carrying the server's `message_id`.
+    void sent(std::uint16_t packet_id, std::uint64_t message_id);
+    /// The PUBACK of `packet_id`: the message id it carried, or nullopt when nothing was in
+    /// flight under that id (a duplicate or stray PUBACK).
+    std::optional<std::uint64_t> acknowledged(std::uint16_t packet_id);
+    std::size_t in_flight() const noexcept { return in_flight_.size(); }
+
+private:
+    std::map<std::string, qos, std::less<>> filters_;
+    std::unordered_map<std::uint16_t, std::uint64_t> in_flight_;
+};
+
+}  // namespace rrpcd::mqtt

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "mqtt/packet.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace rrpcd::server {
+
+/// How deliver() sent a message.
+enum class delivery : std::uint8_t { none, qos0, qos1 };
+
+/// Why a session is ended from outside it.
+enum class close_reason : std::uint8_t {
+    takeover,  ///< the same device logged in again
+    shutdown,  ///< the server stops (what is queued is flushed first, bounded)
+    removed,   ///< the device was deleted or disabled
+};
+
+/// What the device registry knows of a device's live session: it can be handed a message,
+/// closed, and asked when it last heard from its device. io thread only.
+class live_session {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// Sends a PUBLISH when a subscription matches `topic`, at the lower of `qos` and the
+    /// granted QoS; a QoS 1 send remembers `message_id` until its PUBACK. `none` when nothing
+    /// matches or the session is closing.
+    virtual delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
+                             std::uint64_t message_id) = 0;
+    /// Ends the session: it stops reading, flushes what is queued (bounded) and closes.
+    virtual void close(close_reason why) = 0;
+    /// The last inbound packet.
+    virtual clock::time_point last_activity() const noexcept = 0;
+    /// The keep-alive its CONNECT asked for.
+    virtual std::chrono::seconds keep_alive() const noexcept = 0;
+
+protected:
+    ~live_session() = default;
+};
+
+}  // namespace rrpcd::server

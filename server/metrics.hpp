@@ -1,0 +1,26 @@
+#pragma once
+
+#include "kit/limit_counters.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace rrpcd::server {
+
+/// The figures `GET /v1/metrics` shows, taken at one moment.
+struct metrics_snapshot {
+    std::array<std::uint64_t, kit::limit_kinds> limit_hits{};
+    std::size_t mqtt_connections = 0;
+    std::size_t http_connections = 0;
+    std::size_t devices_online = 0;
+    std::size_t calls_pending = 0;
+    std::size_t login_backoff_entries = 0;
+    std::uint64_t calls_success = 0, calls_timeout = 0, calls_offline = 0, calls_halfconn = 0;
+};
+
+/// The Prometheus text exposition (version 0.0.4) of `m`.
+std::string render_metrics(const metrics_snapshot& m);
+
+}  // namespace rrpcd::server

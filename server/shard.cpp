@@ -1,0 +1,248 @@
+#include "server/shard.hpp"
+
+#include "kit/use_nothrow.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <exception>
+
+namespace rrpcd::server {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+/// Logs what escapes a session coroutine; the session ends, the process does not.
+struct log_exception {
+    std::shared_ptr<spdlog::logger> log;
+    void operator()(const std::exception_ptr& e) const {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log->error("event=session_failed what=\"{}\"", ex.what());
+        }
+    }
+};
+
+std::string bound(const tcp::acceptor& acceptor) {
+    const auto ep = acceptor.local_endpoint();
+    return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
+                                 : ep.address().to_string()) +
+           ":" + std::to_string(ep.port());
+}
+
+/// The store the settings name (opened before the services that write to it are made), or
+/// null for memory only or on failure (`error` says why).
+std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
+                                                const std::shared_ptr<spdlog::logger>& log,
+                                                std::string& error) {
+    if (s.store.path.empty()) return nullptr;
+    auto opened = store::sqlite_store::open(s.store.path, s.replies.retention, log);
+    if (opened) return std::move(*opened);
+    error = std::move(opened.error());
+    return nullptr;
+}
+
+}  // namespace
+
+http::api_limits api_limits_of(const config::settings& s) {
+    // The largest payload that still fits one MQTT packet with its topic and headers.
+    constexpr std::size_t topic_room = 512;
+    return {s.rrpc.timeout_min, s.rrpc.timeout_max, s.thing.sync_timeout,
+            s.mqtt.max_packet_size > topic_room ? s.mqtt.max_packet_size - topic_room : 0,
+            s.rrpc.max_pending_per_device};
+}
+
+shard::shard(const config::settings& settings, catalog::thing_models models, loggers logs)
+    : io_(std::make_unique<asio::io_context>(1)),
+      settings_(settings),
+      log_(std::move(logs)),
+      mqtt_connections_(settings_.mqtt.max_connections, settings_.mqtt.max_connections_per_address),
+      http_connections_(settings_.http.max_connections, settings_.http.max_connections_per_address),
+      backoff_(settings_.mqtt.login_backoff),
+      login_(settings_.mqtt, backoff_),
+      store_(open_store(settings_, log_.server, store_error_)),
+      models_(std::move(models)),
+      registry_(journal()),
+      ids_(settings_.rrpc.node_id),
+      calls_(settings_.replies.retention, settings_.replies.max_records),
+      rrpc_(registry_, ids_, calls_, log_.rrpc),
+      async_(registry_, calls_, replies_, devices_, log_.rrpc),
+      fleet_(
+          devices_, journal(),
+          [this](const catalog::device_key& d, bool forget) { registry_.disconnect(d, forget); },
+          log_.server),
+      auth_(settings_.access_keys, settings_.http.signature_window),
+      api_(api_limits_of(settings_), auth_,
+           {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal(), fleet_},
+           log_.http),
+      mqtt_ctx_{settings_.mqtt, devices_,  fleet_, registry_, rrpc_,
+                async_,         counters_, login_, log_.mqtt},
+      gate_(std::in_place, io_->get_executor()),
+      http_ctx_{settings_.http,
+                api_,
+                replies_,
+                settings_.replies.max_queued,
+                *gate_,
+                counters_,
+                [this] { return render_metrics(metrics()); },
+                log_.http} {
+    registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
+        rrpc_.on_session_end(d, p);
+    };
+    for (const auto& hook : settings_.replies.webhooks)
+        webhooks_.push_back(std::make_unique<webhook_sender>(
+            io_->get_executor(), hook, settings_.replies.max_queued, replies_, log_.server));
+}
+
+shard::~shard() {
+    if (store_) store_->close();  // its writer wakes sync() waiters on this io_context
+    listeners_.clear();
+    webhooks_.clear();
+    gate_.reset();
+    io_.reset();  // every suspended coroutine goes here, while all it uses still exists
+}
+
+store::journal& shard::journal() noexcept {
+    return store_ ? static_cast<store::journal&>(*store_) : memory_;
+}
+
+boost::system::result<void, std::string> shard::open() {
+    if (!store_error_.empty()) return store_error_;
+    if (store_) {
+        auto catalog = store_->load_catalog();
+        for (auto& p : catalog.products) devices_.add_product(std::move(p));
+        for (auto& d : catalog.devices) devices_.add(std::move(d));
+        auto kept = store_->load_messages();
+        for (auto& [device, message] : kept) registry_.restore(device, std::move(message));
+        const auto calls = store_->load_calls(settings_.replies.max_records);
+        for (const auto& c : calls) async_.restore(calls_.add(c));
+        log_.server->info(
+            "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
+            "async_calls={}",
+            settings_.store.path.string(), catalog.products.size(), catalog.devices.size(),
+            kept.size(), calls.size());
+    }
+    // Async calls outlive a restart (their answers come later); a sync caller has its answer.
+    calls_.on_change = [this](const rrpc::call_record& r) {
+        if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)
+            journal().call_saved(r);
+    };
+    auth_.set_keys(fleet_.seed(settings_, store_.get(), models_));
+    return {};
+}
+
+boost::system::result<std::string, std::string> shard::listen(const char* name,
+                                                              const config::endpoint& where,
+                                                              tls_context tls) {
+    auto& l = *listeners_.emplace_back(
+        std::make_unique<listener>(listener{name, tls != nullptr, tcp::acceptor{*io_}, tls}));
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(where.host, ec);
+    const tcp::endpoint ep{address, where.port};
+    if (!ec) l.acceptor.open(ep.protocol(), ec);
+    if (!ec) l.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) l.acceptor.bind(ep, ec);
+    if (!ec) l.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return {boost::system::in_place_error, ec.message()};
+    asio::co_spawn(*io_, accept(l), log_exception{log_.server});
+    return {boost::system::in_place_value, bound(l.acceptor)};
+}
+
+void shard::start() {
+    for (auto& hook : webhooks_) hook->start();
+}
+
+asio::awaitable<void> shard::accept(listener& l) {
+    const bool is_mqtt = l.name[0] == 'm';
+    auto& limiter = is_mqtt ? mqtt_connections_ : http_connections_;
+    auto& log = is_mqtt ? *log_.mqtt : *log_.http;
+    asio::steady_timer pause{*io_};
+    while (l.acceptor.is_open()) {
+        auto [ec, socket] = co_await l.acceptor.async_accept(kit::use_nothrow);
+        if (ec == asio::error::operation_aborted) break;
+        if (ec) {  // out of descriptors, say: pause instead of spinning
+            log.warn("event=accept_failed listener={} reason=\"{}\"", l.name, ec.message());
+            pause.expires_after(std::chrono::milliseconds{100});
+            co_await pause.async_wait(kit::use_nothrow);
+            continue;
+        }
+        boost::system::error_code peer_ec;
+        const auto from = socket.remote_endpoint(peer_ec).address();
+        if (peer_ec) continue;  // gone already
+        if (const auto verdict = limiter.admit(from);
+            verdict != kit::connection_limiter::verdict::admitted) {
+            using enum kit::limit;
+            const auto hit =
+                verdict == kit::connection_limiter::verdict::total
+                    ? (is_mqtt ? mqtt_connections : http_connections)
+                    : (is_mqtt ? mqtt_connections_per_address : http_connections_per_address);
+            if (counters_.hit(hit))
+                log.warn("event=limit_hit limit={} address={} open={} count={}", kit::name_of(hit),
+                         from.to_string(), limiter.open(), counters_.count(hit));
+            if (!is_mqtt &&
+                !l.tls) {  // plain HTTP can be told why; MQTT has no word before CONNECT
+                static const std::string busy = over_limit_response();
+                socket.non_blocking(true, peer_ec);
+                socket.write_some(asio::buffer(busy), peer_ec);  // best effort, never waits
+            }
+            continue;  // the socket closes here
+        }
+        kit::connection_slot slot{limiter, from};
+        if (is_mqtt)
+            asio::co_spawn(
+                *io_, run_mqtt_session(std::move(socket), mqtt_ctx_, l.context, std::move(slot)),
+                log_exception{log_.mqtt});
+        else
+            asio::co_spawn(
+                *io_, run_http_session(std::move(socket), http_ctx_, l.context, std::move(slot)),
+                log_exception{log_.http});
+    }
+}
+
+void shard::reloaded(tls_context tls) {
+    // Limits are read where they apply (the contexts hold references into the settings), so
+    // the next connection, packet or call sees the new values.
+    auth_.set_keys(fleet_.reseed_access_keys(settings_, store_.get()));
+    api_.set_limits(api_limits_of(settings_));
+    for (auto& l : listeners_)
+        if (l->tls) l->context = tls;  // sessions keep the context they started with
+}
+
+asio::awaitable<void> shard::drain(std::chrono::milliseconds grace) {
+    log_.server->info("event=stopping in_flight={} devices={}", gate_->in_flight(),
+                      registry_.online());
+    boost::system::error_code ignored;
+    for (auto& l : listeners_) l->acceptor.close(ignored);
+    gate_->stop();
+    co_await gate_->wait_idle(grace);  // devices stay connected to answer
+    if (const auto cancelled = rrpc_.cancel_all(); cancelled != 0) {
+        log_.server->warn("event=calls_cancelled count={} reason=shutdown", cancelled);
+        co_await gate_->wait_idle(std::chrono::seconds{1});  // their UNKNOWN answers go out
+    }
+    registry_.close_all();
+    asio::steady_timer flush{*io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
+    co_await flush.async_wait(kit::use_nothrow);
+}
+
+metrics_snapshot shard::metrics() const {
+    metrics_snapshot m;
+    for (std::size_t i = 0; i < kit::limit_kinds; ++i)
+        m.limit_hits[i] = counters_.count(static_cast<kit::limit>(i));
+    m.mqtt_connections = mqtt_connections_.open();
+    m.http_connections = http_connections_.open();
+    m.devices_online = registry_.online();
+    m.calls_pending = rrpc_.pending();
+    m.login_backoff_entries = backoff_.tracked();
+    const auto& st = rrpc_.stats();
+    m.calls_success = st.success;
+    m.calls_timeout = st.timeout;
+    m.calls_offline = st.offline;
+    m.calls_halfconn = st.halfconn;
+    return m;
+}
+
+}  // namespace rrpcd::server

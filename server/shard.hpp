@@ -1,0 +1,128 @@
+#pragma once
+
+#include "catalog/device_directory.hpp"
+#include "catalog/login.hpp"
+#include "catalog/login_backoff.hpp"
+#include "catalog/thing_model.hpp"
+#include "config/settings.hpp"
+#include "fleet/fleet.hpp"
+#include "http/api.hpp"
+#include "http/authenticator.hpp"
+#include "kit/connection_limiter.hpp"
+#include "kit/limit_counters.hpp"
+#include "rrpc/async_calls.hpp"
+#include "rrpc/call_log.hpp"
+#include "rrpc/message_id.hpp"
+#include "rrpc/reply_hub.hpp"
+#include "rrpc/service.hpp"
+#include "server/device_registry.hpp"
+#include "server/drain_gate.hpp"
+#include "server/http_session.hpp"
+#include "server/metrics.hpp"
+#include "server/mqtt_session.hpp"
+#include "server/tls.hpp"
+#include "server/webhook.hpp"
+#include "store/journal.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/result.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rrpcd::server {
+
+/// The loggers the rooms are given (server/ makes them; mqtt/ and config/ never log).
+struct loggers {
+    std::shared_ptr<spdlog::logger> server, mqtt, http, rrpc;
+};
+
+/// The object graph of one io_context on one thread: its listeners, sessions, device
+/// registry, RRPC core, store and API. Nothing in it needs a lock. It is the unit that per-core
+/// shards will repeat. Its lifetime rule is in its destructor, not in its members' order: the
+/// suspended coroutines (sessions, calls, accept loops) use every member, so they end first.
+class shard {
+public:
+    /// `settings` is the process's, which a reload changes in place (it outlives the shard);
+    /// `models` are the products' thing models.
+    shard(const config::settings& settings, catalog::thing_models models, loggers logs);
+    /// Closes the store, closes the listeners and every other I/O object, destroys the
+    /// io_context (and with it every suspended coroutine), then the services.
+    ~shard();
+    shard(const shard&) = delete;
+    shard& operator=(const shard&) = delete;
+
+    boost::asio::io_context& io() noexcept { return *io_; }
+
+    /// Opens the store (if any), loads it, and seeds it from the config file. The error is
+    /// ready to log.
+    boost::system::result<void, std::string> open();
+    /// Binds a listener (`name` is mqtt, mqtts, http or https) and starts accepting on it
+    /// (with `tls` for the TLS ones). Returns the bound `host:port`, or the error.
+    boost::system::result<std::string, std::string> listen(const char* name,
+                                                           const config::endpoint& where,
+                                                           tls_context tls);
+    /// Starts what runs beside the listeners (webhook senders).
+    void start();
+
+    /// SIGHUP: the access keys, limits and log level now in `settings`.
+    void reloaded(tls_context tls);
+    /// SIGTERM: stops accepting, lets in-flight calls finish (bounded), ends the rest UNKNOWN,
+    /// closes the devices.
+    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
+
+    /// What `GET /v1/metrics` shows.
+    metrics_snapshot metrics() const;
+    std::size_t devices() const noexcept { return devices_.size(); }
+    std::size_t thing_models() const noexcept { return models_.size(); }
+    std::size_t webhooks() const noexcept { return webhooks_.size(); }
+
+private:
+    struct listener {
+        const char* name;
+        bool tls;
+        boost::asio::ip::tcp::acceptor acceptor;
+        tls_context context;
+    };
+    boost::asio::awaitable<void> accept(listener& l);
+    store::journal& journal() noexcept;
+
+    // First: every I/O object below is made on it; ~shard() destroys it before the rest.
+    std::unique_ptr<boost::asio::io_context> io_;
+    const config::settings& settings_;
+    loggers log_;
+    kit::limit_counters counters_;
+    kit::connection_limiter mqtt_connections_, http_connections_;
+    catalog::login_backoff backoff_;
+    catalog::login_policy login_;
+    std::string store_error_;                     ///< why the store could not be opened
+    std::unique_ptr<store::sqlite_store> store_;  ///< null: memory only (or failed to open)
+    store::memory_journal memory_;
+    catalog::device_directory devices_;
+    catalog::thing_models models_;
+    device_registry registry_;
+    rrpc::message_id_generator ids_;
+    rrpc::call_log calls_;
+    rrpc::reply_hub replies_;
+    rrpc::service rrpc_;
+    rrpc::async_calls async_;
+    fleet::service fleet_;
+    http::authenticator auth_;
+    http::api api_;
+    mqtt_context mqtt_ctx_;
+    // I/O objects other than sessions: reset by ~shard() before the io_context goes.
+    std::optional<drain_gate> gate_;
+    http_context http_ctx_;
+    std::vector<std::unique_ptr<webhook_sender>> webhooks_;
+    std::vector<std::unique_ptr<listener>> listeners_;
+};
+
+/// The API's limits from the settings.
+http::api_limits api_limits_of(const config::settings& s);
+
+}  // namespace rrpcd::server

@@ -1,0 +1,33 @@
+#include "kit/connection_limiter.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace rrpcd::kit;
+using boost::asio::ip::make_address;
+
+TEST_CASE("connections are limited in total and per address", "[kit]") {
+    std::size_t total = 3, per_address = 2;
+    connection_limiter limiter{total, per_address};
+    const auto a = make_address("10.0.0.1"), b = make_address("10.0.0.2");
+    using v = connection_limiter::verdict;
+    CHECK(limiter.admit(a) == v::admitted);
+    CHECK(limiter.admit(a) == v::admitted);
+    CHECK(limiter.admit(a) == v::per_address);
+    CHECK(limiter.admit(b) == v::admitted);
+    CHECK(limiter.admit(b) == v::total);
+    CHECK(limiter.open() == 3);
+    limiter.release(a);
+    CHECK(limiter.admit(b) == v::admitted);
+    per_address = 1;  // a reload applies to the next admission
+    limiter.release(b);
+    CHECK(limiter.admit(b) == v::per_address);
+    per_address = 2;
+    REQUIRE(limiter.admit(a) == v::admitted);
+    CHECK(limiter.open() == 3);
+    {
+        const connection_slot slot{limiter, a};  // an admitted connection, released at its end
+    }
+    CHECK(limiter.open() == 2);
+    limiter.release(make_address("10.9.9.9"));  // never admitted: no effect
+    CHECK(limiter.open() == 2);
+}
