@@ -1,5 +1,7 @@
 #include "http/render.hpp"
 
+#include "kit/base64.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/uuid/random_generator.hpp>
 
@@ -96,6 +98,22 @@ std::string new_request_id() {
         return c >= 'a' && c <= 'f' ? static_cast<char>(c - 'a' + 'A') : c;
     });
     return id;
+}
+
+std::string forwarding_json(const rrpc::async_reply& r) {
+    boost::json::object event;
+    event["gmtCreate"] = r.gmt_create_ms;
+    event["iotId"] = r.iot_id;
+    event["productKey"] = r.device.product_key;
+    event["deviceName"] = r.device.device_name;
+    event["requestId"] = r.request_id;
+    event["code"] = r.code;
+    event["message"] = r.message;
+    event["topic"] = r.topic;
+    event["data"] = r.data;
+    event["payloadBase64"] = kit::base64_encode(r.payload);
+    event["MessageId"] = r.message_id;
+    return boost::json::serialize(event);
 }
 
 }  // namespace rrpcd::http

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "http/api_error.hpp"
+#include "rrpc/reply_hub.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -30,5 +31,10 @@ boost::json::object error_body(const api_error& e, std::string_view request_id,
 
 /// A fresh RequestId in the cloud's form (upper-case UUID).
 std::string new_request_id();
+
+/// The cloud's data-forwarding JSON of a downlink reply `{gmtCreate, iotId, productKey,
+/// deviceName, requestId, code, message, topic, data}`, plus `MessageId` and `payloadBase64`
+/// (the raw bytes), as webhooks and the reply stream send it.
+std::string forwarding_json(const rrpc::async_reply& r);
 
 }  // namespace rrpcd::http

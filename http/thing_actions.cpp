@@ -1,5 +1,6 @@
 // InvokeThingService: thing-model services, sync over RRPC or async on the thing/service topic.
 #include "http/actions.hpp"
+#include "rrpc/topics.hpp"
 
 #include <boost/json.hpp>
 
@@ -86,7 +87,7 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
     const auto online = rrpc::classify(ctx.services.devices_online.presence_of(key),
                                        rrpc::presence::clock::now()) == rrpc::liveness::online;
     if (!reliable && !online) co_return no_answer(rrpc::rrpc_code::offline);
-    auto topic = "/sys/" + key.product_key + "/" + key.device_name + "/thing/service/" + identifier;
+    auto topic = rrpc::thing_service_topic(key, identifier);
     rrpc::async_request async_call{
         rrpc::call_kind::thing_async, key,     std::move(topic), std::move(payload), identifier,
         std::to_string(id),           reliable};

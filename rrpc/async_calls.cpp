@@ -1,5 +1,6 @@
 #include "rrpc/async_calls.hpp"
 #include "kit/unix_ms.hpp"
+#include "rrpc/topics.hpp"
 
 #include "kit/base64.hpp"
 #include "kit/printable.hpp"
@@ -42,7 +43,7 @@ bool async_calls::send(std::uint64_t message_id, async_request request) {
     if (request.kind == call_kind::thing_async)
         by_alink_id_[key_of(request.device, request.alink_id)] = message_id;
     else
-        by_topic_[key_of(request.device, request.topic + "_reply")].push_back(message_id);
+        by_topic_[key_of(request.device, reply_topic_of(request.topic))].push_back(message_id);
     if (waiting() >= sweep_at_) sweep();
 
     if (request.reliable) {
@@ -61,17 +62,16 @@ void async_calls::restore(const call_record& record) {
     if (record.kind == call_kind::thing_async)
         by_alink_id_[key_of(record.device, std::to_string(record.message_id))] = record.message_id;
     else if (record.kind == call_kind::async_rrpc)
-        by_topic_[key_of(record.device, record.topic + "_reply")].push_back(record.message_id);
+        by_topic_[key_of(record.device, reply_topic_of(record.topic))].push_back(record.message_id);
 }
 
 bool async_calls::on_upstream(const catalog::device_key& from, std::string_view topic,
                               std::string_view payload) {
-    if (!boost::algorithm::ends_with(topic, "_reply")) return false;
     // Parsed once here: the Alink id correlates, and the event forwards the same document.
     boost::system::error_code ec;
     const auto reply = json::parse(payload, ec);
     const auto* parsed = ec ? nullptr : &reply;
-    if (boost::algorithm::contains(topic, "/thing/service/")) {
+    if (is_thing_service_reply(topic)) {
         const auto* id =
             parsed && reply.is_object() ? reply.as_object().if_contains("id") : nullptr;
         if (id == nullptr || !id->is_string()) return false;
@@ -105,36 +105,31 @@ void async_calls::answer(std::uint64_t message_id, const catalog::device_key& fr
     const auto* record =
         log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
     if (record == nullptr) return;
-    // The cloud's data-forwarding format for downlink replies, plus MessageId.
-    json::object event;
-    event["gmtCreate"] = kit::unix_ms(record->finished);
+    async_reply r;
+    r.message_id = message_id;
+    r.gmt_create_ms = kit::unix_ms(record->finished);
     const auto* dev = devices_.find(from);
-    event["iotId"] = dev ? dev->iot_id : std::string{};
-    event["productKey"] = from.product_key;
-    event["deviceName"] = from.device_name;
+    if (dev != nullptr) r.iot_id = dev->iot_id;
+    r.device = from;
     const auto* alink = parsed ? parsed->if_object() : nullptr;
     const auto* alink_id = alink ? alink->if_contains("id") : nullptr;
-    // Parentheses, not braces: json::value{x} would make a one-element array.
-    event["requestId"] = alink_id && alink_id->is_string()
-                             ? json::value(alink_id->as_string())
-                             : json::value(std::to_string(message_id));
-    const auto* code = alink ? alink->if_contains("code") : nullptr;
-    event["code"] = code && code->is_int64() ? code->as_int64() : 200;
-    const auto* message = alink ? alink->if_contains("message") : nullptr;
-    event["message"] =
-        message && message->is_string() ? message->as_string() : json::string{"success"};
-    event["topic"] = topic;
+    r.request_id = alink_id && alink_id->is_string() ? std::string{alink_id->as_string()}
+                                                     : std::to_string(message_id);
+    if (const auto* code = alink ? alink->if_contains("code") : nullptr; code && code->is_int64())
+        r.code = code->as_int64();
+    if (const auto* m = alink ? alink->if_contains("message") : nullptr; m && m->is_string())
+        r.message = m->as_string();
+    r.topic = topic;
     if (alink != nullptr && alink->contains("data"))
-        event["data"] = alink->at("data");
+        r.data = alink->at("data");
     else if (parsed != nullptr)
-        event["data"] = *parsed;
+        r.data = *parsed;
     else
-        event["data"] = json::object{};
-    event["payloadBase64"] = kit::base64_encode(payload);
-    event["MessageId"] = message_id;
+        r.data = json::object{};
+    r.payload = payload;
     logger_->debug("event=async_reply message_id={} pk={} dn={} topic=\"{}\"", message_id,
                    from.product_key, from.device_name, kit::printable(topic, 256));
-    hub_.publish(message_id, json::serialize(event));
+    hub_.publish(r);
 }
 
 void async_calls::sweep() {

@@ -1,5 +1,9 @@
 #pragma once
 
+#include "catalog/device_key.hpp"
+
+#include <boost/json/value.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -7,17 +11,31 @@
 
 namespace rrpcd::rrpc {
 
-/// Fans each async reply out to the backend channels (webhooks, SSE streams). A reply is the
-/// cloud's forwarding JSON `{gmtCreate, iotId, productKey, deviceName, requestId, code, message,
-/// topic, data}` plus `MessageId`, serialised once. Subscribers must not block. io thread only.
+/// A device's answer to an async call, with what the cloud's forwarding format carries
+/// (http::forwarding_json renders it).
+struct async_reply {
+    std::uint64_t message_id = 0;
+    std::int64_t gmt_create_ms = 0;  ///< when the answer came (Unix ms)
+    std::string iot_id;
+    catalog::device_key device;
+    std::string request_id;  ///< the Alink `id`, or the MessageId when the answer has none
+    std::int64_t code = 200;
+    std::string message = "success";
+    std::string topic;        ///< where the answer came
+    boost::json::value data;  ///< the Alink `data`, the whole JSON answer, or {}
+    std::string payload;      ///< the raw bytes of the answer
+};
+
+/// Fans each async reply out to the backend channels (webhooks, SSE streams). Subscribers must
+/// not block. io thread only.
 class reply_hub {
 public:
-    using subscriber = std::function<void(std::uint64_t message_id, const std::string& json)>;
+    using subscriber = std::function<void(const async_reply& reply)>;
 
     /// Returns a token for unsubscribe().
     std::uint64_t subscribe(subscriber s);
     void unsubscribe(std::uint64_t token);
-    void publish(std::uint64_t message_id, const std::string& json);
+    void publish(const async_reply& reply);
     std::size_t subscribers() const noexcept { return subscribers_.size(); }
 
 private:

@@ -49,6 +49,19 @@ std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic) 
     return "/ext/rrpc/" + std::to_string(message_id) + std::string{topic};
 }
 
+std::string thing_service_topic(const catalog::device_key& device, std::string_view identifier) {
+    return "/sys/" + device.product_key + "/" + device.device_name + "/thing/service/" +
+           std::string{identifier};
+}
+
+std::string reply_topic_of(std::string_view topic) {
+    return std::string{topic} + "_reply";
+}
+
+bool is_thing_service_reply(std::string_view topic) noexcept {
+    return topic.find("/thing/service/") != std::string_view::npos && topic.ends_with("_reply");
+}
+
 upstream classify_upstream(const catalog::device_key& device, std::string_view topic) noexcept {
     if (!device_may_access(device, topic, access::publish)) return {};
     constexpr std::string_view ext = "/ext/rrpc/";

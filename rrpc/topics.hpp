@@ -19,6 +19,16 @@ std::string response_topic(const catalog::device_key& device, std::uint64_t mess
 /// with '/').
 std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic);
 
+/// `/sys/{pk}/{dn}/thing/service/{identifier}`: where an async thing service is published.
+std::string thing_service_topic(const catalog::device_key& device, std::string_view identifier);
+
+/// `{topic}_reply`: where a device answers a request published on `topic` (Alink).
+std::string reply_topic_of(std::string_view topic);
+
+/// True when `topic` (an `_reply` topic) answers a thing service: the answer is matched by its
+/// Alink `id`, not by its order.
+bool is_thing_service_reply(std::string_view topic) noexcept;
+
 /// What a device's PUBLISH is, decided from its topic alone.
 enum class upstream_kind : std::uint8_t {
     refused,     ///< outside the device's ACL: dropped (and logged)

@@ -78,13 +78,13 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     std::uint64_t dropped = 0;
     asio::steady_timer wake{stream.get_executor()};
     const hub_subscription sub{
-        ctx.replies, ctx.replies.subscribe([&](std::uint64_t id, const std::string& json) {
+        ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
             if (pending.size() >= ctx.max_queued) {
                 pending.pop_front();
                 ++dropped;
             }
-            pending.push_back("id: " + std::to_string(id) + "\nevent: reply\ndata: " + json +
-                              "\n\n");
+            pending.push_back("id: " + std::to_string(r.message_id) +
+                              "\nevent: reply\ndata: " + http::forwarding_json(r) + "\n\n");
             wake.cancel();
         })};
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};

@@ -1,4 +1,6 @@
 #include "server/webhook.hpp"
+
+#include "http/render.hpp"
 #include "kit/use_nothrow.hpp"
 
 #include "kit/crypto.hpp"
@@ -43,13 +45,13 @@ webhook_sender::~webhook_sender() {
 }
 
 void webhook_sender::start() {
-    token_ = hub_.subscribe([this](std::uint64_t id, const std::string& json) {
+    token_ = hub_.subscribe([this](const rrpc::async_reply& r) {
         if (queue_.size() >= max_queued_) {
             queue_.pop_front();
             ++dropped_;
             log_->warn("event=webhook_dropped url={} dropped={}", hook_.url, dropped_);
         }
-        queue_.emplace_back(id, json);
+        queue_.emplace_back(r.message_id, http::forwarding_json(r));
         wake_.cancel();
     });
     asio::co_spawn(ex_, run(), asio::detached);  // run() catches nothing that can throw here

@@ -3,6 +3,8 @@
 #include "rrpc/outbox.hpp"
 
 #include <spdlog/sinks/null_sink.h>
+#include "http/render.hpp"
+
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
@@ -45,8 +47,8 @@ struct fixture {
 
     fixture() {
         devices.add({dev, "s", {}});
-        hub.subscribe([this](std::uint64_t, const std::string& text) {
-            events.push_back(json::parse(text).as_object());
+        hub.subscribe([this](const async_reply& r) {
+            events.push_back(json::parse(rrpcd::http::forwarding_json(r)).as_object());
         });
     }
 };
