@@ -6,13 +6,16 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace rrpcd::config {
 namespace {
@@ -34,7 +37,7 @@ public:
 
     /// Refuses keys of `table` that are not in `known`.
     void only_keys(const toml::table& table, std::string_view path,
-                   std::initializer_list<std::string_view> known) {
+                   const std::vector<std::string_view>& known) {
         for (const auto& [key, node] : table) {
             if (std::find(known.begin(), known.end(), key.str()) == known.end())
                 fail(key.source(), join(path, key.str()), "unknown key");
@@ -149,69 +152,180 @@ std::optional<std::string> read_text(const std::filesystem::path& path) {
     return text.str();
 }
 
+/// When a reload (SIGHUP) applies a key: at once, or only after a restart.
+enum class applies : std::uint8_t { live, restart };
+
+/// One key of a table: its name, when it applies, how it is read (with its range), compared and
+/// copied. The default is the settings member's initializer, written nowhere else.
+struct key {
+    std::string_view name;
+    applies when;
+    std::function<void(reader&, const toml::table&, std::string_view path, settings&)> read;
+    std::function<bool(const settings&, const settings&)> same;
+    std::function<void(const settings&, settings&)> copy;
+};
+
+/// A key whose member `get(settings)` returns, read by `read_value(r, t, path, name, member)`.
+template <class Get, class Read>
+key make_key(std::string_view name, applies when, Get get, Read read_value) {
+    return {name, when,
+            [=](reader& r, const toml::table& t, std::string_view path, settings& s) {
+                read_value(r, t, path, name, get(s));
+            },
+            [=](const settings& a, const settings& b) { return get(a) == get(b); },
+            [=](const settings& from, settings& to) { get(to) = get(from); }};
+}
+
+template <class Get>
+key integer_key(std::string_view name, applies when, Get get, std::int64_t min, std::int64_t max) {
+    return make_key(name, when, get,
+                    [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
+                        auto& out) { r.integer(t, path, k, out, min, max); });
+}
+
+template <class Get>
+key duration_key(std::string_view name, applies when, Get get, std::int64_t min, std::int64_t max) {
+    return make_key(name, when, get,
+                    [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
+                        auto& out) { r.duration(t, path, k, out, min, max); });
+}
+
+template <class Get>
+key address_key(std::string_view name, Get get) {
+    return make_key(name, applies::restart, get,
+                    [](reader& r, const toml::table& t, std::string_view path, std::string_view k,
+                       std::optional<endpoint>& out) { r.address(t, path, k, out); });
+}
+
+/// A key read by code of its own (paths, lists of tables); `same` and `copy` compare and copy
+/// what `get` returns.
+template <class Get>
+key custom_key(std::string_view name, applies when, Get get) {
+    return {name,
+            when,
+            {},
+            [=](const settings& a, const settings& b) { return get(a) == get(b); },
+            [=](const settings& from, settings& to) { get(to) = get(from); }};
+}
+
+#define RRPCD_MEMBER(path) \
+    [](auto& s) -> auto& { \
+        return s.path;     \
+    }
+
+/// Every table's keys, in the order they are read.
+const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
+    constexpr auto live = applies::live;
+    constexpr auto restart = applies::restart;
+    constexpr std::int64_t i32 = std::numeric_limits<std::int32_t>::max();
+    static const std::vector<std::pair<std::string_view, std::vector<key>>> all{
+        {"mqtt",
+         {address_key("listen", RRPCD_MEMBER(mqtt.listen)),
+          address_key("tls_listen", RRPCD_MEMBER(mqtt.tls_listen)),
+          duration_key("keepalive_min_s", live, RRPCD_MEMBER(mqtt.keep_alive_min), 0, 65535),
+          duration_key("keepalive_max_s", live, RRPCD_MEMBER(mqtt.keep_alive_max), 0, 65535),
+          duration_key("connect_timeout_ms", live, RRPCD_MEMBER(mqtt.connect_timeout), 100,
+                       600'000),
+          integer_key("max_packet_bytes", live, RRPCD_MEMBER(mqtt.max_packet_size), 1024,
+                      268'435'460),
+          integer_key("max_outbound_bytes", live, RRPCD_MEMBER(mqtt.max_outbound_bytes), 64 * 1024,
+                      i32),
+          integer_key("max_connections", live, RRPCD_MEMBER(mqtt.max_connections), 1, 10'000'000),
+          integer_key("max_connections_per_address", live,
+                      RRPCD_MEMBER(mqtt.max_connections_per_address), 1, 10'000'000),
+          integer_key("login_backoff_after", live, RRPCD_MEMBER(mqtt.login_backoff.failures), 1,
+                      1000),
+          duration_key("login_backoff_max_s", live, RRPCD_MEMBER(mqtt.login_backoff.max_delay), 1,
+                       86'400)}},
+        {"http",
+         {address_key("listen", RRPCD_MEMBER(http.listen)),
+          address_key("tls_listen", RRPCD_MEMBER(http.tls_listen)),
+          integer_key("max_header_bytes", live, RRPCD_MEMBER(http.max_header_bytes), 8 * 1024,
+                      64 * 1024 * 1024),
+          integer_key("max_body_bytes", live, RRPCD_MEMBER(http.max_body_bytes), 8 * 1024,
+                      64 * 1024 * 1024),
+          duration_key("idle_timeout_s", live, RRPCD_MEMBER(http.idle_timeout), 1, 3600),
+          duration_key("header_timeout_ms", live, RRPCD_MEMBER(http.header_timeout), 100, 600'000),
+          duration_key("request_timeout_ms", live, RRPCD_MEMBER(http.request_timeout), 100,
+                       3'600'000),
+          integer_key("max_connections", live, RRPCD_MEMBER(http.max_connections), 1, 10'000'000),
+          integer_key("max_connections_per_address", live,
+                      RRPCD_MEMBER(http.max_connections_per_address), 1, 10'000'000),
+          // The nonce cache is sized by it at start.
+          duration_key("signature_window_s", restart, RRPCD_MEMBER(http.signature_window), 1,
+                       86'400),
+          duration_key("shutdown_grace_ms", live, RRPCD_MEMBER(http.shutdown_grace), 0, 600'000)}},
+        {"rrpc",
+         {duration_key("timeout_min_ms", live, RRPCD_MEMBER(rrpc.timeout_min), 1, 600'000),
+          duration_key("timeout_max_ms", live, RRPCD_MEMBER(rrpc.timeout_max), 1, 600'000),
+          // Part of every MessageId: changing it under a running generator could repeat ids.
+          integer_key("node_id", restart, RRPCD_MEMBER(rrpc.node_id), 0, 31),
+          integer_key("max_pending_per_device", live, RRPCD_MEMBER(rrpc.max_pending_per_device), 1,
+                      1'000'000)}},
+        {"tls",  // read by read_tls(); a reload loads the new certificate
+         {custom_key("cert_file", live, RRPCD_MEMBER(tls.cert_file)),
+          custom_key("key_file", live, RRPCD_MEMBER(tls.key_file)),
+          custom_key("min_version", live, RRPCD_MEMBER(tls.tls13_only))}},
+        {"store", {custom_key("path", restart, RRPCD_MEMBER(store.path))}},
+        {"log", {custom_key("level", live, RRPCD_MEMBER(log_level))}},
+        {"thing",
+         {duration_key("sync_timeout_ms", live, RRPCD_MEMBER(thing.sync_timeout), 100, 600'000)}},
+        {"replies",
+         {duration_key("retention_s", restart, RRPCD_MEMBER(replies.retention), 1, 30 * 86'400),
+          integer_key("max_records", restart, RRPCD_MEMBER(replies.max_records), 1, 100'000'000),
+          integer_key("max_queued", restart, RRPCD_MEMBER(replies.max_queued), 1, 10'000'000),
+          custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
+        // Arrays of tables: read by code of their own; listed here for reload.
+        {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},
+        {"products", {custom_key("", restart, RRPCD_MEMBER(products))}},
+        {"devices", {custom_key("", restart, RRPCD_MEMBER(devices))}},
+    };
+    return all;
+}
+
+#undef RRPCD_MEMBER
+
+/// The keys of a table, as only_keys() wants them.
+std::vector<std::string_view> names_of(const std::vector<key>& keys) {
+    std::vector<std::string_view> names;
+    for (const auto& k : keys) names.push_back(k.name);
+    return names;
+}
+
+/// Reads the table `name` (when present) by its key list: unknown keys are refused, each known
+/// one read with its range. Returns the table for the checks that span keys.
+const toml::table* read_table(reader& r, const toml::table& root, std::string_view name,
+                              settings& out) {
+    const auto* t = r.table(root, name);
+    if (t == nullptr) return nullptr;
+    for (const auto& [n, keys] : tables()) {
+        if (n != name) continue;
+        r.only_keys(*t, name, names_of(keys));
+        for (const auto& k : keys)
+            if (k.read) k.read(r, *t, name, out);
+    }
+    return t;
+}
+
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
                    settings& out) {
-    r.only_keys(root, "",
-                {"mqtt", "http", "tls", "store", "rrpc", "log", "thing", "replies", "access_keys",
-                 "products", "devices"});
-    if (const auto* t = r.table(root, "mqtt")) {
-        r.only_keys(
-            *t, "mqtt",
-            {"listen", "tls_listen", "keepalive_min_s", "keepalive_max_s", "connect_timeout_ms",
-             "max_packet_bytes", "max_outbound_bytes", "max_connections",
-             "max_connections_per_address", "login_backoff_after", "login_backoff_max_s"});
-        r.address(*t, "mqtt", "listen", out.mqtt.listen);
-        r.address(*t, "mqtt", "tls_listen", out.mqtt.tls_listen);
-        r.integer(*t, "mqtt", "max_connections", out.mqtt.max_connections, 1, 10'000'000);
-        r.integer(*t, "mqtt", "max_connections_per_address", out.mqtt.max_connections_per_address,
-                  1, 10'000'000);
-        r.integer(*t, "mqtt", "login_backoff_after", out.mqtt.login_backoff.failures, 1, 1000);
-        r.duration(*t, "mqtt", "login_backoff_max_s", out.mqtt.login_backoff.max_delay, 1, 86'400);
-        r.duration(*t, "mqtt", "keepalive_min_s", out.mqtt.keep_alive_min, 0, 65535);
-        r.duration(*t, "mqtt", "keepalive_max_s", out.mqtt.keep_alive_max, 0, 65535);
-        r.duration(*t, "mqtt", "connect_timeout_ms", out.mqtt.connect_timeout, 100, 600'000);
-        r.integer(*t, "mqtt", "max_packet_bytes", out.mqtt.max_packet_size, 1024, 268'435'460);
-        r.integer(*t, "mqtt", "max_outbound_bytes", out.mqtt.max_outbound_bytes, 64 * 1024,
-                  std::numeric_limits<std::int32_t>::max());
+    std::vector<std::string_view> sections;
+    for (const auto& [name, keys] : tables()) sections.push_back(name);
+    r.only_keys(root, "", sections);
+    if (const auto* t = read_table(r, root, "mqtt", out)) {
         if (out.mqtt.keep_alive_min > out.mqtt.keep_alive_max)
             r.fail(t->source(), "mqtt.keepalive_min_s", "must not exceed mqtt.keepalive_max_s");
     }
-    if (const auto* t = r.table(root, "http")) {
-        r.only_keys(*t, "http",
-                    {"listen", "tls_listen", "max_header_bytes", "max_body_bytes", "idle_timeout_s",
-                     "header_timeout_ms", "request_timeout_ms", "max_connections",
-                     "max_connections_per_address", "signature_window_s", "shutdown_grace_ms"});
-        r.address(*t, "http", "listen", out.http.listen);
-        r.address(*t, "http", "tls_listen", out.http.tls_listen);
-        r.duration(*t, "http", "header_timeout_ms", out.http.header_timeout, 100, 600'000);
-        r.duration(*t, "http", "request_timeout_ms", out.http.request_timeout, 100, 3'600'000);
-        r.integer(*t, "http", "max_connections", out.http.max_connections, 1, 10'000'000);
-        r.integer(*t, "http", "max_connections_per_address", out.http.max_connections_per_address,
-                  1, 10'000'000);
+    if (const auto* t = read_table(r, root, "http", out)) {
         if (out.http.header_timeout > out.http.request_timeout)
             r.fail(t->source(), "http.header_timeout_ms",
                    "must not exceed http.request_timeout_ms");
-        r.integer(*t, "http", "max_header_bytes", out.http.max_header_bytes, 8 * 1024,
-                  64 * 1024 * 1024);
-        r.integer(*t, "http", "max_body_bytes", out.http.max_body_bytes, 8 * 1024,
-                  64 * 1024 * 1024);
-        r.duration(*t, "http", "idle_timeout_s", out.http.idle_timeout, 1, 3600);
-        r.duration(*t, "http", "signature_window_s", out.http.signature_window, 1, 86'400);
-        r.duration(*t, "http", "shutdown_grace_ms", out.http.shutdown_grace, 0, 600'000);
     }
-    if (const auto* t = r.table(root, "rrpc")) {
-        r.only_keys(*t, "rrpc",
-                    {"timeout_min_ms", "timeout_max_ms", "node_id", "max_pending_per_device"});
-        r.integer(*t, "rrpc", "max_pending_per_device", out.rrpc.max_pending_per_device, 1,
-                  1'000'000);
-        r.duration(*t, "rrpc", "timeout_min_ms", out.rrpc.timeout_min, 1, 600'000);
-        r.duration(*t, "rrpc", "timeout_max_ms", out.rrpc.timeout_max, 1, 600'000);
-        r.integer(*t, "rrpc", "node_id", out.rrpc.node_id, 0, 31);
+    if (const auto* t = read_table(r, root, "rrpc", out)) {
         if (out.rrpc.timeout_min > out.rrpc.timeout_max)
             r.fail(t->source(), "rrpc.timeout_min_ms", "must not exceed rrpc.timeout_max_ms");
     }
-    if (const auto* t = r.table(root, "tls")) {
-        r.only_keys(*t, "tls", {"cert_file", "key_file", "min_version"});
+    if (const auto* t = read_table(r, root, "tls", out)) {
         std::string cert, key, version = "1.2";
         r.string(*t, "tls", "cert_file", cert, true);
         r.string(*t, "tls", "key_file", key, true);
@@ -224,8 +338,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
         out.tls.tls13_only = version == "1.3";
     }
     out.store.path = base / out.store.path;
-    if (const auto* t = r.table(root, "store")) {
-        r.only_keys(*t, "store", {"path"});
+    if (const auto* t = read_table(r, root, "store", out)) {
         if (const auto* node = t->get("path")) {
             if (const auto* v = node->as_string())
                 out.store.path = v->get().empty() ? std::filesystem::path{} : base / v->get();
@@ -246,8 +359,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     if (!out.http.listen && !out.http.tls_listen)
         r.fail(root["http"].node()->source(), "http",
                "both listeners are off (set listen or tls_listen)");
-    if (const auto* t = r.table(root, "log")) {
-        r.only_keys(*t, "log", {"level"});
+    if (const auto* t = read_table(r, root, "log", out)) {
         r.string(*t, "log", "level", out.log_level, false);
         static const std::set<std::string, std::less<>> levels{"trace", "debug",    "info", "warn",
                                                                "error", "critical", "off"};
@@ -255,15 +367,8 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             r.fail(t->get("level")->source(), "log.level",
                    "must be one of trace, debug, info, warn, error, critical, off");
     }
-    if (const auto* t = r.table(root, "thing")) {
-        r.only_keys(*t, "thing", {"sync_timeout_ms"});
-        r.duration(*t, "thing", "sync_timeout_ms", out.thing.sync_timeout, 100, 600'000);
-    }
-    if (const auto* t = r.table(root, "replies")) {
-        r.only_keys(*t, "replies", {"retention_s", "max_records", "max_queued", "webhooks"});
-        r.duration(*t, "replies", "retention_s", out.replies.retention, 1, 30 * 86'400);
-        r.integer(*t, "replies", "max_records", out.replies.max_records, 1, 100'000'000);
-        r.integer(*t, "replies", "max_queued", out.replies.max_queued, 1, 10'000'000);
+    read_table(r, root, "thing", out);
+    if (const auto* t = read_table(r, root, "replies", out)) {
         if (const auto* arr = r.tables(*t, "webhooks")) {
             for (std::size_t i = 0; i < arr->size(); ++i) {
                 const auto& w = *arr->get(i)->as_table();
@@ -355,6 +460,22 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
 }
 
 }  // namespace
+
+std::vector<std::string> restart_keys(const settings& now, const settings& next) {
+    std::vector<std::string> changed;
+    for (const auto& [table, keys] : tables())
+        for (const auto& k : keys)
+            if (k.when == applies::restart && !k.same(now, next))
+                changed.push_back(k.name.empty() ? std::string{table}
+                                                 : std::string{table} + "." + std::string{k.name});
+    return changed;
+}
+
+void apply_live(const settings& next, settings& now) {
+    for (const auto& [table, keys] : tables())
+        for (const auto& k : keys)
+            if (k.when == applies::live) k.copy(next, now);
+}
 
 void throw_exception_from_error(const load_error& e, const boost::source_location&) {
     throw std::runtime_error(e.message);

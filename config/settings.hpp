@@ -26,12 +26,14 @@ struct tls_settings {
     bool tls13_only = false;          ///< `min_version = "1.3"`; TLS 1.2 is the floor either way
 
     bool configured() const noexcept { return !cert_file.empty(); }
+    bool operator==(const tls_settings&) const = default;
 };
 
 /// Where a login failure back-off starts and how far it goes (per source address).
 struct login_backoff_settings {
     std::uint32_t failures = 5;           ///< consecutive failed logins before the back-off
     std::chrono::seconds max_delay{300};  ///< it doubles from 1 s up to this
+    bool operator==(const login_backoff_settings&) const = default;
 };
 
 struct mqtt_settings {
@@ -45,6 +47,7 @@ struct mqtt_settings {
     std::size_t max_connections = 100'000;              ///< both MQTT listeners together
     std::size_t max_connections_per_address = 1000;     ///< raise it behind carrier-grade NAT
     login_backoff_settings login_backoff;
+    bool operator==(const mqtt_settings&) const = default;
 };
 
 struct http_settings {
@@ -61,6 +64,7 @@ struct http_settings {
     std::chrono::seconds signature_window{900};  ///< Timestamp skew and nonce memory (+-15 min)
     std::chrono::milliseconds shutdown_grace{
         5000};  ///< SIGTERM: how long in-flight calls may finish
+    bool operator==(const http_settings&) const = default;
 };
 
 /// The embedded store (SQLite) of accepted QoS 1 messages.
@@ -77,6 +81,7 @@ struct rrpc_settings {
     std::chrono::milliseconds timeout_max{8000};
     std::uint32_t node_id = 0;                ///< 0..31, part of every MessageId
     std::size_t max_pending_per_device = 64;  ///< calls waiting for one device's reply
+    bool operator==(const rrpc_settings&) const = default;
 };
 
 /// Calls per second an access key may make, per action (0 = unlimited); the cloud's defaults.
@@ -84,12 +89,14 @@ struct qps_limits {
     std::uint32_t rrpc = 1000;
     std::uint32_t async_rrpc = 1000;
     std::uint32_t invoke_thing_service = 500;
+    bool operator==(const qps_limits&) const = default;
 };
 
 struct access_key {
     std::string id;
     std::string secret;
     qps_limits qps{};
+    bool operator==(const access_key&) const = default;
 };
 
 /// A product and its thing model (Alibaba TSL JSON documents, read at load).
@@ -101,6 +108,7 @@ struct product {
 
 struct thing_settings {
     std::chrono::milliseconds sync_timeout{8000};  ///< InvokeThingService with callType sync
+    bool operator==(const thing_settings&) const = default;
 };
 
 /// A backend URL that receives every async reply as a signed POST.
@@ -160,6 +168,14 @@ boost::system::result<settings, load_error> load_file(const std::filesystem::pat
 /// models) are read from `base_dir`.
 boost::system::result<settings, load_error> load_string(
     std::string_view toml, std::string_view source, const std::filesystem::path& base_dir = ".");
+
+/// The keys that differ between `now` and `next` and that only a restart applies (listen
+/// addresses, node_id, the store, products, devices, `[replies]`…), as `table.key`.
+std::vector<std::string> restart_keys(const settings& now, const settings& next);
+
+/// A reload (SIGHUP): `now` takes every key of `next` that applies live (limits, timeouts,
+/// access keys, the log level, the TLS files); the others keep their running values.
+void apply_live(const settings& next, settings& now);
 
 /// The embedded default: loopback listeners, a demo product, device and access key.
 settings embedded_default();

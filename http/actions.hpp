@@ -26,13 +26,13 @@
 
 namespace rrpcd::http {
 
-/// Limits the action layer applies to parameters.
+/// Limits the action layer applies to parameters (from the settings, which hold the defaults).
 struct api_limits {
-    std::chrono::milliseconds timeout_min{1000};  ///< RRpc Timeout range
-    std::chrono::milliseconds timeout_max{8000};
-    std::chrono::milliseconds thing_sync_timeout{8000};  ///< InvokeThingService, callType sync
-    std::size_t max_payload_bytes = 256 * 1024 - 512;  ///< what fits one MQTT packet with its topic
-    std::size_t max_pending_per_device = 64;           ///< calls waiting for one device
+    std::chrono::milliseconds timeout_min;  ///< RRpc Timeout range
+    std::chrono::milliseconds timeout_max;
+    std::chrono::milliseconds thing_sync_timeout;  ///< InvokeThingService, callType sync
+    std::size_t max_payload_bytes;                 ///< what fits one MQTT packet with its topic
+    std::size_t max_pending_per_device;            ///< calls waiting for one device
 };
 
 /// What the actions act on. All of it lives as long as the api, on the same io thread.

@@ -33,25 +33,6 @@ loggers make_loggers(const std::string& level) {
             make_logger("http", sink, level), make_logger("rrpc", sink, level)};
 }
 
-/// The settings a reload cannot apply to a running server.
-std::vector<std::string> needs_restart(const config::settings& now, const config::settings& next) {
-    std::vector<std::string> keys;
-    const auto check = [&](bool same, const char* key) {
-        if (!same) keys.emplace_back(key);
-    };
-    check(now.mqtt.listen == next.mqtt.listen, "mqtt.listen");
-    check(now.mqtt.tls_listen == next.mqtt.tls_listen, "mqtt.tls_listen");
-    check(now.http.listen == next.http.listen, "http.listen");
-    check(now.http.tls_listen == next.http.tls_listen, "http.tls_listen");
-    check(now.http.signature_window == next.http.signature_window, "http.signature_window_s");
-    check(now.rrpc.node_id == next.rrpc.node_id, "rrpc.node_id");
-    check(now.store == next.store, "store");
-    check(now.replies == next.replies, "replies");
-    check(now.products == next.products, "products");
-    check(now.devices == next.devices, "devices");
-    return keys;
-}
-
 }  // namespace
 
 app::app(config::settings settings, catalog::thing_models models, tls_context tls,
@@ -137,7 +118,7 @@ void app::reload() {
         }
         tls = std::move(*loaded);
     }
-    if (const auto keys = needs_restart(settings_, *next); !keys.empty()) {
+    if (const auto keys = config::restart_keys(settings_, *next); !keys.empty()) {
         std::string list;
         for (const auto& k : keys) list += (list.empty() ? "" : ",") + k;
         log_.server->warn("event=reload_needs_restart keys={}", list);
@@ -145,21 +126,7 @@ void app::reload() {
     // Limits are read where they apply (the contexts hold references into settings_), so the
     // next connection, packet or call sees the new values.
     auto& s = settings_;
-    const auto keep_mqtt = std::pair{s.mqtt.listen, s.mqtt.tls_listen};
-    const auto keep_http = std::pair{s.http.listen, s.http.tls_listen};
-    const auto window = s.http.signature_window;
-    s.mqtt = next->mqtt;
-    std::tie(s.mqtt.listen, s.mqtt.tls_listen) = keep_mqtt;
-    s.http = next->http;
-    std::tie(s.http.listen, s.http.tls_listen) = keep_http;
-    s.http.signature_window = window;
-    s.rrpc.timeout_min = next->rrpc.timeout_min;
-    s.rrpc.timeout_max = next->rrpc.timeout_max;
-    s.rrpc.max_pending_per_device = next->rrpc.max_pending_per_device;
-    s.thing = next->thing;
-    s.access_keys = next->access_keys;
-    s.log_level = next->log_level;
-    s.tls = next->tls;
+    config::apply_live(*next, s);
     tls_ = std::move(tls);
     shard_->reloaded(tls_);
     for (const auto& log : {log_.server, log_.mqtt, log_.http, log_.rrpc})

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <sstream>
+
 using namespace rrpcd::config;
 
 namespace {
@@ -159,4 +162,71 @@ TEST_CASE("a missing file is an error naming it", "[config]") {
     const auto r = load_file("/nonexistent/rrpcd.toml");
     REQUIRE_FALSE(r);
     CHECK(r.error().message == "/nonexistent/rrpcd.toml: cannot read the file");
+}
+
+TEST_CASE("a reload applies live keys and names the keys that need a restart", "[config]") {
+    auto now = load_string(R"(
+[mqtt]
+listen = "127.0.0.1:1883"
+max_outbound_bytes = 100000
+[rrpc]
+node_id = 1
+[[access_keys]]
+id = "a"
+secret = "s"
+)",
+                           "now.toml")
+                   .value();
+    const auto next = load_string(R"(
+[mqtt]
+listen = "127.0.0.1:1884"
+max_outbound_bytes = 200000
+[rrpc]
+node_id = 2
+[log]
+level = "debug"
+[[access_keys]]
+id = "b"
+secret = "t"
+[[devices]]
+product_key = "a1pk"
+device_name = "dev1"
+device_secret = "x"
+)",
+                                  "next.toml")
+                          .value();
+    CHECK(restart_keys(now, next) ==
+          std::vector<std::string>{"mqtt.listen", "rrpc.node_id", "devices"});
+    CHECK(restart_keys(now, now).empty());
+    apply_live(next, now);
+    CHECK(now.mqtt.max_outbound_bytes == 200000);
+    CHECK(now.log_level == "debug");
+    REQUIRE(now.access_keys.size() == 1);
+    CHECK(now.access_keys[0].id == "b");
+    // What needs a restart keeps its running value.
+    CHECK(now.mqtt.listen->port == 1883);
+    CHECK(now.rrpc.node_id == 1);
+    CHECK(now.devices.empty());
+}
+
+TEST_CASE("README's configuration block shows the defaults the code has", "[config]") {
+    // The defaults are written once, as the settings members' initializers; README documents
+    // them in a block that must load and equal them key for key.
+    std::ifstream in{std::string{RRPCD_TEST_DATA_DIR} + "/../../README.md"};
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto readme = text.str();
+    const auto start = readme.find("```toml\n[mqtt]\nlisten = \"127.0.0.1:1883\"");
+    REQUIRE(start != std::string::npos);
+    const auto body = readme.substr(start + 8, readme.find("```", start + 8) - start - 8);
+    auto documented = load_string(body, "README.md").value();
+    const settings defaults;
+    // Every key of the block's scalar tables equals its default.
+    CHECK(documented.mqtt == defaults.mqtt);
+    CHECK(documented.http == defaults.http);
+    CHECK(documented.rrpc == defaults.rrpc);
+    CHECK(documented.thing == defaults.thing);
+    CHECK(documented.replies.retention == defaults.replies.retention);
+    CHECK(documented.replies.max_records == defaults.replies.max_records);
+    CHECK(documented.log_level == defaults.log_level);
 }
