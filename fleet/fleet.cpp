@@ -59,9 +59,8 @@ std::vector<config::access_key> service::reseed_access_keys(const config::settin
     return with_others(settings.access_keys, store_keys_);
 }
 
-std::vector<config::access_key> service::seed(const config::settings& settings,
-                                              store::sqlite_store* store,
-                                              catalog::thing_models& models) {
+boost::system::result<std::vector<config::access_key>> service::seed(
+    const config::settings& settings, store::sqlite_store* store, catalog::thing_models& models) {
     // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
     const auto now = kit::unix_ms();
     const auto ensure_product = [&](const std::string& product_key) {
@@ -74,8 +73,12 @@ std::vector<config::access_key> service::seed(const config::settings& settings,
         for (const auto& p : settings.products) documents[p.product_key] = p.tsl_json;
         store->seed_thing_models(std::move(documents));
         store->seed_access_keys(settings.access_keys);
-        store_keys_ = store->load_other_access_keys();
-        for (const auto& [product_key, docs] : store->load_other_thing_models()) {
+        auto keys = store->load_other_access_keys();
+        if (!keys) return keys.error();
+        store_keys_ = std::move(*keys);
+        auto others = store->load_other_thing_models();
+        if (!others) return others.error();
+        for (const auto& [product_key, docs] : *others) {
             if (models.contains(product_key)) continue;  // the file's model wins
             auto& model = models[product_key];
             for (const auto& doc : docs)

@@ -46,15 +46,16 @@ public:
     /// Its first login (UNACTIVE no more); recorded lazily (losing it in a crash costs little).
     void first_login(const catalog::device_key& key, std::int64_t now_ms);
     /// Resumes once every change made so far is on disk.
-    boost::asio::awaitable<void> sync() { return journal_.sync(); }
+    boost::asio::awaitable<boost::system::error_code> sync() { return journal_.sync(); }
 
     /// Start-up: the config file's products, devices, access keys and thing models into the
     /// directory and the store, idempotently: what the file names wins, a device the file
     /// seeded and no longer names goes, what the API registered stays. `models` gains the
     /// store's models for products the file does not model. Returns every access key: the
     /// file's, then the store's others.
-    std::vector<config::access_key> seed(const config::settings& settings,
-                                         store::sqlite_store* store, catalog::thing_models& models);
+    boost::system::result<std::vector<config::access_key>> seed(const config::settings& settings,
+                                                                store::sqlite_store* store,
+                                                                catalog::thing_models& models);
     /// SIGHUP: the file's access keys replace the ones it seeded; returns every access key.
     std::vector<config::access_key> reseed_access_keys(const config::settings& settings,
                                                        store::sqlite_store* store);

@@ -65,6 +65,11 @@ inline api_error not_found(const std::string& what) {
 inline api_error internal_error() {
     return {500, "InternalError", "The request processing has failed due to some unknown error."};
 }
+/// The store could not write what the request asked to keep: nothing was accepted, try again.
+inline api_error service_unavailable() {
+    return {503, "ServiceUnavailable",
+            "The request has failed due to a temporary failure of the server."};
+}
 }  // namespace gateway
 
 /// Business errors (HTTP 200, `Success:false`).

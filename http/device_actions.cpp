@@ -79,7 +79,7 @@ asio::awaitable<action_result> set_disabled(action_context& ctx, const request_p
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
     ctx.services.fleet.set_disabled((*device)->key, disabled);
-    co_await ctx.services.fleet.sync();
+    if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     co_return reply{};
 }
 
@@ -108,7 +108,7 @@ asio::awaitable<action_result> create_product(action_context& ctx, const request
                               std::string{params.get("Description").value_or("")},
                               kit::unix_ms()};
     ctx.services.fleet.create_product(p);
-    co_await ctx.services.fleet.sync();
+    if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     reply r;
     r.body["Data"] = product_json(p);
     r.body["ProductKey"] = p.product_key;
@@ -153,7 +153,7 @@ asio::awaitable<action_result> register_device(action_context& ctx, const reques
     data["DeviceName"] = kept.key.device_name;
     data["DeviceSecret"] = kept.secret;
     data["Nickname"] = kept.nickname;
-    co_await ctx.services.fleet.sync();
+    if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     co_return r;
 }
 
@@ -263,7 +263,7 @@ asio::awaitable<action_result> delete_device(action_context& ctx, const request_
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
     ctx.services.fleet.delete_device((*device)->key);
-    co_await ctx.services.fleet.sync();
+    if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     co_return reply{};
 }
 

@@ -93,7 +93,8 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
     ctx.services.async.send(id, std::move(call));
-    co_await ctx.services.journal.sync();  // on disk before the caller hears it was accepted
+    // On disk before the caller hears it was accepted.
+    if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     reply r;
     r.body["MessageId"] = id;
     co_return r;
@@ -127,7 +128,7 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     if (qos == "1") {
         // Kept until the device acknowledges it, across restarts.
         ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload));
-        co_await ctx.services.journal.sync();
+        if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     } else {
         ctx.services.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
     }

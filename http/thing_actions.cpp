@@ -93,7 +93,8 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         std::to_string(id),           reliable};
     if (!ctx.services.async.send(id, std::move(async_call)))
         co_return no_answer(rrpc::rrpc_code::offline);
-    if (reliable) co_await ctx.services.journal.sync();  // on disk before the caller hears of it
+    // On disk before the caller hears of it.
+    if (reliable && co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     co_return r;
 }
 

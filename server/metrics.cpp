@@ -34,6 +34,9 @@ std::string render_metrics(const metrics_snapshot& m) {
                                   {"OFFLINE", m.calls_offline},
                                   {"HALFCONN", m.calls_halfconn}})
         fmt::format_to(to, "rrpcd_calls_total{{code=\"{}\"}} {}\n", code, n);
+    family("rrpcd_store_failed_writes_total", "counter",
+           "Store transactions that failed; their callers were answered ServiceUnavailable.");
+    fmt::format_to(to, "rrpcd_store_failed_writes_total {}\n", m.store_failed_writes);
     return out;
 }
 

@@ -18,6 +18,7 @@ struct metrics_snapshot {
     std::size_t calls_pending = 0;
     std::size_t login_backoff_entries = 0;
     std::uint64_t calls_success = 0, calls_timeout = 0, calls_offline = 0, calls_halfconn = 0;
+    std::uint64_t store_failed_writes = 0;  ///< transactions the store could not commit
 };
 
 /// The Prometheus text exposition (version 0.0.4) of `m`.

@@ -113,25 +113,35 @@ store::journal& shard::journal() noexcept {
 boost::system::result<void, std::string> shard::open() {
     if (!store_error_.empty()) return store_error_;
     if (store_) {
+        const auto failed = [&](const boost::system::error_code& ec) {
+            return "store " + settings_.store.path.string() + ": cannot read it: " + ec.message();
+        };
         auto catalog = store_->load_catalog();
-        for (auto& p : catalog.products) devices_.add_product(std::move(p));
-        for (auto& d : catalog.devices) devices_.add(std::move(d));
+        if (!catalog) return failed(catalog.error());
+        for (auto& p : catalog->products) devices_.add_product(std::move(p));
+        for (auto& d : catalog->devices) devices_.add(std::move(d));
         auto kept = store_->load_messages();
-        for (auto& [device, message] : kept) registry_.restore(device, std::move(message));
+        if (!kept) return failed(kept.error());
+        for (auto& [device, message] : *kept) registry_.restore(device, std::move(message));
         const auto calls = store_->load_calls(settings_.replies.max_records);
-        for (const auto& c : calls) async_.restore(calls_.add(c));
+        if (!calls) return failed(calls.error());
+        for (const auto& c : *calls) async_.restore(calls_.add(c));
         log_.server->info(
             "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
             "async_calls={}",
-            settings_.store.path.string(), catalog.products.size(), catalog.devices.size(),
-            kept.size(), calls.size());
+            settings_.store.path.string(), catalog->products.size(), catalog->devices.size(),
+            kept->size(), calls->size());
     }
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
     calls_.on_change = [this](const rrpc::call_record& r) {
         if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)
             journal().call_saved(r);
     };
-    auth_.set_keys(fleet_.seed(settings_, store_.get(), models_));
+    auto keys = fleet_.seed(settings_, store_.get(), models_);
+    if (!keys)
+        return "store " + settings_.store.path.string() +
+               ": cannot read it: " + keys.error().message();
+    auth_.set_keys(*keys);
     return {};
 }
 
@@ -242,6 +252,7 @@ metrics_snapshot shard::metrics() const {
     m.calls_timeout = st.timeout;
     m.calls_offline = st.offline;
     m.calls_halfconn = st.halfconn;
+    if (store_) m.store_failed_writes = store_->failed_batches();
     return m;
 }
 

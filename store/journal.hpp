@@ -6,6 +6,7 @@
 #include "rrpc/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstdint>
 
@@ -33,8 +34,9 @@ public:
     virtual void product_saved(const catalog::product_record& product) = 0;
     /// An async call was accepted or ended (its lookup outlives a restart).
     virtual void call_saved(const rrpc::call_record& record) = 0;
-    /// Resumes once everything recorded so far is on disk.
-    virtual boost::asio::awaitable<void> sync() = 0;
+    /// Resumes once everything recorded so far is on disk, or with why it could not be written
+    /// (then none of the records since the last good sync may be; the caller answers an error).
+    virtual boost::asio::awaitable<boost::system::error_code> sync() = 0;
 };
 
 /// No store configured: messages live in memory only.
@@ -46,7 +48,9 @@ public:
     void device_deleted(const catalog::device_key&) override {}
     void product_saved(const catalog::product_record&) override {}
     void call_saved(const rrpc::call_record&) override {}
-    boost::asio::awaitable<void> sync() override { co_return; }
+    boost::asio::awaitable<boost::system::error_code> sync() override {
+        co_return boost::system::error_code{};
+    }
 };
 
 }  // namespace rrpcd::store

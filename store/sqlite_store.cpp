@@ -97,6 +97,13 @@ CREATE TABLE thing_models (
 )sql",
 };
 
+/// SQLite's result codes as error codes: the store's one error vocabulary.
+class sqlite_category_impl final : public boost::system::error_category {
+public:
+    const char* name() const noexcept override { return "sqlite"; }
+    std::string message(int rc) const override { return sqlite3_errstr(rc); }
+};
+
 std::chrono::system_clock::time_point time_of(std::int64_t ms) {
     return std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
 }
@@ -141,7 +148,16 @@ std::string column_text(sqlite3_stmt* st, int i) {
                                       static_cast<std::size_t>(sqlite3_column_bytes(st, i))};
 }
 
+boost::system::error_code sqlite_error(int rc) {
+    return {rc, sqlite_category()};
+}
+
 }  // namespace
+
+const boost::system::error_category& sqlite_category() noexcept {
+    static const sqlite_category_impl category;
+    return category;
+}
 
 boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::open(
     const std::filesystem::path& path, std::chrono::seconds retention,
@@ -185,20 +201,32 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         }
         log->info("event=store_migrated path=\"{}\" schema={}", path.string(), v + 1);
     }
-    return std::unique_ptr<sqlite_store>{new sqlite_store(db, retention, std::move(log))};
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_stmt* remove = nullptr;
+    if (sqlite3_prepare_v3(db,
+                           "INSERT INTO messages (product_key, device_name, message_id, topic, "
+                           "payload, accepted_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                           -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr) != SQLITE_OK ||
+        sqlite3_prepare_v3(db,
+                           "DELETE FROM messages WHERE message_id = ? AND product_key = ? AND "
+                           "device_name = ?",
+                           -1, SQLITE_PREPARE_PERSISTENT, &remove, nullptr) != SQLITE_OK) {
+        auto text = fail(nullptr, std::string{"cannot prepare: "} + sqlite3_errmsg(db));
+        sqlite3_finalize(insert);
+        sqlite3_finalize(remove);
+        return text;
+    }
+    return std::unique_ptr<sqlite_store>{
+        new sqlite_store(db, insert, remove, retention, std::move(log))};
 }
 
-sqlite_store::sqlite_store(sqlite3* db, std::chrono::seconds retention,
-                           std::shared_ptr<spdlog::logger> log)
-    : db_(db), log_(std::move(log)), retention_(retention) {
-    sqlite3_prepare_v3(db_,
-                       "INSERT INTO messages (product_key, device_name, message_id, topic, "
-                       "payload, accepted_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                       -1, SQLITE_PREPARE_PERSISTENT, &insert_message_, nullptr);
-    sqlite3_prepare_v3(db_,
-                       "DELETE FROM messages WHERE message_id = ? AND product_key = ? AND "
-                       "device_name = ?",
-                       -1, SQLITE_PREPARE_PERSISTENT, &delete_message_, nullptr);
+sqlite_store::sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
+                           std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log)
+    : db_(db),
+      insert_message_(insert_message),
+      delete_message_(delete_message),
+      log_(std::move(log)),
+      retention_(retention) {
     writer_ = std::thread{[this] { run_writer(); }};
 }
 
@@ -217,53 +245,60 @@ void sqlite_store::close() {
     db_ = nullptr;
 }
 
-std::vector<sqlite_store::stored_message> sqlite_store::load_messages() {
+boost::system::result<std::vector<sqlite_store::stored_message>> sqlite_store::load_messages() {
     std::vector<stored_message> out;
-    read("SELECT product_key, device_name, message_id, topic, payload FROM messages ORDER BY seq",
-         [&](sqlite3_stmt* st) {
-             out.emplace_back(
-                 catalog::device_key{column_text(st, 0), column_text(st, 1)},
-                 rrpc::queued_message{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
-                                      column_text(st, 3), column_text(st, 4)});
-         });
+    if (auto ec = read("SELECT product_key, device_name, message_id, topic, payload FROM messages "
+                       "ORDER BY seq",
+                       [&](sqlite3_stmt* st) {
+                           out.emplace_back(
+                               catalog::device_key{column_text(st, 0), column_text(st, 1)},
+                               rrpc::queued_message{
+                                   static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
+                                   column_text(st, 3), column_text(st, 4)});
+                       }))
+        return ec;
     return out;
 }
 
 void sqlite_store::message_accepted(const catalog::device_key& device,
                                     const rrpc::queued_message& message) {
     enqueue([this, device, message, at = kit::unix_ms()] {
-        step(insert_message_, "message", device.product_key, device.device_name, message.message_id,
+        step(insert_message_, device.product_key, device.device_name, message.message_id,
              message.topic, blob{message.payload}, at);
     });
 }
 
 void sqlite_store::message_done(const catalog::device_key& device, std::uint64_t message_id) {
     enqueue([this, device, message_id] {
-        step(delete_message_, "message_done", message_id, device.product_key, device.device_name);
+        step(delete_message_, message_id, device.product_key, device.device_name);
     });
 }
 
-sqlite_store::catalog_rows sqlite_store::load_catalog() {
+boost::system::result<sqlite_store::catalog_rows> sqlite_store::load_catalog() {
     catalog_rows out;
-    read("SELECT product_key, name, node_type, data_format, description, created_ms FROM products",
-         [&](sqlite3_stmt* st) {
-             out.products.push_back({column_text(st, 0), column_text(st, 1),
-                                     sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
-                                     column_text(st, 4), sqlite3_column_int64(st, 5)});
-         });
-    read(
-        "SELECT product_key, device_name, secret, iot_id, nickname, disabled, created_ms, "
-        "active_ms, from_config FROM devices",
-        [&](sqlite3_stmt* st) {
-            out.devices.push_back({{column_text(st, 0), column_text(st, 1)},
-                                   column_text(st, 2),
-                                   column_text(st, 3),
-                                   column_text(st, 4),
-                                   sqlite3_column_int(st, 5) != 0,
-                                   sqlite3_column_int64(st, 6),
-                                   sqlite3_column_int64(st, 7),
-                                   sqlite3_column_int(st, 8) != 0});
-        });
+    if (auto ec =
+            read("SELECT product_key, name, node_type, data_format, description, created_ms FROM "
+                 "products",
+                 [&](sqlite3_stmt* st) {
+                     out.products.push_back({column_text(st, 0), column_text(st, 1),
+                                             sqlite3_column_int(st, 2), sqlite3_column_int(st, 3),
+                                             column_text(st, 4), sqlite3_column_int64(st, 5)});
+                 }))
+        return ec;
+    if (auto ec =
+            read("SELECT product_key, device_name, secret, iot_id, nickname, disabled, created_ms, "
+                 "active_ms, from_config FROM devices",
+                 [&](sqlite3_stmt* st) {
+                     out.devices.push_back({{column_text(st, 0), column_text(st, 1)},
+                                            column_text(st, 2),
+                                            column_text(st, 3),
+                                            column_text(st, 4),
+                                            sqlite3_column_int(st, 5) != 0,
+                                            sqlite3_column_int64(st, 6),
+                                            sqlite3_column_int64(st, 7),
+                                            sqlite3_column_int(st, 8) != 0});
+                 }))
+        return ec;
     return out;
 }
 
@@ -274,19 +309,19 @@ void sqlite_store::device_saved(const catalog::device_record& d, urgency u) {
                 "INSERT OR REPLACE INTO devices (product_key, device_name, secret, iot_id, "
                 "nickname, "
                 "disabled, created_ms, active_ms, from_config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                "device", d.key.product_key, d.key.device_name, d.secret, d.iot_id, d.nickname,
-                d.disabled, d.created_ms, d.active_ms, d.from_config);
+                d.key.product_key, d.key.device_name, d.secret, d.iot_id, d.nickname, d.disabled,
+                d.created_ms, d.active_ms, d.from_config);
         },
         {}, u);
 }
 
 void sqlite_store::device_deleted(const catalog::device_key& device) {
     enqueue([this, device] {
-        write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", "device_deleted",
-              device.product_key, device.device_name);
+        write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", device.product_key,
+              device.device_name);
         // Its queued messages go with it.
-        write("DELETE FROM messages WHERE product_key = ? AND device_name = ?",
-              "device_messages_deleted", device.product_key, device.device_name);
+        write("DELETE FROM messages WHERE product_key = ? AND device_name = ?", device.product_key,
+              device.device_name);
     });
 }
 
@@ -295,8 +330,7 @@ void sqlite_store::product_saved(const catalog::product_record& p) {
         write(
             "INSERT OR REPLACE INTO products (product_key, name, node_type, data_format, "
             "description, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            "product", p.product_key, p.name, p.node_type, p.data_format, p.description,
-            p.created_ms);
+            p.product_key, p.name, p.node_type, p.data_format, p.description, p.created_ms);
     });
 }
 
@@ -306,13 +340,13 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
             "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
             "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            "call", r.message_id, static_cast<int>(r.kind), r.device.product_key,
-            r.device.device_name, r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state),
-            r.reply_topic, blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
+            r.message_id, static_cast<int>(r.kind), r.device.product_key, r.device.device_name,
+            r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state), r.reply_topic,
+            blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
     });
 }
 
-std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
+boost::system::result<std::vector<rrpc::call_record>> sqlite_store::load_calls(std::size_t max) {
     std::vector<rrpc::call_record> out;
     const auto on_row = [&](sqlite3_stmt* st) {
         rrpc::call_record r;
@@ -329,101 +363,127 @@ std::vector<rrpc::call_record> sqlite_store::load_calls(std::size_t max) {
         r.finished = time_of(sqlite3_column_int64(st, 11));
         out.push_back(std::move(r));
     };
-    read(
-        "SELECT message_id, kind, product_key, device_name, topic, request, identifier, state, "
-        "reply_topic, reply, created_ms, finished_ms FROM calls WHERE created_ms >= ? "
-        "ORDER BY created_ms DESC LIMIT ?",
-        on_row, kit::unix_ms() - std::chrono::milliseconds{retention_}.count(), max);
+    if (auto ec = read(
+            "SELECT message_id, kind, product_key, device_name, topic, request, identifier, state, "
+            "reply_topic, reply, created_ms, finished_ms FROM calls WHERE created_ms >= ? "
+            "ORDER BY created_ms DESC LIMIT ?",
+            on_row, kit::unix_ms() - std::chrono::milliseconds{retention_}.count(), max))
+        return ec;
     std::reverse(out.begin(), out.end());
     return out;
 }
 
-std::vector<config::access_key> sqlite_store::load_other_access_keys() {
+boost::system::result<std::vector<config::access_key>> sqlite_store::load_other_access_keys() {
     std::vector<config::access_key> out;
-    read(
-        "SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service FROM access_keys "
-        "WHERE from_config = 0",
-        [&](sqlite3_stmt* st) {
-            out.push_back({column_text(st, 0),
-                           column_text(st, 1),
-                           {static_cast<std::uint32_t>(sqlite3_column_int64(st, 2)),
-                            static_cast<std::uint32_t>(sqlite3_column_int64(st, 3)),
-                            static_cast<std::uint32_t>(sqlite3_column_int64(st, 4))}});
-        });
+    if (auto ec =
+            read("SELECT id, secret, qps_rrpc, qps_async_rrpc, qps_invoke_thing_service FROM "
+                 "access_keys "
+                 "WHERE from_config = 0",
+                 [&](sqlite3_stmt* st) {
+                     out.push_back({column_text(st, 0),
+                                    column_text(st, 1),
+                                    {static_cast<std::uint32_t>(sqlite3_column_int64(st, 2)),
+                                     static_cast<std::uint32_t>(sqlite3_column_int64(st, 3)),
+                                     static_cast<std::uint32_t>(sqlite3_column_int64(st, 4))}});
+                 }))
+        return ec;
     return out;
 }
 
-sqlite_store::tsl_documents sqlite_store::load_other_thing_models() {
+boost::system::result<sqlite_store::tsl_documents> sqlite_store::load_other_thing_models() {
     tsl_documents out;
-    read(
-        "SELECT product_key, tsl FROM thing_models WHERE from_config = 0 "
-        "ORDER BY product_key, position",
-        [&](sqlite3_stmt* st) { out[column_text(st, 0)].push_back(column_text(st, 1)); });
+    if (auto ec =
+            read("SELECT product_key, tsl FROM thing_models WHERE from_config = 0 "
+                 "ORDER BY product_key, position",
+                 [&](sqlite3_stmt* st) { out[column_text(st, 0)].push_back(column_text(st, 1)); }))
+        return ec;
     return out;
 }
 
 void sqlite_store::seed_access_keys(std::vector<config::access_key> keys) {
     enqueue([this, keys = std::move(keys)] {
-        exec(db_, "DELETE FROM access_keys WHERE from_config = 1");
+        write("DELETE FROM access_keys WHERE from_config = 1");
         for (const auto& k : keys)
-            write("INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)", "access_key",
-                  k.id, k.secret, k.qps.rrpc, k.qps.async_rrpc, k.qps.invoke_thing_service);
+            write("INSERT OR REPLACE INTO access_keys VALUES (?, ?, ?, ?, ?, 1)", k.id, k.secret,
+                  k.qps.rrpc, k.qps.async_rrpc, k.qps.invoke_thing_service);
     });
 }
 
 void sqlite_store::seed_thing_models(tsl_documents models) {
     enqueue([this, models = std::move(models)] {
-        exec(db_, "DELETE FROM thing_models WHERE from_config = 1");
+        write("DELETE FROM thing_models WHERE from_config = 1");
         for (const auto& [product_key, documents] : models)
             for (std::size_t i = 0; i < documents.size(); ++i)
-                write("INSERT OR REPLACE INTO thing_models VALUES (?, ?, ?, 1)", "thing_model",
-                      product_key, i, documents[i]);
+                write("INSERT OR REPLACE INTO thing_models VALUES (?, ?, ?, 1)", product_key, i,
+                      documents[i]);
     });
 }
 
 template <class... Args>
-void sqlite_store::step(sqlite3_stmt* st, const char* what, const Args&... args) {
+void sqlite_store::step(sqlite3_stmt* st, const Args&... args) {
     int i = 0;
     (bind_value(st, ++i, args), ...);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        log_->error("event=store_write_failed what={} reason=\"{}\"", what, error_text(db_));
+    if (const auto rc = sqlite3_step(st); rc != SQLITE_DONE && !batch_error_)
+        batch_error_ = sqlite_error(rc);
     sqlite3_reset(st);
 }
 
 template <class... Args>
-void sqlite_store::write(const char* sql, const char* what, const Args&... args) {
+void sqlite_store::write(const char* sql, const Args&... args) {
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
-    step(st, what, args...);
+    if (const auto rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr); rc != SQLITE_OK) {
+        if (!batch_error_) batch_error_ = sqlite_error(rc);
+        return;
+    }
+    step(st, args...);
     sqlite3_finalize(st);
 }
 
 template <class OnRow, class... Args>
-void sqlite_store::read(const char* sql, OnRow on_row, const Args&... args) {
+boost::system::error_code sqlite_store::read(const char* sql, OnRow on_row, const Args&... args) {
     const std::lock_guard lock{db_mutex_};  // the writer may be in a batch
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db_, sql, -1, &st, nullptr);
+    if (const auto rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr); rc != SQLITE_OK)
+        return sqlite_error(rc);
     int i = 0;
     (bind_value(st, ++i, args), ...);
-    while (sqlite3_step(st) == SQLITE_ROW) on_row(st);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) on_row(st);
     sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? boost::system::error_code{} : sqlite_error(rc);
 }
 
-asio::awaitable<void> sqlite_store::sync() {
-    // A timer that never fires on its own: after the commit it is cancelled on its own thread.
+asio::awaitable<boost::system::error_code> sqlite_store::sync() {
+    // A timer that never fires on its own: after the transaction it is cancelled on its own
+    // thread, and the transaction's outcome read.
     const auto ex = co_await asio::this_coro::executor;
-    auto committed =
-        std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-    enqueue([] {}, [ex, committed] { asio::post(ex, [committed] { committed->cancel(); }); });
-    co_await committed->async_wait(kit::use_nothrow);
+    struct outcome {
+        asio::steady_timer done;
+        boost::system::error_code ec;
+    };
+    auto pending = std::make_shared<outcome>(
+        outcome{asio::steady_timer{ex, asio::steady_timer::time_point::max()}, {}});
+    enqueue([] {},
+            [ex, pending](boost::system::error_code ec) {
+                asio::post(ex, [pending, ec] {
+                    pending->ec = ec;
+                    pending->done.cancel();
+                });
+            });
+    co_await pending->done.async_wait(kit::use_nothrow);
+    co_return pending->ec;
 }
 
-void sqlite_store::enqueue(job work, std::function<void()> done, urgency u) {
+void sqlite_store::enqueue(job work, done_fn done, urgency u) {
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
-        if (done) done_.push_back(std::move(done));
+        const auto seq = queued_++;
+        if (done) {
+            done_.push_back({since_waiter_, std::move(done)});
+            since_waiter_ = seq + 1;
+        }
         if (u == urgency::durable && !urgent_) wake = urgent_ = true;  // once per batch
     }
     if (wake) wake_.notify_one();
@@ -431,7 +491,9 @@ void sqlite_store::enqueue(job work, std::function<void()> done, urgency u) {
 
 void sqlite_store::run_writer() {
     std::vector<job> jobs;
-    std::vector<std::function<void()>> done;
+    std::vector<waiter> done;
+    std::uint64_t written = 0;       // jobs taken so far: the next batch's first sequence number
+    std::uint64_t failed_below = 0;  // one past the last job of the latest failed batch
     for (;;) {
         {
             std::unique_lock lock{mutex_};
@@ -445,29 +507,61 @@ void sqlite_store::run_writer() {
             std::swap(done, done_);
             urgent_ = false;
         }
+        boost::system::error_code ec;
         {
             const std::lock_guard db_lock{db_mutex_};
-            write_batch(jobs);
+            ec = write_batch(jobs);
         }
-        for (auto& d : done) d();
+        written += jobs.size();
+        if (ec) {
+            failed_below = written;
+            last_failure_ = ec;
+        }
+        // A waiter succeeds only when every job since the previous waiter's was committed: an
+        // earlier batch holding its records may have failed while this one did not.
+        for (auto& d : done) d.done(ec ? ec : d.since < failed_below ? last_failure_ : ec);
         jobs.clear();
         done.clear();
     }
 }
 
-void sqlite_store::write_batch(std::vector<job>& jobs) {
-    exec(db_, "BEGIN IMMEDIATE");
-    for (auto& j : jobs) j();
-    if (const auto now = std::chrono::steady_clock::now();
-        now - purged_ >= std::chrono::minutes{1}) {
-        purged_ = now;  // call records past their retention go, in the same transaction
-        write("DELETE FROM calls WHERE created_ms < ?", "calls_expired",
-              kit::unix_ms() - std::chrono::milliseconds{retention_}.count());
+boost::system::error_code sqlite_store::write_batch(std::vector<job>& jobs) {
+    batch_error_.clear();
+    const auto changes_before = sqlite3_total_changes64(db_);
+    if (const auto rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+        rc != SQLITE_OK) {
+        batch_error_ = sqlite_error(rc);
+    } else {
+        for (auto& j : jobs) j();
+        if (const auto now = std::chrono::steady_clock::now();
+            now - purged_ >= std::chrono::minutes{1}) {
+            purged_ = now;  // call records past their retention go, in the same transaction
+            write("DELETE FROM calls WHERE created_ms < ?",
+                  kit::unix_ms() - std::chrono::milliseconds{retention_}.count());
+        }
+        if (!batch_error_) {
+            if (const auto commit = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+                commit != SQLITE_OK)
+                batch_error_ = sqlite_error(commit);
+        }
+        // A failed statement or COMMIT leaves nothing of the batch: its waiters are told.
+        if (batch_error_ && sqlite3_get_autocommit(db_) == 0)
+            sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     }
-    if (!exec(db_, "COMMIT")) {
-        log_->error("event=store_commit_failed reason=\"{}\"", error_text(db_));
-        exec(db_, "ROLLBACK");
+    // One line when writes start failing and one when they recover, the rest counted.
+    if (batch_error_) {
+        failed_batches_.fetch_add(1, std::memory_order_relaxed);
+        if (!failing_)
+            log_->error("event=store_write_failed reason=\"{}\" detail=\"{}\"",
+                        batch_error_.message(), error_text(db_));
+        failing_ = true;
+    } else if (failing_ && sqlite3_total_changes64(db_) != changes_before) {
+        // A batch that wrote something (an empty one commits even on a full disk).
+        failing_ = false;
+        log_->warn("event=store_recovered failed_batches={}",
+                   failed_batches_.load(std::memory_order_relaxed));
     }
+    return batch_error_;
 }
 
 }  // namespace rrpcd::store

@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 #include <boost/system/result.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -28,6 +29,9 @@ namespace rrpcd::store {
 /// database: the io thread queues records and never waits on the disk; the writer writes
 /// whatever is queued in one transaction (group commit, synchronous=FULL), then wakes the
 /// sync() waiters on their own executors. Implements the journal of accepted QoS 1 messages.
+/// SQLite's result codes as error codes (message: sqlite3_errstr).
+const boost::system::error_category& sqlite_category() noexcept;
+
 class sqlite_store final : public store::journal {
 public:
     using stored_message = std::pair<catalog::device_key, rrpc::queued_message>;
@@ -46,21 +50,21 @@ public:
 
     /// Start-up (the loads wait for the writer's batch in progress): the kept QoS 1 messages,
     /// in acceptance order.
-    std::vector<stored_message> load_messages();
+    boost::system::result<std::vector<stored_message>> load_messages();
     struct catalog_rows {
         std::vector<catalog::product_record> products;
         std::vector<catalog::device_record> devices;
     };
     /// Start-up: the products and devices.
-    catalog_rows load_catalog();
+    boost::system::result<catalog_rows> load_catalog();
     /// Start-up: the newest `max` call records within the retention, oldest first.
-    std::vector<rrpc::call_record> load_calls(std::size_t max);
+    boost::system::result<std::vector<rrpc::call_record>> load_calls(std::size_t max);
 
     /// TSL documents by ProductKey.
     using tsl_documents = std::map<std::string, std::vector<std::string>, std::less<>>;
     /// Start-up: the access keys and thing models the config file does not own.
-    std::vector<config::access_key> load_other_access_keys();
-    tsl_documents load_other_thing_models();
+    boost::system::result<std::vector<config::access_key>> load_other_access_keys();
+    boost::system::result<tsl_documents> load_other_thing_models();
     /// Makes the config-owned access keys (start, SIGHUP) and thing models (start) exactly
     /// these: what the file no longer names goes, what others added stays.
     void seed_access_keys(std::vector<config::access_key> keys);
@@ -73,27 +77,37 @@ public:
     void device_deleted(const catalog::device_key& device) override;
     void product_saved(const catalog::product_record& product) override;
     void call_saved(const rrpc::call_record& record) override;
-    boost::asio::awaitable<void> sync() override;
+    boost::asio::awaitable<boost::system::error_code> sync() override;
+
+    /// Transactions that failed (a full disk, a lock held too long, an I/O error); any thread.
+    std::uint64_t failed_batches() const noexcept {
+        return failed_batches_.load(std::memory_order_relaxed);
+    }
 
 private:
     using job = std::function<void()>;
+    /// Told the outcome of the transaction that ran its job (writer thread).
+    using done_fn = std::function<void(boost::system::error_code)>;
 
-    sqlite_store(sqlite3* db, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
+    sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
+                 std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
-    /// that ran `work` committed.
-    void enqueue(job work, std::function<void()> done = {}, urgency u = urgency::durable);
+    /// that ran `work` ended, with its outcome.
+    void enqueue(job work, done_fn done = {}, urgency u = urgency::durable);
     void run_writer();
-    void write_batch(std::vector<job>& jobs);
-    /// Binds `args` in order to `st` and steps it once; a failure is logged as `what`.
+    /// Runs the jobs in one transaction; any failed statement, or a failed COMMIT, rolls the
+    /// whole batch back and is its outcome.
+    boost::system::error_code write_batch(std::vector<job>& jobs);
+    /// Binds `args` in order to `st` and steps it once; a failure becomes the batch's outcome.
     template <class... Args>
-    void step(sqlite3_stmt* st, const char* what, const Args&... args);
+    void step(sqlite3_stmt* st, const Args&... args);
     /// Prepares `sql`, runs it as step() does, and finalizes it (writer thread).
     template <class... Args>
-    void write(const char* sql, const char* what, const Args&... args);
+    void write(const char* sql, const Args&... args);
     /// Calls `on_row(statement)` for each row of `sql` with `args` bound (start-up loads, under
     /// db_mutex_).
     template <class OnRow, class... Args>
-    void read(const char* sql, OnRow on_row, const Args&... args);
+    boost::system::error_code read(const char* sql, OnRow on_row, const Args&... args);
 
     sqlite3* db_;
     sqlite3_stmt* insert_message_ = nullptr;
@@ -103,11 +117,22 @@ private:
     std::mutex db_mutex_;  ///< the connection: the writer's batches and the start-up loads
     std::condition_variable wake_;
     std::vector<job> jobs_;
-    std::vector<std::function<void()>> done_;
+    /// A sync() waiter and the first job it vouches for (the one after the previous waiter's).
+    struct waiter {
+        std::uint64_t since;
+        done_fn done;
+    };
+    std::vector<waiter> done_;
+    std::uint64_t queued_ = 0;        ///< jobs enqueued so far (under mutex_)
+    std::uint64_t since_waiter_ = 0;  ///< the first job after the latest waiter (under mutex_)
+    boost::system::error_code last_failure_;  ///< writer thread
     bool stopping_ = false;
     bool urgent_ = false;  ///< a durable record is queued: the writer is (being) woken
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
+    boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure
+    bool failing_ = false;                            ///< writer thread: the last batch failed
+    std::atomic<std::uint64_t> failed_batches_{0};
     std::thread writer_;
 };
 

@@ -77,6 +77,7 @@ describe('device login and topic ACL', () => {
         // stdbuf: mosquitto_sub's stdout is block-buffered when piped.
         const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-h', '127.0.0.1', '-p', String(server.mqttPort), '-V', 'mqttv311', '-i', creds.clientId,
             '-u', creds.username, '-P', creds.password, '-t', `/sys/${c.productKey}/${c.deviceName}/rrpc/request/+`, '-v', '-C', '1', '-d']);
+        sub.once('exit', h.track(() => sub.kill('SIGKILL')));
         const lines = readline.createInterface({ input: sub.stdout });
         // -d prints the SUBACK; wait for it before calling.
         const received = new Promise((resolve) => lines.on('line', (line) => { if (line.startsWith('/sys/')) resolve(line); }));
@@ -94,6 +95,7 @@ describe('device login and topic ACL', () => {
         const creds = h.credentials(d, { clientId: 'paho' });
         const py = spawn('/usr/bin/python3', [new URL('./paho_echo_device.py', import.meta.url).pathname, '127.0.0.1',
             String(server.mqttPort), creds.clientId, creds.username, creds.password, `/sys/${d.productKey}/${d.deviceName}/rrpc/request/+`]);
+        py.once('exit', h.track(() => py.kill('SIGKILL')));
         let stderr = '';
         py.stderr.on('data', (x) => { stderr += x; });
         const lines = readline.createInterface({ input: py.stdout });

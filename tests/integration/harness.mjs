@@ -8,6 +8,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { after } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import Iot from '@alicloud/iot20180120';
@@ -17,6 +18,24 @@ import TeaUtil from '@alicloud/tea-util';
 import iotDevice from 'alibabacloud-iot-device-sdk';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+
+/// Everything a test opened (servers, devices, sockets, streams), closed by force when the file's
+/// tests end, passed or failed: a failed assertion must not leave a process or socket that keeps
+/// the test runner waiting until CTest's timeout.
+const opened = new Set();
+/// Registers `close` to run at the end of the file unless `forget()` (the returned function) is
+/// called first (the test closed the thing itself).
+export function track(close) {
+    const entry = { close };
+    opened.add(entry);
+    return () => opened.delete(entry);
+}
+after(async () => {
+    for (const { close } of [...opened].reverse()) {
+        try { await close(); } catch { /* already gone */ }
+    }
+    opened.clear();
+});
 
 export const RRPCD = process.env.RRPCD_BIN ?? path.resolve(import.meta.dirname, '../../build/rrpcd');
 export const ACCESS_KEY = { id: 'LTAItestKeyId', secret: 'test+Secret/=&' };
@@ -77,6 +96,11 @@ export async function startServer(options = {}) {
         }
     });
     const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    const forget = track(() => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    exited.then(forget);
     const ready = await new Promise((resolve, reject) => {
         const lines = readline.createInterface({ input: proc.stdout });
         lines.on('line', (line) => {
@@ -90,6 +114,14 @@ export async function startServer(options = {}) {
         });
         exited.then(({ code }) => reject(new Error(`rrpcd exited (${code}) before it was ready:\n${log}`)));
     });
+    // Logged before the ready line is printed, on another pipe: once it is read, every line
+    // logged at start (store_opened, started…) is in `log()`.
+    if (!/event=started/.test(log)) {
+        await new Promise((resolve, reject) => {
+            logWaiters.push({ pattern: /event=started/, from: 0, resolve });
+            exited.then(({ code }) => reject(new Error(`rrpcd exited (${code}) after its ready line:\n${log}`)));
+        });
+    }
     return {
         ...ready,
         proc,
@@ -262,6 +294,7 @@ export function popClient(server, { secret = ACCESS_KEY.secret } = {}) {
 export async function sdkDevice(server, device, answer = (p) => p, { tls = false } = {}) {
     const brokerUrl = tls ? `mqtts://127.0.0.1:${server.mqttsPort}` : `mqtt://127.0.0.1:${server.mqttPort}`;
     const dev = iotDevice.device({ ...device, brokerUrl });
+    track(() => dev.end(true));
     const subscribed = subackFor(dev._mqttClient, '/rrpc/request/+');
     dev.on('message', (topic, payload) => {
         if (topic.includes('/rrpc/request/'))
@@ -304,6 +337,7 @@ export async function rawDevice(server, device, { keepalive = 60, secret, client
     const client = mqtt.connect(`mqtt://127.0.0.1:${server.mqttPort}`, {
         ...credentials(device, { secret, clientId }), keepalive, reconnectPeriod: 0, clean: true, protocolVersion: 4,
     });
+    client.once('close', track(() => client.end(true)));
     await new Promise((resolve, reject) => {
         client.once('connect', resolve);
         client.once('error', reject);
@@ -337,6 +371,7 @@ export function nextMessage(client) {
 /// test sends it, so a device can stay silent past its keep-alive or drop without DISCONNECT.
 export async function bareDevice(server, device, { keepalive = 60 } = {}) {
     const socket = net.connect(server.mqttPort, '127.0.0.1');
+    socket.once('close', track(() => socket.destroy()));
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     const packets = [];
     const waiters = [];
