@@ -235,6 +235,11 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                       RRPCD_MEMBER(mqtt.max_connections_per_address), 1, 10'000'000),
           integer_key("login_backoff_after", live, RRPCD_MEMBER(mqtt.login_backoff.failures), 1,
                       1000),
+          // The outbox is sized by it at start.
+          integer_key("max_queued_messages", restart, RRPCD_MEMBER(mqtt.max_queued_messages), 1,
+                      10'000'000),
+          integer_key("max_inflight_messages", live, RRPCD_MEMBER(mqtt.max_inflight_messages), 1,
+                      1000),
           duration_key("login_backoff_max_s", live, RRPCD_MEMBER(mqtt.login_backoff.max_delay), 1,
                        86'400)}},
         {"http",

@@ -41,6 +41,11 @@ const action* find_action(std::string_view name) noexcept {
     return it != all.end() && it->name == name ? &*it : nullptr;
 }
 
+api_error queue_full(unsigned status) {
+    return {status, "iot.messagebroker.RateLimit",
+            "The device's queue of QoS 1 messages is full; try again when it has taken some."};
+}
+
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device) {
     const auto waiting = ctx.services.rrpc.pending_for(device);
     if (waiting < ctx.limits.max_pending_per_device) return std::nullopt;

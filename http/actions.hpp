@@ -115,6 +115,9 @@ using device_result = boost::system::result<const catalog::device_record*, api_e
 /// with the cloud's codes: Null*/InvalidFormatted* and `not_existed`, at HTTP `status`.
 device_result find_device(const action_context& ctx, const request_params& params, unsigned status,
                           const char* not_existed, bool iot_id);
+/// `iot.messagebroker.RateLimit` (at HTTP `status`): the device's queue of QoS 1 messages is
+/// full; the message was not accepted (nothing already accepted is dropped to make room).
+api_error queue_full(unsigned status);
 /// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as allowed;
 /// one more would only queue behind them.
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device);

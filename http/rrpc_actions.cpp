@@ -92,7 +92,8 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
-    ctx.services.async.send(id, std::move(call));
+    if (ctx.services.async.send(id, std::move(call)) == rrpc::async_calls::sent::queue_full)
+        co_return queue_full(400);
     // On disk before the caller hears it was accepted.
     if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     reply r;
@@ -127,7 +128,8 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     const auto id = ctx.services.rrpc.next_id();
     if (qos == "1") {
         // Kept until the device acknowledges it, across restarts.
-        ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload));
+        if (!ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload)))
+            co_return queue_full(200);
         if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     } else {
         ctx.services.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud

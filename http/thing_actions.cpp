@@ -91,8 +91,11 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
     rrpc::async_request async_call{
         rrpc::call_kind::thing_async, key,     std::move(topic), std::move(payload), identifier,
         std::to_string(id),           reliable};
-    if (!ctx.services.async.send(id, std::move(async_call)))
-        co_return no_answer(rrpc::rrpc_code::offline);
+    switch (ctx.services.async.send(id, std::move(async_call))) {
+        case rrpc::async_calls::sent::ok: break;
+        case rrpc::async_calls::sent::offline: co_return no_answer(rrpc::rrpc_code::offline);
+        case rrpc::async_calls::sent::queue_full: co_return queue_full(200);
+    }
     // On disk before the caller hears of it.
     if (reliable && co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     co_return r;

@@ -22,19 +22,20 @@ enum class limit : std::uint8_t {
     http_header_size,              ///< http.max_header_bytes
     http_body_size,                ///< http.max_body_bytes
     pending_calls_per_device,      ///< rrpc.max_pending_per_device
+    queued_messages_per_device,    ///< mqtt.max_queued_messages (a QoS 1 message refused)
 };
-inline constexpr std::size_t limit_kinds = 13;
+inline constexpr std::size_t limit_kinds = 14;
 
 /// The metric label of a limit.
 constexpr std::string_view name_of(limit l) noexcept {
     constexpr std::array<std::string_view, limit_kinds> names{
-        "mqtt_connections",        "mqtt_connections_per_address",
-        "mqtt_connect_timeout",    "mqtt_packet_size",
-        "mqtt_outbound_queue",     "mqtt_login_backoff",
-        "http_connections",        "http_connections_per_address",
-        "http_header_timeout",     "http_request_timeout",
-        "http_header_size",        "http_body_size",
-        "pending_calls_per_device"};
+        "mqtt_connections",         "mqtt_connections_per_address",
+        "mqtt_connect_timeout",     "mqtt_packet_size",
+        "mqtt_outbound_queue",      "mqtt_login_backoff",
+        "http_connections",         "http_connections_per_address",
+        "http_header_timeout",      "http_request_timeout",
+        "http_header_size",         "http_body_size",
+        "pending_calls_per_device", "queued_messages_per_device"};
     return names[static_cast<std::size_t>(l)];
 }
 

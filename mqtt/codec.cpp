@@ -347,22 +347,29 @@ result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body) {
     return malformed;  // types 0 and 15 are reserved [MQTT-2.2.1]
 }
 
-void encode_publish(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                    std::uint16_t packet_id, std::vector<std::uint8_t>& out) {
+result<void> encode_publish(std::string_view topic, std::string_view payload, mqtt::qos qos,
+                            std::uint16_t packet_id, bool dup, std::vector<std::uint8_t>& out) {
     const bool has_id = qos != qos::at_most_once;
+    if (topic.size() > max_string_bytes) return errc::topic_name_invalid;
     const auto length = 2 + topic.size() + (has_id ? 2 : 0) + payload.size();
+    if (length > max_remaining_length) return errc::packet_too_large;
     out.reserve(out.size() + length + 5);
-    out.push_back(header_byte(packet_type::publish,
-                              static_cast<std::uint8_t>(static_cast<std::uint8_t>(qos) << 1)));
+    // [MQTT-3.3.1-1]: DUP on a redelivery; [MQTT-3.3.1-2]: never on QoS 0.
+    const auto flags = static_cast<std::uint8_t>((static_cast<std::uint8_t>(qos) << 1) |
+                                                 (dup && has_id ? 0x08 : 0x00));
+    out.push_back(header_byte(packet_type::publish, flags));
     encode_varint(static_cast<std::uint32_t>(length), out);
     put_bytes(topic, out);
     if (has_id) put_u16(packet_id, out);
     out.insert(out.end(), payload.begin(), payload.end());
+    return {};
 }
 
 void encode(const packet& p, std::vector<std::uint8_t>& out) {
-    if (const auto* pub = std::get_if<publish>(&p); pub != nullptr && !pub->dup && !pub->retain)
-        return encode_publish(pub->topic, pub->payload, pub->qos, pub->packet_id, out);
+    if (const auto* pub = std::get_if<publish>(&p); pub != nullptr && !pub->retain) {
+        (void)encode_publish(pub->topic, pub->payload, pub->qos, pub->packet_id, pub->dup, out);
+        return;
+    }
     std::vector<std::uint8_t> body;
     const auto header = encode_body(p, body);
     out.reserve(out.size() + body.size() + 5);

@@ -38,12 +38,19 @@ frame_result read_frame(std::span<const std::uint8_t> in, std::size_t max_packet
 /// CONNECT with another protocol level is decoded (the server answers CONNACK 1 [MQTT-3.1.2-2]).
 boost::system::result<packet> decode(std::uint8_t header, std::span<const std::uint8_t> body);
 
-/// Appends the wire form of `p` to `out`.
+/// The longest string a two-byte length prefix can carry [MQTT-1.5.3].
+inline constexpr std::size_t max_string_bytes = 65'535;
+
+/// Appends the wire form of `p` to `out`. A PUBLISH that MQTT cannot frame (see
+/// encode_publish) appends nothing.
 void encode(const packet& p, std::vector<std::uint8_t>& out);
 
-/// Appends a PUBLISH built from views, without materialising a `publish` (the hot path).
-void encode_publish(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                    std::uint16_t packet_id, std::vector<std::uint8_t>& out);
+/// Appends a PUBLISH built from views, without materialising a `publish` (the hot path). What
+/// MQTT cannot frame appends nothing: a topic over 65,535 bytes is `topic_name_invalid`, a
+/// remaining length over 268,435,455 `packet_too_large`.
+boost::system::result<void> encode_publish(std::string_view topic, std::string_view payload,
+                                           mqtt::qos qos, std::uint16_t packet_id, bool dup,
+                                           std::vector<std::uint8_t>& out);
 
 /// True when `s` is well-formed UTF-8 without U+0000 nor surrogates [MQTT-1.5.3-1] [MQTT-1.5.3-2].
 bool is_valid_mqtt_utf8(std::string_view s) noexcept;

@@ -105,19 +105,22 @@ void server_protocol::suback(std::uint16_t packet_id, std::vector<std::uint8_t> 
     encode(mqtt::suback{packet_id, std::move(return_codes)}, out);
 }
 
-std::uint16_t server_protocol::publish(std::string_view topic, std::string_view payload,
-                                       mqtt::qos qos, std::vector<std::uint8_t>& out) {
+boost::system::result<std::uint16_t> server_protocol::publish(std::string_view topic,
+                                                              std::string_view payload,
+                                                              mqtt::qos qos, bool dup,
+                                                              std::vector<std::uint8_t>& out) {
     std::uint16_t id = 0;
-    // The session bounds its in-flight window far below 65,535, so a free id always exists.
+    // The registry bounds the in-flight window far below 65,535, so a free id always exists.
     if (qos != qos::at_most_once) {
         // Skip ids still in flight; 0 is not a packet id [MQTT-2.3.1-1].
         do {
             id = next_packet_id_++;
             if (next_packet_id_ == 0) next_packet_id_ = 1;
         } while (inflight_.contains(id));
-        inflight_.insert(id);
     }
-    encode_publish(topic, payload, qos, id, out);
+    if (auto written = encode_publish(topic, payload, qos, id, dup, out); !written)
+        return written.error();
+    if (id != 0) inflight_.insert(id);
     return id;
 }
 

@@ -4,6 +4,8 @@
 
 #include <boost/system/error_code.hpp>
 
+#include <boost/system/result.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -79,10 +81,12 @@ public:
     /// Answers a subscribe_request; one return code per filter, in order [MQTT-3.8.4-5].
     void suback(std::uint16_t packet_id, std::vector<std::uint8_t> return_codes,
                 std::vector<std::uint8_t>& out);
-    /// Writes a PUBLISH to the client. QoS 1 gets a fresh packet id, tracked until its PUBACK.
-    /// Returns the packet id used (0 for QoS 0).
-    std::uint16_t publish(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                          std::vector<std::uint8_t>& out);
+    /// Writes a PUBLISH to the client (`dup` for a redelivery [MQTT-3.3.1-1]). QoS 1 gets a
+    /// fresh packet id, tracked until its PUBACK. Returns the packet id used (0 for QoS 0), or
+    /// why MQTT cannot frame it (then nothing is written and no id is taken).
+    boost::system::result<std::uint16_t> publish(std::string_view topic, std::string_view payload,
+                                                 mqtt::qos qos, bool dup,
+                                                 std::vector<std::uint8_t>& out);
 
     state current_state() const noexcept { return state_; }
     /// Keep-alive of the accepted CONNECT, 0 when the client asked for none.

@@ -30,7 +30,12 @@ async_calls::async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
                          std::shared_ptr<spdlog::logger> logger)
     : gateway_(gateway), log_(log), hub_(hub), devices_(devices), logger_(std::move(logger)) {}
 
-bool async_calls::send(std::uint64_t message_id, async_request request) {
+async_calls::sent async_calls::send(std::uint64_t message_id, async_request request) {
+    // Queued first: a full queue refuses the call before anything of it is recorded. Its answer
+    // cannot come before this returns (it is read on a later turn of the io thread).
+    if (request.reliable &&
+        !gateway_.publish_reliably(request.device, message_id, request.topic, request.payload))
+        return sent::queue_full;
     call_record record;
     record.message_id = message_id;
     record.kind = request.kind;
@@ -46,14 +51,10 @@ bool async_calls::send(std::uint64_t message_id, async_request request) {
         by_topic_[key_of(request.device, reply_topic_of(request.topic))].push_back(message_id);
     if (waiting() >= sweep_at_) sweep();
 
-    if (request.reliable) {
-        gateway_.publish_reliably(request.device, message_id, std::move(request.topic),
-                                  std::move(request.payload));
-        return true;
-    }
-    if (gateway_.publish(request.device, request.topic, request.payload)) return true;
+    if (request.reliable || gateway_.publish(request.device, request.topic, request.payload))
+        return sent::ok;
     log_.finish(message_id, call_state::offline);
-    return false;
+    return sent::offline;
 }
 
 void async_calls::restore(const call_record& record) {

@@ -38,9 +38,14 @@ public:
     async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
                 const catalog::device_directory& devices, std::shared_ptr<spdlog::logger> logger);
 
+    /// How send() went.
+    enum class sent : std::uint8_t {
+        ok,          ///< published, or queued (reliable)
+        offline,     ///< a QoS 0 request found no session: the call ended OFFLINE
+        queue_full,  ///< a reliable request found the device's queue full: nothing was kept
+    };
     /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
-    /// Returns false when a QoS 0 request found no session to go to (the call then ends OFFLINE).
-    bool send(std::uint64_t message_id, async_request request);
+    sent send(std::uint64_t message_id, async_request request);
 
     /// Start-up: a pending call the store kept; its answer is correlated again.
     void restore(const call_record& record);

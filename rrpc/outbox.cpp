@@ -4,14 +4,10 @@
 
 namespace rrpcd::rrpc {
 
-std::optional<std::uint64_t> outbox::push(const catalog::device_key& device,
-                                          queued_message message) {
-    auto& q = queues_[device];
-    q.push_back(std::move(message));
-    if (q.size() <= per_device_) return std::nullopt;
-    const auto dropped = q.front().message_id;
-    q.pop_front();
-    return dropped;
+bool outbox::push(const catalog::device_key& device, queued_message message) {
+    if (full(device)) return false;
+    queues_[device].push_back(std::move(message));
+    return true;
 }
 
 bool outbox::acknowledge(const catalog::device_key& device, std::uint64_t message_id) {

@@ -16,7 +16,8 @@ struct queued_message {
     std::uint64_t message_id = 0;
     std::string topic;
     std::string payload;
-    bool sent = false;  ///< written to the current session, waiting for its PUBACK
+    bool sent = false;       ///< written to the current session, waiting for its PUBACK
+    bool delivered = false;  ///< written to some session before: a redelivery carries DUP
 };
 
 /// QoS 1 messages per device, in order, until the device acknowledges them: sent when the
@@ -24,11 +25,20 @@ struct queued_message {
 /// In memory; io thread only.
 class outbox {
 public:
-    /// At most `per_device` messages wait for one device; the oldest is dropped past that.
+    /// At most `per_device` messages wait for one device: push() refuses more; nothing
+    /// accepted is ever dropped to make room.
     explicit outbox(std::size_t per_device) : per_device_(per_device) {}
 
-    /// Queues a message; returns the id of the oldest one when it pushed that out.
-    std::optional<std::uint64_t> push(const catalog::device_key& device, queued_message message);
+    /// Queues a message; false (and nothing queued) when the device's queue is full.
+    bool push(const catalog::device_key& device, queued_message message);
+    /// Start-up: a message the store kept, queued whatever the cap (it was accepted).
+    void restore(const catalog::device_key& device, queued_message message) {
+        queues_[device].push_back(std::move(message));
+    }
+    bool full(const catalog::device_key& device) const noexcept {
+        return size(device) >= per_device_;
+    }
+    std::size_t capacity() const noexcept { return per_device_; }
     /// The device's queue (created empty if needed).
     std::deque<queued_message>& queue(const catalog::device_key& device) { return queues_[device]; }
     /// Removes the message the device acknowledged; false when it was not queued.

@@ -29,8 +29,9 @@ public:
     virtual bool publish(const catalog::device_key& device, std::string_view topic,
                          std::string_view payload) = 0;
     /// Queues a QoS 1 message: sent when the device is online and subscribed, kept until its
-    /// PUBACK, sent again on its next session otherwise.
-    virtual void publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
+    /// PUBACK, sent again on its next session otherwise. False, with nothing queued, when the
+    /// device's queue is full (the caller refuses the message).
+    virtual bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                   std::string topic, std::string payload) = 0;
 };
 

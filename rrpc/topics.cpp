@@ -84,12 +84,14 @@ upstream classify_upstream(const catalog::device_key& device, std::string_view t
 }
 
 bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic) {
-    return !topic.empty() && topic.front() == '/' && mqtt::is_valid_topic_name(topic) &&
+    return !topic.empty() && topic.front() == '/' && topic.size() <= max_topic_bytes &&
+           mqtt::is_valid_topic_name(topic) &&
            device_may_access(device, custom_rrpc_topic(0, topic), access::publish);
 }
 
 bool is_device_topic(const catalog::device_key& device, std::string_view topic) {
-    return mqtt::is_valid_topic_name(topic) && device_may_access(device, topic, access::subscribe);
+    return topic.size() <= max_topic_bytes && mqtt::is_valid_topic_name(topic) &&
+           device_may_access(device, topic, access::subscribe);
 }
 
 bool device_may_access(const catalog::device_key& device, std::string_view topic,

@@ -2,12 +2,18 @@
 
 #include "catalog/device_key.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace rrpcd::rrpc {
+
+/// The longest topic an API caller may name (RRpc `Topic`, AsyncRRpc and Pub `TopicFullName`):
+/// with `/ext/rrpc/{MessageId}` in front it still fits MQTT's 65,535-byte topic field
+/// [MQTT-1.5.3], so no call can reach the codec with a topic it cannot frame.
+inline constexpr std::size_t max_topic_bytes = 65'535 - 32;
 
 /// `/sys/{pk}/{dn}/rrpc/request/{id}`: where a default RRPC request is published.
 std::string request_topic(const catalog::device_key& device, std::uint64_t message_id);

@@ -41,40 +41,65 @@ bool device_registry::publish(const catalog::device_key& device, std::string_vie
                               std::string_view payload) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
-    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0) !=
+    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0, false) !=
            delivery::none;
 }
 
-void device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
+bool device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                        std::string topic, std::string payload) {
+    if (outbox_.full(device)) {
+        if (counters_.hit(kit::limit::queued_messages_per_device))
+            log_->warn(
+                "event=limit_hit limit=queued_messages_per_device pk={} dn={} queued={} "
+                "count={}",
+                device.product_key, device.device_name, outbox_.size(device),
+                counters_.count(kit::limit::queued_messages_per_device));
+        return false;
+    }
     rrpc::queued_message message{message_id, std::move(topic), std::move(payload)};
     journal_.message_accepted(device, message);
-    if (const auto dropped = outbox_.push(device, std::move(message)))
-        journal_.message_done(device, *dropped);
+    outbox_.push(device, std::move(message));
     flush(device);
+    return true;
 }
 
 void device_registry::restore(const catalog::device_key& device, rrpc::queued_message message) {
-    if (const auto dropped = outbox_.push(device, std::move(message)))
-        journal_.message_done(device, *dropped);
+    outbox_.restore(device, std::move(message));
 }
 
 void device_registry::flush(const catalog::device_key& device) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr || outbox_.size(device) == 0) return;
     auto& queue = outbox_.queue(device);
-    std::vector<std::uint64_t>
-        done;  // delivered at QoS 0 (a QoS 0 subscription): no PUBACK will come
+    // A window, not the whole queue: the next message goes when a PUBACK frees a place, so a
+    // long queue never overruns the session's outbound limit before its acks are read, and
+    // packet ids are never exhausted.
+    std::size_t in_flight = 0;
+    std::size_t in_flight_bytes = 0;
+    for (const auto& m : queue)
+        if (m.sent) {
+            ++in_flight;
+            in_flight_bytes += m.payload.size();
+        }
+    const auto window_bytes = settings_.max_outbound_bytes / 2;
+    std::vector<std::uint64_t> done;  // delivered at QoS 0 (a QoS 0 subscription): no PUBACK
     for (auto& m : queue) {
         if (m.sent) continue;
-        const auto d =
-            it->second.session->deliver(m.topic, m.payload, mqtt::qos::at_least_once, m.message_id);
-        if (d == delivery::qos1)
-            m.sent = true;
-        else if (d == delivery::qos0)
+        if (in_flight >= settings_.max_inflight_messages ||
+            (in_flight > 0 && in_flight_bytes + m.payload.size() > window_bytes))
+            break;
+        const auto d = it->second.session->deliver(m.topic, m.payload, mqtt::qos::at_least_once,
+                                                   m.message_id, m.delivered);
+        if (d == delivery::qos1) {
+            m.sent = m.delivered = true;
+            ++in_flight;
+            in_flight_bytes += m.payload.size();
+        } else if (d == delivery::qos0) {
             done.push_back(m.message_id);
+        }
     }
-    for (const auto id : done) acknowledged(device, id);
+    for (const auto id : done)
+        if (outbox_.acknowledge(device, id)) journal_.message_done(device, id);
 }
 
 void device_registry::close_all() {
@@ -90,7 +115,9 @@ void device_registry::disconnect(const catalog::device_key& device, bool forget)
 }
 
 void device_registry::acknowledged(const catalog::device_key& device, std::uint64_t message_id) {
-    if (outbox_.acknowledge(device, message_id)) journal_.message_done(device, message_id);
+    if (!outbox_.acknowledge(device, message_id)) return;
+    journal_.message_done(device, message_id);
+    flush(device);  // a place in the window is free
 }
 
 }  // namespace rrpcd::server

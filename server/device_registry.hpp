@@ -1,15 +1,20 @@
 #pragma once
 
 #include "catalog/device_key.hpp"
+#include "config/settings.hpp"
+#include "kit/limit_counters.hpp"
 #include "rrpc/outbox.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
 #include "server/live_session.hpp"
 #include "store/journal.hpp"
 
+#include <spdlog/logger.h>
 #include <chrono>
+
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -20,10 +25,16 @@ namespace rrpcd::server {
 /// Implements the RRPC core's view of devices. io thread only.
 class device_registry final : public rrpc::device_gateway {
 public:
-    /// At most `outbox_per_device` QoS 1 messages wait for one device; `journal` keeps them
-    /// across a restart.
-    explicit device_registry(store::journal& journal, std::size_t outbox_per_device = 1000)
-        : journal_(journal), outbox_(outbox_per_device) {}
+    /// At most `settings.max_queued_messages` QoS 1 messages wait for one device (more are
+    /// refused), `settings.max_inflight_messages` of them in flight; `journal` keeps them
+    /// across a restart. A full queue counts in `counters` and logs to `log`.
+    device_registry(store::journal& journal, const config::mqtt_settings& settings,
+                    kit::limit_counters& counters, std::shared_ptr<spdlog::logger> log)
+        : journal_(journal),
+          settings_(settings),
+          counters_(counters),
+          log_(std::move(log)),
+          outbox_(settings.max_queued_messages) {}
 
     /// Start-up: a message the journal kept from before (in acceptance order).
     void restore(const catalog::device_key& device, rrpc::queued_message message);
@@ -63,7 +74,7 @@ public:
     rrpc::presence presence_of(const catalog::device_key& device) const override;
     bool publish(const catalog::device_key& device, std::string_view topic,
                  std::string_view payload) override;
-    void publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
+    bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                           std::string topic, std::string payload) override;
 
     /// Sends the device's queued QoS 1 messages that its live session now subscribes to.
@@ -96,6 +107,9 @@ private:
     std::unordered_map<catalog::device_key, entry, catalog::device_key_hash> devices_;
     std::size_t online_ = 0;
     store::journal& journal_;
+    const config::mqtt_settings& settings_;
+    kit::limit_counters& counters_;
+    std::shared_ptr<spdlog::logger> log_;
     rrpc::outbox outbox_;
 };
 

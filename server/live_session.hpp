@@ -3,6 +3,7 @@
 #include "mqtt/packet.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -25,10 +26,12 @@ public:
     using clock = std::chrono::steady_clock;
 
     /// Sends a PUBLISH when a subscription matches `topic`, at the lower of `qos` and the
-    /// granted QoS; a QoS 1 send remembers `message_id` until its PUBACK. `none` when nothing
-    /// matches or the session is closing.
+    /// granted QoS (`dup`: a redelivery); a QoS 1 send remembers `message_id` until its PUBACK.
+    /// `none` when nothing matches, the session is closing, or MQTT cannot frame it.
     virtual delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                             std::uint64_t message_id) = 0;
+                             std::uint64_t message_id, bool dup) = 0;
+    /// Bytes written to the session and not yet taken by its socket.
+    virtual std::size_t queued_bytes() const noexcept = 0;
     /// Ends the session: it stops reading, flushes what is queued (bounded) and closes.
     virtual void close(close_reason why) = 0;
     /// The last inbound packet.

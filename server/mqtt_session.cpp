@@ -318,7 +318,7 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
 }
 
 delivery mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
-                               std::uint64_t message_id) {
+                               std::uint64_t message_id, bool dup) {
     if (ending_ != ending::none ||
         protocol_.current_state() != mqtt::server_protocol::state::connected)
         return delivery::none;
@@ -334,8 +334,13 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
         return delivery::none;
     }
     const auto effective = std::min(qos, *granted);
-    const auto packet_id = protocol_.publish(topic, payload, effective, outbox_);
-    if (effective == mqtt::qos::at_least_once) state_.sent(packet_id, message_id);
+    const auto packet_id = protocol_.publish(topic, payload, effective, dup, outbox_);
+    if (!packet_id) {  // the API refuses what cannot be framed; this is the last guard
+        ctx_.log->error("event=publish_unframeable pk={} dn={} topic_bytes={} payload_bytes={}",
+                        device_->product_key, device_->device_name, topic.size(), payload.size());
+        return delivery::none;
+    }
+    if (effective == mqtt::qos::at_least_once) state_.sent(*packet_id, message_id);
     wake_writer();
     return effective == mqtt::qos::at_least_once ? delivery::qos1 : delivery::qos0;
 }

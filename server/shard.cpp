@@ -66,7 +66,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
       login_(settings_.mqtt, backoff_),
       store_(open_store(settings_, log_.server, store_error_)),
       models_(std::move(models)),
-      registry_(journal()),
+      registry_(journal(), settings_.mqtt, counters_, log_.mqtt),
       ids_(settings_.rrpc.node_id),
       calls_(settings_.replies.retention, settings_.replies.max_records),
       rrpc_(registry_, ids_, calls_, log_.rrpc),

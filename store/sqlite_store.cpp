@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -11,8 +12,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <concepts>
+#include <cstring>
 #include <string_view>
 
 namespace rrpcd::store {
@@ -112,6 +115,26 @@ std::string error_text(sqlite3* db) {
     return db != nullptr ? sqlite3_errmsg(db) : "out of memory";
 }
 
+/// What PRAGMA quick_check finds wrong, or "" when the file is sound.
+std::string quick_check(sqlite3* db) {
+    sqlite3_stmt* st = nullptr;
+    if (const auto rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(5)", -1, &st, nullptr);
+        rc != SQLITE_OK)
+        return sqlite3_errstr(rc);
+    std::string problems;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        const std::string_view line = text != nullptr ? text : "";
+        if (line == "ok") continue;
+        problems += (problems.empty() ? "" : "; ") + std::string{line.substr(0, 200)};
+    }
+    std::replace(problems.begin(), problems.end(), '\n', ' ');  // one log line
+    if (rc != SQLITE_DONE && problems.empty()) problems = sqlite3_errstr(rc);
+    sqlite3_finalize(st);
+    return problems;
+}
+
 bool exec(sqlite3* db, std::string_view sql) {
     return sqlite3_exec(db, std::string{sql}.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK;
 }
@@ -171,6 +194,31 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
     std::error_code ec;
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
     if (ec) return "store " + path.string() + ": cannot create its directory: " + ec.message();
+    // One process per store, for the process's life: a second rrpcd on the same file would hand
+    // out the same MessageIds and delete the other's messages. The lock file names the holder.
+    const auto lock_path = path.string() + ".lock";
+    const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0)
+        return "store " + path.string() + ": cannot open " + lock_path + ": " +
+               std::strerror(errno);
+    if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
+        char holder[32] = {};
+        const auto n = ::pread(lock, holder, sizeof holder - 1, 0);
+        ::close(lock);
+        return "store " + path.string() + " is in use by another rrpcd (pid " +
+               (n > 0 ? std::string{holder, static_cast<std::size_t>(n)} : std::string{"?"}) +
+               "): stop it, or give this one another [store] path";
+    }
+    const auto pid = std::to_string(::getpid());
+    if (::ftruncate(lock, 0) != 0 ||
+        ::pwrite(lock, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+        ::close(lock);
+        return "store " + path.string() + ": cannot write " + lock_path;
+    }
+    const auto fail_locked = [&](std::string text) {
+        ::close(lock);
+        return text;
+    };
     // It holds DeviceSecrets and AccessKeySecrets: owner only (SQLite gives its -wal and -shm
     // files the database file's mode).
     if (const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600); fd >= 0)
@@ -181,23 +229,32 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
     if (sqlite3_open_v2(path.c_str(), &db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK)
-        return fail(db, "cannot open");
+        return fail_locked(fail(db, "cannot open"));
     // WAL: readers never block the writer; FULL: a commit is on disk before it completes.
     if (!exec(db, "PRAGMA journal_mode=WAL") || !exec(db, "PRAGMA synchronous=FULL") ||
         !exec(db, "PRAGMA busy_timeout=5000") ||
         // Mostly appends and deletes of recent rows: a small page cache does (RSS).
         !exec(db, "PRAGMA cache_size=-512"))
-        return fail(db, "cannot configure");
+        return fail_locked(fail(db, "cannot configure"));
     const auto version = user_version(db);
-    if (version < 0) return fail(db, "not a database");
+    if (version < 0) return fail_locked(fail(db, "not a database"));
     if (version > static_cast<std::int64_t>(migrations.size()))
-        return fail(db, "written by a newer rrpcd (schema " + std::to_string(version) + ")");
+        return fail_locked(
+            fail(db, "written by a newer rrpcd (schema " + std::to_string(version) + ")"));
+    // A damaged file is refused, never served as a silently shorter queue.
+    if (const auto damage = quick_check(db); !damage.empty()) {
+        sqlite3_close(db);
+        return fail_locked("store " + path.string() + " is damaged (" + damage +
+                           "): restore it from a backup, or move it (and its -wal file) aside "
+                           "to start with an empty store; rrpcd does not start on it");
+    }
     for (auto v = static_cast<std::size_t>(version); v < migrations.size(); ++v) {
         const auto step = "BEGIN;" + std::string{migrations[v]} +
                           "PRAGMA user_version=" + std::to_string(v + 1) + ";COMMIT;";
         if (!exec(db, step)) {
             exec(db, "ROLLBACK");
-            return fail(db, "migration to schema " + std::to_string(v + 1) + " failed");
+            return fail_locked(
+                fail(db, "migration to schema " + std::to_string(v + 1) + " failed"));
         }
         log->info("event=store_migrated path=\"{}\" schema={}", path.string(), v + 1);
     }
@@ -211,18 +268,20 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
                            "DELETE FROM messages WHERE message_id = ? AND product_key = ? AND "
                            "device_name = ?",
                            -1, SQLITE_PREPARE_PERSISTENT, &remove, nullptr) != SQLITE_OK) {
-        auto text = fail(nullptr, std::string{"cannot prepare: "} + sqlite3_errmsg(db));
+        const auto text = std::string{"cannot prepare: "} + sqlite3_errmsg(db);
         sqlite3_finalize(insert);
         sqlite3_finalize(remove);
-        return text;
+        return fail_locked(fail(db, text));
     }
     return std::unique_ptr<sqlite_store>{
-        new sqlite_store(db, insert, remove, retention, std::move(log))};
+        new sqlite_store(db, insert, remove, lock, retention, std::move(log))};
 }
 
 sqlite_store::sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
-                           std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log)
+                           int lock_fd, std::chrono::seconds retention,
+                           std::shared_ptr<spdlog::logger> log)
     : db_(db),
+      lock_fd_(lock_fd),
       insert_message_(insert_message),
       delete_message_(delete_message),
       log_(std::move(log)),
@@ -243,6 +302,7 @@ void sqlite_store::close() {
     sqlite3_finalize(delete_message_);
     sqlite3_close(db_);
     db_ = nullptr;
+    ::close(lock_fd_);  // the next rrpcd may take the store
 }
 
 boost::system::result<std::vector<sqlite_store::stored_message>> sqlite_store::load_messages() {

@@ -36,7 +36,9 @@ class sqlite_store final : public store::journal {
 public:
     using stored_message = std::pair<catalog::device_key, rrpc::queued_message>;
 
-    /// Opens (creating the file and its directory) and migrates; the error names the file.
+    /// Opens (creating the file and its directory), takes the store's lock (one process per
+    /// store), checks the file (PRAGMA quick_check) and migrates; the error names the file and
+    /// what to do.
     /// Call records older than `retention` are deleted (checked once a minute).
     static boost::system::result<std::unique_ptr<sqlite_store>, std::string> open(
         const std::filesystem::path& path, std::chrono::seconds retention,
@@ -90,7 +92,7 @@ private:
     using done_fn = std::function<void(boost::system::error_code)>;
 
     sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
-                 std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
+                 int lock_fd, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
     /// that ran `work` ended, with its outcome.
     void enqueue(job work, done_fn done = {}, urgency u = urgency::durable);
@@ -110,6 +112,7 @@ private:
     boost::system::error_code read(const char* sql, OnRow on_row, const Args&... args);
 
     sqlite3* db_;
+    int lock_fd_;  ///< `{path}.lock`, flock()ed for the process's life
     sqlite3_stmt* insert_message_ = nullptr;
     sqlite3_stmt* delete_message_ = nullptr;
     std::shared_ptr<spdlog::logger> log_;

@@ -260,6 +260,14 @@ export async function rrpc(client, { device, payload, timeout = 3000, topic }) {
     return res.body;
 }
 
+/// The Prometheus text of GET /v1/metrics (HTTP Basic with the test access key).
+export async function metricsText(server) {
+    const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/metrics`, {
+        headers: { authorization: `Basic ${Buffer.from(`${ACCESS_KEY.id}:${ACCESS_KEY.secret}`).toString('base64')}` },
+    });
+    return res.text();
+}
+
 /// RFC 3986 percent-encoding, as the V1 signature uses it.
 const pct = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 

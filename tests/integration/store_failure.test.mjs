@@ -72,10 +72,7 @@ describe('store on a full disk', { skip: !root && 'needs root for a tmpfs' }, ()
         assert.equal(after.ok, true, JSON.stringify(after));
         await recovered;
         accepted.push(after);
-        const metrics = await fetch(`http://127.0.0.1:${server.httpPort}/v1/metrics`, {
-            headers: { authorization: `Basic ${Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64')}` },
-        }).then((r) => r.text());
-        assert.match(metrics, /^rrpcd_store_failed_writes_total [1-9]\d*$/m);
+        assert.match(await h.metricsText(server), /^rrpcd_store_failed_writes_total [1-9]\d*$/m);
         // After a restart, exactly what was answered Success is queued.
         assert.equal((await server.stop({ keep: true })).code, 0);
         server = await h.startServer({

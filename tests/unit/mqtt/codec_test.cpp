@@ -205,8 +205,34 @@ TEST_CASE("PUBLISH QoS 0 has no packet id, and an empty payload is allowed", "[m
     CHECK(std::get<publish>(*p).payload.empty());
     CHECK(encoded(*p) == wire);
     bytes out;
-    encode_publish("t", "", qos::at_most_once, 0, out);
+    CHECK(encode_publish("t", "", qos::at_most_once, 0, false, out));
     CHECK(out == wire);
+}
+
+TEST_CASE("a redelivered QoS 1 PUBLISH carries DUP; QoS 0 never does", "[mqtt][MQTT-3.3.1-1]") {
+    bytes out;
+    REQUIRE(encode_publish("t", "x", qos::at_least_once, 9, true, out));
+    CHECK(out == bytes{0x3A, 0x06, 0x00, 0x01, 't', 0x00, 0x09, 'x'});
+    out.clear();
+    REQUIRE(encode_publish("t", "x", qos::at_most_once, 0, true, out));  // [MQTT-3.3.1-2]
+    CHECK(out == bytes{0x30, 0x04, 0x00, 0x01, 't', 'x'});
+}
+
+TEST_CASE("what MQTT cannot frame is never encoded", "[mqtt][MQTT-1.5.3][MQTT-2.2.3]") {
+    bytes out{0xEE};
+    // A topic of 65,535 bytes fits the length prefix; one more does not.
+    const std::string longest(65'535, 'a');
+    CHECK(encode_publish(longest, "", qos::at_most_once, 0, false, out));
+    CHECK(out.size() == 1 + 1 + 3 + 2 + 65'535);
+    out.assign(1, 0xEE);
+    const std::string too_long(65'536, 'a');
+    CHECK(encode_publish(too_long, "p", qos::at_least_once, 1, false, out).error() ==
+          errc::topic_name_invalid);
+    CHECK(out == bytes{0xEE});  // nothing appended
+    publish p;
+    p.topic = too_long;
+    encode(p, out);
+    CHECK(out == bytes{0xEE});
 }
 
 TEST_CASE("PUBLISH violations", "[mqtt]") {

@@ -141,12 +141,17 @@ TEST_CASE("UNSUBSCRIBE is acknowledged; DISCONNECT ends cleanly", "[mqtt]") {
 TEST_CASE("our QoS 1 publishes get fresh ids and are acknowledged once", "[mqtt]") {
     auto p = connected_protocol(clock_type::now());
     bytes out;
-    const auto a = p.publish("/sys/pk/dn/x", "1", qos::at_least_once, out);
-    const auto b = p.publish("/sys/pk/dn/x", "2", qos::at_least_once, out);
+    const auto a = p.publish("/sys/pk/dn/x", "1", qos::at_least_once, false, out).value();
+    const auto b = p.publish("/sys/pk/dn/x", "2", qos::at_least_once, false, out).value();
     CHECK(a != 0);
     CHECK(b != a);
     CHECK(p.inflight() == 2);
-    CHECK(p.publish("/sys/pk/dn/x", "3", qos::at_most_once, out) == 0);
+    CHECK(p.publish("/sys/pk/dn/x", "3", qos::at_most_once, false, out).value() == 0);
+    // What cannot be framed takes no packet id and writes nothing.
+    const auto before = out.size();
+    CHECK_FALSE(p.publish(std::string(65'536, 't'), "4", qos::at_least_once, false, out));
+    CHECK(out.size() == before);
+    CHECK(p.inflight() == 2);
     auto s = feed(p, wire(puback{a}));
     REQUIRE(s.events.size() == 1);
     CHECK(std::get<event::acknowledged>(s.events[0]).packet_id == a);

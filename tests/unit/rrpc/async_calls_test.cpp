@@ -27,11 +27,14 @@ struct gateway_stub final : device_gateway {
         topics.emplace_back(topic);
         return online;
     }
-    void publish_reliably(const device_key&, std::uint64_t id, std::string topic,
+    bool publish_reliably(const device_key&, std::uint64_t id, std::string topic,
                           std::string) override {
+        if (queue_full) return false;
         reliable.push_back(id);
         topics.push_back(std::move(topic));
+        return true;
     }
+    bool queue_full = false;
 };
 
 struct fixture {
@@ -58,8 +61,8 @@ struct fixture {
 TEST_CASE("an async thing service is answered by its Alink id on the _reply topic", "[rrpc]") {
     fixture f;
     const auto topic = "/sys/a1PK/dev1/thing/service/SetWeight";
-    CHECK(f.calls.send(
-        7, {call_kind::thing_async, f.dev, topic, R"({"id":"7"})", "SetWeight", "7", false}));
+    CHECK(async_calls::sent::ok == f.calls.send(7, {call_kind::thing_async, f.dev, topic,
+                                                    R"({"id":"7"})", "SetWeight", "7", false}));
     CHECK(f.log.find(7)->state == call_state::pending);
     // Another id, another device, or another topic do not answer it.
     CHECK_FALSE(
@@ -97,8 +100,10 @@ TEST_CASE("an async thing service is answered by its Alink id on the _reply topi
 TEST_CASE("AsyncRRpc answers come in order on {TopicFullName}_reply", "[rrpc]") {
     fixture f;
     CHECK(
+        async_calls::sent::ok ==
         f.calls.send(1, {call_kind::async_rrpc, f.dev, "/a1PK/dev1/user/get", "a", {}, {}, true}));
     CHECK(
+        async_calls::sent::ok ==
         f.calls.send(2, {call_kind::async_rrpc, f.dev, "/a1PK/dev1/user/get", "b", {}, {}, true}));
     CHECK(f.gateway.reliable == std::vector<std::uint64_t>{1, 2});
     CHECK(f.calls.on_upstream(f.dev, "/a1PK/dev1/user/get_reply", "first"));
@@ -114,9 +119,20 @@ TEST_CASE("AsyncRRpc answers come in order on {TopicFullName}_reply", "[rrpc]") 
 TEST_CASE("a QoS 0 async request without a session ends OFFLINE", "[rrpc]") {
     fixture f;
     f.gateway.online = false;
-    CHECK_FALSE(f.calls.send(3, {call_kind::thing_async, f.dev, "/sys/a1PK/dev1/thing/service/X",
-                                 "{}", "X", "3", false}));
+    CHECK(f.calls.send(3, {call_kind::thing_async, f.dev, "/sys/a1PK/dev1/thing/service/X", "{}",
+                           "X", "3", false}) == async_calls::sent::offline);
     CHECK(f.log.find(3)->state == call_state::offline);
+}
+
+TEST_CASE("a reliable request to a full queue is refused and leaves no call behind", "[rrpc]") {
+    fixture f;
+    f.gateway.queue_full = true;
+    CHECK(
+        f.calls.send(4, {call_kind::async_rrpc, f.dev, "/a1PK/dev1/user/get", "a", {}, {}, true}) ==
+        async_calls::sent::queue_full);
+    CHECK(f.log.find(4) == nullptr);
+    CHECK(f.calls.waiting() == 0);
+    CHECK_FALSE(f.calls.on_upstream(f.dev, "/a1PK/dev1/user/get_reply", "an answer to nothing"));
 }
 
 TEST_CASE("the call log keeps outcomes within its bounds", "[rrpc]") {
@@ -136,17 +152,24 @@ TEST_CASE("the call log keeps outcomes within its bounds", "[rrpc]") {
     CHECK_FALSE(short_lived.find(1));  // expired
 }
 
-TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged", "[rrpc]") {
+TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged; a full one refuses",
+          "[rrpc]") {
     outbox box{2};
     const device_key d{"p", "d"};
-    CHECK_FALSE(box.push(d, {1, "t", "a"}));
-    CHECK_FALSE(box.push(d, {2, "t", "b"}));
-    CHECK(box.push(d, {3, "t", "c"}) == 1u);  // over the bound: the oldest goes, by id
-    CHECK(box.queue(d).front().message_id == 2);
+    CHECK(box.push(d, {1, "t", "a"}));
+    CHECK(box.push(d, {2, "t", "b"}));
+    CHECK(box.full(d));
+    CHECK_FALSE(box.push(d, {3, "t", "c"}));  // refused: nothing accepted is pushed out
+    CHECK(box.size(d) == 2);
+    CHECK(box.queue(d).front().message_id == 1);
     box.queue(d).front().sent = true;
     box.session_ended(d);
     CHECK_FALSE(box.queue(d).front().sent);  // sent again next session
-    CHECK(box.acknowledge(d, 2));
-    CHECK_FALSE(box.acknowledge(d, 2));
+    CHECK(box.acknowledge(d, 1));
+    CHECK_FALSE(box.acknowledge(d, 1));
     CHECK(box.size(d) == 1);
+    // What the store kept is restored whatever the cap (it was accepted before).
+    box.restore(d, {4, "t", "d"});
+    box.restore(d, {5, "t", "e"});
+    CHECK(box.size(d) == 3);
 }

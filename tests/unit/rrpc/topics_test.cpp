@@ -48,6 +48,14 @@ TEST_CASE("custom RRPC topics must be the device's own", "[rrpc]") {
     CHECK_FALSE(is_valid_custom_rrpc_topic(a, "/a1PK/devA/user/+"));
     CHECK_FALSE(is_valid_custom_rrpc_topic(a, "/a1PK/devA"));
     CHECK_FALSE(is_valid_custom_rrpc_topic(a, ""));
+    // With /ext/rrpc/{id} in front, the longest still fits MQTT's topic field [MQTT-1.5.3].
+    const std::string prefix = "/a1PK/devA/";
+    const auto longest = prefix + std::string(max_topic_bytes - prefix.size(), 'x');
+    CHECK(is_valid_custom_rrpc_topic(a, longest));
+    CHECK(custom_rrpc_topic(18'446'744'073'709'551'615ULL, longest).size() <= 65'535);
+    CHECK_FALSE(is_valid_custom_rrpc_topic(a, longest + "x"));
+    CHECK_FALSE(is_device_topic(a, longest + "x"));
+    CHECK(is_device_topic(a, longest));
 }
 
 TEST_CASE("the topic ACL keeps each device to its own topics", "[rrpc]") {
