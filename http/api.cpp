@@ -4,6 +4,7 @@
 #include "kit/printable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/algorithm/string/trim.hpp>
 
 namespace rrpcd::http {
 
@@ -38,10 +39,20 @@ api::api(api_limits limits, authenticator& auth, api_services services,
 
 asio::awaitable<response> api::handle(request req) {
     const auto request_id = new_request_id();
-    auto decoded = decode_request(req.target(), req[bhttp::field::content_type], req.body());
+    auto decoded = decode_request(req.target(), req[bhttp::field::host],
+                                  req[bhttp::field::content_type], req.body());
     request_params params;
     action_result result = reply{};  // every branch below sets it; an empty object costs nothing
-    if (!decoded) {
+    // Beast decodes chunked only: a body under any other coding would be read as if plain.
+    const auto coding =
+        boost::algorithm::trim_copy(std::string{req[bhttp::field::transfer_encoding]});
+    const bool unsupported_coding =
+        !coding.empty() && !boost::algorithm::iequals(coding, "chunked");
+    if (unsupported_coding) {
+        result = api_error{501, "NotImplemented",
+                           "Transfer-Encoding \"" + kit::printable(coding, 64) +
+                               "\" is not supported; send the body as it is, or chunked."};
+    } else if (!decoded) {
         result = gateway::invalid_parameter(std::string{decoded.error()});
     } else if (decoded->path.starts_with("/v1/")) {
         result = v1_call(req, decoded->path);
@@ -59,8 +70,9 @@ asio::awaitable<response> api::handle(request req) {
         log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
                   "event=api_error request_id={} action=\"{}\" status={} code={}", request_id,
                   kit::printable(action, 64), e.status, e.code);
+        // After a body whose framing it could not read, the connection is not reused.
         auto res = make_response(e.status, error_body(e, request_id, req[bhttp::field::host]), f,
-                                 "Error", req.version(), req.keep_alive());
+                                 "Error", req.version(), req.keep_alive() && !unsupported_coding);
         if (e.retry_after_ms != 0) {
             // Darabonba SDKs classify a throttle by x-acs-retry-after; older ones by x-ratelimit-*.
             res.set("x-acs-retry-after", std::to_string(e.retry_after_ms));

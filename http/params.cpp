@@ -64,9 +64,19 @@ param_views request_params::all() const {
 }
 
 boost::system::result<decoded_request, std::string_view> decode_request(
-    std::string_view target, std::string_view content_type, std::string_view body) {
-    const auto url = boost::urls::parse_origin_form(target);
+    std::string_view target, std::string_view host, std::string_view content_type,
+    std::string_view body) {
+    const auto url = !target.empty() && target.front() == '/'
+                         ? boost::urls::parse_origin_form(target)
+                         : boost::urls::parse_absolute_uri(target);
     if (!url) return std::string_view{"request-target"};
+    if (url->has_scheme()) {
+        const auto scheme = url->scheme();
+        if ((!boost::algorithm::iequals(scheme, "http") &&
+             !boost::algorithm::iequals(scheme, "https")) ||
+            !boost::algorithm::iequals(url->encoded_host_and_port(), host) || url->has_userinfo())
+            return std::string_view{"request-target"};
+    }
     decoded_request out;
     const auto encoded_path = url->encoded_path();
     out.path.assign(encoded_path.data(), encoded_path.size());

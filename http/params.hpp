@@ -46,8 +46,11 @@ struct decoded_request {
 };
 
 /// Decodes what every action reads; the error names the part that is not valid (`request-target`,
-/// which includes its query, or `form body`), for the cloud's InvalidParameter.
+/// which includes its query, or `form body`), for the cloud's InvalidParameter. The target is
+/// in origin form (`/path?query`), or in absolute form (`http://host:port/path?query`, which a
+/// server must accept, RFC 9112 §3.2.2) naming the same authority as the `host` header.
 boost::system::result<decoded_request, std::string_view> decode_request(
-    std::string_view target, std::string_view content_type, std::string_view body);
+    std::string_view target, std::string_view host, std::string_view content_type,
+    std::string_view body);
 
 }  // namespace rrpcd::http

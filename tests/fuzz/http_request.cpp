@@ -36,8 +36,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!ec && !parser.is_done()) parser.put_eof(ec);
     if (ec || !parser.is_done()) return 0;
     const auto& req = parser.get();
-    const auto decoded =
-        rrpcd::http::decode_request(req.target(), req[bhttp::field::content_type], req.body());
+    const auto decoded = rrpcd::http::decode_request(req.target(), req[bhttp::field::host],
+                                                     req[bhttp::field::content_type], req.body());
     if (!decoded) return 0;
     // A fixed "now" inside the vectors' window, so that their Timestamps are fresh.
     const auto now = std::chrono::system_clock::time_point{std::chrono::seconds{1795449084}};

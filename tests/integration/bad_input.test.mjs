@@ -163,6 +163,45 @@ describe('hostile input, each followed by a real SDK call', () => {
         await alive();
     });
 
+    /// One raw HTTP/1.1 request on a fresh connection; resolves with the whole answer once the
+    /// server closed the connection (`Connection: close` is sent, or the server closes).
+    const rawHttp = (text) => new Promise((resolve, reject) => {
+        const socket = net.connect(server.httpPort, '127.0.0.1', () => socket.write(text));
+        const chunks = [];
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString()));
+    });
+
+    test('HTTP: a Transfer-Encoding other than chunked is 501 in the cloud form, and the connection closes', async () => {
+        const body = h.signV1(rrpcParams(), { method: 'POST' });
+        const chunk = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+        const reply = await rawHttp(`POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.httpPort}\r\n`
+            + 'Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'
+            + `${chunk}GET / HTTP/1.1\r\nHost: x\r\n\r\n`);  // a request behind it is never read
+        assert.match(reply, /^HTTP\/1\.1 501 /);
+        assert.equal((reply.match(/HTTP\/1\.1 /g) ?? []).length, 1, reply);
+        assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).Code, 'NotImplemented');
+        // Plain chunked is still fine.
+        const signed = h.signV1(rrpcParams(), { method: 'POST' });
+        const ok = await rawHttp(`POST / HTTP/1.1\r\nHost: 127.0.0.1:${server.httpPort}\r\nConnection: close\r\n`
+            + 'Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n'
+            + `${signed.length.toString(16)}\r\n${signed}\r\n0\r\n\r\n`);
+        assert.match(ok, /^HTTP\/1\.1 200 /);
+        assert.equal(JSON.parse(ok.slice(ok.indexOf('\r\n\r\n') + 4)).RrpcCode, 'SUCCESS');
+        await alive();
+    });
+
+    test('HTTP: an absolute-form request target for this host is served (RFC 9112 3.2.2)', async () => {
+        const host = `127.0.0.1:${server.httpPort}`;
+        const reply = await rawHttp(`GET http://${host}/?${h.signV1(rrpcParams())} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        assert.match(reply, /^HTTP\/1\.1 200 /);
+        assert.equal(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)).RrpcCode, 'SUCCESS');
+        const other = await rawHttp(`GET http://elsewhere:1/?${h.signV1(rrpcParams())} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+        assert.match(other, /^HTTP\/1\.1 400 /);
+        await alive();
+    });
+
     test('HTTP: a replayed SignatureNonce and a stale Timestamp are refused', async () => {
         const query = h.signV1(rrpcParams());
         assert.equal((await (await get(query)).json()).RrpcCode, 'SUCCESS');

@@ -56,3 +56,23 @@ TEST_CASE("nonces are remembered for the window, within a bounded memory", "[htt
     CHECK(cache.check("k", "n7", now + 902s, now + 1800s) == nonce_cache::verdict::fresh);
     CHECK(cache.size() == 1);
 }
+
+TEST_CASE("a request target in origin or absolute form, the latter naming this host",
+          "[http][RFC9112-3.2.2]") {
+    const auto origin = decode_request("/?Action=RRpc&A=%20", "h:80", "", "");
+    REQUIRE(origin);
+    CHECK(origin->path == "/");
+    CHECK(origin->params.get("A") == " ");
+    const auto absolute = decode_request("http://h:80/v1/x?Action=RRpc", "H:80", "", "");
+    REQUIRE(absolute);
+    CHECK(absolute->path == "/v1/x");
+    CHECK(absolute->params.get("Action") == "RRpc");
+    CHECK(decode_request("HTTPS://h:80/?A=1", "h:80", "", ""));
+    CHECK(decode_request("http://h:80?A=1", "h:80", "", "")->path == "/");
+    // Another authority, another scheme, or userinfo is not this server's target.
+    CHECK_FALSE(decode_request("http://other:80/?A=1", "h:80", "", ""));
+    CHECK_FALSE(decode_request("ftp://h:80/?A=1", "h:80", "", ""));
+    CHECK_FALSE(decode_request("http://u:p@h:80/", "u:p@h:80", "", ""));
+    CHECK_FALSE(decode_request("*", "h:80", "", ""));
+    CHECK_FALSE(decode_request("", "h:80", "", ""));
+}
