@@ -278,6 +278,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
         {"replies",
          {duration_key("retention_s", restart, RRPCD_MEMBER(replies.retention), 1, 30 * 86'400),
           integer_key("max_records", restart, RRPCD_MEMBER(replies.max_records), 1, 100'000'000),
+          integer_key("max_async_calls", restart, RRPCD_MEMBER(replies.max_async_calls), 1,
+                      100'000'000),
           integer_key("max_queued", restart, RRPCD_MEMBER(replies.max_queued), 1, 10'000'000),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
         // Arrays of tables: read by code of their own; listed here for reload.

@@ -122,8 +122,9 @@ struct webhook {
 
 /// Where async replies go and how long call outcomes are kept.
 struct replies_settings {
-    std::chrono::seconds retention{3600};  ///< outcomes kept for lookup
-    std::size_t max_records = 100'000;     ///< and at most this many
+    std::chrono::seconds retention{3600};   ///< outcomes kept for lookup
+    std::size_t max_records = 100'000;      ///< sync calls' outcomes: at most this many (a cache)
+    std::size_t max_async_calls = 100'000;  ///< async calls kept for retention; more are refused
     std::size_t max_queued =
         10'000;  ///< per webhook / stream subscriber before the oldest is dropped
     std::vector<webhook> webhooks;

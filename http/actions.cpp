@@ -46,6 +46,12 @@ api_error queue_full(unsigned status) {
             "The device's queue of QoS 1 messages is full; try again when it has taken some."};
 }
 
+api_error too_many_async(unsigned status) {
+    return {status, "iot.messagebroker.RateLimit",
+            "As many async calls as allowed await their answers; try again when some are answered "
+            "or expire."};
+}
+
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device) {
     const auto waiting = ctx.services.rrpc.pending_for(device);
     if (waiting < ctx.limits.max_pending_per_device) return std::nullopt;

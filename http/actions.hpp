@@ -118,6 +118,9 @@ device_result find_device(const action_context& ctx, const request_params& param
 /// `iot.messagebroker.RateLimit` (at HTTP `status`): the device's queue of QoS 1 messages is
 /// full; the message was not accepted (nothing already accepted is dropped to make room).
 api_error queue_full(unsigned status);
+/// `iot.messagebroker.RateLimit` (at HTTP `status`): as many async calls as `[replies]
+/// max_async_calls` allows await their answers; the call was not sent.
+api_error too_many_async(unsigned status);
 /// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as allowed;
 /// one more would only queue behind them.
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device);

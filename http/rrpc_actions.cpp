@@ -92,8 +92,12 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
-    if (ctx.services.async.send(id, std::move(call)) == rrpc::async_calls::sent::queue_full)
-        co_return queue_full(400);
+    switch (ctx.services.async.send(id, std::move(call))) {
+        case rrpc::async_calls::sent::ok:
+        case rrpc::async_calls::sent::offline: break;  // reliable: never offline
+        case rrpc::async_calls::sent::queue_full: co_return queue_full(400);
+        case rrpc::async_calls::sent::too_many: co_return too_many_async(400);
+    }
     // On disk before the caller hears it was accepted.
     if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
     reply r;

@@ -95,6 +95,7 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         case rrpc::async_calls::sent::ok: break;
         case rrpc::async_calls::sent::offline: co_return no_answer(rrpc::rrpc_code::offline);
         case rrpc::async_calls::sent::queue_full: co_return queue_full(200);
+        case rrpc::async_calls::sent::too_many: co_return too_many_async(200);
     }
     // On disk before the caller hears of it.
     if (reliable && co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();

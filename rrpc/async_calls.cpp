@@ -31,6 +31,7 @@ async_calls::async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
     : gateway_(gateway), log_(log), hub_(hub), devices_(devices), logger_(std::move(logger)) {}
 
 async_calls::sent async_calls::send(std::uint64_t message_id, async_request request) {
+    if (log_.async_full(request.payload.size())) return sent::too_many;
     // Queued first: a full queue refuses the call before anything of it is recorded. Its answer
     // cannot come before this returns (it is read on a later turn of the io thread).
     if (request.reliable &&
@@ -43,7 +44,7 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
     record.topic = request.topic;
     record.request = request.payload;
     record.identifier = request.identifier;
-    log_.add(std::move(record));
+    log_.add(std::move(record));  // not refused: async_full() was checked above
 
     if (request.kind == call_kind::thing_async)
         by_alink_id_[key_of(request.device, request.alink_id)] = message_id;

@@ -43,6 +43,7 @@ public:
         ok,          ///< published, or queued (reliable)
         offline,     ///< a QoS 0 request found no session: the call ended OFFLINE
         queue_full,  ///< a reliable request found the device's queue full: nothing was kept
+        too_many,    ///< as many async calls as allowed await their answers: nothing was sent
     };
     /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
     sent send(std::uint64_t message_id, async_request request);

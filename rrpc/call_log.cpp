@@ -24,19 +24,40 @@ std::string_view to_string(call_state s) noexcept {
     return "UNKNOWN";
 }
 
-call_record& call_log::add(call_record record) {
+call_record* call_log::add(call_record record) {
     if (record.created == call_record::clock::time_point{})
         record.created = call_record::clock::now();
-    expire(record.created);
-    while (!order_.empty() &&
-           (records_.size() >= max_records_ || bytes_ + record.request.size() > max_bytes_))
-        drop_oldest();
-    bytes_ += record.request.size();
-    const auto id = record.message_id;
-    order_.push_back(id);
-    auto& kept = records_.insert_or_assign(id, std::move(record)).first->second;
+    expire(sync_, record.created);
+    expire(async_, record.created);
+    if (is_async(record.kind)) {
+        if (async_full(record.request.size())) return nullptr;
+    } else {
+        while (!sync_.order.empty() &&
+               (sync_.order.size() >= limits_.max_sync ||
+                sync_.bytes + record.request.size() > limits_.max_sync_bytes))
+            drop_oldest(sync_);
+    }
+    auto& kept = keep(std::move(record));
     if (on_change) on_change(kept);
-    return kept;
+    return &kept;
+}
+
+call_record& call_log::restore(call_record record) {
+    return keep(std::move(record));
+}
+
+bool call_log::async_full(std::size_t bytes) noexcept {
+    expire(async_, call_record::clock::now());
+    return async_.order.size() >= limits_.max_async ||
+           async_.bytes + bytes > limits_.max_async_bytes;
+}
+
+call_record& call_log::keep(call_record record) {
+    auto& b = budget_of(record.kind);
+    b.bytes += record.request.size() + record.reply.size();
+    const auto id = record.message_id;
+    b.order.push_back(id);
+    return records_.insert_or_assign(id, std::move(record)).first->second;
 }
 
 call_record* call_log::find(std::uint64_t message_id) noexcept {
@@ -50,26 +71,26 @@ call_record* call_log::finish(std::uint64_t message_id, call_state state, std::s
     if (r == nullptr || r->state != call_state::pending) return nullptr;
     r->state = state;
     r->reply_topic = std::move(reply_topic);
-    bytes_ += reply.size();
+    budget_of(r->kind).bytes += reply.size();
     r->reply = std::move(reply);
     r->finished = call_record::clock::now();
     if (on_change) on_change(*r);
     return r;
 }
 
-void call_log::drop_oldest() {
-    if (const auto it = records_.find(order_.front()); it != records_.end()) {
-        bytes_ -= it->second.request.size() + it->second.reply.size();
+void call_log::drop_oldest(budget& b) {
+    if (const auto it = records_.find(b.order.front()); it != records_.end()) {
+        b.bytes -= it->second.request.size() + it->second.reply.size();
         records_.erase(it);
     }
-    order_.pop_front();
+    b.order.pop_front();
 }
 
-void call_log::expire(call_record::clock::time_point now) {
-    while (!order_.empty()) {
-        const auto it = records_.find(order_.front());
+void call_log::expire(budget& b, call_record::clock::time_point now) {
+    while (!b.order.empty()) {
+        const auto it = records_.find(b.order.front());
         if (it != records_.end() && now - it->second.created < retention_) break;
-        drop_oldest();
+        drop_oldest(b);
     }
 }
 

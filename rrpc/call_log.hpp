@@ -37,36 +37,61 @@ struct call_record {
     clock::time_point finished{};
 };
 
-/// Call outcomes by MessageId for `retention`, at most `max_records` holding at most
-/// `max_bytes` of payloads (oldest dropped first). io thread only.
+/// True for the calls whose outcome is the caller's only way to learn the answer (AsyncRRpc,
+/// async thing services): they are kept for their retention, never evicted.
+constexpr bool is_async(call_kind k) noexcept {
+    return k == call_kind::async_rrpc || k == call_kind::thing_async;
+}
+
+/// Call outcomes by MessageId for `retention`, in two budgets. Sync calls (RRpc, sync thing
+/// services) are a lookup cache: at most `max_sync` records holding `max_sync_bytes` of payloads,
+/// the oldest dropped for a new one. Async calls are kept for their retention whatever sync
+/// traffic does; at most `max_async` records holding `max_async_bytes` are kept, and add()
+/// refuses one more (the API then refuses the call). io thread only.
 class call_log {
 public:
-    call_log(std::chrono::seconds retention, std::size_t max_records,
-             std::size_t max_bytes = 64 << 20)
-        : retention_(retention), max_records_(max_records), max_bytes_(max_bytes) {}
+    struct limits {
+        std::size_t max_sync = 100'000;
+        std::size_t max_sync_bytes = 64 << 20;
+        std::size_t max_async = 100'000;
+        std::size_t max_async_bytes = 256 << 20;
+    };
 
-    /// Records a new call (state pending unless set) and forgets expired ones.
-    call_record& add(call_record record);
+    call_log(std::chrono::seconds retention, limits l) : retention_(retention), limits_(l) {}
+
+    /// Records a new call (state pending unless set) and forgets expired ones; nullptr (and
+    /// nothing recorded) when it is async and the async budget is full.
+    call_record* add(call_record record);
+    /// Start-up: an async call the store kept, whatever the budget (it was accepted).
+    call_record& restore(call_record record);
+    /// True when add() would refuse an async call of `bytes` request bytes.
+    bool async_full(std::size_t bytes) noexcept;
     call_record* find(std::uint64_t message_id) noexcept;
     /// Ends a pending call; returns the record, or nullptr when it is unknown or already ended.
     call_record* finish(std::uint64_t message_id, call_state state, std::string reply_topic = {},
                         std::string reply = {});
     std::size_t size() const noexcept { return records_.size(); }
-    std::size_t bytes() const noexcept { return bytes_; }
+    std::size_t bytes() const noexcept { return sync_.bytes + async_.bytes; }
+    std::size_t async_records() const noexcept { return async_.order.size(); }
 
     /// Told of every record added and every one finished (the store keeps some).
     std::function<void(const call_record&)> on_change;
 
 private:
-    void expire(call_record::clock::time_point now);
-    void drop_oldest();
+    /// One budget: its records by creation, and the bytes they hold.
+    struct budget {
+        std::deque<std::uint64_t> order;
+        std::size_t bytes = 0;
+    };
+    budget& budget_of(call_kind k) noexcept { return is_async(k) ? async_ : sync_; }
+    call_record& keep(call_record record);
+    void expire(budget& b, call_record::clock::time_point now);
+    void drop_oldest(budget& b);
 
     std::chrono::seconds retention_;
-    std::size_t max_records_;
-    std::size_t max_bytes_;
-    std::size_t bytes_ = 0;
+    limits limits_;
+    budget sync_, async_;
     std::unordered_map<std::uint64_t, call_record> records_;
-    std::deque<std::uint64_t> order_;  ///< by creation
 };
 
 }  // namespace rrpcd::rrpc

@@ -68,7 +68,8 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
       models_(std::move(models)),
       registry_(journal(), settings_.mqtt, counters_, log_.mqtt),
       ids_(settings_.rrpc.node_id),
-      calls_(settings_.replies.retention, settings_.replies.max_records),
+      calls_(settings_.replies.retention, {settings_.replies.max_records, 64 << 20,
+                                           settings_.replies.max_async_calls, 256 << 20}),
       rrpc_(registry_, ids_, calls_, log_.rrpc),
       async_(registry_, calls_, replies_, devices_, log_.rrpc),
       fleet_(
@@ -123,9 +124,9 @@ boost::system::result<void, std::string> shard::open() {
         auto kept = store_->load_messages();
         if (!kept) return failed(kept.error());
         for (auto& [device, message] : *kept) registry_.restore(device, std::move(message));
-        const auto calls = store_->load_calls(settings_.replies.max_records);
+        const auto calls = store_->load_calls(settings_.replies.max_async_calls);
         if (!calls) return failed(calls.error());
-        for (const auto& c : *calls) async_.restore(calls_.add(c));
+        for (const auto& c : *calls) async_.restore(calls_.restore(c));
         log_.server->info(
             "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
             "async_calls={}",

@@ -47,6 +47,43 @@ describe('durable bounds', () => {
         assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => `m${i}`));
     });
 
+    test('sync RRpc load never evicts pending async calls: all answers reach the stream and the lookup', async () => {
+        const [device] = h.devices(1);
+        const server = await h.startServer({ deviceList: [device], extra: '[replies]\nmax_records = 20' });
+        const client = h.iotClient(server);
+        const dev = await h.rawDevice(server, device);
+        h.echo(dev);
+        await h.subscribe(dev, `/sys/${device.productKey}/${device.deviceName}/rrpc/request/+`, 0);
+        const requests = [];
+        const fiveArrived = new Promise((resolve) => dev.on('message', (t, p) => {
+            if (t === userTopic(device)) { requests.push(p); if (requests.length === 5) resolve(); }
+        }));
+        await h.subscribe(dev, userTopic(device), 1);
+        const stream = await h.replyStream(server);
+        const ids = [];
+        for (let i = 0; i < 5; ++i) {
+            const body = await h.callAction(client, 'AsyncRRpc', {
+                ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: userTopic(device),
+                MessageContent: Buffer.from(`async-${i}`).toString('base64'),
+            });
+            assert.equal(body.Success, true, JSON.stringify(body));
+            ids.push(body.MessageId);
+        }
+        await fiveArrived;
+        // Five times the sync lookup cache, through the official SDK.
+        for (let i = 0; i < 100; ++i)
+            assert.equal((await h.rrpc(client, { device, payload: `sync-${i}` })).rrpcCode, 'SUCCESS');
+        for (const p of requests) dev.publish(`${userTopic(device)}_reply`, Buffer.concat([Buffer.from('re:'), p]));
+        const events = [];
+        for (let i = 0; i < 5; ++i) events.push(await stream.next());
+        assert.deepEqual(events.map((e) => e.MessageId), ids);
+        for (const id of ids) {
+            const info = await h.callAction(client, 'QueryMessageInfo', { UniMsgId: String(id) });
+            assert.equal(info.Message.Call.Status, 'REPLIED', JSON.stringify(info));
+        }
+        await stream.close();
+    });
+
     test('8 MB queued for an offline device drains in order when it comes back and acknowledges', async () => {
         const [device] = h.devices(1);
         const server = await h.startServer({ deviceList: [device] });

@@ -39,7 +39,7 @@ struct gateway_stub final : device_gateway {
 
 struct fixture {
     gateway_stub gateway;
-    call_log log{60s, 100};
+    call_log log{60s, {100, 1 << 20, 100, 1 << 20}};
     reply_hub hub;
     device_directory devices;
     async_calls calls{
@@ -135,8 +135,8 @@ TEST_CASE("a reliable request to a full queue is refused and leaves no call behi
     CHECK_FALSE(f.calls.on_upstream(f.dev, "/a1PK/dev1/user/get_reply", "an answer to nothing"));
 }
 
-TEST_CASE("the call log keeps outcomes within its bounds", "[rrpc]") {
-    call_log log{60s, 2, 10};
+TEST_CASE("the call log keeps sync outcomes as a bounded cache", "[rrpc]") {
+    call_log log{60s, {2, 10, 10, 100}};
     log.add({1, call_kind::rrpc, {"p", "d"}, "t", "12345"});
     log.add({2, call_kind::rrpc, {"p", "d"}, "t", "12345"});
     CHECK(log.size() == 2);
@@ -146,10 +146,28 @@ TEST_CASE("the call log keeps outcomes within its bounds", "[rrpc]") {
     CHECK(log.bytes() <= 10);
     REQUIRE(log.finish(3, call_state::replied, "r", "y"));
     CHECK_FALSE(log.finish(3, call_state::timeout));  // an outcome is final
-    call_log short_lived{0s, 10};
+    call_log short_lived{0s, {10, 100, 10, 100}};
     short_lived.add({1, call_kind::rrpc, {"p", "d"}, "t", ""});
     short_lived.add({2, call_kind::rrpc, {"p", "d"}, "t", ""});
     CHECK_FALSE(short_lived.find(1));  // expired
+}
+
+TEST_CASE("async outcomes are kept for their retention whatever sync traffic does", "[rrpc]") {
+    call_log log{60s, {2, 1000, 3, 1000}};
+    for (std::uint64_t id = 1; id <= 3; ++id)
+        REQUIRE(log.add({id, call_kind::async_rrpc, {"p", "d"}, "t", "a"}));
+    // Many sync calls, far over the sync budget: no async record goes.
+    for (std::uint64_t id = 100; id < 1100; ++id)
+        log.add({id, call_kind::rrpc, {"p", "d"}, "t", std::string(200, 's')});
+    for (std::uint64_t id = 1; id <= 3; ++id) CHECK(log.find(id));
+    CHECK(log.async_records() == 3);
+    // A fourth async call is refused, not made room for.
+    CHECK(log.async_full(1));
+    CHECK(log.add({4, call_kind::thing_async, {"p", "d"}, "t", "a"}) == nullptr);
+    CHECK_FALSE(log.find(4));
+    // What the store kept is restored whatever the budget.
+    log.restore({5, call_kind::async_rrpc, {"p", "d"}, "t", "a"});
+    CHECK(log.find(5));
 }
 
 TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged; a full one refuses",

@@ -48,7 +48,7 @@ struct fixture {
     asio::io_context io;
     fake_gateway gateway;
     message_id_generator ids{0};
-    call_log calls{std::chrono::seconds{60}, 1000};
+    call_log calls{std::chrono::seconds{60}, {1000, 1 << 20, 1000, 1 << 20}};
     service svc{
         gateway, ids, calls,
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>())};
