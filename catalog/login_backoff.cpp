@@ -9,15 +9,36 @@ bool login_backoff::blocked(const who& w, clock::time_point now) const {
     return it != entries_.end() && now < it->second.until;
 }
 
+void login_backoff::succeeded(const who& w) {
+    if (const auto it = entries_.find(w); it != entries_.end()) {
+        recent_.erase(it->second.place);
+        entries_.erase(it);
+    }
+}
+
+void login_backoff::evict_one(clock::time_point now) {
+    // The least recent pair that is not blocked goes; a blocked one looked at moves to the
+    // recent end (it is looked at again only after every other pair), so a flood of new names
+    // does not push a blocked guesser out. At most a few are looked at: O(1) per failure.
+    constexpr int looked_at = 4;
+    for (int i = 0; i < looked_at && recent_.size() > 1; ++i) {
+        const auto oldest = recent_.begin();
+        if (entries_.at(*oldest).until <= now) break;
+        recent_.splice(recent_.end(), recent_, oldest);
+    }
+    entries_.erase(recent_.front());
+    recent_.pop_front();
+}
+
 void login_backoff::failed(const who& w, clock::time_point now) {
     auto it = entries_.find(w);
     if (it == entries_.end()) {
-        if (entries_.size() >= capacity_)
-            std::erase_if(entries_, [&](const auto& e) {
-                return e.second.until <= now && e.second.last + settings_.max_delay <= now;
-            });
-        if (entries_.size() >= capacity_) return;
+        if (entries_.size() >= capacity_ && !recent_.empty()) evict_one(now);
+        recent_.push_back(w);
         it = entries_.emplace(w, entry{}).first;
+        it->second.place = std::prev(recent_.end());
+    } else {
+        recent_.splice(recent_.end(), recent_, it->second.place);  // now the most recent
     }
     auto& e = it->second;
     // A failure long after the last one starts over.

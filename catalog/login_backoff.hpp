@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <string>
 #include <unordered_map>
 
@@ -16,9 +17,10 @@ namespace rrpcd::catalog {
 /// Failed device logins per source address and username: after `failures` in a row, that
 /// login from that address is refused unchecked for 1 s, then 2 s, 4 s… up to `max_delay`; a
 /// successful one clears it. Keyed by username too, so one misconfigured device behind a NAT
-/// does not lock out its neighbours. Memory is bounded: at `capacity` entries the stale ones
-/// are forgotten, and when none is stale a new one is not tracked (nobody is blocked wrongly).
-/// io thread only.
+/// does not lock out its neighbours. Memory is bounded and a failure costs O(1) even at
+/// capacity: the pairs are kept in the order of their latest failure, and a new pair at
+/// capacity takes the place of the least recent of the few oldest that is not blocked (or of the
+/// oldest when all of those are), so new pairs are always tracked. io thread only.
 class login_backoff {
 public:
     using clock = std::chrono::steady_clock;
@@ -34,7 +36,7 @@ public:
 
     bool blocked(const who& w, clock::time_point now) const;
     void failed(const who& w, clock::time_point now);
-    void succeeded(const who& w) { entries_.erase(w); }
+    void succeeded(const who& w);
 
     std::size_t tracked() const noexcept { return entries_.size(); }
 
@@ -49,13 +51,17 @@ private:
 
     struct entry {
         std::uint32_t failures = 0;
-        clock::time_point until{};  ///< blocked before this
-        clock::time_point last{};   ///< the latest failure
+        clock::time_point until{};       ///< blocked before this
+        clock::time_point last{};        ///< the latest failure
+        std::list<who>::iterator place;  ///< in `recent_`
     };
+    /// Makes room for one more pair, looking at no more than a few of the least recent.
+    void evict_one(clock::time_point now);
 
     const config::login_backoff_settings& settings_;
     std::size_t capacity_;
     std::unordered_map<who, entry, who_hash> entries_;
+    std::list<who> recent_;  ///< least recently failed first
 };
 
 }  // namespace rrpcd::catalog

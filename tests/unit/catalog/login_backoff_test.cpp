@@ -30,12 +30,33 @@ TEST_CASE("failed logins back off per address and username, doubling up to the m
     backoff.succeeded(guesser);
     CHECK_FALSE(backoff.blocked(guesser, t0 + milliseconds{3000}));
 
-    // Bounded: at capacity, stale entries go first; when none is stale, new ones are not kept.
+    // Bounded, and new pairs are always tracked: at capacity the least recent pair that is not
+    // blocked makes room.
     for (int i = 0; i < 3; ++i)
         backoff.failed({make_address("10.1.0." + std::to_string(i)), "x"}, t0);
     CHECK(backoff.tracked() == 3);
-    backoff.failed({make_address("10.2.0.1"), "x"}, t0);
+    const login_backoff::who late{make_address("10.2.0.1"), "x"};
+    backoff.failed(late, t0);
+    backoff.failed(late, t0);  // blocked now
     CHECK(backoff.tracked() == 3);
-    backoff.failed({make_address("10.2.0.1"), "x"}, t0 + std::chrono::seconds{10});  // others stale
-    CHECK(backoff.tracked() == 1);
+    CHECK(backoff.blocked(late, t0));
+}
+
+TEST_CASE("at capacity a blocked guesser is not pushed out by a flood of new names", "[catalog]") {
+    rrpcd::config::login_backoff_settings settings;
+    settings.failures = 2;
+    settings.max_delay = std::chrono::seconds{300};
+    login_backoff backoff{settings, 100};
+    const login_backoff::clock::time_point t0{std::chrono::hours{1}};
+    const login_backoff::who guesser{make_address("10.0.0.1"), "dev1&pk"};
+    for (int i = 0; i < 4; ++i) backoff.failed(guesser, t0);  // blocked for 4 s
+    // 100,000 new names, one failure each (not blocked): they make room for each other.
+    const auto later = t0 + std::chrono::seconds{1};
+    for (int i = 0; i < 100'000; ++i)
+        backoff.failed({make_address("10.9.9.8"), "n" + std::to_string(i)}, later);
+    CHECK(backoff.tracked() == 100);
+    CHECK(backoff.blocked(guesser, later));
+    // And the newest name is tracked.
+    backoff.failed({make_address("10.9.9.8"), "n99999"}, later);
+    CHECK(backoff.blocked({make_address("10.9.9.8"), "n99999"}, later));
 }

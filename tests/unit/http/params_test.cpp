@@ -45,16 +45,38 @@ TEST_CASE("nonces are remembered for the window, within a bounded memory", "[htt
     CHECK(cache.check("k", "n2", now - 901s, now) == nonce_cache::verdict::expired);
     CHECK(cache.check("k", "n2", now + 901s, now) == nonce_cache::verdict::expired);
     CHECK(cache.check("k", "n3", now - 10s, now) == nonce_cache::verdict::fresh);
-    // Past capacity the oldest is forgotten, and what was signed at or before it is refused.
+    // Past capacity the entry signed earliest (n3) is forgotten, and its key's floor rises to it.
     CHECK(cache.check("k", "n4", now - 5s, now) == nonce_cache::verdict::fresh);
     CHECK(cache.size() == 3);
-    CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::expired);
-    CHECK(cache.check("k", "n5", now - 1s, now) ==
-          nonce_cache::verdict::expired);  // at or before the floor
-    CHECK(cache.check("k", "n6", now + 1s, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("k", "n3", now - 10s, now) == nonce_cache::verdict::expired);  // no replay
+    CHECK(cache.check("k", "n5", now - 11s, now) == nonce_cache::verdict::expired);
+    CHECK(cache.check("k", "n1", now, now) == nonce_cache::verdict::replayed);  // still known
+    CHECK(cache.check("k", "n6", now - 9s, now) == nonce_cache::verdict::fresh);
+    // Another key's floor did not rise.
+    CHECK(cache.check("other", "n2", now - 30s, now) == nonce_cache::verdict::fresh);
     // Entries outside the window leave by themselves.
     CHECK(cache.check("k", "n7", now + 902s, now + 1800s) == nonce_cache::verdict::fresh);
     CHECK(cache.size() == 1);
+}
+
+TEST_CASE("a request signed 14 minutes ahead and a flood raise no floor for anyone", "[http]") {
+    const auto now = std::chrono::system_clock::now();
+    nonce_cache cache{900s, 100};
+    CHECK(cache.check("early", "f", now + 14min, now) == nonce_cache::verdict::fresh);
+    // Signed within one second (the Timestamp's resolution), past the capacity: the flooding
+    // key's own floor rises to that second, so only it is refused for the rest of it.
+    int refused = 0;
+    for (int i = 0; i < 1000; ++i)
+        refused += cache.check("flood", std::to_string(i), now, now) != nonce_cache::verdict::fresh;
+    CHECK(refused == 900);
+    CHECK(cache.size() <= 100);
+    // The future-dated entry is never the earliest: it is still remembered, and nobody's floor
+    // moved past now.
+    CHECK(cache.check("early", "f", now + 14min, now) == nonce_cache::verdict::replayed);
+    CHECK(cache.check("honest", "h", now, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("early", "g", now + 1s, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("flood", "next", now + 1s, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("flood", "same second", now, now) == nonce_cache::verdict::expired);
 }
 
 TEST_CASE("a request target in origin or absolute form, the latter naming this host",
