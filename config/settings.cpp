@@ -240,6 +240,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                       10'000'000),
           integer_key("max_inflight_messages", live, RRPCD_MEMBER(mqtt.max_inflight_messages), 1,
                       1000),
+          integer_key("max_subscriptions", live, RRPCD_MEMBER(mqtt.max_subscriptions), 1,
+                      1'000'000),
           duration_key("login_backoff_max_s", live, RRPCD_MEMBER(mqtt.login_backoff.max_delay), 1,
                        86'400)}},
         {"http",

@@ -23,8 +23,10 @@ enum class limit : std::uint8_t {
     http_body_size,                ///< http.max_body_bytes
     pending_calls_per_device,      ///< rrpc.max_pending_per_device
     queued_messages_per_device,    ///< mqtt.max_queued_messages (a QoS 1 message refused)
+    mqtt_subscriptions,            ///< mqtt.max_subscriptions (a filter refused in its SUBACK)
+    accept_failed,                 ///< the process's descriptors (ulimit -n): accept() failed
 };
-inline constexpr std::size_t limit_kinds = 14;
+inline constexpr std::size_t limit_kinds = 16;
 
 /// The metric label of a limit.
 constexpr std::string_view name_of(limit l) noexcept {
@@ -35,7 +37,8 @@ constexpr std::string_view name_of(limit l) noexcept {
         "http_connections",         "http_connections_per_address",
         "http_header_timeout",      "http_request_timeout",
         "http_header_size",         "http_body_size",
-        "pending_calls_per_device", "queued_messages_per_device"};
+        "pending_calls_per_device", "queued_messages_per_device",
+        "mqtt_subscriptions",       "accept_failed"};
     return names[static_cast<std::size_t>(l)];
 }
 

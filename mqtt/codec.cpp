@@ -4,6 +4,7 @@
 
 #include <boost/endian/conversion.hpp>
 
+#include <algorithm>
 #include <string_view>
 #include <type_traits>
 
@@ -65,6 +66,12 @@ constexpr auto malformed = errc::malformed_packet;
 void put_u16(std::uint16_t v, std::vector<std::uint8_t>& out) {
     out.push_back(static_cast<std::uint8_t>(v >> 8));
     out.push_back(static_cast<std::uint8_t>(v & 0xFF));
+}
+
+/// Room for `n` more bytes, growing geometrically: an exact reserve per packet would copy the
+/// whole buffer each time (a flood of small packets into a full buffer is quadratic).
+void make_room(std::vector<std::uint8_t>& out, std::size_t n) {
+    if (out.capacity() - out.size() < n) out.reserve(std::max(out.size() + n, out.capacity() * 2));
 }
 
 void put_bytes(std::string_view s, std::vector<std::uint8_t>& out) {
@@ -353,7 +360,7 @@ result<void> encode_publish(std::string_view topic, std::string_view payload, mq
     if (topic.size() > max_string_bytes) return errc::topic_name_invalid;
     const auto length = 2 + topic.size() + (has_id ? 2 : 0) + payload.size();
     if (length > max_remaining_length) return errc::packet_too_large;
-    out.reserve(out.size() + length + 5);
+    make_room(out, length + 5);
     // [MQTT-3.3.1-1]: DUP on a redelivery; [MQTT-3.3.1-2]: never on QoS 0.
     const auto flags = static_cast<std::uint8_t>((static_cast<std::uint8_t>(qos) << 1) |
                                                  (dup && has_id ? 0x08 : 0x00));
@@ -372,7 +379,7 @@ void encode(const packet& p, std::vector<std::uint8_t>& out) {
     }
     std::vector<std::uint8_t> body;
     const auto header = encode_body(p, body);
-    out.reserve(out.size() + body.size() + 5);
+    make_room(out, body.size() + 5);
     out.push_back(header);
     encode_varint(static_cast<std::uint32_t>(body.size()), out);
     out.insert(out.end(), body.begin(), body.end());

@@ -26,6 +26,8 @@ public:
     /// [MQTT-3.3.5-1].
     std::optional<qos> match(std::string_view topic) const;
     std::size_t subscriptions() const noexcept { return filters_.size(); }
+    /// True when exactly `filter` is held.
+    bool holds(std::string_view filter) const { return filters_.contains(filter); }
 
     /// A QoS 1 PUBLISH went out as `packet_id`, carrying the server's `message_id`.
     void sent(std::uint16_t packet_id, std::uint64_t message_id);

@@ -141,6 +141,9 @@ asio::awaitable<void> mqtt_session::read_loop() {
             events.clear();
             if (consumed == 0) break;
         }
+        // What the protocol answered by itself (PINGRESP, PUBACK, SUBACK…) counts too: a client
+        // that floods PINGREQ and never reads is a slow reader like any other.
+        over_outbound_limit(0);
         if (partial.empty()) {
             partial.assign(data.begin() + static_cast<std::ptrdiff_t>(offset), data.end());
         } else {
@@ -205,6 +208,18 @@ void mqtt_session::finish(ending why) {
     closing_since_ = clock::now();
     deadline_.cancel();  // the watchdog now bounds the flush
     wake_writer();
+}
+
+bool mqtt_session::over_outbound_limit(std::size_t adding) {
+    if (outbox_.size() + adding <= ctx_.settings.max_outbound_bytes) return false;
+    if (ending_ == ending::none && ctx_.counters.hit(kit::limit::mqtt_outbound_queue))
+        ctx_.log->warn(
+            "event=limit_hit limit=mqtt_outbound_queue pk={} dn={} peer={} queued_bytes={} "
+            "count={}",
+            device_ ? device_->product_key : "-", device_ ? device_->device_name : "-", peer_,
+            outbox_.size(), ctx_.counters.count(kit::limit::mqtt_outbound_queue));
+    finish(ending::slow_reader);
+    return true;
 }
 
 void mqtt_session::wake_writer() {
@@ -308,6 +323,16 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
             codes.push_back(mqtt::suback_failure);
             continue;
         }
+        if (state_.subscriptions() >= ctx_.settings.max_subscriptions &&
+            !state_.holds(sub.filter)) {
+            if (ctx_.counters.hit(kit::limit::mqtt_subscriptions))
+                ctx_.log->warn(
+                    "event=limit_hit limit=mqtt_subscriptions pk={} dn={} held={} count={}",
+                    device_->product_key, device_->device_name, state_.subscriptions(),
+                    ctx_.counters.count(kit::limit::mqtt_subscriptions));
+            codes.push_back(mqtt::suback_failure);
+            continue;
+        }
         const auto granted =
             std::min(sub.qos, mqtt::qos::at_least_once);  // no QoS 2, like the cloud
         codes.push_back(static_cast<std::uint8_t>(granted));
@@ -324,15 +349,7 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
         return delivery::none;
     const auto granted = state_.match(topic);
     if (!granted) return delivery::none;
-    if (outbox_.size() + payload.size() > ctx_.settings.max_outbound_bytes) {
-        if (ctx_.counters.hit(kit::limit::mqtt_outbound_queue))
-            ctx_.log->warn(
-                "event=limit_hit limit=mqtt_outbound_queue pk={} dn={} queued_bytes={} count={}",
-                device_->product_key, device_->device_name, outbox_.size(),
-                ctx_.counters.count(kit::limit::mqtt_outbound_queue));
-        finish(ending::slow_reader);
-        return delivery::none;
-    }
+    if (over_outbound_limit(payload.size())) return delivery::none;
     const auto effective = std::min(qos, *granted);
     const auto packet_id = protocol_.publish(topic, payload, effective, dup, outbox_);
     if (!packet_id) {  // the API refuses what cannot be framed; this is the last guard

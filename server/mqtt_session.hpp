@@ -97,6 +97,9 @@ private:
     /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
     void finish(ending why);
     void wake_writer();
+    /// True (and the session ends as a slow reader) when `adding` more bytes would take what
+    /// waits for its socket past max_outbound_bytes.
+    bool over_outbound_limit(std::size_t adding);
 
     boost::asio::ip::tcp::socket socket_;
     mqtt_context& ctx_;

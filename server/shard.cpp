@@ -176,7 +176,9 @@ asio::awaitable<void> shard::accept(listener& l) {
         auto [ec, socket] = co_await l.acceptor.async_accept(kit::use_nothrow);
         if (ec == asio::error::operation_aborted) break;
         if (ec) {  // out of descriptors, say: pause instead of spinning
-            log.warn("event=accept_failed listener={} reason=\"{}\"", l.name, ec.message());
+            if (counters_.hit(kit::limit::accept_failed))
+                log.warn("event=limit_hit limit=accept_failed listener={} reason=\"{}\" count={}",
+                         l.name, ec.message(), counters_.count(kit::limit::accept_failed));
             pause.expires_after(std::chrono::milliseconds{100});
             co_await pause.async_wait(kit::use_nothrow);
             continue;

@@ -23,6 +23,8 @@ TEST_CASE("subscribing to a held filter replaces its QoS", "[mqtt][MQTT-3.8.4-3]
     s.subscribe("/a1/dev1/#", qos::at_most_once);
     CHECK(s.subscriptions() == 1);
     CHECK(s.match("/a1/dev1/x") == qos::at_most_once);
+    CHECK(s.holds("/a1/dev1/#"));
+    CHECK_FALSE(s.holds("/a1/dev1/+"));
 }
 
 TEST_CASE("unsubscribe removes exactly the filters named", "[mqtt][MQTT-3.10.4-1]") {
