@@ -8,11 +8,29 @@
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/json.hpp>
 
+#include <optional>
+
 namespace rrpcd::rrpc {
 
 namespace json = boost::json;
 
 namespace {
+
+/// The Alink `id` of a JSON document (a string, or a number as sent), if it has one.
+std::optional<std::string> alink_id_of(const json::value* doc) {
+    const auto* obj = doc != nullptr ? doc->if_object() : nullptr;
+    const auto* id = obj != nullptr ? obj->if_contains("id") : nullptr;
+    if (id == nullptr) return std::nullopt;
+    if (id->is_string()) return std::string{id->as_string()};
+    if (id->is_int64() || id->is_uint64()) return json::serialize(*id);
+    return std::nullopt;
+}
+
+std::optional<std::string> alink_id_of(std::string_view payload) {
+    boost::system::error_code ec;
+    const auto doc = json::parse(payload, ec);
+    return ec ? std::nullopt : alink_id_of(&doc);
+}
 
 std::string key_of(const catalog::device_key& d, std::string_view part) {
     std::string k = d.product_key;
@@ -49,7 +67,7 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
     if (request.kind == call_kind::thing_async)
         by_alink_id_[key_of(request.device, request.alink_id)] = message_id;
     else
-        by_topic_[key_of(request.device, reply_topic_of(request.topic))].push_back(message_id);
+        remember_async_rrpc(request.device, request.topic, request.payload, message_id);
     if (waiting() >= sweep_at_) sweep();
 
     if (request.reliable || gateway_.publish(request.device, request.topic, request.payload))
@@ -64,7 +82,7 @@ void async_calls::restore(const call_record& record) {
     if (record.kind == call_kind::thing_async)
         by_alink_id_[key_of(record.device, std::to_string(record.message_id))] = record.message_id;
     else if (record.kind == call_kind::async_rrpc)
-        by_topic_[key_of(record.device, reply_topic_of(record.topic))].push_back(record.message_id);
+        remember_async_rrpc(record.device, record.topic, record.request, record.message_id);
 }
 
 bool async_calls::on_upstream(const catalog::device_key& from, std::string_view topic,
@@ -84,9 +102,22 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
         answer(message_id, from, topic, payload, parsed);
         return true;
     }
+    // An Alink answer names the request it answers: matched by its id, whatever the order (a
+    // redelivered request answered after a newer one is not misattributed).
+    if (const auto id = alink_id_of(parsed)) {
+        if (const auto by_id = by_alink_id_.find(key_of(from, std::string{topic} + "#" + *id));
+            by_id != by_alink_id_.end()) {
+            const auto message_id = by_id->second;
+            by_alink_id_.erase(by_id);
+            if (const auto* r = log_.find(message_id); r && r->state == call_state::pending) {
+                answer(message_id, from, topic, payload, parsed);
+                return true;
+            }
+        }
+    }
     const auto it = by_topic_.find(key_of(from, topic));
     if (it == by_topic_.end()) return false;
-    // The oldest AsyncRRpc still pending on this topic gets the answer.
+    // Otherwise the oldest AsyncRRpc still pending on this topic gets the answer.
     auto& ids = it->second;
     while (!ids.empty()) {
         const auto message_id = ids.front();
@@ -99,6 +130,14 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
     }
     by_topic_.erase(it);
     return false;
+}
+
+void async_calls::remember_async_rrpc(const catalog::device_key& device, std::string_view topic,
+                                      std::string_view payload, std::uint64_t message_id) {
+    const auto reply_topic = reply_topic_of(topic);
+    by_topic_[key_of(device, reply_topic)].push_back(message_id);
+    if (const auto id = alink_id_of(payload))
+        by_alink_id_[key_of(device, reply_topic + "#" + *id)] = message_id;
 }
 
 void async_calls::answer(std::uint64_t message_id, const catalog::device_key& from,

@@ -30,8 +30,9 @@ struct async_request {
 };
 
 /// Sends async calls, and correlates the device's later answers: an async thing service by
-/// (device, Alink id) on `/sys/{pk}/{dn}/thing/service/{identifier}_reply`; an AsyncRRpc, in
-/// order, by (device, `{TopicFullName}_reply`). Each answer ends its call in the call log and goes
+/// (device, Alink id) on `/sys/{pk}/{dn}/thing/service/{identifier}_reply`; an AsyncRRpc on
+/// (device, `{TopicFullName}_reply`) by its Alink id when request and answer carry one, else in
+/// order. Each answer ends its call in the call log and goes
 /// to the reply hub in the cloud's forwarding format. io thread only.
 class async_calls {
 public:
@@ -62,6 +63,10 @@ private:
     void answer(std::uint64_t message_id, const catalog::device_key& from, std::string_view topic,
                 std::string_view payload, const boost::json::value* parsed);
     void sweep();
+    /// An AsyncRRpc's answer is expected on `{topic}_reply`: by its Alink id when its request is
+    /// Alink JSON with an `id`, else in order.
+    void remember_async_rrpc(const catalog::device_key& device, std::string_view topic,
+                             std::string_view payload, std::uint64_t message_id);
 
     device_gateway& gateway_;
     call_log& log_;

@@ -127,6 +127,48 @@ describe('durable bounds', () => {
         bare.socket.destroy();
     });
 
+    test('AsyncRRpc A redelivered after a reconnect, then B: each answer is recorded for its own call', async () => {
+        const [device] = h.devices(1);
+        const server = await h.startServer({ deviceList: [device] });
+        const client = h.iotClient(server);
+        const asyncRRpc = async (doc) => {
+            const body = await h.callAction(client, 'AsyncRRpc', {
+                ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: userTopic(device),
+                MessageContent: Buffer.from(JSON.stringify(doc)).toString('base64'),
+            });
+            assert.equal(body.Success, true, JSON.stringify(body));
+            return body.MessageId;
+        };
+        let bare = await h.bareDevice(server, device);
+        bare.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: userTopic(device), qos: 1 }] });
+        await bare.next('suback');
+        const a = await asyncRRpc({ id: 'A', params: {} });
+        assert.equal(JSON.parse((await bare.next('publish')).payload).id, 'A');
+        bare.socket.destroy();  // before its PUBACK
+        await bare.closed;
+        bare = await h.bareDevice(server, device);
+        bare.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: userTopic(device), qos: 1 }] });
+        const again = await bare.next('publish');
+        assert.equal(again.dup, true);
+        bare.send({ cmd: 'puback', messageId: again.messageId });
+        const b = await asyncRRpc({ id: 'B', params: {} });
+        const second = await bare.next('publish');
+        bare.send({ cmd: 'puback', messageId: second.messageId });
+        // Answers in the other order: B first, then A.
+        const stream = await h.replyStream(server);
+        for (const id of ['B', 'A'])
+            bare.send({ cmd: 'publish', topic: `${userTopic(device)}_reply`, qos: 0, payload: JSON.stringify({ id, code: 200, data: { answer: id } }) });
+        const events = [await stream.next(), await stream.next()];
+        assert.deepEqual(events.map((e) => [e.MessageId, e.requestId]), [[b, 'B'], [a, 'A']]);
+        for (const [mid, id] of [[a, 'A'], [b, 'B']]) {
+            const call = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: String(mid) })).Message.Call;
+            assert.equal(call.Status, 'REPLIED');
+            assert.equal(JSON.parse(Buffer.from(call.PayloadBase64Byte, 'base64')).id, id);
+        }
+        await stream.close();
+        bare.socket.destroy();
+    });
+
     test('a second rrpcd on the same store exits non-zero naming the holder', async () => {
         const server = await h.startServer();
         const second = spawnSync(h.RRPCD, ['--config', path.join(server.dir, 'rrpcd.toml')], { timeout: 10000 });

@@ -191,3 +191,32 @@ TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged; a full o
     box.restore(d, {5, "t", "e"});
     CHECK(box.size(d) == 3);
 }
+
+TEST_CASE("an AsyncRRpc answer naming its request's Alink id is matched by it, not by order",
+          "[rrpc]") {
+    fixture f;
+    const std::string topic = "/a1PK/dev1/user/get";
+    // A (sent first, say redelivered after a reconnect) and B, both Alink requests.
+    CHECK(async_calls::sent::ok ==
+          f.calls.send(
+              1, {call_kind::async_rrpc, f.dev, topic, R"({"id":"A","params":{}})", {}, {}, true}));
+    CHECK(async_calls::sent::ok ==
+          f.calls.send(
+              2, {call_kind::async_rrpc, f.dev, topic, R"({"id":"B","params":{}})", {}, {}, true}));
+    // The device answers B first, then A.
+    CHECK(f.calls.on_upstream(f.dev, topic + "_reply", R"({"id":"B","code":200})"));
+    CHECK(f.log.find(2)->state == call_state::replied);
+    CHECK(f.log.find(1)->state == call_state::pending);
+    CHECK(f.calls.on_upstream(f.dev, topic + "_reply", R"({"id":"A","code":200})"));
+    CHECK(f.log.find(1)->reply == R"({"id":"A","code":200})");
+    CHECK(f.log.find(2)->reply == R"({"id":"B","code":200})");
+    // A numeric id works the same; a non-Alink answer falls back to order.
+    CHECK(async_calls::sent::ok ==
+          f.calls.send(3, {call_kind::async_rrpc, f.dev, topic, R"({"id":7})", {}, {}, true}));
+    CHECK(async_calls::sent::ok ==
+          f.calls.send(4, {call_kind::async_rrpc, f.dev, topic, "raw", {}, {}, true}));
+    CHECK(f.calls.on_upstream(f.dev, topic + "_reply", R"({"id":7})"));
+    CHECK(f.log.find(3)->state == call_state::replied);
+    CHECK(f.calls.on_upstream(f.dev, topic + "_reply", "raw answer"));
+    CHECK(f.log.find(4)->reply == "raw answer");
+}
