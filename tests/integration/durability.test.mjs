@@ -166,4 +166,58 @@ describe('durability', () => {
         assert.equal(call.Status, 'REPLIED');
         assert.equal((await server.stop()).code, 0);
     });
+    test('kill -9 at a random moment of a mixed burst (Pub, Invoke Qos=1, AsyncRRpc) loses nothing answered Success, 20 times', async (t) => {
+        const [device] = h.devices(1);
+        const opts = { deviceList: [device], models: { [device.productKey]: TSL }, mqttExtra: 'max_queued_messages = 5000' };
+        let server = await h.startServer(opts);
+        const answered = new Set();  // what each message carries (its tag), for each Success
+        for (let round = 0; round < 20; ++round) {
+            // Online (AsyncRRpc needs it) and never acknowledging: everything stays queued.
+            const bare = await h.bareDevice(server, device);
+            bare.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: userTopic(device), qos: 1 }] });
+            await bare.next('suback');
+            const client = h.iotClient(server);
+            const killAt = answered.size + 1 + Math.floor(Math.random() * 40);  // a random moment
+            let killed = false;
+            let reached;
+            const atMoment = new Promise((resolve) => { reached = resolve; });
+            const worker = async (w) => {
+                for (let i = 0; !killed; ++i) {
+                    const tag = round * 100000 + w * 10000 + i;
+                    try {
+                        let ok;
+                        if (i % 3 === 0) {
+                            ok = (await h.callAction(client, 'Pub', { ProductKey: device.productKey, TopicFullName: userTopic(device), MessageContent: Buffer.from(`pub-${tag}`).toString('base64'), Qos: 1 })).Success;
+                            if (ok) answered.add(`pub-${tag}`);
+                        } else if (i % 3 === 1) {
+                            ok = (await h.callAction(client, 'InvokeThingService', { ProductKey: device.productKey, DeviceName: device.deviceName, Identifier: 'SetMode', Args: JSON.stringify({ mode: tag }), Qos: 1 })).Success;
+                            if (ok) answered.add(`thing:${tag}`);
+                        } else {
+                            ok = (await h.callAction(client, 'AsyncRRpc', { ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: userTopic(device), MessageContent: Buffer.from(`async-${tag}`).toString('base64') })).Success;
+                            if (ok) answered.add(`async-${tag}`);
+                        }
+                        if (answered.size >= killAt) reached();
+                    } catch {
+                        return;  // the server is gone
+                    }
+                }
+            };
+            const workers = [0, 1, 2, 3].map(worker);
+            await atMoment;
+            killed = true;
+            assert.equal((await server.kill9()).signal, 'SIGKILL');
+            await Promise.all(workers);
+            bare.socket.destroy();
+            server = await h.startServer({ ...opts, dir: server.dir });
+        }
+        const kept = Number(/queued_messages=(\d+)/.exec(server.log())[1]);
+        t.diagnostic(`20 kills: ${answered.size} answered Success, ${kept} kept`);
+        assert.ok(kept >= answered.size, `kept ${kept} of ${answered.size} answered`);
+        const { client: dev, got } = await receive(server, device, kept);
+        const received = new Set(got.map((g) => (g.startsWith('thing:') ? g : g)));
+        const lost = [...answered].filter((m) => !received.has(m));
+        assert.deepEqual(lost, [], `${lost.length} answered messages lost`);
+        await new Promise((resolve) => dev.end(false, resolve));
+        assert.equal((await server.stop()).code, 0);
+    });
 });
