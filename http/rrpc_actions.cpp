@@ -1,8 +1,6 @@
 // RRpc and AsyncRRpc.
 #include "http/actions.hpp"
 
-#include <boost/algorithm/string/split.hpp>
-
 #include "kit/base64.hpp"
 #include "kit/parse_whole.hpp"
 #include "rrpc/topics.hpp"
@@ -109,13 +107,7 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     const auto topic = std::string{params.get("TopicFullName").value_or("")};
     if (topic.empty())
         co_return business("iot.messagebroker.NullTopicName", "TopicFullName is empty.");
-    // The device is the one the topic names: /{pk}/{dn}/… or /sys/{pk}/{dn}/….
-    std::vector<std::string> parts;  // "" first for a topic that starts with '/'
-    boost::algorithm::split(parts, topic, [](char c) { return c == '/'; });
-    const std::size_t at = parts.size() > 1 && parts[1] == "sys" ? 2 : 1;
-    const catalog::device_key key = parts.size() > at + 1 && parts[0].empty()
-                                        ? catalog::device_key{parts[at], parts[at + 1]}
-                                        : catalog::device_key{};
+    const auto key = rrpc::device_of_topic(topic).value_or(catalog::device_key{});
     if (key.product_key != params.get("ProductKey").value_or("") ||
         !rrpc::is_device_topic(key, topic))
         co_return business("iot.messagebroker.InvalidFormattedTopicName",

@@ -89,6 +89,18 @@ bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_v
            device_may_access(device, custom_rrpc_topic(0, topic), access::publish);
 }
 
+std::optional<catalog::device_key> device_of_topic(std::string_view topic) {
+    if (!topic.starts_with('/')) return std::nullopt;
+    topic.remove_prefix(1);
+    if (topic.starts_with("sys/")) topic.remove_prefix(4);
+    const auto pk_end = topic.find('/');
+    if (pk_end == std::string_view::npos || pk_end == 0) return std::nullopt;
+    const auto rest = topic.substr(pk_end + 1);
+    const auto dn = rest.substr(0, rest.find('/'));
+    if (dn.empty()) return std::nullopt;
+    return catalog::device_key{std::string{topic.substr(0, pk_end)}, std::string{dn}};
+}
+
 bool is_device_topic(const catalog::device_key& device, std::string_view topic) {
     return topic.size() <= max_topic_bytes && mqtt::is_valid_topic_name(topic) &&
            device_may_access(device, topic, access::subscribe);

@@ -59,6 +59,10 @@ upstream classify_upstream(const catalog::device_key& device, std::string_view t
 /// of `device`'s own, so that `/ext/rrpc/{id}{topic}` is within its ACL.
 bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic);
 
+/// The device a topic names: `/{pk}/{dn}/…` or `/sys/{pk}/{dn}/…` (Pub's TopicFullName), or
+/// nullopt when it names none. Whether the topic is that device's is is_device_topic()'s to say.
+std::optional<catalog::device_key> device_of_topic(std::string_view topic);
+
 /// True when `topic` is a valid topic name that `device` may subscribe to (AsyncRRpc's
 /// TopicFullName, Pub's topic).
 bool is_device_topic(const catalog::device_key& device, std::string_view topic);

@@ -41,6 +41,17 @@ TEST_CASE("a device's PUBLISH is classified from its topic in one call", "[rrpc]
     CHECK(is(classify_upstream(a, "/broadcast/a1PK/x"), kind::refused));  // subscribe only
 }
 
+TEST_CASE("the device a Pub topic names", "[rrpc]") {
+    CHECK(device_of_topic("/a1PK/devA/user/get") == device_key{"a1PK", "devA"});
+    CHECK(device_of_topic("/sys/a1PK/devA/thing/x") == device_key{"a1PK", "devA"});
+    CHECK(device_of_topic("/a1PK/devA") == device_key{"a1PK", "devA"});
+    CHECK_FALSE(device_of_topic("a1PK/devA/user/get"));
+    CHECK_FALSE(device_of_topic("/a1PK"));
+    CHECK_FALSE(device_of_topic("/a1PK/"));
+    CHECK_FALSE(device_of_topic("//devA/x"));
+    CHECK_FALSE(device_of_topic(""));
+}
+
 TEST_CASE("custom RRPC topics must be the device's own", "[rrpc]") {
     CHECK(is_valid_custom_rrpc_topic(a, "/a1PK/devA/user/get"));
     CHECK_FALSE(is_valid_custom_rrpc_topic(a, "/a1PK/devB/user/get"));
