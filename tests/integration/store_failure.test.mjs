@@ -2,9 +2,10 @@
 // is answered ServiceUnavailable (HTTP 503), RRpc keeps working meanwhile, and writes resume
 // without a restart once space comes back. Needs root (a tmpfs of its own); skipped otherwise.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import readline from 'node:readline';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 
@@ -79,6 +80,38 @@ describe('store on a full disk', { skip: !root && 'needs root for a tmpfs' }, ()
             deviceList: [offline, online], dir: server.dir, extra: `[store]\npath = "${path.join(disk, 'rrpcd.db')}"`,
         });
         assert.match(server.log(), new RegExp(`event=store_opened .*queued_messages=${accepted.length} `));
+        assert.equal((await server.stop()).code, 0);
+    });
+});
+
+describe('store locked by another process', () => {
+    test('Pub Qos=1 while another process holds the write lock: 503, never Success; then accepted again', async () => {
+        const [device] = h.devices(1);
+        let server = await h.startServer({ deviceList: [device] });
+        const client = h.iotClient(server);
+        assert.equal((await pub(client, device, 10)).ok, true);
+        // sqlite3 takes the database's write lock and holds it until told to commit.
+        const holder = spawn('sqlite3', [path.join(server.dir, 'data', 'rrpcd.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+        holder.once('exit', h.track(() => holder.kill('SIGKILL')));
+        const lines = readline.createInterface({ input: holder.stdout });
+        const locked = new Promise((resolve) => lines.on('line', (l) => { if (l === 'locked') resolve(); }));
+        holder.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+        await locked;
+        const accepted = [];
+        const during = await pub(client, device, 10);  // waits out SQLite's busy timeout (5 s)
+        assert.equal(during.ok, false);
+        assert.equal(during.code, 'ServiceUnavailable');
+        holder.stdin.end('COMMIT;\n');
+        await new Promise((resolve) => holder.once('exit', resolve));
+        for (let i = 0; i < 5; ++i) {
+            const r = await pub(client, device, 10);
+            assert.equal(r.ok, true, JSON.stringify(r));
+            accepted.push(r);
+        }
+        assert.equal((await server.stop({ keep: true })).code, 0);
+        server = await h.startServer({ deviceList: [device], dir: server.dir });
+        // The first message and the five after the lock, nothing answered Success lost.
+        assert.match(server.log(), /event=store_opened .*queued_messages=6 /);
         assert.equal((await server.stop()).code, 0);
     });
 });
