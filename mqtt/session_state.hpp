@@ -2,9 +2,10 @@
 
 #include "mqtt/packet.hpp"
 
+#include <boost/container/flat_map.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,7 +38,9 @@ public:
     std::size_t in_flight() const noexcept { return in_flight_.size(); }
 
 private:
-    std::map<std::string, qos, std::less<>> filters_;
+    /// A sorted vector: 40 bytes a filter (as compact as a plain vector, an idle session holds
+    /// it), O(log n) to find, and bounded by the session's max_subscriptions.
+    boost::container::flat_map<std::string, qos, std::less<>> filters_;
     std::unordered_map<std::uint16_t, std::uint64_t> in_flight_;
 };
 

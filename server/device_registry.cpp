@@ -3,7 +3,7 @@
 namespace rrpcd::server {
 
 device_registry::attachment::~attachment() {
-    if (registry_ != nullptr) registry_->detach(device_, *session_, how_);
+    if (registry_ != nullptr) registry_->detach(*device_, *session_, how_);
 }
 
 device_registry::attachment device_registry::attach(const catalog::device_key& device,

@@ -45,11 +45,13 @@ public:
     /// otherwise) and on_session_end is told; after a takeover nothing changes.
     class attachment {
     public:
-        attachment(device_registry& registry, catalog::device_key device, live_session& session)
-            : registry_(&registry), device_(std::move(device)), session_(&session) {}
+        /// `device` must outlive the attachment (the session's own copy does).
+        attachment(device_registry& registry, const catalog::device_key& device,
+                   live_session& session)
+            : registry_(&registry), device_(&device), session_(&session) {}
         attachment(attachment&& other) noexcept
             : registry_(std::exchange(other.registry_, nullptr)),
-              device_(std::move(other.device_)),
+              device_(other.device_),
               session_(other.session_),
               how_(other.how_) {}
         attachment& operator=(attachment&&) = delete;
@@ -59,13 +61,13 @@ public:
 
     private:
         device_registry* registry_;
-        catalog::device_key device_;
+        const catalog::device_key* device_;
         live_session* session_;
         rrpc::presence::state how_ = rrpc::presence::state::lost;
     };
 
     /// Makes `session` the device's live session; a session it takes over from is closed
-    /// (close_reason::takeover).
+    /// (close_reason::takeover). `device` must outlive the attachment.
     [[nodiscard]] attachment attach(const catalog::device_key& device, live_session& session);
 
     /// Told when a device's live session ends (the RRPC core resolves its pending calls).
