@@ -5,7 +5,6 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 
 #include <algorithm>
 #include <csignal>
@@ -66,7 +65,7 @@ bool app::start() {
     }
     shard_->start();
     signals_.emplace(shard_->io(), SIGINT, SIGTERM, SIGHUP);
-    asio::co_spawn(shard_->io(), handle_signals(), asio::detached);
+    asio::co_spawn(shard_->io(), handle_signals(), log_exception{log_.server});
     log_.server->info("event=started devices={} access_keys={} thing_models={} webhooks={} tls={}",
                       shard_->devices(), settings_.access_keys.size(), shard_->thing_models(),
                       shard_->webhooks(), tls_ != nullptr);

@@ -14,19 +14,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-/// Logs what escapes a session coroutine; the session ends, the process does not.
-struct log_exception {
-    std::shared_ptr<spdlog::logger> log;
-    void operator()(const std::exception_ptr& e) const {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log->error("event=session_failed what=\"{}\"", ex.what());
-        }
-    }
-};
-
 std::string bound(const tcp::acceptor& acceptor) {
     const auto ep = acceptor.local_endpoint();
     return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
@@ -47,6 +34,15 @@ std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
 }
 
 }  // namespace
+
+void log_exception::operator()(const std::exception_ptr& e) const {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        log->error("event=session_failed what=\"{}\"", ex.what());
+    }
+}
 
 http::api_limits api_limits_of(const config::settings& s) {
     // The largest payload that still fits one MQTT packet with its topic and headers.

@@ -42,6 +42,13 @@ struct loggers {
     std::shared_ptr<spdlog::logger> server, mqtt, http, rrpc;
 };
 
+/// The completion of a spawned coroutine: logs what escapes it; that coroutine ends, the
+/// process does not.
+struct log_exception {
+    std::shared_ptr<spdlog::logger> log;
+    void operator()(const std::exception_ptr& e) const;
+};
+
 /// The object graph of one io_context on one thread: its listeners, sessions, device
 /// registry, RRPC core, store and API. Nothing in it needs a lock. It is the unit that per-core
 /// shards will repeat. Its lifetime rule is in its destructor, not in its members' order: the
