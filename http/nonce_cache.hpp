@@ -32,7 +32,6 @@ public:
                   clock::time_point signed_at, clock::time_point now);
 
     std::size_t size() const noexcept { return seen_.size(); }
-    std::size_t capacity() const noexcept { return capacity_; }
 
 private:
     struct entry {

@@ -38,7 +38,6 @@ public:
     bool full(const catalog::device_key& device) const noexcept {
         return size(device) >= per_device_;
     }
-    std::size_t capacity() const noexcept { return per_device_; }
     /// The device's queue (created empty if needed).
     std::deque<queued_message>& queue(const catalog::device_key& device) { return queues_[device]; }
     /// Removes the message the device acknowledged; false when it was not queued.

@@ -30,8 +30,6 @@ public:
     /// `none` when nothing matches, the session is closing, or MQTT cannot frame it.
     virtual delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
                              std::uint64_t message_id, bool dup) = 0;
-    /// Bytes written to the session and not yet taken by its socket.
-    virtual std::size_t queued_bytes() const noexcept = 0;
     /// Ends the session: it stops reading, flushes what is queued (bounded) and closes.
     virtual void close(close_reason why) = 0;
     /// The last inbound packet.

@@ -65,7 +65,6 @@ public:
 
     delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
                      std::uint64_t message_id, bool dup) override;
-    std::size_t queued_bytes() const noexcept override { return outbox_.size(); }
     void close(close_reason why) override;
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
