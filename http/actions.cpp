@@ -41,6 +41,13 @@ const action* find_action(std::string_view name) noexcept {
     return it != all.end() && it->name == name ? &*it : nullptr;
 }
 
+api_error not_kept(action_context& ctx, const catalog::device_key& device,
+                   std::uint64_t message_id) {
+    ctx.services.devices_online.withdraw(device, message_id);
+    ctx.services.calls.finish(message_id, rrpc::call_state::unknown);
+    return gateway::service_unavailable();
+}
+
 api_error queue_full(unsigned status) {
     return {status, "iot.messagebroker.RateLimit",
             "The device's queue of QoS 1 messages is full; try again when it has taken some."};

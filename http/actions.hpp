@@ -118,6 +118,10 @@ device_result find_device(const action_context& ctx, const request_params& param
 /// `iot.messagebroker.RateLimit` (at HTTP `status`): the device's queue of QoS 1 messages is
 /// full; the message was not accepted (nothing already accepted is dropped to make room).
 api_error queue_full(unsigned status);
+/// The store could not keep the QoS 1 message `message_id` (and its async call, if any): it is
+/// withdrawn from the device's queue, the call ends UNKNOWN, and the caller gets 503.
+api_error not_kept(action_context& ctx, const catalog::device_key& device,
+                   std::uint64_t message_id);
 /// `iot.messagebroker.RateLimit` (at HTTP `status`): as many async calls as `[replies]
 /// max_async_calls` allows await their answers; the call was not sent.
 api_error too_many_async(unsigned status);

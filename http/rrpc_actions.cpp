@@ -71,7 +71,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     if (!device) co_return device.error();
     auto payload = payload_param(params, "MessageContent", ctx.limits.max_payload_bytes, 400);
     if (!payload) co_return payload.error();
-    const auto& key = (*device)->key;
+    const auto key = (*device)->key;  // a copy: the device may go while the call waits
     const auto topic = std::string{params.get("TopicFullName").value_or("")};
     if (topic.empty())
         co_return api_error{400, "iot.messagebroker.NullTopicName", "TopicFullName is empty."};
@@ -97,7 +97,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         case rrpc::async_calls::sent::too_many: co_return too_many_async(400);
     }
     // On disk before the caller hears it was accepted.
-    if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
+    if (co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
     reply r;
     r.body["MessageId"] = id;
     co_return r;
@@ -126,7 +126,7 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
         // Kept until the device acknowledges it, across restarts.
         if (!ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload)))
             co_return queue_full(200);
-        if (co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
+        if (co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
     } else {
         ctx.services.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
     }

@@ -32,7 +32,7 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
                                                     const request_params& params) {
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
-    const auto& key = (*device)->key;
+    const auto key = (*device)->key;  // a copy: the device may go while the call waits
     const auto identifier = std::string{params.get("Identifier").value_or("")};
     if (identifier.empty()) co_return business(failed, "Identifier is empty.");
     const auto args_text = params.get("Args");
@@ -98,7 +98,7 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         case rrpc::async_calls::sent::too_many: co_return too_many_async(200);
     }
     // On disk before the caller hears of it.
-    if (reliable && co_await ctx.services.journal.sync()) co_return gateway::service_unavailable();
+    if (reliable && co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
     co_return r;
 }
 

@@ -33,6 +33,9 @@ public:
     /// device's queue is full (the caller refuses the message).
     virtual bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                   std::string topic, std::string payload) = 0;
+    /// Takes back a queued message whose caller was answered an error (the store could not
+    /// keep it): it is not sent again, and its row goes if it was written after all.
+    virtual void withdraw(const catalog::device_key& device, std::uint64_t message_id) = 0;
 };
 
 /// One RRpc call as the API hands it over: already validated.

@@ -63,6 +63,10 @@ bool device_registry::publish_reliably(const catalog::device_key& device, std::u
     return true;
 }
 
+void device_registry::withdraw(const catalog::device_key& device, std::uint64_t message_id) {
+    if (outbox_.acknowledge(device, message_id)) journal_.message_done(device, message_id);
+}
+
 void device_registry::restore(const catalog::device_key& device, rrpc::queued_message message) {
     outbox_.restore(device, std::move(message));
 }

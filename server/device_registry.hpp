@@ -38,6 +38,7 @@ public:
 
     /// Start-up: a message the journal kept from before (in acceptance order).
     void restore(const catalog::device_key& device, rrpc::queued_message message);
+    void withdraw(const catalog::device_key& device, std::uint64_t message_id) override;
 
     /// A session's place as its device's live one, held for as long as the session serves:
     /// leaving it (on every path, an exception included) detaches the session. If it is still

@@ -27,6 +27,7 @@ struct gateway_stub final : device_gateway {
         topics.emplace_back(topic);
         return online;
     }
+    void withdraw(const device_key&, std::uint64_t) override {}
     bool publish_reliably(const device_key&, std::uint64_t id, std::string topic,
                           std::string) override {
         if (queue_full) return false;

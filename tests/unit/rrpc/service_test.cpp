@@ -36,6 +36,7 @@ struct fake_gateway final : device_gateway {
         return presence_of(d).link == presence::state::connected;
     }
     std::vector<std::uint64_t> reliable;  ///< MessageIds queued at QoS 1
+    void withdraw(const device_key&, std::uint64_t) override {}
     bool publish_reliably(const device_key& d, std::uint64_t id, std::string topic,
                           std::string payload) override {
         reliable.push_back(id);
