@@ -283,6 +283,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           integer_key("max_async_calls", restart, RRPCD_MEMBER(replies.max_async_calls), 1,
                       100'000'000),
           integer_key("max_queued", restart, RRPCD_MEMBER(replies.max_queued), 1, 10'000'000),
+          integer_key("max_queued_bytes", restart, RRPCD_MEMBER(replies.max_queued_bytes), 1024,
+                      4'294'967'296),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
         // Arrays of tables: read by code of their own; listed here for reload.
         {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},

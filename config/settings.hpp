@@ -128,6 +128,8 @@ struct replies_settings {
     std::size_t max_async_calls = 100'000;  ///< async calls kept for retention; more are refused
     std::size_t max_queued =
         10'000;  ///< per webhook / stream subscriber before the oldest is dropped
+    std::size_t max_queued_bytes =
+        16u << 20;  ///< the same, in bytes of rendered replies (shared between streams)
     std::vector<webhook> webhooks;
     bool operator==(const replies_settings&) const = default;
 };

@@ -25,20 +25,29 @@ enum class limit : std::uint8_t {
     queued_messages_per_device,    ///< mqtt.max_queued_messages (a QoS 1 message refused)
     mqtt_subscriptions,            ///< mqtt.max_subscriptions (a filter refused in its SUBACK)
     accept_failed,                 ///< the process's descriptors (ulimit -n): accept() failed
+    reply_queue,  ///< replies.max_queued / max_queued_bytes (an event dropped for a slow reader)
 };
-inline constexpr std::size_t limit_kinds = 16;
+inline constexpr std::size_t limit_kinds = 17;
 
 /// The metric label of a limit.
 constexpr std::string_view name_of(limit l) noexcept {
-    constexpr std::array<std::string_view, limit_kinds> names{
-        "mqtt_connections",         "mqtt_connections_per_address",
-        "mqtt_connect_timeout",     "mqtt_packet_size",
-        "mqtt_outbound_queue",      "mqtt_login_backoff",
-        "http_connections",         "http_connections_per_address",
-        "http_header_timeout",      "http_request_timeout",
-        "http_header_size",         "http_body_size",
-        "pending_calls_per_device", "queued_messages_per_device",
-        "mqtt_subscriptions",       "accept_failed"};
+    constexpr std::array<std::string_view, limit_kinds> names{"mqtt_connections",
+                                                              "mqtt_connections_per_address",
+                                                              "mqtt_connect_timeout",
+                                                              "mqtt_packet_size",
+                                                              "mqtt_outbound_queue",
+                                                              "mqtt_login_backoff",
+                                                              "http_connections",
+                                                              "http_connections_per_address",
+                                                              "http_header_timeout",
+                                                              "http_request_timeout",
+                                                              "http_header_size",
+                                                              "http_body_size",
+                                                              "pending_calls_per_device",
+                                                              "queued_messages_per_device",
+                                                              "mqtt_subscriptions",
+                                                              "accept_failed",
+                                                              "reply_queue"};
     return names[static_cast<std::size_t>(l)];
 }
 

@@ -20,6 +20,13 @@ std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point n
            static_cast<std::uint64_t>(node_) << sequence_bits | sequence_;
 }
 
+void message_id_generator::resume_after(std::uint64_t id) noexcept {
+    const auto ms = static_cast<std::int64_t>(id >> (node_bits + sequence_bits));
+    if (ms < last_ms_) return;
+    last_ms_ = ms;
+    sequence_ = (1U << sequence_bits) - 1;  // the next id borrows the millisecond after it
+}
+
 std::int64_t message_id_generator::time_ms_of(std::uint64_t id) noexcept {
     return static_cast<std::int64_t>(id >> (node_bits + sequence_bits)) + epoch_ms;
 }

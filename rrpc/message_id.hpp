@@ -7,7 +7,8 @@ namespace rrpcd::rrpc {
 
 /// Generates RRPC MessageIds: 53 bits, so JavaScript numbers hold them exactly, laid out as
 /// [40 bits: ms since 2025-01-01 UTC][5 bits: node][8 bits: sequence].
-/// Unique across restarts while the wall clock does not step back, and across up to 32 nodes.
+/// Unique across restarts (the store's ids are resumed after, so a wall clock stepped back does
+/// not repeat one that is still queued or pending), and across up to 32 nodes with distinct ids.
 /// More than 256 ids in one millisecond borrow the next millisecond, so ids stay strictly
 /// increasing; only a sustained rate above 256,000/s would run ahead of the clock.
 /// Not thread-safe: one generator per io thread (shard) with its own node id.
@@ -23,6 +24,10 @@ public:
 
     /// The next id, given the current wall-clock time.
     std::uint64_t next(std::chrono::system_clock::time_point now) noexcept;
+
+    /// Every later id is greater than `id` (one handed out before a restart, kept in the
+    /// store), even when the wall clock now reads earlier than when `id` was made.
+    void resume_after(std::uint64_t id) noexcept;
 
     /// The wall-clock millisecond encoded in an id (for diagnostics and tests).
     static std::int64_t time_ms_of(std::uint64_t id) noexcept;

@@ -1,4 +1,5 @@
 #include "server/http_session.hpp"
+#include "kit/text_queue.hpp"
 #include "kit/use_nothrow.hpp"
 
 #include "http/render.hpp"
@@ -28,6 +29,17 @@ namespace rrpcd::server {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+
+std::shared_ptr<const std::string> sse_frames::of(const rrpc::async_reply& reply) {
+    // The hub hands one reply to every stream in turn: the first renders it, the others share.
+    if (auto last = last_.lock(); last && message_id_ == reply.message_id) return last;
+    auto frame = std::make_shared<const std::string>(
+        "id: " + std::to_string(reply.message_id) +
+        "\nevent: reply\ndata: " + http::forwarding_json(reply) + "\n\n");
+    message_id_ = reply.message_id;
+    last_ = frame;
+    return frame;
+}
 
 namespace {
 
@@ -70,21 +82,26 @@ struct hub_subscription {
 };
 
 /// Streams async replies as Server-Sent Events until the client leaves: `id: <MessageId>`,
-/// `event: reply`, `data: <forwarding JSON>`, and a comment line as heartbeat.
+/// `event: reply`, `data: <forwarding JSON>`, and a comment line as heartbeat. A client that
+/// falls behind by more than `max_queued` events or `max_queued_bytes` loses the oldest ones
+/// (still in the call log for `GET /v1/calls/{id}`) and is told so by an `event: dropped` whose
+/// data is `{"dropped":N}`, before the events that follow.
 template <class Stream>
 asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version) {
     auto& timed = beast::get_lowest_layer(stream);
-    std::deque<std::string> pending;
-    std::uint64_t dropped = 0;
+    kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
+    std::uint64_t dropped = 0, unreported = 0;
     asio::steady_timer wake{stream.get_executor()};
     const hub_subscription sub{
         ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
-            if (pending.size() >= ctx.max_queued) {
-                pending.pop_front();
-                ++dropped;
+            if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {
+                dropped += n;
+                unreported += n;
+                for (std::size_t i = 0; i != n; ++i)
+                    if (ctx.counters.hit(kit::limit::reply_queue))
+                        ctx.log->warn("event=limit_hit limit=reply_queue count={}",
+                                      ctx.counters.count(kit::limit::reply_queue));
             }
-            pending.push_back("id: " + std::to_string(r.message_id) +
-                              "\nevent: reply\ndata: " + http::forwarding_json(r) + "\n\n");
             wake.cancel();
         })};
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
@@ -112,10 +129,11 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
             const auto [wec] = co_await wake.async_wait(kit::use_nothrow);
             if (!wec) out = ": heartbeat\n\n";  // the timer ran out: nothing came
         }
-        while (!pending.empty()) {
-            out += pending.front();
-            pending.pop_front();
+        if (unreported != 0) {
+            out += "event: dropped\ndata: {\"dropped\":" + std::to_string(unreported) + "}\n\n";
+            unreported = 0;
         }
+        while (!pending.empty()) out += *pending.pop().body;
     }
     ctx.log->info("event=reply_stream_closed dropped={}", dropped);
 }

@@ -18,13 +18,27 @@
 
 namespace rrpcd::server {
 
+/// Renders each async reply as one Server-Sent Event, once for all the streams that carry it:
+/// the streams' queues share that text (a stalled stream costs its queue's references, not a
+/// copy of every event).
+class sse_frames {
+public:
+    std::shared_ptr<const std::string> of(const rrpc::async_reply& reply);
+
+private:
+    std::uint64_t message_id_ = 0;
+    std::weak_ptr<const std::string> last_;
+};
+
 /// What every HTTP session shares. Lives as long as the listener.
 struct http_context {
     const config::http_settings& settings;
     http::api& api;
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
+    sse_frames frames;         ///< the events the streams share
     std::size_t max_queued;    ///< per stream subscriber
-    drain_gate& gate;          ///< in-flight requests, for a graceful shutdown
+    std::size_t max_queued_bytes;
+    drain_gate& gate;  ///< in-flight requests, for a graceful shutdown
     kit::limit_counters& counters;
     std::function<std::string()> metrics;  ///< `GET /v1/metrics` (HTTP Basic): Prometheus text
     std::shared_ptr<spdlog::logger> log;

@@ -82,7 +82,9 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
       http_ctx_{settings_.http,
                 api_,
                 replies_,
+                {},
                 settings_.replies.max_queued,
+                settings_.replies.max_queued_bytes,
                 *gate_,
                 counters_,
                 [this] { return render_metrics(metrics()); },
@@ -92,7 +94,8 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
     };
     for (const auto& hook : settings_.replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
-            io_->get_executor(), hook, settings_.replies.max_queued, replies_, log_.server));
+            io_->get_executor(), hook, settings_.replies.max_queued,
+            settings_.replies.max_queued_bytes, replies_, log_.server));
 }
 
 shard::~shard() {
@@ -119,10 +122,16 @@ boost::system::result<void, std::string> shard::open() {
         for (auto& d : catalog->devices) devices_.add(std::move(d));
         auto kept = store_->load_messages();
         if (!kept) return failed(kept.error());
-        for (auto& [device, message] : *kept) registry_.restore(device, std::move(message));
+        for (auto& [device, message] : *kept) {
+            ids_.resume_after(message.message_id);
+            registry_.restore(device, std::move(message));
+        }
         const auto calls = store_->load_calls(settings_.replies.max_async_calls);
         if (!calls) return failed(calls.error());
-        for (const auto& c : *calls) async_.restore(calls_.restore(c));
+        for (const auto& c : *calls) {
+            ids_.resume_after(c.message_id);
+            async_.restore(calls_.restore(c));
+        }
         log_.server->info(
             "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
             "async_calls={}",

@@ -31,11 +31,11 @@ constexpr std::chrono::seconds request_timeout{10};
 }  // namespace
 
 webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
-                               std::size_t max_queued, rrpc::reply_hub& hub,
-                               std::shared_ptr<spdlog::logger> log)
+                               std::size_t max_queued, std::size_t max_queued_bytes,
+                               rrpc::reply_hub& hub, std::shared_ptr<spdlog::logger> log)
     : ex_(std::move(ex)),
       hook_(std::move(hook)),
-      max_queued_(max_queued),
+      queue_(max_queued, max_queued_bytes),
       hub_(hub),
       log_(std::move(log)),
       wake_(ex_, asio::steady_timer::time_point::max()) {}
@@ -46,12 +46,12 @@ webhook_sender::~webhook_sender() {
 
 void webhook_sender::start() {
     token_ = hub_.subscribe([this](const rrpc::async_reply& r) {
-        if (queue_.size() >= max_queued_) {
-            queue_.pop_front();
-            ++dropped_;
+        if (const auto n = queue_.push(
+                {r.message_id, std::make_shared<const std::string>(http::forwarding_json(r))});
+            n != 0) {
+            dropped_ += n;
             log_->warn("event=webhook_dropped url={} dropped={}", hook_.url, dropped_);
         }
-        queue_.emplace_back(r.message_id, http::forwarding_json(r));
         wake_.cancel();
     });
     asio::co_spawn(ex_, run(), asio::detached);  // run() catches nothing that can throw here
@@ -65,8 +65,7 @@ asio::awaitable<void> webhook_sender::run() {
             co_await wake_.async_wait(kit::use_nothrow);
             continue;
         }
-        const auto [id, body] = std::move(queue_.front());
-        queue_.pop_front();
+        const auto [id, body] = queue_.pop();
         bool delivered = false;
         for (int attempt = 0; attempt < max_attempts && !delivered; ++attempt) {
             if (attempt > 0) {
@@ -75,7 +74,7 @@ asio::awaitable<void> webhook_sender::run() {
                     std::chrono::seconds{30}));
                 co_await backoff.async_wait(kit::use_nothrow);
             }
-            delivered = co_await post(body, id);
+            delivered = co_await post(*body, id);
         }
         if (!delivered) log_->warn("event=webhook_gave_up url={} message_id={}", hook_.url, id);
     }

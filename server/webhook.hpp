@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "kit/text_queue.hpp"
 #include "rrpc/reply_hub.hpp"
 
 #include <spdlog/logger.h>
@@ -23,7 +24,8 @@ namespace rrpcd::server {
 class webhook_sender {
 public:
     webhook_sender(boost::asio::any_io_executor ex, config::webhook hook, std::size_t max_queued,
-                   rrpc::reply_hub& hub, std::shared_ptr<spdlog::logger> log);
+                   std::size_t max_queued_bytes, rrpc::reply_hub& hub,
+                   std::shared_ptr<spdlog::logger> log);
     ~webhook_sender();
     webhook_sender(const webhook_sender&) = delete;
     webhook_sender& operator=(const webhook_sender&) = delete;
@@ -38,10 +40,9 @@ private:
 
     boost::asio::any_io_executor ex_;
     config::webhook hook_;
-    std::size_t max_queued_;
+    kit::text_queue queue_;
     rrpc::reply_hub& hub_;
     std::shared_ptr<spdlog::logger> log_;
-    std::deque<std::pair<std::uint64_t, std::string>> queue_;
     boost::asio::steady_timer wake_;
     std::uint64_t token_ = 0;
     std::uint64_t dropped_ = 0;

@@ -2,6 +2,7 @@
 // against the real binary while another device keeps answering RRpc through the official SDK.
 // The p99 of those calls is printed (the 50 ms goal is a figure, measured, not asserted).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 
@@ -110,5 +111,66 @@ describe('hostile clients', () => {
         assert.equal(next.dup, false);
         dev.end(true);
         bare.socket.destroy();
+    });
+
+    test('20 SSE clients that stop reading while 300 async answers of 64 KB arrive: memory stays bounded', async () => {
+        const [answering, good] = h.devices(2);
+        const server = await h.startServer({ deviceList: [answering, good] });
+        const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))[1]) * 1024;
+        const echoing = await echoDevice(server, good);
+        const dev = await h.rawDevice(server, answering);
+        const topic = `/${answering.productKey}/${answering.deviceName}/user/get`;
+        await h.subscribe(dev, topic, 1);
+        const answer = Buffer.alloc(64 * 1024, 'a');
+        dev.on('message', (t) => { if (t === topic) dev.publish(`${topic}_reply`, answer); });
+        const auth = Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64');
+        const opened = server.waitForLog(/event=reply_stream_opened subscribers=20/);
+        const stalled = [];
+        for (let i = 0; i < 20; ++i) {
+            const socket = net.connect(server.httpPort, '127.0.0.1');
+            socket.once('close', h.track(() => socket.destroy()));
+            socket.on('error', () => {});
+            socket.write(`GET /v1/replies/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\n\r\n`);
+            socket.pause();  // never reads
+            stalled.push(socket);
+        }
+        await opened;
+        const before = rss();
+        const client = h.iotClient(server);
+        const p99 = calls(server, good, 100);
+        const stream = await h.replyStream(server);  // one reader that keeps up gets every answer
+        const read = (async () => {
+            const events = [];
+            while (events.length < 300) events.push(await stream.next());
+            return events;
+        })();
+        for (let i = 0; i < 300; i += 10) {
+            await Promise.all(Array.from({ length: 10 }, async () => {
+                const body = await h.callAction(client, 'AsyncRRpc', {
+                    ProductKey: answering.productKey, DeviceName: answering.deviceName, TopicFullName: topic,
+                    MessageContent: Buffer.from('q').toString('base64'),
+                });
+                assert.equal(body.Success, true, JSON.stringify(body));
+            }));
+        }
+        for (const event of await read) assert.equal(Buffer.from(event.payloadBase64, 'base64').length, 64 * 1024);
+        const grown = rss() - before;
+        console.log(`20 stalled SSE clients, 300 answers of 64 KB: RSS +${(grown / 2 ** 20).toFixed(1)} MB; RRpc p99 ${(await p99).toFixed(1)} ms`);
+        // Each stalled client holds at most replies.max_queued_bytes (16 MiB) of events, and the
+        // events are rendered once for all of them (was +514 MB: a copy per client, no byte bound).
+        assert.ok(grown < 120 * 2 ** 20, `RSS grew ${grown} bytes`);
+        assert.match(await h.metricsText(server), /rrpcd_limit_hits_total\{limit="reply_queue"\} [1-9]/);
+        // A stalled client that reads again is told how many it missed, then gets the newest.
+        const resumed = stalled[0];
+        let text = '';
+        const told = new Promise((resolve) => resumed.on('data', (chunk) => {
+            text += chunk;
+            if (/event: dropped\ndata: \{"dropped":\d+\}/.test(text)) resolve();
+        }));
+        resumed.resume();
+        await told;
+        await stream.close();
+        echoing.end(true);
+        dev.end(true);
     });
 });

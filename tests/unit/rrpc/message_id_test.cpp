@@ -47,3 +47,19 @@ TEST_CASE("ids stay below 2^53 until 2059", "[rrpc]") {
         milliseconds{message_id_generator::epoch_ms + (std::int64_t{1} << 40) - 1}};
     CHECK(gen.next(late) < (std::uint64_t{1} << 53));
 }
+
+TEST_CASE("after a restart with the clock stepped back, ids resume above the stored ones",
+          "[rrpc]") {
+    const auto now = system_clock::now();
+    message_id_generator before{3};
+    std::uint64_t stored = 0;
+    for (int i = 0; i < 300; ++i) stored = before.next(now);  // the last one borrowed a millisecond
+    message_id_generator restarted{3};
+    restarted.resume_after(stored);
+    const auto stepped_back = now - seconds{5};
+    const auto first = restarted.next(stepped_back);
+    CHECK(first > stored);
+    CHECK(restarted.next(stepped_back) > first);
+    restarted.resume_after(stored - 1000);  // an older id changes nothing
+    CHECK(restarted.next(stepped_back) > first);
+}
