@@ -28,6 +28,7 @@ void login_backoff::evict_one(clock::time_point now) {
     }
     entries_.erase(recent_.front());
     recent_.pop_front();
+    ++evicted_;
 }
 
 void login_backoff::failed(const who& w, clock::time_point now) {

@@ -30,15 +30,17 @@ public:
         bool operator==(const who&) const = default;
     };
 
-    explicit login_backoff(const config::login_backoff_settings& settings,
-                           std::size_t capacity = 100'000)
-        : settings_(settings), capacity_(capacity) {}
+    /// Tracks at most `settings.max_entries` pairs (read once: the size is fixed at start).
+    explicit login_backoff(const config::login_backoff_settings& settings)
+        : settings_(settings), capacity_(settings.max_entries) {}
 
     bool blocked(const who& w, clock::time_point now) const;
     void failed(const who& w, clock::time_point now);
     void succeeded(const who& w);
 
     std::size_t tracked() const noexcept { return entries_.size(); }
+    /// Pairs forgotten to make room for new ones, since start.
+    std::uint64_t evicted() const noexcept { return evicted_; }
 
 private:
     struct who_hash {
@@ -60,6 +62,7 @@ private:
 
     const config::login_backoff_settings& settings_;
     std::size_t capacity_;
+    std::uint64_t evicted_ = 0;
     std::unordered_map<who, entry, who_hash> entries_;
     std::list<who> recent_;  ///< least recently failed first
 };

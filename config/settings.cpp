@@ -243,7 +243,9 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           integer_key("max_subscriptions", live, RRPCD_MEMBER(mqtt.max_subscriptions), 1,
                       1'000'000),
           duration_key("login_backoff_max_s", live, RRPCD_MEMBER(mqtt.login_backoff.max_delay), 1,
-                       86'400)}},
+                       86'400),
+          integer_key("login_backoff_entries", restart,
+                      RRPCD_MEMBER(mqtt.login_backoff.max_entries), 100, 100'000'000)}},
         {"http",
          {address_key("listen", RRPCD_MEMBER(http.listen)),
           address_key("tls_listen", RRPCD_MEMBER(http.tls_listen)),
@@ -261,6 +263,7 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           // The nonce cache is sized by it at start.
           duration_key("signature_window_s", restart, RRPCD_MEMBER(http.signature_window), 1,
                        86'400),
+          integer_key("max_nonces", restart, RRPCD_MEMBER(http.max_nonces), 100, 100'000'000),
           duration_key("shutdown_grace_ms", live, RRPCD_MEMBER(http.shutdown_grace), 0, 600'000)}},
         {"rrpc",
          {duration_key("timeout_min_ms", live, RRPCD_MEMBER(rrpc.timeout_min), 1, 600'000),

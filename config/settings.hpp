@@ -33,6 +33,7 @@ struct tls_settings {
 struct login_backoff_settings {
     std::uint32_t failures = 5;           ///< consecutive failed logins before the back-off
     std::chrono::seconds max_delay{300};  ///< it doubles from 1 s up to this
+    std::size_t max_entries = 100'000;    ///< (address, username) pairs tracked; sized at start
     bool operator==(const login_backoff_settings&) const = default;
 };
 
@@ -65,6 +66,7 @@ struct http_settings {
     std::size_t max_connections = 10'000;               ///< both HTTP listeners together
     std::size_t max_connections_per_address = 1000;
     std::chrono::seconds signature_window{900};  ///< Timestamp skew and nonce memory (+-15 min)
+    std::size_t max_nonces = 1'000'000;  ///< remembered nonces; past it the earliest signed goes
     std::chrono::milliseconds shutdown_grace{
         5000};  ///< SIGTERM: how long in-flight calls may finish
     bool operator==(const http_settings&) const = default;

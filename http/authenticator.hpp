@@ -33,10 +33,12 @@ public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
     authenticator(const std::vector<config::access_key>& keys, std::chrono::seconds window,
-                  std::size_t nonce_capacity = 1'000'000);
+                  std::size_t nonce_capacity);
 
     /// HTTP Basic `AccessKeyId:AccessKeySecret` (for the /v1 endpoints: streams and lookups).
     boost::system::result<caller, api_error> verify_basic(const request& req) const;
+
+    const nonce_cache& nonces() const noexcept { return nonces_; }
 
     /// Replaces the keys (configuration reload); remembered nonces stay.
     void set_keys(const std::vector<config::access_key>& keys);

@@ -21,7 +21,7 @@ nonce_cache::verdict nonce_cache::check(std::string_view access_key_id, std::str
     auto hash = key;
     boost::hash_combine(hash, std::hash<std::string_view>{}(nonce));
     if (!seen_.insert(hash).second) return verdict::replayed;
-    by_time_.push({signed_at, hash, key});
+    by_time_.push({signed_at, hash, key, arrivals_++});
     if (by_time_.size() > capacity_) forget_earliest();
     // Floors older than the window refuse nothing the window does not: forget them.
     if (floors_.size() > 64)
@@ -36,6 +36,7 @@ void nonce_cache::forget_earliest() {
     floor = std::max(floor, e.signed_at);
     seen_.erase(e.hash);
     by_time_.pop();
+    ++forgotten_;
 }
 
 }  // namespace rrpcd::http

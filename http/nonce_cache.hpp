@@ -32,19 +32,26 @@ public:
                   clock::time_point signed_at, clock::time_point now);
 
     std::size_t size() const noexcept { return seen_.size(); }
+    /// Nonces forgotten before their window ended (the cache was full), since start.
+    std::uint64_t forgotten() const noexcept { return forgotten_; }
 
 private:
     struct entry {
         clock::time_point signed_at;
         std::uint64_t hash;  ///< of (key, nonce)
         std::uint64_t key;   ///< hash of the access key id
-        bool operator>(const entry& o) const noexcept { return signed_at > o.signed_at; }
+        std::uint64_t seq;   ///< arrival order: of two signed in one second, the first goes first
+        bool operator>(const entry& o) const noexcept {
+            return signed_at != o.signed_at ? signed_at > o.signed_at : seq > o.seq;
+        }
     };
     /// Forgets the entry signed earliest.
     void forget_earliest();
 
     std::chrono::seconds window_;
     std::size_t capacity_;
+    std::uint64_t forgotten_ = 0;
+    std::uint64_t arrivals_ = 0;
     boost::unordered_flat_set<std::uint64_t> seen_;  ///< open addressing: no node per nonce
     /// A min-heap by signing time, for expiry and eviction.
     std::priority_queue<entry, std::vector<entry>, std::greater<>> by_time_;

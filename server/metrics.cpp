@@ -28,15 +28,27 @@ std::string render_metrics(const metrics_snapshot& m) {
     gauge("rrpcd_login_backoff_entries",
           "Source address and username pairs with failed logins on record.",
           m.login_backoff_entries);
+    gauge("rrpcd_nonces", "Signature nonces remembered for the replay window.", m.nonces);
+    const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+        family(name, "counter", help);
+        fmt::format_to(to, "{} {}\n", name, value);
+    };
+    counter("rrpcd_login_backoff_evicted_total",
+            "Login back-off pairs forgotten to make room (mqtt.login_backoff_entries).",
+            m.login_backoff_evicted);
+    counter("rrpcd_nonces_forgotten_total",
+            "Nonces forgotten before their window ended (http.max_nonces); each raised its own "
+            "access key's floor.",
+            m.nonces_forgotten);
     family("rrpcd_calls_total", "counter", "RRPC calls by outcome.");
     for (const auto& [code, n] : {std::pair{"SUCCESS", m.calls_success},
                                   {"TIMEOUT", m.calls_timeout},
                                   {"OFFLINE", m.calls_offline},
                                   {"HALFCONN", m.calls_halfconn}})
         fmt::format_to(to, "rrpcd_calls_total{{code=\"{}\"}} {}\n", code, n);
-    family("rrpcd_store_failed_writes_total", "counter",
-           "Store transactions that failed; their callers were answered ServiceUnavailable.");
-    fmt::format_to(to, "rrpcd_store_failed_writes_total {}\n", m.store_failed_writes);
+    counter("rrpcd_store_failed_writes_total",
+            "Store transactions that failed; their callers were answered ServiceUnavailable.",
+            m.store_failed_writes);
     return out;
 }
 

@@ -17,6 +17,9 @@ struct metrics_snapshot {
     std::size_t devices_online = 0;
     std::size_t calls_pending = 0;
     std::size_t login_backoff_entries = 0;
+    std::uint64_t login_backoff_evicted = 0;  ///< pairs forgotten to make room
+    std::size_t nonces = 0;                   ///< remembered signature nonces
+    std::uint64_t nonces_forgotten = 0;       ///< before their window ended (the cache was full)
     std::uint64_t calls_success = 0, calls_timeout = 0, calls_offline = 0, calls_halfconn = 0;
     std::uint64_t store_failed_writes = 0;  ///< transactions the store could not commit
 };

@@ -72,7 +72,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
           devices_, journal(),
           [this](const catalog::device_key& d, bool forget) { registry_.disconnect(d, forget); },
           log_.server),
-      auth_(settings_.access_keys, settings_.http.signature_window),
+      auth_(settings_.access_keys, settings_.http.signature_window, settings_.http.max_nonces),
       api_(api_limits_of(settings_), auth_,
            {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal(), fleet_},
            log_.http),
@@ -255,6 +255,9 @@ metrics_snapshot shard::metrics() const {
     m.devices_online = registry_.online();
     m.calls_pending = rrpc_.pending();
     m.login_backoff_entries = backoff_.tracked();
+    m.login_backoff_evicted = backoff_.evicted();
+    m.nonces = auth_.nonces().size();
+    m.nonces_forgotten = auth_.nonces().forgotten();
     const auto& st = rrpc_.stats();
     m.calls_success = st.success;
     m.calls_timeout = st.timeout;

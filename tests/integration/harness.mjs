@@ -85,7 +85,10 @@ export async function startServer(options = {}) {
     const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-test-'));
     const configPath = path.join(dir, 'rrpcd.toml');
     fs.writeFileSync(configPath, renderConfig(dir, opts));
-    const proc = spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // `openFiles`: the process's descriptor limit (ulimit -n), set by the shell that execs it.
+    const proc = opts.openFiles
+        ? spawn('/bin/sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" --config "$1"`, RRPCD, configPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     const logWaiters = [];
     proc.stderr.on('data', (chunk) => {
@@ -274,9 +277,9 @@ const pct = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCo
 /// A V1-signed query string (HMAC-SHA1, the SDKs' `signatureAlgorithm: 'v2'` scheme) for `params`,
 /// with a fresh nonce and the current Timestamp unless `params` gives them: for tests that must
 /// send what no SDK sends (replays, stale timestamps, thousands of parameters, odd values).
-export function signV1(params, { secret = ACCESS_KEY.secret, method = 'GET' } = {}) {
+export function signV1(params, { secret = ACCESS_KEY.secret, method = 'GET', id = ACCESS_KEY.id } = {}) {
     const all = {
-        Format: 'JSON', Version: '2018-01-20', AccessKeyId: ACCESS_KEY.id, SignatureMethod: 'HMAC-SHA1',
+        Format: 'JSON', Version: '2018-01-20', AccessKeyId: id, SignatureMethod: 'HMAC-SHA1',
         SignatureVersion: '1.0', SignatureNonce: crypto.randomUUID(),
         Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), ...params,
     };

@@ -8,11 +8,14 @@ import { describe, test } from 'node:test';
 
 import mqttPacket from 'mqtt-packet';
 
+import Iot from '@alicloud/iot20180120';
+
 import * as h from './harness.mjs';
 
-/// `count` RRpc calls to `device` (an echoing device); asserts each SUCCESS, returns the p99 ms.
-async function calls(server, device, count = 50) {
-    const client = h.iotClient(server);
+/// `count` RRpc calls to `device` (an echoing device) with `key` (the test's by default); asserts
+/// each SUCCESS, returns the p99 ms.
+async function calls(server, device, count = 50, key = undefined) {
+    const client = h.iotClient(server, { key });
     await h.rrpc(client, { device, payload: 'warm-up' });  // the SDK's first call sets itself up
     const times = [];
     for (let i = 0; i < count; ++i) {
@@ -171,6 +174,86 @@ describe('hostile clients', () => {
         await told;
         await stream.close();
         echoing.end(true);
+        dev.end(true);
+    });
+
+    test('a request signed 14 minutes ahead, then a flood of one key past max_nonces: other keys are still served', async () => {
+        const [good] = h.devices(1);
+        const other = { id: 'LTAIotherKey', secret: 'other-secret' };
+        const server = await h.startServer({
+            deviceList: [good], httpExtra: 'max_nonces = 1000',
+            extra: `[[access_keys]]\nid = "${other.id}"\nsecret = "${other.secret}"`,
+        });
+        const dev = await echoDevice(server, good);
+        const status = { Action: 'GetDeviceStatus', ProductKey: good.productKey, DeviceName: good.deviceName };
+        const get = async (query) => (await fetch(`http://127.0.0.1:${server.httpPort}/?${query}`)).json();
+        const ahead = new Date(Date.now() + 14 * 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
+        const early = h.signV1({ ...status, Timestamp: ahead });
+        assert.equal((await get(early)).Success, true);
+        let served = 0;
+        const t0 = performance.now();
+        for (let i = 0; i < 3000; i += 50)
+            served += (await Promise.all(Array.from({ length: 50 }, () => get(h.signV1(status))))).filter((b) => b.Success).length;
+        // (Within one second past the capacity the flooding key raises its own floor to that
+        // second: some of its requests are refused; no other key's are.)
+        console.log(`nonce flood: ${served} of 3000 served, ${(3000 / ((performance.now() - t0) / 1000)).toFixed(0)} requests/s`);
+        assert.match(await h.metricsText(server), /rrpcd_nonces_forgotten_total [1-9]/);
+        // The future-dated request is the last to be forgotten: a replay of it is still refused.
+        assert.equal((await get(early)).Code, 'SignatureNonceUsed');
+        // Another key, through the official SDK: served (was InvalidTimeStamp.Expired for 14 minutes).
+        const res = await h.iotClient(server, { key: other }).getDeviceStatus(new Iot.GetDeviceStatusRequest({ productKey: good.productKey, deviceName: good.deviceName }));
+        assert.equal(res.body.success, true);
+        assert.equal(res.body.data.status, 'ONLINE');
+        console.log(`nonce flood: RRpc p99 ${(await calls(server, good, 50, other)).toFixed(1)} ms (another key)`);
+        dev.end(true);
+    });
+
+    test('thousands of failed logins with distinct names past login_backoff_entries: a new pair is still tracked and blocked', async () => {
+        const [guessed, good] = h.devices(2);
+        const server = await h.startServer({ deviceList: [guessed, good], mqttExtra: 'login_backoff_entries = 1000\nlogin_backoff_after = 3' });
+        const dev = await echoDevice(server, good);
+        /// One CONNECT on a fresh socket; resolves with the CONNACK return code.
+        const login = (fields) => new Promise((resolve, reject) => {
+            const socket = net.connect(server.mqttPort, '127.0.0.1');
+            socket.once('close', h.track(() => socket.destroy()));
+            socket.once('error', reject);
+            socket.once('data', (b) => { resolve(b[3]); socket.destroy(); });
+            socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, ...fields }));
+        });
+        const wrong = (i) => ({ ...h.credentials(guessed, { secret: 'guess' }), username: `flood${i}&${guessed.productKey}` });
+        const p99 = calls(server, good, 100);
+        const t0 = performance.now();
+        for (let i = 0; i < 5000; i += 50)
+            for (const code of await Promise.all(Array.from({ length: 50 }, (_, k) => login(wrong(i + k))))) assert.equal(code, 4);
+        const seconds = (performance.now() - t0) / 1000;
+        console.log(`5,000 failed logins with distinct names: ${(5000 / seconds).toFixed(0)} logins/s; RRpc p99 ${(await p99).toFixed(1)} ms`);
+        assert.match(await h.metricsText(server), /rrpcd_login_backoff_evicted_total [1-9]/);
+        // At capacity a new pair is still tracked: three failures, then its right password is refused unchecked.
+        for (let i = 0; i < 3; ++i) assert.equal(await login(h.credentials(guessed, { secret: 'guess' })), 4);
+        assert.equal(await login(h.credentials(guessed)), 3);
+        assert.match(await h.metricsText(server), /rrpcd_limit_hits_total\{limit="mqtt_login_backoff"\} 1\n/);
+        dev.end(true);
+    });
+
+    test('out of descriptors (ulimit -n 256) under 600 connections: accept failures are counted, logged sparsely, and service resumes', async () => {
+        const [good] = h.devices(1);
+        const server = await h.startServer({ deviceList: [good], openFiles: 256 });
+        const sockets = [];
+        const eighth = server.waitForLog(/limit=accept_failed [^\n]*count=8\n/);
+        for (let i = 0; i < 600; ++i) {
+            const socket = net.connect(server.mqttPort, '127.0.0.1');
+            socket.once('close', h.track(() => socket.destroy()));
+            socket.on('error', () => {});
+            sockets.push(socket);
+        }
+        await eighth;  // accept() failed at least 8 times (it retries every 100 ms)
+        const lines = server.log().match(/event=limit_hit limit=accept_failed[^\n]*/g);
+        assert.deepEqual(lines.map((l) => Number(/count=(\d+)/.exec(l)[1])), [1, 2, 4, 8]);
+        for (const socket of sockets) socket.destroy();
+        // The listener takes connections again: a device logs in and answers an SDK call.
+        const dev = await echoDevice(server, good);
+        assert.equal((await h.rrpc(h.iotClient(server), { device: good, payload: 'after' })).rrpcCode, 'SUCCESS');
+        assert.match(await h.metricsText(server), /rrpcd_limit_hits_total\{limit="accept_failed"\} ([89]|[1-9]\d+)\n/);
         dev.end(true);
     });
 });

@@ -9,7 +9,8 @@ TEST_CASE("failed logins back off per address and username, doubling up to the m
     rrpcd::config::login_backoff_settings settings;
     settings.failures = 2;
     settings.max_delay = std::chrono::seconds{4};
-    login_backoff backoff{settings, 3};
+    settings.max_entries = 3;
+    login_backoff backoff{settings};
     const login_backoff::clock::time_point t0{std::chrono::hours{1}};
     using std::chrono::milliseconds;
     const login_backoff::who guesser{make_address("10.0.0.1"), "dev1&pk"};
@@ -46,7 +47,8 @@ TEST_CASE("at capacity a blocked guesser is not pushed out by a flood of new nam
     rrpcd::config::login_backoff_settings settings;
     settings.failures = 2;
     settings.max_delay = std::chrono::seconds{300};
-    login_backoff backoff{settings, 100};
+    settings.max_entries = 100;
+    login_backoff backoff{settings};
     const login_backoff::clock::time_point t0{std::chrono::hours{1}};
     const login_backoff::who guesser{make_address("10.0.0.1"), "dev1&pk"};
     for (int i = 0; i < 4; ++i) backoff.failed(guesser, t0);  // blocked for 4 s

@@ -79,6 +79,21 @@ TEST_CASE("a request signed 14 minutes ahead and a flood raise no floor for anyo
     CHECK(cache.check("flood", "same second", now, now) == nonce_cache::verdict::expired);
 }
 
+TEST_CASE("of two nonces signed in one second, the one that came first is forgotten first",
+          "[http]") {
+    const auto now = std::chrono::system_clock::now();
+    nonce_cache cache{900s, 10};
+    for (int i = 0; i < 10; ++i)
+        CHECK(cache.check("flood", std::to_string(i), now, now) == nonce_cache::verdict::fresh);
+    CHECK(cache.check("honest", "h1", now, now) == nonce_cache::verdict::fresh);
+    for (int i = 0; i < 9; ++i)
+        CHECK(cache.check("flood", "later" + std::to_string(i), now + 1s, now) ==
+              nonce_cache::verdict::fresh);
+    // Every flood entry of that second went before the honest one: its key has no floor.
+    CHECK(cache.check("honest", "h1", now, now) == nonce_cache::verdict::replayed);
+    CHECK(cache.check("honest", "h2", now, now) == nonce_cache::verdict::fresh);
+}
+
 TEST_CASE("a request target in origin or absolute form, the latter naming this host",
           "[http][RFC9112-3.2.2]") {
     const auto origin = decode_request("/?Action=RRpc&A=%20", "h:80", "", "");

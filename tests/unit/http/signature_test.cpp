@@ -107,7 +107,7 @@ TEST_CASE("every captured SDK request canonicalises and signs as the SDK did", "
 TEST_CASE("the authenticator accepts every captured request once", "[http]") {
     for (const auto& c : captured_requests()) {
         INFO(c.label);
-        authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}};
+        authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}, 1000};
         const auto now = signed_at(c) + std::chrono::seconds{30};
         const auto who = auth.verify(c.req, c.path, c.params, now);
         REQUIRE(who);
@@ -123,28 +123,28 @@ TEST_CASE("the authenticator refuses what the cloud refuses", "[http]") {
         INFO(c.label);
         const auto now = signed_at(c);
         SECTION("a stale timestamp") {
-            authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}};
+            authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}, 1000};
             const auto r = auth.verify(c.req, c.path, c.params, now + std::chrono::minutes{16});
             REQUIRE_FALSE(r);
             CHECK(r.error().code == "InvalidTimeStamp.Expired");
             CHECK(r.error().status == 400);
         }
         SECTION("a wrong secret") {
-            authenticator auth{{{c.key_id, c.secret + "x"}}, std::chrono::seconds{900}};
+            authenticator auth{{{c.key_id, c.secret + "x"}}, std::chrono::seconds{900}, 1000};
             const auto r = auth.verify(c.req, c.path, c.params, now);
             REQUIRE_FALSE(r);
             CHECK(r.error().code == "SignatureDoesNotMatch");
             CHECK(r.error().status == 400);
         }
         SECTION("an unknown key") {
-            authenticator auth{{{"someone-else", c.secret}}, std::chrono::seconds{900}};
+            authenticator auth{{{"someone-else", c.secret}}, std::chrono::seconds{900}, 1000};
             const auto r = auth.verify(c.req, c.path, c.params, now);
             REQUIRE_FALSE(r);
             CHECK(r.error().code == "InvalidAccessKeyId.NotFound");
             CHECK(r.error().status == 404);
         }
         SECTION("a changed parameter") {
-            authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}};
+            authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}, 1000};
             auto params = c.params;
             auto& list = params.query.empty() ? params.form : params.query;
             for (auto& [k, v] : list)
@@ -166,7 +166,7 @@ TEST_CASE("V3 requests must sign the headers that carry action, version, date an
         REQUIRE(pos != std::string::npos);
         header.erase(pos, std::string_view{"x-acs-signature-nonce;"}.size());
         req.set(bhttp::field::authorization, header);
-        authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}};
+        authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}, 1000};
         const auto r = auth.verify(req, c.path, c.params, signed_at(c));
         REQUIRE_FALSE(r);
         CHECK(r.error().code == "IncompleteSignature");
@@ -174,7 +174,7 @@ TEST_CASE("V3 requests must sign the headers that carry action, version, date an
 }
 
 TEST_CASE("V1 requests name what is missing", "[http]") {
-    authenticator auth{{{"k", "s"}}, std::chrono::seconds{900}};
+    authenticator auth{{{"k", "s"}}, std::chrono::seconds{900}, 1000};
     authenticator::request req{bhttp::verb::get, "/?Action=RRpc", 11};
     request_params params;
     params.query = {{"Action", "RRpc"}};

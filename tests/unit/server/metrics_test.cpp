@@ -28,6 +28,6 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
             ++samples;
         at = end + 1;
     }
-    CHECK(families == 8);
-    CHECK(samples == rrpcd::kit::limit_kinds + 5 + 4 + 1);
+    CHECK(families == 11);
+    CHECK(samples == rrpcd::kit::limit_kinds + 6 + 2 + 4 + 1);
 }
