@@ -42,6 +42,8 @@ std::optional<client_id_parts> parse_client_id(std::string_view client_id) {
             parts.timestamp = value;
         } else if (key == "ext") {
             parts.ext = value == "1";
+        } else if (key == "_ss") {
+            parts.server_subscribe = value == "1";
         }
     }
     if (!has_securemode) return std::nullopt;

@@ -16,7 +16,8 @@ struct client_id_parts {
     kit::hmac_algorithm signmethod =
         kit::hmac_algorithm::md5;          ///< the platform's default is hmacmd5
     std::optional<std::string> timestamp;  ///< signed when present; never checked for freshness
-    bool ext = false;                      ///< `ext=1`: custom-topic RRPC support (C SDK)
+    bool ext = false;  ///< `ext=1`: sync services on `/ext/rrpc/{id}/sys/…` (Link SDKs)
+    bool server_subscribe = false;  ///< `_ss=1`: the platform subscribes its topics for it
 };
 
 /// Parses the client id. The `|...|` block is comma-separated `k=v`, whitespace around each part

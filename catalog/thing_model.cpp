@@ -42,7 +42,7 @@ std::optional<std::size_t> count_spec(const json::object& specs, std::string_vie
 }
 
 bool parse_params(const json::value* list, const std::string& path, std::vector<param_def>& out,
-                  error& err);
+                  std::vector<std::string>& names, error& err);
 
 bool parse_type(const json::value& v, const std::string& path, data_type& out, error& err) {
     const auto* o = v.if_object();
@@ -95,7 +95,12 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
             return true;
         }
         case data_type::type_kind::date: return true;
-        case data_type::type_kind::struct_: return parse_params(specs_v, sp, out.members, err);
+        case data_type::type_kind::struct_: {
+            std::vector<std::string> names;  // a struct's members are declared, never named
+            if (!parse_params(specs_v, sp, out.members, names, err)) return false;
+            if (!names.empty()) return err = sp + ": members must be objects", false;
+            return true;
+        }
         case data_type::type_kind::array: {
             const auto* specs = specs_v ? specs_v->if_object() : nullptr;
             if (specs == nullptr) return err = sp + ": expected {size, item}", false;
@@ -109,13 +114,20 @@ bool parse_type(const json::value& v, const std::string& path, data_type& out, e
     return true;
 }
 
+/// `names`: where the identifier strings of a console export's `get` service go
+/// (`"inputData": ["PowerSwitch", …]` names properties, it declares no parameter).
 bool parse_params(const json::value* list, const std::string& path, std::vector<param_def>& out,
-                  error& err) {
+                  std::vector<std::string>& names, error& err) {
     if (list == nullptr) return true;
     const auto* arr = list->if_array();
     if (arr == nullptr) return err = path + ": expected an array", false;
     for (std::size_t i = 0; i < arr->size(); ++i) {
         const auto p = path + "[" + std::to_string(i) + "]";
+        if (const auto* name = (*arr)[i].if_string()) {
+            if (name->empty()) return err = p + ": an empty identifier", false;
+            names.emplace_back(*name);
+            continue;
+        }
         const auto* o = (*arr)[i].if_object();
         const auto* id = o ? o->if_contains("identifier") : nullptr;
         if (id == nullptr || !id->is_string() || id->as_string().empty())
@@ -261,7 +273,8 @@ boost::system::result<void, std::string> add_tsl(std::string_view text, thing_mo
         if (ct != "sync" && ct != "async")
             return path + ".callType: expected \"sync\" or \"async\"";
         s.sync = ct == "sync";
-        if (!parse_params(o->if_contains("inputData"), path + ".inputData", s.input, err))
+        if (!parse_params(o->if_contains("inputData"), path + ".inputData", s.input, s.input_names,
+                          err))
             return err;
         if (!model.services.emplace(s.identifier, std::move(s)).second)
             return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";

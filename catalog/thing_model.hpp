@@ -51,6 +51,9 @@ struct service_def {
         identifier;     ///< with its module prefix (`module:identifier`) outside the default module
     bool sync = false;  ///< callType "sync": through RRPC; "async": on the thing/service topic
     std::vector<param_def> input;
+    /// Identifiers a console export lists instead of parameters (its `get` service names the
+    /// properties it reads); they declare nothing to check.
+    std::vector<std::string> input_names;
 };
 
 /// A product's thing model: its services by identifier.

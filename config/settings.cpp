@@ -242,6 +242,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                       1000),
           integer_key("max_subscriptions", live, RRPCD_MEMBER(mqtt.max_subscriptions), 1,
                       1'000'000),
+          duration_key("session_expiry_s", restart, RRPCD_MEMBER(mqtt.session_expiry), 1,
+                       366 * 86'400),
           duration_key("login_backoff_max_s", live, RRPCD_MEMBER(mqtt.login_backoff.max_delay), 1,
                        86'400),
           integer_key("login_backoff_entries", restart,

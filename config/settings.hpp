@@ -50,6 +50,7 @@ struct mqtt_settings {
     std::size_t max_queued_messages = 1000;  ///< QoS 1 messages kept per device; more are refused
     std::size_t max_inflight_messages = 16;  ///< QoS 1 messages sent and not yet acknowledged
     std::size_t max_subscriptions = 1000;    ///< filters one session may hold
+    std::chrono::seconds session_expiry{7 * 86'400};  ///< a clean=0 session kept without a login
     login_backoff_settings login_backoff;
     bool operator==(const mqtt_settings&) const = default;
 };

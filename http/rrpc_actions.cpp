@@ -128,7 +128,8 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
             co_return queue_full(200);
         if (co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
     } else {
-        ctx.services.devices_online.publish(key, topic, *payload);  // at most once, as on the cloud
+        // At most once, as on the cloud: nothing waits for a subscription.
+        ctx.services.devices_online.publish(key, topic, *payload, std::chrono::milliseconds{0});
     }
     reply r;
     r.body["MessageId"] = std::to_string(id);

@@ -70,9 +70,13 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
 
     if (sync) {
         if (auto busy = too_many_pending(ctx, key)) co_return std::move(*busy);
+        // ext=1 (the Link SDKs): on /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{Identifier},
+        // answered on that topic; else on /sys/{pk}/{dn}/rrpc/request/{id}.
         rrpc::call_request call{key,
                                 std::move(payload),
-                                "",
+                                ctx.services.devices_online.ext_rrpc(key)
+                                    ? rrpc::thing_service_topic(key, identifier)
+                                    : std::string{},
                                 ctx.limits.thing_sync_timeout,
                                 rrpc::call_kind::thing_sync,
                                 identifier,

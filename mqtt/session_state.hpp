@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace rrpcd::mqtt {
 
@@ -27,6 +29,10 @@ public:
     /// [MQTT-3.3.5-1].
     std::optional<qos> match(std::string_view topic) const;
     std::size_t subscriptions() const noexcept { return filters_.size(); }
+    /// Every filter held, with its QoS (a clean=0 session keeps them).
+    std::vector<std::pair<std::string, qos>> filters() const {
+        return {filters_.begin(), filters_.end()};
+    }
     /// True when exactly `filter` is held.
     bool holds(std::string_view filter) const { return filters_.contains(filter); }
 

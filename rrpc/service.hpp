@@ -24,10 +24,15 @@ public:
     virtual ~device_gateway() = default;
     /// The device's link right now.
     virtual presence presence_of(const catalog::device_key& device) const = 0;
-    /// Publishes at QoS 0 to the device's live session. False when it has no session or no
-    /// subscription matches `topic` (the message then goes nowhere, as on any broker).
+    /// Publishes at QoS 0 to the device's live session. When no subscription matches `topic`
+    /// yet (the moments after CONNACK, a takeover, a _ss=1 login), the message waits up to
+    /// `hold` for one and goes when it comes. False when the device has no session, or nothing
+    /// matches and `hold` is zero (the message then goes nowhere, as on any broker).
     virtual bool publish(const catalog::device_key& device, std::string_view topic,
-                         std::string_view payload) = 0;
+                         std::string_view payload, std::chrono::milliseconds hold) = 0;
+    /// True when the device's live session logged in with `ext=1` (the Link SDKs): its sync
+    /// thing services go on `/ext/rrpc/{MessageId}/sys/{pk}/{dn}/thing/service/{Identifier}`.
+    virtual bool ext_rrpc(const catalog::device_key& device) const = 0;
     /// Queues a QoS 1 message: sent when the device is online and subscribed, kept until its
     /// PUBACK, sent again on its next session otherwise. False, with nothing queued, when the
     /// device's queue is full (the caller refuses the message).
@@ -37,6 +42,10 @@ public:
     /// keep it): it is not sent again, and its row goes if it was written after all.
     virtual void withdraw(const catalog::device_key& device, std::uint64_t message_id) = 0;
 };
+
+/// How long an async QoS 0 call to an online device waits for a matching subscription (the
+/// platform's longest sync Timeout).
+inline constexpr std::chrono::milliseconds subscription_grace{8000};
 
 /// One RRpc call as the API hands it over: already validated.
 struct call_request {

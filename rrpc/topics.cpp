@@ -54,6 +54,29 @@ std::string thing_service_topic(const catalog::device_key& device, std::string_v
            std::string{identifier};
 }
 
+std::vector<std::string> platform_subscriptions(const catalog::device_key& device) {
+    const auto sys = "/sys/" + device.product_key + "/" + device.device_name + "/";
+    const auto own = device.product_key + "/" + device.device_name;
+    return {
+        sys + "thing/service/+",                  // services, property/set and property/get
+        sys + "thing/event/+/post_reply",         // property and event posts' answers
+        sys + "thing/deviceinfo/update_reply",    //
+        sys + "thing/deviceinfo/delete_reply",    //
+        sys + "thing/dynamicTsl/get_reply",       // C 3.x
+        sys + "thing/model/down_raw",             // raw (passthrough) products
+        sys + "thing/model/up_raw_reply",         //
+        sys + "thing/config/push",                // remote configuration
+        sys + "thing/config/get_reply",           //
+        sys + "thing/ota/firmware/get_reply",     //
+        sys + "rrpc/request/+",                   // RRpc without a Topic
+        "/ext/rrpc/+" + sys + "thing/service/+",  // sync services of ext=1 devices
+        "/ext/ntp/" + own + "/response",          //
+        "/ext/error/" + own,                      //
+        "/ota/device/upgrade/" + own,             //
+        "/shadow/get/" + own,                     //
+    };
+}
+
 std::string reply_topic_of(std::string_view topic) {
     return std::string{topic} + "_reply";
 }
@@ -115,13 +138,17 @@ bool device_may_access(const catalog::device_key& device, std::string_view topic
     const level one{level::any_one};
     const level more{level::rest};
     const auto lit = [](std::string_view s) { return level{level::literal, s}; };
-    return fits(topic, {pk, dn, more}) ||                                //
-           fits(topic, {lit("sys"), pk, dn, more}) ||                    //
-           fits(topic, {lit("ext"), lit("rrpc"), one, pk, dn, more}) ||  //
-           fits(topic, {lit("ext"), lit("session"), pk, dn, more}) ||    //
-           fits(topic, {lit("ext"), lit("ntp"), pk, dn, more}) ||        //
-           fits(topic, {lit("shadow"), one, pk, dn}) ||                  //
-           (what == access::subscribe && fits(topic, {lit("broadcast"), pk, more}));
+    const bool sub = what == access::subscribe;
+    return fits(topic, {pk, dn, more}) ||                                            //
+           fits(topic, {lit("sys"), pk, dn, more}) ||                                //
+           fits(topic, {lit("ext"), lit("rrpc"), one, pk, dn, more}) ||              //
+           fits(topic, {lit("ext"), lit("rrpc"), one, lit("sys"), pk, dn, more}) ||  //
+           fits(topic, {lit("ext"), lit("session"), pk, dn, more}) ||                //
+           fits(topic, {lit("ext"), lit("ntp"), pk, dn, more}) ||                    //
+           fits(topic, {lit("shadow"), one, pk, dn}) ||                              //
+           fits(topic, {lit("ota"), lit("device"), one, pk, dn}) ||                  //
+           (sub && fits(topic, {lit("ext"), lit("error"), pk, dn})) ||               //
+           (sub && fits(topic, {lit("broadcast"), pk, more}));
 }
 
 }  // namespace rrpcd::rrpc

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rrpcd::rrpc {
 
@@ -27,6 +28,11 @@ std::string custom_rrpc_topic(std::uint64_t message_id, std::string_view topic);
 
 /// `/sys/{pk}/{dn}/thing/service/{identifier}`: where an async thing service is published.
 std::string thing_service_topic(const catalog::device_key& device, std::string_view identifier);
+
+/// What the platform subscribes a `_ss=1` device to at login (it sends no SUBSCRIBE for them):
+/// every downlink the Link SDKs handle without subscribing (Python `linkkit.py` 1.2.13, C
+/// 3.2.0 `dm_client.c`, `dm_fota.c`, `dm_cota.c`; README lists them with their sources).
+std::vector<std::string> platform_subscriptions(const catalog::device_key& device);
 
 /// `{topic}_reply`: where a device answers a request published on `topic` (Alink).
 std::string reply_topic_of(std::string_view topic);
@@ -71,8 +77,10 @@ bool is_device_topic(const catalog::device_key& device, std::string_view topic);
 enum class access { publish, subscribe };
 
 /// The topic ACL: a device may touch only its own topics: `/{pk}/{dn}/...`, `/sys/{pk}/{dn}/...`,
-/// `/ext/rrpc/{id|+}/{pk}/{dn}/...`, `/ext/session/{pk}/{dn}/...`, `/ext/ntp/{pk}/{dn}/...`,
-/// `/shadow/{op}/{pk}/{dn}`, and subscribe to `/broadcast/{pk}/...`. A wildcard may appear only
+/// `/ext/rrpc/{id|+}/{pk}/{dn}/...` and `/ext/rrpc/{id|+}/sys/{pk}/{dn}/...`,
+/// `/ext/session/{pk}/{dn}/...`, `/ext/ntp/{pk}/{dn}/...`, `/shadow/{op}/{pk}/{dn}`,
+/// `/ota/device/{op}/{pk}/{dn}`, and subscribe to `/ext/error/{pk}/{dn}` and
+/// `/broadcast/{pk}/...`. A wildcard may appear only
 /// where it cannot reach another device's topics. `topic` must be a valid name or filter.
 bool device_may_access(const catalog::device_key& device, std::string_view topic,
                        access what) noexcept;

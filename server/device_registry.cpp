@@ -1,5 +1,7 @@
 #include "server/device_registry.hpp"
 
+#include "kit/unix_ms.hpp"
+
 namespace rrpcd::server {
 
 device_registry::attachment::~attachment() {
@@ -22,6 +24,9 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session != &session) return;  // taken over
     it->second.session = nullptr;
+    it->second.waiting.clear();  // their calls end with the session
+    if (const auto* kept = sessions_.left(device, kit::unix_ms()))
+        journal_.session_saved(device, *kept, store::journal::urgency::lazy);
     it->second.last = rrpc::presence{how, rrpc::presence::clock::now(), session.keep_alive()};
     --online_;
     outbox_.session_ended(device);
@@ -38,11 +43,24 @@ rrpc::presence device_registry::presence_of(const catalog::device_key& device) c
 }
 
 bool device_registry::publish(const catalog::device_key& device, std::string_view topic,
-                              std::string_view payload) {
+                              std::string_view payload, std::chrono::milliseconds hold) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
-    return it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0, false) !=
-           delivery::none;
+    if (it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0, false) !=
+        delivery::none)
+        return true;
+    auto& waiting = it->second.waiting;
+    if (hold.count() <= 0 || waiting.size() >= max_held) return false;
+    waiting.push_back(
+        {std::string{topic}, std::string{payload}, std::chrono::steady_clock::now() + hold});
+    log_->debug("event=held_for_subscription pk={} dn={} waiting={}", device.product_key,
+                device.device_name, waiting.size());
+    return true;
+}
+
+bool device_registry::ext_rrpc(const catalog::device_key& device) const {
+    const auto it = devices_.find(device);
+    return it != devices_.end() && it->second.session != nullptr && it->second.session->ext_rrpc();
 }
 
 bool device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
@@ -73,7 +91,17 @@ void device_registry::restore(const catalog::device_key& device, rrpc::queued_me
 
 void device_registry::flush(const catalog::device_key& device) {
     const auto it = devices_.find(device);
-    if (it == devices_.end() || it->second.session == nullptr || outbox_.size(device) == 0) return;
+    if (it == devices_.end() || it->second.session == nullptr) return;
+    auto& waiting = it->second.waiting;
+    if (!waiting.empty()) {
+        const auto now = std::chrono::steady_clock::now();
+        std::erase_if(waiting, [&](const held& h) {
+            return h.until <= now ||
+                   it->second.session->deliver(h.topic, h.payload, mqtt::qos::at_most_once, 0,
+                                               false) != delivery::none;
+        });
+    }
+    if (outbox_.size(device) == 0) return;
     auto& queue = outbox_.queue(device);
     // A window, not the whole queue: the next message goes when a PUBACK frees a place, so a
     // long queue never overruns the session's outbound limit before its acks are read, and
@@ -106,6 +134,42 @@ void device_registry::flush(const catalog::device_key& device) {
         if (outbox_.acknowledge(device, id)) journal_.message_done(device, id);
 }
 
+const rrpc::kept_session* device_registry::login_session(const catalog::device_key& device,
+                                                         bool clean) {
+    const auto now = kit::unix_ms();
+    if (clean) {
+        if (sessions_.discard(device)) journal_.session_deleted(device);
+        return nullptr;
+    }
+    if (const auto* kept = sessions_.resume(device, now)) {
+        journal_.session_saved(device, *kept, store::journal::urgency::lazy);
+        return kept;
+    }
+    sessions_.keep(device, {{}, now, true});
+    journal_.session_saved(device, {{}, now, true}, store::journal::urgency::durable);
+    return nullptr;
+}
+
+void device_registry::session_changed(const catalog::device_key& device,
+                                      std::vector<std::pair<std::string, mqtt::qos>> filters) {
+    rrpc::kept_session s{std::move(filters), kit::unix_ms(), true};
+    journal_.session_saved(device, s, store::journal::urgency::durable);
+    sessions_.keep(device, std::move(s));
+}
+
+void device_registry::restore_session(const catalog::device_key& device, rrpc::kept_session s) {
+    s.online = false;
+    sessions_.keep(device, std::move(s));
+}
+
+void device_registry::expire_sessions() {
+    const auto gone = sessions_.expire(kit::unix_ms());
+    for (const auto& device : gone) journal_.session_deleted(device);
+    if (!gone.empty())
+        log_->info("event=sessions_expired count={} expired_total={} kept={}", gone.size(),
+                   sessions_.expired(), sessions_.size());
+}
+
 void device_registry::close_all() {
     for (auto& [device, e] : devices_)
         if (e.session != nullptr) e.session->close(close_reason::shutdown);
@@ -115,7 +179,9 @@ void device_registry::disconnect(const catalog::device_key& device, bool forget)
     const auto it = devices_.find(device);
     if (it != devices_.end() && it->second.session != nullptr)
         it->second.session->close(close_reason::removed);
-    if (forget) outbox_.forget(device);
+    if (!forget) return;
+    outbox_.forget(device);
+    if (sessions_.discard(device)) journal_.session_deleted(device);
 }
 
 void device_registry::acknowledged(const catalog::device_key& device, std::uint64_t message_id) {

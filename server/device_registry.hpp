@@ -3,6 +3,7 @@
 #include "catalog/device_key.hpp"
 #include "config/settings.hpp"
 #include "kit/limit_counters.hpp"
+#include "rrpc/kept_sessions.hpp"
 #include "rrpc/outbox.hpp"
 #include "rrpc/presence.hpp"
 #include "rrpc/service.hpp"
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace rrpcd::server {
 
@@ -34,7 +36,8 @@ public:
           settings_(settings),
           counters_(counters),
           log_(std::move(log)),
-          outbox_(settings.max_queued_messages) {}
+          outbox_(settings.max_queued_messages),
+          sessions_(settings.session_expiry) {}
 
     /// Start-up: a message the journal kept from before (in acceptance order).
     void restore(const catalog::device_key& device, rrpc::queued_message message);
@@ -76,11 +79,13 @@ public:
 
     rrpc::presence presence_of(const catalog::device_key& device) const override;
     bool publish(const catalog::device_key& device, std::string_view topic,
-                 std::string_view payload) override;
+                 std::string_view payload, std::chrono::milliseconds hold) override;
+    bool ext_rrpc(const catalog::device_key& device) const override;
     bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                           std::string topic, std::string payload) override;
 
-    /// Sends the device's queued QoS 1 messages that its live session now subscribes to.
+    /// Sends what waits for the device and its live session now subscribes to: QoS 0 messages
+    /// held for a subscription, then queued QoS 1 messages (a window of them).
     void flush(const catalog::device_key& device);
     /// The device acknowledged the QoS 1 message `message_id`.
     void acknowledged(const catalog::device_key& device, std::uint64_t message_id);
@@ -98,14 +103,36 @@ public:
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }
 
+    /// A login of `device` (attached): with clean=0 the session it resumes (nullptr when it
+    /// starts a new one, then kept from now on); with clean=1 a kept one is discarded.
+    const rrpc::kept_session* login_session(const catalog::device_key& device, bool clean);
+    /// A clean=0 session's subscriptions are now `filters` (written to the store at once).
+    void session_changed(const catalog::device_key& device,
+                         std::vector<std::pair<std::string, mqtt::qos>> filters);
+    /// Start-up: a clean=0 session the store kept.
+    void restore_session(const catalog::device_key& device, rrpc::kept_session s);
+    /// Forgets the sessions past `mqtt.session_expiry_s` without a login; logs and counts.
+    void expire_sessions();
+    const rrpc::kept_sessions& sessions() const noexcept { return sessions_; }
+
 private:
     /// The attachment's end: see attachment.
     void detach(const catalog::device_key& device, const live_session& session,
                 rrpc::presence::state how);
 
+    /// A QoS 0 message waiting for a subscription of the live session.
+    struct held {
+        std::string topic;
+        std::string payload;
+        std::chrono::steady_clock::time_point until;
+    };
+    /// At most this many QoS 0 messages wait per device (a sync call's are bounded by
+    /// rrpc.max_pending_per_device before that).
+    static constexpr std::size_t max_held = 256;
     struct entry {
         live_session* session = nullptr;
-        rrpc::presence last;  ///< valid when session is null
+        rrpc::presence last;        ///< valid when session is null
+        std::vector<held> waiting;  ///< for a subscription; only while a session is live
     };
     std::unordered_map<catalog::device_key, entry, catalog::device_key_hash> devices_;
     std::size_t online_ = 0;
@@ -114,6 +141,7 @@ private:
     kit::limit_counters& counters_;
     std::shared_ptr<spdlog::logger> log_;
     rrpc::outbox outbox_;
+    rrpc::kept_sessions sessions_;
 };
 
 }  // namespace rrpcd::server

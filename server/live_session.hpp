@@ -36,6 +36,8 @@ public:
     virtual clock::time_point last_activity() const noexcept = 0;
     /// The keep-alive its CONNECT asked for.
     virtual std::chrono::seconds keep_alive() const noexcept = 0;
+    /// Its client id said `ext=1`.
+    virtual bool ext_rrpc() const noexcept = 0;
 
 protected:
     ~live_session() = default;

@@ -29,6 +29,8 @@ std::string render_metrics(const metrics_snapshot& m) {
           "Source address and username pairs with failed logins on record.",
           m.login_backoff_entries);
     gauge("rrpcd_nonces", "Signature nonces remembered for the replay window.", m.nonces);
+    gauge("rrpcd_sessions_kept", "clean=0 sessions kept (their devices online or away).",
+          m.sessions_kept);
     const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
         family(name, "counter", help);
         fmt::format_to(to, "{} {}\n", name, value);
@@ -40,6 +42,9 @@ std::string render_metrics(const metrics_snapshot& m) {
             "Nonces forgotten before their window ended (http.max_nonces); each raised its own "
             "access key's floor.",
             m.nonces_forgotten);
+    counter("rrpcd_sessions_expired_total",
+            "clean=0 sessions forgotten after mqtt.session_expiry_s without a login.",
+            m.sessions_expired);
     family("rrpcd_calls_total", "counter", "RRPC calls by outcome.");
     for (const auto& [code, n] : {std::pair{"SUCCESS", m.calls_success},
                                   {"TIMEOUT", m.calls_timeout},

@@ -17,6 +17,8 @@ struct metrics_snapshot {
     std::size_t devices_online = 0;
     std::size_t calls_pending = 0;
     std::size_t login_backoff_entries = 0;
+    std::size_t sessions_kept = 0;            ///< clean=0 sessions, online or away
+    std::uint64_t sessions_expired = 0;       ///< forgotten after mqtt.session_expiry_s
     std::uint64_t login_backoff_evicted = 0;  ///< pairs forgotten to make room
     std::size_t nonces = 0;                   ///< remembered signature nonces
     std::uint64_t nonces_forgotten = 0;       ///< before their window ended (the cache was full)

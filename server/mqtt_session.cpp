@@ -244,7 +244,7 @@ void mqtt_session::handle(mqtt::protocol_event& event) {
     if (auto* e = std::get_if<mqtt::event::subscribe_request>(&event))
         return on_subscribe(e->subscribe);
     if (auto* e = std::get_if<mqtt::event::unsubscribe_request>(&event))
-        return state_.unsubscribe(e->unsubscribe.filters);
+        return on_unsubscribe(e->unsubscribe);
     if (std::holds_alternative<mqtt::event::disconnected>(event)) return finish(ending::disconnect);
     if (auto* e = std::get_if<mqtt::event::violation>(&event)) return on_violation(e->reason);
     if (auto* e = std::get_if<mqtt::event::acknowledged>(&event)) {
@@ -283,12 +283,27 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         return finish(ending::refused);
     }
     device_ = *verdict.device;
+    clean_ = c.clean_session;
+    ext_ = verdict.flags && verdict.flags->ext;
     if (verdict.first_login) ctx_.fleet.first_login(*device_, kit::unix_ms());
     attachment_.emplace(ctx_.registry.attach(*device_, *this));
-    protocol_.accept(false, outbox_);  // no stored sessions: session present is 0
-    deadline_.cancel();                // the watchdog moves from the CONNECT deadline to keep-alive
-    ctx_.log->info("event=device_online pk={} dn={} peer={} keep_alive={}", device_->product_key,
-                   device_->device_name, peer_, c.keep_alive);
+    // A clean=0 login resumes its subscriptions (the C SDKs do not subscribe again); a _ss=1
+    // device is subscribed to its platform topics, as the platform does.
+    const auto* kept = ctx_.registry.login_session(*device_, clean_);
+    if (kept != nullptr)
+        for (const auto& [filter, qos] : kept->filters) state_.subscribe(filter, qos);
+    const bool server_subscribe = verdict.flags && verdict.flags->server_subscribe;
+    if (server_subscribe)
+        for (auto& filter : rrpc::platform_subscriptions(*device_))
+            state_.subscribe(std::move(filter), mqtt::qos::at_least_once);
+    protocol_.accept(kept != nullptr, outbox_);
+    deadline_.cancel();  // the watchdog moves from the CONNECT deadline to keep-alive
+    ctx_.log->info(
+        "event=device_online pk={} dn={} peer={} keep_alive={} clean={} session_present={} "
+        "ss={} ext={} subscriptions={}",
+        device_->product_key, device_->device_name, peer_, c.keep_alive, clean_, kept != nullptr,
+        server_subscribe, ext_, state_.subscriptions());
+    ctx_.registry.flush(*device_);  // after CONNACK: what waits and now has a subscription
 }
 
 void mqtt_session::on_publish(mqtt::publish& p) {
@@ -339,7 +354,13 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
         state_.subscribe(std::move(sub.filter), granted);
     }
     protocol_.suback(s.packet_id, std::move(codes), outbox_);
-    ctx_.registry.flush(*device_);  // queued QoS 1 messages this subscription now reaches
+    if (!clean_) ctx_.registry.session_changed(*device_, state_.filters());
+    ctx_.registry.flush(*device_);  // what waits and this subscription now reaches
+}
+
+void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
+    state_.unsubscribe(u.filters);
+    if (!clean_) ctx_.registry.session_changed(*device_, state_.filters());
 }
 
 delivery mqtt_session::deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,

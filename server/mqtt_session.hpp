@@ -68,6 +68,7 @@ public:
     void close(close_reason why) override;
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
+    bool ext_rrpc() const noexcept override { return ext_; }
 
 private:
     /// Why the session ended; decides the device's presence afterwards.
@@ -92,6 +93,7 @@ private:
     void on_connect(const mqtt::connect& c);
     void on_publish(mqtt::publish& p);
     void on_subscribe(mqtt::subscribe& s);
+    void on_unsubscribe(const mqtt::unsubscribe& u);
     void on_violation(const boost::system::error_code& reason);
     /// Stops reading; the writer flushes what is queued (bounded by the watchdog) and ends.
     void finish(ending why);
@@ -119,6 +121,8 @@ private:
     std::optional<device_registry::attachment> attachment_;
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
+    bool clean_ = true;  ///< the CONNECT's clean session flag: false keeps the session
+    bool ext_ = false;   ///< the client id's ext=1
     boost::asio::ip::address address_;
     std::string peer_;
 };

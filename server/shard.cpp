@@ -132,11 +132,15 @@ boost::system::result<void, std::string> shard::open() {
             ids_.resume_after(c.message_id);
             async_.restore(calls_.restore(c));
         }
+        const auto sessions = store_->load_sessions();
+        if (!sessions) return failed(sessions.error());
+        for (const auto& [device, s] : *sessions) registry_.restore_session(device, s);
+        registry_.expire_sessions();
         log_.server->info(
             "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
-            "async_calls={}",
+            "async_calls={} sessions={}",
             settings_.store.path.string(), catalog->products.size(), catalog->devices.size(),
-            kept->size(), calls->size());
+            kept->size(), calls->size(), registry_.sessions().size());
     }
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
     calls_.on_change = [this](const rrpc::call_record& r) {
@@ -170,6 +174,16 @@ boost::system::result<std::string, std::string> shard::listen(const char* name,
 
 void shard::start() {
     for (auto& hook : webhooks_) hook->start();
+    asio::co_spawn(*io_, expire_sessions(), log_exception{log_.server});
+}
+
+asio::awaitable<void> shard::expire_sessions() {
+    asio::steady_timer tick{*io_};
+    for (;;) {
+        tick.expires_after(std::chrono::minutes{1});
+        if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
+        registry_.expire_sessions();
+    }
 }
 
 asio::awaitable<void> shard::accept(listener& l) {
@@ -255,6 +269,8 @@ metrics_snapshot shard::metrics() const {
     m.devices_online = registry_.online();
     m.calls_pending = rrpc_.pending();
     m.login_backoff_entries = backoff_.tracked();
+    m.sessions_kept = registry_.sessions().size();
+    m.sessions_expired = registry_.sessions().expired();
     m.login_backoff_evicted = backoff_.evicted();
     m.nonces = auth_.nonces().size();
     m.nonces_forgotten = auth_.nonces().forgotten();

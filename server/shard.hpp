@@ -76,6 +76,8 @@ public:
                                                            tls_context tls);
     /// Starts what runs beside the listeners (webhook senders).
     void start();
+    /// Once a minute, clean=0 sessions past their expiry go.
+    boost::asio::awaitable<void> expire_sessions();
 
     /// SIGHUP: the access keys, limits and log level now in `settings`.
     void reloaded(tls_context tls);

@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
 #include "rrpc/call_log.hpp"
+#include "rrpc/kept_sessions.hpp"
 #include "rrpc/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -34,6 +35,11 @@ public:
     virtual void product_saved(const catalog::product_record& product) = 0;
     /// An async call was accepted or ended (its lookup outlives a restart).
     virtual void call_saved(const rrpc::call_record& record) = 0;
+    /// A clean=0 session's subscriptions changed, or its device left (`last_seen_ms`).
+    virtual void session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
+                               urgency u) = 0;
+    /// A clean=1 login discarded the device's session, or it expired.
+    virtual void session_deleted(const catalog::device_key& device) = 0;
     /// Resumes once everything recorded so far is on disk, or with why it could not be written
     /// (then none of the records since the last good sync may be; the caller answers an error).
     virtual boost::asio::awaitable<boost::system::error_code> sync() = 0;
@@ -48,6 +54,8 @@ public:
     void device_deleted(const catalog::device_key&) override {}
     void product_saved(const catalog::product_record&) override {}
     void call_saved(const rrpc::call_record&) override {}
+    void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
+    void session_deleted(const catalog::device_key&) override {}
     boost::asio::awaitable<boost::system::error_code> sync() override {
         co_return boost::system::error_code{};
     }

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -25,7 +26,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 4> migrations = {
+constexpr std::array<std::string_view, 5> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -96,6 +97,16 @@ CREATE TABLE thing_models (
     tsl TEXT NOT NULL,
     from_config INTEGER NOT NULL,
     PRIMARY KEY (product_key, position)
+);
+)sql",
+    // 5: clean=0 sessions' subscriptions ([[filter, qos], ...] as JSON), kept while away.
+    R"sql(
+CREATE TABLE sessions (
+    product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    last_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (product_key, device_name)
 );
 )sql",
 };
@@ -404,6 +415,52 @@ void sqlite_store::call_saved(const rrpc::call_record& r) {
             r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state), r.reply_topic,
             blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
     });
+}
+
+void sqlite_store::session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
+                                 urgency u) {
+    boost::json::array filters;
+    for (const auto& [filter, qos] : s.filters)
+        filters.push_back(boost::json::array{boost::json::string{filter}, static_cast<int>(qos)});
+    enqueue(
+        [this, device, text = boost::json::serialize(filters), at = s.last_seen_ms] {
+            write(
+                "INSERT OR REPLACE INTO sessions (product_key, device_name, filters, "
+                "last_seen_ms) VALUES (?, ?, ?, ?)",
+                device.product_key, device.device_name, text, at);
+        },
+        {}, u);
+}
+
+void sqlite_store::session_deleted(const catalog::device_key& device) {
+    enqueue([this, device] {
+        write("DELETE FROM sessions WHERE product_key = ? AND device_name = ?", device.product_key,
+              device.device_name);
+    });
+}
+
+boost::system::result<std::vector<std::pair<catalog::device_key, rrpc::kept_session>>>
+sqlite_store::load_sessions() {
+    std::vector<std::pair<catalog::device_key, rrpc::kept_session>> out;
+    const auto on_row = [&](sqlite3_stmt* st) {
+        rrpc::kept_session s;
+        s.last_seen_ms = sqlite3_column_int64(st, 3);
+        boost::system::error_code ec;
+        const auto doc = boost::json::parse(column_text(st, 2), ec);
+        if (const auto* filters = doc.if_array(); !ec && filters != nullptr)
+            for (const auto& f : *filters)
+                if (const auto* pair = f.if_array(); pair != nullptr && pair->size() == 2 &&
+                                                     pair->at(0).is_string() &&
+                                                     pair->at(1).is_int64())
+                    s.filters.emplace_back(std::string{pair->at(0).get_string()},
+                                           pair->at(1).get_int64() == 1 ? mqtt::qos::at_least_once
+                                                                        : mqtt::qos::at_most_once);
+        out.emplace_back(catalog::device_key{column_text(st, 0), column_text(st, 1)}, std::move(s));
+    };
+    if (auto ec =
+            read("SELECT product_key, device_name, filters, last_seen_ms FROM sessions", on_row))
+        return ec;
+    return out;
 }
 
 boost::system::result<std::vector<rrpc::call_record>> sqlite_store::load_calls(std::size_t max) {

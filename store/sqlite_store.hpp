@@ -61,6 +61,9 @@ public:
     boost::system::result<catalog_rows> load_catalog();
     /// Start-up: the newest `max` call records within the retention, oldest first.
     boost::system::result<std::vector<rrpc::call_record>> load_calls(std::size_t max);
+    /// Start-up: the clean=0 sessions.
+    boost::system::result<std::vector<std::pair<catalog::device_key, rrpc::kept_session>>>
+    load_sessions();
 
     /// TSL documents by ProductKey.
     using tsl_documents = std::map<std::string, std::vector<std::string>, std::less<>>;
@@ -79,6 +82,9 @@ public:
     void device_deleted(const catalog::device_key& device) override;
     void product_saved(const catalog::product_record& product) override;
     void call_saved(const rrpc::call_record& record) override;
+    void session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
+                       urgency u) override;
+    void session_deleted(const catalog::device_key& device) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
 
     /// Transactions that failed (a full disk, a lock held too long, an I/O error); any thread.

@@ -380,7 +380,9 @@ export function nextMessage(client) {
 
 /// A hand-driven MQTT connection on a bare socket (mqtt-packet codec): nothing is sent unless the
 /// test sends it, so a device can stay silent past its keep-alive or drop without DISCONNECT.
-export async function bareDevice(server, device, { keepalive = 60 } = {}) {
+/// `connect` replaces CONNECT fields (a Link SDK's client id, password, clean flag…); with
+/// `subscribe: false` it sends no SUBSCRIBE (else the RRPC request filter); `connack` is kept.
+export async function bareDevice(server, device, { keepalive = 60, connect = {}, subscribe = true } = {}) {
     const socket = net.connect(server.mqttPort, '127.0.0.1');
     socket.once('close', track(() => socket.destroy()));
     const parser = mqttPacket.parser({ protocolVersion: 4 });
@@ -405,9 +407,11 @@ export async function bareDevice(server, device, { keepalive = 60 } = {}) {
         },
     };
     await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-    bare.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, ...credentials(device) });
+    bare.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive, ...credentials(device), ...connect });
     const connack = await bare.next('connack');
     if (connack.returnCode !== 0) throw new Error(`CONNACK ${connack.returnCode}`);
+    bare.connack = connack;
+    if (!subscribe) return bare;
     bare.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `/sys/${device.productKey}/${device.deviceName}/rrpc/request/+`, qos: 0 }] });
     await bare.next('suback');
     return bare;

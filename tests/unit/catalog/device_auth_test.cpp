@@ -68,6 +68,23 @@ TEST_CASE("client id parsing", "[rrpc]") {
         CHECK_FALSE(p->timestamp);
         CHECK(p->signmethod == hmac_algorithm::md5);
     }
+    SECTION("the Link SDKs' flags: Python 1.2.13 and C 3.2.0 as captured") {
+        const auto py = parse_client_id(
+            "a1Bar&dev-01|securemode=3,signmethod=hmacsha1,ext=1,_ss=1,lan=Python,_v=1.2.13,"
+            "timestamp=1796151560|");
+        REQUIRE(py);
+        CHECK(py->ext);
+        CHECK(py->server_subscribe);
+        CHECK(py->timestamp == "1796151560");  // seconds: signed as sent, never checked
+        const auto c = parse_client_id(
+            "a1pk.c320|timestamp=2524608000000,_v=sdk-c-3.2.0,securemode=3,"
+            "signmethod=hmacsha256,lan=C,_ss=1,gw=0,ext=0|");
+        REQUIRE(c);
+        CHECK_FALSE(c->ext);
+        CHECK(c->server_subscribe);
+        CHECK(c->signmethod == hmac_algorithm::sha256);
+        CHECK_FALSE(parse_client_id("x|securemode=3,signmethod=hmacsha1|")->server_subscribe);
+    }
     SECTION("refusals") {
         CHECK_FALSE(parse_client_id("plain-client-id"));
         CHECK_FALSE(parse_client_id("x|securemode=3,signmethod=hmacsha1"));  // unterminated block

@@ -5,6 +5,9 @@
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
+
 using namespace rrpcd::catalog;
 
 namespace {
@@ -124,4 +127,43 @@ TEST_CASE("Args follow the service's inputData", "[rrpc]") {
     CHECK(check("Everything", R"({"s":[]})") == "Args.s: expected an object");
     CHECK(check("Everything", R"({"a":["x","y","z"]})") == "Args.a: more than 2 elements");
     CHECK(check("Everything", R"({"a":["x","yy"]})") == "Args.a[1]: longer than 1 characters");
+}
+
+TEST_CASE("the Link SDKs' own example thing models load (console exports)", "[catalog]") {
+    const auto load = [](const char* name) {
+        std::ifstream in{std::string{RRPCD_TEST_DATA_DIR} + "/link_sdk/" + name};
+        REQUIRE(in);
+        const std::string text{std::istreambuf_iterator<char>{in}, {}};
+        thing_model model;
+        const auto loaded = add_tsl(text, model);
+        INFO((loaded ? std::string{} : loaded.error()));
+        REQUIRE(loaded);
+        return model;
+    };
+    // iotkit-embedded src/dev_model/examples/model_for_examples.json
+    const auto c = load("c_model_for_examples.json");
+    REQUIRE(c.find("get") != nullptr);
+    CHECK(c.find("get")->input.empty());
+    CHECK(c.find("get")->input_names.size() == 2);  // "inputData": ["…", "…"]
+    REQUIRE(c.find("Operation_Service") != nullptr);
+    CHECK(c.find("Operation_Service")->sync);
+    CHECK(c.find("Operation_Service")->input.size() == 2);
+    // alibabacloud-linkkit-python-sdk examples/tsl_demo/tsl.json
+    const auto py = load("python_tsl_demo.json");
+    CHECK(py.services.size() == 5);
+    REQUIRE(py.find("test1") != nullptr);
+    CHECK(py.find("test1")->sync);
+    CHECK(py.find("get")->input_names.size() == 1);
+}
+
+TEST_CASE("identifier strings are allowed in a service's inputData, not in a struct's specs",
+          "[catalog]") {
+    thing_model model;
+    CHECK(add_tsl(R"({"services":[{"identifier":"get","inputData":["A","B"]}]})", model));
+    CHECK(add_tsl(R"({"services":[{"identifier":"x","inputData":[""]}]})", model).error() ==
+          "services[0].inputData[0]: an empty identifier");
+    CHECK(add_tsl(R"({"services":[{"identifier":"y","inputData":[{"identifier":"s","dataType":
+               {"type":"struct","specs":["A"]}}]}]})",
+                  model)
+              .error() == "services[0].inputData[0].dataType.specs: members must be objects");
 }

@@ -23,7 +23,9 @@ struct gateway_stub final : device_gateway {
         return online ? presence{presence::state::connected, presence::clock::now(), 60s}
                       : presence{};
     }
-    bool publish(const device_key&, std::string_view topic, std::string_view) override {
+    bool ext_rrpc(const device_key&) const override { return false; }
+    bool publish(const device_key&, std::string_view topic, std::string_view,
+                 std::chrono::milliseconds) override {
         topics.emplace_back(topic);
         return online;
     }

@@ -31,7 +31,9 @@ struct fake_gateway final : device_gateway {
         const auto it = links.find(d);
         return it == links.end() ? presence{} : it->second;
     }
-    bool publish(const device_key& d, std::string_view topic, std::string_view payload) override {
+    bool ext_rrpc(const device_key&) const override { return false; }
+    bool publish(const device_key& d, std::string_view topic, std::string_view payload,
+                 std::chrono::milliseconds) override {
         sent.push_back({d, std::string{topic}, std::string{payload}});
         return presence_of(d).link == presence::state::connected;
     }

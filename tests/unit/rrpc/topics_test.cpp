@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace rrpcd::rrpc;
 using namespace rrpcd::catalog;
 
@@ -104,4 +106,48 @@ TEST_CASE("the topic ACL keeps each device to its own topics", "[rrpc]") {
     CHECK_FALSE(device_may_access(a, "/sys/a1PK/devB/rrpc/response/1", pub));
     CHECK_FALSE(device_may_access(a, "/ext/rrpc/1/a1PK/devB/user/get", pub));
     CHECK_FALSE(device_may_access(b, "/a1PK/devA/user/update", pub));
+}
+
+TEST_CASE("the Link SDKs' platform topics are the device's own, and no one else's", "[rrpc]") {
+    const auto sub = access::subscribe;
+    const auto pub = access::publish;
+    // ext=1 sync services (linkkit.py): subscribed with a wildcard id, answered on the topic.
+    CHECK(device_may_access(a, "/ext/rrpc/+/sys/a1PK/devA/thing/service/+", sub));
+    CHECK(device_may_access(a, "/ext/rrpc/7/sys/a1PK/devA/thing/service/Echo", pub));
+    CHECK_FALSE(device_may_access(a, "/ext/rrpc/+/sys/a1PK/devB/thing/service/+", sub));
+    CHECK_FALSE(device_may_access(a, "/ext/rrpc/+/sys/+/devA/thing/service/+", sub));
+    CHECK_FALSE(device_may_access(a, "/ext/rrpc/+/sys/#", sub));
+    // C 3.x subscribes its error topic at connect; only the platform publishes on it.
+    CHECK(device_may_access(a, "/ext/error/a1PK/devA", sub));
+    CHECK_FALSE(device_may_access(a, "/ext/error/a1PK/devA", pub));
+    CHECK_FALSE(device_may_access(a, "/ext/error/a1PK/devB", sub));
+    // OTA: the version and the progress go up, the upgrade notice comes down.
+    CHECK(device_may_access(a, "/ota/device/inform/a1PK/devA", pub));
+    CHECK(device_may_access(a, "/ota/device/progress/a1PK/devA", pub));
+    CHECK(device_may_access(a, "/ota/device/upgrade/a1PK/devA", sub));
+    CHECK_FALSE(device_may_access(a, "/ota/device/inform/a1PK/devB", pub));
+    CHECK_FALSE(device_may_access(a, "/ota/device/+/a1PK/+", sub));
+    // An ext=1 answer names its call.
+    const auto up = classify_upstream(a, "/ext/rrpc/42/sys/a1PK/devA/thing/service/Echo");
+    CHECK(up.kind == upstream_kind::rrpc_reply);
+    CHECK(up.message_id == 42);
+    CHECK(classify_upstream(a, "/ext/rrpc/42/sys/a1PK/devB/thing/service/Echo").kind ==
+          upstream_kind::refused);
+}
+
+TEST_CASE("a _ss=1 device's server-side subscriptions are all its own", "[rrpc]") {
+    const auto filters = platform_subscriptions(a);
+    CHECK(filters.size() == 16);
+    for (const auto& f : filters) {
+        INFO(f);
+        CHECK(device_may_access(a, f, access::subscribe));
+        CHECK_FALSE(device_may_access(b, f, access::subscribe));
+    }
+    const auto has = [&](std::string_view f) {
+        return std::find(filters.begin(), filters.end(), f) != filters.end();
+    };
+    CHECK(has("/sys/a1PK/devA/thing/service/+"));
+    CHECK(has("/sys/a1PK/devA/rrpc/request/+"));
+    CHECK(has("/ext/rrpc/+/sys/a1PK/devA/thing/service/+"));
+    CHECK(has("/ext/error/a1PK/devA"));
 }

@@ -28,6 +28,6 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
             ++samples;
         at = end + 1;
     }
-    CHECK(families == 11);
-    CHECK(samples == rrpcd::kit::limit_kinds + 6 + 2 + 4 + 1);
+    CHECK(families == 13);
+    CHECK(samples == rrpcd::kit::limit_kinds + 7 + 3 + 4 + 1);
 }
