@@ -9,7 +9,7 @@ namespace rrpcd::http {
 
 namespace {
 
-constexpr std::array<action, 15> table{{
+constexpr std::array<action, 16> table{{
     {"AsyncRRpc", async_rrpc_action, qps_class::async_rrpc},
     {"BatchGetDeviceState", batch_get_device_state},
     {"CreateProduct", create_product},
@@ -25,6 +25,7 @@ constexpr std::array<action, 15> table{{
     {"QueryProduct", query_product},
     {"RRpc", rrpc_action, qps_class::rrpc},
     {"RegisterDevice", register_device},
+    {"SetDeviceProperty", set_device_property, qps_class::invoke_thing_service},
 }};
 
 }  // namespace

@@ -86,6 +86,8 @@ boost::asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
 boost::asio::awaitable<action_result> pub_action(action_context& ctx, const request_params& params);
 boost::asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
                                                            const request_params& params);
+boost::asio::awaitable<action_result> set_device_property(action_context& ctx,
+                                                          const request_params& params);
 boost::asio::awaitable<action_result> query_message_info(action_context& ctx,
                                                          const request_params& params);
 boost::asio::awaitable<action_result> create_product(action_context& ctx,

@@ -58,7 +58,9 @@ std::vector<std::string> platform_subscriptions(const catalog::device_key& devic
     const auto sys = "/sys/" + device.product_key + "/" + device.device_name + "/";
     const auto own = device.product_key + "/" + device.device_name;
     return {
-        sys + "thing/service/+",                  // services, property/set and property/get
+        sys + "thing/service/+",                  // services
+        sys + "thing/service/property/set",       // (two levels: `+` does not reach them)
+        sys + "thing/service/property/get",       //
         sys + "thing/event/+/post_reply",         // property and event posts' answers
         sys + "thing/deviceinfo/update_reply",    //
         sys + "thing/deviceinfo/delete_reply",    //
