@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -194,17 +195,26 @@ asio::awaitable<action_result> get_device_status(action_context& ctx,
 
 asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
                                                       const request_params& params) {
-    const auto product = find_product(ctx, params);
-    if (!product) co_return product.error();
-    // DeviceName.1, DeviceName.2, … (or IotId.N): the SDKs' flat list.
+    // DeviceName.1, DeviceName.2, … with ProductKey, or IotId.N alone (as the cloud takes it):
+    // the SDKs' flat list.
+    const bool by_iot_id = std::ranges::any_of(
+        params.all(), [](const auto& p) { return p.first.starts_with("IotId."); });
+    const catalog::product_record* product = nullptr;
+    if (!by_iot_id || params.get("ProductKey")) {
+        const auto found = find_product(ctx, params);
+        if (!found) co_return found.error();
+        product = *found;
+    }
     json::array states;
     for (const auto& [name, value] : params.all()) {
         const bool by_name = name.starts_with("DeviceName.");
         if (!by_name && !name.starts_with("IotId.")) continue;
-        const auto* d =
-            by_name ? ctx.services.devices.find({(*product)->product_key, std::string{value}})
-                    : ctx.services.devices.find_by_iot_id(value);
-        if (d == nullptr || d->key.product_key != (*product)->product_key)
+        if (by_name && product == nullptr)
+            co_return business("iot.prod.NullProductKey", "The productKey is empty.");
+        const auto* d = by_name
+                            ? ctx.services.devices.find({product->product_key, std::string{value}})
+                            : ctx.services.devices.find_by_iot_id(value);
+        if (d == nullptr || (product != nullptr && d->key.product_key != product->product_key))
             co_return business(
                 "iot.device.NotExistedDevice",
                 "The device " + std::string{value.substr(0, 64)} + " does not exist.");

@@ -13,9 +13,20 @@ connection_limiter::verdict connection_limiter::admit(const boost::asio::ip::add
     return verdict::admitted;
 }
 
-void connection_limiter::release(const boost::asio::ip::address& from) noexcept {
+void connection_limiter::authenticated(const boost::asio::ip::address& from) noexcept {
     const auto it = per_address_.find(from);
     if (it == per_address_.end()) return;
+    if (--it->second == 0) per_address_.erase(it);
+}
+
+void connection_limiter::release(const boost::asio::ip::address& from,
+                                 bool authenticated) noexcept {
+    if (authenticated) {
+        --open_;
+        return;
+    }
+    const auto it = per_address_.find(from);
+    if (it == per_address_.end()) return;  // never admitted
     --open_;
     if (--it->second == 0) per_address_.erase(it);
 }

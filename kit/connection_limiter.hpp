@@ -21,8 +21,12 @@ public:
 
     /// Counts the connection in when both limits allow it.
     verdict admit(const boost::asio::ip::address& from);
-    /// The end of an admitted connection.
-    void release(const boost::asio::ip::address& from) noexcept;
+    /// The connection proved who it is (a device logged in): it no longer counts towards its
+    /// address's limit, which bounds the connections that have not (so a fleet behind one NAT
+    /// is not locked out by silent sockets from the same address); it still counts in total.
+    void authenticated(const boost::asio::ip::address& from) noexcept;
+    /// The end of an admitted connection (`authenticated`: it was told so before).
+    void release(const boost::asio::ip::address& from, bool authenticated = false) noexcept;
 
     std::size_t open() const noexcept { return open_; }
 
@@ -39,15 +43,24 @@ public:
     connection_slot(connection_limiter& limiter, boost::asio::ip::address from)
         : limiter_(&limiter), from_(from) {}
     connection_slot(connection_slot&& other) noexcept
-        : limiter_(std::exchange(other.limiter_, nullptr)), from_(other.from_) {}
+        : limiter_(std::exchange(other.limiter_, nullptr)),
+          from_(other.from_),
+          authenticated_(other.authenticated_) {}
     connection_slot& operator=(connection_slot&&) = delete;
     ~connection_slot() {
-        if (limiter_ != nullptr) limiter_->release(from_);
+        if (limiter_ != nullptr) limiter_->release(from_, authenticated_);
+    }
+    /// See connection_limiter::authenticated (once).
+    void authenticated() noexcept {
+        if (limiter_ == nullptr || authenticated_) return;
+        limiter_->authenticated(from_);
+        authenticated_ = true;
     }
 
 private:
     connection_limiter* limiter_;
     boost::asio::ip::address from_;
+    bool authenticated_ = false;
 };
 
 }  // namespace rrpcd::kit

@@ -47,8 +47,10 @@ constexpr std::size_t tls_read_size = 4096;  ///< OpenSSL buffers whole records 
 
 }  // namespace
 
-mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls)
-    : socket_(std::move(socket)),
+mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls,
+                           kit::connection_slot slot)
+    : slot_(std::move(slot)),
+      socket_(std::move(socket)),
       ctx_(ctx),
       tls_context_(std::move(tls)),
       protocol_(ctx.settings.max_packet_size, clock::now()),
@@ -139,6 +141,10 @@ asio::awaitable<void> mqtt_session::read_loop() {
             offset += consumed;
             for (auto& e : events) handle(e);
             events.clear();
+            // The protocol refused the CONNECT by itself (its level, an empty client id):
+            // CONNACK is queued, then the connection closes [MQTT-3.1.2-2].
+            if (protocol_.current_state() == mqtt::server_protocol::state::closed)
+                finish(ending::refused);
             if (consumed == 0) break;
         }
         // What the protocol answered by itself (PINGRESP, PUBACK, SUBACK…) counts too: a client
@@ -283,6 +289,7 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         return finish(ending::refused);
     }
     device_ = *verdict.device;
+    slot_.authenticated();  // the per-address limit bounds only connections not logged in
     clean_ = c.clean_session;
     ext_ = verdict.flags && verdict.flags->ext;
     if (verdict.first_login) ctx_.fleet.first_login(*device_, kit::unix_ms());
@@ -385,8 +392,7 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
 
 asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx,
                                        tls_context tls, kit::connection_slot slot) {
-    const kit::connection_slot held = std::move(slot);
-    mqtt_session session{std::move(socket), ctx, std::move(tls)};
+    mqtt_session session{std::move(socket), ctx, std::move(tls), std::move(slot)};
     co_await session.run();
 }
 

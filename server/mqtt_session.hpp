@@ -56,7 +56,9 @@ struct mqtt_context {
 class mqtt_session final : public live_session {
 public:
     /// With `tls`, the session starts with a TLS handshake (bounded by the CONNECT deadline).
-    mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls);
+    /// `slot` is its place among the open connections (given back when the session goes).
+    mqtt_session(boost::asio::ip::tcp::socket socket, mqtt_context& ctx, tls_context tls,
+                 kit::connection_slot slot);
     mqtt_session(const mqtt_session&) = delete;
     mqtt_session& operator=(const mqtt_session&) = delete;
 
@@ -102,6 +104,7 @@ private:
     /// waits for its socket past max_outbound_bytes.
     bool over_outbound_limit(std::size_t adding);
 
+    kit::connection_slot slot_;  ///< released after the socket closes (members go in reverse)
     boost::asio::ip::tcp::socket socket_;
     mqtt_context& ctx_;
     tls_context tls_context_;

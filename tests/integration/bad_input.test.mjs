@@ -43,9 +43,16 @@ describe('bad input', () => {
         for (let i = 0; i < 20; ++i) await exchange(server.mqttPort, crypto.randomBytes(1 + (i * 37) % 300));
     });
 
-    test('MQTT: protocol level 5 gets CONNACK 1', async () => {
+    test('MQTT: protocol level 5 gets CONNACK 1, then the server closes the connection', async () => {
         const connect = Buffer.from([0x10, 0x0d, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, 0x02, 0x00, 0x3c, 0x00, 0x01, 0x63]);
         assert.deepEqual(await exchange(server.mqttPort, connect), Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        // Without the client's half-close: the server ends it (it was left open; MQTT-3.1.2-2).
+        const socket = net.connect(server.mqttPort, '127.0.0.1', () => socket.write(connect));
+        socket.once('close', h.track(() => socket.destroy()));
+        const chunks = [];
+        socket.on('data', (c) => chunks.push(c));
+        await new Promise((resolve) => socket.once('end', resolve));
+        assert.deepEqual(Buffer.concat(chunks), Buffer.from([0x20, 0x02, 0x00, 0x01]));
     });
 
     test('HTTP: a garbage request line gets a 400 with a cloud error body', async () => {

@@ -76,12 +76,18 @@ describe('limits', () => {
         assert.equal((await metrics(server)).rrpcd_devices_online, 1);
     });
 
-    test('MQTT: connections past the per-address limit are closed at once', async () => {
+    test('MQTT: connections past the per-address limit are closed at once; logged-in devices do not count', async () => {
         const open = [];
-        for (let i = 0; i < 29; ++i) open.push(await connect(server.mqttPort));  // 29 + the device = 30
+        // 30 silent sockets from 127.0.0.1, where the test device is logged in too: a device
+        // that logged in no longer counts towards its address's limit (a fleet behind one NAT).
+        for (let i = 0; i < 30; ++i) open.push(await connect(server.mqttPort));
         const extra = await connect(server.mqttPort);
         assert.equal((await extra.closed).length, 0);
         assert.equal(await hits(server, 'mqtt_connections_per_address'), 1);
+        // One silent socket goes: a device of that address logs in beside the 29 others.
+        open.pop().socket.destroy();
+        const other = await h.rawDevice(server, neighbour);
+        other.end(true);
         for (const c of open) c.socket.destroy();
         await Promise.all(open.map((c) => c.closed));
         await stillServes();
@@ -215,8 +221,11 @@ describe('SIGHUP applies new limits and the log level to the running server', ()
         const dev = await h.sdkDevice(server, device);
         assert.match(await server.reload({ mqttExtra: 'max_connections_per_address = 1', logLevel: 'debug' }),
             /event=reloaded .*log_level=debug/);
-        const extra = await connect(server.mqttPort);  // the device holds the one place
+        // A logged-in device does not count towards its address: a silent socket holds the place.
+        const silent = await connect(server.mqttPort);
+        const extra = await connect(server.mqttPort);
         assert.equal((await extra.closed).length, 0);
+        silent.socket.destroy();
         assert.equal(await hits(server, 'mqtt_connections_per_address'), 1);
         const body = await h.rrpc(h.iotClient(server), { device, payload: 'kept' });  // its session stayed
         assert.equal(body.rrpcCode, 'SUCCESS');

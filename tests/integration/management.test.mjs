@@ -85,6 +85,10 @@ describe('device management (official SDK)', () => {
         assert.equal(byId.deviceName, 'lamp-01');
         const states = (await client.batchGetDeviceState(new Iot.BatchGetDeviceStateRequest({ productKey: seeded.productKey, deviceName: [seeded.deviceName] }))).body;
         assert.equal(states.deviceStatusList.deviceStatus[0].status, 'UNACTIVE');
+        // IotId.N alone, without ProductKey, as the cloud takes it (was iot.prod.NullProductKey).
+        const byIotId = (await client.batchGetDeviceState(new Iot.BatchGetDeviceStateRequest({ iotId: [detail.iotId] }))).body;
+        assert.equal(byIotId.success, true, JSON.stringify(byIotId));
+        assert.equal(byIotId.deviceStatusList.deviceStatus[0].deviceName, 'lamp-01');
         const page = (await client.queryDevice(new Iot.QueryDeviceRequest({ productKey: product, pageSize: 1, currentPage: 2 }))).body;
         assert.equal(page.total, 2);
         assert.equal(page.pageCount, 2);

@@ -31,3 +31,27 @@ TEST_CASE("connections are limited in total and per address", "[kit]") {
     limiter.release(make_address("10.9.9.9"));  // never admitted: no effect
     CHECK(limiter.open() == 2);
 }
+
+TEST_CASE("an authenticated connection counts in total, not towards its address", "[kit]") {
+    std::size_t total = 10, per_address = 2;
+    connection_limiter limiter{total, per_address};
+    const auto a = make_address("10.0.0.1");
+    using v = connection_limiter::verdict;
+    {
+        REQUIRE(limiter.admit(a) == v::admitted);
+        connection_slot first{limiter, a};
+        REQUIRE(limiter.admit(a) == v::admitted);
+        connection_slot second{limiter, a};
+        CHECK(limiter.admit(a) == v::per_address);
+        first.authenticated();  // a device logged in on it
+        first.authenticated();  // once only
+        REQUIRE(limiter.admit(a) == v::admitted);
+        connection_slot third{limiter, a};
+        CHECK(limiter.admit(a) == v::per_address);
+        CHECK(limiter.open() == 3);
+    }
+    CHECK(limiter.open() == 0);
+    CHECK(limiter.admit(a) == v::admitted);
+    CHECK(limiter.admit(a) == v::admitted);
+    CHECK(limiter.admit(a) == v::per_address);
+}
