@@ -21,14 +21,11 @@ void connection_limiter::authenticated(const boost::asio::ip::address& from) noe
 
 void connection_limiter::release(const boost::asio::ip::address& from,
                                  bool authenticated) noexcept {
-    if (authenticated) {
-        --open_;
-        return;
+    if (!authenticated) {
+        if (!per_address_.contains(from)) return;  // never admitted
+        this->authenticated(from);                 // its place at its address goes
     }
-    const auto it = per_address_.find(from);
-    if (it == per_address_.end()) return;  // never admitted
     --open_;
-    if (--it->second == 0) per_address_.erase(it);
 }
 
 }  // namespace rrpcd::kit

@@ -41,6 +41,10 @@ public:
     /// Forgets every session not resumed within the expiry; returns their devices.
     std::vector<catalog::device_key> expire(std::int64_t now_ms);
 
+    const kept_session* find(const catalog::device_key& device) const {
+        const auto it = sessions_.find(device);
+        return it == sessions_.end() ? nullptr : &it->second;
+    }
     std::size_t size() const noexcept { return sessions_.size(); }
     std::uint64_t expired() const noexcept { return expired_; }
 

@@ -50,7 +50,12 @@ bool device_registry::publish(const catalog::device_key& device, std::string_vie
         delivery::none)
         return true;
     auto& waiting = it->second.waiting;
-    if (hold.count() <= 0 || waiting.size() >= max_held) return false;
+    // Bounded in count and in bytes (the session's outbound limit): past either, it is not held.
+    std::size_t held_bytes = payload.size();
+    for (const auto& h : waiting) held_bytes += h.payload.size();
+    if (hold.count() <= 0 || waiting.size() >= max_held ||
+        held_bytes > settings_.max_outbound_bytes)
+        return false;
     waiting.push_back(
         {std::string{topic}, std::string{payload}, std::chrono::steady_clock::now() + hold});
     log_->debug("event=held_for_subscription pk={} dn={} waiting={}", device.product_key,
@@ -152,6 +157,10 @@ const rrpc::kept_session* device_registry::login_session(const catalog::device_k
 
 void device_registry::session_changed(const catalog::device_key& device,
                                       std::vector<std::pair<std::string, mqtt::qos>> filters) {
+    // A SUBSCRIBE that changes nothing (a repeat, or every filter past the cap refused) costs
+    // no write: a device flooding SUBSCRIBE cannot turn each packet into a store transaction.
+    if (const auto* kept = sessions_.find(device); kept != nullptr && kept->filters == filters)
+        return;
     rrpc::kept_session s{std::move(filters), kit::unix_ms(), true};
     journal_.session_saved(device, s, store::journal::urgency::durable);
     sessions_.keep(device, std::move(s));

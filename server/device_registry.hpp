@@ -126,8 +126,8 @@ private:
         std::string payload;
         std::chrono::steady_clock::time_point until;
     };
-    /// At most this many QoS 0 messages wait per device (a sync call's are bounded by
-    /// rrpc.max_pending_per_device before that).
+    /// At most this many QoS 0 messages wait per device, and at most mqtt.max_outbound_bytes of
+    /// them (a sync call's are bounded by rrpc.max_pending_per_device before that).
     static constexpr std::size_t max_held = 256;
     struct entry {
         live_session* session = nullptr;

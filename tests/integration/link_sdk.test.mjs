@@ -79,6 +79,9 @@ describe('Link SDK devices', () => {
         assert.equal(property.topic, `${sys}/thing/service/property/set`);
         assert.deepEqual(JSON.parse(property.payload).params, { PowerSwitch: 1 });
         assert.equal(set.Success, true, JSON.stringify(set));
+        for (const items of ['', 'not json', '[1]', '{}'])
+            assert.equal((await h.callAction(client, 'SetDeviceProperty', { ProductKey: device.productKey, DeviceName: device.deviceName, Items: items })).Code,
+                'iot.device.SetDevicePropertyFailed');
         // Plain RRpc on /sys/…/rrpc/request/{id}.
         const rrpc = h.rrpc(client, { device, payload: 'ping' });
         const plain = await dev.next('publish');
