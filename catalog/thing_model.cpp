@@ -254,11 +254,10 @@ boost::system::result<void, std::string> add_tsl(std::string_view text, thing_mo
     if (const auto* block = root->if_contains("functionBlockId"); block && block->is_string())
         prefix = std::string{block->as_string()} + ":";
     const auto* services = root->if_contains("services");
-    if (services == nullptr) return {};
-    const auto* arr = services->if_array();
-    if (arr == nullptr) return std::string{"services: expected an array"};
+    const auto* arr = services ? services->if_array() : nullptr;
+    if (services != nullptr && arr == nullptr) return std::string{"services: expected an array"};
     error err;
-    for (std::size_t i = 0; i < arr->size(); ++i) {
+    for (std::size_t i = 0; arr != nullptr && i < arr->size(); ++i) {
         const auto path = "services[" + std::to_string(i) + "]";
         const auto* o = (*arr)[i].if_object();
         const auto* id = o ? o->if_contains("identifier") : nullptr;
@@ -279,7 +278,100 @@ boost::system::result<void, std::string> add_tsl(std::string_view text, thing_mo
         if (!model.services.emplace(s.identifier, std::move(s)).second)
             return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";
     }
+    model.documents.push_back(
+        {prefix.empty() ? std::string{} : prefix.substr(0, prefix.size() - 1), std::string{text}});
     return {};
+}
+
+const tsl_document* find_document(const thing_model& model, std::string_view block) noexcept {
+    const auto it = std::ranges::find(model.documents, block, &tsl_document::block);
+    return it == model.documents.end() ? nullptr : &*it;
+}
+
+namespace {
+
+/// Keeps `keys` of each object of `list` (strings, as a `get` service's inputData, are kept).
+json::array keep_only(const json::value* list, std::initializer_list<std::string_view> keys) {
+    json::array out;
+    const auto* items = list ? list->if_array() : nullptr;
+    if (items == nullptr) return out;
+    for (const auto& item : *items) {
+        const auto* o = item.if_object();
+        if (o == nullptr) {
+            out.push_back(item);
+            continue;
+        }
+        json::object kept;
+        for (const auto key : keys)
+            if (const auto* v = o->if_contains(key)) kept[key] = *v;
+        out.push_back(std::move(kept));
+    }
+    return out;
+}
+
+json::array simple_features(const json::object& doc, std::string_view list) {
+    json::array out;
+    const auto* features = doc.if_contains(list);
+    const auto* items = features ? features->if_array() : nullptr;
+    if (items == nullptr) return out;
+    for (const auto& item : *items) {
+        const auto* o = item.if_object();
+        if (o == nullptr) continue;
+        json::object kept;
+        if (const auto* id = o->if_contains("identifier")) kept["identifier"] = *id;
+        if (const auto* t = o->if_contains("dataType")) kept["dataType"] = *t;
+        for (const auto key : {"inputData", "outputData"})
+            if (o->contains(key))
+                kept[key] = keep_only(o->if_contains(key), {"identifier", "dataType"});
+        out.push_back(std::move(kept));
+    }
+    return out;
+}
+
+json::value list_of(const json::object& doc, std::string_view key) {
+    const auto* v = doc.if_contains(key);
+    return v && v->is_array() ? *v : json::array{};
+}
+
+}  // namespace
+
+std::string simple_tsl(std::string_view text) {
+    const auto doc = json::parse(text).as_object();  // add_tsl took it: an object
+    json::object out;
+    for (const auto key : {"schema", "profile", "functionBlockId", "functionBlockName"})
+        if (const auto* v = doc.if_contains(key)) out[key] = *v;
+    for (const auto list : {"properties", "events", "services"})
+        out[list] = simple_features(doc, list);
+    return json::serialize(out);
+}
+
+std::string thing_model_json(const thing_model* model, std::string_view product_key,
+                             std::string_view block) {
+    const auto* document = model ? find_document(*model, block) : nullptr;
+    const auto doc = document ? json::parse(document->text).as_object() : json::object{};
+    json::object out;  // keys in alphabetical order
+    if (block.empty()) out["_ppk"] = json::object{};
+    out["events"] = list_of(doc, "events");
+    if (block.empty()) {
+        json::array blocks;
+        for (const auto& d : model ? model->documents : std::vector<tsl_document>{}) {
+            if (d.block.empty()) continue;
+            const auto other = json::parse(d.text).as_object();
+            json::object b;
+            b["functionBlockId"] = d.block;
+            const auto* name = other.if_contains("functionBlockName");
+            b["functionBlockName"] = name && name->is_string() ? *name : json::value(d.block);
+            b["productKey"] = product_key;
+            blocks.push_back(std::move(b));
+        }
+        out["functionBlocks"] = std::move(blocks);
+    } else {
+        out["functionBlockId"] = block;
+    }
+    out["productKey"] = product_key;
+    out["properties"] = list_of(doc, "properties");
+    out["services"] = list_of(doc, "services");
+    return json::serialize(out);
 }
 
 std::optional<std::string> validate_args(const service_def& service,

@@ -56,9 +56,16 @@ struct service_def {
     std::vector<std::string> input_names;
 };
 
-/// A product's thing model: its services by identifier.
+/// One TSL document as it was loaded: the default module (`block` empty) or a custom one.
+struct tsl_document {
+    std::string block;  ///< its functionBlockId
+    std::string text;
+};
+
+/// A product's thing model: its services by identifier, and the documents they came from.
 struct thing_model {
     std::map<std::string, service_def, std::less<>> services;
+    std::vector<tsl_document> documents;
 
     const service_def* find(std::string_view identifier) const noexcept;
 };
@@ -70,6 +77,20 @@ using thing_models = std::map<std::string, thing_model, std::less<>>;
 /// `functionBlockId` is a non-default module: its identifiers become `module:identifier`).
 /// The error names the offending element, like `services[2].inputData[0].dataType.specs.max`.
 boost::system::result<void, std::string> add_tsl(std::string_view json, thing_model& model);
+
+/// The document of module `block` ("" the default one), or nullptr.
+const tsl_document* find_document(const thing_model& model, std::string_view block) noexcept;
+
+/// GetThingModelTsl `Simple=true`: the TSL with only the identifiers and data types of its
+/// properties, events, services and their parameters. `text` is a document add_tsl took.
+std::string simple_tsl(std::string_view text);
+
+/// QueryThingModel's `ThingModelJson` for module `block` ("" the default one): the document's
+/// properties, services and events with the product's key, keys in alphabetical order as the
+/// platform stores them; the default module also lists the custom ones (`functionBlocks`).
+/// A product without a document has an empty model.
+std::string thing_model_json(const thing_model* model, std::string_view product_key,
+                             std::string_view block);
 
 /// Checks `args` (the InvokeThingService `Args` object) against the service's inputData.
 /// Returns the first problem, naming the field (`Args.NewWeight: at most 200`), or nullopt.

@@ -9,7 +9,7 @@ namespace rrpcd::http {
 
 namespace {
 
-constexpr std::array<action, 16> table{{
+constexpr std::array<action, 22> table{{
     {"AsyncRRpc", async_rrpc_action, qps_class::async_rrpc},
     {"BatchGetDeviceState", batch_get_device_state},
     {"CreateProduct", create_product},
@@ -17,15 +17,21 @@ constexpr std::array<action, 16> table{{
     {"DisableThing", disable_thing},
     {"EnableThing", enable_thing},
     {"GetDeviceStatus", get_device_status},
+    {"GetThingModelTsl", get_thing_model_tsl},
     {"InvokeThingService", invoke_thing_service, qps_class::invoke_thing_service},
+    {"InvokeThingsService", invoke_things_service, qps_class::invoke_thing_service},
     {"Pub", pub_action},
     {"QueryDevice", query_device},
+    {"QueryDeviceByStatus", query_device_by_status},
     {"QueryDeviceDetail", query_device_detail},
     {"QueryMessageInfo", query_message_info},
     {"QueryProduct", query_product},
+    {"QueryProductList", query_product_list},
+    {"QueryThingModel", query_thing_model},
     {"RRpc", rrpc_action, qps_class::rrpc},
     {"RegisterDevice", register_device},
     {"SetDeviceProperty", set_device_property, qps_class::invoke_thing_service},
+    {"SetDevicesProperty", set_devices_property, qps_class::invoke_thing_service},
 }};
 
 }  // namespace

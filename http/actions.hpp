@@ -88,6 +88,18 @@ boost::asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
                                                            const request_params& params);
 boost::asio::awaitable<action_result> set_device_property(action_context& ctx,
                                                           const request_params& params);
+boost::asio::awaitable<action_result> invoke_things_service(action_context& ctx,
+                                                            const request_params& params);
+boost::asio::awaitable<action_result> set_devices_property(action_context& ctx,
+                                                           const request_params& params);
+boost::asio::awaitable<action_result> get_thing_model_tsl(action_context& ctx,
+                                                          const request_params& params);
+boost::asio::awaitable<action_result> query_thing_model(action_context& ctx,
+                                                        const request_params& params);
+boost::asio::awaitable<action_result> query_product_list(action_context& ctx,
+                                                         const request_params& params);
+boost::asio::awaitable<action_result> query_device_by_status(action_context& ctx,
+                                                             const request_params& params);
 boost::asio::awaitable<action_result> query_message_info(action_context& ctx,
                                                          const request_params& params);
 boost::asio::awaitable<action_result> create_product(action_context& ctx,

@@ -10,8 +10,10 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <ctime>
+#include <limits>
 
 namespace rrpcd::http {
 
@@ -73,6 +75,48 @@ product_result find_product(const action_context& ctx, const request_params& par
                         "The productKey format is incorrect.");
     if (const auto* p = ctx.services.devices.find_product(pk)) return p;
     return business("iot.prod.NotExistedProduct", "The product does not exist.");
+}
+
+/// CurrentPage and PageSize (1 to `max_size`), the cloud's paging of a list.
+struct page_request {
+    std::size_t page = 1;
+    std::size_t size = 10;
+
+    /// How many items come before the page (saturating: (page - 1) * size may not fit).
+    std::size_t skip() const {
+        constexpr auto most = std::numeric_limits<std::size_t>::max();
+        return page - 1 <= most / size ? (page - 1) * size : most;
+    }
+    /// The index of the page's first item of `total` (the end when the page is past it).
+    std::size_t first(std::size_t total) const { return std::min(skip(), total); }
+    std::size_t count(std::size_t total) const { return (total + size - 1) / size; }
+};
+
+boost::system::result<page_request, api_error> page_of(const request_params& params,
+                                                       std::size_t max_size) {
+    const auto size = kit::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
+    const auto page = kit::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
+    if (!size || *size < 1 || *size > max_size)
+        return business("iot.common.InvalidPageParams",
+                        "PageSize must be 1 to " + std::to_string(max_size) + ".");
+    if (!page || *page < 1)
+        return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
+    return page_request{*page, *size};
+}
+
+/// What QueryDevice and QueryDeviceByStatus say of each device of a page.
+json::object device_info(const action_context& ctx, const catalog::device_record& d) {
+    json::object info;
+    info["DeviceId"] = d.iot_id;
+    info["IotId"] = d.iot_id;
+    info["ProductKey"] = d.key.product_key;
+    info["DeviceName"] = d.key.device_name;
+    info["DeviceSecret"] = d.secret;
+    info["Nickname"] = d.nickname;
+    info["GmtCreate"] = time_text(d.created_ms, false);
+    info["UtcCreate"] = time_text(d.created_ms, true);
+    info["Status"] = status_of(ctx, d);
+    return info;
 }
 
 asio::awaitable<action_result> set_disabled(action_context& ctx, const request_params& params,
@@ -235,37 +279,89 @@ asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
 asio::awaitable<action_result> query_device(action_context& ctx, const request_params& params) {
     const auto product = find_product(ctx, params);
     if (!product) co_return product.error();
-    const auto page_size = kit::parse_whole<std::size_t>(params.get("PageSize").value_or("10"));
-    const auto page = kit::parse_whole<std::size_t>(params.get("CurrentPage").value_or("1"));
-    if (!page_size || *page_size < 1 || *page_size > 50)
-        co_return business("iot.common.InvalidPageParams", "PageSize must be 1 to 50.");
-    if (!page || *page < 1)
-        co_return business("iot.common.InvalidPageParams", "CurrentPage must be 1 or more.");
+    const auto paging = page_of(params, 50);
+    if (!paging) co_return paging.error();
     const auto all = ctx.services.devices.of_product((*product)->product_key);
     json::array infos;
-    // A page past the end is empty; the bound also keeps (page - 1) * size from overflowing.
-    const auto skipped = *page - 1;
-    const auto first = skipped <= all.size() / *page_size ? skipped * *page_size : all.size();
-    for (auto i = first; i < all.size() && infos.size() < *page_size; ++i) {
-        const auto& d = *all[i];
-        json::object info;
-        info["DeviceId"] = d.iot_id;
-        info["IotId"] = d.iot_id;
-        info["ProductKey"] = d.key.product_key;
-        info["DeviceName"] = d.key.device_name;
-        info["DeviceSecret"] = d.secret;
-        info["Nickname"] = d.nickname;
-        info["DeviceStatus"] = status_of(ctx, d);
-        info["GmtCreate"] = time_text(d.created_ms, false);
-        info["UtcCreate"] = time_text(d.created_ms, true);
+    for (auto i = paging->first(all.size()); i < all.size() && infos.size() < paging->size; ++i) {
+        auto info = device_info(ctx, *all[i]);
+        info["DeviceStatus"] = info["Status"];  // QueryDevice's name for it
+        info.erase("Status");
         infos.push_back(std::move(info));
     }
     reply r;
     r.body["Data"].emplace_object()["DeviceInfo"] = std::move(infos);
-    r.body["Page"] = *page;
-    r.body["PageSize"] = *page_size;
+    r.body["Page"] = paging->page;
+    r.body["PageSize"] = paging->size;
     r.body["Total"] = all.size();
-    r.body["PageCount"] = (all.size() + *page_size - 1) / *page_size;
+    r.body["PageCount"] = paging->count(all.size());
+    co_return r;
+}
+
+asio::awaitable<action_result> query_device_by_status(action_context& ctx,
+                                                      const request_params& params) {
+    // Status: 0 UNACTIVE, 1 ONLINE, 3 OFFLINE, 8 DISABLE; ProductKey narrows it to one product.
+    static constexpr std::array<std::pair<int, std::string_view>, 4> statuses{
+        {{0, "UNACTIVE"}, {1, "ONLINE"}, {3, "OFFLINE"}, {8, "DISABLE"}}};
+    const auto status = kit::parse_whole<int>(params.get("Status").value_or(""));
+    const auto wanted =
+        std::ranges::find(statuses, status.value_or(-1), &std::pair<int, std::string_view>::first);
+    if (wanted == statuses.end())
+        co_return business("iot.device.InvalidStatus",
+                           "Status must be 0 (inactive), 1 (online), 3 (offline) or 8 (disabled).");
+    std::vector<std::string> products;
+    if (params.get("ProductKey").value_or("").empty()) {
+        products = ctx.services.devices.products();
+    } else {
+        const auto product = find_product(ctx, params);
+        if (!product) co_return product.error();
+        products.push_back((*product)->product_key);
+    }
+    const auto paging = page_of(params, 50);
+    if (!paging) co_return paging.error();
+    // One pass: count every match, render only the page's.
+    json::array infos;
+    std::size_t total = 0;
+    const auto first = paging->skip();
+    for (const auto& pk : products)
+        for (const auto* d : ctx.services.devices.of_product(pk)) {
+            if (status_of(ctx, *d) != wanted->second) continue;
+            if (total++ < first || infos.size() == paging->size) continue;
+            auto info = device_info(ctx, *d);
+            info.erase("DeviceId");
+            infos.push_back(std::move(info));
+        }
+    reply r;
+    r.body["Data"].emplace_object()["SimpleDeviceInfo"] = std::move(infos);
+    r.body["Page"] = paging->page;
+    r.body["PageSize"] = paging->size;
+    r.body["Total"] = total;
+    r.body["PageCount"] = paging->count(total);
+    co_return r;
+}
+
+asio::awaitable<action_result> query_product_list(action_context& ctx,
+                                                  const request_params& params) {
+    const auto paging = page_of(params, 200);
+    if (!paging) co_return paging.error();
+    const auto all = ctx.services.devices.products();
+    json::array infos;
+    for (auto i = paging->first(all.size()); i < all.size() && infos.size() < paging->size; ++i) {
+        const auto* found = ctx.services.devices.find_product(all[i]);
+        // A product known only from its devices' keys is listed under its key.
+        const auto p = found ? *found : catalog::product_record{all[i], all[i]};
+        auto info = product_json(p);
+        info["GmtCreate"] = p.created_ms;
+        info["DeviceCount"] = ctx.services.devices.of_product(p.product_key).size();
+        infos.push_back(std::move(info));
+    }
+    reply r;
+    auto& data = r.body["Data"].emplace_object();
+    data["CurrentPage"] = paging->page;
+    data["PageSize"] = paging->size;
+    data["Total"] = all.size();
+    data["PageCount"] = paging->count(all.size());
+    data["List"].emplace_object()["ProductInfo"] = std::move(infos);
     co_return r;
 }
 

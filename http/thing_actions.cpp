@@ -1,9 +1,15 @@
 // InvokeThingService: thing-model services, sync over RRPC or async on the thing/service topic;
-// SetDeviceProperty: thing.service.property.set, an async service of its own.
+// SetDeviceProperty: thing.service.property.set, an async service of its own; their batch forms
+// InvokeThingsService and SetDevicesProperty (async, one product, up to 100 devices); and the
+// thing model itself: GetThingModelTsl, QueryThingModel.
 #include "http/actions.hpp"
 #include "rrpc/topics.hpp"
 
+#include "config/names.hpp"
+
 #include <boost/json.hpp>
+
+#include <algorithm>
 
 namespace rrpcd::http {
 
@@ -28,17 +34,18 @@ api_error no_answer(rrpc::rrpc_code code) {
     return business("iot.messagebroker.RrpcFailed", "The call failed.");
 }
 
+bool online(const action_context& ctx, const catalog::device_key& key) {
+    return rrpc::classify(ctx.services.devices_online.presence_of(key),
+                          rrpc::presence::clock::now()) == rrpc::liveness::online;
+}
+
 /// Sends an async thing service (`identifier`, or `property/set`) as call `id`: at QoS 0 to an
-/// online device, or queued at QoS 1 and on disk before the caller hears of it. The refusal,
-/// or nullopt when the call is on its way.
-asio::awaitable<std::optional<api_error>> send_async(action_context& ctx,
-                                                     const catalog::device_key& key,
-                                                     const std::string& identifier,
-                                                     std::string payload, std::uint64_t id,
-                                                     bool reliable) {
-    const auto online = rrpc::classify(ctx.services.devices_online.presence_of(key),
-                                       rrpc::presence::clock::now()) == rrpc::liveness::online;
-    if (!reliable && !online) co_return no_answer(rrpc::rrpc_code::offline);
+/// online device, or queued at QoS 1 (the caller syncs the journal before it answers). The
+/// refusal, or nullopt when the call is on its way.
+std::optional<api_error> send_one(action_context& ctx, const catalog::device_key& key,
+                                  const std::string& identifier, std::string payload,
+                                  std::uint64_t id, bool reliable) {
+    if (!reliable && !online(ctx, key)) return no_answer(rrpc::rrpc_code::offline);
     rrpc::async_request call{rrpc::call_kind::thing_async,
                              key,
                              rrpc::thing_service_topic(key, identifier),
@@ -47,13 +54,164 @@ asio::awaitable<std::optional<api_error>> send_async(action_context& ctx,
                              std::to_string(id),
                              reliable};
     switch (ctx.services.async.send(id, std::move(call))) {
-        case rrpc::async_calls::sent::ok: break;
-        case rrpc::async_calls::sent::offline: co_return no_answer(rrpc::rrpc_code::offline);
-        case rrpc::async_calls::sent::queue_full: co_return queue_full(200);
-        case rrpc::async_calls::sent::too_many: co_return too_many_async(200);
+        case rrpc::async_calls::sent::ok: return std::nullopt;
+        case rrpc::async_calls::sent::offline: return no_answer(rrpc::rrpc_code::offline);
+        case rrpc::async_calls::sent::queue_full: return queue_full(200);
+        case rrpc::async_calls::sent::too_many: return too_many_async(200);
     }
+    return no_answer(rrpc::rrpc_code::offline);
+}
+
+/// send_one, then for QoS 1 on disk before the caller hears of it.
+asio::awaitable<std::optional<api_error>> send_async(action_context& ctx,
+                                                     const catalog::device_key& key,
+                                                     const std::string& identifier,
+                                                     std::string payload, std::uint64_t id,
+                                                     bool reliable) {
+    if (auto refused = send_one(ctx, key, identifier, std::move(payload), id, reliable))
+        co_return refused;
     if (reliable && co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
     co_return std::nullopt;
+}
+
+/// The Alink request of call `id`: `params_text` as the caller wrote it (it parsed as a JSON
+/// object): re-serialising would print 100.8 as 1.008E2, which strict device parsers refuse.
+std::string alink_request(std::uint64_t id, std::string_view params_text, std::string_view method) {
+    return R"({"id":")" + std::to_string(id) + R"(","version":"1.0","params":)" +
+           std::string{params_text} + R"(,"method":)" + json::serialize(json::value(method)) + "}";
+}
+
+/// `Qos`: 0 (the default) or 1.
+boost::system::result<bool, api_error> reliable_of(const request_params& params, const char* code) {
+    const auto qos = params.get("Qos").value_or("0");
+    if (qos != "0" && qos != "1") return business(code, "Qos must be 0 or 1.");
+    return {boost::system::in_place_value, qos == "1"};
+}
+
+constexpr std::size_t max_batch = 100;  ///< devices per InvokeThingsService / SetDevicesProperty
+
+/// The batch forms' devices: ProductKey and DeviceName.1 … DeviceName.N (1 to 100, each once).
+boost::system::result<std::vector<catalog::device_key>, api_error> batch_devices(
+    const action_context& ctx, const request_params& params) {
+    const auto pk = std::string{params.get("ProductKey").value_or("")};
+    if (pk.empty()) return business("iot.prod.NullProductKey", "The productKey is empty.");
+    if (!config::is_valid_product_key(pk))
+        return business("iot.prod.InvalidFormattedProductkey",
+                        "The productKey format is incorrect.");
+    if (ctx.services.devices.find_product(pk) == nullptr)
+        return business("iot.prod.NotExistedProduct", "The product does not exist.");
+    std::vector<catalog::device_key> devices;
+    for (const auto& [name, value] : params.all()) {
+        if (!name.starts_with("DeviceName.")) continue;
+        catalog::device_key key{pk, std::string{value}};
+        if (std::ranges::find(devices, key) != devices.end()) continue;
+        if (devices.size() == max_batch)
+            return business("iot.device.TooManyDevices",
+                            "At most " + std::to_string(max_batch) + " devices per call.");
+        if (ctx.services.devices.find(key) == nullptr)
+            return business("iot.device.NotExistedDevice",
+                            "The device " + std::string{value.substr(0, 64)} + " does not exist.");
+        devices.push_back(std::move(key));
+    }
+    if (devices.empty())
+        return business("iot.device.NullDeviceName", "DeviceName.1 … DeviceName.N is empty.");
+    return devices;
+}
+
+/// Sends `method` with `params_text` on `identifier`'s topic to every device of the batch, or
+/// to none: a device offline at QoS 0, or unknown, refuses the whole call before anything is
+/// sent. A bound reached part-way (the device's queue, the async budget) stops it there, and
+/// the error says which devices were sent to; QoS 1 ones are on disk before the answer.
+asio::awaitable<action_result> send_batch(action_context& ctx, const request_params& params,
+                                          const std::string& identifier, std::string_view method,
+                                          std::string_view params_text, bool reliable) {
+    const auto devices = batch_devices(ctx, params);
+    if (!devices) co_return devices.error();
+    if (!reliable) {
+        std::string offline;
+        for (const auto& d : *devices)
+            if (!online(ctx, d)) offline += (offline.empty() ? "" : ", ") + d.device_name;
+        if (!offline.empty())
+            co_return business("iot.messagebroker.OFFLINE",
+                               "Offline, so nothing was sent (Qos=1 queues for them): " +
+                                   offline.substr(0, 512) + ".");
+    }
+    std::vector<std::pair<catalog::device_key, std::uint64_t>> sent;
+    std::optional<api_error> refused;
+    for (const auto& d : *devices) {
+        const auto id = ctx.services.rrpc.next_id();
+        refused =
+            send_one(ctx, d, identifier, alink_request(id, params_text, method), id, reliable);
+        if (refused) {
+            refused->message += " Stopped at " + d.device_name + ": sent to the " +
+                                std::to_string(sent.size()) + " devices before it in the list.";
+            break;
+        }
+        sent.emplace_back(d, id);
+    }
+    if (reliable && !sent.empty() && co_await ctx.services.journal.sync()) {
+        for (const auto& [d, id] : sent) (void)not_kept(ctx, d, id);
+        co_return gateway::service_unavailable();
+    }
+    if (refused) co_return std::move(*refused);
+    co_return reply{};
+}
+
+/// The product's model, or nullptr for one without (verification-free). The error when the
+/// ProductKey names no product.
+boost::system::result<const catalog::thing_model*, api_error> model_of(
+    const action_context& ctx, const request_params& params) {
+    const auto pk = params.get("ProductKey").value_or("");
+    if (pk.empty()) return business("iot.prod.NullProductKey", "The productKey is empty.");
+    if (ctx.services.devices.find_product(pk) == nullptr)
+        return business("iot.prod.NotExistedProduct", "The product does not exist.");
+    const auto it = ctx.services.models.find(pk);
+    return it == ctx.services.models.end() ? nullptr : &it->second;
+}
+
+/// Args checked against the service `identifier` of `model` (none: verification-free).
+boost::system::result<void, api_error> check_service(const catalog::thing_model* model,
+                                                     const std::string& identifier,
+                                                     const json::value& args,
+                                                     std::string_view product_key) {
+    if (model == nullptr) return {};
+    const auto* service = model->find(identifier);
+    if (service == nullptr)
+        return business(failed, "The service " + identifier +
+                                    " is not defined in the thing model of " +
+                                    std::string{product_key} + ".");
+    if (auto problem = catalog::validate_args(*service, args.as_object()))
+        return business(failed, *problem);
+    return {};
+}
+
+/// Args: a JSON object (`{}` for a service without input), or the error.
+boost::system::result<json::value, api_error> args_of(const request_params& params) {
+    const auto text = params.get("Args");
+    if (!text) return business(failed, "Args is empty: use {} for a service without input.");
+    boost::system::error_code ec;
+    auto args = json::parse(*text, ec);
+    if (ec || !args.is_object()) return business(failed, "Args is not a JSON object.");
+    return args;
+}
+
+/// Items: a JSON object of properties, checked against the `set` service a console export
+/// declares for the settable (read-write) properties.
+boost::system::result<void, api_error> check_items(const action_context& ctx,
+                                                   const request_params& params,
+                                                   std::string_view product_key) {
+    const auto text = params.get("Items");
+    if (!text || text->empty()) return business(set_failed, "Items is empty.");
+    boost::system::error_code ec;
+    const auto items = json::parse(*text, ec);
+    if (ec || !items.is_object() || items.as_object().empty())
+        return business(set_failed, "Items is not a JSON object of properties.");
+    if (const auto model = ctx.services.models.find(product_key);
+        model != ctx.services.models.end())
+        if (const auto* set = model->second.find("set"); set != nullptr && !set->input.empty())
+            if (auto problem = catalog::validate_args(*set, items.as_object()))
+                return business(set_failed, *problem);
+    return {};
 }
 
 }  // namespace
@@ -65,35 +223,20 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
     const auto key = (*device)->key;  // a copy: the device may go while the call waits
     const auto identifier = std::string{params.get("Identifier").value_or("")};
     if (identifier.empty()) co_return business(failed, "Identifier is empty.");
-    const auto args_text = params.get("Args");
-    if (!args_text)
-        co_return business(failed, "Args is empty: use {} for a service without input.");
-    boost::system::error_code ec;
-    auto args = json::parse(*args_text, ec);
-    if (ec || !args.is_object()) co_return business(failed, "Args is not a JSON object.");
-    const auto qos = params.get("Qos").value_or("0");
-    if (qos != "0" && qos != "1") co_return business(failed, "Qos must be 0 or 1.");
+    const auto args = args_of(params);
+    if (!args) co_return args.error();
+    const auto reliable = reliable_of(params, failed);
+    if (!reliable) co_return reliable.error();
 
     // Without a thing model the product is verification-free: every service is async, unchecked.
-    bool sync = false;
-    if (const auto model = ctx.services.models.find(key.product_key);
-        model != ctx.services.models.end()) {
-        const auto* service = model->second.find(identifier);
-        if (service == nullptr)
-            co_return business(failed, "The service " + identifier +
-                                           " is not defined in the thing model of " +
-                                           key.product_key + ".");
-        if (auto problem = catalog::validate_args(*service, args.as_object()))
-            co_return business(failed, *problem);
-        sync = service->sync;
-    }
+    const auto model = ctx.services.models.find(key.product_key);
+    const auto* known = model != ctx.services.models.end() ? &model->second : nullptr;
+    if (auto checked = check_service(known, identifier, *args, key.product_key); !checked)
+        co_return checked.error();
+    const bool sync = known != nullptr && known->find(identifier)->sync;
 
     const auto id = ctx.services.rrpc.next_id();
-    // The Alink request carries the caller's Args text as it came (it parsed as a JSON object
-    // above): re-serialising would print 100.8 as 1.008E2, which strict device parsers refuse.
-    auto payload = R"({"id":")" + std::to_string(id) + R"(","version":"1.0","params":)" +
-                   std::string{*args_text} + R"(,"method":)" +
-                   json::serialize(json::value("thing.service." + identifier)) + "}";
+    auto payload = alink_request(id, *params.get("Args"), "thing.service." + identifier);
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["MessageId"] = std::to_string(id);
@@ -117,10 +260,28 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         co_return r;
     }
 
-    if (auto refused =
-            co_await send_async(ctx, key, identifier, std::move(payload), id, qos == "1"))
+    if (auto refused = co_await send_async(ctx, key, identifier, std::move(payload), id, *reliable))
         co_return std::move(*refused);
     co_return r;
+}
+
+asio::awaitable<action_result> invoke_things_service(action_context& ctx,
+                                                     const request_params& params) {
+    // Async for every service, as the API reference says (its answer has no Data to carry a
+    // result): each device answers on `{Identifier}_reply`, delivered to the reply stream.
+    const auto model = model_of(ctx, params);
+    if (!model) co_return model.error();
+    const auto identifier = std::string{params.get("Identifier").value_or("")};
+    if (identifier.empty()) co_return business(failed, "Identifier is empty.");
+    const auto args = args_of(params);
+    if (!args) co_return args.error();
+    const auto reliable = reliable_of(params, failed);
+    if (!reliable) co_return reliable.error();
+    if (auto checked = check_service(*model, identifier, *args, *params.get("ProductKey"));
+        !checked)
+        co_return checked.error();
+    co_return co_await send_batch(ctx, params, identifier, "thing.service." + identifier,
+                                  *params.get("Args"), *reliable);
 }
 
 asio::awaitable<action_result> set_device_property(action_context& ctx,
@@ -128,28 +289,75 @@ asio::awaitable<action_result> set_device_property(action_context& ctx,
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
     const auto key = (*device)->key;
-    const auto items_text = params.get("Items");
-    if (!items_text || items_text->empty()) co_return business(set_failed, "Items is empty.");
-    boost::system::error_code ec;
-    auto items = json::parse(*items_text, ec);
-    if (ec || !items.is_object() || items.as_object().empty())
-        co_return business(set_failed, "Items is not a JSON object of properties.");
-    const auto qos = params.get("Qos").value_or("0");
-    if (qos != "0" && qos != "1") co_return business(set_failed, "Qos must be 0 or 1.");
-    // A console export declares the settable (read-write) properties as its `set` service.
-    if (const auto model = ctx.services.models.find(key.product_key);
-        model != ctx.services.models.end())
-        if (const auto* set = model->second.find("set"); set != nullptr && !set->input.empty())
-            if (auto problem = catalog::validate_args(*set, items.as_object()))
-                co_return business(set_failed, *problem);
+    if (auto checked = check_items(ctx, params, key.product_key); !checked)
+        co_return checked.error();
+    const auto reliable = reliable_of(params, set_failed);
+    if (!reliable) co_return reliable.error();
     const auto id = ctx.services.rrpc.next_id();
-    auto payload = R"({"id":")" + std::to_string(id) + R"(","version":"1.0","params":)" +
-                   std::string{*items_text} + R"(,"method":"thing.service.property.set"})";
+    auto payload = alink_request(id, *params.get("Items"), "thing.service.property.set");
     if (auto refused =
-            co_await send_async(ctx, key, "property/set", std::move(payload), id, qos == "1"))
+            co_await send_async(ctx, key, "property/set", std::move(payload), id, *reliable))
         co_return std::move(*refused);
     reply r;
     r.body["Data"].emplace_object()["MessageId"] = std::to_string(id);
+    co_return r;
+}
+
+asio::awaitable<action_result> set_devices_property(action_context& ctx,
+                                                    const request_params& params) {
+    const auto model = model_of(ctx, params);
+    if (!model) co_return model.error();
+    if (auto checked = check_items(ctx, params, *params.get("ProductKey")); !checked)
+        co_return checked.error();
+    const auto reliable = reliable_of(params, set_failed);
+    if (!reliable) co_return reliable.error();
+    co_return co_await send_batch(ctx, params, "property/set", "thing.service.property.set",
+                                  *params.get("Items"), *reliable);
+}
+
+asio::awaitable<action_result> get_thing_model_tsl(action_context& ctx,
+                                                   const request_params& params) {
+    const auto model = model_of(ctx, params);
+    if (!model) co_return model.error();
+    const auto pk = std::string{*params.get("ProductKey")};
+    const auto block = params.get("FunctionBlockId").value_or("");
+    const auto* document = *model ? catalog::find_document(**model, block) : nullptr;
+    if (document == nullptr && !block.empty())
+        co_return business(
+            "iot.thingmodel.NotExistedFunctionBlock",
+            "The product has no TSL module " + std::string{block.substr(0, 64)} + ".");
+    std::string text;
+    if (document != nullptr) {
+        text = document->text;
+    } else {  // a product without a thing model: the empty one the console shows
+        json::object empty;
+        empty["schema"] = "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json";
+        empty["profile"].emplace_object()["productKey"] = pk;
+        empty["properties"] = json::array{};
+        empty["events"] = json::array{};
+        empty["services"] = json::array{};
+        text = json::serialize(empty);
+    }
+    reply r;
+    r.body["Data"].emplace_object()["TslStr"] =
+        params.get("Simple") == "true" ? catalog::simple_tsl(text) : text;
+    co_return r;
+}
+
+asio::awaitable<action_result> query_thing_model(action_context& ctx,
+                                                 const request_params& params) {
+    const auto model = model_of(ctx, params);
+    if (!model) co_return model.error();
+    const auto pk = std::string{*params.get("ProductKey")};
+    const auto block = params.get("FunctionBlockId").value_or("");
+    if (!block.empty() && (*model == nullptr || !catalog::find_document(**model, block)))
+        co_return business(
+            "iot.thingmodel.NotExistedFunctionBlock",
+            "The product has no TSL module " + std::string{block.substr(0, 64)} + ".");
+    reply r;
+    r.body["Data"].emplace_object()["ThingModelJson"] =
+        catalog::thing_model_json(*model, pk, block);
+    r.body["ProductKey"] = pk;
     co_return r;
 }
 

@@ -162,6 +162,22 @@ export async function startServer(options = {}) {
     };
 }
 
+/// The Python Link SDK 1.2.13's login: `{pk}&{dn}|…ext=1,_ss=1…,timestamp=<seconds>|`, HMAC-SHA1.
+export function pythonLogin(device) {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const id = `${device.productKey}&${device.deviceName}`;
+    const content = `clientId${id}deviceName${device.deviceName}productKey${device.productKey}timestamp${timestamp}`;
+    return {
+        clientId: `${id}|securemode=3,signmethod=hmacsha1,ext=1,_ss=1,lan=Python,_v=1.2.13,timestamp=${timestamp}|`,
+        username: `${device.deviceName}&${device.productKey}`,
+        password: crypto.createHmac('sha1', device.deviceSecret).update(content).digest('hex'),
+        clean: true,
+    };
+}
+
+/// A device's Alink answer to `request` (its payload): code 200 with `data`.
+export const alinkReply = (request, data) => JSON.stringify({ code: 200, data, id: JSON.parse(request).id, message: 'success', version: '1.0' });
+
 /// The official @alicloud/iot20180120 client; `v1` selects its V1 (HMAC-SHA1) signing.
 /// `https` talks to the TLS listener; `key` replaces the whole access key.
 export function iotClient(server, { v1 = false, secret = ACCESS_KEY.secret, https = false, key } = {}) {

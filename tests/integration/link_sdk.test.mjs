@@ -8,6 +8,8 @@ import { describe, test } from 'node:test';
 
 import * as h from './harness.mjs';
 
+const { pythonLogin, alinkReply } = h;
+
 const TSL = {
     schema: 'https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json',
     profile: { productKey: h.PK },
@@ -17,19 +19,6 @@ const TSL = {
         { identifier: 'Blink', callType: 'async', inputData: [{ identifier: 'times', dataType: { type: 'int', specs: { min: '1', max: '10' } } }] },
     ],
 };
-
-/// The Python Link SDK 1.2.13's login: `{pk}&{dn}|…ext=1,_ss=1…,timestamp=<seconds>|`, HMAC-SHA1.
-function pythonLogin(device) {
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const id = `${device.productKey}&${device.deviceName}`;
-    const content = `clientId${id}deviceName${device.deviceName}productKey${device.productKey}timestamp${timestamp}`;
-    return {
-        clientId: `${id}|securemode=3,signmethod=hmacsha1,ext=1,_ss=1,lan=Python,_v=1.2.13,timestamp=${timestamp}|`,
-        username: `${device.deviceName}&${device.productKey}`,
-        password: crypto.createHmac('sha1', device.deviceSecret).update(content).digest('hex'),
-        clean: true,
-    };
-}
 
 /// The C SDK 3.x's login: a fixed timestamp, upper-case hex HMAC-SHA256, clean=0.
 function cLogin(device, { version = '3.0.1', ss = false } = {}) {
@@ -44,7 +33,6 @@ function cLogin(device, { version = '3.0.1', ss = false } = {}) {
     };
 }
 
-const alinkReply = (request, data) => JSON.stringify({ code: 200, data, id: JSON.parse(request).id, message: 'success', version: '1.0' });
 
 describe('Link SDK devices', () => {
     test('Python 1.2.13 (_ss=1, ext=1, no SUBSCRIBE): sync service on /ext/rrpc/…, async service, property set, RRpc', async () => {

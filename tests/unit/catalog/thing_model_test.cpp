@@ -167,3 +167,43 @@ TEST_CASE("identifier strings are allowed in a service's inputData, not in a str
                   model)
               .error() == "services[0].inputData[0].dataType.specs: members must be objects");
 }
+
+TEST_CASE("GetThingModelTsl Simple keeps identifiers and data types only", "[catalog]") {
+    const auto m = model();
+    REQUIRE(m.documents.size() == 1);
+    CHECK(find_document(m, "") == &m.documents[0]);
+    CHECK(find_document(m, "fb") == nullptr);
+    CHECK(m.documents[0].text == tsl);  // as it was given
+    const auto simple = boost::json::parse(simple_tsl(tsl)).as_object();
+    CHECK(simple.at("profile").at("productKey") == "a1PK");
+    const auto& weight = simple.at("services").at(0).as_object();
+    CHECK(weight.size() == 2);  // identifier, inputData: no callType, name or desc
+    CHECK(weight.at("identifier") == "SetWeight");
+    const auto& input = weight.at("inputData").at(0).as_object();
+    CHECK(input.size() == 2);  // identifier, dataType: "name" is gone
+    CHECK(input.at("dataType").at("specs").at("max") == "200");
+    CHECK(simple.at("properties").as_array().empty());
+    // A console export's `get` keeps its identifier strings.
+    CHECK(simple_tsl(R"({"services":[{"identifier":"get","inputData":["A"],"desc":"d"}]})") ==
+          R"({"properties":[],"events":[],"services":[{"identifier":"get","inputData":["A"]}]})");
+}
+
+TEST_CASE("QueryThingModel's ThingModelJson: sorted keys, modules listed", "[catalog]") {
+    thing_model m;
+    REQUIRE(add_tsl(R"({"properties":[{"identifier":"P"}],"services":[{"identifier":"S"}]})", m));
+    REQUIRE(add_tsl(R"({"functionBlockId":"fb","functionBlockName":"Battery",
+                        "events":[{"identifier":"E"}]})",
+                    m));
+    CHECK(m.documents.at(1).block == "fb");
+    CHECK(thing_model_json(&m, "a1PK", "") ==
+          R"({"_ppk":{},"events":[],"functionBlocks":[{"functionBlockId":"fb",)"
+          R"("functionBlockName":"Battery","productKey":"a1PK"}],"productKey":"a1PK",)"
+          R"("properties":[{"identifier":"P"}],"services":[{"identifier":"S"}]})");
+    CHECK(thing_model_json(&m, "a1PK", "fb") ==
+          R"({"events":[{"identifier":"E"}],"functionBlockId":"fb","productKey":"a1PK",)"
+          R"("properties":[],"services":[]})");
+    // A product without a model (verification-free) has an empty one.
+    CHECK(thing_model_json(nullptr, "a1PK", "") ==
+          R"({"_ppk":{},"events":[],"functionBlocks":[],"productKey":"a1PK","properties":[],)"
+          R"("services":[]})");
+}
