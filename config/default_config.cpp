@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 
 namespace rrpcd::config {
@@ -49,12 +51,40 @@ std::string_view embedded_default_toml() noexcept {
     return default_toml;
 }
 
-settings embedded_default() {
-    auto loaded = load_string(default_toml, "<embedded default>");
-    if (!loaded) std::abort();  // the unit tests load it; a broken default is a build defect
+boost::system::result<settings, load_error> embedded_default(
+    const std::vector<override_value>& overrides) {
+    auto loaded = load_string(default_toml, "<embedded default>", ".", overrides);
+    if (!loaded) return loaded;  // without overrides it loads: the unit tests say so
     loaded->demo = true;
     loaded->products.push_back({"a1demo", {std::string{demo_tsl}}});
-    return std::move(*loaded);
+    return loaded;
+}
+
+std::optional<std::string> public_credential_problem(const settings& s) {
+    // The demo's and the image example's (older images shipped the change-me ones).
+    static constexpr std::array<std::string_view, 4> published{
+        "rrpcdDemoAccessSecret", "rrpcdDemoDeviceSecret", "change-me-access-secret",
+        "change-me-device-secret"};
+    const auto is_published = [](std::string_view secret) {
+        return std::ranges::find(published, secret) != published.end();
+    };
+    std::optional<std::string> exposed;
+    for (const auto* l : {&s.mqtt.listen, &s.mqtt.tls_listen, &s.http.listen, &s.http.tls_listen})
+        if (*l && !(*l)->host.starts_with("127.") && (*l)->host != "::1")
+            exposed = (*l)->host + ":" + std::to_string((*l)->port);
+    if (!exposed) return std::nullopt;
+    for (const auto& k : s.access_keys)
+        if (is_published(k.secret))
+            return "access key " + k.id + " has a published demo secret and a listener is on " +
+                   *exposed +
+                   ": set its secret (RRPCD_ACCESS_KEYS__N__SECRET or _FILE), or listen " +
+                   "on 127.0.0.1 only";
+    for (const auto& d : s.devices)
+        if (is_published(d.device_secret))
+            return "device " + d.product_key + "/" + d.device_name +
+                   " has a published demo secret and a listener is on " + *exposed +
+                   ": set its device_secret, or listen on 127.0.0.1 only";
+    return std::nullopt;
 }
 
 }  // namespace rrpcd::config

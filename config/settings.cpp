@@ -4,6 +4,9 @@
 #include "config/names.hpp"
 
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <charconv>
 
 #include <algorithm>
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -30,9 +34,21 @@ public:
 
     void fail(const toml::source_region& where, std::string_view key, std::string_view what) {
         if (error_) return;
+        // A value from the environment or a flag has no place in the file: name its origin.
+        if (where.begin.line == 0)
+            if (const auto o = origins_.find(key); o != origins_.end()) {
+                error_ = load_error{o->second + ": " + std::string{key} + ": " + std::string{what}};
+                return;
+            }
         error_ = load_error{source_ + ":" + std::to_string(where.begin.line) + ":" +
                             std::to_string(where.begin.column) + ": " + std::string{key} + ": " +
                             std::string{what}};
+    }
+
+    /// Says that the value at `key` (as errors name it: `access_keys[0].secret`) came from
+    /// `origin`.
+    void came_from(std::string key, std::string origin) {
+        origins_.insert_or_assign(std::move(key), std::move(origin));
     }
 
     /// Refuses keys of `table` that are not in `known`.
@@ -141,6 +157,7 @@ private:
 
     std::string source_;
     std::optional<load_error> error_;
+    std::map<std::string, std::string, std::less<>> origins_;
 };
 
 /// The whole file, or nullopt when it cannot be read (start-up only).
@@ -163,6 +180,7 @@ struct key {
     std::function<void(reader&, const toml::table&, std::string_view path, settings&)> read;
     std::function<bool(const settings&, const settings&)> same;
     std::function<void(const settings&, settings&)> copy;
+    bool integer = false;  ///< its TOML value is an integer (else a string)
 };
 
 /// A key whose member `get(settings)` returns, read by `read_value(r, t, path, name, member)`.
@@ -178,16 +196,22 @@ key make_key(std::string_view name, applies when, Get get, Read read_value) {
 
 template <class Get>
 key integer_key(std::string_view name, applies when, Get get, std::int64_t min, std::int64_t max) {
-    return make_key(name, when, get,
-                    [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
-                        auto& out) { r.integer(t, path, k, out, min, max); });
+    auto made =
+        make_key(name, when, get,
+                 [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
+                     auto& out) { r.integer(t, path, k, out, min, max); });
+    made.integer = true;
+    return made;
 }
 
 template <class Get>
 key duration_key(std::string_view name, applies when, Get get, std::int64_t min, std::int64_t max) {
-    return make_key(name, when, get,
-                    [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
-                        auto& out) { r.duration(t, path, k, out, min, max); });
+    auto made =
+        make_key(name, when, get,
+                 [=](reader& r, const toml::table& t, std::string_view path, std::string_view k,
+                     auto& out) { r.duration(t, path, k, out, min, max); });
+    made.integer = true;
+    return made;
 }
 
 template <class Get>
@@ -291,6 +315,7 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           integer_key("max_queued_bytes", restart, RRPCD_MEMBER(replies.max_queued_bytes), 1024,
                       4'294'967'296),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
+        {"metrics", {custom_key("token", live, RRPCD_MEMBER(metrics.token))}},
         // Arrays of tables: read by code of their own; listed here for reload.
         {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},
         {"products", {custom_key("", restart, RRPCD_MEMBER(products))}},
@@ -400,6 +425,8 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             }
         }
     }
+    if (const auto* t = read_table(r, root, "metrics", out))
+        r.string(*t, "metrics", "token", out.metrics.token, false);
     if (const auto* arr = r.tables(root, "products")) {
         for (std::size_t i = 0; i < arr->size(); ++i) {
             const auto& t = *arr->get(i)->as_table();
@@ -475,6 +502,130 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     }
 }
 
+/// The keys of each array of tables, and which of them are integers.
+struct table_array {
+    std::vector<std::string_view> path;  ///< where the array is: {"access_keys"}
+    std::vector<std::string_view> keys;
+    std::vector<std::string_view> integers;
+};
+
+const std::vector<table_array>& table_arrays() {
+    static const std::vector<table_array> all{
+        {{"access_keys"},
+         {"id", "secret", "qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"},
+         {"qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"}},
+        {{"products"}, {"product_key", "tsl"}, {}},
+        {{"devices"}, {"product_key", "device_name", "device_secret"}, {}},
+        {{"replies", "webhooks"}, {"url", "secret"}, {}},
+    };
+    return all;
+}
+
+std::vector<std::string> split_key(std::string_view dotted) {
+    std::vector<std::string> out;
+    for (std::size_t at = 0;;) {
+        const auto dot = dotted.find('.', at);
+        out.emplace_back(dotted.substr(at, dot - at));
+        if (dot == std::string_view::npos) return out;
+        at = dot + 1;
+    }
+}
+
+/// Puts `text` into `t[key]`, as an integer when `integer`; the error says what is wrong.
+std::optional<std::string> put(toml::table& t, const std::string& key, const std::string& text,
+                               bool integer) {
+    if (!integer) {
+        t.insert_or_assign(key, text);
+        return std::nullopt;
+    }
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc{} || end != text.data() + text.size()) return "expected an integer";
+    t.insert_or_assign(key, n);
+    return std::nullopt;
+}
+
+/// Applies each override to the document, after the file and in order (a later one wins).
+void apply_overrides(reader& r, toml::table& root, const std::vector<override_value>& overrides) {
+    for (const auto& o : overrides) {
+        const auto parts = split_key(o.key);
+        const auto refuse = [&](const std::string& what) {
+            if (!r.error()) r.came_from(o.key, o.origin);
+            r.fail({}, o.key, what);
+        };
+        // A plain table's key: `mqtt.listen`.
+        if (parts.size() == 2) {
+            const key* k = nullptr;
+            for (const auto& [name, keys] : tables())
+                if (name == parts[0])
+                    for (const auto& candidate : keys)
+                        if (!candidate.name.empty() && candidate.name == parts[1]) k = &candidate;
+            if (k == nullptr) return refuse("not a setting");
+            auto* t = root[parts[0]].as_table();
+            if (t == nullptr)
+                t = root.insert_or_assign(parts[0], toml::table{}).first->second.as_table();
+            if (auto e = put(*t, parts[1], o.value, k->integer)) return refuse(*e);
+            r.came_from(o.key, o.origin);
+            continue;
+        }
+        // An array of tables' element: `access_keys.0.secret`, `replies.webhooks.0.url`.
+        const table_array* array = nullptr;
+        for (const auto& a : table_arrays())
+            if (parts.size() == a.path.size() + 2 &&
+                std::equal(a.path.begin(), a.path.end(), parts.begin()))
+                array = &a;
+        if (array == nullptr) return refuse("not a setting");
+        const auto& index_text = parts[array->path.size()];
+        const auto& field = parts.back();
+        std::size_t index = 0;
+        const auto [end, ec] =
+            std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
+        if (ec != std::errc{} || end != index_text.data() + index_text.size())
+            return refuse("expected an index (0, 1, …) after " + std::string{array->path.back()});
+        if (std::ranges::find(array->keys, field) == array->keys.end())
+            return refuse("not a key of [[" + std::string{array->path.back()} + "]]");
+        toml::table* parent = &root;
+        for (std::size_t i = 0; i + 1 < array->path.size(); ++i) {
+            auto* next = (*parent)[array->path[i]].as_table();
+            if (next == nullptr)
+                next = parent->insert_or_assign(array->path[i], toml::table{})
+                           .first->second.as_table();
+            parent = next;
+        }
+        auto* list = (*parent)[array->path.back()].as_array();
+        if (list == nullptr)
+            list = parent->insert_or_assign(array->path.back(), toml::array{})
+                       .first->second.as_array();
+        if (index > list->size())
+            return refuse("index " + std::to_string(index) + " leaves a gap: the array has " +
+                          std::to_string(list->size()) + " tables");
+        if (index == list->size()) list->push_back(toml::table{});
+        auto* element = list->get(index)->as_table();
+        if (element == nullptr) return refuse("expected a table");
+        const bool integer = std::ranges::find(array->integers, field) != array->integers.end();
+        if (auto e = put(*element, field, o.value, integer)) return refuse(*e);
+        std::string path;
+        for (const auto& p : array->path) path += (path.empty() ? "" : ".") + std::string{p};
+        r.came_from(path + "[" + index_text + "]." + field, o.origin);
+    }
+}
+
+/// Parses the TOML text and applies the overrides: the document the settings are read from.
+std::optional<toml::table> merged_document(reader& r, std::string_view toml_text,
+                                           std::string_view source,
+                                           const std::vector<override_value>& overrides) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, source);
+    } catch (const toml::parse_error& e) {
+        r.fail(e.source(), "(syntax)", e.description());
+        return std::nullopt;
+    }
+    apply_overrides(r, root, overrides);
+    if (r.error()) return std::nullopt;
+    return root;
+}
+
 }  // namespace
 
 std::vector<std::string> restart_keys(const settings& now, const settings& next) {
@@ -497,27 +648,102 @@ void throw_exception_from_error(const load_error& e, const boost::source_locatio
     throw std::runtime_error(e.message);
 }
 
-boost::system::result<settings, load_error> load_string(std::string_view toml_text,
-                                                        std::string_view source,
-                                                        const std::filesystem::path& base_dir) {
+boost::system::result<settings, load_error> load_string(
+    std::string_view toml_text, std::string_view source, const std::filesystem::path& base_dir,
+    const std::vector<override_value>& overrides) {
     reader r{std::string{source}};
-    toml::table root;
-    try {
-        root = toml::parse(toml_text, source);
-    } catch (const toml::parse_error& e) {
-        r.fail(e.source(), "(syntax)", e.description());
-        return *r.error();
-    }
+    const auto root = merged_document(r, toml_text, source, overrides);
+    if (!root) return *r.error();
     settings out;
-    read_document(r, root, base_dir, out);
+    read_document(r, *root, base_dir, out);
     if (r.error()) return *r.error();
     return out;
 }
 
-boost::system::result<settings, load_error> load_file(const std::filesystem::path& path) {
+boost::system::result<settings, load_error> load_file(
+    const std::filesystem::path& path, const std::vector<override_value>& overrides) {
+    if (std::error_code ec; std::filesystem::is_directory(path, ec))
+        return load_error{path.string() + ": is a directory; give the config file (rrpcd.toml)"};
     const auto text = read_text(path);  // an empty file is valid TOML: all defaults
     if (!text) return load_error{path.string() + ": cannot read the file"};
-    return load_string(*text, path.string(), path.parent_path());
+    return load_string(*text, path.string(), path.parent_path(), overrides);
+}
+
+boost::system::result<std::vector<override_value>, load_error> environment_overrides(
+    std::span<const std::string> environment) {
+    std::vector<override_value> out;
+    constexpr std::string_view prefix = "RRPCD_";
+    for (const auto& entry : environment) {
+        const auto eq = entry.find('=');
+        const std::string_view name = std::string_view{entry}.substr(0, eq);
+        if (!name.starts_with(prefix) || eq == std::string::npos) continue;
+        const auto rest = name.substr(prefix.size());
+        std::string lower;
+        for (const char c : rest)
+            lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        if (rest.find("__") == std::string_view::npos) {
+            // RRPCD_MQTT_LISTEN: a section's name with one underscore is a setting misspelt.
+            for (const auto& [section, keys] : tables())
+                if (lower.starts_with(std::string{section} + "_"))
+                    return load_error{"environment " + std::string{name} +
+                                      ": not a setting; a section and its key are joined by two "
+                                      "underscores (RRPCD_MQTT__LISTEN)"};
+            continue;  // RRPCD_CONFIG and other tools' variables
+        }
+        std::string key;
+        for (std::size_t at = 0;;) {
+            const auto sep = lower.find("__", at);
+            key += (key.empty() ? "" : ".") + lower.substr(at, sep - at);
+            if (sep == std::string::npos) break;
+            at = sep + 2;
+        }
+        override_value o{key, entry.substr(eq + 1), "environment " + std::string{name}};
+        // `…_FILE`: the value is in that file (a secret mounted by the orchestrator), unless the
+        // key itself ends in _file (tls.key_file).
+        if (key.ends_with("_file") && !key.ends_with(".cert_file") && !key.ends_with(".key_file")) {
+            const auto text = read_text(o.value);
+            if (!text) return load_error{o.origin + ": cannot read " + o.value};
+            o.key.resize(o.key.size() - 5);
+            o.value = *text;
+            while (!o.value.empty() && (o.value.back() == '\n' || o.value.back() == '\r'))
+                o.value.pop_back();
+        }
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+boost::system::result<std::string, load_error> effective_toml(
+    std::string_view toml_text, std::string_view source,
+    const std::vector<override_value>& overrides) {
+    reader r{std::string{source}};
+    auto root = merged_document(r, toml_text, source, overrides);
+    if (!root) return *r.error();
+    // Every credential masked: secrets, tokens, and the password of a URL.
+    const auto mask = [](toml::table& t, auto& self) -> void {
+        for (auto&& [k, v] : t) {
+            const auto name = k.str();
+            if (auto* sub = v.as_table()) self(*sub, self);
+            if (auto* arr = v.as_array())
+                for (auto& e : *arr)
+                    if (auto* sub = e.as_table()) self(*sub, self);
+            if (!v.is_string()) continue;
+            if (name == "secret" || name == "device_secret" || name == "token") {
+                v.as_string()->get() = "********";
+            } else if (name == "url") {
+                auto& text = v.as_string()->get();
+                if (auto url = boost::urls::parse_absolute_uri(text); url && url->has_password()) {
+                    boost::urls::url u{*url};
+                    u.set_password("********");
+                    text = std::string{u.buffer()};
+                }
+            }
+        }
+    };
+    mask(*root, mask);
+    std::ostringstream out;
+    out << *root << "\n";
+    return {boost::system::in_place_value, out.str()};
 }
 
 }  // namespace rrpcd::config

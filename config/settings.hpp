@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -137,6 +138,12 @@ struct replies_settings {
     bool operator==(const replies_settings&) const = default;
 };
 
+/// Who may read the metrics besides access keys.
+struct metrics_settings {
+    std::string token;  ///< `Authorization: Bearer <token>` for `GET /metrics`; "" none
+    bool operator==(const metrics_settings&) const = default;
+};
+
 struct device {
     std::string product_key;
     std::string device_name;
@@ -154,6 +161,7 @@ struct settings {
     std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
     thing_settings thing;
     replies_settings replies;
+    metrics_settings metrics;
     std::vector<access_key> access_keys;
     std::vector<product> products;
     std::vector<device> devices;
@@ -169,14 +177,39 @@ struct load_error {
 [[noreturn]] void throw_exception_from_error(const load_error& e,
                                              const boost::source_location& loc);
 
-/// Reads and validates a TOML file. Unknown keys, missing fields, wrong types and bad values
-/// are errors naming the file, the key and its line.
-boost::system::result<settings, load_error> load_file(const std::filesystem::path& path);
+/// A setting given outside the file, which wins over it: `key` as a dotted path
+/// (`mqtt.listen`, `access_keys.0.secret`, `replies.webhooks.0.url`), its value as text, and
+/// where it came from (`environment RRPCD_MQTT__LISTEN`, `--set`), named in errors.
+struct override_value {
+    std::string key;
+    std::string value;
+    std::string origin;
+};
+
+/// Reads and validates a TOML file, then `overrides` in order. Unknown keys, missing fields,
+/// wrong types and bad values are errors naming the file, the key and its line (or the
+/// override's origin).
+boost::system::result<settings, load_error> load_file(
+    const std::filesystem::path& path, const std::vector<override_value>& overrides = {});
 
 /// Parses and validates TOML text; `source` names it in errors, and relative file names (thing
 /// models) are read from `base_dir`.
 boost::system::result<settings, load_error> load_string(
-    std::string_view toml, std::string_view source, const std::filesystem::path& base_dir = ".");
+    std::string_view toml, std::string_view source, const std::filesystem::path& base_dir = ".",
+    const std::vector<override_value>& overrides = {});
+
+/// The settings in the environment (`NAME=value` entries): `RRPCD_<SECTION>__<KEY>`, and for
+/// arrays of tables `RRPCD_ACCESS_KEYS__0__SECRET`; `…_FILE` takes the value from that file
+/// (trailing newlines cut). A variable that names a section with one underscore
+/// (`RRPCD_MQTT_LISTEN`) is an error; other `RRPCD_` variables (RRPCD_CONFIG) are not settings.
+/// Keys and values are checked when the overrides are applied.
+boost::system::result<std::vector<override_value>, load_error> environment_overrides(
+    std::span<const std::string> environment);
+
+/// The document the settings are read from (the file with `overrides` applied) as TOML, every
+/// secret, token and URL password masked: `rrpcd --print-config`.
+boost::system::result<std::string, load_error> effective_toml(
+    std::string_view toml, std::string_view source, const std::vector<override_value>& overrides);
 
 /// The keys that differ between `now` and `next` and that only a restart applies (listen
 /// addresses, node_id, the store, products, devices, `[replies]`…), as `table.key`.
@@ -186,8 +219,14 @@ std::vector<std::string> restart_keys(const settings& now, const settings& next)
 /// access keys, the log level, the TLS files); the others keep their running values.
 void apply_live(const settings& next, settings& now);
 
-/// The embedded default: loopback listeners, a demo product, device and access key.
-settings embedded_default();
+/// The embedded default: loopback listeners, a demo product, device and access key; then
+/// `overrides`.
+boost::system::result<settings, load_error> embedded_default(
+    const std::vector<override_value>& overrides = {});
+
+/// Why `s` must not serve: a listener on an address other than loopback with a credential
+/// that is published (the demo's, the image example's). nullopt when it may.
+std::optional<std::string> public_credential_problem(const settings& s);
 
 /// The TOML text of the embedded default (printed by `rrpcd --print-default-config`).
 std::string_view embedded_default_toml() noexcept;

@@ -35,9 +35,11 @@ loggers make_loggers(const std::string& level) {
 }  // namespace
 
 app::app(config::settings settings, catalog::thing_models models, tls_context tls,
-         std::optional<std::filesystem::path> config_path)
+         std::optional<std::filesystem::path> config_path,
+         std::vector<config::override_value> overrides)
     : settings_(std::move(settings)),
       config_path_(std::move(config_path)),
+      overrides_(std::move(overrides)),
       tls_(std::move(tls)),
       log_(make_loggers(settings_.log_level)),
       shard_(std::make_unique<shard>(settings_, std::move(models), log_)) {}
@@ -99,9 +101,13 @@ void app::reload() {
         log_.server->warn("event=reload_refused reason=\"the embedded default has no file\"");
         return;
     }
-    auto next = config::load_file(*config_path_);
+    auto next = config::load_file(*config_path_, overrides_);
     if (!next) {
         log_.server->error("event=reload_refused reason=\"{}\"", next.error().message);
+        return;
+    }
+    if (auto problem = config::public_credential_problem(*next)) {
+        log_.server->error("event=reload_refused reason=\"{}\"", *problem);
         return;
     }
     if (auto models = load_thing_models(*next); !models) {

@@ -25,8 +25,10 @@ public:
     /// `models` are the products' thing models, parsed from `settings` (load_thing_models);
     /// `tls` is the certificate context when `settings` has TLS listeners; `config_path` is
     /// where SIGHUP reloads from (none: the embedded default, which does not change).
+    /// `overrides` (environment, flags) apply again over the file at each reload.
     app(config::settings settings, catalog::thing_models models, tls_context tls,
-        std::optional<std::filesystem::path> config_path);
+        std::optional<std::filesystem::path> config_path,
+        std::vector<config::override_value> overrides = {});
     app(const app&) = delete;
     app& operator=(const app&) = delete;
 
@@ -46,6 +48,7 @@ private:
 
     config::settings settings_;  ///< the shard reads it by reference: it outlives the shard
     std::optional<std::filesystem::path> config_path_;
+    std::vector<config::override_value> overrides_;
     tls_context tls_;
     loggers log_;
     std::unique_ptr<shard> shard_;

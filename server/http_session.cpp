@@ -249,11 +249,25 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
             co_await run_reply_stream(stream, ctx, req.version());
             break;
         }
-        if (is_get(req, "/v1/metrics") && ctx.api.authorize_basic(req)) {
-            bhttp::response<bhttp::string_body> res{bhttp::status::ok, req.version()};
+        // Probes and metrics: plain text, before the drain gate (a draining server is not ready).
+        std::optional<probe_answer> text;
+        if (req.method() == bhttp::verb::get) text = answer_probe(req.target(), ctx.readiness());
+        if (!text && (is_get(req, "/metrics") || is_get(req, "/v1/metrics"))) {
+            text = is_scrape_token(req[bhttp::field::authorization], ctx.scrape_token) ||
+                           ctx.api.authorize_basic(req)
+                       ? probe_answer{200, ctx.metrics()}
+                       : probe_answer{401, "a scrape token (Bearer) or an access key (Basic)\n"};
+        }
+        if (text) {
+            bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text->status),
+                                                    req.version()};
             res.set(bhttp::field::server, "rrpcd");
-            res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-            res.body() = ctx.metrics();
+            res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+            res.set(bhttp::field::cache_control, "no-store");
+            if (text->status == 401)
+                res.set(bhttp::field::www_authenticate,
+                        "Bearer realm=\"rrpcd\", Basic realm=\"rrpcd\"");
+            res.body() = std::move(text->body);
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
             const auto wec = co_await send(stream, res);

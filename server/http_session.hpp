@@ -6,6 +6,7 @@
 #include "kit/limit_counters.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
+#include "server/probes.hpp"
 #include "server/tls.hpp"
 
 #include <spdlog/logger.h>
@@ -40,7 +41,9 @@ struct http_context {
     std::size_t max_queued_bytes;
     drain_gate& gate;  ///< in-flight requests, for a graceful shutdown
     kit::limit_counters& counters;
-    std::function<std::string()> metrics;  ///< `GET /v1/metrics` (HTTP Basic): Prometheus text
+    std::function<std::string()> metrics;  ///< `GET /metrics`, `/v1/metrics`: Prometheus text
+    const std::string& scrape_token;       ///< `[metrics] token`: Bearer for the metrics, or ""
+    std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
 };
 

@@ -1,83 +1,124 @@
+#include "config/cli.hpp"
 #include "config/settings.hpp"
 #include "server/app.hpp"
+#include "server/health_check.hpp"
 #include "server/thing_models.hpp"
 #include "server/tls.hpp"
 
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
+
+extern char** environ;
 
 namespace {
 
-constexpr const char* usage =
-    "usage: rrpcd [--config FILE] [--check-config] [--print-default-config] [--version]\n"
-    "  --config FILE           read settings from a TOML file (default: the embedded demo)\n"
-    "  --check-config          validate the settings and exit\n"
-    "  --print-default-config  print the embedded default configuration and exit\n";
+int fail(const std::string& message, int code = 2) {
+    std::fprintf(stderr, "rrpcd: %s\n", message.c_str());
+    return code;
+}
+
+/// The readiness probe of the HTTP listener `s` names (a wildcard address asks loopback).
+std::string probe_url(const rrpcd::config::settings& s) {
+    if (!s.http.listen) return "http://127.0.0.1:8080/readyz";
+    auto host = s.http.listen->host;
+    if (host == "0.0.0.0") host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return "http://" + host + ":" + std::to_string(s.http.listen->port) + "/readyz";
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::optional<std::string> config_path;
-    bool check_only = false;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--config" && i + 1 < argc)
-            config_path = argv[++i];
-        else if (arg == "--check-config")
-            check_only = true;
-        else if (arg == "--print-default-config") {
-            std::fwrite(rrpcd::config::embedded_default_toml().data(), 1,
-                        rrpcd::config::embedded_default_toml().size(), stdout);
+    namespace config = rrpcd::config;
+    using command = config::command_line::command;
+    const std::vector<std::string_view> args(argv + 1, argv + argc);
+    const auto cli = config::parse_command_line(args);
+    if (!cli) {
+        std::fprintf(stderr, "rrpcd: %s\n%s", cli.error().c_str(), config::usage().data());
+        return 2;
+    }
+    switch (cli->what) {
+        case command::help: std::fputs(config::usage().data(), stdout); return 0;
+        case command::version: std::printf("rrpcd %s\n", RRPCD_VERSION); return 0;
+        case command::print_default_config:
+            std::fwrite(config::embedded_default_toml().data(), 1,
+                        config::embedded_default_toml().size(), stdout);
             return 0;
-        } else if (arg == "--version") {
-            std::puts("rrpcd 0.1.0");
-            return 0;
-        } else {
-            std::fputs(arg == "--help" || arg == "-h"
-                           ? usage
-                           : (std::string{"rrpcd: unknown argument "} + arg + "\n" + usage).c_str(),
-                       arg == "--help" || arg == "-h" ? stdout : stderr);
-            return arg == "--help" || arg == "-h" ? 0 : 2;
-        }
+        default: break;
     }
 
-    auto settings =
-        config_path ? rrpcd::config::load_file(*config_path) : rrpcd::config::embedded_default();
-    if (!settings) {
-        std::fprintf(stderr, "rrpcd: configuration error: %s\n", settings.error().message.c_str());
-        return 2;
+    // File < environment < flags.
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+    auto overrides = config::environment_overrides(environment);
+    if (!overrides) return fail("configuration error: " + overrides.error().message);
+    overrides->insert(overrides->end(), cli->sets.begin(), cli->sets.end());
+    auto config_path = cli->config_path;
+    if (const char* from_env = std::getenv("RRPCD_CONFIG"); !config_path && from_env && *from_env)
+        config_path = from_env;
+
+    if (cli->what == command::print_config) {
+        std::string text{config::embedded_default_toml()};
+        if (config_path) {
+            std::ifstream in{*config_path, std::ios::binary};
+            if (!in || std::filesystem::is_directory(*config_path))
+                return fail("configuration error: " + *config_path + ": cannot read the file");
+            std::ostringstream read;
+            read << in.rdbuf();
+            text = read.str();
+        }
+        const auto effective =
+            config::effective_toml(text, config_path.value_or("<embedded default>"), *overrides);
+        if (!effective) return fail("configuration error: " + effective.error().message);
+        std::printf(
+            "# the effective settings: %s, the environment and flags; keys not shown take "
+            "their defaults (rrpcd --print-default-config)\n%s",
+            config_path.value_or("<embedded default>").c_str(), effective->c_str());
+        return 0;
     }
+
+    auto settings = config_path ? config::load_file(*config_path, *overrides)
+                                : config::embedded_default(*overrides);
+    if (!settings) return fail("configuration error: " + settings.error().message);
+    if (cli->what == command::health)
+        return rrpcd::server::check_health(cli->url.value_or(probe_url(*settings)));
+    if (auto problem = config::public_credential_problem(*settings))
+        return fail("refusing to start: " + *problem);
+    if (settings->access_keys.empty())
+        std::fprintf(stderr,
+                     "rrpcd: warning: no access keys are configured: every API call will be "
+                     "refused (add [[access_keys]], or RRPCD_ACCESS_KEYS__0__ID and "
+                     "RRPCD_ACCESS_KEYS__0__SECRET)\n");
     auto models = rrpcd::server::load_thing_models(*settings);
-    if (!models) {
-        std::fprintf(stderr, "rrpcd: configuration error: %s%s\n",
-                     config_path ? (*config_path + ": ").c_str() : "", models.error().c_str());
-        return 2;
-    }
+    if (!models)
+        return fail("configuration error: " + (config_path ? *config_path + ": " : "") +
+                    models.error());
     rrpcd::server::tls_context tls;
     if (settings->mqtt.tls_listen || settings->http.tls_listen) {
         auto loaded = rrpcd::server::make_tls_context(settings->tls);
-        if (!loaded) {
-            std::fprintf(stderr, "rrpcd: configuration error: %s\n", loaded.error().c_str());
-            return 2;
-        }
+        if (!loaded) return fail("configuration error: " + loaded.error());
         tls = std::move(*loaded);
     }
-    if (check_only) {
+    if (cli->what == command::check_config) {
         std::puts("configuration OK");
         return 0;
     }
     try {
         rrpcd::server::app app{
             std::move(*settings), std::move(*models), std::move(tls),
-            config_path ? std::optional<std::filesystem::path>{*config_path} : std::nullopt};
+            config_path ? std::optional<std::filesystem::path>{*config_path} : std::nullopt,
+            std::move(*overrides)};
         if (!app.start()) return 1;
         return app.run();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "rrpcd: fatal: %s\n", e.what());
-        return 1;
+        return fail(std::string{"fatal: "} + e.what(), 1);
     }
 }

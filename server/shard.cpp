@@ -88,6 +88,8 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
                 *gate_,
                 counters_,
                 [this] { return render_metrics(metrics()); },
+                settings_.metrics.token,
+                [this] { return readiness(); },
                 log_.http} {
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);
@@ -258,6 +260,20 @@ asio::awaitable<void> shard::drain(std::chrono::milliseconds grace) {
     registry_.close_all();
     asio::steady_timer flush{*io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
     co_await flush.async_wait(kit::use_nothrow);
+}
+
+std::vector<readiness_check> shard::readiness() {
+    std::vector<readiness_check> checks;
+    auto& listening = checks.emplace_back("listeners");
+    if (listeners_.empty()) listening.problem = "not bound yet";
+    auto& store = checks.emplace_back("store");
+    if (store_ && !store_->writable()) {
+        store.problem = "its last write failed (see event=store_write_failed)";
+        store_->probe();  // a later probe sees it writable again once a write succeeds
+    }
+    auto& draining = checks.emplace_back("draining");
+    if (gate_ && gate_->stopping()) draining.problem = "shutting down";
+    return checks;
 }
 
 metrics_snapshot shard::metrics() const {

@@ -85,6 +85,8 @@ public:
     /// closes the devices.
     boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
 
+    /// What `GET /readyz` checks: listeners bound, the store writable, not draining.
+    std::vector<readiness_check> readiness();
     /// What `GET /v1/metrics` shows.
     metrics_snapshot metrics() const;
     std::size_t devices() const noexcept { return devices_.size(); }

@@ -87,6 +87,12 @@ public:
     void session_deleted(const catalog::device_key& device) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
 
+    /// False from a failed transaction until one writes again; any thread.
+    bool writable() const noexcept { return !failing_.load(std::memory_order_relaxed); }
+    /// A write that changes nothing kept (a row in and out again), so that a store that failed
+    /// finds out it is writable again without other traffic (the readiness probe asks it).
+    void probe();
+
     /// Transactions that failed (a full disk, a lock held too long, an I/O error); any thread.
     std::uint64_t failed_batches() const noexcept {
         return failed_batches_.load(std::memory_order_relaxed);
@@ -140,7 +146,7 @@ private:
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure
-    bool failing_ = false;                            ///< writer thread: the last batch failed
+    std::atomic<bool> failing_{false};  ///< set by the writer thread: the last batch failed
     std::atomic<std::uint64_t> failed_batches_{0};
     std::thread writer_;
 };

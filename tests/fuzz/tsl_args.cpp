@@ -15,7 +15,7 @@ namespace {
 const rrpcd::catalog::thing_model& demo_model() {
     static const rrpcd::catalog::thing_model model = [] {
         rrpcd::catalog::thing_model m;
-        for (const auto& product : rrpcd::config::embedded_default().products)
+        for (const auto& product : rrpcd::config::embedded_default()->products)
             for (const auto& doc : product.tsl_json) (void)rrpcd::catalog::add_tsl(doc, m);
         return m;
     }();

@@ -18,7 +18,7 @@ std::string error_of(std::string_view toml) {
 }  // namespace
 
 TEST_CASE("the embedded default loads: loopback, demo product, device and key", "[config]") {
-    const auto s = embedded_default();
+    const auto s = embedded_default().value();
     CHECK(s.demo);
     CHECK(s.mqtt.listen->host == "127.0.0.1");
     CHECK(s.mqtt.listen->port == 1883);
