@@ -5,7 +5,7 @@ namespace rrpcd::config {
 std::string_view usage() noexcept {
     return "usage: rrpcd [--config FILE] [--set SECTION.KEY=VALUE]... [--check-config]\n"
            "             [--print-config] [--print-default-config] [--version]\n"
-           "       rrpcd health [--url URL] [--config FILE]\n"
+           "       rrpcd health [--url URL] [--config FILE] [--set SECTION.KEY=VALUE]...\n"
            "  --config FILE           settings from a TOML file (default: $RRPCD_CONFIG, else the\n"
            "                          embedded demo)\n"
            "  --set KEY=VALUE         one setting, over the file and the environment\n"
@@ -43,7 +43,7 @@ boost::system::result<command_line, std::string> parse_command_line(
             auto v = value(arg);
             if (!v) return missing;
             out.url = std::move(*v);
-        } else if (arg == "--set" && !health) {
+        } else if (arg == "--set") {
             auto v = value(arg);
             if (!v) return missing;
             const auto eq = v->find('=');

@@ -86,9 +86,12 @@ export async function startServer(options = {}) {
     const configPath = path.join(dir, 'rrpcd.toml');
     fs.writeFileSync(configPath, renderConfig(dir, opts));
     // `openFiles`: the process's descriptor limit (ulimit -n), set by the shell that execs it.
+    // `env`: variables added to the environment; `args`: more arguments after --config.
+    const spawnOptions = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } };
+    const args = ['--config', configPath, ...(opts.args ?? [])];
     const proc = opts.openFiles
-        ? spawn('/bin/sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" --config "$1"`, RRPCD, configPath], { stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(RRPCD, ['--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+        ? spawn('/bin/sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, RRPCD, ...args], spawnOptions)
+        : spawn(RRPCD, args, spawnOptions);
     let log = '';
     const logWaiters = [];
     proc.stderr.on('data', (chunk) => {

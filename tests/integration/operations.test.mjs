@@ -1,0 +1,148 @@
+// Operating rrpcd (issue 14): probes, the scrape credential, `rrpcd health`, configuration by
+// environment and flags, and the refusal of published credentials beyond loopback.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+
+import * as h from './harness.mjs';
+
+/// Runs rrpcd to its end (10 s at most); resolves with its exit code and output.
+function run(args, { env = {} } = {}) {
+    return new Promise((resolve, reject) => {
+        const proc = spawn(h.RRPCD, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        proc.stdout.on('data', (c) => { stdout += c; });
+        proc.stderr.on('data', (c) => { stderr += c; });
+        const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`rrpcd ${args.join(' ')} did not end:\n${stderr}`)); }, 10000);
+        proc.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    });
+}
+
+const get = (server, target, headers = {}) =>
+    fetch(`http://127.0.0.1:${server.httpPort}${target}`, { headers }).then(async (r) => ({ status: r.status, body: await r.text(), headers: r.headers }));
+
+/// A loopback port nobody listens on (bound, then closed).
+async function closedPort() {
+    const s = net.createServer();
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const { port } = s.address();
+    await new Promise((resolve) => s.close(resolve));
+    return port;
+}
+
+describe('operations', () => {
+    test('probes answer without credentials; metrics need the scrape token or an access key', async () => {
+        const server = await h.startServer({ extra: '[metrics]\ntoken = "scrape-t0ken"' });
+        for (const target of ['/livez', '/healthz', '/readyz'])
+            assert.deepEqual([(await get(server, target)).status, (await get(server, target)).body], [200, 'ok\n'], target);
+        const verbose = await get(server, '/readyz?verbose');
+        assert.equal(verbose.body, '[+]listeners ok\n[+]store ok\n[+]draining ok\nok\n');
+        assert.doesNotMatch(verbose.body, /secret|LTAI/i);
+
+        const bearer = await get(server, '/metrics', { authorization: 'Bearer scrape-t0ken' });
+        assert.equal(bearer.status, 200);
+        assert.match(bearer.body, /^rrpcd_devices_online 0$/m);
+        assert.match(bearer.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+        const basic = { authorization: `Basic ${Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64')}` };
+        assert.equal((await get(server, '/metrics', basic)).status, 200);
+        assert.equal((await get(server, '/v1/metrics', basic)).status, 200);  // as before
+        assert.equal((await get(server, '/v1/metrics', { authorization: 'Bearer scrape-t0ken' })).status, 200);
+        for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'Basic eDp5' }]) {
+            const refused = await get(server, '/metrics', headers);
+            assert.equal(refused.status, 401, JSON.stringify(headers));
+            assert.match(refused.headers.get('www-authenticate'), /Bearer/);
+        }
+        // The signed API is unchanged beside them.
+        assert.equal((await h.callAction(h.iotClient(server), 'QueryProductList', { CurrentPage: '1', PageSize: '10' })).Success, true);
+
+        // rrpcd health: 0 when ready, 1 when nothing answers, the probe's body on stdout.
+        const healthy = await run(['health', '--url', `http://127.0.0.1:${server.httpPort}/readyz?verbose`]);
+        assert.equal(healthy.code, 0, healthy.stderr);
+        assert.match(healthy.stdout, /\[\+\]store ok/);
+        const nobody = await run(['health', '--url', `http://127.0.0.1:${await closedPort()}/readyz`]);
+        assert.equal(nobody.code, 1);
+        assert.match(nobody.stderr, /rrpcd health: .*refused/i);
+        assert.equal((await run(['health', '--url', 'ftp://x/'])).code, 1);
+        // Without --url: the configured http.listen's /readyz.
+        const fromConfig = await run(['health', '--config', path.join(server.dir, 'rrpcd.toml'), '--set', `http.listen=127.0.0.1:${server.httpPort}`]);
+        assert.equal(fromConfig.code, 0, fromConfig.stderr);
+        assert.equal((await server.stop()).code, 0);
+    });
+
+    test('the environment and flags override the file, secrets come from files, and every mistake is named', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-env-'));
+        const secretFile = path.join(dir, 'secret');
+        fs.writeFileSync(secretFile, 'from-a-file/secret\n');
+        // The file's access key gets its secret from the environment (a mounted secret).
+        const server = await h.startServer({
+            env: { RRPCD_ACCESS_KEYS__0__SECRET_FILE: secretFile, RRPCD_MQTT__MAX_SUBSCRIPTIONS: '7' },
+            args: ['--set', 'mqtt.max_subscriptions=3'],
+        });
+        // The flag (3) wins over the environment (7): the fourth filter is refused.
+        const [device] = server.devices;
+        const dev = await h.bareDevice(server, device, { subscribe: false });
+        const own = `/sys/${device.productKey}/${device.deviceName}`;
+        dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: ['a', 'b', 'c', 'd'].map((x) => ({ topic: `${own}/thing/service/${x}`, qos: 0 })) });
+        assert.deepEqual((await dev.next('suback')).granted, [0, 0, 0, 128]);
+        dev.socket.destroy();
+        const withFileSecret = await h.callAction(h.iotClient(server, { secret: 'from-a-file/secret' }), 'QueryProductList', { CurrentPage: '1', PageSize: '1' });
+        assert.equal(withFileSecret.Success, true, JSON.stringify(withFileSecret));
+        const withOld = await h.callAction(h.iotClient(server), 'QueryProductList', { CurrentPage: '1', PageSize: '1' }).catch((e) => e.data ?? e);
+        assert.equal(withOld.Code ?? withOld.code, 'SignatureDoesNotMatch', JSON.stringify(withOld));
+        const cfg = path.join(server.dir, 'rrpcd.toml');
+        // --print-config: what runs, secrets masked.
+        const printed = await run(['--config', cfg, '--print-config'], { env: { RRPCD_ACCESS_KEYS__0__SECRET_FILE: secretFile, RRPCD_MQTT__MAX_SUBSCRIPTIONS: '7' } });
+        assert.equal(printed.code, 0, printed.stderr);
+        assert.match(printed.stdout, /max_subscriptions = 7/);
+        assert.match(printed.stdout, /secret = '\*\*\*\*\*\*\*\*'/);
+        for (const secret of ['from-a-file', h.ACCESS_KEY.secret, ...server.devices.map((d) => d.deviceSecret)])
+            assert.equal(printed.stdout.includes(secret), false, secret);
+        // Mistakes, each named.
+        const mistakes = [
+            [{ RRPCD_MQTT_LISTEN: '127.0.0.1:1' }, [], /environment RRPCD_MQTT_LISTEN: not a setting; .*RRPCD_MQTT__LISTEN/],
+            [{ RRPCD_MQTT__LISTN: '127.0.0.1:1' }, [], /environment RRPCD_MQTT__LISTN: mqtt\.listn: not a setting/],
+            [{ RRPCD_HTTP__MAX_BODY_BYTES: 'lots' }, [], /environment RRPCD_HTTP__MAX_BODY_BYTES: http\.max_body_bytes: expected an integer/],
+            [{ RRPCD_ACCESS_KEYS__0__SECRET_FILE: path.join(dir, 'missing') }, [], /cannot read .*missing/],
+            [{}, ['--set', 'mqtt.listen=here'], /--set mqtt\.listen: mqtt\.listen: expected an IP address/],
+            [{}, ['--set', 'nothing'], /expected SECTION\.KEY=VALUE/],
+        ];
+        for (const [env, args, message] of mistakes) {
+            const r = await run(['--config', cfg, '--check-config', ...args], { env });
+            assert.equal(r.code, 2, JSON.stringify(env));
+            assert.match(r.stderr, message);
+        }
+        // The environment loses to a flag.
+        const both = await run(['--config', cfg, '--print-config', '--set', 'mqtt.max_subscriptions=9'], { env: { RRPCD_MQTT__MAX_SUBSCRIPTIONS: '7' } });
+        assert.match(both.stdout, /max_subscriptions = 9/);
+        // A directory is not a config file; a config without access keys warns.
+        const directory = await run(['--config', dir, '--check-config']);
+        assert.equal(directory.code, 2);
+        assert.match(directory.stderr, /is a directory; give the config file/);
+        fs.writeFileSync(path.join(dir, 'nokeys.toml'), '[mqtt]\nlisten = "127.0.0.1:0"\n[http]\nlisten = "127.0.0.1:0"\n');
+        const noKeys = await run(['--config', path.join(dir, 'nokeys.toml'), '--check-config']);
+        assert.equal(noKeys.code, 0);
+        assert.match(noKeys.stderr, /warning: no access keys are configured/);
+        fs.rmSync(dir, { recursive: true, force: true });
+        assert.equal((await server.stop()).code, 0);
+    });
+
+    test('published demo credentials are refused beyond loopback, with what to set', async () => {
+        const exposed = await run(['--set', 'http.listen=0.0.0.0:0', '--set', 'mqtt.listen=127.0.0.1:0']);
+        assert.equal(exposed.code, 2);
+        assert.match(exposed.stderr, /refusing to start: access key LTAIrrpcdDemoKey has a published demo secret and a listener is on 0\.0\.0\.0:0: set its secret \(RRPCD_ACCESS_KEYS__N__SECRET/);
+        const deviceToo = await run(['--set', 'http.listen=0.0.0.0:0', '--check-config'], { env: { RRPCD_ACCESS_KEYS__0__SECRET: 'a-real-secret' } });
+        assert.equal(deviceToo.code, 2);
+        assert.match(deviceToo.stderr, /device a1demo\/dev1 has a published demo secret/);
+        const fixed = await run(['--set', 'http.listen=0.0.0.0:0', '--check-config'], {
+            env: { RRPCD_ACCESS_KEYS__0__SECRET: 'a-real-secret', RRPCD_DEVICES__0__DEVICE_SECRET: 'a-real-device-secret' },
+        });
+        assert.equal(fixed.code, 0, fixed.stderr);
+        // On loopback the demo runs as it is.
+        assert.equal((await run(['--set', 'http.listen=127.0.0.1:0', '--set', 'mqtt.listen=127.0.0.1:0', '--check-config'])).code, 0);
+    });
+});
