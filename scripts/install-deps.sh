@@ -27,5 +27,24 @@ if ((${#missing[@]})); then
     sudo_cmd=()
     [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # Test peers (the mosquitto broker) are started by the tests that need them, on ports of their
+    # own: their packages must not leave a daemon on the demo's ports. policy-rc.d keeps apt from
+    # starting services, for the install only (unless the machine has a policy of its own).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [[ ! -e $policy ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee "$policy" >/dev/null
+        "${sudo_cmd[@]}" chmod 755 "$policy"
+        own_policy=1
+    fi
+    status=0
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+    ((own_policy)) && "${sudo_cmd[@]}" rm -f "$policy"
+    ((status == 0)) || exit "$status"
+    # And not at the next boot either (systemd enables the unit it did not start).
+    if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null &&
+        [[ -d /run/systemd/system ]]; then
+        "${sudo_cmd[@]}" systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
+        echo "install-deps: the mosquitto broker (a test peer) is installed but not enabled"
+    fi
 fi

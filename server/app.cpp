@@ -157,15 +157,26 @@ void app::print_banner() const {
     if (settings_.demo && !settings_.devices.empty() && !settings_.access_keys.empty()) {
         const auto& d = settings_.devices.front();
         const auto& k = settings_.access_keys.front();
+        const auto at = [&](const char* name) {
+            const auto it = std::find_if(bound_.begin(), bound_.end(), [&](const auto& b) {
+                return std::strcmp(b.first, name) == 0;
+            });
+            return it == bound_.end() ? std::string{"off"} : it->second;
+        };
+        std::error_code ec;
+        const auto store = settings_.store.path.empty()
+                               ? std::string{"none (memory only)"}
+                               : std::filesystem::absolute(settings_.store.path, ec).string();
         std::printf(
             "\nDemo configuration (public credentials, loopback only):\n"
             "  device      productKey=%s deviceName=%s deviceSecret=%s\n"
-            "  access key  AccessKeyId=%s AccessKeySecret=%s\n\n"
+            "  access key  AccessKeyId=%s AccessKeySecret=%s\n"
+            "  store       %s\n\n"
             "Try it from another terminal (official Alibaba SDKs, installed by the run script):\n"
-            "  node examples/demo-device.mjs &      # the device answers every RRPC request\n"
-            "  node examples/demo-call.mjs hello    # RRpc through @alicloud/iot20180120\n\n",
+            "  node examples/demo-device.mjs mqtt://%s &   # answers every RRPC request\n"
+            "  node examples/demo-call.mjs hello %s        # RRpc through @alicloud/iot20180120\n\n",
             d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
-            k.secret.c_str());
+            k.secret.c_str(), store.c_str(), at("mqtt").c_str(), at("http").c_str());
     }
     std::fflush(stdout);
 }
