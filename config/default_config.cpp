@@ -24,26 +24,15 @@ level = "info"
 id = "LTAIrrpcdDemoKey"
 secret = "rrpcdDemoAccessSecret"
 
+[[products]]
+product_key = "a1demo"
+tsl = "models/a1demo.json"     # a sync service (Echo, answered over RRPC) and an async one
+
 [[devices]]
 product_key = "a1demo"
 device_name = "dev1"
 device_secret = "rrpcdDemoDeviceSecret"
 )toml";
-
-// The demo product's thing model: a sync service (answered over RRPC) and an async one.
-constexpr std::string_view demo_tsl = R"json({
-  "schema": "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json",
-  "profile": {"productKey": "a1demo"},
-  "services": [
-    {"identifier": "Echo", "name": "Echo", "callType": "sync", "method": "thing.service.Echo",
-     "inputData": [{"identifier": "text", "name": "text", "dataType": {"type": "text", "specs": {"length": "256"}}}],
-     "outputData": [{"identifier": "text", "name": "text", "dataType": {"type": "text", "specs": {"length": "256"}}}]},
-    {"identifier": "SetWeight", "name": "Set weight", "callType": "async", "method": "thing.service.SetWeight",
-     "inputData": [{"identifier": "NewWeight", "name": "New weight",
-                    "dataType": {"type": "double", "specs": {"min": "0", "max": "200", "step": "1", "unit": "kg"}}}],
-     "outputData": []}
-  ]
-})json";
 
 }  // namespace
 
@@ -53,10 +42,12 @@ std::string_view embedded_default_toml() noexcept {
 
 boost::system::result<settings, load_error> embedded_default(
     const std::vector<override_value>& overrides) {
-    auto loaded = load_string(default_toml, "<embedded default>", ".", overrides);
+    // models/a1demo.json, embedded at build time (demo_model.cpp): the file in the repository
+    // is what runs, and `--print-default-config > rrpcd.toml` in the repository runs the same.
+    auto loaded = load_string(default_toml, "<embedded default>", ".", overrides,
+                              {{"models/a1demo.json", demo_model_json()}});
     if (!loaded) return loaded;  // without overrides it loads: the unit tests say so
     loaded->demo = true;
-    loaded->products.push_back({"a1demo", {std::string{demo_tsl}}});
     return loaded;
 }
 

@@ -349,7 +349,7 @@ const toml::table* read_table(reader& r, const toml::table& root, std::string_vi
 }
 
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
-                   settings& out) {
+                   const embedded_files& files, settings& out) {
     std::vector<std::string_view> sections;
     for (const auto& [name, keys] : tables()) sections.push_back(name);
     r.only_keys(root, "", sections);
@@ -437,19 +437,23 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             if (!p.product_key.empty() && !is_valid_product_key(p.product_key))
                 r.fail(t.get("product_key")->source(), path + ".product_key",
                        "expected 1-32 letters or digits");
-            std::vector<std::string> files;
+            std::vector<std::string> tsl_files;
             if (const auto* tsl = t.get("tsl")) {
                 if (const auto* one = tsl->as_string())
-                    files.push_back(one->get());
+                    tsl_files.push_back(one->get());
                 else if (const auto* many = tsl->as_array();
                          many && many->is_homogeneous(toml::node_type::string))
-                    for (const auto& f : *many) files.push_back(*f.value<std::string>());
+                    for (const auto& f : *many) tsl_files.push_back(*f.value<std::string>());
                 else
                     r.fail(tsl->source(), path + ".tsl",
                            "expected a file name or a list of file names");
             }
-            for (const auto& f : files) {
-                auto text = read_text(base / f);
+            for (const auto& f : tsl_files) {
+                const auto embedded = std::ranges::find(files, std::string_view{f},
+                                                        &embedded_files::value_type::first);
+                auto text = embedded != files.end()
+                                ? std::optional<std::string>{std::string{embedded->second}}
+                                : read_text(base / f);
                 if (!text) {
                     r.fail(t.get("tsl")->source(), path + ".tsl",
                            "cannot read " + (base / f).string());
@@ -650,12 +654,12 @@ void throw_exception_from_error(const load_error& e, const boost::source_locatio
 
 boost::system::result<settings, load_error> load_string(
     std::string_view toml_text, std::string_view source, const std::filesystem::path& base_dir,
-    const std::vector<override_value>& overrides) {
+    const std::vector<override_value>& overrides, const embedded_files& files) {
     reader r{std::string{source}};
     const auto root = merged_document(r, toml_text, source, overrides);
     if (!root) return *r.error();
     settings out;
-    read_document(r, *root, base_dir, out);
+    read_document(r, *root, base_dir, files, out);
     if (r.error()) return *r.error();
     return out;
 }

@@ -192,11 +192,17 @@ struct override_value {
 boost::system::result<settings, load_error> load_file(
     const std::filesystem::path& path, const std::vector<override_value>& overrides = {});
 
+/// Files the configuration may name that are in the binary, not on disk: name -> content.
+using embedded_files = std::vector<std::pair<std::string_view, std::string_view>>;
+
 /// Parses and validates TOML text; `source` names it in errors, and relative file names (thing
-/// models) are read from `base_dir`.
+/// models) are read from `base_dir`, or from `files` when named there.
 boost::system::result<settings, load_error> load_string(
     std::string_view toml, std::string_view source, const std::filesystem::path& base_dir = ".",
-    const std::vector<override_value>& overrides = {});
+    const std::vector<override_value>& overrides = {}, const embedded_files& files = {});
+
+/// models/a1demo.json, the demo product's thing model, as the build embedded it.
+std::string_view demo_model_json() noexcept;
 
 /// The settings in the environment (`NAME=value` entries): `RRPCD_<SECTION>__<KEY>`, and for
 /// arrays of tables `RRPCD_ACCESS_KEYS__0__SECRET`; `…_FILE` takes the value from that file

@@ -174,7 +174,8 @@ void app::print_banner() const {
             "  store       %s\n\n"
             "Try it from another terminal (official Alibaba SDKs, installed by the run script):\n"
             "  node examples/demo-device.mjs mqtt://%s &   # answers every RRPC request\n"
-            "  node examples/demo-call.mjs hello %s        # RRpc through @alicloud/iot20180120\n\n",
+            "  node examples/demo-call.mjs hello %s        # RRpc through "
+            "@alicloud/iot20180120\n\n",
             d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
             k.secret.c_str(), store.c_str(), at("mqtt").c_str(), at("http").c_str());
     }

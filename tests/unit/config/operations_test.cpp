@@ -99,7 +99,8 @@ TEST_CASE("…_FILE reads a secret from a file, trailing newline cut; tls.key_fi
           "environment RRPCD_METRICS__TOKEN_FILE: cannot read /nonexistent/t");
 }
 
-TEST_CASE("the effective settings (--print-config) mask every secret, token and URL password", "[config]") {
+TEST_CASE("the effective settings (--print-config) mask every secret, token and URL password",
+          "[config]") {
     const auto text =
         effective_toml("[[access_keys]]\nid = \"k\"\nsecret = \"hunter2\"\n", "f.toml",
                        {{"metrics.token", "tok3n", "x"},
@@ -166,4 +167,19 @@ TEST_CASE("the command line", "[config]") {
     CHECK(parse({"--set", "novalue"}).error() == "--set novalue: expected SECTION.KEY=VALUE");
     CHECK(parse({"--url", "x"}).error() == "unknown argument --url");  // health only
     CHECK(parse({"--bogus"}).error() == "unknown argument --bogus");
+}
+
+TEST_CASE(
+    "the printed default configuration is what the demo runs, the model a file of the repository",
+    "[config]") {
+    // The printed TOML, loaded from the repository's root (where models/a1demo.json is), gives
+    // the embedded default's settings, thing model included.
+    const auto printed =
+        load_string(embedded_default_toml(), "printed.toml", RRPCD_TEST_DATA_DIR "/../..").value();
+    const auto embedded = embedded_default().value();
+    REQUIRE(embedded.products.size() == 1);
+    CHECK(printed.products == embedded.products);
+    CHECK(printed.devices == embedded.devices);
+    CHECK(printed.access_keys == embedded.access_keys);
+    CHECK(embedded.products[0].tsl_json[0].find("\"Echo\"") != std::string::npos);
 }
