@@ -8,9 +8,15 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstddef>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <tuple>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace rrpcd::server {
 
@@ -24,6 +30,25 @@ std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink
     log->set_level(spdlog::level::from_str(level));
     log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n %v");
     return log;
+}
+
+/// Tells the service manager `state` (READY=1, STOPPING=1, RELOADING=1) when it asked to be
+/// told ($NOTIFY_SOCKET, systemd's Type=notify); nothing otherwise. `@` names an abstract socket.
+void notify_service_manager(std::string_view state) {
+    const char* path = std::getenv("NOTIFY_SOCKET");
+    if (path == nullptr || (path[0] != '/' && path[0] != '@')) return;
+    sockaddr_un address{};
+    const auto length = std::strlen(path);
+    if (length >= sizeof address.sun_path) return;
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path, length);
+    if (path[0] == '@') address.sun_path[0] = '\0';
+    const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    (void)::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                   reinterpret_cast<const sockaddr*>(&address),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
+    ::close(fd);
 }
 
 loggers make_loggers(const std::string& level) {
@@ -72,6 +97,7 @@ bool app::start() {
                       shard_->devices(), settings_.access_keys.size(), shard_->thing_models(),
                       shard_->webhooks(), tls_ != nullptr);
     print_banner();
+    notify_service_manager("READY=1");
     return true;
 }
 
@@ -89,6 +115,7 @@ asio::awaitable<void> app::handle_signals() {
             continue;
         }
         log_.server->info("event=stopping signal={}", signal);
+        notify_service_manager("STOPPING=1");
         co_await shard_->drain(settings_.http.shutdown_grace);
         log_.server->info("event=stopped");
         shard_->io().stop();

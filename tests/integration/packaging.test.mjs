@@ -1,0 +1,57 @@
+// What an operator installs: `cmake --install` (binary, systemd unit, examples, licence), the
+// version in one place, and systemd's readiness protocol (Type=notify).
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { test } from 'node:test';
+
+import * as h from './harness.mjs';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const version = /project\(rrpcd VERSION ([0-9.]+)/.exec(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'))[1];
+
+test('cmake --install puts the binary, the unit, the examples and the licence in place; the version is the project\'s', () => {
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-install-'));
+    h.track(() => fs.rmSync(prefix, { recursive: true, force: true }));
+    execFileSync('cmake', ['--install', path.dirname(h.RRPCD), '--prefix', prefix], { stdio: 'pipe' });
+    for (const file of ['bin/rrpcd', 'lib/systemd/system/rrpcd.service', 'share/rrpcd/examples/rrpcd.toml',
+        'share/rrpcd/models/a1demo.json', 'share/doc/rrpcd/LICENSE', 'share/doc/rrpcd/CHANGELOG.md'])
+        assert.ok(fs.existsSync(path.join(prefix, file)), file);
+    assert.equal(execFileSync(path.join(prefix, 'bin/rrpcd'), ['--version']).toString(), `rrpcd ${version}\n`);
+    assert.match(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8'), new RegExp(`^## \\[${version.replaceAll('.', '\\.')}\\]`, 'm'));
+    const unit = fs.readFileSync(path.join(prefix, 'lib/systemd/system/rrpcd.service'), 'utf8');
+    assert.match(unit, /^Type=notify$/m);
+    assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+});
+
+test('with NOTIFY_SOCKET set, rrpcd says READY=1 once it listens and STOPPING=1 when it drains', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-notify-'));
+    h.track(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const socket = path.join(dir, 'notify');
+    // The service manager's end: a Unix datagram socket (node's dgram has none), each datagram a line.
+    const manager = spawn('python3', ['-c', `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("bound", flush=True)
+while True:
+    print(s.recv(4096).decode(), flush=True)
+`, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    h.track(() => manager.kill('SIGKILL'));
+    const lines = [];
+    const waiters = [];
+    readline.createInterface({ input: manager.stdout }).on('line', (line) => {
+        const w = waiters.shift();
+        if (w) w(line); else lines.push(line);
+    });
+    const next = () => (lines.length ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiters.push(resolve)));
+    assert.equal(await next(), 'bound');
+    const server = await h.startServer({ env: { NOTIFY_SOCKET: socket } });
+    assert.equal(await next(), 'READY=1');  // sent after the ready line, which startServer read
+    server.proc.kill('SIGTERM');
+    assert.equal(await next(), 'STOPPING=1');
+    assert.equal((await server.exited).code, 0);
+});
