@@ -2,9 +2,9 @@
 
 #include <toml++/toml.h>
 #include "config/names.hpp"
+#include "kit/logfmt.hpp"
 
 #include <boost/url/parse.hpp>
-#include <boost/url/url.hpp>
 
 #include <charconv>
 
@@ -181,6 +181,7 @@ struct key {
     std::function<bool(const settings&, const settings&)> same;
     std::function<void(const settings&, settings&)> copy;
     bool integer = false;  ///< its TOML value is an integer (else a string)
+    bool boolean = false;  ///< its TOML value is true or false
 };
 
 /// A key whose member `get(settings)` returns, read by `read_value(r, t, path, name, member)`.
@@ -303,7 +304,14 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           custom_key("key_file", live, RRPCD_MEMBER(tls.key_file)),
           custom_key("min_version", live, RRPCD_MEMBER(tls.tls13_only))}},
         {"store", {custom_key("path", restart, RRPCD_MEMBER(store.path))}},
-        {"log", {custom_key("level", live, RRPCD_MEMBER(log_level))}},
+        {"log",
+         {custom_key("level", live, RRPCD_MEMBER(log_level)),
+          custom_key("format", restart, RRPCD_MEMBER(log_format)),
+          [] {
+              auto k = custom_key("access", live, RRPCD_MEMBER(log_access));
+              k.boolean = true;
+              return k;
+          }()}},
         {"thing",
          {duration_key("sync_timeout_ms", live, RRPCD_MEMBER(thing.sync_timeout), 100, 600'000)}},
         {"replies",
@@ -407,6 +415,15 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
         if (!levels.contains(out.log_level))
             r.fail(t->get("level")->source(), "log.level",
                    "must be one of trace, debug, info, warn, error, critical, off");
+        r.string(*t, "log", "format", out.log_format, false);
+        if (out.log_format != "logfmt" && out.log_format != "json")
+            r.fail(t->get("format")->source(), "log.format", "must be \"logfmt\" or \"json\"");
+        if (const auto* access = t->get("access")) {
+            if (const auto* b = access->as_boolean())
+                out.log_access = b->get();
+            else
+                r.fail(access->source(), "log.access", "expected true or false");
+        }
     }
     read_table(r, root, "thing", out);
     if (const auto* t = read_table(r, root, "replies", out)) {
@@ -535,9 +552,15 @@ std::vector<std::string> split_key(std::string_view dotted) {
     }
 }
 
-/// Puts `text` into `t[key]`, as an integer when `integer`; the error says what is wrong.
+/// Puts `text` into `t[key]`, as an integer when `integer`, as true/false when `boolean`; the
+/// error says what is wrong.
 std::optional<std::string> put(toml::table& t, const std::string& key, const std::string& text,
-                               bool integer) {
+                               bool integer, bool boolean = false) {
+    if (boolean) {
+        if (text != "true" && text != "false") return "expected true or false";
+        t.insert_or_assign(key, text == "true");
+        return std::nullopt;
+    }
     if (!integer) {
         t.insert_or_assign(key, text);
         return std::nullopt;
@@ -568,7 +591,7 @@ void apply_overrides(reader& r, toml::table& root, const std::vector<override_va
             auto* t = root[parts[0]].as_table();
             if (t == nullptr)
                 t = root.insert_or_assign(parts[0], toml::table{}).first->second.as_table();
-            if (auto e = put(*t, parts[1], o.value, k->integer)) return refuse(*e);
+            if (auto e = put(*t, parts[1], o.value, k->integer, k->boolean)) return refuse(*e);
             r.came_from(o.key, o.origin);
             continue;
         }
@@ -735,12 +758,7 @@ boost::system::result<std::string, load_error> effective_toml(
             if (name == "secret" || name == "device_secret" || name == "token") {
                 v.as_string()->get() = "********";
             } else if (name == "url") {
-                auto& text = v.as_string()->get();
-                if (auto url = boost::urls::parse_absolute_uri(text); url && url->has_password()) {
-                    boost::urls::url u{*url};
-                    u.set_password("********");
-                    text = std::string{u.buffer()};
-                }
+                v.as_string()->get() = kit::redact_url(v.as_string()->get());
             }
         }
     };

@@ -158,7 +158,9 @@ struct settings {
     tls_settings tls;
     store_settings store;
     rrpc_settings rrpc;
-    std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
+    std::string log_level = "info";     ///< trace, debug, info, warn, error, critical, off
+    std::string log_format = "logfmt";  ///< "logfmt" or "json" (one object per line)
+    bool log_access = true;             ///< an access line per API call, at info
     thing_settings thing;
     replies_settings replies;
     metrics_settings metrics;

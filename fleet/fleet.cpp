@@ -1,4 +1,5 @@
 #include "fleet/fleet.hpp"
+#include "kit/logfmt.hpp"
 
 #include "kit/unix_ms.hpp"
 
@@ -83,8 +84,8 @@ boost::system::result<std::vector<config::access_key>> service::seed(
             auto& model = models[product_key];
             for (const auto& doc : docs)
                 if (auto added = catalog::add_tsl(doc, model); !added)
-                    log_->error("event=thing_model_skipped pk={} reason=\"{}\"", product_key,
-                                added.error());
+                    log_->error("event=thing_model_skipped pk={} reason={}", product_key,
+                                kit::logfmt_value(added.error()));
         }
     }
     for (const auto& d : settings.devices) {

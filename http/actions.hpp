@@ -33,6 +33,7 @@ struct api_limits {
     std::chrono::milliseconds thing_sync_timeout;  ///< InvokeThingService, callType sync
     std::size_t max_payload_bytes;                 ///< what fits one MQTT packet with its topic
     std::size_t max_pending_per_device;            ///< calls waiting for one device
+    bool access_log = true;                        ///< an access line per call (refusals always)
 };
 
 /// What the actions act on. All of it lives as long as the api, on the same io thread.

@@ -1,6 +1,8 @@
 #include "http/api.hpp"
+#include "kit/logfmt.hpp"
 
 #include "config/names.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/printable.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
@@ -31,14 +33,35 @@ std::uint32_t qps_of(const caller& who, qps_class c) {
     return 0;
 }
 
+/// The AccessKeyId a request claims (verified or not): V3's Credential, V1's parameter, Basic's
+/// user name. Empty when none.
+std::string claimed_access_key(const api::request& req, const request_params& params) {
+    const std::string_view auth = req[bhttp::field::authorization];
+    if (const auto at = auth.find("Credential="); at != std::string_view::npos) {
+        const auto id = auth.substr(at + 11);
+        return std::string{id.substr(0, id.find_first_of(", "))};
+    }
+    if (const auto id = params.get("AccessKeyId")) return std::string{*id};
+    return {};
+}
+
+/// The device a request names: ProductKey/DeviceName, or IotId; empty when none.
+std::string device_of(const request_params& params) {
+    if (const auto pk = params.get("ProductKey"), dn = params.get("DeviceName"); pk && dn)
+        return std::string{*pk} + "/" + std::string{*dn};
+    if (const auto id = params.get("IotId")) return std::string{*id};
+    return {};
+}
+
 }  // namespace
 
 api::api(api_limits limits, authenticator& auth, api_services services,
          std::shared_ptr<spdlog::logger> log)
     : limits_(limits), auth_(auth), services_(services), log_(std::move(log)) {}
 
-asio::awaitable<response> api::handle(request req) {
+asio::awaitable<response> api::handle(request req, std::string_view peer) {
     const auto request_id = new_request_id();
+    const auto started = std::chrono::steady_clock::now();
     auto decoded = decode_request(req.target(), req[bhttp::field::host],
                                   req[bhttp::field::content_type], req.body());
     request_params params;
@@ -65,11 +88,31 @@ asio::awaitable<response> api::handle(request req) {
                        ? format::xml
                        : format::json;
     const auto action = header_or_param(req, params, false, "Action", "x-acs-action");
+    // The access line: every call (`[log] access`), and every refusal, at most 10 a minute per
+    // peer address (then counted and said on the next line).
+    const auto address = peer.substr(0, peer.rfind(':'));
+    const std::string outcome = !result ? result.error().code
+                                : result->body.contains("RrpcCode")
+                                    ? std::string{result->body.at("RrpcCode").as_string()}
+                                    : std::string{"Success"};
+    const bool refused = !result && result.error().status != 200;
+    const auto suppressed = refused ? refusals_.allow(address, std::chrono::steady_clock::now())
+                            : limits_.access_log || !result ? std::optional<std::uint64_t>{0}
+                                                            : std::nullopt;
+    if (suppressed) {
+        const auto ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
+        log_->info(
+            "event=api_call action={} access_key={} peer={} device={} status={} outcome={} "
+            "duration_ms={:.1f} request_id={}{}",
+            kit::logfmt_value(action, 64), kit::logfmt_value(claimed_access_key(req, params), 64),
+            kit::logfmt_value(peer, 64), kit::logfmt_value(device_of(params), 80),
+            result ? 200u : result.error().status, kit::logfmt_value(outcome, 64), ms, request_id,
+            *suppressed ? " suppressed_before=" + std::to_string(*suppressed) : std::string{});
+    }
     if (!result) {
         const auto& e = result.error();
-        log_->log(e.status == 200 ? spdlog::level::debug : spdlog::level::info,
-                  "event=api_error request_id={} action=\"{}\" status={} code={}", request_id,
-                  kit::printable(action, 64), e.status, e.code);
         // After a body whose framing it could not read, the connection is not reused.
         auto res = make_response(e.status, error_body(e, request_id, req[bhttp::field::host]), f,
                                  "Error", req.version(), req.keep_alive() && !unsupported_coding);

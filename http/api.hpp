@@ -10,6 +10,7 @@
 #include "http/rate_limiter.hpp"
 #include "http/render.hpp"
 #include "kit/limit_counters.hpp"
+#include "kit/log_throttle.hpp"
 #include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
 #include "rrpc/service.hpp"
@@ -41,8 +42,9 @@ public:
     api(api_limits limits, authenticator& auth, api_services services,
         std::shared_ptr<spdlog::logger> log);
 
-    /// Answers one request; never throws for bad input (every failure is a cloud error body).
-    boost::asio::awaitable<response> handle(request req);
+    /// Answers one request from `peer` (`address:port`, for the access line); never throws for
+    /// bad input (every failure is a cloud error body).
+    boost::asio::awaitable<response> handle(request req, std::string_view peer = {});
 
     /// Checks the HTTP Basic credentials of a /v1 request (also the reply stream's).
     boost::system::result<caller, api_error> authorize_basic(const request& req) const {
@@ -63,6 +65,7 @@ private:
     authenticator& auth_;
     api_services services_;
     rate_limiter limiter_;
+    kit::log_throttle refusals_{10, std::chrono::minutes{1}, 10'000};  ///< per peer address
     std::shared_ptr<spdlog::logger> log_;
 };
 

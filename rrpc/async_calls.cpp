@@ -1,4 +1,5 @@
 #include "rrpc/async_calls.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/unix_ms.hpp"
 #include "rrpc/topics.hpp"
 
@@ -169,8 +170,8 @@ void async_calls::answer(std::uint64_t message_id, const catalog::device_key& fr
     else
         r.data = json::object{};
     r.payload = payload;
-    logger_->debug("event=async_reply message_id={} pk={} dn={} topic=\"{}\"", message_id,
-                   from.product_key, from.device_name, kit::printable(topic, 256));
+    logger_->debug("event=async_reply message_id={} pk={} dn={} topic={}", message_id,
+                   from.product_key, from.device_name, kit::logfmt_value(topic));
     hub_.publish(r);
 }
 

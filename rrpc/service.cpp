@@ -1,4 +1,5 @@
 #include "rrpc/service.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/use_nothrow.hpp"
 
 #include "kit/printable.hpp"
@@ -93,8 +94,8 @@ void service::on_reply(const catalog::device_key& from, std::string_view topic,
     const auto status = table_.resolve_reply(from, topic, message_id, std::move(payload));
     if (status == pending_table::reply_status::resolved) return;
     ++stats_.dropped_replies;
-    log_->debug("event=rrpc_reply_dropped pk={} dn={} topic=\"{}\" status={}", from.product_key,
-                from.device_name, kit::printable(topic, 256), static_cast<int>(status));
+    log_->debug("event=rrpc_reply_dropped pk={} dn={} topic={} status={}", from.product_key,
+                from.device_name, kit::logfmt_value(topic), static_cast<int>(status));
 }
 
 void service::on_session_end(const catalog::device_key& device, const presence& after) {

@@ -1,16 +1,18 @@
 #include "server/app.hpp"
+#include "kit/logfmt.hpp"
 
 #include "kit/use_nothrow.hpp"
+#include "server/log_format.hpp"
 #include "server/thing_models.hpp"
 
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <boost/asio/co_spawn.hpp>
 
 #include <algorithm>
 #include <csignal>
 #include <cstddef>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <tuple>
 
@@ -28,7 +30,6 @@ std::shared_ptr<spdlog::logger> make_logger(const char* name, const spdlog::sink
                                             const std::string& level) {
     auto log = std::make_shared<spdlog::logger>(name, sink);
     log->set_level(spdlog::level::from_str(level));
-    log->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %n %v");
     return log;
 }
 
@@ -51,8 +52,9 @@ void notify_service_manager(std::string_view state) {
     ::close(fd);
 }
 
-loggers make_loggers(const std::string& level) {
-    const auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_st>();
+loggers make_loggers(const std::string& level, const std::string& format) {
+    const auto sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+    sink->set_formatter(make_log_formatter(format));
     return {make_logger("server", sink, level), make_logger("mqtt", sink, level),
             make_logger("http", sink, level), make_logger("rrpc", sink, level)};
 }
@@ -66,12 +68,13 @@ app::app(config::settings settings, catalog::thing_models models, tls_context tl
       config_path_(std::move(config_path)),
       overrides_(std::move(overrides)),
       tls_(std::move(tls)),
-      log_(make_loggers(settings_.log_level)),
+      log_(make_loggers(settings_.log_level, settings_.log_format)),
       shard_(std::make_unique<shard>(settings_, std::move(models), log_)) {}
 
 bool app::start() {
     if (auto opened = shard_->open(); !opened) {
-        log_.server->critical("event=store_failed reason=\"{}\"", opened.error());
+        log_.server->critical("event=store_failed reason={}",
+                              kit::logfmt_value(opened.error(), 1024));
         return false;
     }
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
@@ -84,8 +87,8 @@ bool app::start() {
         const bool tls = name[4] == 's';
         auto at = shard_->listen(name, **where, tls ? tls_ : nullptr);
         if (!at) {
-            log_.server->critical("event=listen_failed listener={} address={}:{} reason=\"{}\"",
-                                  name, (*where)->host, (*where)->port, at.error());
+            log_.server->critical("event=listen_failed listener={} address={}:{} reason={}", name,
+                                  (*where)->host, (*where)->port, kit::logfmt_value(at.error()));
             return false;
         }
         bound_.emplace_back(name, std::move(*at));
@@ -130,22 +133,25 @@ void app::reload() {
     }
     auto next = config::load_file(*config_path_, overrides_);
     if (!next) {
-        log_.server->error("event=reload_refused reason=\"{}\"", next.error().message);
+        log_.server->error("event=reload_refused reason={}",
+                           kit::logfmt_value(next.error().message, 1024));
         return;
     }
     if (auto problem = config::public_credential_problem(*next)) {
-        log_.server->error("event=reload_refused reason=\"{}\"", *problem);
+        log_.server->error("event=reload_refused reason={}", kit::logfmt_value(*problem, 1024));
         return;
     }
     if (auto models = load_thing_models(*next); !models) {
-        log_.server->error("event=reload_refused reason=\"{}\"", models.error());
+        log_.server->error("event=reload_refused reason={}",
+                           kit::logfmt_value(models.error(), 1024));
         return;
     }
     auto tls = tls_;
     if (tls_ && next->tls.configured()) {
         auto loaded = make_tls_context(next->tls);
         if (!loaded) {
-            log_.server->error("event=reload_refused reason=\"{}\"", loaded.error());
+            log_.server->error("event=reload_refused reason={}",
+                               kit::logfmt_value(loaded.error(), 1024));
             return;
         }
         tls = std::move(*loaded);

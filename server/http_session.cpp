@@ -1,4 +1,5 @@
 #include "server/http_session.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/text_queue.hpp"
 #include "kit/use_nothrow.hpp"
 
@@ -208,6 +209,10 @@ boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_bod
 template <class Stream>
 asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
     auto& timed = beast::get_lowest_layer(stream);
+    boost::system::error_code peer_ec;
+    const auto remote = timed.socket().remote_endpoint(peer_ec);
+    const auto peer = peer_ec ? std::string{"?"}
+                              : remote.address().to_string() + ":" + std::to_string(remote.port());
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
@@ -237,7 +242,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         if (ec) {
             count_read_limit(ctx, ec, in_header);
             if (is_parse_error(ec)) {
-                ctx.log->info("event=http_malformed reason=\"{}\"", ec.message());
+                ctx.log->info("event=http_malformed reason={}", kit::logfmt_value(ec.message()));
                 const auto res = malformed_response(ec);  // named: GCC 12 and temporaries
                 co_await send(stream, res);
                 co_await linger(stream);
@@ -282,7 +287,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         }
         timed.expires_never();  // an RRpc call waits for its device
         ctx.gate.enter();
-        auto res = co_await ctx.api.handle(std::move(req));
+        auto res = co_await ctx.api.handle(std::move(req), peer);
         ctx.gate.leave();
         if (ctx.gate.stopping()) res.keep_alive(false);
         const auto wec = co_await send(stream, res);
@@ -310,7 +315,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
     const auto [ec] =
         co_await stream.async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
     if (ec) {
-        ctx.log->info("event=tls_handshake_failed reason=\"{}\"", ec.message());
+        ctx.log->info("event=tls_handshake_failed reason={}", kit::logfmt_value(ec.message()));
         co_return;
     }
     co_await serve(stream, ctx);

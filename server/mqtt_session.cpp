@@ -1,4 +1,5 @@
 #include "server/mqtt_session.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/unix_ms.hpp"
 #include "kit/use_nothrow.hpp"
 
@@ -101,8 +102,8 @@ asio::awaitable<void> mqtt_session::read_loop() {
         const auto [hec] =
             co_await tls_->async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
         if (hec) {
-            ctx_.log->info("event=tls_handshake_failed peer={} reason=\"{}\"", peer_,
-                           hec.message());
+            ctx_.log->info("event=tls_handshake_failed peer={} reason={}", peer_,
+                           kit::logfmt_value(hec.message()));
             ending_ = ending::violation;
             co_return;
         }
@@ -265,7 +266,8 @@ void mqtt_session::on_violation(const boost::system::error_code& reason) {
             ctx_.log->info("event=limit_hit limit=mqtt_packet_size peer={} count={}", peer_,
                            ctx_.counters.count(kit::limit::mqtt_packet_size));
     } else {
-        ctx_.log->info("event=protocol_violation peer={} reason=\"{}\"", peer_, reason.message());
+        ctx_.log->info("event=protocol_violation peer={} reason={}", peer_,
+                       kit::logfmt_value(reason.message()));
     }
     finish(ending::violation);
 }
@@ -276,13 +278,13 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         if (verdict.reason == "backoff") {
             if (ctx_.counters.hit(kit::limit::mqtt_login_backoff))
                 ctx_.log->warn(
-                    "event=limit_hit limit=mqtt_login_backoff address={} username=\"{}\" "
+                    "event=limit_hit limit=mqtt_login_backoff address={} username={} "
                     "count={}",
-                    address_.to_string(), kit::printable(c.username.value_or(""), 80),
+                    address_.to_string(), kit::logfmt_value(c.username.value_or(""), 80),
                     ctx_.counters.count(kit::limit::mqtt_login_backoff));
         } else {
-            ctx_.log->info("event=login_refused peer={} client_id=\"{}\" code={} reason={}", peer_,
-                           kit::printable(c.client_id), static_cast<int>(verdict.code),
+            ctx_.log->info("event=login_refused peer={} client_id={} code={} reason={}", peer_,
+                           kit::logfmt_value(c.client_id, 128), static_cast<int>(verdict.code),
                            verdict.reason);
         }
         protocol_.refuse(verdict.code, outbox_);
@@ -319,8 +321,8 @@ void mqtt_session::on_publish(mqtt::publish& p) {
         case rrpc::upstream_kind::refused:
             ++refused_publishes_;
             ctx_.log->log(refused_publishes_ == 1 ? spdlog::level::warn : spdlog::level::debug,
-                          "event=publish_refused pk={} dn={} topic=\"{}\" count={}",
-                          device_->product_key, device_->device_name, kit::printable(p.topic, 256),
+                          "event=publish_refused pk={} dn={} topic={} count={}",
+                          device_->product_key, device_->device_name, kit::logfmt_value(p.topic),
                           refused_publishes_);
             return;
         case rrpc::upstream_kind::rrpc_reply:
@@ -330,8 +332,8 @@ void mqtt_session::on_publish(mqtt::publish& p) {
             break;
         case rrpc::upstream_kind::data: break;
     }
-    ctx_.log->debug("event=upstream pk={} dn={} topic=\"{}\" bytes={}", device_->product_key,
-                    device_->device_name, kit::printable(p.topic, 256), p.payload.size());
+    ctx_.log->debug("event=upstream pk={} dn={} topic={} bytes={}", device_->product_key,
+                    device_->device_name, kit::logfmt_value(p.topic), p.payload.size());
 }
 
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {
@@ -339,9 +341,8 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
     codes.reserve(s.subscriptions.size());
     for (auto& sub : s.subscriptions) {
         if (!rrpc::device_may_access(*device_, sub.filter, rrpc::access::subscribe)) {
-            ctx_.log->warn("event=subscribe_refused pk={} dn={} filter=\"{}\"",
-                           device_->product_key, device_->device_name,
-                           kit::printable(sub.filter, 256));
+            ctx_.log->warn("event=subscribe_refused pk={} dn={} filter={}", device_->product_key,
+                           device_->device_name, kit::logfmt_value(sub.filter));
             codes.push_back(mqtt::suback_failure);
             continue;
         }

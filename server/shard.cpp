@@ -1,4 +1,5 @@
 #include "server/shard.hpp"
+#include "kit/logfmt.hpp"
 
 #include "kit/use_nothrow.hpp"
 
@@ -40,16 +41,19 @@ void log_exception::operator()(const std::exception_ptr& e) const {
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        log->error("event=session_failed what=\"{}\"", ex.what());
+        log->error("event=session_failed what={}", kit::logfmt_value(ex.what()));
     }
 }
 
 http::api_limits api_limits_of(const config::settings& s) {
     // The largest payload that still fits one MQTT packet with its topic and headers.
     constexpr std::size_t topic_room = 512;
-    return {s.rrpc.timeout_min, s.rrpc.timeout_max, s.thing.sync_timeout,
+    return {s.rrpc.timeout_min,
+            s.rrpc.timeout_max,
+            s.thing.sync_timeout,
             s.mqtt.max_packet_size > topic_room ? s.mqtt.max_packet_size - topic_room : 0,
-            s.rrpc.max_pending_per_device};
+            s.rrpc.max_pending_per_device,
+            s.log_access};
 }
 
 shard::shard(const config::settings& settings, catalog::thing_models models, loggers logs)
@@ -139,10 +143,10 @@ boost::system::result<void, std::string> shard::open() {
         for (const auto& [device, s] : *sessions) registry_.restore_session(device, s);
         registry_.expire_sessions();
         log_.server->info(
-            "event=store_opened path=\"{}\" products={} devices={} queued_messages={} "
+            "event=store_opened path={} products={} devices={} queued_messages={} "
             "async_calls={} sessions={}",
-            settings_.store.path.string(), catalog->products.size(), catalog->devices.size(),
-            kept->size(), calls->size(), registry_.sessions().size());
+            kit::logfmt_value(settings_.store.path.string()), catalog->products.size(),
+            catalog->devices.size(), kept->size(), calls->size(), registry_.sessions().size());
     }
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
     calls_.on_change = [this](const rrpc::call_record& r) {
@@ -198,8 +202,9 @@ asio::awaitable<void> shard::accept(listener& l) {
         if (ec == asio::error::operation_aborted) break;
         if (ec) {  // out of descriptors, say: pause instead of spinning
             if (counters_.hit(kit::limit::accept_failed))
-                log.warn("event=limit_hit limit=accept_failed listener={} reason=\"{}\" count={}",
-                         l.name, ec.message(), counters_.count(kit::limit::accept_failed));
+                log.warn("event=limit_hit limit=accept_failed listener={} reason={} count={}",
+                         l.name, kit::logfmt_value(ec.message()),
+                         counters_.count(kit::limit::accept_failed));
             pause.expires_after(std::chrono::milliseconds{100});
             co_await pause.async_wait(kit::use_nothrow);
             continue;

@@ -1,4 +1,5 @@
 #include "server/webhook.hpp"
+#include "kit/logfmt.hpp"
 
 #include "http/render.hpp"
 #include "kit/use_nothrow.hpp"
@@ -35,6 +36,7 @@ webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
                                rrpc::reply_hub& hub, std::shared_ptr<spdlog::logger> log)
     : ex_(std::move(ex)),
       hook_(std::move(hook)),
+      shown_url_(kit::logfmt_value(kit::redact_url(hook_.url))),
       queue_(max_queued, max_queued_bytes),
       hub_(hub),
       log_(std::move(log)),
@@ -50,7 +52,7 @@ void webhook_sender::start() {
                 {r.message_id, std::make_shared<const std::string>(http::forwarding_json(r))});
             n != 0) {
             dropped_ += n;
-            log_->warn("event=webhook_dropped url={} dropped={}", hook_.url, dropped_);
+            log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_);
         }
         wake_.cancel();
     });
@@ -76,7 +78,7 @@ asio::awaitable<void> webhook_sender::run() {
             }
             delivered = co_await post(*body, id);
         }
-        if (!delivered) log_->warn("event=webhook_gave_up url={} message_id={}", hook_.url, id);
+        if (!delivered) log_->warn("event=webhook_gave_up url={} message_id={}", shown_url_, id);
     }
 }
 
@@ -92,7 +94,8 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
     stream.expires_after(request_timeout);
     const auto [cec, ep] = co_await stream.async_connect(endpoints, kit::use_nothrow);
     if (cec) {
-        log_->debug("event=webhook_connect_failed url={} reason=\"{}\"", hook_.url, cec.message());
+        log_->debug("event=webhook_connect_failed url={} reason={}", shown_url_,
+                    kit::logfmt_value(cec.message()));
         co_return false;
     }
     const auto target =
@@ -121,7 +124,7 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
     if (rec2) co_return false;
     const auto status = static_cast<unsigned>(res.result());
     if (status < 200 || status >= 300)
-        log_->debug("event=webhook_refused url={} status={}", hook_.url, status);
+        log_->debug("event=webhook_refused url={} status={}", shown_url_, status);
     co_return status >= 200 && status < 300;
 }
 

@@ -40,6 +40,7 @@ private:
 
     boost::asio::any_io_executor ex_;
     config::webhook hook_;
+    std::string shown_url_;  ///< the URL as logs show it: its password masked, quoted
     kit::text_queue queue_;
     rrpc::reply_hub& hub_;
     std::shared_ptr<spdlog::logger> log_;

@@ -1,4 +1,5 @@
 #include "store/sqlite_store.hpp"
+#include "kit/logfmt.hpp"
 #include "kit/unix_ms.hpp"
 #include "kit/use_nothrow.hpp"
 
@@ -267,7 +268,8 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
             return fail_locked(
                 fail(db, "migration to schema " + std::to_string(v + 1) + " failed"));
         }
-        log->info("event=store_migrated path=\"{}\" schema={}", path.string(), v + 1);
+        log->info("event=store_migrated path={} schema={}", kit::logfmt_value(path.string()),
+                  v + 1);
     }
     sqlite3_stmt* insert = nullptr;
     sqlite3_stmt* remove = nullptr;
@@ -679,8 +681,9 @@ boost::system::error_code sqlite_store::write_batch(std::vector<job>& jobs) {
     if (batch_error_) {
         failed_batches_.fetch_add(1, std::memory_order_relaxed);
         if (!failing_)
-            log_->error("event=store_write_failed reason=\"{}\" detail=\"{}\"",
-                        batch_error_.message(), error_text(db_));
+            log_->error("event=store_write_failed reason={} detail={}",
+                        kit::logfmt_value(batch_error_.message()),
+                        kit::logfmt_value(error_text(db_)));
         failing_ = true;
     } else if (failing_ && sqlite3_total_changes64(db_) != changes_before) {
         // A batch that wrote something (an empty one commits even on a full disk).

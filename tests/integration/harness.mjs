@@ -35,7 +35,18 @@ after(async () => {
         try { await close(); } catch { /* already gone */ }
     }
     opened.clear();
+    // No secret a test gave rrpcd (in its config or environment) is in any of its logs.
+    if (leaks.length) throw new Error(`secrets in rrpcd's log:\n${leaks.join('\n')}`);
 });
+
+/// Every credential in a config text or an environment: secrets, tokens, URL passwords.
+function secretsOf(text, env = {}) {
+    const found = [...text.matchAll(/^(?:secret|device_secret|token) = "([^"]+)"/gm)].map((m) => m[1]);
+    found.push(...[...text.matchAll(/:\/\/[^/@\s"]*:([^/@\s"]+)@/g)].map((m) => m[1]));
+    for (const [k, v] of Object.entries(env)) if (/SECRET|TOKEN/.test(k) && !k.endsWith('_FILE')) found.push(v);
+    return found.filter((x) => x.length >= 6);
+}
+const leaks = [];
 
 export const RRPCD = process.env.RRPCD_BIN ?? path.resolve(import.meta.dirname, '../../build/rrpcd');
 export const ACCESS_KEY = { id: 'LTAItestKeyId', secret: 'test+Secret/=&' };
@@ -107,6 +118,12 @@ export async function startServer(options = {}) {
         fs.rmSync(dir, { recursive: true, force: true });
     });
     exited.then(forget);
+    // At exit, the log is checked for every secret this server was given (the after() hook
+    // above fails the file on any).
+    const given = new Set(secretsOf(fs.readFileSync(configPath, 'utf8'), opts.env));
+    exited.then(() => {
+        for (const secret of given) if (log.includes(secret)) leaks.push(`${configPath}: ${secret}`);
+    });
     const ready = await new Promise((resolve, reject) => {
         const lines = readline.createInterface({ input: proc.stdout });
         lines.on('line', (line) => {
@@ -122,9 +139,9 @@ export async function startServer(options = {}) {
     });
     // Logged before the ready line is printed, on another pipe: once it is read, every line
     // logged at start (store_opened, started…) is in `log()`.
-    if (!/event=started/.test(log)) {
+    if (!/event=started|"event":"started"/.test(log)) {
         await new Promise((resolve, reject) => {
-            logWaiters.push({ pattern: /event=started/, from: 0, resolve });
+            logWaiters.push({ pattern: /event=started|"event":"started"/, from: 0, resolve });
             exited.then(({ code }) => reject(new Error(`rrpcd exited (${code}) after its ready line:\n${log}`)));
         });
     }
@@ -141,6 +158,7 @@ export async function startServer(options = {}) {
         /// SIGHUP and resolves with the server's verdict line (reloaded or reload_refused).
         async reload(changes = {}, text) {
             fs.writeFileSync(configPath, text ?? renderConfig(dir, { ...opts, ...changes }));
+            for (const secret of secretsOf(fs.readFileSync(configPath, 'utf8'))) given.add(secret);
             const verdict = this.waitForLog(/event=(reloaded|reload_refused)[^\n]*\n/);
             const from = log.length;
             proc.kill('SIGHUP');

@@ -131,6 +131,60 @@ describe('operations', () => {
         assert.equal((await server.stop()).code, 0);
     });
 
+    test('logs: logfmt or JSON lines in UTC, an access line per call, refusals rate-limited per peer, no password of a URL', async () => {
+        const port = await closedPort();
+        const hookPassword = 'hook-pa55word';
+        const server = await h.startServer({
+            logLevel: 'debug',
+            extra: `[[replies.webhooks]]\nurl = "http://rrpcd:${hookPassword}@127.0.0.1:${port}/x"\nsecret = "webhook-secret-1"`,
+        });
+        const client = h.iotClient(server);
+        const [device] = server.devices;
+        const dev = await h.bareDevice(server, device);
+        const own = `/${device.productKey}/${device.deviceName}/user/get`;
+        dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: own, qos: 1 }] });
+        await dev.next('suback');
+        const call = h.rrpc(client, { device, payload: 'hi' });
+        const request = await dev.next('publish');
+        dev.send({ cmd: 'publish', topic: request.topic.replace('/request/', '/response/'), payload: 'hi', qos: 0 });
+        assert.equal((await call).rrpcCode, 'SUCCESS');
+        const line = /^ts=(\S+) level=info logger=http event=api_call action=RRpc access_key=LTAItestKeyId peer=127\.0\.0\.1:\d+ device=a1TestPK\/dev000 status=200 outcome=SUCCESS duration_ms=[\d.]+ request_id=[0-9A-F-]{36}$/m.exec(server.log());
+        assert.ok(line, server.log());
+        assert.match(line[1], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        // 30 refusals from one peer: 10 lines in the minute, the rest counted.
+        const wrong = h.iotClient(server, { secret: 'not-the-secret' });
+        for (let i = 0; i < 30; ++i)
+            assert.equal((await h.callAction(wrong, 'QueryProductList', { CurrentPage: '1', PageSize: '1' }).catch((e) => e.data ?? e)).Code, 'SignatureDoesNotMatch');
+        assert.equal(server.log().match(/event=api_call action=QueryProductList [^\n]*status=400 outcome=SignatureDoesNotMatch/g).length, 10);
+        // An async answer makes the webhook try its closed port: the URL is logged masked.
+        const failed = server.waitForLog(/event=webhook_connect_failed/);
+        const accepted = await h.callAction(client, 'AsyncRRpc', { ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: own, MessageContent: Buffer.from('x').toString('base64') });
+        assert.equal(accepted.Success, true, JSON.stringify(accepted));
+        const asked = await dev.next('publish');
+        if (asked.qos === 1) dev.send({ cmd: 'puback', messageId: asked.messageId });
+        dev.send({ cmd: 'publish', topic: `${own}_reply`, payload: 'done', qos: 0 });
+        await failed;
+        assert.match(server.log(), /event=webhook_connect_failed url=http:\/\/rrpcd:\*\*\*\*\*\*\*\*@127\.0\.0\.1:\d+\/x /);
+        assert.equal(server.log().includes(hookPassword), false);
+        dev.socket.destroy();
+        assert.equal((await server.stop()).code, 0);
+
+        // JSON lines; the access line off: refusals only.
+        const json = await h.startServer({ args: ['--set', 'log.format=json', '--set', 'log.access=false'] });
+        assert.equal((await h.callAction(h.iotClient(json), 'QueryProductList', { CurrentPage: '1', PageSize: '1' })).Success, true);
+        await h.callAction(h.iotClient(json, { secret: 'nope-nope' }), 'QueryProductList', { CurrentPage: '1', PageSize: '1' }).catch(() => {});
+        assert.equal((await json.stop()).code, 0);
+        const records = json.log().trim().split('\n').map((l) => JSON.parse(l));
+        for (const r of records) {
+            assert.match(r.ts, /Z$/);
+            assert.equal(typeof r.level, 'string');
+            assert.equal(typeof r.event, 'string');
+        }
+        const calls = records.filter((r) => r.event === 'api_call');
+        assert.deepEqual(calls.map((r) => [r.status, r.outcome]), [[400, 'SignatureDoesNotMatch']]);
+        assert.equal(records.find((r) => r.event === 'started').devices, 4);  // integers are numbers
+    });
+
     test('published demo credentials are refused beyond loopback, with what to set', async () => {
         const exposed = await run(['--set', 'http.listen=0.0.0.0:0', '--set', 'mqtt.listen=127.0.0.1:0']);
         assert.equal(exposed.code, 2);

@@ -30,3 +30,21 @@ TEST_CASE("the scrape token is a Bearer credential; an empty token never matches
     CHECK_FALSE(is_scrape_token("Bearer ", ""));
     CHECK_FALSE(is_scrape_token("", ""));
 }
+
+#include "server/log_format.hpp"
+
+TEST_CASE("log lines: logfmt with UTC and its offset, or one JSON object", "[server]") {
+    const auto logfmt =
+        format_log_line("logfmt", 1764636598123, "info", "http", "event=x n=1 why=\"a b\"");
+    CHECK(logfmt == "ts=2025-12-02T00:49:58.123Z level=info logger=http event=x n=1 why=\"a b\"\n");
+    const auto json = format_log_line("json", 1764636598123, "warning", "mqtt",
+                                      "event=x n=12 z=007 ok=true why=\"a \\\"b\\\"\"");
+    CHECK(json ==
+          R"({"ts":"2025-12-02T00:49:58.123Z","level":"warning","logger":"mqtt","event":"x",)"
+          R"("n":12,"z":"007","ok":true,"why":"a \"b\""})"
+          "\n");
+    CHECK(
+        format_log_line("json", 0, "info", "server", "no fields here") ==
+        R"({"ts":"1970-01-01T00:00:00.000Z","level":"info","logger":"server","msg":"no fields here"})"
+        "\n");
+}
