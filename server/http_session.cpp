@@ -258,10 +258,12 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         std::optional<probe_answer> text;
         if (req.method() == bhttp::verb::get) text = answer_probe(req.target(), ctx.readiness());
         if (!text && (is_get(req, "/metrics") || is_get(req, "/v1/metrics"))) {
-            text = is_scrape_token(req[bhttp::field::authorization], ctx.scrape_token) ||
-                           ctx.api.authorize_basic(req)
-                       ? probe_answer{200, ctx.metrics()}
-                       : probe_answer{401, "a scrape token (Bearer) or an access key (Basic)\n"};
+            // Refused: /metrics in plain text; /v1/metrics in the cloud's form, as it always was.
+            if (is_scrape_token(req[bhttp::field::authorization], ctx.scrape_token) ||
+                ctx.api.authorize_basic(req))
+                text = probe_answer{200, ctx.metrics()};
+            else if (is_get(req, "/metrics"))
+                text = probe_answer{401, "a scrape token (Bearer) or an access key (Basic)\n"};
         }
         if (text) {
             bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text->status),
