@@ -99,10 +99,17 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     const auto suppressed = refused ? refusals_.allow(address, std::chrono::steady_clock::now())
                             : limits_.access_log || !result ? std::optional<std::uint64_t>{0}
                                                             : std::nullopt;
+    const auto seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    // Labels from a bounded set: the table's action names, the project's codes.
+    const auto* known = find_action(action);
+    const std::string label = decoded && decoded->path.starts_with("/v1/") ? std::string{"v1"}
+                              : known != nullptr ? std::string{known->name}
+                                                 : std::string{"unknown"};
+    stats_.latency[label].observe(seconds);
+    ++stats_.calls[{label, outcome}];
     if (suppressed) {
-        const auto ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                .count();
+        const auto ms = seconds * 1000;
         log_->info(
             "event=api_call action={} access_key={} peer={} device={} status={} outcome={} "
             "duration_ms={:.1f} request_id={}{}",
@@ -136,7 +143,10 @@ asio::awaitable<action_result> api::dispatch(const request& req, std::string_vie
     if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::post)
         co_return api_error{405, "UnsupportedHTTPMethod", "Only GET and POST are supported."};
     const auto who = auth_.verify(req, path, params, std::chrono::system_clock::now());
-    if (!who) co_return who.error();
+    if (!who) {
+        ++stats_.auth_failures[who.error().code];
+        co_return who.error();
+    }
 
     const auto action = header_or_param(req, params, who->v3, "Action", "x-acs-action");
     const auto version = header_or_param(req, params, who->v3, "Version", "x-acs-version");

@@ -9,6 +9,7 @@
 #include "http/params.hpp"
 #include "http/rate_limiter.hpp"
 #include "http/render.hpp"
+#include "kit/histogram.hpp"
 #include "kit/limit_counters.hpp"
 #include "kit/log_throttle.hpp"
 #include "rrpc/async_calls.hpp"
@@ -31,6 +32,13 @@
 
 namespace rrpcd::http {
 
+/// What the API counts (the metrics): latency and outcome by action, refused credentials by code.
+struct api_stats {
+    std::map<std::string, kit::histogram, std::less<>> latency;          ///< by action
+    std::map<std::pair<std::string, std::string>, std::uint64_t> calls;  ///< action, outcome
+    std::map<std::string, std::uint64_t, std::less<>> auth_failures;     ///< by error code
+};
+
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
 /// query and form body, both signature schemes, the actions RRpc, AsyncRRpc, InvokeThingService
 /// and QueryMessageInfo with the cloud's QPS limits, and the cloud's JSON/XML bodies and error
@@ -51,6 +59,8 @@ public:
         return auth_.verify_basic(req);
     }
 
+    const api_stats& stats() const noexcept { return stats_; }
+
     /// A configuration reload's new limits.
     void set_limits(const api_limits& limits) noexcept { limits_ = limits; }
 
@@ -66,6 +76,7 @@ private:
     api_services services_;
     rate_limiter limiter_;
     kit::log_throttle refusals_{10, std::chrono::minutes{1}, 10'000};  ///< per peer address
+    api_stats stats_;
     std::shared_ptr<spdlog::logger> log_;
 };
 

@@ -57,7 +57,10 @@ asio::awaitable<action_result> query_message_info(action_context& ctx,
 
 action_result api::v1_call(const request& req, std::string_view path) {
     const auto who = auth_.verify_basic(req);
-    if (!who) return who.error();
+    if (!who) {
+        ++stats_.auth_failures[who.error().code];
+        return who.error();
+    }
     constexpr std::string_view prefix = "/v1/calls/";
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");

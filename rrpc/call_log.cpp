@@ -38,6 +38,9 @@ call_record* call_log::add(call_record record) {
             drop_oldest(sync_);
     }
     auto& kept = keep(std::move(record));
+    ++started_[static_cast<std::size_t>(kept.kind)];
+    if (kept.state != call_state::pending)
+        ++ended_[static_cast<std::size_t>(kept.kind)][static_cast<std::size_t>(kept.state)];
     if (on_change) on_change(kept);
     return &kept;
 }
@@ -70,6 +73,7 @@ call_record* call_log::finish(std::uint64_t message_id, call_state state, std::s
     auto* r = find(message_id);
     if (r == nullptr || r->state != call_state::pending) return nullptr;
     r->state = state;
+    ++ended_[static_cast<std::size_t>(r->kind)][static_cast<std::size_t>(state)];
     r->reply_topic = std::move(reply_topic);
     budget_of(r->kind).bytes += reply.size();
     r->reply = std::move(reply);

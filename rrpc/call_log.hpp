@@ -2,6 +2,7 @@
 
 #include "catalog/device_key.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +74,10 @@ public:
     std::size_t size() const noexcept { return records_.size(); }
     std::size_t bytes() const noexcept { return sync_.bytes + async_.bytes; }
     std::size_t async_records() const noexcept { return async_.order.size(); }
+    /// Calls started, by kind; calls ended, by kind and state (the metrics).
+    using kind_counts = std::array<std::uint64_t, 4>;
+    const kind_counts& started() const noexcept { return started_; }
+    const std::array<std::array<std::uint64_t, 6>, 4>& ended() const noexcept { return ended_; }
 
     /// Told of every record added and every one finished (the store keeps some).
     std::function<void(const call_record&)> on_change;
@@ -92,6 +97,8 @@ private:
     limits limits_;
     budget sync_, async_;
     std::unordered_map<std::uint64_t, call_record> records_;
+    kind_counts started_{};
+    std::array<std::array<std::uint64_t, 6>, 4> ended_{};
 };
 
 }  // namespace rrpcd::rrpc

@@ -105,10 +105,16 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
             }
             wake.cancel();
         })};
+    struct counted {
+        std::size_t& n;
+        explicit counted(std::size_t& c) : n(c) { ++n; }
+        ~counted() { --n; }
+    } open{ctx.streams};
     bhttp::response<bhttp::empty_body> head{bhttp::status::ok, version};
     head.set(bhttp::field::server, "rrpcd");
     head.set(bhttp::field::content_type, "text/event-stream");
     head.set(bhttp::field::cache_control, "no-cache");
+    head.set("X-Accel-Buffering", "no");  // a proxy (nginx) must not hold events back
     head.keep_alive(true);
     head.chunked(false);
     bhttp::response_serializer<bhttp::empty_body> serializer{head};
@@ -118,7 +124,8 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
         ec)
         co_return;
     ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
-    std::string out = ": rrpcd reply stream\n\n";
+    // `retry:`: how long a client waits before it reconnects (EventSource's default is 3 s).
+    std::string out = ": rrpcd reply stream\nretry: 3000\n\n";
     for (;;) {
         timed.expires_after(write_timeout);
         const auto [ec, n] =

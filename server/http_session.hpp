@@ -45,6 +45,7 @@ struct http_context {
     const std::string& scrape_token;       ///< `[metrics] token`: Bearer for the metrics, or ""
     std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
+    std::size_t streams = 0;  ///< reply streams open now
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

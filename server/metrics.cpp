@@ -2,59 +2,214 @@
 
 #include <fmt/format.h>
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <iterator>
+#include <sstream>
 
 namespace rrpcd::server {
 
-std::string render_metrics(const metrics_snapshot& m) {
+namespace {
+
+/// A label value escaped as the exposition format wants (`\\`, `\"`, `\n`).
+std::string label(std::string_view v) {
     std::string out;
-    auto to = std::back_inserter(out);
-    const auto family = [&](const char* name, const char* type, const char* help) {
-        fmt::format_to(to, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
-    };
-    family("rrpcd_limit_hits_total", "counter",
-           "Times a configured limit refused or ended something.");
-    for (std::size_t i = 0; i < kit::limit_kinds; ++i)
-        fmt::format_to(to, "rrpcd_limit_hits_total{{limit=\"{}\"}} {}\n",
-                       kit::name_of(static_cast<kit::limit>(i)), m.limit_hits[i]);
-    const auto gauge = [&](const char* name, const char* help, std::size_t value) {
+    for (const char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
+        out += c;
+    }
+    return out;
+}
+
+class exposition {
+public:
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        fmt::format_to(to_, "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    }
+    template <class V>
+    void sample(std::string_view name, std::string_view labels, V value) {
+        if (labels.empty())
+            fmt::format_to(to_, "{} {}\n", name, value);
+        else
+            fmt::format_to(to_, "{}{{{}}} {}\n", name, labels, value);
+    }
+    template <class V>
+    void gauge(std::string_view name, std::string_view help, V value) {
         family(name, "gauge", help);
-        fmt::format_to(to, "{} {}\n", name, value);
-    };
-    gauge("rrpcd_mqtt_connections", "Open MQTT connections.", m.mqtt_connections);
-    gauge("rrpcd_http_connections", "Open HTTP connections.", m.http_connections);
-    gauge("rrpcd_devices_online", "Devices with a live session.", m.devices_online);
-    gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", m.calls_pending);
-    gauge("rrpcd_login_backoff_entries",
-          "Source address and username pairs with failed logins on record.",
-          m.login_backoff_entries);
-    gauge("rrpcd_nonces", "Signature nonces remembered for the replay window.", m.nonces);
-    gauge("rrpcd_sessions_kept", "clean=0 sessions kept (their devices online or away).",
-          m.sessions_kept);
-    const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+        sample(name, {}, value);
+    }
+    template <class V>
+    void counter(std::string_view name, std::string_view help, V value) {
         family(name, "counter", help);
-        fmt::format_to(to, "{} {}\n", name, value);
-    };
-    counter("rrpcd_login_backoff_evicted_total",
-            "Login back-off pairs forgotten to make room (mqtt.login_backoff_entries).",
-            m.login_backoff_evicted);
-    counter("rrpcd_nonces_forgotten_total",
-            "Nonces forgotten before their window ended (http.max_nonces); each raised its own "
-            "access key's floor.",
-            m.nonces_forgotten);
-    counter("rrpcd_sessions_expired_total",
-            "clean=0 sessions forgotten after mqtt.session_expiry_s without a login.",
-            m.sessions_expired);
-    family("rrpcd_calls_total", "counter", "RRPC calls by outcome.");
+        sample(name, {}, value);
+    }
+    /// One histogram's samples; `labels` (may be empty) prefix `le`.
+    void histogram(std::string_view name, const std::string& labels, const kit::histogram& h) {
+        const auto with = [&](std::string_view le) {
+            return labels.empty() ? fmt::format("le=\"{}\"", le)
+                                  : fmt::format("{},le=\"{}\"", labels, le);
+        };
+        std::uint64_t cumulative = 0;
+        for (std::size_t i = 0; i < kit::histogram::bounds.size(); ++i) {
+            cumulative += h.counts[i];
+            sample(std::string{name} + "_bucket",
+                   with(fmt::format("{}", kit::histogram::bounds[i])), cumulative);
+        }
+        sample(std::string{name} + "_bucket", with("+Inf"), h.count);
+        sample(std::string{name} + "_sum", labels, h.sum);
+        sample(std::string{name} + "_count", labels, h.count);
+    }
+    std::string text() && { return std::move(out_); }
+
+private:
+    std::string out_;
+    std::back_insert_iterator<std::string> to_{out_};
+};
+
+}  // namespace
+
+std::string render_metrics(const metrics_snapshot& m, const process_figures& p) {
+    exposition e;
+    e.family("rrpcd_build_info", "gauge", "The running build: its version, always 1.");
+    e.sample("rrpcd_build_info", fmt::format("version=\"{}\"", label(RRPCD_VERSION)), 1);
+    e.family("rrpcd_limit_hits_total", "counter",
+             "Times a configured limit refused or ended something.");
+    for (std::size_t i = 0; i < kit::limit_kinds; ++i)
+        e.sample("rrpcd_limit_hits_total",
+                 fmt::format("limit=\"{}\"", kit::name_of(static_cast<kit::limit>(i))),
+                 m.limit_hits[i]);
+    e.gauge("rrpcd_mqtt_connections", "Open MQTT connections.", m.mqtt_connections);
+    e.gauge("rrpcd_http_connections", "Open HTTP connections.", m.http_connections);
+    e.gauge("rrpcd_devices_online", "Devices with a live session.", m.devices_online);
+    e.gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", m.calls_pending);
+    e.gauge("rrpcd_login_backoff_entries",
+            "Source address and username pairs with failed logins on record.",
+            m.login_backoff_entries);
+    e.gauge("rrpcd_nonces", "Signature nonces remembered for the replay window.", m.nonces);
+    e.gauge("rrpcd_sessions_kept", "clean=0 sessions kept (their devices online or away).",
+            m.sessions_kept);
+    e.counter("rrpcd_login_backoff_evicted_total",
+              "Login back-off pairs forgotten to make room (mqtt.login_backoff_entries).",
+              m.login_backoff_evicted);
+    e.counter("rrpcd_nonces_forgotten_total",
+              "Nonces forgotten before their window ended (http.max_nonces); each raised its own "
+              "access key's floor.",
+              m.nonces_forgotten);
+    e.counter("rrpcd_sessions_expired_total",
+              "clean=0 sessions forgotten after mqtt.session_expiry_s without a login.",
+              m.sessions_expired);
+    e.family("rrpcd_calls_total", "counter", "RRPC calls by outcome.");
     for (const auto& [code, n] : {std::pair{"SUCCESS", m.calls_success},
                                   {"TIMEOUT", m.calls_timeout},
                                   {"OFFLINE", m.calls_offline},
-                                  {"HALFCONN", m.calls_halfconn}})
-        fmt::format_to(to, "rrpcd_calls_total{{code=\"{}\"}} {}\n", code, n);
-    counter("rrpcd_store_failed_writes_total",
-            "Store transactions that failed; their callers were answered ServiceUnavailable.",
-            m.store_failed_writes);
-    return out;
+                                  {"HALFCONN", m.calls_halfconn},
+                                  {"UNKNOWN", m.calls_ended[0][5]}})
+        e.sample("rrpcd_calls_total", fmt::format("code=\"{}\"", code), n);
+    // Every kind of call, async ones included, by how it ended.
+    constexpr std::array kinds{rrpc::call_kind::rrpc, rrpc::call_kind::async_rrpc,
+                               rrpc::call_kind::thing_sync, rrpc::call_kind::thing_async};
+    e.family("rrpcd_call_started_total", "counter", "Calls started, by kind.");
+    for (const auto k : kinds)
+        e.sample("rrpcd_call_started_total", fmt::format("kind=\"{}\"", rrpc::to_string(k)),
+                 m.calls_started[static_cast<std::size_t>(k)]);
+    e.family("rrpcd_call_ended_total", "counter",
+             "Calls ended, by kind and outcome (replied, timeout, offline, halfconn, unknown).");
+    for (const auto k : kinds)
+        for (std::size_t s = 1; s < 6; ++s)
+            e.sample("rrpcd_call_ended_total",
+                     fmt::format("kind=\"{}\",outcome=\"{}\"", rrpc::to_string(k),
+                                 rrpc::to_string(static_cast<rrpc::call_state>(s))),
+                     m.calls_ended[static_cast<std::size_t>(k)][s]);
+    e.family("rrpcd_api_requests_total", "counter",
+             "API requests by action and outcome (Success, the RrpcCode, or the error code).");
+    for (const auto& [key, n] : m.api.calls)
+        e.sample("rrpcd_api_requests_total",
+                 fmt::format("action=\"{}\",outcome=\"{}\"", label(key.first), label(key.second)),
+                 n);
+    e.family("rrpcd_api_request_duration_seconds", "histogram",
+             "API request latency by action, from the request read to the answer made.");
+    for (const auto& [action, h] : m.api.latency)
+        e.histogram("rrpcd_api_request_duration_seconds",
+                    fmt::format("action=\"{}\"", label(action)), h);
+    e.family("rrpcd_auth_failures_total", "counter",
+             "API requests refused for their credentials, by error code.");
+    for (const auto& [code, n] : m.api.auth_failures)
+        e.sample("rrpcd_auth_failures_total", fmt::format("reason=\"{}\"", label(code)), n);
+    e.family("rrpcd_mqtt_login_refused_total", "counter", "Device logins refused, by reason.");
+    for (const auto& [reason, n] : m.login_refused)
+        e.sample("rrpcd_mqtt_login_refused_total", fmt::format("reason=\"{}\"", label(reason)), n);
+    e.counter("rrpcd_webhook_deliveries_total", "Replies a webhook answered with 2xx.",
+              m.webhook_delivered);
+    e.counter("rrpcd_webhook_retries_total", "Webhook attempts after a failed one.",
+              m.webhook_retries);
+    e.counter("rrpcd_webhook_gave_up_total", "Replies a webhook never took, after every attempt.",
+              m.webhook_gave_up);
+    e.counter("rrpcd_webhook_dropped_total",
+              "Replies dropped from a full webhook queue (replies.max_queued).", m.webhook_dropped);
+    e.gauge("rrpcd_sse_clients", "Open reply streams (GET /v1/replies/stream).", m.sse_clients);
+    e.counter("rrpcd_sse_dropped_total",
+              "Replies a reply stream lost because it fell behind (told to it as event: dropped).",
+              m.sse_dropped);
+    e.counter("rrpcd_store_failed_writes_total",
+              "Store transactions that failed; their callers were answered ServiceUnavailable.",
+              m.store_failed_writes);
+    if (m.store_write_seconds) {
+        e.family("rrpcd_store_write_duration_seconds", "histogram",
+                 "Store transactions, BEGIN to COMMIT.");
+        e.histogram("rrpcd_store_write_duration_seconds", {}, *m.store_write_seconds);
+    }
+    e.counter("process_cpu_seconds_total", "User and system CPU time spent in seconds.",
+              p.cpu_seconds);
+    e.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);
+    e.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_bytes);
+    e.gauge("process_open_fds", "Number of open file descriptors.", p.open_fds);
+    e.gauge("process_max_fds", "Maximum number of open file descriptors.", p.max_fds);
+    e.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.",
+            p.start_time_seconds);
+    return std::move(e).text();
+}
+
+process_figures read_process_figures() {
+    process_figures p;
+    const auto ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (std::ifstream stat{"/proc/self/stat"}; stat) {
+        std::string text{std::istreambuf_iterator<char>{stat}, {}};
+        // After the command name (in parentheses, which may hold spaces): field 3 onwards.
+        std::istringstream rest{text.substr(text.rfind(')') + 2)};
+        std::string field;
+        double utime = 0, stime = 0, start = 0;
+        std::uint64_t vsize = 0, rss = 0;
+        for (int i = 3; rest >> field; ++i) {
+            if (i == 14) utime = std::stod(field);
+            if (i == 15) stime = std::stod(field);
+            if (i == 22) start = std::stod(field);
+            if (i == 23) vsize = std::stoull(field);
+            if (i == 24) rss = std::stoull(field);
+        }
+        p.cpu_seconds = (utime + stime) / ticks;
+        p.virtual_bytes = vsize;
+        p.resident_bytes = rss * page;
+        if (std::ifstream boot{"/proc/stat"}; boot)
+            for (std::string line; std::getline(boot, line);)
+                if (line.starts_with("btime "))
+                    p.start_time_seconds = std::stod(line.substr(6)) + start / ticks;
+    }
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        while (const auto* entry = ::readdir(d))
+            if (entry->d_name[0] != '.') ++p.open_fds;
+        ::closedir(d);
+        if (p.open_fds > 0) --p.open_fds;  // the one opendir() holds
+    }
+    if (rlimit r{}; ::getrlimit(RLIMIT_NOFILE, &r) == 0) p.max_fds = r.rlim_cur;
+    return p;
 }
 
 }  // namespace rrpcd::server

@@ -1,11 +1,18 @@
 #pragma once
 
+#include "http/api.hpp"
+#include "kit/histogram.hpp"
 #include "kit/limit_counters.hpp"
+#include "rrpc/call_log.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rrpcd::server {
 
@@ -23,10 +30,28 @@ struct metrics_snapshot {
     std::size_t nonces = 0;                   ///< remembered signature nonces
     std::uint64_t nonces_forgotten = 0;       ///< before their window ended (the cache was full)
     std::uint64_t calls_success = 0, calls_timeout = 0, calls_offline = 0, calls_halfconn = 0;
-    std::uint64_t store_failed_writes = 0;  ///< transactions the store could not commit
+    std::uint64_t store_failed_writes = 0;              ///< transactions the store could not commit
+    std::optional<kit::histogram> store_write_seconds;  ///< none: memory only
+    http::api_stats api;                                ///< per action
+    rrpc::call_log::kind_counts calls_started{};
+    std::array<std::array<std::uint64_t, 6>, 4> calls_ended{};
+    std::uint64_t webhook_delivered = 0, webhook_retries = 0, webhook_gave_up = 0,
+                  webhook_dropped = 0;
+    std::size_t sse_clients = 0;
+    std::uint64_t sse_dropped = 0;
+    std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
 };
 
-/// The Prometheus text exposition (version 0.0.4) of `m`.
-std::string render_metrics(const metrics_snapshot& m);
+/// The process's own figures (Prometheus' process_* names), from /proc/self.
+struct process_figures {
+    double cpu_seconds = 0;
+    std::uint64_t resident_bytes = 0, virtual_bytes = 0;
+    std::size_t open_fds = 0, max_fds = 0;
+    double start_time_seconds = 0;
+};
+process_figures read_process_figures();
+
+/// The Prometheus text exposition (version 0.0.4) of `m`, the process's figures and the build.
+std::string render_metrics(const metrics_snapshot& m, const process_figures& p = {});
 
 }  // namespace rrpcd::server

@@ -282,11 +282,14 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
                     "count={}",
                     address_.to_string(), kit::logfmt_value(c.username.value_or(""), 80),
                     ctx_.counters.count(kit::limit::mqtt_login_backoff));
-        } else {
-            ctx_.log->info("event=login_refused peer={} client_id={} code={} reason={}", peer_,
-                           kit::logfmt_value(c.client_id, 128), static_cast<int>(verdict.code),
-                           verdict.reason);
+        } else if (const auto suppressed =
+                       ctx_.refusal_lines.allow(address_.to_string(), clock::now())) {
+            ctx_.log->info(
+                "event=login_refused peer={} client_id={} code={} reason={}{}", peer_,
+                kit::logfmt_value(c.client_id, 128), static_cast<int>(verdict.code), verdict.reason,
+                *suppressed ? " suppressed_before=" + std::to_string(*suppressed) : std::string{});
         }
+        ++ctx_.login_refused[std::string{verdict.reason}];
         protocol_.refuse(verdict.code, outbox_);
         return finish(ending::refused);
     }

@@ -7,6 +7,7 @@
 #include "fleet/fleet.hpp"
 #include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
+#include "kit/log_throttle.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/server_protocol.hpp"
 #include "mqtt/session_state.hpp"
@@ -24,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +44,10 @@ struct mqtt_context {
     kit::limit_counters& counters;
     catalog::login_policy& login;
     std::shared_ptr<spdlog::logger> log;
+    /// Refused logins by reason (the metrics), and their log lines, at most 10 a minute per
+    /// address.
+    std::map<std::string, std::uint64_t, std::less<>> login_refused{};
+    kit::log_throttle refusal_lines{10, std::chrono::minutes{1}, 10'000};
     /// The one read buffer of every session of this io thread: a session waits until its socket
     /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
     std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(64 * 1024);

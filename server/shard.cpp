@@ -91,7 +91,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
                 settings_.replies.max_queued_bytes,
                 *gate_,
                 counters_,
-                [this] { return render_metrics(metrics()); },
+                [this] { return render_metrics(metrics(), read_process_figures()); },
                 settings_.metrics.token,
                 [this] { return readiness(); },
                 log_.http} {
@@ -300,7 +300,23 @@ metrics_snapshot shard::metrics() const {
     m.calls_timeout = st.timeout;
     m.calls_offline = st.offline;
     m.calls_halfconn = st.halfconn;
-    if (store_) m.store_failed_writes = store_->failed_batches();
+    if (store_) {
+        m.store_failed_writes = store_->failed_batches();
+        m.store_write_seconds = store_->write_seconds();
+    }
+    m.api = api_.stats();
+    m.calls_started = calls_.started();
+    m.calls_ended = calls_.ended();
+    for (const auto& w : webhooks_) {
+        const auto c = w->stats();
+        m.webhook_delivered += c.delivered;
+        m.webhook_retries += c.retries;
+        m.webhook_gave_up += c.gave_up;
+        m.webhook_dropped += c.dropped;
+    }
+    m.sse_clients = http_ctx_.streams;
+    m.sse_dropped = counters_.count(kit::limit::reply_queue);
+    m.login_refused = mqtt_ctx_.login_refused;
     return m;
 }
 

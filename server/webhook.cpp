@@ -71,6 +71,7 @@ asio::awaitable<void> webhook_sender::run() {
         bool delivered = false;
         for (int attempt = 0; attempt < max_attempts && !delivered; ++attempt) {
             if (attempt > 0) {
+                ++retries_;
                 backoff.expires_after(std::min<std::chrono::milliseconds>(
                     std::chrono::milliseconds{250} * (1 << (attempt - 1)),
                     std::chrono::seconds{30}));
@@ -78,7 +79,12 @@ asio::awaitable<void> webhook_sender::run() {
             }
             delivered = co_await post(*body, id);
         }
-        if (!delivered) log_->warn("event=webhook_gave_up url={} message_id={}", shown_url_, id);
+        if (delivered) {
+            ++delivered_;
+        } else {
+            ++gave_up_;
+            log_->warn("event=webhook_gave_up url={} message_id={}", shown_url_, id);
+        }
     }
 }
 

@@ -33,6 +33,13 @@ public:
     /// Starts delivering (subscribes to the hub and spawns the sender).
     void start();
 
+    /// What it did (the metrics): delivered replies, attempts after a failed one, replies given
+    /// up after the last attempt, replies dropped from a full queue.
+    struct counts {
+        std::uint64_t delivered = 0, retries = 0, gave_up = 0, dropped = 0;
+    };
+    counts stats() const noexcept { return {delivered_, retries_, gave_up_, dropped_}; }
+
 private:
     boost::asio::awaitable<void> run();
     /// One POST; true on a 2xx answer.
@@ -47,6 +54,7 @@ private:
     boost::asio::steady_timer wake_;
     std::uint64_t token_ = 0;
     std::uint64_t dropped_ = 0;
+    std::uint64_t delivered_ = 0, retries_ = 0, gave_up_ = 0;
 };
 
 }  // namespace rrpcd::server

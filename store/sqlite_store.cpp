@@ -639,7 +639,11 @@ void sqlite_store::run_writer() {
         boost::system::error_code ec;
         {
             const std::lock_guard db_lock{db_mutex_};
+            const auto started = std::chrono::steady_clock::now();
             ec = write_batch(jobs);
+            const std::lock_guard stats_lock{stats_mutex_};
+            write_seconds_.observe(
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         }
         written += jobs.size();
         if (ec) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "kit/histogram.hpp"
 #include "store/journal.hpp"
 
 #include <spdlog/logger.h>
@@ -93,6 +94,12 @@ public:
     /// finds out it is writable again without other traffic (the readiness probe asks it).
     void probe();
 
+    /// How long each transaction took, BEGIN to COMMIT (a copy); any thread.
+    kit::histogram write_seconds() const {
+        const std::lock_guard lock{stats_mutex_};
+        return write_seconds_;
+    }
+
     /// Transactions that failed (a full disk, a lock held too long, an I/O error); any thread.
     std::uint64_t failed_batches() const noexcept {
         return failed_batches_.load(std::memory_order_relaxed);
@@ -148,6 +155,8 @@ private:
     boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure
     std::atomic<bool> failing_{false};  ///< set by the writer thread: the last batch failed
     std::atomic<std::uint64_t> failed_batches_{0};
+    mutable std::mutex stats_mutex_;
+    kit::histogram write_seconds_;  ///< guarded by stats_mutex_
     std::thread writer_;
 };
 
