@@ -3,6 +3,7 @@
 // service) and for the figures the traffic must have left.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -69,6 +70,12 @@ test('after real traffic, /metrics passes promtool and counts what happened', as
     assert.ok(value(text, 'rrpcd_store_write_duration_seconds_count') > 0);
     assert.ok(value(text, 'process_resident_memory_bytes') > 1e6);
     assert.ok(value(text, 'process_open_fds') > 5);
+    // Every metric docker/grafana-dashboard.json charts is one rrpcd serves.
+    const dashboard = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../docker/grafana-dashboard.json'), 'utf8'));
+    const charted = new Set(dashboard.panels.flatMap((p) => p.targets.flatMap((t) => t.expr.match(/\b(?:rrpcd|process)_[a-z_]+/g))));
+    assert.ok(charted.size >= 15);
+    for (const name of charted)
+        assert.match(text, new RegExp(`^# TYPE ${name.replace(/_(bucket|sum|count)$/, '')} `, 'm'), `${name} is charted but not served`);
     await stream.close();
     dev.socket.destroy();
     quiet.socket.destroy();
