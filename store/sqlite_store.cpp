@@ -210,9 +210,18 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
     // out the same MessageIds and delete the other's messages. The lock file names the holder.
     const auto lock_path = path.string() + ".lock";
     const int lock = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lock < 0)
+    if (lock < 0) {
+        const int error = errno;
+        // A volume mounted root-owned: say which user must be able to write where.
+        const auto dir = path.has_parent_path() ? path.parent_path().string() : std::string{"."};
         return "store " + path.string() + ": cannot open " + lock_path + ": " +
-               std::strerror(errno);
+               std::strerror(error) +
+               (error == EACCES || error == EROFS
+                    ? " (the directory " + dir + " must be writable by uid " +
+                          std::to_string(::getuid()) + ", gid " + std::to_string(::getgid()) +
+                          ": chown it, or set [store] path elsewhere)"
+                    : std::string{});
+    }
     if (::flock(lock, LOCK_EX | LOCK_NB) != 0) {
         char holder[32] = {};
         const auto n = ::pread(lock, holder, sizeof holder - 1, 0);

@@ -185,6 +185,23 @@ describe('operations', () => {
         assert.equal(records.find((r) => r.event === 'started').devices, 4);  // integers are numbers
     });
 
+    test('a store directory the process cannot write is an error naming the uid that must', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-ro-'));
+        h.track(() => fs.rmSync(dir, { recursive: true, force: true }));
+        fs.chmodSync(dir, 0o555);  // as a volume mounted root-owned
+        // As root every directory is writable: run as nobody (uid 65534), as the image runs as 10001.
+        const asNobody = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', h.RRPCD] : [h.RRPCD];
+        const r = await new Promise((resolve) => {
+            const proc = spawn(asNobody[0], [...asNobody.slice(1), '--set', `store.path=${dir}/rrpcd.db`, '--set', 'mqtt.listen=127.0.0.1:0', '--set', 'http.listen=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let stderr = '';
+            proc.stderr.on('data', (c) => { stderr += c; });
+            proc.on('exit', (code) => resolve({ code, stderr }));
+        });
+        assert.equal(r.code, 1);
+        const uid = process.getuid() === 0 ? 65534 : process.getuid();
+        assert.match(r.stderr, new RegExp(`Permission denied \\(the directory ${dir} must be writable by uid ${uid}, gid \\d+: chown it`));
+    });
+
     test('published demo credentials are refused beyond loopback, with what to set', async () => {
         const exposed = await run(['--set', 'http.listen=0.0.0.0:0', '--set', 'mqtt.listen=127.0.0.1:0']);
         assert.equal(exposed.code, 2);

@@ -55,3 +55,20 @@ while True:
     assert.equal(await next(), 'STOPPING=1');
     assert.equal((await server.exited).code, 0);
 });
+
+test('the image builds every room: docker/Dockerfile copies each directory CMakeLists.txt adds, and runs as a numeric user with a HEALTHCHECK', () => {
+    const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
+    const rooms = [...cmake.matchAll(/^add_subdirectory\((\w+)\)$/gm)].map((m) => m[1]);
+    const dockerfile = fs.readFileSync(path.join(root, 'docker/Dockerfile'), 'utf8');
+    assert.ok(rooms.length >= 9);
+    for (const room of rooms) assert.match(dockerfile, new RegExp(`^COPY ${room} ${room}$`, 'm'), room);
+    // What configure_file and install() read.
+    for (const file of ['models', 'packaging']) assert.match(dockerfile, new RegExp(`^COPY ${file} ${file}$`, 'm'));
+    assert.match(dockerfile, /^USER 10001:10001$/m);
+    assert.match(dockerfile, /^HEALTHCHECK .*"\/usr\/local\/bin\/rrpcd", "health"\]$/m);
+    assert.match(dockerfile, /^ARG JOBS=/m);
+    // The example configuration holds no credential: it must come from the environment.
+    const example = fs.readFileSync(path.join(root, 'docker/rrpcd.toml'), 'utf8');
+    assert.doesNotMatch(example, /^\s*(secret|device_secret)\s*=/m);
+    assert.ok(fs.readFileSync(path.join(root, '.dockerignore'), 'utf8').includes('build*/'));
+});
