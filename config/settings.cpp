@@ -322,6 +322,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           integer_key("max_queued", restart, RRPCD_MEMBER(replies.max_queued), 1, 10'000'000),
           integer_key("max_queued_bytes", restart, RRPCD_MEMBER(replies.max_queued_bytes), 1024,
                       4'294'967'296),
+          duration_key("webhook_retry_s", restart, RRPCD_MEMBER(replies.webhook_retry), 1,
+                       30 * 86'400),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
         {"metrics", {custom_key("token", live, RRPCD_MEMBER(metrics.token))}},
         // Arrays of tables: read by code of their own; listed here for reload.
@@ -432,12 +434,21 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 const auto& w = *arr->get(i)->as_table();
                 const auto path = "replies.webhooks[" + std::to_string(i) + "]";
                 webhook hook;
-                r.only_keys(w, path, {"url", "secret"});
+                r.only_keys(w, path, {"url", "secret", "ca_file"});
                 r.string(w, path, "url", hook.url, true);
                 r.string(w, path, "secret", hook.secret, true);
+                std::string ca;
+                r.string(w, path, "ca_file", ca, false);
+                if (!ca.empty()) hook.ca_file = std::filesystem::absolute(base / ca);
                 const auto url = boost::urls::parse_absolute_uri(hook.url);
-                if (!hook.url.empty() && (!url || url->scheme() != "http" || url->host().empty()))
-                    r.fail(w.get("url")->source(), path + ".url", "expected an http:// URL");
+                if (!hook.url.empty() &&
+                    (!url || (url->scheme() != "http" && url->scheme() != "https") ||
+                     url->host().empty()))
+                    r.fail(w.get("url")->source(), path + ".url",
+                           "expected an http:// or https:// URL");
+                else if (!ca.empty() && url && url->scheme() != "https")
+                    r.fail(w.get("ca_file")->source(), path + ".ca_file",
+                           "only for an https:// URL");
                 out.replies.webhooks.push_back(std::move(hook));
             }
         }
@@ -537,7 +548,7 @@ const std::vector<table_array>& table_arrays() {
          {"qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"}},
         {{"products"}, {"product_key", "tsl"}, {}},
         {{"devices"}, {"product_key", "device_name", "device_secret"}, {}},
-        {{"replies", "webhooks"}, {"url", "secret"}, {}},
+        {{"replies", "webhooks"}, {"url", "secret", "ca_file"}, {}},
     };
     return all;
 }

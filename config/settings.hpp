@@ -120,8 +120,9 @@ struct thing_settings {
 
 /// A backend URL that receives every async reply as a signed POST.
 struct webhook {
-    std::string url;     ///< http://host:port/path
-    std::string secret;  ///< HMAC-SHA256 key of the X-Rrpcd-Signature header
+    std::string url;                  ///< http://host:port/path or https://…
+    std::string secret;               ///< HMAC-SHA256 key of the X-Rrpcd-Signature header
+    std::filesystem::path ca_file{};  ///< https: trust these CAs (PEM) instead of the system's
     bool operator==(const webhook&) const = default;
 };
 
@@ -135,6 +136,9 @@ struct replies_settings {
     std::size_t max_queued_bytes =
         16u << 20;  ///< the same, in bytes of rendered replies (shared between streams)
     std::vector<webhook> webhooks;
+    /// A webhook keeps retrying a reply (back-off from 250 ms doubling to 30 s) this long after
+    /// it was queued, then gives it up (logged at warn, counted).
+    std::chrono::seconds webhook_retry{3600};
     bool operator==(const replies_settings&) const = default;
 };
 

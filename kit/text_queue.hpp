@@ -19,18 +19,22 @@ public:
     struct entry {
         std::uint64_t id = 0;
         text body;
+        std::int64_t queued_ms = 0;  ///< when it was queued (Unix ms), for who needs it
     };
 
     text_queue(std::size_t max_count, std::size_t max_bytes) noexcept
         : max_count_(max_count), max_bytes_(max_bytes) {}
 
-    /// Appends; returns how many of the oldest were dropped to make room.
-    std::size_t push(entry e) {
+    /// Appends; returns how many of the oldest were dropped to make room (each one handed to
+    /// `on_drop` first, when given).
+    template <class OnDrop = void (*)(const entry&)>
+    std::size_t push(
+        entry e, OnDrop on_drop = [](const entry&) {}) {
         const std::size_t size = e.body ? e.body->size() : 0;
         std::size_t dropped = 0;
         while (!entries_.empty() &&
                (entries_.size() + 1 > max_count_ || bytes_ + size > max_bytes_)) {
-            pop();
+            on_drop(pop());
             ++dropped;
         }
         bytes_ += size;

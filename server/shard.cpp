@@ -100,8 +100,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
     };
     for (const auto& hook : settings_.replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
-            io_->get_executor(), hook, settings_.replies.max_queued,
-            settings_.replies.max_queued_bytes, replies_, log_.server));
+            io_->get_executor(), hook, settings_.replies, replies_, journal(), log_.server));
 }
 
 shard::~shard() {
@@ -142,6 +141,26 @@ boost::system::result<void, std::string> shard::open() {
         if (!sessions) return failed(sessions.error());
         for (const auto& [device, s] : *sessions) registry_.restore_session(device, s);
         registry_.expire_sessions();
+        // The webhooks' undelivered replies go back to their queues; a URL no longer
+        // configured loses its own (said once).
+        auto undelivered = store_->load_webhook_queue();
+        if (!undelivered) return failed(undelivered.error());
+        std::size_t orphaned = 0;
+        for (auto& w : *undelivered) {
+            const auto it = std::find_if(webhooks_.begin(), webhooks_.end(),
+                                         [&](const auto& s) { return s->url() == w.hook; });
+            if (it == webhooks_.end()) {
+                ++orphaned;
+                store_->webhook_done(w.hook, w.message_id);
+                continue;
+            }
+            (*it)->restore(w.message_id, w.queued_ms, std::move(w.body));
+        }
+        if (orphaned != 0)
+            log_.server->warn(
+                "event=webhook_queue_dropped reason=\"its URL is no longer "
+                "configured\" replies={}",
+                orphaned);
         log_.server->info(
             "event=store_opened path={} products={} devices={} queued_messages={} "
             "async_calls={} sessions={}",

@@ -4,18 +4,21 @@
 #include "http/render.hpp"
 #include "kit/use_nothrow.hpp"
 
+#include "kit/backoff.hpp"
 #include "kit/crypto.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -27,35 +30,73 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
 namespace {
-constexpr int max_attempts = 10;
 constexpr std::chrono::seconds request_timeout{10};
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 }  // namespace
 
 webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
-                               std::size_t max_queued, std::size_t max_queued_bytes,
-                               rrpc::reply_hub& hub, std::shared_ptr<spdlog::logger> log)
+                               const config::replies_settings& replies, rrpc::reply_hub& hub,
+                               store::journal& journal, std::shared_ptr<spdlog::logger> log)
     : ex_(std::move(ex)),
       hook_(std::move(hook)),
       shown_url_(kit::logfmt_value(kit::redact_url(hook_.url))),
-      queue_(max_queued, max_queued_bytes),
+      queue_(replies.max_queued, replies.max_queued_bytes),
+      retry_window_(replies.webhook_retry),
       hub_(hub),
+      journal_(journal),
       log_(std::move(log)),
-      wake_(ex_, asio::steady_timer::time_point::max()) {}
+      wake_(ex_, asio::steady_timer::time_point::max()) {
+    if (const auto url = boost::urls::parse_absolute_uri(hook_.url);
+        url && url->scheme() == "https") {
+        auto& ctx = tls_.emplace(asio::ssl::context::tls_client);
+        ctx.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                        asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        ctx.set_verify_mode(asio::ssl::verify_peer);
+        boost::system::error_code ec;
+        if (hook_.ca_file.empty())
+            ctx.set_default_verify_paths(ec);
+        else
+            ctx.load_verify_file(hook_.ca_file.string(), ec);
+        if (ec)
+            log_->error("event=webhook_ca_failed url={} reason={}", shown_url_,
+                        kit::logfmt_value(ec.message()));
+    }
+}
 
 webhook_sender::~webhook_sender() {
     if (token_ != 0) hub_.unsubscribe(token_);
 }
 
+void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, std::string body) {
+    queue_.push({message_id, std::make_shared<const std::string>(std::move(body)), queued_ms},
+                [&](const kit::text_queue::entry& gone) {
+                    ++dropped_;
+                    journal_.webhook_done(hook_.url, gone.id);
+                });
+}
+
 void webhook_sender::start() {
     token_ = hub_.subscribe([this](const rrpc::async_reply& r) {
-        if (const auto n = queue_.push(
-                {r.message_id, std::make_shared<const std::string>(http::forwarding_json(r))});
+        kit::text_queue::entry e{
+            r.message_id, std::make_shared<const std::string>(http::forwarding_json(r)), now_ms()};
+        journal_.webhook_queued(hook_.url, e.id, e.queued_ms, *e.body);
+        if (const auto n = queue_.push(std::move(e),
+                                       [&](const kit::text_queue::entry& gone) {
+                                           journal_.webhook_done(hook_.url, gone.id);
+                                       });
             n != 0) {
             dropped_ += n;
             log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_);
         }
         wake_.cancel();
     });
+    if (!queue_.empty())
+        log_->info("event=webhook_restored url={} replies={}", shown_url_, queue_.size());
     asio::co_spawn(ex_, run(), asio::detached);  // run() catches nothing that can throw here
 }
 
@@ -67,38 +108,53 @@ asio::awaitable<void> webhook_sender::run() {
             co_await wake_.async_wait(kit::use_nothrow);
             continue;
         }
-        const auto [id, body] = queue_.pop();
-        bool delivered = false;
-        for (int attempt = 0; attempt < max_attempts && !delivered; ++attempt) {
-            if (attempt > 0) {
-                ++retries_;
-                backoff.expires_after(std::min<std::chrono::milliseconds>(
-                    std::chrono::milliseconds{250} * (1 << (attempt - 1)),
-                    std::chrono::seconds{30}));
-                co_await backoff.async_wait(kit::use_nothrow);
-            }
-            delivered = co_await post(*body, id);
+        const auto e = queue_.pop();
+        bool delivered = co_await post(*e.body, e.id);
+        for (int failures = 1; !delivered; ++failures) {
+            const auto delay = kit::retry_delay(
+                failures, std::chrono::milliseconds{now_ms() - e.queued_ms}, retry_window_);
+            if (!delay) break;
+            ++retries_;
+            backoff.expires_after(*delay);
+            co_await backoff.async_wait(kit::use_nothrow);
+            delivered = co_await post(*e.body, e.id);
         }
         if (delivered) {
             ++delivered_;
         } else {
             ++gave_up_;
-            log_->warn("event=webhook_gave_up url={} message_id={}", shown_url_, id);
+            log_->warn("event=webhook_gave_up url={} message_id={} after_s={}", shown_url_, e.id,
+                       (now_ms() - e.queued_ms) / 1000);
         }
+        journal_.webhook_done(hook_.url, e.id);
     }
+}
+
+template <class Stream>
+asio::awaitable<unsigned> webhook_sender::exchange(Stream& stream,
+                                                   bhttp::request<bhttp::string_body>& req) {
+    const auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
+    if (wec) co_return 0u;
+    beast::flat_buffer buffer;
+    bhttp::response<bhttp::string_body> res;
+    const auto [rec, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
+    if (rec) co_return 0u;
+    co_return static_cast<unsigned>(res.result());
 }
 
 asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_t message_id) {
     const auto url = boost::urls::parse_absolute_uri(hook_.url);
     if (!url) co_return false;  // validated at load
+    const bool https = url->scheme() == "https";
     const std::string host{url->host()};
-    const std::string port = url->has_port() ? std::string{url->port()} : std::string{"80"};
+    const std::string port =
+        url->has_port() ? std::string{url->port()} : std::string{https ? "443" : "80"};
     asio::ip::tcp::resolver resolver{ex_};
     const auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kit::use_nothrow);
     if (rec) co_return false;
-    beast::tcp_stream stream{ex_};
-    stream.expires_after(request_timeout);
-    const auto [cec, ep] = co_await stream.async_connect(endpoints, kit::use_nothrow);
+    beast::tcp_stream tcp{ex_};
+    tcp.expires_after(request_timeout);
+    const auto [cec, ep] = co_await tcp.async_connect(endpoints, kit::use_nothrow);
     if (cec) {
         log_->debug("event=webhook_connect_failed url={} reason={}", shown_url_,
                     kit::logfmt_value(cec.message()));
@@ -120,16 +176,28 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
                                               timestamp + "." + body)));
     req.body() = body;
     req.prepare_payload();
-    const auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
-    if (wec) co_return false;
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    const auto [rec2, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
-    boost::system::error_code ignored;
-    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    if (rec2) co_return false;
-    const auto status = static_cast<unsigned>(res.result());
-    if (status < 200 || status >= 300)
+    unsigned status = 0;
+    if (https && tls_) {
+        beast::ssl_stream<beast::tcp_stream> stream{std::move(tcp), *tls_};
+        // SNI, and the certificate must name the host.
+        if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) co_return false;
+        stream.set_verify_callback(asio::ssl::host_name_verification(host));
+        const auto [hec] =
+            co_await stream.async_handshake(asio::ssl::stream_base::client, kit::use_nothrow);
+        if (hec) {
+            log_->debug("event=webhook_tls_failed url={} reason={}", shown_url_,
+                        kit::logfmt_value(hec.message()));
+            co_return false;
+        }
+        status = co_await exchange(stream, req);
+        const auto [sec] = co_await stream.async_shutdown(kit::use_nothrow);
+        (void)sec;
+    } else if (!https) {
+        status = co_await exchange(tcp, req);
+        boost::system::error_code ignored;
+        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    }
+    if (status != 0 && (status < 200 || status >= 300))
         log_->debug("event=webhook_refused url={} status={}", shown_url_, status);
     co_return status >= 200 && status < 300;
 }

@@ -3,35 +3,46 @@
 #include "config/settings.hpp"
 #include "kit/text_queue.hpp"
 #include "rrpc/reply_hub.hpp"
+#include "store/journal.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
 namespace rrpcd::server {
 
-/// Delivers every async reply to one backend URL as a POST, in order, retried with exponential
-/// back-off; it never blocks device I/O (its own coroutine, a bounded queue whose oldest entry
-/// is dropped when full). Each POST carries `X-Rrpcd-Timestamp` (Unix seconds) and
-/// `X-Rrpcd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`. io thread only.
+/// Delivers every async reply to one backend URL (http:// or https://, its certificate checked
+/// against the system's CAs or `ca_file`) as a POST, in order, retried with exponential back-off
+/// for `replies.webhook_retry_s` after it was queued, then given up (warn, counted); it never
+/// blocks device I/O (its own coroutine, a bounded queue whose oldest entry is dropped when
+/// full). The queue is in the store (journal): a restart delivers what was not (at least once).
+/// Each POST carries `X-Rrpcd-Timestamp` (Unix seconds) and `X-Rrpcd-Signature: sha256=<hex
+/// HMAC-SHA256(secret, timestamp + "." + body)>`. io thread only.
 class webhook_sender {
 public:
-    webhook_sender(boost::asio::any_io_executor ex, config::webhook hook, std::size_t max_queued,
-                   std::size_t max_queued_bytes, rrpc::reply_hub& hub,
-                   std::shared_ptr<spdlog::logger> log);
+    webhook_sender(boost::asio::any_io_executor ex, config::webhook hook,
+                   const config::replies_settings& replies, rrpc::reply_hub& hub,
+                   store::journal& journal, std::shared_ptr<spdlog::logger> log);
     ~webhook_sender();
     webhook_sender(const webhook_sender&) = delete;
     webhook_sender& operator=(const webhook_sender&) = delete;
 
+    /// Start-up: a reply the store kept undelivered (before start()).
+    void restore(std::uint64_t message_id, std::int64_t queued_ms, std::string body);
     /// Starts delivering (subscribes to the hub and spawns the sender).
     void start();
+    const std::string& url() const noexcept { return hook_.url; }
 
     /// What it did (the metrics): delivered replies, attempts after a failed one, replies given
     /// up after the last attempt, replies dropped from a full queue.
@@ -44,12 +55,19 @@ private:
     boost::asio::awaitable<void> run();
     /// One POST; true on a 2xx answer.
     boost::asio::awaitable<bool> post(const std::string& body, std::uint64_t message_id);
+    /// Writes `req` on `stream` and reads the answer's status (0: none).
+    template <class Stream>
+    boost::asio::awaitable<unsigned> exchange(
+        Stream& stream, boost::beast::http::request<boost::beast::http::string_body>& req);
 
     boost::asio::any_io_executor ex_;
     config::webhook hook_;
     std::string shown_url_;  ///< the URL as logs show it: its password masked, quoted
     kit::text_queue queue_;
+    std::chrono::milliseconds retry_window_;
+    std::optional<boost::asio::ssl::context> tls_;  ///< https: the client context
     rrpc::reply_hub& hub_;
+    store::journal& journal_;
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::steady_timer wake_;
     std::uint64_t token_ = 0;

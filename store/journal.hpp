@@ -10,6 +10,7 @@
 #include <boost/system/error_code.hpp>
 
 #include <cstdint>
+#include <string_view>
 
 namespace rrpcd::store {
 
@@ -40,6 +41,11 @@ public:
                                urgency u) = 0;
     /// A clean=1 login discarded the device's session, or it expired.
     virtual void session_deleted(const catalog::device_key& device) = 0;
+    /// A reply a webhook (`hook`, its URL) is to deliver; done when delivered, given up or
+    /// dropped. Kept so that a restart loses none.
+    virtual void webhook_queued(std::string_view hook, std::uint64_t message_id,
+                                std::int64_t queued_ms, std::string_view body) = 0;
+    virtual void webhook_done(std::string_view hook, std::uint64_t message_id) = 0;
     /// Resumes once everything recorded so far is on disk, or with why it could not be written
     /// (then none of the records since the last good sync may be; the caller answers an error).
     virtual boost::asio::awaitable<boost::system::error_code> sync() = 0;
@@ -56,6 +62,8 @@ public:
     void call_saved(const rrpc::call_record&) override {}
     void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
     void session_deleted(const catalog::device_key&) override {}
+    void webhook_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
+    void webhook_done(std::string_view, std::uint64_t) override {}
     boost::asio::awaitable<boost::system::error_code> sync() override {
         co_return boost::system::error_code{};
     }

@@ -27,7 +27,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 5> migrations = {
+constexpr std::array<std::string_view, 6> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -109,6 +109,17 @@ CREATE TABLE sessions (
     last_seen_ms INTEGER NOT NULL,
     PRIMARY KEY (product_key, device_name)
 );
+)sql",
+    // 6: the replies each webhook (by URL) has still to deliver, in the order they were queued.
+    R"sql(
+CREATE TABLE webhook_queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    queued_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX webhook_queue_by_id ON webhook_queue (hook, message_id);
 )sql",
 };
 
@@ -441,6 +452,38 @@ void sqlite_store::session_saved(const catalog::device_key& device, const rrpc::
                 device.product_key, device.device_name, text, at);
         },
         {}, u);
+}
+
+void sqlite_store::webhook_queued(std::string_view hook, std::uint64_t message_id,
+                                  std::int64_t queued_ms, std::string_view body) {
+    enqueue(
+        [this, hook = std::string{hook}, message_id, queued_ms, body = std::string{body}] {
+            write(
+                "INSERT INTO webhook_queue (hook, message_id, queued_ms, body) VALUES (?, ?, ?, ?)",
+                hook, static_cast<std::int64_t>(message_id), queued_ms, body);
+        },
+        {}, urgency::lazy);
+}
+
+void sqlite_store::webhook_done(std::string_view hook, std::uint64_t message_id) {
+    enqueue(
+        [this, hook = std::string{hook}, message_id] {
+            write("DELETE FROM webhook_queue WHERE hook = ? AND message_id = ?", hook,
+                  static_cast<std::int64_t>(message_id));
+        },
+        {}, urgency::lazy);
+}
+
+boost::system::result<std::vector<sqlite_store::webhook_entry>> sqlite_store::load_webhook_queue() {
+    std::vector<webhook_entry> out;
+    const auto on_row = [&](sqlite3_stmt* st) {
+        out.push_back({column_text(st, 0), static_cast<std::uint64_t>(sqlite3_column_int64(st, 1)),
+                       sqlite3_column_int64(st, 2), column_text(st, 3)});
+    };
+    if (auto ec = read("SELECT hook, message_id, queued_ms, body FROM webhook_queue ORDER BY seq",
+                       on_row))
+        return ec;
+    return out;
 }
 
 void sqlite_store::probe() {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -264,11 +265,12 @@ export async function replyStream(server, key = ACCESS_KEY) {
 
 /// A local HTTP receiver for webhooks: `next()` resolves with the next POST ({headers, body, status});
 /// the first `refuseFirst` POSTs are answered 503.
-export async function webhookReceiver({ refuseFirst = 0 } = {}) {
+export async function webhookReceiver({ refuseFirst = 0, tls = false, port = 0 } = {}) {
     const received = [];
     const waiters = [];
     let refusals = refuseFirst;
-    const server = http.createServer((req, res) => {
+    // `tls`: HTTPS with the test CA's server certificate (for 127.0.0.1); `port`: a given one.
+    const handler = (req, res) => {
         const chunks = [];
         req.on('data', (c) => chunks.push(c));
         req.on('end', () => {
@@ -279,8 +281,11 @@ export async function webhookReceiver({ refuseFirst = 0 } = {}) {
             if (waiters.length) waiters.shift()(hit);
             else received.push(hit);
         });
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    };
+    const server = tls
+        ? https.createServer({ cert: fs.readFileSync(path.join(TEST_CA, 'server.crt')), key: fs.readFileSync(path.join(TEST_CA, 'server.key')) }, handler)
+        : http.createServer(handler);
+    await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
     return {
         port: server.address().port,
         next: () => (received.length ? Promise.resolve(received.shift()) : new Promise((r) => waiters.push(r))),

@@ -183,3 +183,19 @@ TEST_CASE(
     CHECK(printed.access_keys == embedded.access_keys);
     CHECK(embedded.products[0].tsl_json[0].find("\"Echo\"") != std::string::npos);
 }
+
+TEST_CASE("webhooks take http:// and https:// URLs; ca_file only with https", "[config]") {
+    const auto hook = [](std::string_view url, std::string_view more = "") {
+        return load_string("[[replies.webhooks]]\nurl = \"" + std::string{url} +
+                               "\"\nsecret = \"s\"\n" + std::string{more},
+                           "w.toml", "/etc/rrpcd");
+    };
+    const auto tls = hook("https://h:8443/x", "ca_file = \"ca.pem\"\n").value();
+    CHECK(tls.replies.webhooks[0].ca_file == "/etc/rrpcd/ca.pem");
+    CHECK(tls.replies.webhook_retry == std::chrono::seconds{3600});
+    CHECK(hook("http://h/x"));
+    CHECK(hook("ftp://h/x").error().message.ends_with("expected an http:// or https:// URL"));
+    CHECK(hook("http://h/x", "ca_file = \"ca.pem\"\n")
+              .error()
+              .message.ends_with("replies.webhooks[0].ca_file: only for an https:// URL"));
+}

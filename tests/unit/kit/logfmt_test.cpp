@@ -58,3 +58,29 @@ TEST_CASE("the log throttle lets a bounded number of lines through per key and w
     CHECK(t.allow("c", t0 + std::chrono::seconds{61}) == 0u);
     CHECK(t.keys() == 2);
 }
+
+#include "kit/backoff.hpp"
+#include "kit/text_queue.hpp"
+
+TEST_CASE("retries back off from 250 ms doubling to 30 s, and stop at the window", "[kit]") {
+    using std::chrono::milliseconds;
+    using std::chrono::seconds;
+    CHECK(retry_delay(1, milliseconds{0}, seconds{3600}) == milliseconds{250});
+    CHECK(retry_delay(2, milliseconds{250}, seconds{3600}) == milliseconds{500});
+    CHECK(retry_delay(8, seconds{60}, seconds{3600}) == seconds{30});     // capped
+    CHECK(retry_delay(1000, seconds{60}, seconds{3600}) == seconds{30});  // no overflow
+    CHECK_FALSE(retry_delay(3, milliseconds{1900}, seconds{2}));          // 1 s more would pass 2 s
+    CHECK(retry_delay(3, milliseconds{900}, seconds{2}) == milliseconds{1000});
+}
+
+TEST_CASE("a text queue hands each entry it drops to its owner", "[kit]") {
+    text_queue q{2, 1 << 20};
+    const auto text = [](const char* s) { return std::make_shared<const std::string>(s); };
+    std::vector<std::uint64_t> dropped;
+    const auto on_drop = [&](const text_queue::entry& e) { dropped.push_back(e.id); };
+    CHECK(q.push({1, text("a"), 10}, on_drop) == 0);
+    CHECK(q.push({2, text("b"), 11}, on_drop) == 0);
+    CHECK(q.push({3, text("c"), 12}, on_drop) == 1);
+    CHECK(dropped == std::vector<std::uint64_t>{1});
+    CHECK(q.pop().queued_ms == 11);
+}
