@@ -3,7 +3,8 @@
 # through CTest, twice: on the optimised build, then on an ASan+UBSan build (skip that second pass
 # with RRPCD_NO_SANITIZE=1); then each libFuzzer target briefly (RRPCD_FUZZ_SECONDS, default 30;
 # skip with RRPCD_NO_FUZZ=1). The integration tests start their own rrpcd and clients on free
-# loopback ports. Extra arguments go to ctest (e.g. -L unit).
+# loopback ports; the image test (label `image`, first pass only) builds the container image with
+# buildah and runs it with podman. Extra arguments go to ctest (e.g. -L unit, -LE image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,7 +17,7 @@ if [[ -z ${RRPCD_NO_SANITIZE:-} ]]; then
     cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRRPCD_SANITIZE=ON -DRRPCD_WERROR=ON >/dev/null
     cmake --build build-asan -j "$(nproc)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build-asan --output-on-failure -j "$(nproc)" "$@"
+        ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE image "$@"
 fi
 
 if [[ -z ${RRPCD_NO_FUZZ:-} && $# -eq 0 ]]; then
