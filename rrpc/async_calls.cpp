@@ -101,7 +101,7 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
         if (it == by_alink_id_.end()) return false;
         const auto message_id = it->second;
         by_alink_id_.erase(it);
-        answer(message_id, from, topic, payload, parsed);
+        answer(message_id, from, topic, payload);
         return true;
     }
     // An Alink answer names the request it answers: matched by its id, whatever the order (a
@@ -112,7 +112,7 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
             const auto message_id = by_id->second;
             by_alink_id_.erase(by_id);
             if (const auto* r = log_.find(message_id); r && r->state == call_state::pending) {
-                answer(message_id, from, topic, payload, parsed);
+                answer(message_id, from, topic, payload);
                 return true;
             }
         }
@@ -127,7 +127,7 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
         const auto* r = log_.find(message_id);
         if (r == nullptr || r->state != call_state::pending) continue;
         if (ids.empty()) by_topic_.erase(it);
-        answer(message_id, from, topic, payload, parsed);
+        answer(message_id, from, topic, payload);
         return true;
     }
     by_topic_.erase(it);
@@ -142,34 +142,39 @@ void async_calls::remember_async_rrpc(const catalog::device_key& device, std::st
         by_alink_id_[key_of(device, reply_topic + "#" + *id)] = message_id;
 }
 
-void async_calls::answer(std::uint64_t message_id, const catalog::device_key& from,
-                         std::string_view topic, std::string_view payload,
-                         const json::value* parsed) {
-    const auto* record =
-        log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
-    if (record == nullptr) return;
+async_reply async_calls::reply_of(const call_record& answered) const {
     async_reply r;
-    r.message_id = message_id;
-    r.gmt_create_ms = kit::unix_ms(record->finished);
-    const auto* dev = devices_.find(from);
-    if (dev != nullptr) r.iot_id = dev->iot_id;
-    r.device = from;
-    const auto* alink = parsed ? parsed->if_object() : nullptr;
+    r.message_id = answered.message_id;
+    r.gmt_create_ms = kit::unix_ms(answered.finished);
+    if (const auto* dev = devices_.find(answered.device); dev != nullptr) r.iot_id = dev->iot_id;
+    r.device = answered.device;
+    boost::system::error_code ec;
+    const auto parsed = json::parse(answered.reply, ec);
+    const auto* alink = ec ? nullptr : parsed.if_object();
     const auto* alink_id = alink ? alink->if_contains("id") : nullptr;
     r.request_id = alink_id && alink_id->is_string() ? std::string{alink_id->as_string()}
-                                                     : std::to_string(message_id);
+                                                     : std::to_string(answered.message_id);
     if (const auto* code = alink ? alink->if_contains("code") : nullptr; code && code->is_int64())
         r.code = code->as_int64();
     if (const auto* m = alink ? alink->if_contains("message") : nullptr; m && m->is_string())
         r.message = m->as_string();
-    r.topic = topic;
+    r.topic = answered.reply_topic;
     if (alink != nullptr && alink->contains("data"))
         r.data = alink->at("data");
-    else if (parsed != nullptr)
-        r.data = *parsed;
+    else if (!ec)
+        r.data = parsed;
     else
         r.data = json::object{};
-    r.payload = payload;
+    r.payload = answered.reply;
+    return r;
+}
+
+void async_calls::answer(std::uint64_t message_id, const catalog::device_key& from,
+                         std::string_view topic, std::string_view payload) {
+    const auto* record =
+        log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
+    if (record == nullptr) return;
+    const auto r = reply_of(*record);
     logger_->debug("event=async_reply message_id={} pk={} dn={} topic={}", message_id,
                    from.product_key, from.device_name, kit::logfmt_value(topic));
     hub_.publish(r);

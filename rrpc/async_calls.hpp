@@ -58,10 +58,14 @@ public:
 
     std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
 
+    /// The reply event of an answered call, as the hub published it (a reply stream replays
+    /// them after its Last-Event-ID).
+    async_reply reply_of(const call_record& answered) const;
+
 private:
-    /// Ends the call and publishes the reply event; `parsed` is the payload as JSON, if it is.
+    /// Ends the call and publishes the reply event (reply_of() its record).
     void answer(std::uint64_t message_id, const catalog::device_key& from, std::string_view topic,
-                std::string_view payload, const boost::json::value* parsed);
+                std::string_view payload);
     void sweep();
     /// An AsyncRRpc's answer is expected on `{topic}_reply`: by its Alink id when its request is
     /// Alink JSON with an `id`, else in order.

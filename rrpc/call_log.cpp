@@ -1,5 +1,7 @@
 #include "rrpc/call_log.hpp"
 
+#include <algorithm>
+
 namespace rrpcd::rrpc {
 
 std::string_view to_string(call_kind k) noexcept {
@@ -80,6 +82,18 @@ call_record* call_log::finish(std::uint64_t message_id, call_state state, std::s
     r->finished = call_record::clock::now();
     if (on_change) on_change(*r);
     return r;
+}
+
+std::vector<const call_record*> call_log::answered_after(std::uint64_t message_id) const {
+    std::vector<const call_record*> out;
+    for (const auto id : async_.order)
+        if (const auto it = records_.find(id);
+            it != records_.end() && it->second.state == call_state::replied)
+            out.push_back(&it->second);
+    std::ranges::stable_sort(out, {}, &call_record::finished);
+    const auto last = std::ranges::find(out, message_id, &call_record::message_id);
+    if (last != out.end()) out.erase(out.begin(), last + 1);
+    return out;
 }
 
 void call_log::drop_oldest(budget& b) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace rrpcd::rrpc {
 
@@ -74,6 +75,9 @@ public:
     std::size_t size() const noexcept { return records_.size(); }
     std::size_t bytes() const noexcept { return sync_.bytes + async_.bytes; }
     std::size_t async_records() const noexcept { return async_.order.size(); }
+    /// The answered async calls kept, in the order they were answered, from the one answered
+    /// after `message_id`'s (all of them when it is not kept): a reply stream's Last-Event-ID.
+    std::vector<const call_record*> answered_after(std::uint64_t message_id) const;
     /// Calls started, by kind; calls ended, by kind and state (the metrics).
     using kind_counts = std::array<std::uint64_t, 4>;
     const kind_counts& started() const noexcept { return started_; }

@@ -1,5 +1,6 @@
 #include "server/http_session.hpp"
 #include "kit/logfmt.hpp"
+#include "kit/parse_whole.hpp"
 #include "kit/text_queue.hpp"
 #include "kit/use_nothrow.hpp"
 
@@ -31,12 +32,15 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 
+std::string sse_frame(const rrpc::async_reply& reply) {
+    return "id: " + std::to_string(reply.message_id) +
+           "\nevent: reply\ndata: " + http::forwarding_json(reply) + "\n\n";
+}
+
 std::shared_ptr<const std::string> sse_frames::of(const rrpc::async_reply& reply) {
     // The hub hands one reply to every stream in turn: the first renders it, the others share.
     if (auto last = last_.lock(); last && message_id_ == reply.message_id) return last;
-    auto frame = std::make_shared<const std::string>(
-        "id: " + std::to_string(reply.message_id) +
-        "\nevent: reply\ndata: " + http::forwarding_json(reply) + "\n\n");
+    auto frame = std::make_shared<const std::string>(sse_frame(reply));
     message_id_ = reply.message_id;
     last_ = frame;
     return frame;
@@ -88,11 +92,22 @@ struct hub_subscription {
 /// (still in the call log for `GET /v1/calls/{id}`) and is told so by an `event: dropped` whose
 /// data is `{"dropped":N}`, before the events that follow.
 template <class Stream>
-asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version) {
+asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version,
+                                       std::optional<std::uint64_t> last_event_id) {
     auto& timed = beast::get_lowest_layer(stream);
     kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
     std::uint64_t dropped = 0, unreported = 0;
     asio::steady_timer wake{stream.get_executor()};
+    // A client back with `Last-Event-ID` gets what it missed first (no await between this and
+    // the subscription below: nothing can come between them, nothing twice). The replay is
+    // bounded like live events: past the bounds, the oldest are dropped and said.
+    if (last_event_id && ctx.replay)
+        for (const auto& r : ctx.replay(*last_event_id)) {
+            const auto n =
+                pending.push({r.message_id, std::make_shared<const std::string>(sse_frame(r))});
+            dropped += n;
+            unreported += n;
+        }
     const hub_subscription sub{
         ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
             if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {
@@ -258,7 +273,9 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
         }
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
         if (is_get(req, "/v1/replies/stream") && ctx.api.authorize_basic(req)) {
-            co_await run_reply_stream(stream, ctx, req.version());
+            co_await run_reply_stream(
+                stream, ctx, req.version(),
+                kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}));
             break;
         }
         // Probes and metrics: plain text, before the drain gate (a draining server is not ready).

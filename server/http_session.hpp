@@ -22,6 +22,9 @@ namespace rrpcd::server {
 /// Renders each async reply as one Server-Sent Event, once for all the streams that carry it:
 /// the streams' queues share that text (a stalled stream costs its queue's references, not a
 /// copy of every event).
+/// One reply as a Server-Sent Event: `id:` its MessageId, `event: reply`, the forwarding JSON.
+std::string sse_frame(const rrpc::async_reply& reply);
+
 class sse_frames {
 public:
     std::shared_ptr<const std::string> of(const rrpc::async_reply& reply);
@@ -46,6 +49,9 @@ struct http_context {
     std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
     std::size_t streams = 0;  ///< reply streams open now
+    /// The replies answered after the one with this MessageId, still within the retention (a
+    /// stream's `Last-Event-ID`), oldest first.
+    std::function<std::vector<rrpc::async_reply>(std::uint64_t)> replay{};
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

@@ -95,6 +95,11 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
                 settings_.metrics.token,
                 [this] { return readiness(); },
                 log_.http} {
+    http_ctx_.replay = [this](std::uint64_t last) {
+        std::vector<rrpc::async_reply> out;
+        for (const auto* r : calls_.answered_after(last)) out.push_back(async_.reply_of(*r));
+        return out;
+    };
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);
     };

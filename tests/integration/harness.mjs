@@ -236,9 +236,13 @@ export async function invokeThingService(client, { device, identifier, args, qos
 }
 
 /// Server-Sent Events from GET /v1/replies/stream; `next()` resolves with the next event's JSON.
-export async function replyStream(server, key = ACCESS_KEY) {
+export async function replyStream(server, key = ACCESS_KEY, { lastEventId } = {}) {
+    // `lastEventId`: as an EventSource sends it when it reconnects.
     const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/replies/stream`, {
-        headers: { authorization: `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}` },
+        headers: {
+            authorization: `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}`,
+            ...(lastEventId !== undefined ? { 'last-event-id': String(lastEventId) } : {}),
+        },
     });
     if (res.status !== 200) throw new Error(`stream status ${res.status}`);
     const reader = res.body.getReader();

@@ -43,7 +43,7 @@ test('the image runs as uid 10001, is healthy, serves the official SDK and a dev
     const image = execFileSync(path.join(root, 'scripts/image.sh'), { env, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
     const inspect = JSON.parse(podman('image', 'inspect', image))[0];
     assert.equal(inspect.Config.User, '10001:10001');
-    assert.deepEqual(inspect.Config.Healthcheck.Test, ['CMD', '/usr/local/bin/rrpcd', 'health']);
+    assert.deepEqual((inspect.Healthcheck ?? inspect.Config.Healthcheck).Test, ['CMD', '/usr/local/bin/rrpcd', 'health']);
     assert.equal(inspect.Config.Labels['org.opencontainers.image.licenses'], 'Apache-2.0');
 
     const tag = `${process.pid}-${crypto.randomBytes(3).toString('hex')}`;

@@ -103,3 +103,37 @@ test('the reply stream says how long to wait before reconnecting and asks proxie
     await reader.cancel();
     assert.equal((await server.stop()).code, 0);
 });
+
+test('a reply stream back with Last-Event-ID gets the replies it missed first, then live ones, none twice', async () => {
+    const server = await h.startServer();
+    const client = h.iotClient(server);
+    const [device] = server.devices;
+    const dev = await subscribedDevice(server, device);
+    // A second stream stays open throughout: each answer is observed there before going on.
+    const witness = await h.replyStream(server);
+    const answer = async (payload) => {
+        const id = await answeredAsync(server, client, dev, device, payload);
+        assert.equal((await witness.next()).MessageId, id);
+        return id;
+    };
+    const first = await h.replyStream(server);
+    const a = await answer('a');
+    assert.equal((await first.next()).MessageId, a);
+    await first.close();  // the client goes away; b and c come while it is gone
+    const b = await answer('b');
+    const c = await answer('c');
+    const back = await h.replyStream(server, h.ACCESS_KEY, { lastEventId: a });
+    assert.deepEqual([(await back.next()).MessageId, (await back.next()).MessageId], [b, c]);
+    const d = await answer('d');
+    const next = await back.next();
+    assert.equal(next.MessageId, d);  // live after the replay, nothing twice
+    assert.equal(Buffer.from(next.payloadBase64, 'base64').toString(), 're:d');
+    await back.close();
+    // An id the server no longer has (or never had): everything it keeps, oldest first.
+    const all = await h.replyStream(server, h.ACCESS_KEY, { lastEventId: 1 });
+    assert.deepEqual([(await all.next()).MessageId, (await all.next()).MessageId], [a, b]);
+    await all.close();
+    await witness.close();
+    dev.socket.destroy();
+    assert.equal((await server.stop()).code, 0);
+});
