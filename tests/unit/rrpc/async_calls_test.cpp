@@ -223,3 +223,31 @@ TEST_CASE("an AsyncRRpc answer naming its request's Alink id is matched by it, n
     CHECK(f.calls.on_upstream(f.dev, topic + "_reply", "raw answer"));
     CHECK(f.log.find(4)->reply == "raw answer");
 }
+
+TEST_CASE("answered async calls are replayed in the order they were answered, after a given one",
+          "[rrpc]") {
+    call_log log{60s, {10, 1000, 10, 1000}};
+    for (std::uint64_t id = 1; id <= 4; ++id)
+        REQUIRE(log.add({id, call_kind::async_rrpc, {"p", "d"}, "t", "a"}));
+    log.add({9, call_kind::rrpc, {"p", "d"}, "t", "sync"});
+    REQUIRE(log.finish(9, call_state::replied, "r", "y"));  // sync: never replayed
+    // Answered 3, then 1, then 4; 2 never.
+    for (const std::uint64_t id : {3, 1, 4}) {
+        REQUIRE(log.finish(id, call_state::replied, "t_reply", "r"));
+        log.find(id)->finished =
+            call_record::clock::time_point{} + std::chrono::seconds{id == 3   ? 1
+                                                                    : id == 1 ? 2
+                                                                              : 3};
+    }
+    const auto ids = [](const std::vector<const call_record*>& v) {
+        std::vector<std::uint64_t> out;
+        for (const auto* r : v) out.push_back(r->message_id);
+        return out;
+    };
+    CHECK(ids(log.answered_after(3)) == std::vector<std::uint64_t>{1, 4});
+    CHECK(ids(log.answered_after(4)).empty());
+    CHECK(ids(log.answered_after(777)) == std::vector<std::uint64_t>{3, 1, 4});  // unknown: all
+    CHECK(log.ended()[static_cast<std::size_t>(call_kind::async_rrpc)]
+                     [static_cast<std::size_t>(call_state::replied)] == 3);
+    CHECK(log.started()[static_cast<std::size_t>(call_kind::async_rrpc)] == 4);
+}
