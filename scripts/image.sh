@@ -60,4 +60,6 @@ fi
 buildah bud --quiet --isolation chroot --format docker --layers -f docker/Dockerfile \
     --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" \
     --build-arg JOBS="$(nproc)" -t "$image" . >&2
+# The build stage (~1 GB with the compilers) and earlier builds are not kept.
+podman image prune -f >/dev/null
 echo "$image"
