@@ -61,5 +61,5 @@ buildah bud --quiet --isolation chroot --format docker --layers -f docker/Docker
     --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" \
     --build-arg JOBS="$(nproc)" -t "$image" . >&2
 # The build stage (~1 GB with the compilers) and earlier builds are not kept.
-podman image prune -f >/dev/null
+podman image prune -f >/dev/null 2>&1 || true  # best effort: an image a container uses stays
 echo "$image"
