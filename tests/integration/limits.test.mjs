@@ -84,9 +84,16 @@ describe('limits', () => {
         const extra = await connect(server.mqttPort);
         assert.equal((await extra.closed).length, 0);
         assert.equal(await hits(server, 'mqtt_connections_per_address'), 1);
-        // One silent socket goes: a device of that address logs in beside the 29 others.
+        // One silent socket goes: a device of that address logs in beside the 29 others. The
+        // server sees the close when it next runs; until then a login may still find the address
+        // full (closed before CONNACK), so it logs in again on each observed close, 50 at most.
         open.pop().socket.destroy();
-        const other = await h.rawDevice(server, neighbour);
+        let other;
+        for (let attempt = 1; !other; ++attempt) {
+            other = await h.rawDevice(server, neighbour).catch((e) => {
+                if (attempt === 50 || !/closed before CONNACK/.test(e.message)) throw e;
+            });
+        }
         other.end(true);
         for (const c of open) c.socket.destroy();
         await Promise.all(open.map((c) => c.closed));
