@@ -15,7 +15,8 @@ namespace {
 const rrpcd::catalog::thing_model& demo_model() {
     static const rrpcd::catalog::thing_model model = [] {
         rrpcd::catalog::thing_model m;
-        for (const auto& product : rrpcd::config::embedded_default()->products)
+        const auto demo = rrpcd::config::embedded_default();  // held: the loop reads into it
+        for (const auto& product : demo->products)
             for (const auto& doc : product.tsl_json) (void)rrpcd::catalog::add_tsl(doc, m);
         return m;
     }();
