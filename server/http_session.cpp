@@ -101,13 +101,19 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     // A client back with `Last-Event-ID` gets what it missed first (no await between this and
     // the subscription below: nothing can come between them, nothing twice). The replay is
     // bounded like live events: past the bounds, the oldest are dropped and said.
-    if (last_event_id && ctx.replay)
-        for (const auto& r : ctx.replay(*last_event_id)) {
+    if (last_event_id && ctx.replay) {
+        // Only what the queue can keep is rendered: a client reconnecting in a loop costs a
+        // bounded amount of work, whatever the retention holds.
+        auto [replies, left_out] = ctx.replay(*last_event_id, ctx.max_queued);
+        dropped += left_out;
+        unreported += left_out;
+        for (const auto& r : replies) {
             const auto n =
                 pending.push({r.message_id, std::make_shared<const std::string>(sse_frame(r))});
             dropped += n;
             unreported += n;
         }
+    }
     const hub_subscription sub{
         ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
             if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {

@@ -50,8 +50,11 @@ struct http_context {
     std::shared_ptr<spdlog::logger> log;
     std::size_t streams = 0;  ///< reply streams open now
     /// The replies answered after the one with this MessageId, still within the retention (a
-    /// stream's `Last-Event-ID`), oldest first.
-    std::function<std::vector<rrpc::async_reply>(std::uint64_t)> replay{};
+    /// stream's `Last-Event-ID`), oldest first: at most the newest `limit` (the stream's queue
+    /// keeps no more), and how many older ones were left out.
+    std::function<std::pair<std::vector<rrpc::async_reply>, std::size_t>(std::uint64_t,
+                                                                         std::size_t limit)>
+        replay{};
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

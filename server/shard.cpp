@@ -95,10 +95,12 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
                 settings_.metrics.token,
                 [this] { return readiness(); },
                 log_.http} {
-    http_ctx_.replay = [this](std::uint64_t last) {
+    http_ctx_.replay = [this](std::uint64_t last, std::size_t limit) {
+        const auto answered = calls_.answered_after(last);
+        const auto skip = answered.size() > limit ? answered.size() - limit : 0;
         std::vector<rrpc::async_reply> out;
-        for (const auto* r : calls_.answered_after(last)) out.push_back(async_.reply_of(*r));
-        return out;
+        for (auto i = skip; i < answered.size(); ++i) out.push_back(async_.reply_of(*answered[i]));
+        return std::pair{std::move(out), skip};
     };
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);

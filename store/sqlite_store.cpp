@@ -487,8 +487,11 @@ boost::system::result<std::vector<sqlite_store::webhook_entry>> sqlite_store::lo
 }
 
 void sqlite_store::probe() {
+    // One at a time: a flood of /readyz while the disk is full must not grow the job queue.
+    if (probe_pending_.exchange(true)) return;
     enqueue(
         [this] {
+            probe_pending_ = false;
             // No device has an empty ProductKey: the row is nobody's, and gone in the same batch.
             write("INSERT OR REPLACE INTO sessions VALUES ('', '', '[]', 0)");
             write("DELETE FROM sessions WHERE product_key = '' AND device_name = ''");

@@ -166,7 +166,9 @@ private:
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure
-    std::atomic<bool> failing_{false};  ///< set by the writer thread: the last batch failed
+    std::atomic<bool> failing_{false};
+    std::atomic<bool> probe_pending_{
+        false};  ///< a probe() job is queued  ///< set by the writer thread: the last batch failed
     std::atomic<std::uint64_t> failed_batches_{0};
     mutable std::mutex stats_mutex_;
     kit::histogram write_seconds_;  ///< guarded by stats_mutex_

@@ -267,6 +267,15 @@ export async function replyStream(server, key = ACCESS_KEY, { lastEventId } = {}
     };
 }
 
+/// A loopback port nobody listens on (bound, then closed): for a peer that is not there yet.
+export async function freePort() {
+    const s = net.createServer();
+    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const { port } = s.address();
+    await new Promise((resolve) => s.close(resolve));
+    return port;
+}
+
 /// A local HTTP receiver for webhooks: `next()` resolves with the next POST ({headers, body, status});
 /// the first `refuseFirst` POSTs are answered 503.
 export async function webhookReceiver({ refuseFirst = 0, tls = false, port = 0 } = {}) {

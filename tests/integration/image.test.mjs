@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { test } from 'node:test';
@@ -16,14 +15,6 @@ const root = path.resolve(import.meta.dirname, '../..');
 const cache = process.env.RRPCD_IMAGE_CACHE ?? path.join(root, 'build/image');
 const env = { ...process.env, CONTAINERS_CONF: path.join(cache, 'containers.conf') };
 const podman = (...args) => execFileSync('podman', args, { env, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
-
-async function freePort() {
-    const s = net.createServer();
-    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const { port } = s.address();
-    await new Promise((resolve) => s.close(resolve));
-    return port;
-}
 
 /// Starts a container of `image`; resolves once its ready line is in its log.
 async function run(image, name, { mqttPort, httpPort, volume, key }) {
@@ -50,7 +41,7 @@ test('the image runs as uid 10001, is healthy, serves the official SDK and a dev
     const volume = `rrpcd-image-test-${tag}`;
     h.track(() => { try { podman('volume', 'rm', '-f', volume); } catch { /* gone */ } });
     const key = { id: 'LTAIimageTest', secret: crypto.randomBytes(18).toString('base64') };
-    const ports = { mqttPort: await freePort(), httpPort: await freePort() };
+    const ports = { mqttPort: await h.freePort(), httpPort: await h.freePort() };
     await run(image, `rrpcd-a-${tag}`, { ...ports, volume, key });
     assert.equal(podman('exec', `rrpcd-a-${tag}`, 'id', '-u'), '10001');
     podman('healthcheck', 'run', `rrpcd-a-${tag}`);  // throws unless healthy

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -25,15 +24,6 @@ function run(args, { env = {} } = {}) {
 
 const get = (server, target, headers = {}) =>
     fetch(`http://127.0.0.1:${server.httpPort}${target}`, { headers }).then(async (r) => ({ status: r.status, body: await r.text(), headers: r.headers }));
-
-/// A loopback port nobody listens on (bound, then closed).
-async function closedPort() {
-    const s = net.createServer();
-    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const { port } = s.address();
-    await new Promise((resolve) => s.close(resolve));
-    return port;
-}
 
 describe('operations', () => {
     test('probes answer without credentials; metrics need the scrape token or an access key', async () => {
@@ -64,7 +54,7 @@ describe('operations', () => {
         const healthy = await run(['health', '--url', `http://127.0.0.1:${server.httpPort}/readyz?verbose`]);
         assert.equal(healthy.code, 0, healthy.stderr);
         assert.match(healthy.stdout, /\[\+\]store ok/);
-        const nobody = await run(['health', '--url', `http://127.0.0.1:${await closedPort()}/readyz`]);
+        const nobody = await run(['health', '--url', `http://127.0.0.1:${await h.freePort()}/readyz`]);
         assert.equal(nobody.code, 1);
         assert.match(nobody.stderr, /rrpcd health: .*refused/i);
         assert.equal((await run(['health', '--url', 'ftp://x/'])).code, 1);
@@ -132,7 +122,7 @@ describe('operations', () => {
     });
 
     test('logs: logfmt or JSON lines in UTC, an access line per call, refusals rate-limited per peer, no password of a URL', async () => {
-        const port = await closedPort();
+        const port = await h.freePort();
         const hookPassword = 'hook-pa55word';
         const server = await h.startServer({
             logLevel: 'debug',

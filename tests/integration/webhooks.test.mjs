@@ -2,7 +2,6 @@
 // their queue in the store (a restart loses no undelivered reply), give-ups after the retry
 // window logged and counted; the reply stream's retry: and headers.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 
@@ -24,14 +23,6 @@ async function subscribedDevice(server, device) {
     dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `/${device.productKey}/${device.deviceName}/user/get`, qos: 1 }] });
     await dev.next('suback');
     return dev;
-}
-
-async function freePort() {
-    const s = net.createServer();
-    await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const { port } = s.address();
-    await new Promise((resolve) => s.close(resolve));
-    return port;
 }
 
 test('an https:// webhook gets the reply when it presents a certificate of the configured CA; an untrusted one is given up after the retry window', async () => {
@@ -65,7 +56,7 @@ test('an https:// webhook gets the reply when it presents a certificate of the c
 });
 
 test('a reply the webhook could not take yet is delivered after a restart (the queue is in the store)', async () => {
-    const port = await freePort();  // nobody listens there yet
+    const port = await h.freePort();  // nobody listens there yet
     const extra = `[[replies.webhooks]]\nurl = "http://127.0.0.1:${port}/later"\nsecret = "durable-hook-secret"`;
     let server = await h.startServer({ extra, logLevel: 'debug' });
     const [device] = server.devices;
