@@ -23,9 +23,19 @@ async function run(image, name, { mqttPort, httpPort, volume, key }) {
     h.track(() => { try { podman('rm', '-f', name); } catch { /* gone */ } });
     const logs = spawn('podman', ['logs', '-f', name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     h.track(() => logs.kill());
+    // Once ready, the follower is killed; its exit must then say nothing (the container may be
+    // gone by the time it is reported).
+    let ready = false;
     await new Promise((resolve, reject) => {
-        readline.createInterface({ input: logs.stdout }).on('line', (line) => { if (line.startsWith('rrpcd ready ')) resolve(); });
-        logs.on('exit', () => reject(new Error(`container ${name} ended:\n${podman('logs', name)}`)));
+        readline.createInterface({ input: logs.stdout }).on('line', (line) => {
+            if (line.startsWith('rrpcd ready ')) { ready = true; resolve(); }
+        });
+        logs.on('exit', () => {
+            if (ready) return;
+            let log;
+            try { log = podman('logs', name); } catch (e) { log = String(e); }
+            reject(new Error(`container ${name} ended:\n${log}`));
+        });
     });
     logs.kill();
 }
