@@ -326,6 +326,15 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                        30 * 86'400),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
         {"metrics", {custom_key("token", live, RRPCD_MEMBER(metrics.token))}},
+        {"console",
+         {[] {
+              auto k = custom_key("enabled", live, RRPCD_MEMBER(console.enabled));
+              k.boolean = true;
+              return k;
+          }(),
+          duration_key("session_ttl_s", live, RRPCD_MEMBER(console.session_ttl), 60,
+                       30 * 86'400),
+          integer_key("max_sessions", live, RRPCD_MEMBER(console.max_sessions), 1, 1'000'000)}},
         // Arrays of tables: read by code of their own; listed here for reload.
         {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},
         {"products", {custom_key("", restart, RRPCD_MEMBER(products))}},
@@ -455,6 +464,14 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     }
     if (const auto* t = read_table(r, root, "metrics", out))
         r.string(*t, "metrics", "token", out.metrics.token, false);
+    if (const auto* t = read_table(r, root, "console", out)) {
+        if (const auto* enabled = t->get("enabled")) {
+            if (const auto* b = enabled->as_boolean())
+                out.console.enabled = b->get();
+            else
+                r.fail(enabled->source(), "console.enabled", "expected true or false");
+        }
+    }
     if (const auto* arr = r.tables(root, "products")) {
         for (std::size_t i = 0; i < arr->size(); ++i) {
             const auto& t = *arr->get(i)->as_table();

@@ -148,6 +148,14 @@ struct metrics_settings {
     bool operator==(const metrics_settings&) const = default;
 };
 
+/// The web console (`/console/` on the HTTP listeners).
+struct console_settings {
+    bool enabled = true;
+    std::chrono::seconds session_ttl{8 * 3600};  ///< a sign-in lasts this long, then ends
+    std::size_t max_sessions = 1000;  ///< signed-in sessions kept; past it the oldest ends
+    bool operator==(const console_settings&) const = default;
+};
+
 struct device {
     std::string product_key;
     std::string device_name;
@@ -168,6 +176,7 @@ struct settings {
     thing_settings thing;
     replies_settings replies;
     metrics_settings metrics;
+    console_settings console;
     std::vector<access_key> access_keys;
     std::vector<product> products;
     std::vector<device> devices;

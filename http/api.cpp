@@ -84,58 +84,95 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
         result = co_await dispatch(req, decoded->path, params);
     }
 
-    const auto f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML")
-                       ? format::xml
-                       : format::json;
-    const auto action = header_or_param(req, params, false, "Action", "x-acs-action");
+    exchange x;
+    x.f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML") ? format::xml
+                                                                                 : format::json;
+    x.action = header_or_param(req, params, false, "Action", "x-acs-action");
+    x.access_key = claimed_access_key(req, params);
+    x.peer = peer;
+    x.host = req[bhttp::field::host];
+    x.version = req.version();
+    // After a body whose framing it could not read, the connection is not reused.
+    x.keep_alive = req.keep_alive() && !unsupported_coding;
+    x.v1 = decoded && decoded->path.starts_with("/v1/");
+    const auto device = device_of(params);
+    x.device = device;
+    co_return respond(result, x, request_id, started);
+}
+
+asio::awaitable<response> api::invoke(const caller& who, request_params params,
+                                      std::string_view peer, unsigned version) {
+    const auto request_id = new_request_id();
+    const auto started = std::chrono::steady_clock::now();
+    const auto action = params.get("Action").value_or("");
+    action_result result = gateway::missing_parameter("Action");
+    if (!action.empty()) {
+        auto ran = co_await run(who, action, params);  // named: GCC 12 and temporaries
+        result = std::move(ran);
+    }
+    exchange x;
+    x.action = action;
+    x.access_key = who.access_key_id;
+    x.peer = peer;
+    x.version = version;
+    const auto device = device_of(params);
+    x.device = device;
+    co_return respond(result, x, request_id, started);
+}
+
+response api::respond(action_result& result, const exchange& x, std::string_view request_id,
+                      std::chrono::steady_clock::time_point started) {
     // The access line: every call (`[log] access`), and every refusal, at most 10 a minute per
     // peer address (then counted and said on the next line).
-    const auto address = peer.substr(0, peer.rfind(':'));
+    const auto address = x.peer.substr(0, x.peer.rfind(':'));
     const std::string outcome = !result ? result.error().code
                                 : result->body.contains("RrpcCode")
                                     ? std::string{result->body.at("RrpcCode").as_string()}
                                     : std::string{"Success"};
     const bool refused = !result && result.error().status != 200;
-    const auto suppressed = refused ? refusals_.allow(address, std::chrono::steady_clock::now())
-                            : limits_.access_log || !result ? std::optional<std::uint64_t>{0}
-                                                            : std::nullopt;
+    bool log_line = limits_.access_log || !result;
+    std::uint64_t before = 0;  // refusals left unsaid since the last line for this address
+    if (refused) {
+        const auto allowed = refusals_.allow(address, std::chrono::steady_clock::now());
+        log_line = allowed.has_value();
+        before = allowed.value_or(0);
+    }
     const auto seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     // Labels from a bounded set: the table's action names, the project's codes.
-    const auto* known = find_action(action);
-    const std::string label = decoded && decoded->path.starts_with("/v1/") ? std::string{"v1"}
+    const auto* known = find_action(x.action);
+    const std::string label = x.v1               ? std::string{"v1"}
                               : known != nullptr ? std::string{known->name}
                                                  : std::string{"unknown"};
     stats_.latency[label].observe(seconds);
     ++stats_.calls[{label, outcome}];
-    if (suppressed) {
+    if (log_line) {
         const auto ms = seconds * 1000;
         log_->info(
             "event=api_call action={} access_key={} peer={} device={} status={} outcome={} "
             "duration_ms={:.1f} request_id={}{}",
-            kit::logfmt_value(action, 64), kit::logfmt_value(claimed_access_key(req, params), 64),
-            kit::logfmt_value(peer, 64), kit::logfmt_value(device_of(params), 80),
+            kit::logfmt_value(x.action, 64), kit::logfmt_value(x.access_key, 64),
+            kit::logfmt_value(x.peer, 64), kit::logfmt_value(x.device, 80),
             result ? 200u : result.error().status, kit::logfmt_value(outcome, 64), ms, request_id,
-            *suppressed ? " suppressed_before=" + std::to_string(*suppressed) : std::string{});
+            before != 0 ? " suppressed_before=" + std::to_string(before) : std::string{});
     }
     if (!result) {
         const auto& e = result.error();
-        // After a body whose framing it could not read, the connection is not reused.
-        auto res = make_response(e.status, error_body(e, request_id, req[bhttp::field::host]), f,
-                                 "Error", req.version(), req.keep_alive() && !unsupported_coding);
+        auto res = make_response(e.status, error_body(e, request_id, x.host), x.f, "Error",
+                                 x.version, x.keep_alive);
         if (e.retry_after_ms != 0) {
             // Darabonba SDKs classify a throttle by x-acs-retry-after; older ones by x-ratelimit-*.
             res.set("x-acs-retry-after", std::to_string(e.retry_after_ms));
             res.set("x-ratelimit-user-api", "TimeLeft:" + std::to_string(e.retry_after_ms));
         }
         if (e.status == 401) res.set(bhttp::field::www_authenticate, "Basic realm=\"rrpcd\"");
-        co_return res;
+        return res;
     }
     auto& body = result->body;
     body["RequestId"] = request_id;
     body["Success"] = true;
-    co_return make_response(200, body, f, std::string{action} + "Response", req.version(),
-                            req.keep_alive());
+    return make_response(200, body, x.f, std::string{x.action} + "Response", x.version,
+                         x.keep_alive);
 }
 
 asio::awaitable<action_result> api::dispatch(const request& req, std::string_view path,
@@ -152,9 +189,14 @@ asio::awaitable<action_result> api::dispatch(const request& req, std::string_vie
     const auto version = header_or_param(req, params, who->v3, "Version", "x-acs-version");
     if (action.empty()) co_return gateway::missing_parameter("Action");
     if (version != api_version) co_return gateway::invalid_version();
+    co_return co_await run(*who, action, params);
+}
+
+asio::awaitable<action_result> api::run(const caller& who, std::string_view action,
+                                        const request_params& params) {
     const auto* found = find_action(action);
     if (found == nullptr) co_return gateway::invalid_action(std::string{action.substr(0, 64)});
-    if (!limiter_.allow(who->access_key_id, action, qps_of(*who, found->qps),
+    if (!limiter_.allow(who.access_key_id, action, qps_of(who, found->qps),
                         rate_limiter::clock::now()))
         co_return gateway::throttled();
     action_context ctx{services_, limits_, *log_};

@@ -59,6 +59,15 @@ public:
         return auth_.verify_basic(req);
     }
 
+    /// Runs one action for a caller already authenticated another way (the console's signed-in
+    /// session): `params` carry Action and the action's parameters. The same action table, QPS
+    /// limits, access line, counts and cloud body as a signed request; JSON.
+    boost::asio::awaitable<response> invoke(const caller& who, request_params params,
+                                            std::string_view peer, unsigned version);
+
+    /// The access key a request is signed with, verified or not (for the access line).
+    const authenticator& keys() const noexcept { return auth_; }
+
     const api_stats& stats() const noexcept { return stats_; }
 
     /// A configuration reload's new limits.
@@ -67,6 +76,24 @@ public:
     static constexpr std::string_view api_version = "2018-01-20";
 
 private:
+    /// What the access line and the response need to know of a request besides its result.
+    struct exchange {
+        std::string_view action;
+        std::string access_key;
+        std::string_view peer;
+        std::string_view host;
+        unsigned version = 11;
+        bool keep_alive = true;
+        bool v1 = false;  ///< a `/v1/` path (counted under "v1")
+        format f = format::json;
+        std::string_view device;
+    };
+    /// Counts, logs and renders `result`.
+    response respond(action_result& result, const exchange& x, std::string_view request_id,
+                     std::chrono::steady_clock::time_point started);
+    /// The action `name` for `who`: the table, the QPS limit, the handler.
+    boost::asio::awaitable<action_result> run(const caller& who, std::string_view name,
+                                              const request_params& params);
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
     action_result v1_call(const request& req, std::string_view path);

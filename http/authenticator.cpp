@@ -52,10 +52,14 @@ boost::system::result<caller, api_error> authenticator::verify_basic(const reque
     const auto decoded = kit::base64_decode(std::string_view{header}.substr(6));
     const auto colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos) return gateway::unauthorized();
-    const auto key = keys_.find(std::string_view{*decoded}.substr(0, colon));
-    if (key == keys_.end() ||
-        !kit::constant_time_equal(key->second.entry.secret,
-                                  std::string_view{*decoded}.substr(colon + 1)))
+    return verify_secret(std::string_view{*decoded}.substr(0, colon),
+                         std::string_view{*decoded}.substr(colon + 1));
+}
+
+boost::system::result<caller, api_error> authenticator::verify_secret(
+    std::string_view id, std::string_view secret) const {
+    const auto key = keys_.find(id);
+    if (key == keys_.end() || !kit::constant_time_equal(key->second.entry.secret, secret))
         return gateway::unauthorized();
     return caller{key->first, false, key->second.entry.qps};
 }

@@ -37,6 +37,15 @@ public:
 
     /// HTTP Basic `AccessKeyId:AccessKeySecret` (for the /v1 endpoints: streams and lookups).
     boost::system::result<caller, api_error> verify_basic(const request& req) const;
+    /// An access key id and its secret, as given (the console's sign-in); constant-time.
+    boost::system::result<caller, api_error> verify_secret(std::string_view id,
+                                                           std::string_view secret) const;
+    /// The caller of key `id` while it is one of the keys (a console session ends with its key).
+    std::optional<caller> caller_of(std::string_view id) const {
+        const auto key = keys_.find(id);
+        if (key == keys_.end()) return std::nullopt;
+        return caller{key->first, false, key->second.entry.qps};
+    }
 
     const nonce_cache& nonces() const noexcept { return nonces_; }
 

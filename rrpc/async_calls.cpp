@@ -71,9 +71,11 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
         remember_async_rrpc(request.device, request.topic, request.payload, message_id);
     if (waiting() >= sweep_at_) sweep();
 
-    if (request.reliable ||
-        gateway_.publish(request.device, request.topic, request.payload, subscription_grace))
+    if (request.reliable) return sent::ok;  // published when its session takes it (on_sent)
+    if (gateway_.publish(request.device, request.topic, request.payload, subscription_grace)) {
+        log_.published(message_id);
         return sent::ok;
+    }
     log_.finish(message_id, call_state::offline);
     return sent::offline;
 }

@@ -96,6 +96,40 @@ std::vector<const call_record*> call_log::answered_after(std::uint64_t message_i
     return out;
 }
 
+void call_log::published(std::uint64_t message_id) {
+    if (auto* r = find(message_id);
+        r != nullptr && r->published == call_record::clock::time_point{})
+        r->published = call_record::clock::now();
+}
+
+std::vector<const call_record*> call_log::recent(
+    std::size_t limit, const std::function<bool(const call_record&)>& keep,
+    std::size_t scan) const {
+    // Both budgets hold their records by creation: merged from their newest ends.
+    std::vector<const call_record*> out;
+    auto s = sync_.order.rbegin(), a = async_.order.rbegin();
+    const auto at = [&](auto it, const budget& b) -> const call_record* {
+        if (it == b.order.rend()) return nullptr;
+        const auto found = records_.find(*it);
+        return found == records_.end() ? nullptr : &found->second;
+    };
+    for (std::size_t seen = 0; out.size() < limit && seen < scan; ++seen) {
+        if (s == sync_.order.rend() && a == async_.order.rend()) break;
+        const auto* rs = at(s, sync_);
+        const auto* ra = at(a, async_);
+        const bool take_sync = a == async_.order.rend() ||
+                               (s != sync_.order.rend() && rs != nullptr &&
+                                (ra == nullptr || rs->created >= ra->created));
+        const auto* r = take_sync ? rs : ra;
+        if (take_sync)
+            ++s;
+        else
+            ++a;
+        if (r != nullptr && keep(*r)) out.push_back(r);
+    }
+    return out;
+}
+
 void call_log::drop_oldest(budget& b) {
     if (const auto it = records_.find(b.order.front()); it != records_.end()) {
         b.bytes -= it->second.request.size() + it->second.reply.size();

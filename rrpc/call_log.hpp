@@ -36,6 +36,7 @@ struct call_record {
     std::string reply_topic{};
     std::string reply{};  ///< the device's bytes
     clock::time_point created{};
+    clock::time_point published{};  ///< handed to the device's session (epoch: not yet, or not known)
     clock::time_point finished{};
 };
 
@@ -78,6 +79,13 @@ public:
     /// The answered async calls kept, in the order they were answered, from the one answered
     /// after `message_id`'s (all of them when it is not kept): a reply stream's Last-Event-ID.
     std::vector<const call_record*> answered_after(std::uint64_t message_id) const;
+    /// The request of a pending call went to its device's session now (the first time only).
+    void published(std::uint64_t message_id);
+    /// The newest calls first, at most `limit` of those `keep` admits (looking at no more than
+    /// `scan` records): the console's list.
+    std::vector<const call_record*> recent(std::size_t limit,
+                                           const std::function<bool(const call_record&)>& keep,
+                                           std::size_t scan = 100'000) const;
     /// Calls started, by kind; calls ended, by kind and state (the metrics).
     using kind_counts = std::array<std::uint64_t, 4>;
     const kind_counts& started() const noexcept { return started_; }

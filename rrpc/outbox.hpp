@@ -40,6 +40,11 @@ public:
     }
     /// The device's queue (created empty if needed).
     std::deque<queued_message>& queue(const catalog::device_key& device) { return queues_[device]; }
+    /// The device's queue, or nullptr when nothing waits for it.
+    const std::deque<queued_message>* find(const catalog::device_key& device) const {
+        const auto it = queues_.find(device);
+        return it == queues_.end() ? nullptr : &it->second;
+    }
     /// Removes the message the device acknowledged; false when it was not queued.
     bool acknowledge(const catalog::device_key& device, std::uint64_t message_id);
     /// The session ended: what it was sent but did not acknowledge is sent again next time.

@@ -1,7 +1,12 @@
 #pragma once
 
+#include "mqtt/packet.hpp"
+
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace rrpcd::rrpc {
 
@@ -17,6 +22,18 @@ struct presence {
     presence::state link = state::never;
     clock::time_point since{};
     std::chrono::seconds keep_alive{0};  ///< of the (last) session; 0 = none
+};
+
+/// What a device's session says of itself (the console): its peer, its CONNECT, its Link SDK
+/// flags, its subscriptions.
+struct session_info {
+    std::string peer;  ///< address:port
+    std::chrono::seconds keep_alive{0};
+    bool server_subscribe = false;  ///< the client id's _ss=1
+    bool ext = false;               ///< ext=1
+    bool clean = true;              ///< the CONNECT's clean session flag
+    std::int64_t connected_ms = 0;  ///< its login (Unix ms)
+    std::vector<std::pair<std::string, mqtt::qos>> subscriptions{};
 };
 
 /// How reachable a device is right now.

@@ -67,7 +67,9 @@ asio::awaitable<call_result> service::call(call_request request) {
     table_.insert(result.message_id, call);
     const erase_on_exit guard{table_, result.message_id};
 
-    if (!gateway_.publish(request.device, topic, request.payload, request.timeout))
+    if (gateway_.publish(request.device, topic, request.payload, request.timeout))
+        calls_.published(result.message_id);
+    else
         log_->debug("event=rrpc_undelivered message_id={} reason=no_session", result.message_id);
     co_await call.timer.async_wait(kit::use_nothrow);
 

@@ -13,6 +13,7 @@ device_registry::attachment device_registry::attach(const catalog::device_key& d
     auto& e = devices_[device];
     auto* previous = e.session;
     if (previous == nullptr) ++online_;
+    ++presence_changes_;
     e.session = &session;
     outbox_.session_ended(device);  // what the old session did not acknowledge goes out again
     if (previous != nullptr) previous->close(close_reason::takeover);
@@ -24,6 +25,9 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session != &session) return;  // taken over
     it->second.session = nullptr;
+    ++presence_changes_;
+    it->second.last_session = session.info();
+    it->second.last_session->subscriptions.clear();
     it->second.waiting.clear();  // their calls end with the session
     if (const auto* kept = sessions_.left(device, kit::unix_ms()))
         journal_.session_saved(device, *kept, store::journal::urgency::lazy);
@@ -94,6 +98,19 @@ void device_registry::restore(const catalog::device_key& device, rrpc::queued_me
     outbox_.restore(device, std::move(message));
 }
 
+std::optional<rrpc::session_info> device_registry::session_of(const catalog::device_key& device) const {
+    const auto it = devices_.find(device);
+    if (it == devices_.end()) return std::nullopt;
+    if (it->second.session != nullptr) return it->second.session->info();
+    return it->second.last_session;
+}
+
+std::vector<rrpc::queued_message> device_registry::queued_messages(
+    const catalog::device_key& device) const {
+    if (const auto* q = outbox_.find(device)) return {q->begin(), q->end()};
+    return {};
+}
+
 void device_registry::flush(const catalog::device_key& device) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return;
@@ -127,6 +144,7 @@ void device_registry::flush(const catalog::device_key& device) {
             break;
         const auto d = it->second.session->deliver(m.topic, m.payload, mqtt::qos::at_least_once,
                                                    m.message_id, m.delivered);
+        if (d != delivery::none && !m.delivered && on_sent) on_sent(m.message_id);
         if (d == delivery::qos1) {
             m.sent = m.delivered = true;
             ++in_flight;

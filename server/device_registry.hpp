@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -102,6 +103,15 @@ public:
 
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }
+    /// Logins and session ends since start (the console reloads its list when it moves).
+    std::uint64_t presence_changes() const noexcept { return presence_changes_; }
+    /// The live session's info, or the last one's (its subscriptions left out) once it ended;
+    /// nullopt when the device had no session since start.
+    std::optional<rrpc::session_info> session_of(const catalog::device_key& device) const;
+    /// The QoS 1 messages waiting for (or in flight to) the device, oldest first.
+    std::vector<rrpc::queued_message> queued_messages(const catalog::device_key& device) const;
+    /// Told when a queued QoS 1 message is first written to a session (its call's timeline).
+    std::function<void(std::uint64_t message_id)> on_sent;
 
     /// A login of `device` (attached): with clean=0 the session it resumes (nullptr when it
     /// starts a new one, then kept from now on); with clean=1 a kept one is discarded.
@@ -133,9 +143,11 @@ private:
         live_session* session = nullptr;
         rrpc::presence last;        ///< valid when session is null
         std::vector<held> waiting;  ///< for a subscription; only while a session is live
+        std::optional<rrpc::session_info> last_session{};  ///< when session is null
     };
     std::unordered_map<catalog::device_key, entry, catalog::device_key_hash> devices_;
     std::size_t online_ = 0;
+    std::uint64_t presence_changes_ = 0;
     store::journal& journal_;
     const config::mqtt_settings& settings_;
     kit::limit_counters& counters_;

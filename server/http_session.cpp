@@ -91,9 +91,15 @@ struct hub_subscription {
 /// falls behind by more than `max_queued` events or `max_queued_bytes` loses the oldest ones
 /// (still in the call log for `GET /v1/calls/{id}`) and is told so by an `event: dropped` whose
 /// data is `{"dropped":N}`, before the events that follow.
+/// With `tick` (the console's stream), every second `tick()` is sent as an event of its own
+/// instead of the heartbeat, and the stream ends when it returns nullopt (signed out).
+using stream_tick = std::function<std::optional<std::string>()>;
+constexpr std::chrono::seconds tick_period{1};
+
 template <class Stream>
 asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version,
-                                       std::optional<std::uint64_t> last_event_id) {
+                                       std::optional<std::uint64_t> last_event_id,
+                                       const stream_tick& tick = {}) {
     auto& timed = beast::get_lowest_layer(stream);
     kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
     std::uint64_t dropped = 0, unreported = 0;
@@ -154,9 +160,14 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
         if (ec) break;
         out.clear();
         if (pending.empty()) {
-            wake.expires_after(stream_heartbeat);
+            wake.expires_after(tick ? tick_period : stream_heartbeat);
             const auto [wec] = co_await wake.async_wait(kit::use_nothrow);
-            if (!wec) out = ": heartbeat\n\n";  // the timer ran out: nothing came
+            if (!wec && !tick) out = ": heartbeat\n\n";  // the timer ran out: nothing came
+            if (!wec && tick) {
+                const auto next = tick();
+                if (!next) break;
+                out = *next;
+            }
         }
         if (unreported != 0) {
             out += "event: dropped\ndata: {\"dropped\":" + std::to_string(unreported) + "}\n\n";
@@ -165,6 +176,21 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
         while (!pending.empty()) out += *pending.pop().body;
     }
     ctx.log->info("event=reply_stream_closed dropped={}", dropped);
+}
+
+/// A probe's, the metrics' or a refusal's plain text.
+http::response text_response(probe_answer text, const http::api::request& req) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text.status),
+                                            req.version()};
+    res.set(bhttp::field::server, "rrpcd");
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.set(bhttp::field::cache_control, "no-store");
+    if (text.status == 401)
+        res.set(bhttp::field::www_authenticate, "Bearer realm=\"rrpcd\", Basic realm=\"rrpcd\"");
+    res.body() = std::move(text.body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
 }
 
 bool is_parse_error(const boost::system::error_code& ec) {
@@ -235,12 +261,13 @@ boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_bod
 
 /// The HTTP/1.1 loop over a plain or a TLS stream.
 template <class Stream>
-asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
+asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
     auto& timed = beast::get_lowest_layer(stream);
     boost::system::error_code peer_ec;
     const auto remote = timed.socket().remote_endpoint(peer_ec);
     const auto peer = peer_ec ? std::string{"?"}
                               : remote.address().to_string() + ":" + std::to_string(remote.port());
+    const auto address = remote.address();
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
@@ -284,6 +311,39 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
                 kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}));
             break;
         }
+        if (ctx.console != nullptr && console::site::is_console(req.target())) {
+            if (!ctx.console_settings->enabled) {
+                const auto res = text_response(
+                    {404, "the console is off ([console] enabled = false)\n"}, req);
+                if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
+                continue;
+            }
+            if (console::site::is_event_stream(req)) {
+                std::string cookie{req[bhttp::field::cookie]};
+                if (ctx.console->signed_in(cookie) == nullptr) {
+                    const auto res = ctx.console->refused(req);
+                    if (const auto wec = co_await send(stream, res); wec || !res.keep_alive())
+                        break;
+                    continue;
+                }
+                // Replies and, each second, the overview, while the session lasts.
+                const stream_tick tick = [&ctx, cookie]() -> std::optional<std::string> {
+                    if (ctx.console->signed_in(cookie) == nullptr) return std::nullopt;
+                    return "event: overview\ndata: " + ctx.console->overview_json() + "\n\n";
+                };
+                co_await run_reply_stream(
+                    stream, ctx, req.version(),
+                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}), tick);
+                break;
+            }
+            timed.expires_never();  // an RRpc call waits for its device
+            ctx.gate.enter();
+            auto res = co_await ctx.console->handle(req, peer, address, tls);
+            ctx.gate.leave();
+            if (ctx.gate.stopping()) res.keep_alive(false);
+            if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
+            continue;
+        }
         // Probes and metrics: plain text, before the drain gate (a draining server is not ready).
         std::optional<probe_answer> text;
         if (req.method() == bhttp::verb::get) text = answer_probe(req.target(), ctx.readiness());
@@ -296,17 +356,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx) {
                 text = probe_answer{401, "a scrape token (Bearer) or an access key (Basic)\n"};
         }
         if (text) {
-            bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text->status),
-                                                    req.version()};
-            res.set(bhttp::field::server, "rrpcd");
-            res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-            res.set(bhttp::field::cache_control, "no-store");
-            if (text->status == 401)
-                res.set(bhttp::field::www_authenticate,
-                        "Bearer realm=\"rrpcd\", Basic realm=\"rrpcd\"");
-            res.body() = std::move(text->body);
-            res.keep_alive(req.keep_alive());
-            res.prepare_payload();
+            const auto res = text_response(std::move(*text), req);
             const auto wec = co_await send(stream, res);
             if (wec || !res.keep_alive()) break;
             continue;
@@ -339,7 +389,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
     if (!tls) {
         socket.non_blocking(true, ignored);  // send() tries a write at once
         beast::tcp_stream stream{std::move(socket)};
-        co_await serve(stream, ctx);
+        co_await serve(stream, ctx, false);
         co_return;
     }
     beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *tls};
@@ -350,7 +400,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
         ctx.log->info("event=tls_handshake_failed reason={}", kit::logfmt_value(ec.message()));
         co_return;
     }
-    co_await serve(stream, ctx);
+    co_await serve(stream, ctx, true);
 }
 
 std::string over_limit_response() {

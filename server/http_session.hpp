@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "console/site.hpp"
 #include "http/api.hpp"
 #include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
@@ -55,6 +56,8 @@ struct http_context {
     std::function<std::pair<std::vector<rrpc::async_reply>, std::size_t>(std::uint64_t,
                                                                          std::size_t limit)>
         replay{};
+    console::site* console = nullptr;                 ///< `/console/` (null: none)
+    const config::console_settings* console_settings = nullptr;  ///< `[console] enabled`
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

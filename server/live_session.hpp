@@ -1,11 +1,15 @@
 #pragma once
 
 #include "mqtt/packet.hpp"
+#include "rrpc/presence.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rrpcd::server {
 
@@ -38,6 +42,8 @@ public:
     virtual std::chrono::seconds keep_alive() const noexcept = 0;
     /// Its client id said `ext=1`.
     virtual bool ext_rrpc() const noexcept = 0;
+    /// Its peer, flags and subscriptions now.
+    virtual rrpc::session_info info() const = 0;
 
 protected:
     ~live_session() = default;

@@ -297,6 +297,8 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
     slot_.authenticated();  // the per-address limit bounds only connections not logged in
     clean_ = c.clean_session;
     ext_ = verdict.flags && verdict.flags->ext;
+    server_subscribe_ = verdict.flags && verdict.flags->server_subscribe;
+    connected_ms_ = kit::unix_ms();
     if (verdict.first_login) ctx_.fleet.first_login(*device_, kit::unix_ms());
     attachment_.emplace(ctx_.registry.attach(*device_, *this));
     // A clean=0 login resumes its subscriptions (the C SDKs do not subscribe again); a _ss=1
@@ -304,8 +306,7 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
     const auto* kept = ctx_.registry.login_session(*device_, clean_);
     if (kept != nullptr)
         for (const auto& [filter, qos] : kept->filters) state_.subscribe(filter, qos);
-    const bool server_subscribe = verdict.flags && verdict.flags->server_subscribe;
-    if (server_subscribe)
+    if (server_subscribe_)
         for (auto& filter : rrpc::platform_subscriptions(*device_))
             state_.subscribe(std::move(filter), mqtt::qos::at_least_once);
     protocol_.accept(kept != nullptr, outbox_);
@@ -314,8 +315,13 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         "event=device_online pk={} dn={} peer={} keep_alive={} clean={} session_present={} "
         "ss={} ext={} subscriptions={}",
         device_->product_key, device_->device_name, peer_, c.keep_alive, clean_, kept != nullptr,
-        server_subscribe, ext_, state_.subscriptions());
+        server_subscribe_, ext_, state_.subscriptions());
     ctx_.registry.flush(*device_);  // after CONNACK: what waits and now has a subscription
+}
+
+rrpc::session_info mqtt_session::info() const {
+    return {peer_,  protocol_.keep_alive(), server_subscribe_, ext_,
+            clean_, connected_ms_,          state_.filters()};
 }
 
 void mqtt_session::on_publish(mqtt::publish& p) {

@@ -77,6 +77,7 @@ public:
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
     bool ext_rrpc() const noexcept override { return ext_; }
+    rrpc::session_info info() const override;
 
 private:
     /// Why the session ended; decides the device's presence afterwards.
@@ -132,6 +133,8 @@ private:
     std::uint64_t refused_publishes_ = 0;
     bool clean_ = true;  ///< the CONNECT's clean session flag: false keeps the session
     bool ext_ = false;   ///< the client id's ext=1
+    bool server_subscribe_ = false;  ///< the client id's _ss=1
+    std::int64_t connected_ms_ = 0;
     boost::asio::ip::address address_;
     std::string peer_;
 };

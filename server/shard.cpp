@@ -1,6 +1,7 @@
 #include "server/shard.hpp"
 #include "kit/logfmt.hpp"
 
+#include "kit/unix_ms.hpp"
 #include "kit/use_nothrow.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -82,6 +83,9 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
            log_.http),
       mqtt_ctx_{settings_.mqtt, devices_,  fleet_, registry_, rrpc_,
                 async_,         counters_, login_, log_.mqtt},
+      console_(settings_.console, api_, devices_, models_, calls_, console_view_, backoff_,
+               log_.http),
+      started_ms_(kit::unix_ms()),
       gate_(std::in_place, io_->get_executor()),
       http_ctx_{settings_.http,
                 api_,
@@ -102,6 +106,9 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
         for (auto i = skip; i < answered.size(); ++i) out.push_back(async_.reply_of(*answered[i]));
         return std::pair{std::move(out), skip};
     };
+    http_ctx_.console = &console_;
+    http_ctx_.console_settings = &settings_.console;
+    registry_.on_sent = [this](std::uint64_t message_id) { calls_.published(message_id); };
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);
     };
@@ -207,6 +214,26 @@ boost::system::result<std::string, std::string> shard::listen(const char* name,
 void shard::start() {
     for (auto& hook : webhooks_) hook->start();
     asio::co_spawn(*io_, expire_sessions(), log_exception{log_.server});
+    asio::co_spawn(*io_, sample_console(), log_exception{log_.server});
+}
+
+asio::awaitable<void> shard::sample_console() {
+    asio::steady_timer tick{*io_};
+    for (;;) {
+        console_.sample();
+        tick.expires_after(std::chrono::seconds{1});
+        if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
+    }
+}
+
+console::figures shard::console_view::now() const {
+    console::figures f;
+    f.online = s.registry_.online();
+    f.pending = s.rrpc_.pending();
+    f.presence_changes = s.registry_.presence_changes();
+    f.store = !s.store_ ? "memory" : s.store_->writable() ? "ok" : "failing";
+    f.started_ms = s.started_ms_;
+    return f;
 }
 
 asio::awaitable<void> shard::expire_sessions() {

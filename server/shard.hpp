@@ -5,6 +5,7 @@
 #include "catalog/login_backoff.hpp"
 #include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
+#include "console/site.hpp"
 #include "fleet/fleet.hpp"
 #include "http/api.hpp"
 #include "http/authenticator.hpp"
@@ -101,6 +102,23 @@ private:
         tls_context context;
     };
     boost::asio::awaitable<void> accept(listener& l);
+    /// Each second, the console's chart takes the call counts.
+    boost::asio::awaitable<void> sample_console();
+    /// What the console reads of the sessions and the process.
+    struct console_view final : console::live_view {
+        shard& s;
+        explicit console_view(shard& owner) : s(owner) {}
+        std::optional<rrpc::session_info> session_of(const catalog::device_key& d) const override {
+            return s.registry_.session_of(d);
+        }
+        bool online(const catalog::device_key& d) const override {
+            return s.registry_.presence_of(d).link == rrpc::presence::state::connected;
+        }
+        std::vector<rrpc::queued_message> queued(const catalog::device_key& d) const override {
+            return s.registry_.queued_messages(d);
+        }
+        console::figures now() const override;
+    };
     store::journal& journal() noexcept;
 
     // First: every I/O object below is made on it; ~shard() destroys it before the rest.
@@ -126,6 +144,9 @@ private:
     http::authenticator auth_;
     http::api api_;
     mqtt_context mqtt_ctx_;
+    console_view console_view_{*this};
+    console::site console_;
+    std::int64_t started_ms_;
     // I/O objects other than sessions: reset by ~shard() before the io_context goes.
     std::optional<drain_gate> gate_;
     http_context http_ctx_;

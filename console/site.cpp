@@ -1,0 +1,513 @@
+#include "console/site.hpp"
+
+#include "console/assets.hpp"
+#include "kit/logfmt.hpp"
+#include "kit/parse_whole.hpp"
+#include "kit/unix_ms.hpp"
+
+#include <boost/algorithm/string/case_conv.hpp>
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+
+namespace rrpcd::console {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view prefix = "/console";
+constexpr std::size_t max_body_params = 1000;
+constexpr std::size_t max_page_size = 100;
+
+/// What every console answer carries: no caching, no framing, no sniffing, only its own
+/// scripts and styles.
+void secure(http::response& res) {
+    res.set(bhttp::field::server, "rrpcd");
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("X-Frame-Options", "DENY");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+}
+
+http::response answer(unsigned status, std::string content_type, std::string body,
+                      const site::request& req) {
+    http::response res{static_cast<bhttp::status>(status), req.version()};
+    secure(res);
+    res.set(bhttp::field::content_type, content_type);
+    res.body() = std::move(body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+http::response json_answer(unsigned status, const json::value& body, const site::request& req) {
+    return answer(status, "application/json; charset=utf-8", json::serialize(body), req);
+}
+
+/// The console's own errors: `{"Code", "Message"}` with their HTTP status.
+http::response error(unsigned status, std::string_view code, std::string_view message,
+                     const site::request& req) {
+    return json_answer(status, json::object{{"Code", code}, {"Message", message}}, req);
+}
+
+std::string_view status_of(const catalog::device_record& r, bool online) {
+    if (r.disabled) return "DISABLE";
+    if (online) return "ONLINE";
+    if (r.active_ms == 0) return "UNACTIVE";
+    return "OFFLINE";
+}
+
+json::value ms_or_null(std::int64_t ms) {
+    return ms == 0 ? json::value{} : json::value{ms};
+}
+
+std::int64_t ms_of(rrpc::call_record::clock::time_point t) {
+    return t == rrpc::call_record::clock::time_point{} ? 0 : kit::unix_ms(t);
+}
+
+std::string_view type_name(catalog::data_type::type_kind k) {
+    using enum catalog::data_type::type_kind;
+    switch (k) {
+        case int_: return "int";
+        case float_: return "float";
+        case double_: return "double";
+        case text: return "text";
+        case bool_: return "bool";
+        case enum_: return "enum";
+        case date: return "date";
+        case struct_: return "struct";
+        case array: return "array";
+    }
+    return "text";
+}
+
+json::object describe_type(const catalog::data_type& t) {
+    json::object o{{"type", type_name(t.kind)}};
+    if (t.min) o["min"] = *t.min;
+    if (t.max) o["max"] = *t.max;
+    if (t.step) o["step"] = *t.step;
+    if (t.length) o["length"] = *t.length;
+    if (t.size) o["size"] = *t.size;
+    if (!t.values.empty()) {
+        json::array values;
+        for (const auto v : t.values) values.push_back(v);
+        o["values"] = std::move(values);
+    }
+    if (!t.members.empty()) {
+        json::array members;
+        for (const auto& m : t.members) {
+            auto d = describe_type(m.type);
+            d["identifier"] = m.identifier;
+            members.push_back(std::move(d));
+        }
+        o["members"] = std::move(members);
+    }
+    if (t.item) o["item"] = describe_type(*t.item);
+    return o;
+}
+
+/// One call, as `GET /v1/calls/{id}` has it (its MessageId as a string: JavaScript's numbers
+/// hold 53 bits), with its timeline.
+json::object describe_call(const rrpc::call_record& r) {
+    auto o = http::describe(r);
+    o["MessageId"] = std::to_string(r.message_id);
+    json::array timeline;
+    timeline.push_back(json::object{{"step", "received"}, {"at", ms_of(r.created)}});
+    if (r.published != rrpc::call_record::clock::time_point{})
+        timeline.push_back(
+            json::object{{"step", "published"}, {"at", ms_of(r.published)}, {"topic", r.topic}});
+    if (r.state == rrpc::call_state::replied)
+        timeline.push_back(json::object{{"step", "device answered"},
+                                        {"at", ms_of(r.finished)},
+                                        {"topic", r.reply_topic}});
+    if (r.state != rrpc::call_state::pending)
+        timeline.push_back(json::object{{"step", "answered"},
+                                        {"at", ms_of(r.finished)},
+                                        {"outcome", rrpc::to_string(r.state)}});
+    o["Timeline"] = std::move(timeline);
+    return o;
+}
+
+/// A query's decoded parameters (Boost.URL); nullopt when the target is not valid.
+std::optional<std::vector<std::pair<std::string, std::string>>> query_of(
+    std::string_view target) {
+    const auto u = boost::urls::parse_origin_form(target);
+    if (!u) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& p : u->params()) out.emplace_back(p.key, p.value);
+    return out;
+}
+
+std::string_view param(const std::vector<std::pair<std::string, std::string>>& q,
+                       std::string_view name) {
+    const auto it = std::ranges::find(q, name, &std::pair<std::string, std::string>::first);
+    return it == q.end() ? std::string_view{} : std::string_view{it->second};
+}
+
+/// A request body's JSON object as API parameters: strings as they are, anything else as its
+/// JSON text (`Args` may be given as an object).
+boost::system::result<http::request_params, std::string> params_of(std::string_view body) {
+    boost::system::error_code ec;
+    const auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) return std::string{"the body must be a JSON object"};
+    if (v.as_object().size() > max_body_params)
+        return "at most " + std::to_string(max_body_params) + " parameters";
+    http::request_params params;
+    for (const auto& [k, value] : v.as_object()) {
+        if (value.is_null()) continue;
+        params.form.emplace_back(std::string{k}, value.is_string()
+                                                     ? std::string{value.as_string()}
+                                                     : json::serialize(value));
+    }
+    return params;
+}
+
+}  // namespace
+
+site::site(const config::console_settings& settings, http::api& api,
+           const catalog::device_directory& devices, const catalog::thing_models& models,
+           rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
+           std::shared_ptr<spdlog::logger> log)
+    : settings_(settings),
+      api_(api),
+      devices_(devices),
+      models_(models),
+      calls_(calls),
+      live_(live),
+      backoff_(backoff),
+      log_(std::move(log)),
+      sessions_(settings) {}
+
+bool site::is_console(std::string_view target) noexcept {
+    return target.starts_with(prefix) &&
+           (target.size() == prefix.size() || target[prefix.size()] == '/' ||
+            target[prefix.size()] == '?');
+}
+
+bool site::is_event_stream(const request& req) noexcept {
+    const std::string_view t = req.target();
+    constexpr std::string_view events = "/console/api/events";
+    return req.method() == bhttp::verb::get && t.starts_with(events) &&
+           (t.size() == events.size() || t[events.size()] == '?');
+}
+
+const session* site::signed_in(std::string_view cookie_header) {
+    const auto token = cookie_value(cookie_header, cookie_name);
+    if (!token) return nullptr;
+    const auto* s = sessions_.find(*token, session_table::clock::now());
+    if (s != nullptr && !api_.keys().caller_of(s->access_key_id)) {  // its key was removed
+        sessions_.close(*token);
+        return nullptr;
+    }
+    return s;
+}
+
+http::response site::refused(const request& req) const {
+    return error(401, "Console.SignInRequired", "Sign in with an access key first.", req);
+}
+
+asio::awaitable<http::response> site::handle(const request& req, std::string_view peer,
+                                             const asio::ip::address& address, bool tls) {
+    const std::string_view target = req.target();
+    const auto path = target.substr(0, target.find('?'));
+    if (path.starts_with("/console/api/")) {
+        auto res = co_await api_call(req, path.substr(13), peer, address, tls);
+        co_return res;
+    }
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head)
+        co_return error(405, "Console.MethodNotAllowed", "The pages are read with GET.", req);
+    if (path == prefix) {
+        auto res = answer(301, "text/plain; charset=utf-8", "/console/\n", req);
+        res.set(bhttp::field::location, "/console/");
+        co_return res;
+    }
+    auto file = path.substr(prefix.size() + 1);
+    if (file.empty()) file = "index.html";
+    const auto* a = find_asset(file);
+    if (a == nullptr) co_return answer(404, "text/plain; charset=utf-8", "not found\n", req);
+    auto res = answer(200, std::string{content_type_of(a->path)}, std::string{a->body}, req);
+    if (req.method() == bhttp::verb::head) res.body().clear();
+    co_return res;
+}
+
+http::response site::sign_in(const request& req, std::string_view peer,
+                             const asio::ip::address& address, bool tls) {
+    boost::system::error_code ec;
+    const auto body = json::parse(req.body(), ec);
+    const auto* o = !ec ? body.if_object() : nullptr;
+    const auto* id = o != nullptr ? o->if_contains("accessKeyId") : nullptr;
+    const auto* secret = o != nullptr ? o->if_contains("accessKeySecret") : nullptr;
+    if (id == nullptr || secret == nullptr || !id->is_string() || !secret->is_string())
+        return error(400, "Console.InvalidSignIn",
+                     "Send {\"accessKeyId\": \"…\", \"accessKeySecret\": \"…\"}.", req);
+    const std::string key_id{id->as_string()};
+    // The same back-off as device logins, by address and key: guessing a secret gets slower.
+    const catalog::login_backoff::who who{address, "console " + key_id};
+    const auto now = catalog::login_backoff::clock::now();
+    const auto say = [&](std::string_view reason) {
+        if (const auto before = refusals_.allow(address.to_string(), now))
+            log_->warn("event=console_sign_in_refused access_key={} peer={} reason={}{}",
+                       kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), reason,
+                       *before != 0 ? " suppressed_before=" + std::to_string(*before)
+                                    : std::string{});
+    };
+    if (backoff_.blocked(who, now)) {
+        say("backoff");
+        return error(429, "Console.SignInBackoff",
+                     "Too many failed sign-ins from this address: wait, then try again.", req);
+    }
+    const auto who_is = api_.keys().verify_secret(key_id, secret->as_string());
+    if (!who_is) {
+        backoff_.failed(who, now);
+        say("bad_credentials");
+        return error(401, "Console.SignInRefused", "The access key or its secret is not valid.",
+                     req);
+    }
+    backoff_.succeeded(who);
+    auto opened = sessions_.open(key_id, session_table::clock::now(), kit::unix_ms());
+    log_->info("event=console_sign_in access_key={} peer={} sessions={}",
+               kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), sessions_.size());
+    auto res = json_answer(200,
+                           json::object{{"accessKeyId", key_id},
+                                        {"csrfToken", opened.s.csrf},
+                                        {"expiresAt", opened.s.expires_ms}},
+                           req);
+    res.set(bhttp::field::set_cookie, session_cookie(opened.token, settings_.session_ttl, tls));
+    return res;
+}
+
+asio::awaitable<http::response> site::api_call(const request& req, std::string_view path,
+                                               std::string_view peer,
+                                               const asio::ip::address& address, bool tls) {
+    const auto method = req.method();
+    if (method != bhttp::verb::get && method != bhttp::verb::post &&
+        method != bhttp::verb::delete_)
+        co_return error(405, "Console.MethodNotAllowed", "GET, POST or DELETE.", req);
+    if (path == "session" && method == bhttp::verb::post) {
+        // A page of another origin must not sign a browser in (login CSRF): when the browser
+        // says where the request comes from, it must be this server.
+        const std::string_view origin = req[bhttp::field::origin];
+        const std::string_view host = req[bhttp::field::host];
+        if (!origin.empty() && origin != (tls ? "https://" : "http://") + std::string{host})
+            co_return error(403, "Console.CrossOrigin", "Sign in from the console's own page.",
+                            req);
+        co_return sign_in(req, peer, address, tls);
+    }
+    const auto* s = signed_in(req[bhttp::field::cookie]);
+    if (s == nullptr) co_return refused(req);
+    if (method != bhttp::verb::get && !csrf_matches(*s, req["X-CSRF-Token"]))
+        co_return error(403, "Console.CsrfRefused",
+                        "A state-changing request needs the session's X-CSRF-Token header.", req);
+    const auto query = query_of(req.target());
+    if (!query) co_return error(400, "Console.InvalidTarget", "The request-target is not valid.", req);
+
+    if (path == "session") {
+        if (method == bhttp::verb::delete_) {
+            sessions_.close(*cookie_value(req[bhttp::field::cookie], cookie_name));
+            log_->info("event=console_sign_out peer={}", kit::logfmt_value(peer, 64));
+            auto res = json_answer(200, json::object{{"signedOut", true}}, req);
+            res.set(bhttp::field::set_cookie, cleared_cookie(tls));
+            co_return res;
+        }
+        co_return json_answer(200,
+                              json::object{{"accessKeyId", s->access_key_id},
+                                           {"csrfToken", s->csrf},
+                                           {"expiresAt", s->expires_ms}},
+                              req);
+    }
+    if (path == "action") {
+        if (method != bhttp::verb::post)
+            co_return error(405, "Console.MethodNotAllowed", "Actions are POSTed.", req);
+        auto params = params_of(req.body());
+        if (!params) co_return error(400, "Console.InvalidBody", params.error(), req);
+        const auto who = api_.keys().caller_of(s->access_key_id);
+        if (!who) co_return refused(req);
+        // The action table's own checks, limits, access line and cloud body, as for the SDKs.
+        auto res = co_await api_.invoke(*who, std::move(*params), peer, req.version());
+        secure(res);
+        res.keep_alive(req.keep_alive());
+        co_return res;
+    }
+    if (method != bhttp::verb::get)
+        co_return error(405, "Console.MethodNotAllowed", "This is read with GET.", req);
+
+    if (path == "overview")
+        co_return answer(200, "application/json; charset=utf-8", overview_json(), req);
+    if (path == "devices") {
+        const auto q = boost::algorithm::to_lower_copy(std::string{param(*query, "q")});
+        const auto status = param(*query, "status");
+        const auto page = kit::parse_whole<std::size_t>(param(*query, "page")).value_or(1);
+        const auto size = std::clamp<std::size_t>(
+            kit::parse_whole<std::size_t>(param(*query, "size")).value_or(20), 1, max_page_size);
+        if (page == 0) co_return error(400, "Console.InvalidPage", "Pages count from 1.", req);
+        json::array rows;
+        std::size_t total = 0;
+        for (const auto& pk : devices_.products()) {
+            for (const auto* r : devices_.of_product(pk)) {
+                const bool online = live_.online(r->key);
+                const auto st = status_of(*r, online);
+                if (!status.empty() && status != st) continue;
+                if (!q.empty()) {
+                    const auto hay = boost::algorithm::to_lower_copy(
+                        r->key.product_key + "/" + r->key.device_name + " " + r->nickname + " " +
+                        r->iot_id);
+                    if (hay.find(q) == std::string::npos) continue;
+                }
+                ++total;
+                if (total <= (page - 1) * size || total > page * size) continue;
+                json::object row{{"productKey", r->key.product_key},
+                                 {"deviceName", r->key.device_name},
+                                 {"iotId", r->iot_id},
+                                 {"nickname", r->nickname},
+                                 {"status", st}};
+                const auto* product = devices_.find_product(pk);
+                row["productName"] = product != nullptr ? product->name : std::string{};
+                const auto link = live_.session_of(r->key);
+                row["lastLogin"] = link ? ms_or_null(link->connected_ms) : json::value{};
+                row["address"] = link ? json::value{link->peer} : json::value{};
+                row["keepAlive"] = link ? json::value{link->keep_alive.count()} : json::value{};
+                row["ss"] = link && link->server_subscribe;
+                row["ext"] = link && link->ext;
+                row["clean"] = link ? json::value{link->clean} : json::value{};
+                rows.push_back(std::move(row));
+            }
+        }
+        co_return json_answer(200,
+                              json::object{{"total", total},
+                                           {"page", page},
+                                           {"size", size},
+                                           {"devices", std::move(rows)},
+                                           {"presenceChanges", live_.now().presence_changes}},
+                              req);
+    }
+    if (path == "device" || path == "calls") {
+        const catalog::device_key key{std::string{param(*query, "productKey")},
+                                      std::string{param(*query, "deviceName")}};
+        const bool any = path == "calls" && key.product_key.empty();
+        const auto* r = any ? nullptr : devices_.find(key);
+        if (!any && r == nullptr)
+            co_return error(404, "Console.DeviceNotFound", "No such device.", req);
+        const auto limit = std::clamp<std::size_t>(
+            kit::parse_whole<std::size_t>(param(*query, "limit")).value_or(50), 1, 500);
+        json::array calls;
+        for (const auto* c : calls_.recent(limit, [&](const rrpc::call_record& c) {
+                 return any || c.device == key;
+             }))
+            calls.push_back(describe_call(*c));
+        if (path == "calls") co_return json_answer(200, json::object{{"calls", std::move(calls)}}, req);
+        const bool online = live_.online(key);
+        const auto link = live_.session_of(key);
+        json::array subscriptions, queued;
+        if (online && link)
+            for (const auto& [filter, qos] : link->subscriptions)
+                subscriptions.push_back(json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
+        for (const auto& m : live_.queued(key))
+            queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
+                                          {"topic", m.topic},
+                                          {"bytes", m.payload.size()},
+                                          {"sent", m.sent}});
+        const auto* product = devices_.find_product(key.product_key);
+        co_return json_answer(
+            200,
+            json::object{{"productKey", key.product_key},
+                         {"deviceName", key.device_name},
+                         {"iotId", r->iot_id},
+                         {"nickname", r->nickname},
+                         {"productName", product != nullptr ? product->name : std::string{}},
+                         {"status", status_of(*r, online)},
+                         {"created", ms_or_null(r->created_ms)},
+                         {"firstLogin", ms_or_null(r->active_ms)},
+                         {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
+                         {"address", link ? json::value{link->peer} : json::value{}},
+                         {"keepAlive", link ? json::value{link->keep_alive.count()} : json::value{}},
+                         {"ss", link && link->server_subscribe},
+                         {"ext", link && link->ext},
+                         {"clean", link ? json::value{link->clean} : json::value{}},
+                         {"subscriptions", std::move(subscriptions)},
+                         {"queued", std::move(queued)},
+                         {"calls", std::move(calls)}},
+            req);
+    }
+    if (path == "call") {
+        const auto id = kit::parse_whole<std::uint64_t>(param(*query, "id"));
+        const auto* r = id ? calls_.find(*id) : nullptr;
+        if (r == nullptr)
+            co_return error(404, "Console.CallNotFound",
+                            "No call with this MessageId is kept (a number of up to 20 digits).",
+                            req);
+        co_return json_answer(200, describe_call(*r), req);
+    }
+    if (path == "model") {
+        const auto pk = param(*query, "productKey");
+        json::array services;
+        if (const auto m = models_.find(pk); m != models_.end())
+            for (const auto& [identifier, service] : m->second.services) {
+                json::array input;
+                for (const auto& p : service.input) {
+                    auto d = describe_type(p.type);
+                    d["identifier"] = p.identifier;
+                    input.push_back(std::move(d));
+                }
+                json::array names;
+                for (const auto& n : service.input_names) names.push_back(json::string{n});
+                services.push_back(json::object{{"identifier", identifier},
+                                                {"sync", service.sync},
+                                                {"input", std::move(input)},
+                                                {"inputNames", std::move(names)}});
+            }
+        co_return json_answer(200, json::object{{"productKey", pk}, {"services", std::move(services)}},
+                              req);
+    }
+    co_return error(404, "Console.NotFound", "No such console endpoint.", req);
+}
+
+void site::sample() {
+    outcome_counts totals{};
+    for (const auto& by_state : calls_.ended()) {
+        totals[0] += by_state[static_cast<std::size_t>(rrpc::call_state::replied)];
+        totals[1] += by_state[static_cast<std::size_t>(rrpc::call_state::timeout)];
+        totals[2] += by_state[static_cast<std::size_t>(rrpc::call_state::offline)];
+        totals[3] += by_state[static_cast<std::size_t>(rrpc::call_state::halfconn)];
+        totals[4] += by_state[static_cast<std::size_t>(rrpc::call_state::unknown)];
+    }
+    rates_.sample(call_rates::clock::now(), totals);
+}
+
+std::string site::overview_json() {
+    const auto f = live_.now();
+    const auto steady = call_rates::clock::now();
+    const auto unix_now = kit::unix_ms();
+    json::array rates;
+    for (const auto& b : rates_.buckets())
+        rates.push_back(json::object{
+            {"t", unix_now - std::chrono::duration_cast<std::chrono::milliseconds>(steady - b.start)
+                                 .count()},
+            {"SUCCESS", b.ended[0]},
+            {"TIMEOUT", b.ended[1]},
+            {"OFFLINE", b.ended[2]},
+            {"HALFCONN", b.ended[3]},
+            {"UNKNOWN", b.ended[4]}});
+    std::uint64_t started = 0;
+    for (const auto n : calls_.started()) started += n;
+    return json::serialize(json::object{{"online", f.online},
+                                        {"total", devices_.size()},
+                                        {"pending", f.pending},
+                                        {"presenceChanges", f.presence_changes},
+                                        {"store", f.store},
+                                        {"startedAt", f.started_ms},
+                                        {"now", unix_now},
+                                        {"callsStarted", started},
+                                        {"bucketSeconds", call_rates::width.count()},
+                                        {"rates", std::move(rates)}});
+}
+
+}  // namespace rrpcd::console

@@ -1,0 +1,105 @@
+#pragma once
+
+#include "catalog/device_directory.hpp"
+#include "catalog/login_backoff.hpp"
+#include "catalog/thing_model.hpp"
+#include "config/settings.hpp"
+#include "console/call_rates.hpp"
+#include "console/session_table.hpp"
+#include "http/api.hpp"
+#include "kit/log_throttle.hpp"
+#include "rrpc/call_log.hpp"
+#include "rrpc/outbox.hpp"
+#include "rrpc/presence.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rrpcd::console {
+
+/// The process's figures the overview shows.
+struct figures {
+    std::size_t online = 0;  ///< devices with a live session
+    std::size_t pending = 0;  ///< sync calls waiting for their device
+    std::uint64_t presence_changes = 0;  ///< logins and session ends since start
+    std::string store;                   ///< "ok", "failing" (its last write failed), "memory"
+    std::int64_t started_ms = 0;
+};
+
+/// What the console reads of the live sessions and the process; the server implements it.
+class live_view {
+public:
+    /// The device's live session, or its last one (without subscriptions); nullopt if none.
+    virtual std::optional<rrpc::session_info> session_of(const catalog::device_key& d) const = 0;
+    virtual bool online(const catalog::device_key& d) const = 0;
+    virtual std::vector<rrpc::queued_message> queued(const catalog::device_key& d) const = 0;
+    virtual figures now() const = 0;
+
+protected:
+    ~live_view() = default;
+};
+
+/// The web console at `/console/`: the embedded pages, the sign-in (an access key id and its
+/// secret, checked by the API's authenticator; failures count in the login back-off), the
+/// session cookie and CSRF token, and `/console/api/…`, which reads the catalog, the call log
+/// and the live view, and runs every action through the API's own action table (its checks,
+/// limits and bodies: the console never bypasses them). Beast message types only. io thread.
+class site {
+public:
+    using request = http::api::request;
+
+    site(const config::console_settings& settings, http::api& api,
+         const catalog::device_directory& devices, const catalog::thing_models& models,
+         rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
+         std::shared_ptr<spdlog::logger> log);
+
+    /// `/console`, `/console/…` or `/console?…`.
+    static bool is_console(std::string_view target) noexcept;
+    /// `GET /console/api/events` (the caller streams it; see signed_in()).
+    static bool is_event_stream(const request& req) noexcept;
+
+    /// Answers one console request from `peer` (`address:port`) at `address`; `tls` says
+    /// whether the cookie is marked Secure. Never throws for bad input.
+    boost::asio::awaitable<http::response> handle(const request& req, std::string_view peer,
+                                                  const boost::asio::ip::address& address,
+                                                  bool tls);
+
+    /// The signed-in session of a request's `Cookie` header, or nullptr.
+    const session* signed_in(std::string_view cookie_header);
+    /// The answer to a request without a live session.
+    http::response refused(const request& req) const;
+
+    /// Samples the call counts (each second, for the overview's chart).
+    void sample();
+    /// The overview's JSON (`GET /console/api/overview`, and each second on the event stream).
+    std::string overview_json();
+
+private:
+    boost::asio::awaitable<http::response> api_call(const request& req, std::string_view path,
+                                                    std::string_view peer,
+                                                    const boost::asio::ip::address& address,
+                                                    bool tls);
+    http::response sign_in(const request& req, std::string_view peer,
+                           const boost::asio::ip::address& address, bool tls);
+
+    const config::console_settings& settings_;
+    http::api& api_;
+    const catalog::device_directory& devices_;
+    const catalog::thing_models& models_;
+    rrpc::call_log& calls_;
+    live_view& live_;
+    catalog::login_backoff& backoff_;
+    std::shared_ptr<spdlog::logger> log_;
+    session_table sessions_;
+    call_rates rates_;
+    kit::log_throttle refusals_{10, std::chrono::minutes{1}, 10'000};  ///< per address
+};
+
+}  // namespace rrpcd::console
