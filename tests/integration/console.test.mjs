@@ -1,0 +1,237 @@
+// The web console in a real browser: Debian's headless Chromium driven by playwright-core,
+// against the real binary and a real MQTT device. Each test saves a screenshot (artifacts/);
+// the last one checks that none of them is blank.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+import * as h from './harness.mjs';
+
+const artifacts = process.env.RRPCD_ARTIFACT_DIR ?? path.resolve(import.meta.dirname, '../../build/tests/integration/artifacts');
+const shots = path.join(artifacts, 'console');
+fs.rmSync(shots, { recursive: true, force: true });
+fs.mkdirSync(shots, { recursive: true });
+const CHROMIUM = process.env.RRPCD_CHROMIUM ?? '/usr/bin/chromium';
+
+const TSL = {
+    schema: 'https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json',
+    profile: { productKey: h.PK },
+    services: [
+        { identifier: 'SetTemp', name: 'Set temperature', callType: 'sync', method: 'thing.service.SetTemp',
+          inputData: [{ identifier: 'target', name: 'Target', dataType: { type: 'double', specs: { min: '0', max: '200', step: '0.5', unit: '°C' } } },
+                      { identifier: 'mode', name: 'Mode', dataType: { type: 'enum', specs: { 0: 'eco', 1: 'boost' } } }],
+          outputData: [] },
+    ],
+};
+
+let server, browser, page;
+const pageErrors = [];
+const [dev0, dev1] = h.devices(2);
+
+async function shot(name) {
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+const text = (selector) => page.locator(selector).first().textContent();
+
+before(async () => {
+    server = await h.startServer({ deviceList: [dev0, dev1], models: { [h.PK]: TSL } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    h.track(() => browser.close());
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    page.setDefaultTimeout(10000);  // an assertion that fails ends within seconds
+    // The page's own errors are the test's: a script that throws fails the file.
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text()); });
+});
+after(async () => {
+    await browser?.close();
+    assert.deepEqual(pageErrors, [], 'errors in the page');
+});
+
+test('a wrong secret is refused; the right one signs in', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/`);
+    await page.fill('#key-id', h.ACCESS_KEY.id);
+    await page.fill('#key-secret', 'not-the-secret');
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('sign-in-error').textContent.includes('not valid'));
+    assert.equal(await page.isVisible('#nav'), false);
+    await shot('01-sign-in-refused');
+    await page.fill('#key-secret', h.ACCESS_KEY.secret);
+    await page.click('#sign-in-form button[type=submit]');
+    await page.waitForSelector('#nav', { state: 'visible' });
+    await page.waitForFunction(() => document.getElementById('ov-total')?.textContent === '2');
+    assert.match(server.log(), /event=console_sign_in_refused access_key=LTAItestKeyId/);
+    await shot('02-overview');
+});
+
+test('a device connecting turns its row ONLINE without a reload', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/devices`);
+    const row = `tr[data-device="${h.PK}/${dev0.deviceName}"] .dev-status`;
+    await page.waitForSelector(row);
+    assert.equal((await text(row)).trim(), 'UNACTIVE');
+    await page.evaluate(() => { window.notReloaded = true; });
+    const dev = await h.bareDevice(server, dev0);
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'ONLINE', row);
+    assert.equal(await page.evaluate(() => window.notReloaded), true);
+    const cells = await page.locator(`tr[data-device="${h.PK}/${dev0.deviceName}"] td`).allTextContents();
+    assert.match(cells[4], /^127\.0\.0\.1:\d+$/);  // its address
+    assert.equal(cells[5], '60 s');
+    assert.equal(cells[6], '_ss=0 ext=0 clean=1');
+    await shot('03-devices-online');
+    dev.socket.destroy();
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'OFFLINE', row);
+});
+
+test('Try a call: RRpc returns SUCCESS with the device payload, and the Node SDK code', async () => {
+    const dev = await h.bareDevice(server, dev0);
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}`);
+    await page.waitForSelector('#rrpc-form');
+    // Every control of the page is labelled.
+    const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+        .filter((e) => e.labels.length === 0).map((e) => e.id));
+    assert.deepEqual(unlabelled, []);
+    await page.fill('#rrpc-payload', '70 69 6e 67');
+    await page.selectOption('#rrpc-encoding', 'hex');
+    await page.click('#rrpc-form button[type=submit]');
+    const request = await dev.next('publish');
+    assert.equal(request.payload.toString(), 'ping');
+    dev.send({ cmd: 'publish', topic: request.topic.replace('/request/', '/response/'), payload: 'pong', qos: 0 });
+    await page.waitForSelector('#result-payload');
+    assert.equal(await text('#result-payload'), 'pong');
+    assert.match(await text('#result-outcome'), /SUCCESS/);
+    const body = JSON.parse(await text('#result-body'));
+    assert.equal(body.RrpcCode, 'SUCCESS');
+    assert.equal(body.PayloadBase64Byte, Buffer.from('pong').toString('base64'));
+    assert.match(await text('#result-code'), /client\.rRpc\(new Iot\.RRpcRequest\(\{[\s\S]*requestBase64Byte: "cGluZw=="/);
+    await shot('04-try-rrpc');
+    dev.socket.destroy();
+});
+
+test('InvokeThingService: the generated form refuses an out-of-range value next to its field, then succeeds; the timeline shows both topics', async () => {
+    const dev = await h.bareDevice(server, dev0);
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}`);
+    await page.waitForSelector('#its-fields [data-path="Args.target"]');
+    assert.deepEqual(await page.locator('#its-fields select[data-path="Args.mode"] option').allTextContents(), ['(not sent)', '0', '1']);
+    await page.fill('#its-fields [data-path="Args.target"]', '500');
+    await page.click('#its-form button[type=submit]');
+    const fieldError = '[data-error-for="Args.target"]';
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.length > 0, fieldError);
+    assert.match(await text(fieldError), /at most 200/);
+    assert.equal(await page.getAttribute('#its-fields [data-path="Args.target"]', 'aria-invalid'), 'true');
+    await shot('05-invoke-refused');
+    await page.fill('#its-fields [data-path="Args.target"]', '150');
+    await page.selectOption('#its-fields select[data-path="Args.mode"]', '1');
+    await page.click('#its-form button[type=submit]');
+    const request = await dev.next('publish');
+    const alink = JSON.parse(request.payload);
+    assert.deepEqual(alink.params, { target: 150.0, mode: 1 });
+    assert.match(request.payload.toString(), /"target":150\.0/);
+    const replyTopic = request.topic.replace('/request/', '/response/');
+    dev.send({ cmd: 'publish', topic: replyTopic, payload: h.alinkReply(request.payload.toString(), { done: true }), qos: 0 });
+    await page.waitForSelector('#result-timeline');
+    assert.equal(await text(fieldError), '');
+    assert.match(await text('#result-code'), /client\.invokeThingService\(new Iot\.InvokeThingServiceRequest/);
+    await shot('06-invoke-success');
+    await page.click('#result-timeline');
+    await page.waitForSelector('#timeline [data-step="answered"]');
+    assert.equal(await text('#timeline [data-step="published"] .topic'), request.topic);
+    assert.equal(await text('#timeline [data-step="device answered"] .topic'), replyTopic);
+    const steps = await page.locator('#timeline li .step').allTextContents();
+    assert.deepEqual(steps, ['received', 'published', 'device answered', 'answered']);
+    await shot('07-timeline');
+    dev.socket.destroy();
+});
+
+test('Disable (confirmed) closes the device session', async () => {
+    const dev = await h.bareDevice(server, dev1);
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/device/${h.PK}/${dev1.deviceName}`);
+    await page.waitForFunction(() => document.getElementById('device-status')?.textContent === 'ONLINE');
+    await page.click('#disable');
+    await page.waitForSelector('dialog[open]');
+    await shot('08-disable-confirm');
+    await page.click('#confirm-yes');
+    await dev.closed;
+    await page.waitForFunction(() => document.getElementById('device-status')?.textContent === 'DISABLE');
+    assert.match(await text('#device-message'), /Disabled/);
+    await shot('09-disabled');
+    await page.click('#enable');
+    await page.click('#confirm-yes');
+    await page.waitForFunction(() => document.getElementById('device-status')?.textContent === 'OFFLINE');
+});
+
+test('a state-changing request without the CSRF token is refused', async () => {
+    const [without, withToken] = await page.evaluate(async (device) => {
+        const body = JSON.stringify({ Action: 'DisableThing', ...device });
+        const a = await fetch('/console/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+        const session = await (await fetch('/console/api/session')).json();
+        const b = await fetch('/console/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': 'x'.repeat(64) }, body });
+        return [[a.status, (await a.json()).Code], [b.status, session.csrfToken.length]];
+    }, { ProductKey: h.PK, DeviceName: dev1.deviceName });
+    assert.deepEqual(without, [403, 'Console.CsrfRefused']);
+    assert.deepEqual(withToken, [403, 64]);  // a wrong token is refused as well
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/device/${h.PK}/${dev1.deviceName}`);
+    await page.waitForFunction(() => document.getElementById('device-status')?.textContent === 'OFFLINE');  // not disabled
+    await shot('10-csrf');
+});
+
+test('usable on a phone-sized screen, with the keyboard', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, storageState: await page.context().storageState() });
+    await phone.goto(`http://127.0.0.1:${server.httpPort}/console/#/devices`);
+    await phone.waitForSelector(`tr[data-device="${h.PK}/${dev0.deviceName}"]`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+    // A page takes the focus to its content: Tab reaches its first control, Shift+Tab the nav.
+    const focus = () => phone.evaluate(() => [document.activeElement.id || document.activeElement.textContent,
+        getComputedStyle(document.activeElement).outlineStyle]);
+    await phone.keyboard.press('Tab');
+    assert.deepEqual(await focus(), ['dev-q', 'solid']);  // focus is visible
+    await phone.keyboard.press('Shift+Tab');
+    assert.deepEqual(await focus(), ['sign-out', 'solid']);
+    await phone.screenshot({ path: path.join(shots, '11-phone.png'), fullPage: true });
+    await phone.close();
+});
+
+test('sign-out ends access', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/`);
+    await page.waitForSelector('#nav', { state: 'visible' });
+    await page.click('#sign-out');
+    await page.waitForSelector('#sign-in', { state: 'visible' });
+    const status = await page.evaluate(async () => (await fetch('/console/api/devices')).status);
+    assert.equal(status, 401);
+    await page.reload();
+    await page.waitForSelector('#sign-in', { state: 'visible' });
+    assert.equal(await page.isVisible('#nav'), false);
+    await shot('12-signed-out');
+});
+
+test('the screenshots are not blank', async () => {
+    const files = fs.readdirSync(shots).filter((f) => f.endsWith('.png')).sort();
+    assert.equal(files.length, 12);
+    const blank = await browser.newPage();
+    for (const f of files) {
+        const data = fs.readFileSync(path.join(shots, f)).toString('base64');
+        const [colours, inked] = await blank.evaluate(async (src) => {
+            const img = new Image();
+            img.src = src;
+            await img.decode();
+            const c = document.createElement('canvas');
+            c.width = img.width;
+            c.height = img.height;
+            const ctx = c.getContext('2d');
+            ctx.drawImage(img, 0, 0);
+            const px = ctx.getImageData(0, 0, c.width, c.height).data;
+            const seen = new Set();
+            let ink = 0;
+            for (let i = 0; i < px.length; i += 4) {
+                seen.add((px[i] << 16) | (px[i + 1] << 8) | px[i + 2]);
+                if (px[i] + px[i + 1] + px[i + 2] < 600) ink++;
+            }
+            return [seen.size, ink / (px.length / 4)];
+        }, `data:image/png;base64,${data}`);
+        assert.ok(colours >= 16, `${f}: ${colours} colours`);
+        assert.ok(inked > 0.01, `${f}: ${(inked * 100).toFixed(2)} % of it is not white`);
+    }
+    await blank.close();
+});
