@@ -49,7 +49,8 @@ if ! podman image exists "$base"; then
     mkdir -p "$cache"
     if [[ ! -s $cache/base.tar ]]; then
         echo "image: mmdebstrap bookworm" >&2
-        mmdebstrap --quiet --variant=apt --include=ca-certificates bookworm "$cache/base.tar.part" >&2
+        rm -rf "$cache/base.tar.part"  # a run cut short
+        mmdebstrap --quiet --format=tar --variant=apt --include=ca-certificates bookworm "$cache/base.tar.part" >&2
         mv "$cache/base.tar.part" "$cache/base.tar"
     fi
     podman import "$cache/base.tar" "$base" >/dev/null
