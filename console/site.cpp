@@ -67,7 +67,7 @@ std::string_view status_of(const catalog::device_record& r, bool online) {
 }
 
 json::value ms_or_null(std::int64_t ms) {
-    return ms == 0 ? json::value{} : json::value{ms};
+    return ms == 0 ? json::value{} : json::value(ms);
 }
 
 std::int64_t ms_of(rrpc::call_record::clock::time_point t) {
@@ -373,11 +373,11 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
                 row["productName"] = product != nullptr ? product->name : std::string{};
                 const auto link = live_.session_of(r->key);
                 row["lastLogin"] = link ? ms_or_null(link->connected_ms) : json::value{};
-                row["address"] = link ? json::value{link->peer} : json::value{};
-                row["keepAlive"] = link ? json::value{link->keep_alive.count()} : json::value{};
+                row["address"] = link ? json::value(link->peer) : json::value{};
+                row["keepAlive"] = link ? json::value(link->keep_alive.count()) : json::value{};
                 row["ss"] = link && link->server_subscribe;
                 row["ext"] = link && link->ext;
-                row["clean"] = link ? json::value{link->clean} : json::value{};
+                row["clean"] = link ? json::value(link->clean) : json::value{};
                 rows.push_back(std::move(row));
             }
         }
@@ -427,11 +427,11 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
                          {"created", ms_or_null(r->created_ms)},
                          {"firstLogin", ms_or_null(r->active_ms)},
                          {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
-                         {"address", link ? json::value{link->peer} : json::value{}},
-                         {"keepAlive", link ? json::value{link->keep_alive.count()} : json::value{}},
+                         {"address", link ? json::value(link->peer) : json::value{}},
+                         {"keepAlive", link ? json::value(link->keep_alive.count()) : json::value{}},
                          {"ss", link && link->server_subscribe},
                          {"ext", link && link->ext},
-                         {"clean", link ? json::value{link->clean} : json::value{}},
+                         {"clean", link ? json::value(link->clean) : json::value{}},
                          {"subscriptions", std::move(subscriptions)},
                          {"queued", std::move(queued)},
                          {"calls", std::move(calls)}},
