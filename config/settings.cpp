@@ -332,8 +332,7 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
               k.boolean = true;
               return k;
           }(),
-          duration_key("session_ttl_s", live, RRPCD_MEMBER(console.session_ttl), 60,
-                       30 * 86'400),
+          duration_key("session_ttl_s", live, RRPCD_MEMBER(console.session_ttl), 60, 30 * 86'400),
           integer_key("max_sessions", live, RRPCD_MEMBER(console.max_sessions), 1, 1'000'000)}},
         // Arrays of tables: read by code of their own; listed here for reload.
         {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},

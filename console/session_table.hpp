@@ -43,7 +43,7 @@ public:
 private:
     const config::console_settings& settings_;
     std::map<std::string, session, std::less<>> sessions_;  ///< by SHA-256 of the token
-    std::deque<std::string> order_;                          ///< hashes, oldest first
+    std::deque<std::string> order_;                         ///< hashes, oldest first
 };
 
 /// The value of cookie `name` in a `Cookie` header (RFC 6265 §5.4: `a=b; c=d`), or nullopt.

@@ -126,9 +126,8 @@ json::object describe_call(const rrpc::call_record& r) {
         timeline.push_back(
             json::object{{"step", "published"}, {"at", ms_of(r.published)}, {"topic", r.topic}});
     if (r.state == rrpc::call_state::replied)
-        timeline.push_back(json::object{{"step", "device answered"},
-                                        {"at", ms_of(r.finished)},
-                                        {"topic", r.reply_topic}});
+        timeline.push_back(json::object{
+            {"step", "device answered"}, {"at", ms_of(r.finished)}, {"topic", r.reply_topic}});
     if (r.state != rrpc::call_state::pending)
         timeline.push_back(json::object{{"step", "answered"},
                                         {"at", ms_of(r.finished)},
@@ -138,8 +137,7 @@ json::object describe_call(const rrpc::call_record& r) {
 }
 
 /// A query's decoded parameters (Boost.URL); nullopt when the target is not valid.
-std::optional<std::vector<std::pair<std::string, std::string>>> query_of(
-    std::string_view target) {
+std::optional<std::vector<std::pair<std::string, std::string>>> query_of(std::string_view target) {
     const auto u = boost::urls::parse_origin_form(target);
     if (!u) return std::nullopt;
     std::vector<std::pair<std::string, std::string>> out;
@@ -164,9 +162,8 @@ boost::system::result<http::request_params, std::string> params_of(std::string_v
     http::request_params params;
     for (const auto& [k, value] : v.as_object()) {
         if (value.is_null()) continue;
-        params.form.emplace_back(std::string{k}, value.is_string()
-                                                     ? std::string{value.as_string()}
-                                                     : json::serialize(value));
+        params.form.emplace_back(std::string{k}, value.is_string() ? std::string{value.as_string()}
+                                                                   : json::serialize(value));
     }
     return params;
 }
@@ -255,10 +252,10 @@ http::response site::sign_in(const request& req, std::string_view peer,
     const auto now = catalog::login_backoff::clock::now();
     const auto say = [&](std::string_view reason) {
         if (const auto before = refusals_.allow(address.to_string(), now))
-            log_->warn("event=console_sign_in_refused access_key={} peer={} reason={}{}",
-                       kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), reason,
-                       *before != 0 ? " suppressed_before=" + std::to_string(*before)
-                                    : std::string{});
+            log_->warn(
+                "event=console_sign_in_refused access_key={} peer={} reason={}{}",
+                kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), reason,
+                *before != 0 ? " suppressed_before=" + std::to_string(*before) : std::string{});
     };
     if (backoff_.blocked(who, now)) {
         say("backoff");
@@ -289,8 +286,7 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
                                                std::string_view peer,
                                                const asio::ip::address& address, bool tls) {
     const auto method = req.method();
-    if (method != bhttp::verb::get && method != bhttp::verb::post &&
-        method != bhttp::verb::delete_)
+    if (method != bhttp::verb::get && method != bhttp::verb::post && method != bhttp::verb::delete_)
         co_return error(405, "Console.MethodNotAllowed", "GET, POST or DELETE.", req);
     if (path == "session" && method == bhttp::verb::post) {
         // A page of another origin must not sign a browser in (login CSRF): when the browser
@@ -308,7 +304,8 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
         co_return error(403, "Console.CsrfRefused",
                         "A state-changing request needs the session's X-CSRF-Token header.", req);
     const auto query = query_of(req.target());
-    if (!query) co_return error(400, "Console.InvalidTarget", "The request-target is not valid.", req);
+    if (!query)
+        co_return error(400, "Console.InvalidTarget", "The request-target is not valid.", req);
 
     if (path == "session") {
         if (method == bhttp::verb::delete_) {
@@ -357,9 +354,9 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
                 const auto st = status_of(*r, online);
                 if (!status.empty() && status != st) continue;
                 if (!q.empty()) {
-                    const auto hay = boost::algorithm::to_lower_copy(
-                        r->key.product_key + "/" + r->key.device_name + " " + r->nickname + " " +
-                        r->iot_id);
+                    const auto hay = boost::algorithm::to_lower_copy(r->key.product_key + "/" +
+                                                                     r->key.device_name + " " +
+                                                                     r->nickname + " " + r->iot_id);
                     if (hay.find(q) == std::string::npos) continue;
                 }
                 ++total;
@@ -399,17 +396,18 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
         const auto limit = std::clamp<std::size_t>(
             kit::parse_whole<std::size_t>(param(*query, "limit")).value_or(50), 1, 500);
         json::array calls;
-        for (const auto* c : calls_.recent(limit, [&](const rrpc::call_record& c) {
-                 return any || c.device == key;
-             }))
+        for (const auto* c : calls_.recent(
+                 limit, [&](const rrpc::call_record& c) { return any || c.device == key; }))
             calls.push_back(describe_call(*c));
-        if (path == "calls") co_return json_answer(200, json::object{{"calls", std::move(calls)}}, req);
+        if (path == "calls")
+            co_return json_answer(200, json::object{{"calls", std::move(calls)}}, req);
         const bool online = live_.online(key);
         const auto link = live_.session_of(key);
         json::array subscriptions, queued;
         if (online && link)
             for (const auto& [filter, qos] : link->subscriptions)
-                subscriptions.push_back(json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
+                subscriptions.push_back(
+                    json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
         for (const auto& m : live_.queued(key))
             queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
                                           {"topic", m.topic},
@@ -418,23 +416,24 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
         const auto* product = devices_.find_product(key.product_key);
         co_return json_answer(
             200,
-            json::object{{"productKey", key.product_key},
-                         {"deviceName", key.device_name},
-                         {"iotId", r->iot_id},
-                         {"nickname", r->nickname},
-                         {"productName", product != nullptr ? product->name : std::string{}},
-                         {"status", status_of(*r, online)},
-                         {"created", ms_or_null(r->created_ms)},
-                         {"firstLogin", ms_or_null(r->active_ms)},
-                         {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
-                         {"address", link ? json::value(link->peer) : json::value{}},
-                         {"keepAlive", link ? json::value(link->keep_alive.count()) : json::value{}},
-                         {"ss", link && link->server_subscribe},
-                         {"ext", link && link->ext},
-                         {"clean", link ? json::value(link->clean) : json::value{}},
-                         {"subscriptions", std::move(subscriptions)},
-                         {"queued", std::move(queued)},
-                         {"calls", std::move(calls)}},
+            json::object{
+                {"productKey", key.product_key},
+                {"deviceName", key.device_name},
+                {"iotId", r->iot_id},
+                {"nickname", r->nickname},
+                {"productName", product != nullptr ? product->name : std::string{}},
+                {"status", status_of(*r, online)},
+                {"created", ms_or_null(r->created_ms)},
+                {"firstLogin", ms_or_null(r->active_ms)},
+                {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
+                {"address", link ? json::value(link->peer) : json::value{}},
+                {"keepAlive", link ? json::value(link->keep_alive.count()) : json::value{}},
+                {"ss", link && link->server_subscribe},
+                {"ext", link && link->ext},
+                {"clean", link ? json::value(link->clean) : json::value{}},
+                {"subscriptions", std::move(subscriptions)},
+                {"queued", std::move(queued)},
+                {"calls", std::move(calls)}},
             req);
     }
     if (path == "call") {
@@ -464,8 +463,8 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
                                                 {"input", std::move(input)},
                                                 {"inputNames", std::move(names)}});
             }
-        co_return json_answer(200, json::object{{"productKey", pk}, {"services", std::move(services)}},
-                              req);
+        co_return json_answer(
+            200, json::object{{"productKey", pk}, {"services", std::move(services)}}, req);
     }
     co_return error(404, "Console.NotFound", "No such console endpoint.", req);
 }
@@ -489,8 +488,9 @@ std::string site::overview_json() {
     json::array rates;
     for (const auto& b : rates_.buckets())
         rates.push_back(json::object{
-            {"t", unix_now - std::chrono::duration_cast<std::chrono::milliseconds>(steady - b.start)
-                                 .count()},
+            {"t",
+             unix_now -
+                 std::chrono::duration_cast<std::chrono::milliseconds>(steady - b.start).count()},
             {"SUCCESS", b.ended[0]},
             {"TIMEOUT", b.ended[1]},
             {"OFFLINE", b.ended[2]},

@@ -26,8 +26,8 @@ namespace rrpcd::console {
 
 /// The process's figures the overview shows.
 struct figures {
-    std::size_t online = 0;  ///< devices with a live session
-    std::size_t pending = 0;  ///< sync calls waiting for their device
+    std::size_t online = 0;              ///< devices with a live session
+    std::size_t pending = 0;             ///< sync calls waiting for their device
     std::uint64_t presence_changes = 0;  ///< logins and session ends since start
     std::string store;                   ///< "ok", "failing" (its last write failed), "memory"
     std::int64_t started_ms = 0;

@@ -86,7 +86,7 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
 
     exchange x;
     x.f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML") ? format::xml
-                                                                                 : format::json;
+                                                                                  : format::json;
     x.action = header_or_param(req, params, false, "Action", "x-acs-action");
     x.access_key = claimed_access_key(req, params);
     x.peer = peer;

@@ -117,9 +117,9 @@ std::vector<const call_record*> call_log::recent(
         if (s == sync_.order.rend() && a == async_.order.rend()) break;
         const auto* rs = at(s, sync_);
         const auto* ra = at(a, async_);
-        const bool take_sync = a == async_.order.rend() ||
-                               (s != sync_.order.rend() && rs != nullptr &&
-                                (ra == nullptr || rs->created >= ra->created));
+        const bool take_sync =
+            a == async_.order.rend() || (s != sync_.order.rend() && rs != nullptr &&
+                                         (ra == nullptr || rs->created >= ra->created));
         const auto* r = take_sync ? rs : ra;
         if (take_sync)
             ++s;

@@ -36,7 +36,8 @@ struct call_record {
     std::string reply_topic{};
     std::string reply{};  ///< the device's bytes
     clock::time_point created{};
-    clock::time_point published{};  ///< handed to the device's session (epoch: not yet, or not known)
+    clock::time_point
+        published{};  ///< handed to the device's session (epoch: not yet, or not known)
     clock::time_point finished{};
 };
 

@@ -98,7 +98,8 @@ void device_registry::restore(const catalog::device_key& device, rrpc::queued_me
     outbox_.restore(device, std::move(message));
 }
 
-std::optional<rrpc::session_info> device_registry::session_of(const catalog::device_key& device) const {
+std::optional<rrpc::session_info> device_registry::session_of(
+    const catalog::device_key& device) const {
     const auto it = devices_.find(device);
     if (it == devices_.end()) return std::nullopt;
     if (it->second.session != nullptr) return it->second.session->info();

@@ -180,8 +180,7 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
 
 /// A probe's, the metrics' or a refusal's plain text.
 http::response text_response(probe_answer text, const http::api::request& req) {
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text.status),
-                                            req.version()};
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(text.status), req.version()};
     res.set(bhttp::field::server, "rrpcd");
     res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.set(bhttp::field::cache_control, "no-store");
@@ -313,8 +312,8 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         }
         if (ctx.console != nullptr && console::site::is_console(req.target())) {
             if (!ctx.console_settings->enabled) {
-                const auto res = text_response(
-                    {404, "the console is off ([console] enabled = false)\n"}, req);
+                const auto res =
+                    text_response({404, "the console is off ([console] enabled = false)\n"}, req);
                 if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
                 continue;
             }

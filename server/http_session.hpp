@@ -56,7 +56,7 @@ struct http_context {
     std::function<std::pair<std::vector<rrpc::async_reply>, std::size_t>(std::uint64_t,
                                                                          std::size_t limit)>
         replay{};
-    console::site* console = nullptr;                 ///< `/console/` (null: none)
+    console::site* console = nullptr;                            ///< `/console/` (null: none)
     const config::console_settings* console_settings = nullptr;  ///< `[console] enabled`
 };
 

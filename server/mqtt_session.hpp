@@ -131,8 +131,8 @@ private:
     std::optional<device_registry::attachment> attachment_;
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
-    bool clean_ = true;  ///< the CONNECT's clean session flag: false keeps the session
-    bool ext_ = false;   ///< the client id's ext=1
+    bool clean_ = true;              ///< the CONNECT's clean session flag: false keeps the session
+    bool ext_ = false;               ///< the client id's ext=1
     bool server_subscribe_ = false;  ///< the client id's _ss=1
     std::int64_t connected_ms_ = 0;
     boost::asio::ip::address address_;

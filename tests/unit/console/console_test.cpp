@@ -1,0 +1,151 @@
+#include "console/assets.hpp"
+#include "console/call_rates.hpp"
+#include "console/session_table.hpp"
+#include "rrpc/call_log.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <set>
+
+using namespace rrpcd;
+using namespace rrpcd::console;
+using namespace std::chrono_literals;
+
+TEST_CASE("console sessions: a token finds its session until it expires or is closed") {
+    config::console_settings settings;
+    settings.session_ttl = 60s;
+    session_table table{settings};
+    const auto t0 = session_table::clock::now();
+    auto opened = table.open("LTAIkey", t0, 1'000'000);
+    CHECK(opened.token.size() == 64);
+    CHECK(opened.s.csrf.size() == 64);
+    CHECK(opened.s.csrf != opened.token);
+    CHECK(opened.s.expires_ms == 1'060'000);
+    const auto token = opened.token;
+    REQUIRE(table.find(token, t0 + 59s) != nullptr);
+    CHECK(table.find(token, t0 + 59s)->access_key_id == "LTAIkey");
+    CHECK(table.find(token.substr(0, 63) + (token.back() == '0' ? "1" : "0"), t0) == nullptr);
+    CHECK(table.find("", t0) == nullptr);
+    CHECK(table.find(token, t0 + 60s) == nullptr);  // expired, and forgotten
+    CHECK(table.size() == 0);
+    auto again = table.open("LTAIkey", t0, 0);
+    CHECK(again.token != token);
+    CHECK(table.close(again.token));
+    CHECK_FALSE(table.close(again.token));
+    CHECK(table.find(again.token, t0) == nullptr);
+}
+
+TEST_CASE("console sessions: at max_sessions the oldest ends for a new one") {
+    config::console_settings settings;
+    settings.max_sessions = 3;
+    session_table table{settings};
+    const auto now = session_table::clock::now();
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 5; ++i) tokens.push_back(table.open("k", now, 0).token);
+    CHECK(table.size() == 3);
+    CHECK(table.find(tokens[0], now) == nullptr);
+    CHECK(table.find(tokens[1], now) == nullptr);
+    CHECK(table.find(tokens[4], now) != nullptr);
+    // Sessions closed before their turn leave room; the order never outgrows the table by much.
+    for (int i = 0; i < 1000; ++i) table.close(table.open("k", now, 0).token);
+    CHECK(table.size() == 2);
+    CHECK(table.find(tokens[4], now) != nullptr);
+}
+
+TEST_CASE("console cookies: the value among others, the attributes, the CSRF check") {
+    CHECK(cookie_value("rrpcd_console=abc", cookie_name) == "abc");
+    CHECK(cookie_value("a=1; rrpcd_console=abc; b=2", cookie_name) == "abc");
+    CHECK(cookie_value("a=1;rrpcd_console=abc", cookie_name) == "abc");
+    CHECK(cookie_value("xrrpcd_console=abc; rrpcd_console_x=1", cookie_name) == std::nullopt);
+    CHECK(cookie_value("", cookie_name) == std::nullopt);
+    CHECK(cookie_value(";;;=;", cookie_name) == std::nullopt);
+    CHECK(cookie_value("rrpcd_console=", cookie_name) == "");
+    CHECK(session_cookie("t0k", 28800s, false) ==
+          "rrpcd_console=t0k; Path=/console; Max-Age=28800; HttpOnly; SameSite=Strict");
+    CHECK(session_cookie("t0k", 60s, true).ends_with("; Secure"));
+    CHECK(cleared_cookie(false).starts_with("rrpcd_console=; Path=/console; Max-Age=0;"));
+    session s{"k", "csrf-token", {}, 0};
+    CHECK(csrf_matches(s, "csrf-token"));
+    CHECK_FALSE(csrf_matches(s, "csrf-tokeN"));
+    CHECK_FALSE(csrf_matches(s, ""));
+    CHECK_FALSE(csrf_matches(s, "csrf-token "));
+}
+
+TEST_CASE(
+    "console call rates: deltas land in 10-second buckets, gaps are empty, five minutes kept") {
+    call_rates rates;
+    const auto t0 = call_rates::clock::now();
+    rates.sample(t0, {5, 0, 0, 0, 0});  // what came before start-up is not shown
+    REQUIRE(rates.buckets().size() == 1);
+    CHECK(rates.buckets()[0].ended == outcome_counts{});
+    rates.sample(t0 + 3s, {7, 1, 0, 0, 0});
+    rates.sample(t0 + 9s, {8, 1, 0, 0, 0});
+    REQUIRE(rates.buckets().size() == 1);
+    CHECK(rates.buckets()[0].ended == outcome_counts{3, 1, 0, 0, 0});
+    rates.sample(t0 + 35s, {8, 1, 2, 0, 0});  // two empty buckets, then this one
+    REQUIRE(rates.buckets().size() == 4);
+    CHECK(rates.buckets()[1].ended == outcome_counts{});
+    CHECK(rates.buckets()[2].ended == outcome_counts{});
+    CHECK(rates.buckets()[3].ended == outcome_counts{0, 0, 2, 0, 0});
+    CHECK(rates.buckets()[3].start == t0 + 30s);
+    rates.sample(t0 + 1h, {9, 1, 2, 0, 1});  // an hour later: not an hour of buckets
+    CHECK(rates.buckets().size() <= call_rates::kept);
+    CHECK(rates.buckets().back().ended == outcome_counts{1, 0, 0, 0, 1});
+    rates.sample(t0 + 1h + 1s, {9, 1, 2, 0, 1});
+    CHECK(rates.buckets().back().ended == outcome_counts{1, 0, 0, 0, 1});
+}
+
+TEST_CASE("call log: recent calls newest first across both budgets, filtered; published once") {
+    rrpc::call_log log{60s, {10, 1 << 20, 10, 1 << 20}};
+    const auto t0 = rrpc::call_record::clock::now();
+    const auto add = [&](std::uint64_t id, rrpc::call_kind kind, std::string dn, int at) {
+        rrpc::call_record r;
+        r.message_id = id;
+        r.kind = kind;
+        r.device = {"pk", std::move(dn)};
+        r.created = t0 + std::chrono::milliseconds{at};
+        log.add(std::move(r));
+    };
+    add(1, rrpc::call_kind::rrpc, "a", 0);
+    add(2, rrpc::call_kind::async_rrpc, "b", 1);
+    add(3, rrpc::call_kind::rrpc, "a", 2);
+    add(4, rrpc::call_kind::thing_async, "a", 3);
+    const auto ids = [](const std::vector<const rrpc::call_record*>& v) {
+        std::vector<std::uint64_t> out;
+        for (const auto* r : v) out.push_back(r->message_id);
+        return out;
+    };
+    const auto all = [](const rrpc::call_record&) { return true; };
+    CHECK(ids(log.recent(10, all)) == std::vector<std::uint64_t>{4, 3, 2, 1});
+    CHECK(ids(log.recent(2, all)) == std::vector<std::uint64_t>{4, 3});
+    CHECK(ids(log.recent(10, [](const auto& r) { return r.device.device_name == "a"; })) ==
+          std::vector<std::uint64_t>{4, 3, 1});
+    CHECK(ids(log.recent(10, all, 2)) == std::vector<std::uint64_t>{4, 3});  // scanned 2
+    CHECK(log.find(3)->published == rrpc::call_record::clock::time_point{});
+    log.published(3);
+    const auto first = log.find(3)->published;
+    CHECK(first != rrpc::call_record::clock::time_point{});
+    log.published(3);
+    CHECK(log.find(3)->published == first);
+    log.published(99);  // unknown: nothing
+}
+
+TEST_CASE("console assets: the pages are embedded, sorted, each with its type") {
+    const auto all = assets();
+    REQUIRE(all.size() >= 5);
+    std::set<std::string_view> paths;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        paths.insert(all[i].path);
+        CHECK(!all[i].body.empty());
+        if (i > 0) CHECK(all[i - 1].path < all[i].path);
+    }
+    REQUIRE(find_asset("index.html") != nullptr);
+    CHECK(find_asset("index.html")->body.find("app.js") != std::string_view::npos);
+    CHECK(find_asset("pages/try.js") != nullptr);
+    CHECK(find_asset("../index.html") == nullptr);
+    CHECK(find_asset("") == nullptr);
+    CHECK(content_type_of("a/b.js") == "text/javascript; charset=utf-8");
+    CHECK(content_type_of("index.html") == "text/html; charset=utf-8");
+    CHECK(content_type_of("style.css") == "text/css; charset=utf-8");
+    CHECK(content_type_of("icon.svg") == "image/svg+xml");
+}
