@@ -176,6 +176,29 @@ test('a state-changing request without the CSRF token is refused', async () => {
     await shot('10-csrf');
 });
 
+test('Replies: an async answer appears live, filtered by device', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/replies`);
+    await page.waitForSelector('#reply-list');
+    const dev = await h.bareDevice(server, dev0, { subscribe: false });
+    const topic = `/${h.PK}/${dev0.deviceName}/user/get`;
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+    await dev.next('suback');
+    const body = await h.callAction(h.iotClient(server), 'AsyncRRpc', {
+        ProductKey: h.PK, DeviceName: dev0.deviceName, TopicFullName: topic, MessageContent: Buffer.from('ask').toString('base64') });
+    assert.equal(body.Success, true);
+    await dev.next('publish');
+    dev.send({ cmd: 'publish', topic: `${topic}_reply`, payload: 'answered later', qos: 0 });
+    const row = `#reply-list tr[data-reply="${body.MessageId}"]`;
+    await page.waitForSelector(row);
+    assert.match(await text(row), /answered later/);
+    await page.fill('#reply-filter', dev1.deviceName);
+    await page.waitForSelector(row, { state: 'detached' });
+    await page.fill('#reply-filter', dev0.deviceName);
+    await page.waitForSelector(row);
+    await shot('11-replies');
+    dev.socket.destroy();
+});
+
 test('usable on a phone-sized screen, with the keyboard', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, storageState: await page.context().storageState() });
     await phone.goto(`http://127.0.0.1:${server.httpPort}/console/#/devices`);
@@ -189,7 +212,7 @@ test('usable on a phone-sized screen, with the keyboard', async () => {
     assert.deepEqual(await focus(), ['dev-q', 'solid']);  // focus is visible
     await phone.keyboard.press('Shift+Tab');
     assert.deepEqual(await focus(), ['sign-out', 'solid']);
-    await phone.screenshot({ path: path.join(shots, '11-phone.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(shots, '12-phone.png'), fullPage: true });
     await phone.close();
 });
 
@@ -203,12 +226,12 @@ test('sign-out ends access', async () => {
     await page.reload();
     await page.waitForSelector('#sign-in', { state: 'visible' });
     assert.equal(await page.isVisible('#nav'), false);
-    await shot('12-signed-out');
+    await shot('13-signed-out');
 });
 
 test('the screenshots are not blank', async () => {
     const files = fs.readdirSync(shots).filter((f) => f.endsWith('.png')).sort();
-    assert.equal(files.length, 12);
+    assert.equal(files.length, 13);
     const blank = await browser.newPage();
     for (const f of files) {
         const data = fs.readFileSync(path.join(shots, f)).toString('base64');
