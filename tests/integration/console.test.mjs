@@ -199,6 +199,16 @@ test('Replies: an async answer appears live, filtered by device', async () => {
     dev.socket.destroy();
 });
 
+test('the overview charts the calls made above, by outcome, live', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/`);
+    // RRpc and InvokeThingService answered, and at least that many ended in all.
+    await page.waitForFunction(() => /Last 5 minutes: ([2-9]|\d\d+) SUCCESS/.test(document.getElementById('chart-summary')?.textContent));
+    assert.ok(await page.locator('svg.chart rect').count() >= 1);
+    assert.match(await page.locator('svg.chart rect title').first().textContent(), /^SUCCESS: \d+$/);
+    assert.equal(await text('#ov-store'), 'OK');
+    await shot('12-overview-calls');
+});
+
 test('usable on a phone-sized screen, with the keyboard', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, storageState: await page.context().storageState() });
     await phone.goto(`http://127.0.0.1:${server.httpPort}/console/#/devices`);
@@ -212,7 +222,7 @@ test('usable on a phone-sized screen, with the keyboard', async () => {
     assert.deepEqual(await focus(), ['dev-q', 'solid']);  // focus is visible
     await phone.keyboard.press('Shift+Tab');
     assert.deepEqual(await focus(), ['sign-out', 'solid']);
-    await phone.screenshot({ path: path.join(shots, '12-phone.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(shots, '13-phone.png'), fullPage: true });
     await phone.close();
 });
 
@@ -226,12 +236,12 @@ test('sign-out ends access', async () => {
     await page.reload();
     await page.waitForSelector('#sign-in', { state: 'visible' });
     assert.equal(await page.isVisible('#nav'), false);
-    await shot('13-signed-out');
+    await shot('14-signed-out');
 });
 
 test('the screenshots are not blank', async () => {
     const files = fs.readdirSync(shots).filter((f) => f.endsWith('.png')).sort();
-    assert.equal(files.length, 13);
+    assert.equal(files.length, 14);
     const blank = await browser.newPage();
     for (const f of files) {
         const data = fs.readFileSync(path.join(shots, f)).toString('base64');
