@@ -25,6 +25,8 @@ json::object describe(const rrpc::call_record& record) {
     if (!record.identifier.empty()) o["Identifier"] = record.identifier;
     o["RequestBase64Byte"] = kit::base64_encode(record.request);
     o["CreatedAt"] = kit::unix_ms(record.created);
+    if (record.published != rrpc::call_record::clock::time_point{})
+        o["PublishedAt"] = kit::unix_ms(record.published);
     if (record.state != rrpc::call_state::pending) o["FinishedAt"] = kit::unix_ms(record.finished);
     if (record.state == rrpc::call_state::replied) {
         o["ReplyTopic"] = record.reply_topic;
