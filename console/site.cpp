@@ -137,7 +137,7 @@ json::object describe_call(const rrpc::call_record& r) {
 }
 
 /// A query's decoded parameters (Boost.URL); nullopt when the target is not valid.
-std::optional<std::vector<std::pair<std::string, std::string>>> query_of(std::string_view target) {
+std::optional<site::query> query_of(std::string_view target) {
     const auto u = boost::urls::parse_origin_form(target);
     if (!u) return std::nullopt;
     std::vector<std::pair<std::string, std::string>> out;
@@ -145,8 +145,7 @@ std::optional<std::vector<std::pair<std::string, std::string>>> query_of(std::st
     return out;
 }
 
-std::string_view param(const std::vector<std::pair<std::string, std::string>>& q,
-                       std::string_view name) {
+std::string_view param(const site::query& q, std::string_view name) {
     const auto it = std::ranges::find(q, name, &std::pair<std::string, std::string>::first);
     return it == q.end() ? std::string_view{} : std::string_view{it->second};
 }
@@ -303,8 +302,8 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
     if (method != bhttp::verb::get && !csrf_matches(*s, req["X-CSRF-Token"]))
         co_return error(403, "Console.CsrfRefused",
                         "A state-changing request needs the session's X-CSRF-Token header.", req);
-    const auto query = query_of(req.target());
-    if (!query)
+    const auto decoded = query_of(req.target());
+    if (!decoded)
         co_return error(400, "Console.InvalidTarget", "The request-target is not valid.", req);
 
     if (path == "session") {
@@ -337,136 +336,136 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
     if (method != bhttp::verb::get)
         co_return error(405, "Console.MethodNotAllowed", "This is read with GET.", req);
 
-    if (path == "overview")
-        co_return answer(200, "application/json; charset=utf-8", overview_json(), req);
+    auto read = answer_read(path, *decoded);
+    if (!read) co_return error(read.error().status, read.error().code, read.error().message, req);
+    co_return answer(200, "application/json; charset=utf-8", json::serialize(*read), req);
+}
+
+boost::system::result<json::value, http::api_error> site::answer_read(std::string_view path,
+                                                                      const query& q) {
+    const auto number = [&](std::string_view name, std::size_t fallback) {
+        return kit::parse_whole<std::size_t>(param(q, name)).value_or(fallback);
+    };
+    if (path == "overview") return overview();
     if (path == "devices") {
-        const auto q = boost::algorithm::to_lower_copy(std::string{param(*query, "q")});
-        const auto status = param(*query, "status");
-        const auto page = kit::parse_whole<std::size_t>(param(*query, "page")).value_or(1);
-        const auto size = std::clamp<std::size_t>(
-            kit::parse_whole<std::size_t>(param(*query, "size")).value_or(20), 1, max_page_size);
-        if (page == 0) co_return error(400, "Console.InvalidPage", "Pages count from 1.", req);
-        json::array rows;
-        std::size_t total = 0;
-        for (const auto& pk : devices_.products()) {
-            for (const auto* r : devices_.of_product(pk)) {
-                const bool online = live_.online(r->key);
-                const auto st = status_of(*r, online);
-                if (!status.empty() && status != st) continue;
-                if (!q.empty()) {
-                    const auto hay = boost::algorithm::to_lower_copy(r->key.product_key + "/" +
-                                                                     r->key.device_name + " " +
-                                                                     r->nickname + " " + r->iot_id);
-                    if (hay.find(q) == std::string::npos) continue;
-                }
-                ++total;
-                if (total <= (page - 1) * size || total > page * size) continue;
-                json::object row{{"productKey", r->key.product_key},
-                                 {"deviceName", r->key.device_name},
-                                 {"iotId", r->iot_id},
-                                 {"nickname", r->nickname},
-                                 {"status", st}};
-                const auto* product = devices_.find_product(pk);
-                row["productName"] = product != nullptr ? product->name : std::string{};
-                const auto link = live_.session_of(r->key);
-                row["lastLogin"] = link ? ms_or_null(link->connected_ms) : json::value{};
-                row["address"] = link ? json::value(link->peer) : json::value{};
-                row["keepAlive"] = link ? json::value(link->keep_alive.count()) : json::value{};
-                row["ss"] = link && link->server_subscribe;
-                row["ext"] = link && link->ext;
-                row["clean"] = link ? json::value(link->clean) : json::value{};
-                rows.push_back(std::move(row));
-            }
-        }
-        co_return json_answer(200,
-                              json::object{{"total", total},
-                                           {"page", page},
-                                           {"size", size},
-                                           {"devices", std::move(rows)},
-                                           {"presenceChanges", live_.now().presence_changes}},
-                              req);
+        const auto size = std::clamp<std::size_t>(number("size", 20), 1, max_page_size);
+        const auto page = number("page", 1);
+        if (page == 0) return http::api_error{400, "Console.InvalidPage", "Pages count from 1."};
+        return devices_page(boost::algorithm::to_lower_copy(std::string{param(q, "q")}),
+                            param(q, "status"), page, size);
     }
+    const auto limit = std::clamp<std::size_t>(number("limit", 50), 1, 500);
+    const catalog::device_key key{std::string{param(q, "productKey")},
+                                  std::string{param(q, "deviceName")}};
+    if (path == "calls" && key.product_key.empty())
+        return json::object{{"calls", recent_calls(limit, nullptr)}};
     if (path == "device" || path == "calls") {
-        const catalog::device_key key{std::string{param(*query, "productKey")},
-                                      std::string{param(*query, "deviceName")}};
-        const bool any = path == "calls" && key.product_key.empty();
-        const auto* r = any ? nullptr : devices_.find(key);
-        if (!any && r == nullptr)
-            co_return error(404, "Console.DeviceNotFound", "No such device.", req);
-        const auto limit = std::clamp<std::size_t>(
-            kit::parse_whole<std::size_t>(param(*query, "limit")).value_or(50), 1, 500);
-        json::array calls;
-        for (const auto* c : calls_.recent(
-                 limit, [&](const rrpc::call_record& c) { return any || c.device == key; }))
-            calls.push_back(describe_call(*c));
-        if (path == "calls")
-            co_return json_answer(200, json::object{{"calls", std::move(calls)}}, req);
-        const bool online = live_.online(key);
-        const auto link = live_.session_of(key);
-        json::array subscriptions, queued;
-        if (online && link)
-            for (const auto& [filter, qos] : link->subscriptions)
-                subscriptions.push_back(
-                    json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
-        for (const auto& m : live_.queued(key))
-            queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
-                                          {"topic", m.topic},
-                                          {"bytes", m.payload.size()},
-                                          {"sent", m.sent}});
-        const auto* product = devices_.find_product(key.product_key);
-        co_return json_answer(
-            200,
-            json::object{
-                {"productKey", key.product_key},
-                {"deviceName", key.device_name},
-                {"iotId", r->iot_id},
-                {"nickname", r->nickname},
-                {"productName", product != nullptr ? product->name : std::string{}},
-                {"status", status_of(*r, online)},
-                {"created", ms_or_null(r->created_ms)},
-                {"firstLogin", ms_or_null(r->active_ms)},
-                {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
-                {"address", link ? json::value(link->peer) : json::value{}},
-                {"keepAlive", link ? json::value(link->keep_alive.count()) : json::value{}},
-                {"ss", link && link->server_subscribe},
-                {"ext", link && link->ext},
-                {"clean", link ? json::value(link->clean) : json::value{}},
-                {"subscriptions", std::move(subscriptions)},
-                {"queued", std::move(queued)},
-                {"calls", std::move(calls)}},
-            req);
+        const auto* r = devices_.find(key);
+        if (r == nullptr) return http::api_error{404, "Console.DeviceNotFound", "No such device."};
+        if (path == "calls") return json::object{{"calls", recent_calls(limit, &key)}};
+        return device_page(*r, recent_calls(limit, &key));
     }
     if (path == "call") {
-        const auto id = kit::parse_whole<std::uint64_t>(param(*query, "id"));
+        const auto id = kit::parse_whole<std::uint64_t>(param(q, "id"));
         const auto* r = id ? calls_.find(*id) : nullptr;
         if (r == nullptr)
-            co_return error(404, "Console.CallNotFound",
-                            "No call with this MessageId is kept (a number of up to 20 digits).",
-                            req);
-        co_return json_answer(200, describe_call(*r), req);
+            return http::api_error{
+                404, "Console.CallNotFound",
+                "No call with this MessageId is kept (a number of up to 20 digits)."};
+        return describe_call(*r);
     }
-    if (path == "model") {
-        const auto pk = param(*query, "productKey");
-        json::array services;
-        if (const auto m = models_.find(pk); m != models_.end())
-            for (const auto& [identifier, service] : m->second.services) {
-                json::array input;
-                for (const auto& p : service.input) {
-                    auto d = describe_type(p.type);
-                    d["identifier"] = p.identifier;
-                    input.push_back(std::move(d));
-                }
-                json::array names;
-                for (const auto& n : service.input_names) names.push_back(json::string{n});
-                services.push_back(json::object{{"identifier", identifier},
-                                                {"sync", service.sync},
-                                                {"input", std::move(input)},
-                                                {"inputNames", std::move(names)}});
+    if (path == "model") return model_page(param(q, "productKey"));
+    return http::api_error{404, "Console.NotFound", "No such console endpoint."};
+}
+
+json::object site::device_row(const catalog::device_record& r) const {
+    const bool online = live_.online(r.key);
+    const auto link = live_.session_of(r.key);
+    const auto* product = devices_.find_product(r.key.product_key);
+    return {{"productKey", r.key.product_key},
+            {"deviceName", r.key.device_name},
+            {"iotId", r.iot_id},
+            {"nickname", r.nickname},
+            {"status", status_of(r, online)},
+            {"productName", product != nullptr ? product->name : std::string{}},
+            {"lastLogin", link ? ms_or_null(link->connected_ms) : json::value{}},
+            {"address", link ? json::value(link->peer) : json::value{}},
+            {"keepAlive", link ? json::value(link->keep_alive.count()) : json::value{}},
+            {"ss", link && link->server_subscribe},
+            {"ext", link && link->ext},
+            {"clean", link ? json::value(link->clean) : json::value{}}};
+}
+
+json::object site::devices_page(const std::string& q, std::string_view status, std::size_t page,
+                                std::size_t size) const {
+    json::array rows;
+    std::size_t total = 0;
+    for (const auto& pk : devices_.products()) {
+        for (const auto* r : devices_.of_product(pk)) {
+            if (!status.empty() && status != status_of(*r, live_.online(r->key))) continue;
+            if (!q.empty()) {
+                const auto hay =
+                    boost::algorithm::to_lower_copy(r->key.product_key + "/" + r->key.device_name +
+                                                    " " + r->nickname + " " + r->iot_id);
+                if (hay.find(q) == std::string::npos) continue;
             }
-        co_return json_answer(
-            200, json::object{{"productKey", pk}, {"services", std::move(services)}}, req);
+            ++total;
+            if (total > (page - 1) * size && total <= page * size) rows.push_back(device_row(*r));
+        }
     }
-    co_return error(404, "Console.NotFound", "No such console endpoint.", req);
+    return {{"total", total},
+            {"page", page},
+            {"size", size},
+            {"devices", std::move(rows)},
+            {"presenceChanges", live_.now().presence_changes}};
+}
+
+json::object site::device_page(const catalog::device_record& r, json::array calls) const {
+    auto o = device_row(r);
+    o["created"] = ms_or_null(r.created_ms);
+    o["firstLogin"] = ms_or_null(r.active_ms);
+    json::array subscriptions, queued;
+    if (const auto link = live_.session_of(r.key); link && live_.online(r.key))
+        for (const auto& [filter, qos] : link->subscriptions)
+            subscriptions.push_back(
+                json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
+    for (const auto& m : live_.queued(r.key))
+        queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
+                                      {"topic", m.topic},
+                                      {"bytes", m.payload.size()},
+                                      {"sent", m.sent}});
+    o["subscriptions"] = std::move(subscriptions);
+    o["queued"] = std::move(queued);
+    o["calls"] = std::move(calls);
+    return o;
+}
+
+json::array site::recent_calls(std::size_t limit, const catalog::device_key* of) const {
+    json::array out;
+    for (const auto* c : calls_.recent(
+             limit, [&](const rrpc::call_record& c) { return of == nullptr || c.device == *of; }))
+        out.push_back(describe_call(*c));
+    return out;
+}
+
+json::object site::model_page(std::string_view product_key) const {
+    json::array services;
+    if (const auto m = models_.find(product_key); m != models_.end())
+        for (const auto& [identifier, service] : m->second.services) {
+            json::array input;
+            for (const auto& p : service.input) {
+                auto d = describe_type(p.type);
+                d["identifier"] = p.identifier;
+                input.push_back(std::move(d));
+            }
+            json::array names;
+            for (const auto& n : service.input_names) names.push_back(json::string{n});
+            services.push_back(json::object{{"identifier", identifier},
+                                            {"sync", service.sync},
+                                            {"input", std::move(input)},
+                                            {"inputNames", std::move(names)}});
+        }
+    return {{"productKey", product_key}, {"services", std::move(services)}};
 }
 
 void site::sample() {
@@ -482,6 +481,10 @@ void site::sample() {
 }
 
 std::string site::overview_json() {
+    return json::serialize(overview());
+}
+
+json::object site::overview() const {
     const auto f = live_.now();
     const auto steady = call_rates::clock::now();
     const auto unix_now = kit::unix_ms();
@@ -498,16 +501,16 @@ std::string site::overview_json() {
             {"UNKNOWN", b.ended[4]}});
     std::uint64_t started = 0;
     for (const auto n : calls_.started()) started += n;
-    return json::serialize(json::object{{"online", f.online},
-                                        {"total", devices_.size()},
-                                        {"pending", f.pending},
-                                        {"presenceChanges", f.presence_changes},
-                                        {"store", f.store},
-                                        {"startedAt", f.started_ms},
-                                        {"now", unix_now},
-                                        {"callsStarted", started},
-                                        {"bucketSeconds", call_rates::width.count()},
-                                        {"rates", std::move(rates)}});
+    return json::object{{"online", f.online},
+                        {"total", devices_.size()},
+                        {"pending", f.pending},
+                        {"presenceChanges", f.presence_changes},
+                        {"store", f.store},
+                        {"startedAt", f.started_ms},
+                        {"now", unix_now},
+                        {"callsStarted", started},
+                        {"bucketSeconds", call_rates::width.count()},
+                        {"rates", std::move(rates)}};
 }
 
 }  // namespace rrpcd::console

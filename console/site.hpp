@@ -81,7 +81,22 @@ public:
     /// The overview's JSON (`GET /console/api/overview`, and each second on the event stream).
     std::string overview_json();
 
+    /// A query's decoded parameters, in order.
+    using query = std::vector<std::pair<std::string, std::string>>;
+
 private:
+    boost::json::object overview() const;
+    /// The read endpoints (GET): their JSON, or the console error.
+    boost::system::result<boost::json::value, http::api_error> answer_read(std::string_view path,
+                                                                           const query& q);
+    boost::json::object device_row(const catalog::device_record& r) const;
+    boost::json::object devices_page(const std::string& q, std::string_view status,
+                                     std::size_t page, std::size_t size) const;
+    boost::json::object device_page(const catalog::device_record& r,
+                                    boost::json::array calls) const;
+    /// The newest calls (of one device, or of all when `of` is null).
+    boost::json::array recent_calls(std::size_t limit, const catalog::device_key* of) const;
+    boost::json::object model_page(std::string_view product_key) const;
     boost::asio::awaitable<http::response> api_call(const request& req, std::string_view path,
                                                     std::string_view peer,
                                                     const boost::asio::ip::address& address,
