@@ -76,6 +76,9 @@ public:
     /// The answer to a request without a live session.
     http::response refused(const request& req) const;
 
+    /// Signed-in sessions (the metrics).
+    std::size_t sessions() const noexcept { return sessions_.size(); }
+
     /// Samples the call counts (each second, for the overview's chart).
     void sample();
     /// The overview's JSON (`GET /console/api/overview`, and each second on the event stream).

@@ -153,7 +153,10 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
               m.webhook_gave_up);
     e.counter("rrpcd_webhook_dropped_total",
               "Replies dropped from a full webhook queue (replies.max_queued).", m.webhook_dropped);
-    e.gauge("rrpcd_sse_clients", "Open reply streams (GET /v1/replies/stream).", m.sse_clients);
+    e.gauge("rrpcd_sse_clients",
+            "Open event streams (GET /v1/replies/stream and the console's /console/api/events).",
+            m.sse_clients);
+    e.gauge("rrpcd_console_sessions", "Signed-in console sessions.", m.console_sessions);
     e.counter("rrpcd_sse_dropped_total",
               "Replies a reply stream lost because it fell behind (told to it as event: dropped).",
               m.sse_dropped);

@@ -38,6 +38,7 @@ struct metrics_snapshot {
     std::uint64_t webhook_delivered = 0, webhook_retries = 0, webhook_gave_up = 0,
                   webhook_dropped = 0;
     std::size_t sse_clients = 0;
+    std::size_t console_sessions = 0;
     std::uint64_t sse_dropped = 0;
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
 };

@@ -368,6 +368,7 @@ metrics_snapshot shard::metrics() const {
         m.webhook_dropped += c.dropped;
     }
     m.sse_clients = http_ctx_.streams;
+    m.console_sessions = console_.sessions();
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.login_refused = mqtt_ctx_.login_refused;
     return m;

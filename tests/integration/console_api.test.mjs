@@ -235,6 +235,12 @@ test('sign-out ends the session; a key removed by a reload ends its sessions; [c
     assert.equal((await request('GET', '/console/api/overview', { cookie: a.cookie })).status, 401);
     const b = await signIn();
     assert.equal((await request('GET', '/console/api/overview', { cookie: b.cookie })).status, 200);
+    const sessions = Number(/^rrpcd_console_sessions (\d+)$/m.exec(await h.metricsText(server))[1]);
+    assert.ok(sessions >= 1);
+    await request('DELETE', '/console/api/session', { cookie: b.cookie, csrf: b.csrf });
+    assert.equal(Number(/^rrpcd_console_sessions (\d+)$/m.exec(await h.metricsText(server))[1]), sessions - 1);
+    const b2 = await signIn();
+    b.cookie = b2.cookie;
     const other = { id: 'LTAIotherKey', secret: 'another-secret-value' };
     const extra = `[[access_keys]]\nid = "${other.id}"\nsecret = "${other.secret}"\n`;
     assert.match(await server.reload({ extra }), /event=reloaded/);
