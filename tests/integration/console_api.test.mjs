@@ -257,3 +257,18 @@ test('sign-out ends the session; a key removed by a reload ends its sessions; [c
     assert.equal((await h.callAction(client, 'QueryProductList', { CurrentPage: 1, PageSize: 10 })).Success, true);
     assert.equal((await server.stop()).code, 0);
 });
+
+test('over HTTPS the cookie is Secure and a sign-in must come from the https origin', async () => {
+    const tls = await h.startServer({ deviceList: [dev0], tls: 'server', plain: false });
+    const url = `https://localhost:${tls.httpsPort}/console/api/session`;
+    const body = JSON.stringify({ accessKeyId: h.ACCESS_KEY.id, accessKeySecret: h.ACCESS_KEY.secret });
+    const headers = { 'Content-Type': 'application/json' };
+    const res = await fetch(url, { method: 'POST', headers, body });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('set-cookie'), /; HttpOnly; SameSite=Strict; Secure$/);
+    const plainOrigin = await fetch(url, { method: 'POST', headers: { ...headers, Origin: `http://localhost:${tls.httpsPort}` }, body });
+    assert.equal(plainOrigin.status, 403);
+    const sameOrigin = await fetch(url, { method: 'POST', headers: { ...headers, Origin: `https://localhost:${tls.httpsPort}` }, body });
+    assert.equal(sameOrigin.status, 200);
+    assert.equal((await tls.stop()).code, 0);
+});
