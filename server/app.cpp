@@ -211,6 +211,9 @@ void app::print_banner() const {
             "@alicloud/iot20180120\n\n",
             d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
             k.secret.c_str(), store.c_str(), at("mqtt").c_str(), at("http").c_str());
+        if (settings_.console.enabled && at("http") != "off")
+            std::printf("Or look: http://%s/console/ (sign in with the access key above)\n\n",
+                        at("http").c_str());
     }
     std::fflush(stdout);
 }
