@@ -159,8 +159,12 @@ test('actions go through the API: its checks, its codes, its bodies', async () =
 });
 
 test('the read endpoints: devices with search and pages, a device, calls and a call by MessageId, a thing model', async () => {
-    const { cookie } = await signIn();
+    const { cookie, csrf } = await signIn();
     const get = (path) => request('GET', `/console/api/${path}`, { cookie });
+    // A QoS 1 message waits for the device (nothing subscribes to its topic).
+    const queuedTopic = `/${h.PK}/${dev0.deviceName}/user/queued`;
+    const pub = await request('POST', '/console/api/action', { cookie, csrf, body: { Action: 'Pub', ProductKey: h.PK, TopicFullName: queuedTopic, MessageContent: 'cXVldWVk', Qos: 1 } });
+    assert.equal(pub.json.Success, true, pub.text);
     const dev = await h.bareDevice(server, dev0);
     const list = await get('devices?q=DEV000&size=1000&page=1');
     assert.equal(list.json.total, 1);
@@ -176,6 +180,8 @@ test('the read endpoints: devices with search and pages, a device, calls and a c
     assert.equal((await get('devices?q=%zz')).status, 400);  // not a valid target
     const detail = await get(`device?productKey=${h.PK}&deviceName=${dev0.deviceName}`);
     assert.deepEqual(detail.json.subscriptions, [{ filter: `/sys/${h.PK}/${dev0.deviceName}/rrpc/request/+`, qos: 0 }]);
+    assert.deepEqual(detail.json.queued.map((m) => [m.topic, m.bytes, m.sent]), [[queuedTopic, 6, false]]);
+    assert.equal(detail.json.queued[0].messageId, /"MessageId":(\d+)/.exec(pub.text)[1]);
     assert.equal((await get(`device?productKey=${h.PK}&deviceName=nobody`)).status, 404);
     const calls = await get('calls');
     assert.ok(calls.json.calls.length >= 1);
