@@ -37,7 +37,7 @@ const text = (selector) => page.locator(selector).first().textContent();
 
 before(async () => {
     server = await h.startServer({ deviceList: [dev0, dev1], models: { [h.PK]: TSL } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });  // as root, in a container
     h.track(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
     page.setDefaultTimeout(10000);  // an assertion that fails ends within seconds
