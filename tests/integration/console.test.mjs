@@ -21,7 +21,9 @@ const TSL = {
     services: [
         { identifier: 'SetTemp', name: 'Set temperature', callType: 'sync', method: 'thing.service.SetTemp',
           inputData: [{ identifier: 'target', name: 'Target', dataType: { type: 'double', specs: { min: '0', max: '200', step: '0.5', unit: '°C' } } },
-                      { identifier: 'mode', name: 'Mode', dataType: { type: 'enum', specs: { 0: 'eco', 1: 'boost' } } }],
+                      { identifier: 'mode', name: 'Mode', dataType: { type: 'enum', specs: { 0: 'eco', 1: 'boost' } } },
+                      { identifier: 'limits', name: 'Limits', dataType: { type: 'struct', specs: [
+                          { identifier: 'max', name: 'Max', dataType: { type: 'int', specs: { min: '0', max: '10', step: '1' } } }] } }],
           outputData: [] },
     ],
 };
@@ -121,12 +123,20 @@ test('InvokeThingService: the generated form refuses an out-of-range value next 
     assert.match(await text(fieldError), /at most 200/);
     assert.equal(await page.getAttribute('#its-fields [data-path="Args.target"]', 'aria-invalid'), 'true');
     await shot('05-invoke-refused');
+    // A struct's member is a field of its own fieldset, and its refusal lands next to it.
     await page.fill('#its-fields [data-path="Args.target"]', '150');
     await page.selectOption('#its-fields select[data-path="Args.mode"]', '1');
+    await page.fill('#its-fields fieldset[data-path="Args.limits"] [data-path="Args.limits.max"]', '50');
+    await page.click('#its-form button[type=submit]');
+    const memberError = '[data-error-for="Args.limits.max"]';
+    await page.waitForFunction((sel) => document.querySelector(sel)?.textContent.length > 0, memberError);
+    assert.match(await text(memberError), /at most 10/);
+    assert.equal(await text(fieldError), '');
+    await page.fill('#its-fields [data-path="Args.limits.max"]', '5');
     await page.click('#its-form button[type=submit]');
     const request = await dev.next('publish');
     const alink = JSON.parse(request.payload);
-    assert.deepEqual(alink.params, { target: 150.0, mode: 1 });
+    assert.deepEqual(alink.params, { target: 150.0, mode: 1, limits: { max: 5 } });
     assert.match(request.payload.toString(), /"target":150\.0/);
     const replyTopic = request.topic.replace('/request/', '/response/');
     dev.send({ cmd: 'publish', topic: replyTopic, payload: h.alinkReply(request.payload.toString(), { done: true }), qos: 0 });
