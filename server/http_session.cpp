@@ -153,6 +153,7 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
     // `retry:`: how long a client waits before it reconnects (EventSource's default is 3 s).
     std::string out = ": rrpcd reply stream\nretry: 3000\n\n";
+    auto next_tick = clock::now() + tick_period;
     for (;;) {
         timed.expires_after(write_timeout);
         const auto [ec, n] =
@@ -160,14 +161,20 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
         if (ec) break;
         out.clear();
         if (pending.empty()) {
-            wake.expires_after(tick ? tick_period : stream_heartbeat);
+            if (tick)
+                wake.expires_at(next_tick);
+            else
+                wake.expires_after(stream_heartbeat);
             const auto [wec] = co_await wake.async_wait(kit::use_nothrow);
             if (!wec && !tick) out = ": heartbeat\n\n";  // the timer ran out: nothing came
-            if (!wec && tick) {
-                const auto next = tick();
-                if (!next) break;
-                out = *next;
-            }
+        }
+        // On time even while replies keep the stream busy (the overview, and a session that
+        // ended, must not wait for a quiet moment).
+        if (tick && clock::now() >= next_tick) {
+            next_tick = clock::now() + tick_period;
+            const auto next = tick();
+            if (!next) break;
+            out += *next;
         }
         if (unreported != 0) {
             out += "event: dropped\ndata: {\"dropped\":" + std::to_string(unreported) + "}\n\n";

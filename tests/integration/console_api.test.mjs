@@ -233,6 +233,46 @@ test('the event stream: the overview each second and async replies; it ends at s
     dev.socket.destroy();
 });
 
+test('a stream kept busy by replies still gets its overview each second, and still ends at sign-out', async () => {
+    const { cookie, csrf } = await signIn();
+    const dev = await h.bareDevice(server, dev0, { subscribe: false });
+    const topic = `/${h.PK}/${dev0.deviceName}/user/busy`;
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+    await dev.next('suback');
+    const answer = async () => {
+        for (;;) {
+            const p = await dev.next('publish');
+            if (p.topic === topic) dev.send({ cmd: 'publish', topic: `${topic}_reply`, payload: 'busy', qos: 0 });
+        }
+    };
+    answer();
+    const res = await fetch(`${base()}/console/api/events`, { headers: { Cookie: cookie } });
+    const reader = res.body.getReader();
+    h.track(() => reader.cancel());
+    const client = h.iotClient(server);
+    let ended = false, replies = 0, overviews = 0, signedOut = false;
+    // Back-to-back async calls: a reply every few milliseconds, never a quiet second.
+    const pump = (async () => {
+        while (!ended) await h.callAction(client, 'AsyncRRpc', { ProductKey: h.PK, DeviceName: dev0.deviceName, TopicFullName: topic, MessageContent: 'YnVzeQ==' });
+    })();
+    let seen = '';
+    for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += Buffer.from(value).toString();
+        replies = (seen.match(/event: reply\n/g) ?? []).length;
+        overviews = (seen.match(/event: overview\n/g) ?? []).length;
+        if (!signedOut && overviews >= 2 && replies >= 20) {
+            signedOut = true;
+            await request('DELETE', '/console/api/session', { cookie, csrf });
+        }
+    }
+    ended = true;
+    await pump;
+    assert.ok(signedOut, `${replies} replies, ${overviews} overviews`);
+    dev.socket.destroy();
+});
+
 test('sign-out ends the session; a key removed by a reload ends its sessions; [console] enabled = false turns it off', async () => {
     const a = await signIn();
     const out = await request('DELETE', '/console/api/session', { cookie: a.cookie, csrf: a.csrf });
