@@ -24,6 +24,7 @@ namespace {
 constexpr std::string_view prefix = "/console";
 constexpr std::size_t max_body_params = 1000;
 constexpr std::size_t max_page_size = 100;
+constexpr std::size_t max_listed = 100;  ///< queued messages on a device's page
 
 /// What every console answer carries: no caching, no framing, no sniffing, only its own
 /// scripts and styles.
@@ -289,10 +290,12 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
         co_return error(405, "Console.MethodNotAllowed", "GET, POST or DELETE.", req);
     if (path == "session" && method == bhttp::verb::post) {
         // A page of another origin must not sign a browser in (login CSRF): when the browser
-        // says where the request comes from, it must be this server.
+        // says where the request comes from, it must be this server. On the plain listener
+        // the page may have been https (a proxy in front terminates TLS); on the TLS one it was.
         const std::string_view origin = req[bhttp::field::origin];
-        const std::string_view host = req[bhttp::field::host];
-        if (!origin.empty() && origin != (tls ? "https://" : "http://") + std::string{host})
+        const std::string host{req[bhttp::field::host]};
+        const bool ours = origin == "https://" + host || (!tls && origin == "http://" + host);
+        if (!origin.empty() && !ours)
             co_return error(403, "Console.CrossOrigin", "Sign in from the console's own page.",
                             req);
         co_return sign_in(req, peer, address, tls);
@@ -380,7 +383,7 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
 
 json::object site::device_row(const catalog::device_record& r) const {
     const bool online = live_.online(r.key);
-    const auto link = live_.session_of(r.key);
+    const auto link = live_.session_of(r.key, false);
     const auto* product = devices_.find_product(r.key.product_key);
     return {{"productKey", r.key.product_key},
             {"deviceName", r.key.device_name},
@@ -425,17 +428,22 @@ json::object site::device_page(const catalog::device_record& r, json::array call
     o["created"] = ms_or_null(r.created_ms);
     o["firstLogin"] = ms_or_null(r.active_ms);
     json::array subscriptions, queued;
-    if (const auto link = live_.session_of(r.key); link && live_.online(r.key))
+    if (const auto link = live_.session_of(r.key, true); link && live_.online(r.key))
         for (const auto& [filter, qos] : link->subscriptions)
             subscriptions.push_back(
                 json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
-    for (const auto& m : live_.queued(r.key))
+    // The oldest ones: a full queue holds mqtt.max_queued_messages, its total is said.
+    const auto* waiting = live_.queued(r.key);
+    for (std::size_t i = 0; waiting != nullptr && i < std::min(waiting->size(), max_listed); ++i) {
+        const auto& m = (*waiting)[i];
         queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
                                       {"topic", m.topic},
                                       {"bytes", m.payload.size()},
                                       {"sent", m.sent}});
+    }
     o["subscriptions"] = std::move(subscriptions);
     o["queued"] = std::move(queued);
+    o["queuedTotal"] = waiting != nullptr ? waiting->size() : 0;
     o["calls"] = std::move(calls);
     return o;
 }

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,10 +37,13 @@ struct figures {
 /// What the console reads of the live sessions and the process; the server implements it.
 class live_view {
 public:
-    /// The device's live session, or its last one (without subscriptions); nullopt if none.
-    virtual std::optional<rrpc::session_info> session_of(const catalog::device_key& d) const = 0;
+    /// The device's live session (its subscriptions if asked: a copy), or its last one
+    /// (without them); nullopt if none.
+    virtual std::optional<rrpc::session_info> session_of(const catalog::device_key& d,
+                                                         bool with_subscriptions) const = 0;
     virtual bool online(const catalog::device_key& d) const = 0;
-    virtual std::vector<rrpc::queued_message> queued(const catalog::device_key& d) const = 0;
+    /// The device's queued QoS 1 messages (a view, not a copy of their payloads), or nullptr.
+    virtual const std::deque<rrpc::queued_message>* queued(const catalog::device_key& d) const = 0;
     virtual figures now() const = 0;
 
 protected:

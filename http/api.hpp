@@ -65,7 +65,7 @@ public:
     boost::asio::awaitable<response> invoke(const caller& who, request_params params,
                                             std::string_view peer, unsigned version);
 
-    /// The access key a request is signed with, verified or not (for the access line).
+    /// The access keys (the console signs in with them, and its sessions end with them).
     const authenticator& keys() const noexcept { return auth_; }
 
     const api_stats& stats() const noexcept { return stats_; }

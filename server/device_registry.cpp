@@ -26,8 +26,7 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     if (it == devices_.end() || it->second.session != &session) return;  // taken over
     it->second.session = nullptr;
     ++presence_changes_;
-    it->second.last_session = session.info();
-    it->second.last_session->subscriptions.clear();
+    it->second.last_session = session.info(false);
     it->second.waiting.clear();  // their calls end with the session
     if (const auto* kept = sessions_.left(device, kit::unix_ms()))
         journal_.session_saved(device, *kept, store::journal::urgency::lazy);
@@ -98,18 +97,12 @@ void device_registry::restore(const catalog::device_key& device, rrpc::queued_me
     outbox_.restore(device, std::move(message));
 }
 
-std::optional<rrpc::session_info> device_registry::session_of(
-    const catalog::device_key& device) const {
+std::optional<rrpc::session_info> device_registry::session_of(const catalog::device_key& device,
+                                                              bool with_subscriptions) const {
     const auto it = devices_.find(device);
     if (it == devices_.end()) return std::nullopt;
-    if (it->second.session != nullptr) return it->second.session->info();
+    if (it->second.session != nullptr) return it->second.session->info(with_subscriptions);
     return it->second.last_session;
-}
-
-std::vector<rrpc::queued_message> device_registry::queued_messages(
-    const catalog::device_key& device) const {
-    if (const auto* q = outbox_.find(device)) return {q->begin(), q->end()};
-    return {};
 }
 
 void device_registry::flush(const catalog::device_key& device) {

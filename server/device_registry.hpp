@@ -105,11 +105,16 @@ public:
     std::size_t online() const noexcept { return online_; }
     /// Logins and session ends since start (the console reloads its list when it moves).
     std::uint64_t presence_changes() const noexcept { return presence_changes_; }
-    /// The live session's info, or the last one's (its subscriptions left out) once it ended;
-    /// nullopt when the device had no session since start.
-    std::optional<rrpc::session_info> session_of(const catalog::device_key& device) const;
-    /// The QoS 1 messages waiting for (or in flight to) the device, oldest first.
-    std::vector<rrpc::queued_message> queued_messages(const catalog::device_key& device) const;
+    /// The live session's info (its subscriptions if asked), or the last one's without them
+    /// once it ended; nullopt when the device had no session since start.
+    std::optional<rrpc::session_info> session_of(const catalog::device_key& device,
+                                                 bool with_subscriptions) const;
+    /// The QoS 1 messages waiting for (or in flight to) the device, oldest first; nullptr
+    /// when none.
+    const std::deque<rrpc::queued_message>* queued_messages(
+        const catalog::device_key& device) const {
+        return outbox_.find(device);
+    }
     /// Told when a queued QoS 1 message is first written to a session (its call's timeline).
     std::function<void(std::uint64_t message_id)> on_sent;
 

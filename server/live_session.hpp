@@ -42,8 +42,9 @@ public:
     virtual std::chrono::seconds keep_alive() const noexcept = 0;
     /// Its client id said `ext=1`.
     virtual bool ext_rrpc() const noexcept = 0;
-    /// Its peer, flags and subscriptions now.
-    virtual rrpc::session_info info() const = 0;
+    /// Its peer and flags now, and its subscriptions when asked (they are copied: up to
+    /// mqtt.max_subscriptions filters).
+    virtual rrpc::session_info info(bool with_subscriptions) const = 0;
 
 protected:
     ~live_session() = default;

@@ -319,9 +319,11 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
     ctx_.registry.flush(*device_);  // after CONNACK: what waits and now has a subscription
 }
 
-rrpc::session_info mqtt_session::info() const {
-    return {peer_,  protocol_.keep_alive(), server_subscribe_, ext_,
-            clean_, connected_ms_,          state_.filters()};
+rrpc::session_info mqtt_session::info(bool with_subscriptions) const {
+    rrpc::session_info i{peer_,  protocol_.keep_alive(), server_subscribe_, ext_,
+                         clean_, connected_ms_};
+    if (with_subscriptions) i.subscriptions = state_.filters();
+    return i;
 }
 
 void mqtt_session::on_publish(mqtt::publish& p) {

@@ -77,7 +77,7 @@ public:
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
     bool ext_rrpc() const noexcept override { return ext_; }
-    rrpc::session_info info() const override;
+    rrpc::session_info info(bool with_subscriptions) const override;
 
 private:
     /// Why the session ended; decides the device's presence afterwards.

@@ -108,13 +108,15 @@ private:
     struct console_view final : console::live_view {
         shard& s;
         explicit console_view(shard& owner) : s(owner) {}
-        std::optional<rrpc::session_info> session_of(const catalog::device_key& d) const override {
-            return s.registry_.session_of(d);
+        std::optional<rrpc::session_info> session_of(const catalog::device_key& d,
+                                                     bool with_subscriptions) const override {
+            return s.registry_.session_of(d, with_subscriptions);
         }
         bool online(const catalog::device_key& d) const override {
             return s.registry_.presence_of(d).link == rrpc::presence::state::connected;
         }
-        std::vector<rrpc::queued_message> queued(const catalog::device_key& d) const override {
+        const std::deque<rrpc::queued_message>* queued(
+            const catalog::device_key& d) const override {
             return s.registry_.queued_messages(d);
         }
         console::figures now() const override;

@@ -84,6 +84,11 @@ test('sign-in: a wrong secret, an unknown key and bad bodies are refused; the co
     const evil = await request('POST', '/console/api/session', { body: { accessKeyId: h.ACCESS_KEY.id, accessKeySecret: h.ACCESS_KEY.secret }, headers: { Origin: 'http://evil.example' } });
     assert.equal(evil.status, 403);
     assert.equal(evil.json.Code, 'Console.CrossOrigin');
+    // Behind a proxy that terminates TLS the page's origin is https, the listener plain.
+    const proxied = await request('POST', '/console/api/session', { body: { accessKeyId: h.ACCESS_KEY.id, accessKeySecret: h.ACCESS_KEY.secret }, headers: { Origin: `https://127.0.0.1:${server.httpPort}` } });
+    assert.equal(proxied.status, 200);
+    const otherPort = await request('POST', '/console/api/session', { body: { accessKeyId: h.ACCESS_KEY.id, accessKeySecret: h.ACCESS_KEY.secret }, headers: { Origin: `http://127.0.0.1:${server.httpPort + 1}` } });
+    assert.equal(otherPort.status, 403);
     const { setCookie } = await signIn();
     assert.match(setCookie, /^rrpcd_console=[0-9a-f]{64}; Path=\/console; Max-Age=28800; HttpOnly; SameSite=Strict$/);
     assert.doesNotMatch(server.log(), new RegExp(h.ACCESS_KEY.secret.replace(/[+/=&]/g, '\\$&')));
@@ -181,6 +186,7 @@ test('the read endpoints: devices with search and pages, a device, calls and a c
     const detail = await get(`device?productKey=${h.PK}&deviceName=${dev0.deviceName}`);
     assert.deepEqual(detail.json.subscriptions, [{ filter: `/sys/${h.PK}/${dev0.deviceName}/rrpc/request/+`, qos: 0 }]);
     assert.deepEqual(detail.json.queued.map((m) => [m.topic, m.bytes, m.sent]), [[queuedTopic, 6, false]]);
+    assert.equal(detail.json.queuedTotal, 1);
     assert.equal(detail.json.queued[0].messageId, /"MessageId":"?(\d+)/.exec(pub.text)[1]);
     assert.equal((await get(`device?productKey=${h.PK}&deviceName=nobody`)).status, 404);
     const calls = await get('calls');

@@ -63,7 +63,7 @@ export function render(root, { params: [pk, dn] }) {
             d.subscriptions.length
                 ? table(['Filter', 'QoS'], d.subscriptions.map((s) => h('tr', {}, h('td', {}, h('code', {}, s.filter)), h('td', {}, s.qos))))
                 : h('p', { class: 'hint' }, d.status === 'ONLINE' ? 'None.' : 'Shown while it is online.'),
-            h('h2', {}, `Queued QoS 1 messages (${d.queued.length})`),
+            h('h2', {}, `Queued QoS 1 messages (${d.queuedTotal}${d.queuedTotal > d.queued.length ? `, the oldest ${d.queued.length} shown` : ''})`),
             d.queued.length
                 ? table(['MessageId', 'Topic', 'Bytes', 'State'], d.queued.map((m) => h('tr', {},
                     h('td', {}, m.messageId), h('td', {}, h('code', {}, m.topic)), h('td', {}, m.bytes),
