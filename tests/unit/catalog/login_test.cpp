@@ -99,7 +99,7 @@ TEST_CASE("each refusal has its CONNACK code and reason, and no device", "[catal
     }
 }
 
-TEST_CASE("failures back off the (address, username) pair; the right secret waits too",
+TEST_CASE("failures back off the (address, username) pair, the right secret waits too",
           "[catalog]") {
     fixture f;
     for (int i = 0; i < 5; ++i) CHECK(f.check(connect_of("wrong")).reason == "bad_password");

@@ -34,7 +34,7 @@ std::string load_error_of(std::string_view toml, const std::vector<override_valu
 
 }  // namespace
 
-TEST_CASE("RRPCD_<SECTION>__<KEY> names a key; arrays of tables take an index", "[config]") {
+TEST_CASE("RRPCD_<SECTION>__<KEY> names a key, arrays of tables take an index", "[config]") {
     const auto o =
         env({"PATH=/bin", "RRPCD_MQTT__LISTEN=127.0.0.1:1884", "RRPCD_ACCESS_KEYS__0__ID=LTAIenv",
              "RRPCD_ACCESS_KEYS__0__SECRET=s", "RRPCD_REPLIES__WEBHOOKS__0__URL=http://u:p@h:1/x",
@@ -46,7 +46,8 @@ TEST_CASE("RRPCD_<SECTION>__<KEY> names a key; arrays of tables take an index", 
     CHECK(o[3].key == "replies.webhooks.0.url");
     const auto s = load_string(
                        "[mqtt]\nlisten = \"127.0.0.1:1\"\n[[access_keys]]\nid = \"f\"\n"
-                       "secret = \"file\"\n",
+                       "secret = \"file\"\n[[replies.webhooks]]\nurl = \"http://file/x\"\n"
+                       "secret = \"hook-secret\"\n",
                        "f.toml", ".", o)
                        .value();
     CHECK(s.mqtt.listen->port == 1884);  // the environment wins over the file
@@ -54,6 +55,8 @@ TEST_CASE("RRPCD_<SECTION>__<KEY> names a key; arrays of tables take an index", 
     CHECK(s.access_keys[0].id == "LTAIenv");
     CHECK(s.access_keys[0].secret == "s");
     REQUIRE(s.replies.webhooks.size() == 1);
+    CHECK(s.replies.webhooks[0].url ==
+          "http://u:p@h:1/x");  // the environment's URL, the file's secret
     // Integers are integers; a later override wins (flags come after the environment).
     const auto n = load_string("", "f.toml", ".",
                                {{"mqtt.max_subscriptions", "77", "environment X"},
@@ -83,7 +86,7 @@ TEST_CASE("an override that is wrong names where it came from", "[config]") {
               .starts_with("--set http.listen: http.listen: expected an IP address and port"));
 }
 
-TEST_CASE("…_FILE reads a secret from a file, trailing newline cut; tls.key_file stays a key",
+TEST_CASE("…_FILE reads a secret from a file, trailing newline cut, tls.key_file stays a key",
           "[config]") {
     const auto path = std::string{"/tmp/rrpcd-unit-secret-"} + std::to_string(::getpid());
     std::ofstream{path} << "from-file\n";
@@ -184,7 +187,7 @@ TEST_CASE(
     CHECK(embedded.products[0].tsl_json[0].find("\"Echo\"") != std::string::npos);
 }
 
-TEST_CASE("webhooks take http:// and https:// URLs; ca_file only with https", "[config]") {
+TEST_CASE("webhooks take http:// and https:// URLs, ca_file only with https", "[config]") {
     const auto hook = [](std::string_view url, std::string_view more = "") {
         return load_string("[[replies.webhooks]]\nurl = \"" + std::string{url} +
                                "\"\nsecret = \"s\"\n" + std::string{more},

@@ -55,7 +55,7 @@ device_secret = "x"
     CHECK_FALSE(s->demo);
 }
 
-TEST_CASE("TLS listeners need a certificate; plain ones can be turned off", "[config]") {
+TEST_CASE("TLS listeners need a certificate, plain ones can be turned off", "[config]") {
     const auto s = load_string(R"(
 [mqtt]
 listen = ""

@@ -95,7 +95,7 @@ TEST_CASE(
     CHECK(rates.buckets().back().ended == outcome_counts{1, 0, 0, 0, 1});
 }
 
-TEST_CASE("call log: recent calls newest first across both budgets, filtered; published once") {
+TEST_CASE("call log: recent calls newest first across both budgets, filtered, published once") {
     rrpc::call_log log{60s, {10, 1 << 20, 10, 1 << 20}};
     const auto t0 = rrpc::call_record::clock::now();
     const auto add = [&](std::uint64_t id, rrpc::call_kind kind, std::string dn, int at) {

@@ -31,7 +31,7 @@ TEST_CASE("a logfmt line parses back to its fields, whatever the values held", "
     CHECK_FALSE(parse_logfmt("k=\"closed\"x"));
 }
 
-TEST_CASE("a URL's password is masked; anything else is left as it is", "[kit]") {
+TEST_CASE("a URL's password is masked, anything else is left as it is", "[kit]") {
     CHECK(redact_url("https://user:pa55@h:1/x?q=1") == "https://user:********@h:1/x?q=1");
     CHECK(redact_url("http://h/x") == "http://h/x");
     CHECK(redact_url("http://user@h/x") == "http://user@h/x");

@@ -83,7 +83,7 @@ TEST_CASE("varint encodes the spec's boundary values", "[mqtt][MQTT-2.2.3]") {
     }
 }
 
-TEST_CASE("a fifth length byte is malformed; a short header needs more", "[mqtt][MQTT-2.2.3]") {
+TEST_CASE("a fifth length byte is malformed, a short header needs more", "[mqtt][MQTT-2.2.3]") {
     CHECK(read_frame(bytes{0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01}, big).status ==
           frame_result::status::malformed);
     CHECK(read_frame(bytes{0x30, 0xFF, 0xFF}, big).status == frame_result::status::need_more);
@@ -209,7 +209,7 @@ TEST_CASE("PUBLISH QoS 0 has no packet id, and an empty payload is allowed", "[m
     CHECK(out == wire);
 }
 
-TEST_CASE("a redelivered QoS 1 PUBLISH carries DUP; QoS 0 never does", "[mqtt][MQTT-3.3.1-1]") {
+TEST_CASE("a redelivered QoS 1 PUBLISH carries DUP, QoS 0 never does", "[mqtt][MQTT-3.3.1-1]") {
     bytes out;
     REQUIRE(encode_publish("t", "x", qos::at_least_once, 9, true, out));
     CHECK(out == bytes{0x3A, 0x06, 0x00, 0x01, 't', 0x00, 0x09, 'x'});
@@ -334,7 +334,7 @@ TEST_CASE("every packet round-trips", "[mqtt]") {
     }
 }
 
-TEST_CASE("empty-bodied packets refuse flags and bodies; QoS 2 flows are refused", "[mqtt]") {
+TEST_CASE("empty-bodied packets refuse flags and bodies, QoS 2 flows are refused", "[mqtt]") {
     CHECK(decode_all(bytes{0xC1, 0x00}).error() == errc::malformed_packet);
     CHECK(decode_all(bytes{0xE0, 0x01, 0x00}).error() == errc::malformed_packet);
     CHECK(decode_all(bytes{0x50, 0x02, 0x00, 0x01}).error() == errc::qos_not_supported);

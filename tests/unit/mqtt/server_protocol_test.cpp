@@ -127,7 +127,7 @@ TEST_CASE("packets only a server sends are violations", "[mqtt]") {
     CHECK(std::holds_alternative<event::violation>(s.events[0]));
 }
 
-TEST_CASE("UNSUBSCRIBE is acknowledged; DISCONNECT ends cleanly", "[mqtt]") {
+TEST_CASE("UNSUBSCRIBE is acknowledged, DISCONNECT ends cleanly", "[mqtt]") {
     auto p = connected_protocol(clock_type::now());
     auto s = feed(p, wire(unsubscribe{4, {"/sys/pk/dn/#"}}));
     CHECK(s.out == bytes{0xB0, 0x02, 0x00, 0x04});

@@ -173,7 +173,7 @@ TEST_CASE("async outcomes are kept for their retention whatever sync traffic doe
     CHECK(log.find(5));
 }
 
-TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged; a full one refuses",
+TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged, a full one refuses",
           "[rrpc]") {
     outbox box{2};
     const device_key d{"p", "d"};

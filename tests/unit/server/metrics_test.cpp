@@ -36,7 +36,7 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
     CHECK(text.find("rrpcd_build_info{version=\"" RRPCD_VERSION "\"} 1\n") != std::string::npos);
 }
 
-TEST_CASE("latency histograms are cumulative with +Inf, _sum and _count; labels escaped",
+TEST_CASE("latency histograms are cumulative with +Inf, _sum and _count, labels escaped",
           "[server]") {
     metrics_snapshot m;
     auto& h = m.api.latency["RRpc"];

@@ -4,7 +4,7 @@
 
 using namespace rrpcd::server;
 
-TEST_CASE("liveness answers while the process serves; readiness needs every check", "[server]") {
+TEST_CASE("liveness answers while the process serves, readiness needs every check", "[server]") {
     const std::vector<readiness_check> ok{{"listeners", {}}, {"store", {}}};
     CHECK(answer_probe("/livez", ok)->status == 200);
     CHECK(answer_probe("/healthz", ok)->body == "ok\n");
@@ -22,7 +22,7 @@ TEST_CASE("liveness answers while the process serves; readiness needs every chec
     CHECK_FALSE(answer_probe("/v1/metrics", ok));
 }
 
-TEST_CASE("the scrape token is a Bearer credential; an empty token never matches", "[server]") {
+TEST_CASE("the scrape token is a Bearer credential, an empty token never matches", "[server]") {
     CHECK(is_scrape_token("Bearer t0k", "t0k"));
     CHECK_FALSE(is_scrape_token("Bearer t0k", "t0K"));
     CHECK_FALSE(is_scrape_token("Bearer t0", "t0k"));
