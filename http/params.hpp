@@ -2,6 +2,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +10,11 @@
 #include <vector>
 
 namespace rrpcd::http {
+
+/// The largest header field name or value a request may carry: Beast's fields keep each in at
+/// most 65,535 bytes with its separator (16-bit offsets), and refuse more by throwing. The
+/// server's reader answers a larger one 431, like headers past `http.max_header_bytes`.
+inline constexpr std::size_t max_header_field_bytes = 65'533;
 
 /// Decoded name/value pairs in arrival order.
 using param_list = std::vector<std::pair<std::string, std::string>>;

@@ -105,8 +105,23 @@ bool app::start() {
 }
 
 int app::run() {
-    shard_->io().run();
-    return 0;
+    // The last guard: a handler that throws ends its own work, never the process. Sessions catch
+    // their own errors (co_spawn's log_exception), and parsers are run outside composed
+    // operations; what still escapes is logged (once per burst) and counted, and the loop goes on
+    // (Asio: run() may be called again after an exception, without restart()).
+    std::uint64_t escaped = 0;
+    for (;;) {
+        try {
+            shard_->io().run();
+            return 0;
+        } catch (const std::exception& e) {
+            ++escaped;
+            if ((escaped & (escaped - 1)) == 0)  // the 1st, 2nd, 4th, 8th…
+                log_.server->error("event=handler_failed what={} count={}",
+                                   kit::logfmt_value(e.what()), escaped);
+            shard_->count_escaped();
+        }
+    }
 }
 
 asio::awaitable<void> app::handle_signals() {

@@ -15,7 +15,6 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -58,12 +57,16 @@ http::response cloud_error(const http::api_error& e, unsigned version) {
                                http::format::json, "Error", version, false);
 }
 
-/// The cloud-shaped answer to a request that could not be parsed as HTTP.
-http::response malformed_response(const boost::system::error_code& ec) {
+/// The cloud-shaped answer to a request that could not be parsed as HTTP (`header_limit`: the
+/// configured bound of the request line and headers).
+http::response malformed_response(const boost::system::error_code& ec, std::size_t header_limit) {
     http::api_error e{400, "BadRequest",
                       "The request is not valid HTTP/1.1: " + ec.message() + "."};
     if (ec == bhttp::error::header_limit)
-        e = {431, "RequestHeaderFieldsTooLarge", "The request line or headers are too large."};
+        e = {431, "RequestHeaderFieldsTooLarge",
+             "The request line or headers are too large (at most " +
+                 std::to_string(header_limit) + " bytes in all, " +
+                 std::to_string(http::max_header_field_bytes) + " in one field)."};
     if (ec == bhttp::error::body_limit)
         e = {413, "RequestEntityTooLarge", "The request body is too large."};
     return cloud_error(e, 11);
@@ -251,18 +254,51 @@ asio::awaitable<boost::system::error_code> send(Stream& stream, const http::resp
 }
 
 /// Parses what is already buffered. A request usually arrives in one segment: then it is
-/// complete here, without a composed read, its timer and its posted completion. Needing more
-/// bytes is not an error (the caller reads on).
+/// complete here, without a read, its timer and its posted completion. Needing more bytes is not
+/// an error (the caller reads on). Never throws: Beast's fields store a name or value in at most
+/// 65,535 bytes with 16-bit offsets and throw `length_error` past that (a 64 KB header field, or
+/// a chunked trailer, would otherwise end the process from inside a completion handler); that is
+/// the header limit's refusal, like any header too large.
 boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& parser,
-                                         beast::flat_buffer& buffer) {
+                                         beast::flat_buffer& buffer) noexcept {
     boost::system::error_code ec;
-    while (!parser.is_done() && buffer.size() != 0) {
-        const auto n = parser.put(buffer.data(), ec);
-        buffer.consume(n);
-        if (ec == bhttp::error::need_more) return {};
-        if (ec || n == 0) break;
+    try {
+        while (!parser.is_done() && buffer.size() != 0) {
+            const auto n = parser.put(buffer.data(), ec);
+            buffer.consume(n);
+            if (ec == bhttp::error::need_more) return {};
+            if (ec || n == 0) break;
+        }
+    } catch (const std::length_error&) {
+        ec = bhttp::error::header_limit;
+    } catch (const std::exception&) {
+        ec = bhttp::error::bad_alloc;  // reported as malformed: the connection ends, not the process
     }
     return ec;
+}
+
+/// Reads and parses until the parser has its header (`whole`: its whole message), the peer
+/// leaves, or the stream's deadline passes (beast::error::timeout). Each read is parsed at once
+/// by parse_buffered(), never inside a composed operation: a parser exception cannot escape a
+/// completion handler. At most one read's worth (64 KB) past what the parser needs is buffered.
+template <class Stream>
+asio::awaitable<boost::system::error_code> read_request(
+    Stream& stream, beast::flat_buffer& buffer,
+    bhttp::request_parser<bhttp::string_body>& parser, bool whole) {
+    constexpr std::size_t read_min = 512, read_max = 64 * 1024;
+    for (;;) {
+        if (const auto ec = parse_buffered(parser, buffer)) co_return ec;
+        if (whole ? parser.is_done() : parser.is_header_done()) co_return boost::system::error_code{};
+        const auto room =
+            std::clamp<std::size_t>(buffer.capacity() - buffer.size(), read_min, read_max);
+        const auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(room), kit::use_nothrow);
+        buffer.commit(n);
+        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+            co_return parser.got_some() ? bhttp::error::partial_message
+                                        : bhttp::error::end_of_stream;
+        if (ec) co_return ec;
+    }
 }
 
 /// The HTTP/1.1 loop over a plain or a TLS stream.
@@ -292,19 +328,23 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         auto ec = parse_buffered(parser, buffer);
         if (!ec && !parser.is_header_done()) {
             timed.expires_after(ctx.settings.header_timeout);
-            ec = std::get<0>(
-                co_await bhttp::async_read_header(stream, buffer, parser, kit::use_nothrow));
+            ec = co_await read_request(stream, buffer, parser, false);
         }
         const bool in_header = !parser.is_header_done();
         if (!ec && !parser.is_done()) {
             timed.expires_at(started + ctx.settings.request_timeout);
-            ec = std::get<0>(co_await bhttp::async_read(stream, buffer, parser, kit::use_nothrow));
+            ec = co_await read_request(stream, buffer, parser, true);
         }
         if (ec) {
             count_read_limit(ctx, ec, in_header);
             if (is_parse_error(ec)) {
-                ctx.log->info("event=http_malformed reason={}", kit::logfmt_value(ec.message()));
-                const auto res = malformed_response(ec);  // named: GCC 12 and temporaries
+                if (const auto before = ctx.malformed_lines.allow(address.to_string(),
+                                                                  clock::now()))
+                    ctx.log->info("event=http_malformed peer={} reason={}{}", peer,
+                                  kit::logfmt_value(ec.message()),
+                                  *before != 0 ? " suppressed_before=" + std::to_string(*before)
+                                               : std::string{});
+                const auto res = malformed_response(ec, ctx.settings.max_header_bytes);  // named: GCC 12 and temporaries
                 co_await send(stream, res);
                 co_await linger(stream);
             }

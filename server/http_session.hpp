@@ -5,6 +5,7 @@
 #include "http/api.hpp"
 #include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
+#include "kit/log_throttle.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
 #include "server/probes.hpp"
@@ -50,6 +51,8 @@ struct http_context {
     std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
     std::size_t streams = 0;  ///< reply streams open now
+    /// Requests that are not HTTP: logged at most 10 a minute per peer address.
+    kit::log_throttle malformed_lines{10, std::chrono::minutes{1}, 10'000};
     /// The replies answered after the one with this MessageId, still within the retention (a
     /// stream's `Last-Event-ID`), oldest first: at most the newest `limit` (the stream's queue
     /// keeps no more), and how many older ones were left out.

@@ -160,6 +160,9 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.counter("rrpcd_sse_dropped_total",
               "Replies a reply stream lost because it fell behind (told to it as event: dropped).",
               m.sse_dropped);
+    e.counter("rrpcd_handler_failures_total",
+              "Connections (or other work) ended by an unexpected exception; never the process.",
+              m.handler_failures);
     e.counter("rrpcd_store_failed_writes_total",
               "Store transactions that failed; their callers were answered ServiceUnavailable.",
               m.store_failed_writes);

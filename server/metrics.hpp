@@ -41,6 +41,7 @@ struct metrics_snapshot {
     std::size_t console_sessions = 0;
     std::uint64_t sse_dropped = 0;
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
+    std::uint64_t handler_failures = 0;  ///< sessions or handlers ended by an exception
 };
 
 /// The process's own figures (Prometheus' process_* names), from /proc/self.

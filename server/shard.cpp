@@ -39,10 +39,15 @@ std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
 
 void log_exception::operator()(const std::exception_ptr& e) const {
     if (!e) return;
+    std::uint64_t n = 1;
+    if (failures != nullptr) n = ++*failures;
+    if ((n & (n - 1)) != 0) return;  // logged the 1st, 2nd, 4th… time: a flood costs a few lines
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-        log->error("event=session_failed what={}", kit::logfmt_value(ex.what()));
+        log->error("event=session_failed what={} count={}", kit::logfmt_value(ex.what()), n);
+    } catch (...) {
+        log->error("event=session_failed what=unknown count={}", n);
     }
 }
 
@@ -287,11 +292,11 @@ asio::awaitable<void> shard::accept(listener& l) {
         if (is_mqtt)
             asio::co_spawn(
                 *io_, run_mqtt_session(std::move(socket), mqtt_ctx_, l.context, std::move(slot)),
-                log_exception{log_.mqtt});
+                log_exception{log_.mqtt, &failures_});
         else
             asio::co_spawn(
                 *io_, run_http_session(std::move(socket), http_ctx_, l.context, std::move(slot)),
-                log_exception{log_.http});
+                log_exception{log_.http, &failures_});
     }
 }
 
@@ -371,6 +376,7 @@ metrics_snapshot shard::metrics() const {
     m.console_sessions = console_.sessions();
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.login_refused = mqtt_ctx_.login_refused;
+    m.handler_failures = failures_;
     return m;
 }
 

@@ -43,10 +43,12 @@ struct loggers {
     std::shared_ptr<spdlog::logger> server, mqtt, http, rrpc;
 };
 
-/// The completion of a spawned coroutine: logs what escapes it; that coroutine ends, the
+/// The completion of a spawned coroutine: counts what escapes it in `failures` (when given) and
+/// logs it the 1st, 2nd, 4th… time; that coroutine (a session: its connection) ends, the
 /// process does not.
 struct log_exception {
     std::shared_ptr<spdlog::logger> log;
+    std::uint64_t* failures = nullptr;
     void operator()(const std::exception_ptr& e) const;
 };
 
@@ -93,6 +95,8 @@ public:
     std::size_t devices() const noexcept { return devices_.size(); }
     std::size_t thing_models() const noexcept { return models_.size(); }
     std::size_t webhooks() const noexcept { return webhooks_.size(); }
+    /// An exception that escaped a handler into io_context::run() (app::run() goes on).
+    void count_escaped() noexcept { ++failures_; }
 
 private:
     struct listener {
@@ -149,6 +153,7 @@ private:
     console_view console_view_{*this};
     console::site console_;
     std::int64_t started_ms_;
+    std::uint64_t failures_ = 0;  ///< sessions and handlers that ended by an exception
     // I/O objects other than sessions: reset by ~shard() before the io_context goes.
     std::optional<drain_gate> gate_;
     http_context http_ctx_;
