@@ -1,8 +1,17 @@
 #include "catalog/login_backoff.hpp"
 
+#include "kit/crypto.hpp"
+
 #include <algorithm>
+#include <cstring>
 
 namespace rrpcd::catalog {
+
+login_backoff::who::who(const boost::asio::ip::address& from, std::string_view username)
+    : address(from) {
+    const auto digest = kit::sha256(username);
+    std::memcpy(name.data(), digest.data(), name.size());
+}
 
 bool login_backoff::blocked(const who& w, clock::time_point now) const {
     const auto it = entries_.find(w);

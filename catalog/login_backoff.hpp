@@ -5,11 +5,12 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/container_hash/hash.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <list>
-#include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace rrpcd::catalog {
@@ -24,9 +25,13 @@ namespace rrpcd::catalog {
 class login_backoff {
 public:
     using clock = std::chrono::steady_clock;
+    /// A source address and the name it logs in with (as sent: `deviceName&productKey`, empty
+    /// when absent; the console's `console <AccessKeyId>`). The name is kept as a 16-byte digest
+    /// (SHA-256, truncated), whatever its length: a pair costs the same for a 65 KB name.
     struct who {
+        who(const boost::asio::ip::address& from, std::string_view name);
         boost::asio::ip::address address;
-        std::string username;  ///< as sent (`deviceName&productKey`), empty when absent
+        std::array<unsigned char, 16> name{};
         bool operator==(const who&) const = default;
     };
 
@@ -46,7 +51,7 @@ private:
     struct who_hash {
         std::size_t operator()(const who& w) const noexcept {
             auto h = std::hash<boost::asio::ip::address>{}(w.address);
-            boost::hash_combine(h, w.username);
+            boost::hash_combine(h, boost::hash_range(w.name.begin(), w.name.end()));
             return h;
         }
     };

@@ -24,4 +24,10 @@ inline bool is_valid_device_name(std::string_view s) {
     return s.size() >= 4 && s.size() <= 32 && detail::made_of(s, "-_@.:");
 }
 
+/// A thing model identifier (property, event, service): 1-50 letters, digits or `_` (the
+/// platform's rule for TSL identifiers; also what a verification-free product is called with).
+inline bool is_valid_identifier(std::string_view s) {
+    return !s.empty() && s.size() <= 50 && detail::made_of(s, "_");
+}
+
 }  // namespace rrpcd::config

@@ -51,6 +51,7 @@ struct mqtt_settings {
     std::size_t max_queued_messages = 1000;  ///< QoS 1 messages kept per device; more are refused
     std::size_t max_inflight_messages = 16;  ///< QoS 1 messages sent and not yet acknowledged
     std::size_t max_subscriptions = 1000;    ///< filters one session may hold
+    std::size_t max_subscription_bytes = 64 * 1024;   ///< their bytes in all, per session
     std::chrono::seconds session_expiry{7 * 86'400};  ///< a clean=0 session kept without a login
     login_backoff_settings login_backoff;
     bool operator==(const mqtt_settings&) const = default;
@@ -80,6 +81,9 @@ struct store_settings {
     /// working directory for the embedded default). Empty: memory only, nothing survives a
     /// restart.
     std::filesystem::path path = "data/rrpcd.db";
+    /// What waits for the store's writer, in bytes of records; past it, what an outsider asks
+    /// to keep (a QoS 1 message, an async call, a clean=0 subscription) is refused.
+    std::size_t max_queue_bytes = 64u << 20;
     bool operator==(const store_settings&) const = default;
 };
 

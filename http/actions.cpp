@@ -66,6 +66,15 @@ api_error too_many_async(unsigned status) {
             "or expire."};
 }
 
+std::optional<api_error> store_behind(action_context& ctx) {
+    if (!ctx.services.journal.busy()) return std::nullopt;
+    if (ctx.services.counters.hit(kit::limit::store_queue))
+        ctx.log.warn("event=limit_hit limit=store_queue count={}",
+                     ctx.services.counters.count(kit::limit::store_queue));
+    return api_error{503, "ServiceUnavailable",
+                     "The store is behind on its writes; try again shortly."};
+}
+
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device) {
     const auto waiting = ctx.services.rrpc.pending_for(device);
     if (waiting < ctx.limits.max_pending_per_device) return std::nullopt;

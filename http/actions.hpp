@@ -140,6 +140,9 @@ api_error not_kept(action_context& ctx, const catalog::device_key& device,
 /// `iot.messagebroker.RateLimit` (at HTTP `status`): as many async calls as `[replies]
 /// max_async_calls` allows await their answers; the call was not sent.
 api_error too_many_async(unsigned status);
+/// 503 `ServiceUnavailable` while the store's writer is behind (`store.max_queue_bytes`): what
+/// the call would keep is refused, not queued without bound (counted as `store_queue`).
+std::optional<api_error> store_behind(action_context& ctx);
 /// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as allowed;
 /// one more would only queue behind them.
 std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device);

@@ -86,6 +86,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     if (rrpc::classify(presence, rrpc::presence::clock::now()) != rrpc::liveness::online)
         co_return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
 
+    if (auto behind = store_behind(ctx)) co_return std::move(*behind);
     const auto id = ctx.services.rrpc.next_id();
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
@@ -123,6 +124,7 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
         co_return business("iot.messagebroker.InvalidQos", "Qos must be 0 or 1.");
     const auto id = ctx.services.rrpc.next_id();
     if (qos == "1") {
+        if (auto behind = store_behind(ctx)) co_return std::move(*behind);
         // Kept until the device acknowledges it, across restarts.
         if (!ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload)))
             co_return queue_full(200);

@@ -46,6 +46,7 @@ std::optional<api_error> send_one(action_context& ctx, const catalog::device_key
                                   const std::string& identifier, std::string payload,
                                   std::uint64_t id, bool reliable) {
     if (!reliable && !online(ctx, key)) return no_answer(rrpc::rrpc_code::offline);
+    if (auto behind = store_behind(ctx)) return behind;  // async calls are kept in the store
     rrpc::async_request call{rrpc::call_kind::thing_async,
                              key,
                              rrpc::thing_service_topic(key, identifier),
@@ -185,10 +186,23 @@ boost::system::result<void, api_error> check_service(const catalog::thing_model*
     return {};
 }
 
+/// The Alink request around `params_text` must fit one MQTT packet, as Pub's payload must
+/// (checked before the text is parsed: a 1 MB Args costs no parse).
+std::optional<api_error> too_large(const action_context& ctx, std::string_view params_text,
+                                   const char* code, std::string_view name) {
+    constexpr std::size_t alink_envelope = 160;  // id, version, method around the params
+    if (params_text.size() + alink_envelope <= ctx.limits.max_payload_bytes) return std::nullopt;
+    return business(code, std::string{name} + " is too large: the request must fit " +
+                              std::to_string(ctx.limits.max_payload_bytes) +
+                              " bytes with its Alink envelope.");
+}
+
 /// Args: a JSON object (`{}` for a service without input), or the error.
-boost::system::result<json::value, api_error> args_of(const request_params& params) {
+boost::system::result<json::value, api_error> args_of(const action_context& ctx,
+                                                      const request_params& params) {
     const auto text = params.get("Args");
     if (!text) return business(failed, "Args is empty: use {} for a service without input.");
+    if (auto big = too_large(ctx, *text, failed, "Args")) return std::move(*big);
     boost::system::error_code ec;
     auto args = json::parse(*text, ec);
     if (ec || !args.is_object()) return business(failed, "Args is not a JSON object.");
@@ -202,6 +216,7 @@ boost::system::result<void, api_error> check_items(const action_context& ctx,
                                                    std::string_view product_key) {
     const auto text = params.get("Items");
     if (!text || text->empty()) return business(set_failed, "Items is empty.");
+    if (auto big = too_large(ctx, *text, set_failed, "Items")) return std::move(*big);
     boost::system::error_code ec;
     const auto items = json::parse(*text, ec);
     if (ec || !items.is_object() || items.as_object().empty())
@@ -223,7 +238,11 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
     const auto key = (*device)->key;  // a copy: the device may go while the call waits
     const auto identifier = std::string{params.get("Identifier").value_or("")};
     if (identifier.empty()) co_return business(failed, "Identifier is empty.");
-    const auto args = args_of(params);
+    if (!config::is_valid_identifier(identifier))
+        co_return business(failed,
+                           "Identifier must be 1-50 letters, digits or underscores, as in a thing "
+                           "model.");
+    const auto args = args_of(ctx, params);
     if (!args) co_return args.error();
     const auto reliable = reliable_of(params, failed);
     if (!reliable) co_return reliable.error();
@@ -273,7 +292,11 @@ asio::awaitable<action_result> invoke_things_service(action_context& ctx,
     if (!model) co_return model.error();
     const auto identifier = std::string{params.get("Identifier").value_or("")};
     if (identifier.empty()) co_return business(failed, "Identifier is empty.");
-    const auto args = args_of(params);
+    if (!config::is_valid_identifier(identifier))
+        co_return business(failed,
+                           "Identifier must be 1-50 letters, digits or underscores, as in a thing "
+                           "model.");
+    const auto args = args_of(ctx, params);
     if (!args) co_return args.error();
     const auto reliable = reliable_of(params, failed);
     if (!reliable) co_return reliable.error();

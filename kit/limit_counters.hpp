@@ -26,8 +26,10 @@ enum class limit : std::uint8_t {
     mqtt_subscriptions,            ///< mqtt.max_subscriptions (a filter refused in its SUBACK)
     accept_failed,                 ///< the process's descriptors (ulimit -n): accept() failed
     reply_queue,  ///< replies.max_queued / max_queued_bytes (an event dropped for a slow reader)
+    mqtt_subscription_bytes,  ///< mqtt.max_subscription_bytes (a filter refused in its SUBACK)
+    store_queue,  ///< store.max_queue_bytes (what an outsider asked to keep was refused)
 };
-inline constexpr std::size_t limit_kinds = 17;
+inline constexpr std::size_t limit_kinds = 19;
 
 /// The metric label of a limit.
 constexpr std::string_view name_of(limit l) noexcept {
@@ -47,7 +49,9 @@ constexpr std::string_view name_of(limit l) noexcept {
                                                               "queued_messages_per_device",
                                                               "mqtt_subscriptions",
                                                               "accept_failed",
-                                                              "reply_queue"};
+                                                              "reply_queue",
+                                                              "mqtt_subscription_bytes",
+                                                              "store_queue"};
     return names[static_cast<std::size_t>(l)];
 }
 

@@ -7,12 +7,16 @@
 namespace rrpcd::mqtt {
 
 void session_state::subscribe(std::string filter, qos granted) {
-    filters_.insert_or_assign(std::move(filter), granted);
+    const auto bytes = filter.size();
+    if (filters_.insert_or_assign(std::move(filter), granted).second) filter_bytes_ += bytes;
 }
 
 void session_state::unsubscribe(std::span<const std::string> filters) {
     for (const auto& f : filters) {
-        if (const auto it = filters_.find(f); it != filters_.end()) filters_.erase(it);
+        if (const auto it = filters_.find(f); it != filters_.end()) {
+            filter_bytes_ -= it->first.size();
+            filters_.erase(it);
+        }
     }
 }
 

@@ -29,6 +29,8 @@ public:
     /// [MQTT-3.3.5-1].
     std::optional<qos> match(std::string_view topic) const;
     std::size_t subscriptions() const noexcept { return filters_.size(); }
+    /// The bytes of every filter held (a session's filters are bounded in bytes too).
+    std::size_t filter_bytes() const noexcept { return filter_bytes_; }
     /// Every filter held, with its QoS (a clean=0 session keeps them).
     std::vector<std::pair<std::string, qos>> filters() const {
         return {filters_.begin(), filters_.end()};
@@ -47,6 +49,7 @@ private:
     /// A sorted vector: 40 bytes a filter (as compact as a plain vector, an idle session holds
     /// it), O(log n) to find, and bounded by the session's max_subscriptions.
     boost::container::flat_map<std::string, qos, std::less<>> filters_;
+    std::size_t filter_bytes_ = 0;
     std::unordered_map<std::uint16_t, std::uint64_t> in_flight_;
 };
 

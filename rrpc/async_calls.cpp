@@ -72,7 +72,8 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
     if (waiting() >= sweep_at_) sweep();
 
     if (request.reliable) return sent::ok;  // published when its session takes it (on_sent)
-    if (gateway_.publish(request.device, request.topic, request.payload, subscription_grace)) {
+    if (gateway_.publish(request.device, request.topic, request.payload, subscription_grace,
+                         message_id)) {
         log_.published(message_id);
         return sent::ok;
     }

@@ -19,11 +19,17 @@ rrpc_code code_for(liveness l) noexcept {
     return l == liveness::half_connected ? rrpc_code::halfconn : rrpc_code::offline;
 }
 
-/// Erases a call's entry on every way out of `service::call`.
+/// Erases a call's entry, and its request if still held for a subscription, on every way out
+/// of `service::call`.
 struct erase_on_exit {
     pending_table& table;
+    device_gateway& gateway;
+    const catalog::device_key& device;
     std::uint64_t id;
-    ~erase_on_exit() { table.erase(id); }
+    ~erase_on_exit() {
+        table.erase(id);
+        gateway.drop_held(device, id);
+    }
 };
 
 }  // namespace
@@ -65,9 +71,10 @@ asio::awaitable<call_result> service::call(call_request request) {
     pending_call call{request.device, std::move(reply_topic),
                       asio::steady_timer{executor, now + request.timeout}};
     table_.insert(result.message_id, call);
-    const erase_on_exit guard{table_, result.message_id};
+    const erase_on_exit guard{table_, gateway_, request.device, result.message_id};
 
-    if (gateway_.publish(request.device, topic, request.payload, request.timeout))
+    if (gateway_.publish(request.device, topic, request.payload, request.timeout,
+                         result.message_id))
         calls_.published(result.message_id);
     else
         log_->debug("event=rrpc_undelivered message_id={} reason=no_session", result.message_id);

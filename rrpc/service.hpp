@@ -28,8 +28,15 @@ public:
     /// yet (the moments after CONNACK, a takeover, a _ss=1 login), the message waits up to
     /// `hold` for one and goes when it comes. False when the device has no session, or nothing
     /// matches and `hold` is zero (the message then goes nowhere, as on any broker).
+    /// A held message carries `message_id` (0: none), so that its call can take it back.
     virtual bool publish(const catalog::device_key& device, std::string_view topic,
-                         std::string_view payload, std::chrono::milliseconds hold) = 0;
+                         std::string_view payload, std::chrono::milliseconds hold,
+                         std::uint64_t message_id = 0) = 0;
+    /// The call `message_id` ended: a message of it still held for a subscription goes.
+    virtual void drop_held(const catalog::device_key& device, std::uint64_t message_id) {
+        (void)device;
+        (void)message_id;
+    }
     /// True when the device's live session logged in with `ext=1` (the Link SDKs): its sync
     /// thing services go on `/ext/rrpc/{MessageId}/sys/{pk}/{dn}/thing/service/{Identifier}`.
     virtual bool ext_rrpc(const catalog::device_key& device) const = 0;

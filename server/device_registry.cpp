@@ -27,7 +27,8 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     it->second.session = nullptr;
     ++presence_changes_;
     it->second.last_session = session.info(false);
-    it->second.waiting.clear();  // their calls end with the session
+    erase_held(it->second.waiting,
+               [](const held_message&) { return true; });  // their calls end too
     if (const auto* kept = sessions_.left(device, kit::unix_ms()))
         journal_.session_saved(device, *kept, store::journal::urgency::lazy);
     it->second.last = rrpc::presence{how, rrpc::presence::clock::now(), session.keep_alive()};
@@ -46,24 +47,58 @@ rrpc::presence device_registry::presence_of(const catalog::device_key& device) c
 }
 
 bool device_registry::publish(const catalog::device_key& device, std::string_view topic,
-                              std::string_view payload, std::chrono::milliseconds hold) {
+                              std::string_view payload, std::chrono::milliseconds hold,
+                              std::uint64_t message_id) {
     const auto it = devices_.find(device);
     if (it == devices_.end() || it->second.session == nullptr) return false;
     if (it->second.session->deliver(topic, payload, mqtt::qos::at_most_once, 0, false) !=
         delivery::none)
         return true;
     auto& waiting = it->second.waiting;
+    const auto now = std::chrono::steady_clock::now();
+    erase_held(waiting, [&](const held_message& h) { return h.until <= now; });
     // Bounded in count and in bytes (the session's outbound limit): past either, it is not held.
-    std::size_t held_bytes = payload.size();
-    for (const auto& h : waiting) held_bytes += h.payload.size();
-    if (hold.count() <= 0 || waiting.size() >= max_held ||
-        held_bytes > settings_.max_outbound_bytes)
+    std::size_t bytes = payload.size();
+    for (const auto& h : waiting) bytes += h.payload.size();
+    if (hold.count() <= 0 || waiting.size() >= max_held || bytes > settings_.max_outbound_bytes)
         return false;
-    waiting.push_back(
-        {std::string{topic}, std::string{payload}, std::chrono::steady_clock::now() + hold});
+    waiting.push_back({std::string{topic}, std::string{payload}, now + hold, message_id});
+    ++held_count_;
+    held_bytes_ += payload.size();
+    holding_.insert(device);
     log_->debug("event=held_for_subscription pk={} dn={} waiting={}", device.product_key,
                 device.device_name, waiting.size());
     return true;
+}
+
+template <class Pred>
+void device_registry::erase_held(std::vector<held_message>& waiting, Pred gone) {
+    std::erase_if(waiting, [&](const held_message& h) {
+        if (!gone(h)) return false;
+        --held_count_;
+        held_bytes_ -= h.payload.size();
+        return true;
+    });
+    if (waiting.empty()) waiting.shrink_to_fit();
+}
+
+void device_registry::drop_held(const catalog::device_key& device, std::uint64_t message_id) {
+    if (!holding_.contains(device)) return;
+    const auto it = devices_.find(device);
+    if (it == devices_.end()) return;
+    erase_held(it->second.waiting,
+               [&](const held_message& h) { return h.message_id == message_id; });
+    if (it->second.waiting.empty()) holding_.erase(device);
+}
+
+void device_registry::drop_expired_held() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto d = holding_.begin(); d != holding_.end();) {
+        const auto it = devices_.find(*d);
+        if (it != devices_.end())
+            erase_held(it->second.waiting, [&](const held_message& h) { return h.until <= now; });
+        d = it == devices_.end() || it->second.waiting.empty() ? holding_.erase(d) : std::next(d);
+    }
 }
 
 bool device_registry::ext_rrpc(const catalog::device_key& device) const {
@@ -111,11 +146,12 @@ void device_registry::flush(const catalog::device_key& device) {
     auto& waiting = it->second.waiting;
     if (!waiting.empty()) {
         const auto now = std::chrono::steady_clock::now();
-        std::erase_if(waiting, [&](const held& h) {
+        erase_held(waiting, [&](const held_message& h) {
             return h.until <= now ||
                    it->second.session->deliver(h.topic, h.payload, mqtt::qos::at_most_once, 0,
                                                false) != delivery::none;
         });
+        if (waiting.empty()) holding_.erase(device);
     }
     if (outbox_.size(device) == 0) return;
     auto& queue = outbox_.queue(device);

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -80,7 +81,15 @@ public:
 
     rrpc::presence presence_of(const catalog::device_key& device) const override;
     bool publish(const catalog::device_key& device, std::string_view topic,
-                 std::string_view payload, std::chrono::milliseconds hold) override;
+                 std::string_view payload, std::chrono::milliseconds hold,
+                 std::uint64_t message_id = 0) override;
+    void drop_held(const catalog::device_key& device, std::uint64_t message_id) override;
+    /// Drops held QoS 0 messages whose hold has passed (each second: they go even when their
+    /// device never subscribes, nor leaves).
+    void drop_expired_held();
+    /// QoS 0 messages held for a subscription, and their bytes (the metrics).
+    std::size_t held() const noexcept { return held_count_; }
+    std::size_t held_bytes() const noexcept { return held_bytes_; }
     bool ext_rrpc(const catalog::device_key& device) const override;
     bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                           std::string topic, std::string payload) override;
@@ -129,6 +138,8 @@ public:
     /// Forgets the sessions past `mqtt.session_expiry_s` without a login; logs and counts.
     void expire_sessions();
     const rrpc::kept_sessions& sessions() const noexcept { return sessions_; }
+    /// The store's writer is behind (store.max_queue_bytes): keep nothing more an outsider asks.
+    bool store_busy() const noexcept { return journal_.busy(); }
 
 private:
     /// The attachment's end: see attachment.
@@ -136,21 +147,28 @@ private:
                 rrpc::presence::state how);
 
     /// A QoS 0 message waiting for a subscription of the live session.
-    struct held {
+    struct held_message {
         std::string topic;
         std::string payload;
         std::chrono::steady_clock::time_point until;
+        std::uint64_t message_id = 0;
     };
+    /// Removes the entries of `waiting` that `gone` selects, keeping the counts.
+    template <class Pred>
+    void erase_held(std::vector<held_message>& waiting, Pred gone);
     /// At most this many QoS 0 messages wait per device, and at most mqtt.max_outbound_bytes of
     /// them (a sync call's are bounded by rrpc.max_pending_per_device before that).
     static constexpr std::size_t max_held = 256;
     struct entry {
         live_session* session = nullptr;
-        rrpc::presence last;        ///< valid when session is null
-        std::vector<held> waiting;  ///< for a subscription; only while a session is live
+        rrpc::presence last;                ///< valid when session is null
+        std::vector<held_message> waiting;  ///< for a subscription; only while a session is live
         std::optional<rrpc::session_info> last_session{};  ///< when session is null
     };
     std::unordered_map<catalog::device_key, entry, catalog::device_key_hash> devices_;
+    /// The devices with held messages (the sweep looks at them only).
+    std::unordered_set<catalog::device_key, catalog::device_key_hash> holding_;
+    std::size_t held_count_ = 0, held_bytes_ = 0;
     std::size_t online_ = 0;
     std::uint64_t presence_changes_ = 0;
     store::journal& journal_;

@@ -64,9 +64,9 @@ http::response malformed_response(const boost::system::error_code& ec, std::size
                       "The request is not valid HTTP/1.1: " + ec.message() + "."};
     if (ec == bhttp::error::header_limit)
         e = {431, "RequestHeaderFieldsTooLarge",
-             "The request line or headers are too large (at most " +
-                 std::to_string(header_limit) + " bytes in all, " +
-                 std::to_string(http::max_header_field_bytes) + " in one field)."};
+             "The request line or headers are too large (at most " + std::to_string(header_limit) +
+                 " bytes in all, " + std::to_string(http::max_header_field_bytes) +
+                 " in one field)."};
     if (ec == bhttp::error::body_limit)
         e = {413, "RequestEntityTooLarge", "The request body is too large."};
     return cloud_error(e, 11);
@@ -272,7 +272,8 @@ boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_bod
     } catch (const std::length_error&) {
         ec = bhttp::error::header_limit;
     } catch (const std::exception&) {
-        ec = bhttp::error::bad_alloc;  // reported as malformed: the connection ends, not the process
+        ec =
+            bhttp::error::bad_alloc;  // reported as malformed: the connection ends, not the process
     }
     return ec;
 }
@@ -283,12 +284,13 @@ boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_bod
 /// completion handler. At most one read's worth (64 KB) past what the parser needs is buffered.
 template <class Stream>
 asio::awaitable<boost::system::error_code> read_request(
-    Stream& stream, beast::flat_buffer& buffer,
-    bhttp::request_parser<bhttp::string_body>& parser, bool whole) {
+    Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
+    bool whole) {
     constexpr std::size_t read_min = 512, read_max = 64 * 1024;
     for (;;) {
         if (const auto ec = parse_buffered(parser, buffer)) co_return ec;
-        if (whole ? parser.is_done() : parser.is_header_done()) co_return boost::system::error_code{};
+        if (whole ? parser.is_done() : parser.is_header_done())
+            co_return boost::system::error_code{};
         const auto room =
             std::clamp<std::size_t>(buffer.capacity() - buffer.size(), read_min, read_max);
         const auto [ec, n] =
@@ -338,13 +340,14 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         if (ec) {
             count_read_limit(ctx, ec, in_header);
             if (is_parse_error(ec)) {
-                if (const auto before = ctx.malformed_lines.allow(address.to_string(),
-                                                                  clock::now()))
+                if (const auto before =
+                        ctx.malformed_lines.allow(address.to_string(), clock::now()))
                     ctx.log->info("event=http_malformed peer={} reason={}{}", peer,
                                   kit::logfmt_value(ec.message()),
                                   *before != 0 ? " suppressed_before=" + std::to_string(*before)
                                                : std::string{});
-                const auto res = malformed_response(ec, ctx.settings.max_header_bytes);  // named: GCC 12 and temporaries
+                const auto res = malformed_response(
+                    ec, ctx.settings.max_header_bytes);  // named: GCC 12 and temporaries
                 co_await send(stream, res);
                 co_await linger(stream);
             }

@@ -163,6 +163,13 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.counter("rrpcd_handler_failures_total",
               "Connections (or other work) ended by an unexpected exception; never the process.",
               m.handler_failures);
+    e.gauge("rrpcd_held_messages", "QoS 0 requests held for their device's subscription.",
+            m.held_messages);
+    e.gauge("rrpcd_held_bytes", "Payload bytes of the QoS 0 requests held for a subscription.",
+            m.held_bytes);
+    e.gauge("rrpcd_store_queued_bytes",
+            "Bytes of records waiting for the store's writer (bounded by store.max_queue_bytes).",
+            m.store_queued_bytes);
     e.counter("rrpcd_store_failed_writes_total",
               "Store transactions that failed; their callers were answered ServiceUnavailable.",
               m.store_failed_writes);

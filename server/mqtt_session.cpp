@@ -350,7 +350,18 @@ void mqtt_session::on_publish(mqtt::publish& p) {
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {
     std::vector<std::uint8_t> codes;
     codes.reserve(s.subscriptions.size());
+    // A clean=0 session's filters are written to the store: while its writer is behind, the
+    // SUBSCRIBE is refused (0x80 for each filter) rather than queued without bound.
+    const bool store_behind = !clean_ && ctx_.registry.store_busy();
+    if (store_behind && ctx_.counters.hit(kit::limit::store_queue))
+        ctx_.log->warn("event=limit_hit limit=store_queue pk={} dn={} count={}",
+                       device_->product_key, device_->device_name,
+                       ctx_.counters.count(kit::limit::store_queue));
     for (auto& sub : s.subscriptions) {
+        if (store_behind) {
+            codes.push_back(mqtt::suback_failure);
+            continue;
+        }
         if (!rrpc::device_may_access(*device_, sub.filter, rrpc::access::subscribe)) {
             ctx_.log->warn("event=subscribe_refused pk={} dn={} filter={}", device_->product_key,
                            device_->device_name, kit::logfmt_value(sub.filter));
@@ -364,6 +375,17 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
                     "event=limit_hit limit=mqtt_subscriptions pk={} dn={} held={} count={}",
                     device_->product_key, device_->device_name, state_.subscriptions(),
                     ctx_.counters.count(kit::limit::mqtt_subscriptions));
+            codes.push_back(mqtt::suback_failure);
+            continue;
+        }
+        if (!state_.holds(sub.filter) &&
+            state_.filter_bytes() + sub.filter.size() > ctx_.settings.max_subscription_bytes) {
+            if (ctx_.counters.hit(kit::limit::mqtt_subscription_bytes))
+                ctx_.log->warn(
+                    "event=limit_hit limit=mqtt_subscription_bytes pk={} dn={} held_bytes={} "
+                    "count={}",
+                    device_->product_key, device_->device_name, state_.filter_bytes(),
+                    ctx_.counters.count(kit::limit::mqtt_subscription_bytes));
             codes.push_back(mqtt::suback_failure);
             continue;
         }

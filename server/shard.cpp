@@ -29,7 +29,8 @@ std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
                                                 const std::shared_ptr<spdlog::logger>& log,
                                                 std::string& error) {
     if (s.store.path.empty()) return nullptr;
-    auto opened = store::sqlite_store::open(s.store.path, s.replies.retention, log);
+    auto opened =
+        store::sqlite_store::open(s.store.path, s.replies.retention, log, s.store.max_queue_bytes);
     if (opened) return std::move(*opened);
     error = std::move(opened.error());
     return nullptr;
@@ -219,13 +220,14 @@ boost::system::result<std::string, std::string> shard::listen(const char* name,
 void shard::start() {
     for (auto& hook : webhooks_) hook->start();
     asio::co_spawn(*io_, expire_sessions(), log_exception{log_.server});
-    asio::co_spawn(*io_, sample_console(), log_exception{log_.server});
+    asio::co_spawn(*io_, each_second(), log_exception{log_.server});
 }
 
-asio::awaitable<void> shard::sample_console() {
+asio::awaitable<void> shard::each_second() {
     asio::steady_timer tick{*io_};
     for (;;) {
         console_.sample();
+        registry_.drop_expired_held();
         tick.expires_after(std::chrono::seconds{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
     }
@@ -377,6 +379,9 @@ metrics_snapshot shard::metrics() const {
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.login_refused = mqtt_ctx_.login_refused;
     m.handler_failures = failures_;
+    m.held_messages = registry_.held();
+    m.held_bytes = registry_.held_bytes();
+    if (store_) m.store_queued_bytes = store_->queued_bytes();
     return m;
 }
 

@@ -106,8 +106,9 @@ private:
         tls_context context;
     };
     boost::asio::awaitable<void> accept(listener& l);
-    /// Each second, the console's chart takes the call counts.
-    boost::asio::awaitable<void> sample_console();
+    /// Each second: the console's chart takes the call counts, and held messages past their
+    /// hold go.
+    boost::asio::awaitable<void> each_second();
     /// What the console reads of the sessions and the process.
     struct console_view final : console::live_view {
         shard& s;

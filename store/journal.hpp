@@ -49,6 +49,10 @@ public:
     /// Resumes once everything recorded so far is on disk, or with why it could not be written
     /// (then none of the records since the last good sync may be; the caller answers an error).
     virtual boost::asio::awaitable<boost::system::error_code> sync() = 0;
+    /// True while what waits for the writer is past its bound (store.max_queue_bytes): the
+    /// callers refuse what an outsider asks to keep until it drains. Records are still taken
+    /// (the bound is checked where a request is admitted, not here).
+    virtual bool busy() const noexcept { return false; }
 };
 
 /// No store configured: messages live in memory only.

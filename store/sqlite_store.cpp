@@ -207,7 +207,7 @@ const boost::system::error_category& sqlite_category() noexcept {
 
 boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::open(
     const std::filesystem::path& path, std::chrono::seconds retention,
-    std::shared_ptr<spdlog::logger> log) {
+    std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes) {
     const auto fail = [&](sqlite3* db, std::string_view what) {
         std::string text =
             "store " + path.string() + ": " + std::string{what} + ": " + error_text(db);
@@ -307,17 +307,18 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         return fail_locked(fail(db, text));
     }
     return std::unique_ptr<sqlite_store>{
-        new sqlite_store(db, insert, remove, lock, retention, std::move(log))};
+        new sqlite_store(db, insert, remove, lock, retention, std::move(log), max_queue_bytes)};
 }
 
 sqlite_store::sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
                            int lock_fd, std::chrono::seconds retention,
-                           std::shared_ptr<spdlog::logger> log)
+                           std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes)
     : db_(db),
       lock_fd_(lock_fd),
       insert_message_(insert_message),
       delete_message_(delete_message),
       log_(std::move(log)),
+      max_queue_bytes_(max_queue_bytes),
       retention_(retention) {
     writer_ = std::thread{[this] { run_writer(); }};
 }
@@ -355,10 +356,12 @@ boost::system::result<std::vector<sqlite_store::stored_message>> sqlite_store::l
 
 void sqlite_store::message_accepted(const catalog::device_key& device,
                                     const rrpc::queued_message& message) {
-    enqueue([this, device, message, at = kit::unix_ms()] {
-        step(insert_message_, device.product_key, device.device_name, message.message_id,
-             message.topic, blob{message.payload}, at);
-    });
+    enqueue(
+        [this, device, message, at = kit::unix_ms()] {
+            step(insert_message_, device.product_key, device.device_name, message.message_id,
+                 message.topic, blob{message.payload}, at);
+        },
+        {}, urgency::durable, message.topic.size() + message.payload.size());
 }
 
 void sqlite_store::message_done(const catalog::device_key& device, std::uint64_t message_id) {
@@ -428,30 +431,68 @@ void sqlite_store::product_saved(const catalog::product_record& p) {
 }
 
 void sqlite_store::call_saved(const rrpc::call_record& r) {
-    enqueue([this, r] {
-        write(
-            "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
-            "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            r.message_id, static_cast<int>(r.kind), r.device.product_key, r.device.device_name,
-            r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state), r.reply_topic,
-            blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
-    });
+    const auto bytes = r.topic.size() + r.request.size() + r.reply_topic.size() + r.reply.size();
+    enqueue(
+        [this, r] {
+            write(
+                "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
+                "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                r.message_id, static_cast<int>(r.kind), r.device.product_key, r.device.device_name,
+                r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state), r.reply_topic,
+                blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
+        },
+        {}, urgency::durable, bytes);
 }
 
 void sqlite_store::session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
                                  urgency u) {
+    session_pending(device, s, u);
+}
+
+void sqlite_store::session_pending(const catalog::device_key& device,
+                                   std::optional<rrpc::kept_session> s, urgency u) {
+    std::size_t bytes = 64;
+    if (s)
+        for (const auto& [filter, qos] : s->filters) bytes += filter.size() + 16;
+    bool queue_job = false;
+    {
+        const std::lock_guard lock{mutex_};
+        auto [it, fresh] = sessions_pending_.try_emplace(device);
+        jobs_bytes_ = jobs_bytes_ - it->second.bytes + bytes;
+        queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
+        it->second = {std::move(s), bytes};
+        queue_job = fresh;  // else the job already queued writes this newer snapshot
+    }
+    if (queue_job)
+        enqueue([this, device] { write_session(device); }, {}, u);
+    else if (u == urgency::durable)
+        enqueue([] {}, {}, u);  // wakes the writer for the snapshot already queued
+}
+
+void sqlite_store::write_session(const catalog::device_key& device) {
+    std::optional<rrpc::kept_session> s;
+    {
+        const std::lock_guard lock{mutex_};
+        const auto it = sessions_pending_.find(device);
+        if (it == sessions_pending_.end()) return;
+        s = std::move(it->second.session);
+        jobs_bytes_ -= it->second.bytes;
+        queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
+        sessions_pending_.erase(it);
+    }
+    if (!s) {
+        write("DELETE FROM sessions WHERE product_key = ? AND device_name = ?", device.product_key,
+              device.device_name);
+        return;
+    }
     boost::json::array filters;
-    for (const auto& [filter, qos] : s.filters)
+    for (const auto& [filter, qos] : s->filters)
         filters.push_back(boost::json::array{boost::json::string{filter}, static_cast<int>(qos)});
-    enqueue(
-        [this, device, text = boost::json::serialize(filters), at = s.last_seen_ms] {
-            write(
-                "INSERT OR REPLACE INTO sessions (product_key, device_name, filters, "
-                "last_seen_ms) VALUES (?, ?, ?, ?)",
-                device.product_key, device.device_name, text, at);
-        },
-        {}, u);
+    write(
+        "INSERT OR REPLACE INTO sessions (product_key, device_name, filters, "
+        "last_seen_ms) VALUES (?, ?, ?, ?)",
+        device.product_key, device.device_name, boost::json::serialize(filters), s->last_seen_ms);
 }
 
 void sqlite_store::webhook_queued(std::string_view hook, std::uint64_t message_id,
@@ -462,7 +503,7 @@ void sqlite_store::webhook_queued(std::string_view hook, std::uint64_t message_i
                 "INSERT INTO webhook_queue (hook, message_id, queued_ms, body) VALUES (?, ?, ?, ?)",
                 hook, static_cast<std::int64_t>(message_id), queued_ms, body);
         },
-        {}, urgency::lazy);
+        {}, urgency::lazy, hook.size() + body.size());
 }
 
 void sqlite_store::webhook_done(std::string_view hook, std::uint64_t message_id) {
@@ -500,10 +541,7 @@ void sqlite_store::probe() {
 }
 
 void sqlite_store::session_deleted(const catalog::device_key& device) {
-    enqueue([this, device] {
-        write("DELETE FROM sessions WHERE product_key = ? AND device_name = ?", device.product_key,
-              device.device_name);
-    });
+    session_pending(device, std::nullopt, urgency::durable);
 }
 
 boost::system::result<std::vector<std::pair<catalog::device_key, rrpc::kept_session>>>
@@ -658,11 +696,14 @@ asio::awaitable<boost::system::error_code> sqlite_store::sync() {
     co_return pending->ec;
 }
 
-void sqlite_store::enqueue(job work, done_fn done, urgency u) {
+void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes) {
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
+        jobs_bytes_ += bytes;
+        jobs_queued_bytes_ += bytes;
+        queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
         const auto seq = queued_++;
         if (done) {
             done_.push_back({since_waiter_, std::move(done)});
@@ -690,6 +731,11 @@ void sqlite_store::run_writer() {
             std::swap(jobs, jobs_);
             std::swap(done, done_);
             urgent_ = false;
+            // The batch's own records leave the bound's count now (its session snapshots when
+            // their jobs take them).
+            jobs_bytes_ -= jobs_queued_bytes_;
+            jobs_queued_bytes_ = 0;
+            queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
         }
         boost::system::error_code ec;
         {

@@ -15,8 +15,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -41,9 +43,10 @@ public:
     /// store), checks the file (PRAGMA quick_check) and migrates; the error names the file and
     /// what to do.
     /// Call records older than `retention` are deleted (checked once a minute).
+    /// What waits for the writer past `max_queue_bytes` makes busy() true.
     static boost::system::result<std::unique_ptr<sqlite_store>, std::string> open(
         const std::filesystem::path& path, std::chrono::seconds retention,
-        std::shared_ptr<spdlog::logger> log);
+        std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes = 64u << 20);
     sqlite_store(const sqlite_store&) = delete;
     sqlite_store& operator=(const sqlite_store&) = delete;
     /// Writes what is still queued, stops the writer and closes the database; sync() waiters
@@ -100,6 +103,13 @@ public:
                         std::string_view body) override;
     void webhook_done(std::string_view hook, std::uint64_t message_id) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
+    bool busy() const noexcept override {
+        return queued_bytes_.load(std::memory_order_relaxed) > max_queue_bytes_;
+    }
+    /// Bytes of records waiting for the writer (any thread).
+    std::size_t queued_bytes() const noexcept {
+        return queued_bytes_.load(std::memory_order_relaxed);
+    }
 
     /// False from a failed transaction until one writes again; any thread.
     bool writable() const noexcept { return !failing_.load(std::memory_order_relaxed); }
@@ -124,10 +134,18 @@ private:
     using done_fn = std::function<void(boost::system::error_code)>;
 
     sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
-                 int lock_fd, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log);
+                 int lock_fd, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log,
+                 std::size_t max_queue_bytes);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
-    /// that ran `work` ended, with its outcome.
-    void enqueue(job work, done_fn done = {}, urgency u = urgency::durable);
+    /// that ran `work` ended, with its outcome. `bytes`: what the job holds (the queue's bound).
+    void enqueue(job work, done_fn done = {}, urgency u = urgency::durable, std::size_t bytes = 0);
+    /// The device's session as it is to be written (nullopt: deleted), replacing one that waits
+    /// for the writer: a device that changes its subscriptions many times between two batches
+    /// costs one pending snapshot, never a queue of them.
+    void session_pending(const catalog::device_key& device, std::optional<rrpc::kept_session> s,
+                         urgency u);
+    /// Writer thread: writes the device's pending snapshot (taken out of the map).
+    void write_session(const catalog::device_key& device);
     void run_writer();
     /// Runs the jobs in one transaction; any failed statement, or a failed COMMIT, rolls the
     /// whole batch back and is its outcome.
@@ -158,7 +176,18 @@ private:
         done_fn done;
     };
     std::vector<waiter> done_;
-    std::uint64_t queued_ = 0;        ///< jobs enqueued so far (under mutex_)
+    std::uint64_t queued_ = 0;  ///< jobs enqueued so far (under mutex_)
+    /// Session snapshots waiting for the writer, one per device (under mutex_), and their bytes.
+    struct pending_session {
+        std::optional<rrpc::kept_session> session;
+        std::size_t bytes = 0;
+    };
+    std::unordered_map<catalog::device_key, pending_session, catalog::device_key_hash>
+        sessions_pending_;
+    std::size_t jobs_bytes_ = 0;  ///< bytes held by jobs_ and sessions_pending_ (under mutex_)
+    std::size_t jobs_queued_bytes_ = 0;  ///< of which jobs_'s own (under mutex_)
+    std::size_t max_queue_bytes_;
+    std::atomic<std::size_t> queued_bytes_{0};  ///< jobs_bytes_, for busy() on any thread
     std::uint64_t since_waiter_ = 0;  ///< the first job after the latest waiter (under mutex_)
     boost::system::error_code last_failure_;  ///< writer thread
     bool stopping_ = false;

@@ -62,3 +62,18 @@ TEST_CASE("at capacity a blocked guesser is not pushed out by a flood of new nam
     backoff.failed({make_address("10.9.9.8"), "n99999"}, later);
     CHECK(backoff.blocked({make_address("10.9.9.8"), "n99999"}, later));
 }
+
+TEST_CASE("a pair is kept as a fixed-size digest of its name, whatever the name's length",
+          "[catalog]") {
+    rrpcd::config::login_backoff_settings settings;
+    settings.failures = 1;
+    login_backoff backoff{settings};
+    const login_backoff::clock::time_point t0{std::chrono::hours{1}};
+    const std::string long_name(1'500'000, 'k');
+    const login_backoff::who a{make_address("10.0.0.1"), long_name};
+    static_assert(sizeof(login_backoff::who) <= 64, "no name bytes are held");
+    backoff.failed(a, t0);
+    CHECK(backoff.blocked(login_backoff::who{make_address("10.0.0.1"), long_name}, t0));
+    CHECK_FALSE(backoff.blocked(login_backoff::who{make_address("10.0.0.1"), long_name + "x"}, t0));
+    CHECK_FALSE(backoff.blocked(login_backoff::who{make_address("10.0.0.2"), long_name}, t0));
+}

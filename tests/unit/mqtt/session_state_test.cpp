@@ -51,3 +51,15 @@ TEST_CASE("a PUBACK hands back the message id it acknowledges, once", "[mqtt]") 
     CHECK(s.acknowledged(1) == 1001u);
     CHECK(s.in_flight() == 0);
 }
+
+TEST_CASE("session_state counts the bytes of the filters it holds", "[mqtt]") {
+    session_state s;
+    s.subscribe("/a/b", qos::at_most_once);
+    s.subscribe("/a/b", qos::at_least_once);  // the same filter: its QoS changes, not its bytes
+    s.subscribe("/c/d/e", qos::at_most_once);
+    CHECK(s.filter_bytes() == 10);
+    const std::string gone[] = {"/a/b", "/never"};
+    s.unsubscribe(gone);
+    CHECK(s.filter_bytes() == 6);
+    CHECK(s.subscriptions() == 1);
+}

@@ -25,7 +25,7 @@ struct gateway_stub final : device_gateway {
     }
     bool ext_rrpc(const device_key&) const override { return false; }
     bool publish(const device_key&, std::string_view topic, std::string_view,
-                 std::chrono::milliseconds) override {
+                 std::chrono::milliseconds, std::uint64_t) override {
         topics.emplace_back(topic);
         return online;
     }

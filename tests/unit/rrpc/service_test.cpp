@@ -33,11 +33,13 @@ struct fake_gateway final : device_gateway {
     }
     bool ext_rrpc(const device_key&) const override { return false; }
     bool publish(const device_key& d, std::string_view topic, std::string_view payload,
-                 std::chrono::milliseconds) override {
+                 std::chrono::milliseconds, std::uint64_t) override {
         sent.push_back({d, std::string{topic}, std::string{payload}});
         return presence_of(d).link == presence::state::connected;
     }
     std::vector<std::uint64_t> reliable;  ///< MessageIds queued at QoS 1
+    std::vector<std::uint64_t> dropped;   ///< MessageIds whose held request was taken back
+    void drop_held(const device_key&, std::uint64_t id) override { dropped.push_back(id); }
     void withdraw(const device_key&, std::uint64_t) override {}
     bool publish_reliably(const device_key& d, std::uint64_t id, std::string topic,
                           std::string payload) override {
@@ -126,6 +128,8 @@ TEST_CASE("no reply within Timeout is TIMEOUT", "[rrpc]") {
     const auto id = std::stoull(topic.substr(topic.rfind('/') + 1));
     f.svc.on_reply(f.dev, response_topic(f.dev, id), id, "late");
     CHECK(f.svc.stats().dropped_replies == 1);
+    // Its request, had it been held for a subscription, was taken back when the call ended.
+    CHECK(f.gateway.dropped == std::vector<std::uint64_t>{id});
 }
 
 TEST_CASE("a device without a session is OFFLINE, a silent one HALFCONN, without publishing",
