@@ -14,7 +14,9 @@ const device_record& device_directory::add(device_record record) {
     if (record.iot_id.empty()) record.iot_id = iot_id_of(record.key);
     by_iot_id_.insert_or_assign(record.iot_id, record.key);
     auto key = record.key;
-    return devices_.insert_or_assign(std::move(key), std::move(record)).first->second;
+    const auto& kept = devices_.insert_or_assign(std::move(key), std::move(record)).first->second;
+    ordered_.insert(&kept);
+    return kept;
 }
 
 const device_record* device_directory::find(const device_key& key) const noexcept {
@@ -31,24 +33,28 @@ bool device_directory::remove(const device_key& key) {
     const auto it = devices_.find(key);
     if (it == devices_.end()) return false;
     by_iot_id_.erase(it->second.iot_id);
+    ordered_.erase(&it->second);
     devices_.erase(it);
     return true;
 }
 
 std::vector<const device_record*> device_directory::of_product(std::string_view product_key) const {
     std::vector<const device_record*> out;
-    for (const auto& [key, record] : devices_)
-        if (key.product_key == product_key) out.push_back(&record);
-    std::sort(out.begin(), out.end(),
-              [](const auto* a, const auto* b) { return a->key.device_name < b->key.device_name; });
+    for (auto it = ordered_.lower_bound(device_key{std::string{product_key}, {}});
+         it != ordered_.end() && (*it)->key.product_key == product_key; ++it)
+        out.push_back(*it);
     return out;
 }
 
 std::vector<std::string> device_directory::products() const {
     std::vector<std::string> out;
     for (const auto& [key, p] : products_) out.push_back(key);
-    for (const auto& [key, d] : devices_)
-        if (!products_.contains(key.product_key)) out.push_back(key.product_key);
+    // A product known only from its devices' keys: one look per product, not per device.
+    for (auto it = ordered_.begin(); it != ordered_.end();) {
+        const auto& pk = (*it)->key.product_key;
+        if (!products_.contains(pk)) out.push_back(pk);
+        it = ordered_.lower_bound(device_key{pk + '\0', {}});  // the next product's first
+    }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;

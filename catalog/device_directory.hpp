@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,6 +50,27 @@ public:
     const device_record* find_by_iot_id(std::string_view iot_id) const noexcept;
     /// The devices of a product, by name.
     std::vector<const device_record*> of_product(std::string_view product_key) const;
+
+    /// Every device in the order of its key (ProductKey, then DeviceName): an index, so that a
+    /// page of a long list costs its page, not a pass over every device.
+    struct by_key {
+        using is_transparent = void;
+        bool operator()(const device_record* a, const device_record* b) const noexcept {
+            return less(a->key, b->key);
+        }
+        bool operator()(const device_record* a, const device_key& b) const noexcept {
+            return less(a->key, b);
+        }
+        bool operator()(const device_key& a, const device_record* b) const noexcept {
+            return less(a, b->key);
+        }
+        static bool less(const device_key& a, const device_key& b) noexcept {
+            return a.product_key != b.product_key ? a.product_key < b.product_key
+                                                  : a.device_name < b.device_name;
+        }
+    };
+    using ordered_index = std::set<const device_record*, by_key>;
+    const ordered_index& ordered() const noexcept { return ordered_; }
     /// The IotId a device gets: 20 hex digits of SHA-256 of `pk/dn`, stable across restarts.
     static std::string iot_id_of(const device_key& key);
     std::size_t size() const noexcept { return devices_.size(); }
@@ -60,6 +82,7 @@ public:
 
 private:
     std::unordered_map<device_key, device_record, device_key_hash> devices_;
+    ordered_index ordered_;  ///< the records of devices_ (which never move), by key
     std::unordered_map<std::string, device_key> by_iot_id_;
     std::map<std::string, product_record, std::less<>> products_;
 };

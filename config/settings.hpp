@@ -132,9 +132,13 @@ struct webhook {
 
 /// Where async replies go and how long call outcomes are kept.
 struct replies_settings {
-    std::chrono::seconds retention{3600};   ///< outcomes kept for lookup
-    std::size_t max_records = 100'000;      ///< sync calls' outcomes: at most this many (a cache)
-    std::size_t max_async_calls = 100'000;  ///< async calls kept for retention; more are refused
+    std::chrono::seconds retention{3600};      ///< outcomes kept for lookup
+    std::size_t max_records = 100'000;         ///< ended calls kept in memory for lookup (a cache)
+    std::size_t max_record_bytes = 64u << 20;  ///< their bytes
+    /// Async calls an access key may have waiting for their answer, and their bytes; one more
+    /// is refused (an answered one no longer counts: its outcome is in the store).
+    std::size_t max_async_calls = 100'000;
+    std::size_t max_async_bytes = 256u << 20;
     std::size_t max_queued =
         10'000;  ///< per webhook / stream subscriber before the oldest is dropped
     std::size_t max_queued_bytes =

@@ -137,6 +137,47 @@ json::object describe_call(const rrpc::call_record& r) {
     return o;
 }
 
+/// At most the first 48 bytes of a payload, as text when they are printable ASCII, else as hex
+/// (`0x…`): what a list shows (the whole payload is on the call's own page).
+std::string preview(std::string_view bytes) {
+    constexpr std::size_t text_max = 48, hex_max = 24;
+    const auto head = bytes.substr(0, text_max);
+    const bool text = std::ranges::all_of(head, [](char c) {
+        return (c >= 0x20 && c < 0x7F) || c == '\n' || c == '\r' || c == '\t';
+    });
+    if (text) return std::string{head} + (bytes.size() > text_max ? "…" : "");
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out = "0x";
+    for (const char c : bytes.substr(0, hex_max)) {
+        const auto b = static_cast<unsigned char>(c);
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out + (bytes.size() > hex_max ? "…" : "");
+}
+
+/// One call as a list shows it: what and when, sizes and previews, never whole payloads.
+json::object summarize_call(const rrpc::call_record& r) {
+    json::object o{{"MessageId", std::to_string(r.message_id)},
+                   {"Kind", rrpc::to_string(r.kind)},
+                   {"Status", rrpc::to_string(r.state)},
+                   {"ProductKey", r.device.product_key},
+                   {"DeviceName", r.device.device_name},
+                   {"Topic", r.topic},
+                   {"CreatedAt", ms_of(r.created)},
+                   {"RequestBytes", r.request.size()},
+                   {"RequestPreview", preview(r.request)}};
+    if (!r.identifier.empty()) o["Identifier"] = r.identifier;
+    if (r.published != rrpc::call_record::clock::time_point{})
+        o["PublishedAt"] = ms_of(r.published);
+    if (r.state != rrpc::call_state::pending) o["FinishedAt"] = ms_of(r.finished);
+    if (r.state == rrpc::call_state::replied) {
+        o["ReplyBytes"] = r.reply.size();
+        o["ReplyPreview"] = preview(r.reply);
+    }
+    return o;
+}
+
 /// A query's decoded parameters (Boost.URL); nullopt when the target is not valid.
 std::optional<site::query> query_of(std::string_view target) {
     const auto u = boost::urls::parse_origin_form(target);
@@ -351,27 +392,43 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
     };
     if (path == "overview") return overview();
     if (path == "devices") {
-        const auto size = std::clamp<std::size_t>(number("size", 20), 1, max_page_size);
-        const auto page = number("page", 1);
-        if (page == 0) return http::api_error{400, "Console.InvalidPage", "Pages count from 1."};
-        return devices_page(boost::algorithm::to_lower_copy(std::string{param(q, "q")}),
-                            param(q, "status"), page, size);
+        device_query wanted;
+        wanted.size = std::clamp<std::size_t>(number("size", 20), 1, max_page_size);
+        wanted.prefix = param(q, "q");
+        wanted.status = param(q, "status");
+        wanted.product_key = param(q, "productKey");
+        if (const auto after = param(q, "after"); !after.empty()) {
+            const auto slash = after.find('/');
+            if (slash == std::string_view::npos)
+                return http::api_error{400, "Console.InvalidCursor",
+                                       "after is a ProductKey/DeviceName."};
+            wanted.after = {std::string{after.substr(0, slash)},
+                            std::string{after.substr(slash + 1)}};
+        }
+        return devices_page(wanted);
     }
-    const auto limit = std::clamp<std::size_t>(number("limit", 50), 1, 500);
+    const auto limit = std::clamp<std::size_t>(number("limit", 50), 1, max_page_size);
     const catalog::device_key key{std::string{param(q, "productKey")},
                                   std::string{param(q, "deviceName")}};
-    if (path == "calls" && key.product_key.empty())
-        return json::object{{"calls", recent_calls(limit, nullptr)}};
-    if (path == "device" || path == "calls") {
+    if (path == "calls") {
+        const auto before = kit::parse_whole<std::uint64_t>(param(q, "before")).value_or(0);
+        if (key.product_key.empty())
+            return calls_page(nullptr, param(q, "kind"), param(q, "status"), before, limit);
+        if (devices_.find(key) == nullptr)
+            return http::api_error{404, "Console.DeviceNotFound", "No such device."};
+        return calls_page(&key, param(q, "kind"), param(q, "status"), before, limit);
+    }
+    if (path == "device") {
         const auto* r = devices_.find(key);
         if (r == nullptr) return http::api_error{404, "Console.DeviceNotFound", "No such device."};
-        if (path == "calls") return json::object{{"calls", recent_calls(limit, &key)}};
-        return device_page(*r, recent_calls(limit, &key));
+        auto calls = calls_page(&key, {}, {}, 0, limit);
+        return device_page(*r, std::move(calls["calls"].as_array()));
     }
     if (path == "call") {
+        // The call's whole record, payloads included: from memory, or from the store.
         const auto id = kit::parse_whole<std::uint64_t>(param(q, "id"));
-        const auto* r = id ? calls_.find(*id) : nullptr;
-        if (r == nullptr)
+        const auto r = id ? calls_.lookup(*id) : std::nullopt;
+        if (!r)
             return http::api_error{
                 404, "Console.CallNotFound",
                 "No call with this MessageId is kept (a number of up to 20 digits)."};
@@ -399,28 +456,63 @@ json::object site::device_row(const catalog::device_record& r) const {
             {"clean", link ? json::value(link->clean) : json::value{}}};
 }
 
-json::object site::devices_page(const std::string& q, std::string_view status, std::size_t page,
-                                std::size_t size) const {
+json::object site::devices_page(const device_query& wanted) const {
+    // The directory's index in key order, from the cursor on: a page costs its rows and at
+    // most `scan` records looked at, never a pass over every device.
+    constexpr std::size_t scan = 5000;
+    const auto& index = devices_.ordered();
+    const auto status_ok = [&](const catalog::device_record& r) {
+        return wanted.status.empty() || wanted.status == status_of(r, live_.online(r.key));
+    };
     json::array rows;
-    std::size_t total = 0;
-    for (const auto& pk : devices_.products()) {
-        for (const auto* r : devices_.of_product(pk)) {
-            if (!status.empty() && status != status_of(*r, live_.online(r->key))) continue;
-            if (!q.empty()) {
-                const auto hay =
-                    boost::algorithm::to_lower_copy(r->key.product_key + "/" + r->key.device_name +
-                                                    " " + r->nickname + " " + r->iot_id);
-                if (hay.find(q) == std::string::npos) continue;
-            }
-            ++total;
-            if (total > (page - 1) * size && total <= page * size) rows.push_back(device_row(*r));
+    std::optional<catalog::device_key> next;
+    std::size_t looked = 0;
+    const auto visit = [&](const catalog::device_record& r) {
+        if (rows.size() == wanted.size || looked == scan) {
+            next = r.key;  // where the next page starts
+            return false;
+        }
+        ++looked;
+        if (status_ok(r)) rows.push_back(device_row(r));
+        return true;
+    };
+    // By IotId (exact), or device names starting with the prefix (in one product, or in each).
+    if (const auto* by_id =
+            wanted.prefix.empty() ? nullptr : devices_.find_by_iot_id(wanted.prefix);
+        by_id != nullptr && wanted.after.product_key.empty()) {
+        if (wanted.product_key.empty() || by_id->key.product_key == wanted.product_key)
+            visit(*by_id);
+    } else {
+        const auto products = wanted.product_key.empty()
+                                  ? devices_.products()
+                                  : std::vector<std::string>{std::string{wanted.product_key}};
+        for (const auto& pk : products) {
+            if (!wanted.after.product_key.empty() && pk < wanted.after.product_key) continue;
+            auto it = index.lower_bound(catalog::device_key{pk, std::string{wanted.prefix}});
+            if (const auto past = index.upper_bound(wanted.after);
+                pk == wanted.after.product_key && it != index.end() &&
+                (past == index.end() || index.key_comp()(*it, *past)))
+                it = past;  // the page goes on after the cursor
+            bool more = true;
+            for (; it != index.end() && (*it)->key.product_key == pk &&
+                   (*it)->key.device_name.starts_with(wanted.prefix);
+                 ++it)
+                if (!(more = visit(**it))) break;
+            if (!more) break;
         }
     }
-    return {{"total", total},
-            {"page", page},
-            {"size", size},
-            {"devices", std::move(rows)},
-            {"presenceChanges", live_.now().presence_changes}};
+    // A total only where it costs nothing: the whole list, or the devices online.
+    json::value total;
+    if (wanted.prefix.empty() && wanted.product_key.empty()) {
+        if (wanted.status.empty()) total = devices_.size();
+        if (wanted.status == "ONLINE") total = live_.now().online;
+    }
+    return {
+        {"total", total},
+        {"size", wanted.size},
+        {"devices", std::move(rows)},
+        {"next", next ? json::value(next->product_key + "/" + next->device_name) : json::value{}},
+        {"presenceChanges", live_.now().presence_changes}};
 }
 
 json::object site::device_page(const catalog::device_record& r, json::array calls) const {
@@ -448,12 +540,38 @@ json::object site::device_page(const catalog::device_record& r, json::array call
     return o;
 }
 
-json::array site::recent_calls(std::size_t limit, const catalog::device_key* of) const {
+json::object site::calls_page(const catalog::device_key* of, std::string_view kind,
+                              std::string_view status, std::uint64_t before,
+                              std::size_t limit) const {
+    // Newest first from the cursor, looking at a bounded number of calls per request: a filter
+    // that matches little answers with what it found and where to go on (`next`).
+    const auto page = calls_.recent(
+        limit,
+        [&](const rrpc::call_record& c) {
+            return (of == nullptr || c.device == *of) &&
+                   (kind.empty() || rrpc::to_string(c.kind) == kind) &&
+                   (status.empty() || rrpc::to_string(c.state) == status);
+        },
+        before);
     json::array out;
-    for (const auto* c : calls_.recent(
-             limit, [&](const rrpc::call_record& c) { return of == nullptr || c.device == *of; }))
-        out.push_back(describe_call(*c));
-    return out;
+    for (const auto* c : page.calls) out.push_back(summarize_call(*c));
+    return {{"calls", std::move(out)},
+            {"next", page.next != 0 ? json::value(std::to_string(page.next)) : json::value{}}};
+}
+
+std::optional<std::string> site::calls_event(std::uint64_t& seen) const {
+    // What started or ended since this stream's last tick, newest first, at most a page: the
+    // Calls page updates from it instead of reading its list again.
+    const auto changed = calls_.changed_since(seen, max_page_size);
+    if (changed.seq == seen) return std::nullopt;
+    seen = changed.seq;
+    json::array out;
+    for (const auto id : changed.ids)
+        if (const auto* c = calls_.find(id)) out.push_back(summarize_call(*c));
+    return "event: calls\ndata: " +
+           json::serialize(
+               json::object{{"calls", std::move(out)}, {"truncated", changed.truncated}}) +
+           "\n\n";
 }
 
 json::object site::model_page(std::string_view product_key) const {

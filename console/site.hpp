@@ -87,6 +87,9 @@ public:
     void sample();
     /// The overview's JSON (`GET /console/api/overview`, and each second on the event stream).
     std::string overview_json();
+    /// An `event: calls` with the calls that started or ended since `seen` (a stream's own
+    /// cursor in the call log's changes, moved on), or nothing when none did.
+    std::optional<std::string> calls_event(std::uint64_t& seen) const;
 
     /// A query's decoded parameters, in order.
     using query = std::vector<std::pair<std::string, std::string>>;
@@ -97,12 +100,21 @@ private:
     boost::system::result<boost::json::value, http::api_error> answer_read(std::string_view path,
                                                                            const query& q);
     boost::json::object device_row(const catalog::device_record& r) const;
-    boost::json::object devices_page(const std::string& q, std::string_view status,
-                                     std::size_t page, std::size_t size) const;
+    /// A page of the device list: names starting with `prefix` (or the device whose IotId it
+    /// is), in one product or all, of one status or any, after the cursor.
+    struct device_query {
+        std::string_view prefix, status, product_key;
+        catalog::device_key after;
+        std::size_t size = 20;
+    };
+    boost::json::object devices_page(const device_query& wanted) const;
     boost::json::object device_page(const catalog::device_record& r,
                                     boost::json::array calls) const;
-    /// The newest calls (of one device, or of all when `of` is null).
-    boost::json::array recent_calls(std::size_t limit, const catalog::device_key* of) const;
+    /// A page of calls, newest first (of one device, or of all when `of` is null), of a kind
+    /// and a status when given, created before the call `before` (0: the newest).
+    boost::json::object calls_page(const catalog::device_key* of, std::string_view kind,
+                                   std::string_view status, std::uint64_t before,
+                                   std::size_t limit) const;
     boost::json::object model_page(std::string_view product_key) const;
     boost::asio::awaitable<http::response> api_call(const request& req, std::string_view path,
                                                     std::string_view peer,

@@ -19,7 +19,7 @@ constexpr std::array<action, 22> table{{
     {"GetDeviceStatus", get_device_status},
     {"GetThingModelTsl", get_thing_model_tsl},
     {"InvokeThingService", invoke_thing_service, qps_class::invoke_thing_service},
-    {"InvokeThingsService", invoke_things_service, qps_class::invoke_thing_service},
+    {"InvokeThingsService", invoke_things_service, qps_class::invoke_thing_service, true},
     {"Pub", pub_action},
     {"QueryDevice", query_device},
     {"QueryDeviceByStatus", query_device_by_status},
@@ -31,7 +31,7 @@ constexpr std::array<action, 22> table{{
     {"RRpc", rrpc_action, qps_class::rrpc},
     {"RegisterDevice", register_device},
     {"SetDeviceProperty", set_device_property, qps_class::invoke_thing_service},
-    {"SetDevicesProperty", set_devices_property, qps_class::invoke_thing_service},
+    {"SetDevicesProperty", set_devices_property, qps_class::invoke_thing_service, true},
 }};
 
 }  // namespace
@@ -46,6 +46,15 @@ const action* find_action(std::string_view name) noexcept {
         std::lower_bound(all.begin(), all.end(), name,
                          [](const action& a, std::string_view n) { return a.name < n; });
     return it != all.end() && it->name == name ? &*it : nullptr;
+}
+
+std::uint32_t qps_cost(const action& a, const request_params& params) {
+    if (!a.batch) return 1;
+    std::uint32_t named = 0;
+    for (const auto& list : {&params.query, &params.form})
+        for (const auto& [name, value] : *list)
+            if (name.starts_with("DeviceName.") && named < 101) ++named;
+    return std::max<std::uint32_t>(named, 1);
 }
 
 api_error not_kept(action_context& ctx, const catalog::device_key& device,

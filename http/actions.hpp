@@ -54,6 +54,7 @@ struct action_context {
     api_services& services;
     const api_limits& limits;
     spdlog::logger& log;
+    std::string_view caller{};  ///< the AccessKeyId that signed it (async budgets are per key)
 };
 
 /// A successful action's body (without RequestId/Success).
@@ -65,13 +66,19 @@ using action_result = boost::system::result<reply, api_error>;
 /// Which of an access key's QPS limits an action counts against (the cloud's classes).
 enum class qps_class : std::uint8_t { none, rrpc, async_rrpc, invoke_thing_service };
 
-/// One action of the API: its name as the SDKs send it, its handler, its QPS class.
+/// One action of the API: its name as the SDKs send it, its handler, its QPS class, and
+/// whether it is a batch (it costs one QPS token per device it names, not one per request).
 struct action {
     std::string_view name;
     boost::asio::awaitable<action_result> (*handler)(action_context& ctx,
                                                      const request_params& params);
     qps_class qps = qps_class::none;
+    bool batch = false;
 };
+
+/// What a request costs against its QPS limit: 1, or for a batch action the devices it names
+/// (`DeviceName.N` parameters, at least 1; past 100 the action refuses anyway).
+std::uint32_t qps_cost(const action& a, const request_params& params);
 
 /// Every action, sorted by name (the dispatch table).
 std::span<const action> actions() noexcept;

@@ -196,10 +196,13 @@ asio::awaitable<action_result> api::run(const caller& who, std::string_view acti
                                         const request_params& params) {
     const auto* found = find_action(action);
     if (found == nullptr) co_return gateway::invalid_action(std::string{action.substr(0, 64)});
-    if (!limiter_.allow(who.access_key_id, action, qps_of(who, found->qps),
-                        rate_limiter::clock::now()))
+    // One bucket per key and QPS class: InvokeThingService, its batch form and
+    // SetDeviceProperty draw from the same `qps_invoke_thing_service`.
+    if (!limiter_.allow(who.access_key_id, std::to_string(static_cast<int>(found->qps)),
+                        qps_of(who, found->qps), rate_limiter::clock::now(),
+                        qps_cost(*found, params)))
         co_return gateway::throttled();
-    action_context ctx{services_, limits_, *log_};
+    action_context ctx{services_, limits_, *log_, who.access_key_id};
     co_return co_await found->handler(ctx, params);
 }
 

@@ -38,8 +38,9 @@ json::object describe(const rrpc::call_record& record) {
 asio::awaitable<action_result> query_message_info(action_context& ctx,
                                                   const request_params& params) {
     const auto id = kit::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
-    const auto* record = id ? ctx.services.calls.find(*id) : nullptr;
-    if (record == nullptr)
+    // From memory, or past its cache from the store (an async call's outcome).
+    const auto record = id ? ctx.services.calls.lookup(*id) : std::nullopt;
+    if (!record)
         co_return business("iot.messagebroker.MessageNotExist",
                            "No message with this UniMsgId is kept.");
     json::object message;
@@ -67,8 +68,8 @@ action_result api::v1_call(const request& req, std::string_view path) {
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");
     const auto id = kit::parse_whole<std::uint64_t>(path.substr(prefix.size()));
-    const auto* record = id ? services_.calls.find(*id) : nullptr;
-    if (record == nullptr) return gateway::not_found("The call");
+    const auto record = id ? services_.calls.lookup(*id) : std::nullopt;
+    if (!record) return gateway::not_found("The call");
     return reply{describe(*record)};
 }
 

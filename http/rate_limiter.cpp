@@ -5,7 +5,7 @@
 namespace rrpcd::http {
 
 bool rate_limiter::allow(std::string_view key_id, std::string_view action, std::uint32_t qps,
-                         clock::time_point now) {
+                         clock::time_point now, std::uint32_t cost) {
     if (qps == 0) return true;
     std::string key{key_id};
     key += '\n';
@@ -15,8 +15,8 @@ bool rate_limiter::allow(std::string_view key_id, std::string_view action, std::
     const std::chrono::duration<double> elapsed = now - b.at;
     b.tokens = std::min<double>(qps, b.tokens + elapsed.count() * qps);
     b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
 }
 

@@ -14,9 +14,10 @@ class rate_limiter {
 public:
     using clock = std::chrono::steady_clock;
 
-    /// True when the call may go ahead; `qps` 0 means unlimited.
+    /// True when the call may go ahead, taking `cost` tokens (a batch: one per device); `qps` 0
+    /// means unlimited. A cost above `qps` is never allowed (the bucket holds at most `qps`).
     bool allow(std::string_view key_id, std::string_view action, std::uint32_t qps,
-               clock::time_point now);
+               clock::time_point now, std::uint32_t cost = 1);
 
 private:
     struct bucket {

@@ -90,7 +90,8 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
     const auto id = ctx.services.rrpc.next_id();
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
-        rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true};
+        rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true,
+        std::string{ctx.caller}};
     switch (ctx.services.async.send(id, std::move(call))) {
         case rrpc::async_calls::sent::ok:
         case rrpc::async_calls::sent::offline: break;  // reliable: never offline

@@ -53,7 +53,8 @@ std::optional<api_error> send_one(action_context& ctx, const catalog::device_key
                              std::move(payload),
                              identifier,
                              std::to_string(id),
-                             reliable};
+                             reliable,
+                             std::string{ctx.caller}};
     switch (ctx.services.async.send(id, std::move(call))) {
         case rrpc::async_calls::sent::ok: return std::nullopt;
         case rrpc::async_calls::sent::offline: return no_answer(rrpc::rrpc_code::offline);

@@ -50,12 +50,6 @@ async_calls::async_calls(device_gateway& gateway, call_log& log, reply_hub& hub,
     : gateway_(gateway), log_(log), hub_(hub), devices_(devices), logger_(std::move(logger)) {}
 
 async_calls::sent async_calls::send(std::uint64_t message_id, async_request request) {
-    if (log_.async_full(request.payload.size())) return sent::too_many;
-    // Queued first: a full queue refuses the call before anything of it is recorded. Its answer
-    // cannot come before this returns (it is read on a later turn of the io thread).
-    if (request.reliable &&
-        !gateway_.publish_reliably(request.device, message_id, request.topic, request.payload))
-        return sent::queue_full;
     call_record record;
     record.message_id = message_id;
     record.kind = request.kind;
@@ -63,6 +57,13 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
     record.topic = request.topic;
     record.request = request.payload;
     record.identifier = request.identifier;
+    record.owner = request.owner;
+    if (log_.async_full(record.owner, record.bytes())) return sent::too_many;
+    // Queued first: a full queue refuses the call before anything of it is recorded. Its answer
+    // cannot come before this returns (it is read on a later turn of the io thread).
+    if (request.reliable &&
+        !gateway_.publish_reliably(request.device, message_id, request.topic, request.payload))
+        return sent::queue_full;
     log_.add(std::move(record));  // not refused: async_full() was checked above
 
     if (request.kind == call_kind::thing_async)

@@ -27,6 +27,7 @@ struct async_request {
     std::string identifier;  ///< thing service
     std::string alink_id;    ///< thing service: the Alink `id` its `_reply` carries
     bool reliable = false;   ///< QoS 1: kept until PUBACK, sent again on reconnect
+    std::string owner{};     ///< the access key that made it (its async budget)
 };
 
 /// Sends async calls, and correlates the device's later answers: an async thing service by
@@ -44,7 +45,7 @@ public:
         ok,          ///< published, or queued (reliable)
         offline,     ///< a QoS 0 request found no session: the call ended OFFLINE
         queue_full,  ///< a reliable request found the device's queue full: nothing was kept
-        too_many,    ///< as many async calls as allowed await their answers: nothing was sent
+        too_many,    ///< its owner has as many async calls awaiting answers as allowed: not sent
     };
     /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
     sent send(std::uint64_t message_id, async_request request);

@@ -1,5 +1,7 @@
 #include "rrpc/call_log.hpp"
 
+#include "kit/unix_ms.hpp"
+
 #include <algorithm>
 
 namespace rrpcd::rrpc {
@@ -26,23 +28,20 @@ std::string_view to_string(call_state s) noexcept {
     return "UNKNOWN";
 }
 
+answer_cursor cursor_of(const call_record& answered) noexcept {
+    return {kit::unix_ms(answered.finished), answered.message_id};
+}
+
 call_record* call_log::add(call_record record) {
     if (record.created == call_record::clock::time_point{})
         record.created = call_record::clock::now();
-    expire(sync_, record.created);
-    expire(async_, record.created);
-    if (is_async(record.kind)) {
-        if (async_full(record.request.size())) return nullptr;
-    } else {
-        while (!sync_.order.empty() &&
-               (sync_.order.size() >= limits_.max_sync ||
-                sync_.bytes + record.request.size() > limits_.max_sync_bytes))
-            drop_oldest(sync_);
-    }
+    expire(record.created);
+    if (waiting_async(record) && async_full(record.owner, record.bytes())) return nullptr;
     auto& kept = keep(std::move(record));
     ++started_[static_cast<std::size_t>(kept.kind)];
     if (kept.state != call_state::pending)
-        ++ended_[static_cast<std::size_t>(kept.kind)][static_cast<std::size_t>(kept.state)];
+        ++ended_counts_[static_cast<std::size_t>(kept.kind)][static_cast<std::size_t>(kept.state)];
+    changed(kept.message_id);
     if (on_change) on_change(kept);
     return &kept;
 }
@@ -51,18 +50,66 @@ call_record& call_log::restore(call_record record) {
     return keep(std::move(record));
 }
 
-bool call_log::async_full(std::size_t bytes) noexcept {
-    expire(async_, call_record::clock::now());
-    return async_.order.size() >= limits_.max_async ||
-           async_.bytes + bytes > limits_.max_async_bytes;
+bool call_log::async_full(std::string_view owner, std::size_t bytes) noexcept {
+    expire(call_record::clock::now());
+    const auto it = owners_.find(std::string{owner});
+    if (it == owners_.end()) return bytes > limits_.max_async_bytes;
+    return it->second.count >= limits_.max_async ||
+           it->second.bytes + bytes > limits_.max_async_bytes;
 }
 
 call_record& call_log::keep(call_record record) {
-    auto& b = budget_of(record.kind);
-    b.bytes += record.request.size() + record.reply.size();
+    if (const auto it = records_.find(record.message_id); it != records_.end()) erase(it);
     const auto id = record.message_id;
-    b.order.push_back(id);
-    return records_.insert_or_assign(id, std::move(record)).first->second;
+    auto& r = records_.emplace(id, std::move(record)).first->second;
+    count_in(r);
+    return r;
+}
+
+void call_log::count_in(const call_record& r) {
+    if (waiting_async(r)) {
+        auto& b = owners_[r.owner];
+        ++b.count;
+        b.bytes += r.bytes();
+        ++async_waiting_;
+    } else if (r.state != call_state::pending) {
+        cache_.push_back(r.message_id);
+        ++ended_count_;
+        ended_bytes_ += r.bytes();
+    }
+}
+
+void call_log::count_out(const call_record& r) {
+    if (waiting_async(r)) {
+        if (const auto b = owners_.find(r.owner); b != owners_.end()) {
+            b->second.bytes -= std::min(b->second.bytes, r.bytes());
+            if (--b->second.count == 0) owners_.erase(b);
+        }
+        --async_waiting_;
+    } else if (r.state != call_state::pending) {
+        --ended_count_;
+        ended_bytes_ -= r.bytes();
+    }
+}
+
+void call_log::erase(std::map<std::uint64_t, call_record>::iterator it) {
+    count_out(it->second);
+    records_.erase(it);  // its id in cache_, if any, is skipped when it comes to the front
+}
+
+void call_log::expire(call_record::clock::time_point now) {
+    while (!records_.empty() && now - records_.begin()->second.created >= retention_)
+        erase(records_.begin());
+    // The cache's oldest ended calls go past its bounds (the newest ended one always stays).
+    while (!cache_.empty()) {
+        const auto it = records_.find(cache_.front());
+        const bool gone = it == records_.end() || it->second.state == call_state::pending;
+        const bool over =
+            ended_count_ > limits_.max_records || ended_bytes_ > limits_.max_record_bytes;
+        if (!gone && !(over && ended_count_ > 1)) break;
+        if (!gone) erase(it);
+        cache_.pop_front();
+    }
 }
 
 call_record* call_log::find(std::uint64_t message_id) noexcept {
@@ -70,29 +117,49 @@ call_record* call_log::find(std::uint64_t message_id) noexcept {
     return it == records_.end() ? nullptr : &it->second;
 }
 
+std::optional<call_record> call_log::lookup(std::uint64_t message_id) {
+    if (const auto* r = find(message_id)) return *r;
+    if (archive != nullptr) return archive->load(message_id);
+    return std::nullopt;
+}
+
 call_record* call_log::finish(std::uint64_t message_id, call_state state, std::string reply_topic,
                               std::string reply) {
     auto* r = find(message_id);
     if (r == nullptr || r->state != call_state::pending) return nullptr;
+    // Out of its owner's budget and into the cache, as an ended call.
+    count_out(*r);
     r->state = state;
-    ++ended_[static_cast<std::size_t>(r->kind)][static_cast<std::size_t>(state)];
     r->reply_topic = std::move(reply_topic);
-    budget_of(r->kind).bytes += reply.size();
     r->reply = std::move(reply);
     r->finished = call_record::clock::now();
+    count_in(*r);
+    ++ended_counts_[static_cast<std::size_t>(r->kind)][static_cast<std::size_t>(state)];
+    if (answered_async(*r)) last_answered_ = std::max(last_answered_, cursor_of(*r));
+    changed(message_id);
     if (on_change) on_change(*r);
-    return r;
+    expire(r->finished);  // the cache's bounds: the newest ended call (this one) stays
+    return find(message_id);
 }
 
-std::vector<const call_record*> call_log::answered_after(std::uint64_t message_id) const {
-    std::vector<const call_record*> out;
-    for (const auto id : async_.order)
-        if (const auto it = records_.find(id);
-            it != records_.end() && it->second.state == call_state::replied)
-            out.push_back(&it->second);
-    std::ranges::stable_sort(out, {}, &call_record::finished);
-    const auto last = std::ranges::find(out, message_id, &call_record::message_id);
-    if (last != out.end()) out.erase(out.begin(), last + 1);
+void call_log::changed(std::uint64_t message_id) {
+    changes_.emplace_back(++change_seq_, message_id);
+    if (changes_.size() > changes_kept) changes_.pop_front();
+}
+
+call_log::changes call_log::changed_since(std::uint64_t seen, std::size_t limit) const {
+    changes out;
+    out.seq = change_seq_;
+    if (seen >= change_seq_) return out;
+    out.truncated = changes_.empty() || changes_.front().first > seen + 1;
+    for (auto it = changes_.rbegin(); it != changes_.rend() && it->first > seen; ++it) {
+        if (std::ranges::find(out.ids, it->second) != out.ids.end()) continue;
+        if (out.ids.size() == limit) {
+            out.truncated = true;
+            break;
+        }
+        out.ids.push_back(it->second);
+    }
     return out;
 }
 
@@ -102,48 +169,69 @@ void call_log::published(std::uint64_t message_id) {
         r->published = call_record::clock::now();
 }
 
-std::vector<const call_record*> call_log::recent(
-    std::size_t limit, const std::function<bool(const call_record&)>& keep,
-    std::size_t scan) const {
-    // Both budgets hold their records by creation: merged from their newest ends.
-    std::vector<const call_record*> out;
-    auto s = sync_.order.rbegin(), a = async_.order.rbegin();
-    const auto at = [&](auto it, const budget& b) -> const call_record* {
-        if (it == b.order.rend()) return nullptr;
-        const auto found = records_.find(*it);
-        return found == records_.end() ? nullptr : &found->second;
-    };
-    for (std::size_t seen = 0; out.size() < limit && seen < scan; ++seen) {
-        if (s == sync_.order.rend() && a == async_.order.rend()) break;
-        const auto* rs = at(s, sync_);
-        const auto* ra = at(a, async_);
-        const bool take_sync =
-            a == async_.order.rend() || (s != sync_.order.rend() && rs != nullptr &&
-                                         (ra == nullptr || rs->created >= ra->created));
-        const auto* r = take_sync ? rs : ra;
-        if (take_sync)
-            ++s;
-        else
-            ++a;
-        if (r != nullptr && keep(*r)) out.push_back(r);
+call_log::page call_log::recent(std::size_t limit,
+                                const std::function<bool(const call_record&)>& keep,
+                                std::uint64_t before, std::size_t scan) const {
+    page out;
+    auto it = before == 0 ? records_.end() : records_.lower_bound(before);
+    for (std::size_t seen = 0; it != records_.begin() && out.calls.size() < limit; ++seen) {
+        if (seen == scan) {
+            out.next = it->first;  // looked at enough for one request: the caller asks again
+            return out;
+        }
+        --it;
+        if (keep(it->second)) out.calls.push_back(&it->second);
     }
+    if (it != records_.begin() && out.calls.size() == limit) out.next = it->first;
     return out;
 }
 
-void call_log::drop_oldest(budget& b) {
-    if (const auto it = records_.find(b.order.front()); it != records_.end()) {
-        b.bytes -= it->second.request.size() + it->second.reply.size();
-        records_.erase(it);
-    }
-    b.order.pop_front();
+std::optional<call_record> call_log::load(std::uint64_t message_id) {
+    if (const auto* r = find(message_id)) return *r;
+    return std::nullopt;
 }
 
-void call_log::expire(budget& b, call_record::clock::time_point now) {
-    while (!b.order.empty()) {
-        const auto it = records_.find(b.order.front());
-        if (it != records_.end() && now - it->second.created < retention_) break;
-        drop_oldest(b);
+std::optional<answer_cursor> call_log::answered_at(std::uint64_t message_id) {
+    const auto* r = find(message_id);
+    if (r == nullptr || !answered_async(*r)) return std::nullopt;
+    return cursor_of(*r);
+}
+
+std::vector<call_record> call_log::answered(answer_cursor from, answer_cursor to,
+                                            std::size_t rows) {
+    std::vector<const call_record*> found;
+    for (const auto id : cache_)
+        if (const auto* r = find(id); r != nullptr && answered_async(*r)) {
+            const auto at = cursor_of(*r);
+            if (from < at && at <= to) found.push_back(r);
+        }
+    std::ranges::sort(found, {}, [](const call_record* r) { return cursor_of(*r); });
+    std::vector<call_record> out;
+    for (std::size_t i = 0; i < found.size() && i < rows; ++i) out.push_back(*found[i]);
+    return out;
+}
+
+call_archive::fitting call_log::newest_fitting(answer_cursor from, answer_cursor to,
+                                               std::size_t max_count, std::size_t max_bytes) {
+    std::vector<std::pair<answer_cursor, std::size_t>> found;
+    for (const auto id : cache_)
+        if (const auto* r = find(id); r != nullptr && answered_async(*r)) {
+            const auto at = cursor_of(*r);
+            if (from < at && at <= to) found.emplace_back(at, r->reply.size() + event_overhead);
+        }
+    std::ranges::sort(found);
+    fitting f{from, 0};
+    std::size_t count = 0, bytes = 0;
+    for (auto i = found.size(); i-- > 0;) {
+        if (count + 1 > max_count || bytes + found[i].second > max_bytes) {
+            f.start = found[i].first;
+            f.left_out = i + 1;
+            break;
+        }
+        ++count;
+        bytes += found[i].second;
     }
+    return f;
 }
 
 }  // namespace rrpcd::rrpc

@@ -4,13 +4,17 @@
 
 #include <array>
 #include <chrono>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace rrpcd::rrpc {
@@ -39,79 +43,175 @@ struct call_record {
     clock::time_point
         published{};  ///< handed to the device's session (epoch: not yet, or not known)
     clock::time_point finished{};
+    std::string owner{};  ///< the access key that made it (async budgets are per key)
+
+    /// The bytes it holds (the budgets count them).
+    std::size_t bytes() const noexcept {
+        return topic.size() + request.size() + reply_topic.size() + reply.size() + owner.size();
+    }
 };
 
 /// True for the calls whose outcome is the caller's only way to learn the answer (AsyncRRpc,
-/// async thing services): they are kept for their retention, never evicted.
+/// async thing services): they are kept for their retention, in the store when there is one.
 constexpr bool is_async(call_kind k) noexcept {
     return k == call_kind::async_rrpc || k == call_kind::thing_async;
 }
 
-/// Call outcomes by MessageId for `retention`, in two budgets. Sync calls (RRpc, sync thing
-/// services) are a lookup cache: at most `max_sync` records holding `max_sync_bytes` of payloads,
-/// the oldest dropped for a new one. Async calls are kept for their retention whatever sync
-/// traffic does; at most `max_async` records holding `max_async_bytes` are kept, and add()
-/// refuses one more (the API then refuses the call). io thread only.
-class call_log {
+/// A place in the order answered async calls were answered: (finished, MessageId).
+struct answer_cursor {
+    std::int64_t finished_ms = 0;
+    std::uint64_t message_id = 0;
+    auto operator<=>(const answer_cursor&) const = default;
+};
+answer_cursor cursor_of(const call_record& answered) noexcept;
+
+/// Answered async calls, to read back by MessageId and in the order they were answered (a
+/// reply stream's `Last-Event-ID`). The store implements it over its calls table; the call
+/// log over the ended calls it keeps in memory (no store).
+class call_archive {
+public:
+    /// The call `message_id`, if kept.
+    virtual std::optional<call_record> load(std::uint64_t message_id) = 0;
+    /// Where the answered async call `message_id` is in the answer order, if kept.
+    virtual std::optional<answer_cursor> answered_at(std::uint64_t message_id) = 0;
+    /// The answered async calls after `from`, up to `to` included, oldest first, at most `rows`.
+    virtual std::vector<call_record> answered(answer_cursor from, answer_cursor to,
+                                              std::size_t rows) = 0;
+    /// Of the answered async calls after `from` up to `to`: the place after which the newest
+    /// ones fit `max_count` events and `max_bytes` bytes (an event costs its reply's bytes and
+    /// `event_overhead`), and how many older ones that leaves out.
+    struct fitting {
+        answer_cursor start;
+        std::size_t left_out = 0;
+    };
+    virtual fitting newest_fitting(answer_cursor from, answer_cursor to, std::size_t max_count,
+                                   std::size_t max_bytes) = 0;
+    /// What an event costs beyond its reply's bytes (its forwarding JSON's fields).
+    static constexpr std::size_t event_overhead = 400;
+
+protected:
+    ~call_archive() = default;
+};
+
+/// The calls of this process, by MessageId: every call while it waits, then its outcome for
+/// `retention`. Ended calls of any kind are a lookup cache in memory, at most `max_records`
+/// holding `max_record_bytes`, the oldest ended dropped for a new one; an async call's outcome
+/// also goes to the store (`on_change`), which answers for it past the cache (`archive`).
+/// Async calls waiting for their answer are bounded per access key (`owner`): at most
+/// `max_async` of them holding `max_async_bytes`; add() refuses one more (the API then refuses
+/// the call), and an answered one no longer counts. io thread only.
+class call_log final : public call_archive {
 public:
     struct limits {
-        std::size_t max_sync = 100'000;
-        std::size_t max_sync_bytes = 64 << 20;
-        std::size_t max_async = 100'000;
-        std::size_t max_async_bytes = 256 << 20;
+        std::size_t max_records = 100'000;
+        std::size_t max_record_bytes = 64 << 20;
+        std::size_t max_async = 100'000;          ///< per owner
+        std::size_t max_async_bytes = 256 << 20;  ///< per owner
     };
 
     call_log(std::chrono::seconds retention, limits l) : retention_(retention), limits_(l) {}
 
     /// Records a new call (state pending unless set) and forgets expired ones; nullptr (and
-    /// nothing recorded) when it is async and the async budget is full.
+    /// nothing recorded) when it is an async call waiting and its owner's budget is full.
     call_record* add(call_record record);
-    /// Start-up: an async call the store kept, whatever the budget (it was accepted).
+    /// Start-up: an async call the store kept waiting, whatever the budget (it was accepted).
     call_record& restore(call_record record);
-    /// True when add() would refuse an async call of `bytes` request bytes.
-    bool async_full(std::size_t bytes) noexcept;
+    /// True when add() would refuse a waiting async call of `owner` holding `bytes`.
+    bool async_full(std::string_view owner, std::size_t bytes) noexcept;
+    /// The call in memory (waiting, or ended and still in the cache), nullptr otherwise.
     call_record* find(std::uint64_t message_id) noexcept;
+    /// The call, from memory or else from `archive` (an async outcome past the cache).
+    std::optional<call_record> lookup(std::uint64_t message_id);
     /// Ends a pending call; returns the record, or nullptr when it is unknown or already ended.
     call_record* finish(std::uint64_t message_id, call_state state, std::string reply_topic = {},
                         std::string reply = {});
-    std::size_t size() const noexcept { return records_.size(); }
-    std::size_t bytes() const noexcept { return sync_.bytes + async_.bytes; }
-    std::size_t async_records() const noexcept { return async_.order.size(); }
-    /// The answered async calls kept, in the order they were answered, from the one answered
-    /// after `message_id`'s (all of them when it is not kept): a reply stream's Last-Event-ID.
-    std::vector<const call_record*> answered_after(std::uint64_t message_id) const;
     /// The request of a pending call went to its device's session now (the first time only).
     void published(std::uint64_t message_id);
-    /// The newest calls first, at most `limit` of those `keep` admits (looking at no more than
-    /// `scan` records): the console's list.
-    std::vector<const call_record*> recent(std::size_t limit,
-                                           const std::function<bool(const call_record&)>& keep,
-                                           std::size_t scan = 100'000) const;
+
+    std::size_t size() const noexcept { return records_.size(); }
+    /// Bytes of the ended calls kept in memory.
+    std::size_t bytes() const noexcept { return ended_bytes_; }
+    /// Async calls waiting for their answer, of every owner.
+    std::size_t async_waiting() const noexcept { return async_waiting_; }
+    /// The newest answered async call's place (where a replay that starts now ends).
+    answer_cursor last_answered() const noexcept { return last_answered_; }
+
+    /// A page of calls, newest first: at most `limit` of those `keep` admits, created before
+    /// the call `before` (0: the newest), looking at no more than `scan` calls. `next`: where
+    /// the next page starts (0: none).
+    struct page {
+        std::vector<const call_record*> calls;
+        std::uint64_t next = 0;
+    };
+    page recent(std::size_t limit, const std::function<bool(const call_record&)>& keep,
+                std::uint64_t before = 0, std::size_t scan = 10'000) const;
+
+    /// The calls that started or ended after change `seen` (newest first, each once, at most
+    /// `limit`), the newest change's number, and whether some were left out (more than `limit`,
+    /// or older than the last changes kept): a live view's feed.
+    struct changes {
+        std::vector<std::uint64_t> ids;
+        std::uint64_t seq = 0;
+        bool truncated = false;
+    };
+    changes changed_since(std::uint64_t seen, std::size_t limit) const;
+    std::uint64_t change_seq() const noexcept { return change_seq_; }
+
     /// Calls started, by kind; calls ended, by kind and state (the metrics).
     using kind_counts = std::array<std::uint64_t, 4>;
     const kind_counts& started() const noexcept { return started_; }
-    const std::array<std::array<std::uint64_t, 6>, 4>& ended() const noexcept { return ended_; }
+    const std::array<std::array<std::uint64_t, 6>, 4>& ended() const noexcept {
+        return ended_counts_;
+    }
 
-    /// Told of every record added and every one finished (the store keeps some).
+    /// Told of every record added and every one finished (the store keeps the async ones).
     std::function<void(const call_record&)> on_change;
+    /// Where ended async calls are read back from past the cache (the store), or null.
+    call_archive* archive = nullptr;
+
+    // call_archive, over the ended calls in memory (the reply stream's when there is no store).
+    std::optional<call_record> load(std::uint64_t message_id) override;
+    std::optional<answer_cursor> answered_at(std::uint64_t message_id) override;
+    std::vector<call_record> answered(answer_cursor from, answer_cursor to,
+                                      std::size_t rows) override;
+    fitting newest_fitting(answer_cursor from, answer_cursor to, std::size_t max_count,
+                           std::size_t max_bytes) override;
 
 private:
-    /// One budget: its records by creation, and the bytes they hold.
     struct budget {
-        std::deque<std::uint64_t> order;
+        std::size_t count = 0;
         std::size_t bytes = 0;
     };
-    budget& budget_of(call_kind k) noexcept { return is_async(k) ? async_ : sync_; }
+    bool waiting_async(const call_record& r) const noexcept {
+        return is_async(r.kind) && r.state == call_state::pending;
+    }
     call_record& keep(call_record record);
-    void expire(budget& b, call_record::clock::time_point now);
-    void drop_oldest(budget& b);
+    /// Counts a record in (or out of) its owner's budget or the cache, by its state.
+    void count_in(const call_record& r);
+    void count_out(const call_record& r);
+    /// Forgets calls created longer than the retention ago, and ended ones past the cache.
+    void expire(call_record::clock::time_point now);
+    void erase(std::map<std::uint64_t, call_record>::iterator it);
+    bool answered_async(const call_record& r) const noexcept {
+        return is_async(r.kind) && r.state == call_state::replied;
+    }
 
     std::chrono::seconds retention_;
     limits limits_;
-    budget sync_, async_;
-    std::unordered_map<std::uint64_t, call_record> records_;
+    std::map<std::uint64_t, call_record> records_;  ///< by MessageId: the order they were made
+    std::deque<std::uint64_t> cache_;               ///< ended calls, in the order they ended
+    std::size_t ended_count_ = 0;                   ///< ended calls in records_
+    std::size_t ended_bytes_ = 0;
+    std::unordered_map<std::string, budget> owners_;  ///< waiting async calls, per owner
+    std::size_t async_waiting_ = 0;
+    answer_cursor last_answered_{};
+    /// The latest changes (a call added or ended), numbered: (change, MessageId).
+    void changed(std::uint64_t message_id);
+    static constexpr std::size_t changes_kept = 4096;
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> changes_;
+    std::uint64_t change_seq_ = 0;
     kind_counts started_{};
-    std::array<std::array<std::uint64_t, 6>, 4> ended_{};
+    std::array<std::array<std::uint64_t, 6>, 4> ended_counts_{};
 };
 
 }  // namespace rrpcd::rrpc

@@ -27,6 +27,17 @@ void message_id_generator::resume_after(std::uint64_t id) noexcept {
     sequence_ = (1U << sequence_bits) - 1;  // the next id borrows the millisecond after it
 }
 
+std::uint64_t message_id_generator::floor(std::chrono::system_clock::time_point now,
+                                          std::chrono::milliseconds ahead) const noexcept {
+    const auto ms = std::max<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>((now + ahead).time_since_epoch())
+                .count() -
+            epoch_ms,
+        last_ms_);
+    return static_cast<std::uint64_t>(ms) << (node_bits + sequence_bits) |
+           static_cast<std::uint64_t>(max_node) << sequence_bits | ((1U << sequence_bits) - 1);
+}
+
 std::int64_t message_id_generator::time_ms_of(std::uint64_t id) noexcept {
     return static_cast<std::int64_t>(id >> (node_bits + sequence_bits)) + epoch_ms;
 }

@@ -29,6 +29,12 @@ public:
     /// store), even when the wall clock now reads earlier than when `id` was made.
     void resume_after(std::uint64_t id) noexcept;
 
+    /// An id above every id issued so far and every id issued before `now + ahead` (the
+    /// floor a restart resumes after: persisted each second, it keeps ids unique across a
+    /// restart even when the clock is set back).
+    std::uint64_t floor(std::chrono::system_clock::time_point now,
+                        std::chrono::milliseconds ahead) const noexcept;
+
     /// The wall-clock millisecond encoded in an id (for diagnostics and tests).
     static std::int64_t time_ms_of(std::uint64_t id) noexcept;
 

@@ -99,30 +99,67 @@ struct hub_subscription {
 using stream_tick = std::function<std::optional<std::string>()>;
 constexpr std::chrono::seconds tick_period{1};
 
+/// What a stream reconnecting with `Last-Event-ID` missed, streamed from the archive (the store,
+/// or the call log without one) in pages, oldest first: the newest that fit the stream's
+/// bounds and what is left of its key's replay budget; the older ones are said as dropped.
+/// `until`: the newest answer before the stream subscribed (later ones come live). Returns
+/// false when the client went away.
+template <class Stream>
+asio::awaitable<bool> replay(Stream& stream, http_context& ctx, std::uint64_t last_event_id,
+                             rrpc::answer_cursor until, std::string_view budget_key,
+                             std::uint64_t& dropped) {
+    constexpr std::size_t page_rows = 64;
+    constexpr std::size_t write_bytes = 256 * 1024;
+    if (ctx.sync && co_await ctx.sync()) co_return true;  // the store is failing: nothing to read
+    auto& archive = *ctx.archive;
+    const auto from = archive.answered_at(last_event_id).value_or(rrpc::answer_cursor{});
+    const auto allowed = ctx.replay_budget.take(budget_key, ctx.max_queued_bytes, clock::now());
+    const auto fit = archive.newest_fitting(from, until, ctx.max_queued, allowed);
+    std::size_t spent = 0;  // what is not spent goes back to the key's budget
+    struct refund {
+        kit::byte_budget& budget;
+        std::string_view key;
+        const std::size_t& allowed;
+        const std::size_t& spent;
+        ~refund() { budget.refund(key, allowed > spent ? allowed - spent : 0); }
+    } unspent{ctx.replay_budget, budget_key, allowed, spent};
+    std::string out;
+    if (fit.left_out != 0) {
+        dropped += fit.left_out;
+        out = "event: dropped\ndata: {\"dropped\":" + std::to_string(fit.left_out) + "}\n\n";
+    }
+    auto& timed = beast::get_lowest_layer(stream);
+    for (auto at = fit.start;;) {
+        const auto page = archive.answered(at, until, page_rows);
+        for (const auto& r : page) {
+            spent += r.reply.size() + rrpc::call_archive::event_overhead;
+            out += sse_frame(ctx.reply_of(r));
+            at = rrpc::cursor_of(r);
+            if (out.size() < write_bytes) continue;
+            timed.expires_after(write_timeout);
+            if (const auto [ec, n] =
+                    co_await asio::async_write(stream, asio::buffer(out), kit::use_nothrow);
+                ec)
+                co_return false;
+            out.clear();
+        }
+        if (page.size() < page_rows) break;
+    }
+    if (out.empty()) co_return true;
+    timed.expires_after(write_timeout);
+    const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), kit::use_nothrow);
+    co_return !ec;
+}
+
 template <class Stream>
 asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version,
                                        std::optional<std::uint64_t> last_event_id,
-                                       const stream_tick& tick = {}) {
+                                       std::string_view budget_key, const stream_tick& tick = {}) {
     auto& timed = beast::get_lowest_layer(stream);
     kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
     std::uint64_t dropped = 0, unreported = 0;
     asio::steady_timer wake{stream.get_executor()};
-    // A client back with `Last-Event-ID` gets what it missed first (no await between this and
-    // the subscription below: nothing can come between them, nothing twice). The replay is
-    // bounded like live events: past the bounds, the oldest are dropped and said.
-    if (last_event_id && ctx.replay) {
-        // Only what the queue can keep is rendered: a client reconnecting in a loop costs a
-        // bounded amount of work, whatever the retention holds.
-        auto [replies, left_out] = ctx.replay(*last_event_id, ctx.max_queued);
-        dropped += left_out;
-        unreported += left_out;
-        for (const auto& r : replies) {
-            const auto n =
-                pending.push({r.message_id, std::make_shared<const std::string>(sse_frame(r))});
-            dropped += n;
-            unreported += n;
-        }
-    }
+    // Live events queue from here on; a replay ends with the answer before this one.
     const hub_subscription sub{
         ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
             if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {
@@ -135,6 +172,8 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
             }
             wake.cancel();
         })};
+    const auto replay_until =
+        ctx.calls != nullptr ? ctx.calls->last_answered() : rrpc::answer_cursor{};
     struct counted {
         std::size_t& n;
         explicit counted(std::size_t& c) : n(c) { ++n; }
@@ -156,13 +195,34 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     ctx.log->info("event=reply_stream_opened subscribers={}", ctx.replies.subscribers());
     // `retry:`: how long a client waits before it reconnects (EventSource's default is 3 s).
     std::string out = ": rrpcd reply stream\nretry: 3000\n\n";
+    // A client back with `Last-Event-ID` gets what it missed first, streamed (bounded in bytes
+    // and by its key's replay budget), then what came live meanwhile: nothing twice.
+    if (last_event_id && ctx.archive != nullptr) {
+        timed.expires_after(write_timeout);
+        if (const auto [ec, n] =
+                co_await asio::async_write(stream, asio::buffer(out), kit::use_nothrow);
+            ec)
+            co_return;
+        out.clear();
+        if (!co_await replay(stream, ctx, *last_event_id, replay_until, budget_key, dropped))
+            co_return;
+    }
+    // The live events are written from the queue's shared texts (one rendering serves every
+    // stream): a stalled stream holds references, never a copy of its own.
+    std::vector<kit::text_queue::text> writing;
+    std::vector<asio::const_buffer> buffers;
     auto next_tick = clock::now() + tick_period;
     for (;;) {
-        timed.expires_after(write_timeout);
-        const auto [ec, n] =
-            co_await asio::async_write(stream, asio::buffer(out), kit::use_nothrow);
-        if (ec) break;
+        buffers.clear();
+        if (!out.empty()) buffers.push_back(asio::buffer(out));
+        for (const auto& t : writing) buffers.push_back(asio::buffer(*t));
+        if (!buffers.empty()) {
+            timed.expires_after(write_timeout);
+            const auto [ec, n] = co_await asio::async_write(stream, buffers, kit::use_nothrow);
+            if (ec) break;
+        }
         out.clear();
+        writing.clear();
         if (pending.empty()) {
             if (tick)
                 wake.expires_at(next_tick);
@@ -183,7 +243,7 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
             out += "event: dropped\ndata: {\"dropped\":" + std::to_string(unreported) + "}\n\n";
             unreported = 0;
         }
-        while (!pending.empty()) out += *pending.pop().body;
+        while (!pending.empty()) writing.push_back(pending.pop().body);
     }
     ctx.log->info("event=reply_stream_closed dropped={}", dropped);
 }
@@ -354,11 +414,14 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
             break;
         }
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
-        if (is_get(req, "/v1/replies/stream") && ctx.api.authorize_basic(req)) {
-            co_await run_reply_stream(
-                stream, ctx, req.version(),
-                kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}));
-            break;
+        if (is_get(req, "/v1/replies/stream")) {
+            if (const auto who = ctx.api.authorize_basic(req)) {
+                co_await run_reply_stream(
+                    stream, ctx, req.version(),
+                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
+                    who->access_key_id);
+                break;
+            }
         }
         if (ctx.console != nullptr && console::site::is_console(req.target())) {
             if (!ctx.console_settings->enabled) {
@@ -376,13 +439,20 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                     continue;
                 }
                 // Replies and, each second, the overview, while the session lasts.
-                const stream_tick tick = [&ctx, cookie]() -> std::optional<std::string> {
+                // Each second: the overview, and the calls that started or ended since.
+                const stream_tick tick = [&ctx, cookie,
+                                          seen = ctx.calls != nullptr
+                                                     ? ctx.calls->change_seq()
+                                                     : 0]() mutable -> std::optional<std::string> {
                     if (ctx.console->signed_in(cookie) == nullptr) return std::nullopt;
-                    return "event: overview\ndata: " + ctx.console->overview_json() + "\n\n";
+                    auto out = "event: overview\ndata: " + ctx.console->overview_json() + "\n\n";
+                    if (auto calls = ctx.console->calls_event(seen)) out += *calls;
+                    return out;
                 };
                 co_await run_reply_stream(
                     stream, ctx, req.version(),
-                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}), tick);
+                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
+                    "console " + ctx.console->signed_in(cookie)->access_key_id, tick);
                 break;
             }
             timed.expires_never();  // an RRpc call waits for its device

@@ -3,9 +3,11 @@
 #include "config/settings.hpp"
 #include "console/site.hpp"
 #include "http/api.hpp"
+#include "kit/byte_budget.hpp"
 #include "kit/connection_limiter.hpp"
 #include "kit/limit_counters.hpp"
 #include "kit/log_throttle.hpp"
+#include "rrpc/call_log.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "server/drain_gate.hpp"
 #include "server/probes.hpp"
@@ -53,12 +55,16 @@ struct http_context {
     std::size_t streams = 0;  ///< reply streams open now
     /// Requests that are not HTTP: logged at most 10 a minute per peer address.
     kit::log_throttle malformed_lines{10, std::chrono::minutes{1}, 10'000};
-    /// The replies answered after the one with this MessageId, still within the retention (a
-    /// stream's `Last-Event-ID`), oldest first: at most the newest `limit` (the stream's queue
-    /// keeps no more), and how many older ones were left out.
-    std::function<std::pair<std::vector<rrpc::async_reply>, std::size_t>(std::uint64_t,
-                                                                         std::size_t limit)>
-        replay{};
+    /// Where a stream's `Last-Event-ID` replay reads the answered async calls (the store, or
+    /// the call log without one; null: no replay), how it renders one, the call log (the
+    /// newest answer), and the store's barrier (what was answered is on disk before it is read).
+    rrpc::call_archive* archive = nullptr;
+    std::function<rrpc::async_reply(const rrpc::call_record&)> reply_of{};
+    const rrpc::call_log* calls = nullptr;
+    std::function<boost::asio::awaitable<boost::system::error_code>()> sync{};
+    /// Replays cost their key (an access key, or a console session's) at most max_queued_bytes
+    /// a minute: a client reconnecting in a loop is not replayed in a loop.
+    kit::byte_budget replay_budget{std::chrono::minutes{1}, 10'000};
     console::site* console = nullptr;                            ///< `/console/` (null: none)
     const config::console_settings* console_settings = nullptr;  ///< `[console] enabled`
 };

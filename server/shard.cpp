@@ -16,6 +16,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+constexpr std::chrono::seconds id_floor_ahead{5};
+
 std::string bound(const tcp::acceptor& acceptor) {
     const auto ep = acceptor.local_endpoint();
     return (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
@@ -32,7 +34,7 @@ std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
     auto opened =
         store::sqlite_store::open(s.store.path, s.replies.retention, log, s.store.max_queue_bytes);
     if (opened) return std::move(*opened);
-    error = std::move(opened.error());
+    error = opened.error();
     return nullptr;
 }
 
@@ -75,8 +77,9 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
       models_(std::move(models)),
       registry_(journal(), settings_.mqtt, counters_, log_.mqtt),
       ids_(settings_.rrpc.node_id),
-      calls_(settings_.replies.retention, {settings_.replies.max_records, 64 << 20,
-                                           settings_.replies.max_async_calls, 256 << 20}),
+      calls_(settings_.replies.retention,
+             {settings_.replies.max_records, settings_.replies.max_record_bytes,
+              settings_.replies.max_async_calls, settings_.replies.max_async_bytes}),
       rrpc_(registry_, ids_, calls_, log_.rrpc),
       async_(registry_, calls_, replies_, devices_, log_.rrpc),
       fleet_(
@@ -105,13 +108,13 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
                 settings_.metrics.token,
                 [this] { return readiness(); },
                 log_.http} {
-    http_ctx_.replay = [this](std::uint64_t last, std::size_t limit) {
-        const auto answered = calls_.answered_after(last);
-        const auto skip = answered.size() > limit ? answered.size() - limit : 0;
-        std::vector<rrpc::async_reply> out;
-        for (auto i = skip; i < answered.size(); ++i) out.push_back(async_.reply_of(*answered[i]));
-        return std::pair{std::move(out), skip};
-    };
+    // Answered async calls are read back from the store past the call log's cache (lookups,
+    // replays); without a store, the cache is all there is.
+    calls_.archive = store_.get();
+    http_ctx_.archive = store_ ? static_cast<rrpc::call_archive*>(store_.get()) : &calls_;
+    http_ctx_.reply_of = [this](const rrpc::call_record& r) { return async_.reply_of(r); };
+    http_ctx_.calls = &calls_;
+    http_ctx_.sync = [this] { return journal().sync(); };
     http_ctx_.console = &console_;
     http_ctx_.console_settings = &settings_.console;
     registry_.on_sent = [this](std::uint64_t message_id) { calls_.published(message_id); };
@@ -151,7 +154,10 @@ boost::system::result<void, std::string> shard::open() {
             ids_.resume_after(message.message_id);
             registry_.restore(device, std::move(message));
         }
-        const auto calls = store_->load_calls(settings_.replies.max_async_calls);
+        const auto floor = store_->load_id_floor();
+        if (!floor) return failed(floor.error());
+        ids_.resume_after(*floor);
+        const auto calls = store_->load_calls();
         if (!calls) return failed(calls.error());
         for (const auto& c : *calls) {
             ids_.resume_after(c.message_id);
@@ -228,6 +234,9 @@ asio::awaitable<void> shard::each_second() {
     for (;;) {
         console_.sample();
         registry_.drop_expired_held();
+        // Ahead of the clock by more than a lazy write's delay: a restart resumes above every
+        // id this process issued, even with the clock set back.
+        journal().id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead));
         tick.expires_after(std::chrono::seconds{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
     }
@@ -329,14 +338,14 @@ asio::awaitable<void> shard::drain(std::chrono::milliseconds grace) {
 
 std::vector<readiness_check> shard::readiness() {
     std::vector<readiness_check> checks;
-    auto& listening = checks.emplace_back("listeners");
+    auto& listening = checks.emplace_back(readiness_check{"listeners", {}});
     if (listeners_.empty()) listening.problem = "not bound yet";
-    auto& store = checks.emplace_back("store");
+    auto& store = checks.emplace_back(readiness_check{"store", {}});
     if (store_ && !store_->writable()) {
         store.problem = "its last write failed (see event=store_write_failed)";
         store_->probe();  // a later probe sees it writable again once a write succeeds
     }
-    auto& draining = checks.emplace_back("draining");
+    auto& draining = checks.emplace_back(readiness_check{"draining", {}});
     if (gate_ && gate_->stopping()) draining.problem = "shutting down";
     return checks;
 }

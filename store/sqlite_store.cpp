@@ -27,7 +27,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 6> migrations = {
+constexpr std::array<std::string_view, 7> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -120,6 +120,14 @@ CREATE TABLE webhook_queue (
     body TEXT NOT NULL
 );
 CREATE INDEX webhook_queue_by_id ON webhook_queue (hook, message_id);
+)sql",
+    // 7: who made each async call (budgets are per access key), the answered ones in the order
+    // they were answered (a reply stream's Last-Event-ID replays them from here), and the
+    // MessageId floor (ids issued before a restart stay below it, whatever the clock does).
+    R"sql(
+ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX calls_by_answer ON calls (finished_ms, message_id) WHERE state = 1;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 )sql",
 };
 
@@ -291,6 +299,14 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         log->info("event=store_migrated path={} schema={}", kit::logfmt_value(path.string()),
                   v + 1);
     }
+    // The archive's reads (lookups, replays) on a connection of their own.
+    sqlite3* reader = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK ||
+        !exec(reader, "PRAGMA busy_timeout=1000") || !exec(reader, "PRAGMA cache_size=-512")) {
+        sqlite3_close(reader);
+        return fail_locked(fail(db, "cannot open a reader"));
+    }
     sqlite3_stmt* insert = nullptr;
     sqlite3_stmt* remove = nullptr;
     if (sqlite3_prepare_v3(db,
@@ -304,16 +320,19 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
         const auto text = std::string{"cannot prepare: "} + sqlite3_errmsg(db);
         sqlite3_finalize(insert);
         sqlite3_finalize(remove);
+        sqlite3_close(reader);
         return fail_locked(fail(db, text));
     }
-    return std::unique_ptr<sqlite_store>{
-        new sqlite_store(db, insert, remove, lock, retention, std::move(log), max_queue_bytes)};
+    return std::unique_ptr<sqlite_store>{new sqlite_store(
+        db, reader, insert, remove, lock, retention, std::move(log), max_queue_bytes)};
 }
 
-sqlite_store::sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
-                           int lock_fd, std::chrono::seconds retention,
-                           std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes)
+sqlite_store::sqlite_store(sqlite3* db, sqlite3* reader, sqlite3_stmt* insert_message,
+                           sqlite3_stmt* delete_message, int lock_fd,
+                           std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log,
+                           std::size_t max_queue_bytes)
     : db_(db),
+      reader_(reader),
       lock_fd_(lock_fd),
       insert_message_(insert_message),
       delete_message_(delete_message),
@@ -336,6 +355,11 @@ void sqlite_store::close() {
     sqlite3_finalize(delete_message_);
     sqlite3_close(db_);
     db_ = nullptr;
+    {
+        const std::lock_guard lock{reader_mutex_};
+        sqlite3_close(reader_);
+        reader_ = nullptr;
+    }
     ::close(lock_fd_);  // the next rrpcd may take the store
 }
 
@@ -431,18 +455,17 @@ void sqlite_store::product_saved(const catalog::product_record& p) {
 }
 
 void sqlite_store::call_saved(const rrpc::call_record& r) {
-    const auto bytes = r.topic.size() + r.request.size() + r.reply_topic.size() + r.reply.size();
     enqueue(
         [this, r] {
             write(
                 "INSERT OR REPLACE INTO calls (message_id, kind, product_key, device_name, topic, "
-                "request, identifier, state, reply_topic, reply, created_ms, finished_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "request, identifier, state, reply_topic, reply, created_ms, finished_ms, owner) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 r.message_id, static_cast<int>(r.kind), r.device.product_key, r.device.device_name,
                 r.topic, blob{r.request}, r.identifier, static_cast<int>(r.state), r.reply_topic,
-                blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished));
+                blob{r.reply}, kit::unix_ms(r.created), kit::unix_ms(r.finished), r.owner);
         },
-        {}, urgency::durable, bytes);
+        {}, urgency::durable, r.bytes());
 }
 
 void sqlite_store::session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
@@ -527,6 +550,28 @@ boost::system::result<std::vector<sqlite_store::webhook_entry>> sqlite_store::lo
     return out;
 }
 
+void sqlite_store::id_floor_saved(std::uint64_t floor) {
+    enqueue(
+        [this, floor] {
+            write("INSERT OR REPLACE INTO meta (key, value) VALUES ('id_floor', ?)",
+                  static_cast<std::int64_t>(floor));
+        },
+        {}, urgency::lazy);
+}
+
+boost::system::result<std::uint64_t> sqlite_store::load_id_floor() {
+    // Every id the store holds, and the floor written each second ahead of the clock.
+    std::uint64_t floor = 0;
+    const auto at_least = [&](sqlite3_stmt* st) {
+        floor = std::max(floor, static_cast<std::uint64_t>(sqlite3_column_int64(st, 0)));
+    };
+    for (const char* sql : {"SELECT value FROM meta WHERE key = 'id_floor'",
+                            "SELECT coalesce(max(message_id), 0) FROM calls",
+                            "SELECT coalesce(max(message_id), 0) FROM messages"})
+        if (auto ec = read(sql, at_least)) return ec;
+    return floor;
+}
+
 void sqlite_store::probe() {
     // One at a time: a flood of /readyz while the disk is full must not grow the job queue.
     if (probe_pending_.exchange(true)) return;
@@ -568,31 +613,114 @@ sqlite_store::load_sessions() {
     return out;
 }
 
-boost::system::result<std::vector<rrpc::call_record>> sqlite_store::load_calls(std::size_t max) {
+namespace {
+
+/// The columns of a call record, in the order record_of() reads them.
+constexpr std::string_view call_columns =
+    "message_id, kind, product_key, device_name, topic, request, identifier, state, "
+    "reply_topic, reply, created_ms, finished_ms, owner";
+
+rrpc::call_record record_of(sqlite3_stmt* st) {
+    rrpc::call_record r;
+    r.message_id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+    r.kind = static_cast<rrpc::call_kind>(sqlite3_column_int(st, 1));
+    r.device = {column_text(st, 2), column_text(st, 3)};
+    r.topic = column_text(st, 4);
+    r.request = column_text(st, 5);
+    r.identifier = column_text(st, 6);
+    r.state = static_cast<rrpc::call_state>(sqlite3_column_int(st, 7));
+    r.reply_topic = column_text(st, 8);
+    r.reply = column_text(st, 9);
+    r.created = time_of(sqlite3_column_int64(st, 10));
+    r.finished = time_of(sqlite3_column_int64(st, 11));
+    r.owner = column_text(st, 12);
+    return r;
+}
+
+}  // namespace
+
+boost::system::result<std::vector<rrpc::call_record>> sqlite_store::load_calls() {
     std::vector<rrpc::call_record> out;
-    const auto on_row = [&](sqlite3_stmt* st) {
-        rrpc::call_record r;
-        r.message_id = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
-        r.kind = static_cast<rrpc::call_kind>(sqlite3_column_int(st, 1));
-        r.device = {column_text(st, 2), column_text(st, 3)};
-        r.topic = column_text(st, 4);
-        r.request = column_text(st, 5);
-        r.identifier = column_text(st, 6);
-        r.state = static_cast<rrpc::call_state>(sqlite3_column_int(st, 7));
-        r.reply_topic = column_text(st, 8);
-        r.reply = column_text(st, 9);
-        r.created = time_of(sqlite3_column_int64(st, 10));
-        r.finished = time_of(sqlite3_column_int64(st, 11));
-        out.push_back(std::move(r));
-    };
+    const auto sql = "SELECT " + std::string{call_columns} +
+                     " FROM calls WHERE state = 0 AND created_ms >= ? ORDER BY message_id";
     if (auto ec = read(
-            "SELECT message_id, kind, product_key, device_name, topic, request, identifier, state, "
-            "reply_topic, reply, created_ms, finished_ms FROM calls WHERE created_ms >= ? "
-            "ORDER BY created_ms DESC LIMIT ?",
-            on_row, kit::unix_ms() - std::chrono::milliseconds{retention_}.count(), max))
+            sql.c_str(), [&](sqlite3_stmt* st) { out.push_back(record_of(st)); }, retained_since()))
         return ec;
-    std::reverse(out.begin(), out.end());
     return out;
+}
+
+std::int64_t sqlite_store::retained_since() const {
+    return kit::unix_ms() - std::chrono::milliseconds{retention_}.count();
+}
+
+std::optional<rrpc::call_record> sqlite_store::load(std::uint64_t message_id) {
+    std::optional<rrpc::call_record> out;
+    const auto sql = "SELECT " + std::string{call_columns} +
+                     " FROM calls WHERE message_id = ? AND created_ms >= ?";
+    (void)read_archive(
+        sql.c_str(), [&](sqlite3_stmt* st) { out = record_of(st); },
+        static_cast<std::int64_t>(message_id), retained_since());
+    return out;
+}
+
+std::optional<rrpc::answer_cursor> sqlite_store::answered_at(std::uint64_t message_id) {
+    std::optional<rrpc::answer_cursor> out;
+    (void)read_archive(
+        "SELECT finished_ms FROM calls WHERE message_id = ? AND state = 1",
+        [&](sqlite3_stmt* st) {
+            out = rrpc::answer_cursor{sqlite3_column_int64(st, 0), message_id};
+        },
+        static_cast<std::int64_t>(message_id));
+    return out;
+}
+
+std::vector<rrpc::call_record> sqlite_store::answered(rrpc::answer_cursor from,
+                                                      rrpc::answer_cursor to, std::size_t rows) {
+    std::vector<rrpc::call_record> out;
+    const auto sql = "SELECT " + std::string{call_columns} +
+                     " FROM calls WHERE state = 1 AND (finished_ms, message_id) > (?, ?) AND "
+                     "(finished_ms, message_id) <= (?, ?) AND created_ms >= ? "
+                     "ORDER BY finished_ms, message_id LIMIT ?";
+    (void)read_archive(
+        sql.c_str(), [&](sqlite3_stmt* st) { out.push_back(record_of(st)); }, from.finished_ms,
+        static_cast<std::int64_t>(from.message_id), to.finished_ms,
+        static_cast<std::int64_t>(to.message_id), retained_since(), rows);
+    return out;
+}
+
+rrpc::call_archive::fitting sqlite_store::newest_fitting(rrpc::answer_cursor from,
+                                                         rrpc::answer_cursor to,
+                                                         std::size_t max_count,
+                                                         std::size_t max_bytes) {
+    // Newest first, reading the index and each reply's length (not its bytes), to the bounds;
+    // past them, the rest are only counted.
+    fitting f{from, 0};
+    std::size_t count = 0, bytes = 0;
+    bool full = false;
+    (void)read_archive(
+        "SELECT finished_ms, message_id, length(reply) FROM calls WHERE state = 1 AND "
+        "(finished_ms, message_id) > (?, ?) AND (finished_ms, message_id) <= (?, ?) AND "
+        "created_ms >= ? ORDER BY finished_ms DESC, message_id DESC",
+        [&](sqlite3_stmt* st) {
+            if (full) {
+                ++f.left_out;
+                return;
+            }
+            const auto size =
+                static_cast<std::size_t>(sqlite3_column_int64(st, 2)) + event_overhead;
+            if (count + 1 > max_count || bytes + size > max_bytes) {
+                full = true;
+                f.start = {sqlite3_column_int64(st, 0),
+                           static_cast<std::uint64_t>(sqlite3_column_int64(st, 1))};
+                f.left_out = 1;
+                return;
+            }
+            ++count;
+            bytes += size;
+        },
+        from.finished_ms, static_cast<std::int64_t>(from.message_id), to.finished_ms,
+        static_cast<std::int64_t>(to.message_id), retained_since());
+    return f;
 }
 
 boost::system::result<std::vector<config::access_key>> sqlite_store::load_other_access_keys() {
@@ -666,6 +794,23 @@ boost::system::error_code sqlite_store::read(const char* sql, OnRow on_row, cons
     const std::lock_guard lock{db_mutex_};  // the writer may be in a batch
     sqlite3_stmt* st = nullptr;
     if (const auto rc = sqlite3_prepare_v2(db_, sql, -1, &st, nullptr); rc != SQLITE_OK)
+        return sqlite_error(rc);
+    int i = 0;
+    (bind_value(st, ++i, args), ...);
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) on_row(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? boost::system::error_code{} : sqlite_error(rc);
+}
+
+template <class OnRow, class... Args>
+boost::system::error_code sqlite_store::read_archive(const char* sql, OnRow on_row,
+                                                     const Args&... args) {
+    // Its own connection: in WAL mode a reader never waits for the writer's transaction.
+    const std::lock_guard lock{reader_mutex_};
+    if (reader_ == nullptr) return sqlite_error(SQLITE_CANTOPEN);
+    sqlite3_stmt* st = nullptr;
+    if (const auto rc = sqlite3_prepare_v2(reader_, sql, -1, &st, nullptr); rc != SQLITE_OK)
         return sqlite_error(rc);
     int i = 0;
     (bind_value(st, ++i, args), ...);

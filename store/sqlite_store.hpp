@@ -35,7 +35,7 @@ namespace rrpcd::store {
 /// SQLite's result codes as error codes (message: sqlite3_errstr).
 const boost::system::error_category& sqlite_category() noexcept;
 
-class sqlite_store final : public store::journal {
+class sqlite_store final : public store::journal, public rrpc::call_archive {
 public:
     using stored_message = std::pair<catalog::device_key, rrpc::queued_message>;
 
@@ -63,8 +63,22 @@ public:
     };
     /// Start-up: the products and devices.
     boost::system::result<catalog_rows> load_catalog();
-    /// Start-up: the newest `max` call records within the retention, oldest first.
-    boost::system::result<std::vector<rrpc::call_record>> load_calls(std::size_t max);
+    /// Start-up: the async calls within the retention still waiting for their answer, oldest
+    /// first (the answered ones are read back when asked for: the archive below).
+    boost::system::result<std::vector<rrpc::call_record>> load_calls();
+
+    // rrpc::call_archive: the async calls' outcomes within the retention (io thread; reads on
+    // a connection of their own, which never waits for the writer).
+    std::optional<rrpc::call_record> load(std::uint64_t message_id) override;
+    std::optional<rrpc::answer_cursor> answered_at(std::uint64_t message_id) override;
+    std::vector<rrpc::call_record> answered(rrpc::answer_cursor from, rrpc::answer_cursor to,
+                                            std::size_t rows) override;
+    fitting newest_fitting(rrpc::answer_cursor from, rrpc::answer_cursor to, std::size_t max_count,
+                           std::size_t max_bytes) override;
+    /// Start-up: a MessageId above every one this store's process issued (ids it holds, and
+    /// the floor id_floor_saved() wrote ahead of the clock).
+    boost::system::result<std::uint64_t> load_id_floor();
+    void id_floor_saved(std::uint64_t floor) override;
     /// Start-up: the clean=0 sessions.
     boost::system::result<std::vector<std::pair<catalog::device_key, rrpc::kept_session>>>
     load_sessions();
@@ -133,9 +147,9 @@ private:
     /// Told the outcome of the transaction that ran its job (writer thread).
     using done_fn = std::function<void(boost::system::error_code)>;
 
-    sqlite_store(sqlite3* db, sqlite3_stmt* insert_message, sqlite3_stmt* delete_message,
-                 int lock_fd, std::chrono::seconds retention, std::shared_ptr<spdlog::logger> log,
-                 std::size_t max_queue_bytes);
+    sqlite_store(sqlite3* db, sqlite3* reader, sqlite3_stmt* insert_message,
+                 sqlite3_stmt* delete_message, int lock_fd, std::chrono::seconds retention,
+                 std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
     /// that ran `work` ended, with its outcome. `bytes`: what the job holds (the queue's bound).
     void enqueue(job work, done_fn done = {}, urgency u = urgency::durable, std::size_t bytes = 0);
@@ -160,9 +174,16 @@ private:
     /// db_mutex_).
     template <class OnRow, class... Args>
     boost::system::error_code read(const char* sql, OnRow on_row, const Args&... args);
+    /// The same on the reader connection (the archive).
+    template <class OnRow, class... Args>
+    boost::system::error_code read_archive(const char* sql, OnRow on_row, const Args&... args);
+    /// The oldest creation time (Unix ms) the retention keeps.
+    std::int64_t retained_since() const;
 
     sqlite3* db_;
-    int lock_fd_;  ///< `{path}.lock`, flock()ed for the process's life
+    sqlite3* reader_;          ///< the archive's reads
+    std::mutex reader_mutex_;  ///< reader_ (io thread; any thread with several shards)
+    int lock_fd_;              ///< `{path}.lock`, flock()ed for the process's life
     sqlite3_stmt* insert_message_ = nullptr;
     sqlite3_stmt* delete_message_ = nullptr;
     std::shared_ptr<spdlog::logger> log_;

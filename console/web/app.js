@@ -38,6 +38,7 @@ function connectEvents() {
         state.overview = JSON.parse(e.data);
         state.current?.onOverview?.(state.overview);
     });
+    events.addEventListener('calls', (e) => state.current?.onCalls?.(JSON.parse(e.data)));
     events.addEventListener('reply', (e) => {
         const reply = { ...JSON.parse(e.data), MessageId: e.lastEventId };
         state.replies.unshift(reply);

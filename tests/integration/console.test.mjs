@@ -209,6 +209,45 @@ test('Replies: an async answer appears live, filtered by device', async () => {
     dev.socket.destroy();
 });
 
+test('Calls: new calls appear and end live from the stream, the list is never read again; previews in the list, payloads on the call', async () => {
+    const reads = [];
+    const count = (r) => { if (new URL(r.url()).pathname === '/console/api/calls') reads.push(r.url()); };
+    page.on('request', count);
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/calls`);
+    await page.waitForSelector('#call-list');
+    await page.waitForFunction(() => document.getElementById('calls-info')?.textContent === 'newest first, live');
+    const dev = await h.bareDevice(server, dev0);
+    const client = h.iotClient(server);
+    // A call that waits: its row comes in flight, then ends TIMEOUT in place.
+    const waiting = h.rrpc(client, { device: dev0, payload: 'which row?', timeout: 1500 });
+    const request = await dev.next('publish');
+    const id = request.topic.split('/').pop();
+    const row = `#call-list tr[data-call="${id}"]`;
+    await page.waitForSelector(row);
+    assert.match(await text(row), /in flight/);
+    assert.match(await text(row), /which row\?/);  // the request's preview
+    assert.equal((await waiting).rrpcCode, 'TIMEOUT');
+    await page.waitForFunction((sel) => /TIMEOUT/.test(document.querySelector(sel)?.textContent), row);
+    // An answered one shows the answer's preview; its own page has the whole payloads.
+    const answered = h.rrpc(client, { device: dev0, payload: Buffer.from([0, 1, 2, 255]) });
+    const second = await dev.next('publish');
+    dev.send({ cmd: 'publish', topic: second.topic.replace('/request/', '/response/'), payload: 'pong', qos: 0 });
+    assert.equal((await answered).rrpcCode, 'SUCCESS');
+    const secondRow = `#call-list tr[data-call="${second.topic.split('/').pop()}"]`;
+    await page.waitForFunction((sel) => /0x000102ff[\s\S]*pong/.test(document.querySelector(sel)?.textContent ?? ''), secondRow);
+    // Several seconds of a live list, one read of it in all (was: a read every second).
+    await page.waitForFunction(() => document.querySelectorAll('#call-list tr[data-call]').length >= 2);
+    assert.equal(reads.length, 1, reads.join('\n'));
+    await shot('13-calls-live');
+    await page.click(`${secondRow} a`);
+    await page.waitForSelector('#call-detail .payload');
+    assert.match(await text('#call-detail'), /00 01 02 ff/);
+    assert.match(await text('#call-detail'), /AAEC\/w==/);
+    await shot('14-call-payloads');
+    page.off('request', count);
+    dev.socket.destroy();
+});
+
 test('the overview charts the calls made above, by outcome, live', async () => {
     await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/`);
     // RRpc and InvokeThingService answered, and at least that many ended in all.
@@ -232,7 +271,7 @@ test('usable on a phone-sized screen, with the keyboard', async () => {
     assert.deepEqual(await focus(), ['dev-q', 'solid']);  // focus is visible
     await phone.keyboard.press('Shift+Tab');
     assert.deepEqual(await focus(), ['sign-out', 'solid']);
-    await phone.screenshot({ path: path.join(shots, '13-phone.png'), fullPage: true });
+    await phone.screenshot({ path: path.join(shots, '15-phone.png'), fullPage: true });
     await phone.close();
 });
 
@@ -246,12 +285,12 @@ test('sign-out ends access', async () => {
     await page.reload();
     await page.waitForSelector('#sign-in', { state: 'visible' });
     assert.equal(await page.isVisible('#nav'), false);
-    await shot('14-signed-out');
+    await shot('16-signed-out');
 });
 
 test('the screenshots are not blank', async () => {
     const files = fs.readdirSync(shots).filter((f) => f.endsWith('.png')).sort();
-    assert.equal(files.length, 14);
+    assert.equal(files.length, 16);
     const blank = await browser.newPage();
     for (const f of files) {
         const data = fs.readFileSync(path.join(shots, f)).toString('base64');

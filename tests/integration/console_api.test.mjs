@@ -171,17 +171,24 @@ test('the read endpoints: devices with search and pages, a device, calls and a c
     const pub = await request('POST', '/console/api/action', { cookie, csrf, body: { Action: 'Pub', ProductKey: h.PK, TopicFullName: queuedTopic, MessageContent: 'cXVldWVk', Qos: 1 } });
     assert.equal(pub.json.Success, true, pub.text);
     const dev = await h.bareDevice(server, dev0);
-    const list = await get('devices?q=DEV000&size=1000&page=1');
-    assert.equal(list.json.total, 1);
+    // A device name's prefix (in every product), a page of at most 100, the next page's cursor.
+    const list = await get('devices?q=dev000&size=1000');
+    assert.equal(list.json.devices.length, 1);
     assert.equal(list.json.size, 100);  // at most 100 a page
+    assert.equal(list.json.next, null);
     const row = list.json.devices[0];
     assert.equal(row.status, 'ONLINE');
     assert.equal(row.keepAlive, 60);
     assert.equal(row.clean, true);
-    assert.equal((await get('devices?q=nothing-like-it')).json.total, 0);
-    assert.equal((await get('devices?status=OFFLINE')).json.total, 0);
-    assert.equal((await get('devices?page=0')).status, 400);
-    assert.equal((await get('devices?page=5')).json.devices.length, 0);
+    assert.equal((await get(`devices?q=${row.iotId}`)).json.devices[0].deviceName, dev0.deviceName);  // by IotId
+    assert.equal((await get('devices?q=nothing-like-it')).json.devices.length, 0);
+    assert.equal((await get('devices?status=OFFLINE')).json.devices.length, 0);
+    assert.equal((await get('devices?status=ONLINE')).json.total, 1);  // known without a scan
+    const all = await get('devices?size=1');
+    assert.equal(all.json.total, 1);
+    assert.equal(all.json.next, null);
+    assert.equal((await get('devices?after=nocursor')).status, 400);
+    assert.equal((await get(`devices?after=${h.PK}/${dev0.deviceName}`)).json.devices.length, 0);
     assert.equal((await get('devices?q=%zz')).status, 400);  // not a valid target
     const detail = await get(`device?productKey=${h.PK}&deviceName=${dev0.deviceName}`);
     assert.deepEqual(detail.json.subscriptions, [{ filter: `/sys/${h.PK}/${dev0.deviceName}/rrpc/request/+`, qos: 0 }]);
@@ -193,9 +200,14 @@ test('the read endpoints: devices with search and pages, a device, calls and a c
     assert.ok(calls.json.calls.length >= 1);
     const id = calls.json.calls[0].MessageId;
     assert.equal(typeof id, 'string');  // 64-bit: JavaScript numbers would lose digits
+    // A list carries sizes and a preview, never whole payloads; the call's own page has them.
+    assert.equal(calls.json.calls[0].RequestPreview, 'hi');  // an earlier test's RRpc
+    assert.equal(calls.json.calls[0].RequestBytes, 2);
+    assert.equal(calls.json.calls[0].RequestBase64Byte, undefined);
     const one = await get(`call?id=${id}`);
     assert.equal(one.json.MessageId, id);
     assert.equal(one.json.Timeline[0].step, 'received');
+    assert.equal(one.json.RequestBase64Byte, Buffer.from('hi').toString('base64'));
     for (const bad of ['call?id=12345', 'call?id=abc', 'call?id=', 'call?id=99999999999999999999999']) assert.equal((await get(bad)).status, 404, bad);
     const model = await get(`model?productKey=${h.PK}`);
     assert.deepEqual(model.json.services.map((s) => [s.identifier, s.sync, s.input[0].type, s.input[0].max]), [['SetWeight', false, 'double', 200]]);

@@ -449,16 +449,25 @@ export async function bareDevice(server, device, { keepalive = 60, connect = {},
         else packets.push(p);
     });
     socket.on('data', (chunk) => parser.parse(chunk));
-    const closed = new Promise((resolve) => socket.once('close', resolve));
+    let isClosed = false;
+    const closed = new Promise((resolve) => socket.once('close', () => {
+        isClosed = true;
+        // A packet that will never come: a waiter that asked fails at once, not at the test's
+        // timeout (the others stay pending: a test may watch for a packet that must not come).
+        for (const w of waiters.filter((x) => x.reject)) w.reject(new Error(`connection closed while waiting for ${w.cmd}`));
+        resolve();
+    }));
     const bare = {
         socket,
         closed,
         send: (p) => socket.write(mqttPacket.generate(p)),
-        /// Resolves with the next packet of type `cmd` ('connack', 'suback', 'publish', …).
-        next(cmd) {
+        /// Resolves with the next packet of type `cmd` ('connack', 'suback', 'publish', …); with
+        /// `orClose`, rejects if the connection closes first.
+        next(cmd, { orClose = false } = {}) {
             const i = packets.findIndex((p) => p.cmd === cmd);
             if (i >= 0) return Promise.resolve(packets.splice(i, 1)[0]);
-            return new Promise((resolve) => waiters.push({ cmd, resolve }));
+            if (isClosed && orClose) return Promise.reject(new Error(`connection closed while waiting for ${cmd}`));
+            return new Promise((resolve, reject) => waiters.push({ cmd, resolve, ...(orClose ? { reject } : {}) }));
         },
     };
     await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });

@@ -110,23 +110,29 @@ TEST_CASE("call log: recent calls newest first across both budgets, filtered, pu
     add(2, rrpc::call_kind::async_rrpc, "b", 1);
     add(3, rrpc::call_kind::rrpc, "a", 2);
     add(4, rrpc::call_kind::thing_async, "a", 3);
-    const auto ids = [](const std::vector<const rrpc::call_record*>& v) {
+    const auto ids = [](const rrpc::call_log::page& p) {
         std::vector<std::uint64_t> out;
-        for (const auto* r : v) out.push_back(r->message_id);
+        for (const auto* r : p.calls) out.push_back(r->message_id);
         return out;
     };
     const auto all = [](const rrpc::call_record&) { return true; };
     CHECK(ids(log.recent(10, all)) == std::vector<std::uint64_t>{4, 3, 2, 1});
-    CHECK(ids(log.recent(2, all)) == std::vector<std::uint64_t>{4, 3});
+    const auto first = log.recent(2, all);
+    CHECK(ids(first) == std::vector<std::uint64_t>{4, 3});
+    CHECK(first.next == 3);  // the next page: the calls made before 3
+    CHECK(ids(log.recent(2, all, first.next)) == std::vector<std::uint64_t>{2, 1});
+    CHECK(log.recent(2, all, first.next).next == 0);  // no more
     CHECK(ids(log.recent(10, [](const auto& r) { return r.device.device_name == "a"; })) ==
           std::vector<std::uint64_t>{4, 3, 1});
-    CHECK(ids(log.recent(10, all, 2)) == std::vector<std::uint64_t>{4, 3});  // scanned 2
+    const auto bounded = log.recent(10, all, 0, 2);  // looked at 2, then stopped
+    CHECK(ids(bounded) == std::vector<std::uint64_t>{4, 3});
+    CHECK(bounded.next == 3);
     CHECK(log.find(3)->published == rrpc::call_record::clock::time_point{});
     log.published(3);
-    const auto first = log.find(3)->published;
-    CHECK(first != rrpc::call_record::clock::time_point{});
+    const auto at = log.find(3)->published;
+    CHECK(at != rrpc::call_record::clock::time_point{});
     log.published(3);
-    CHECK(log.find(3)->published == first);
+    CHECK(log.find(3)->published == at);
     log.published(99);  // unknown: nothing
 }
 

@@ -138,39 +138,61 @@ TEST_CASE("a reliable request to a full queue is refused and leaves no call behi
     CHECK_FALSE(f.calls.on_upstream(f.dev, "/a1PK/dev1/user/get_reply", "an answer to nothing"));
 }
 
-TEST_CASE("the call log keeps sync outcomes as a bounded cache", "[rrpc]") {
-    call_log log{60s, {2, 10, 10, 100}};
-    log.add({1, call_kind::rrpc, {"p", "d"}, "t", "12345"});
-    log.add({2, call_kind::rrpc, {"p", "d"}, "t", "12345"});
+TEST_CASE("the call log keeps ended calls as a cache bounded in count and bytes", "[rrpc]") {
+    call_log log{60s, {2, 20, 10, 100}};
+    for (std::uint64_t id = 1; id <= 2; ++id) {
+        log.add({id, call_kind::rrpc, {"p", "d"}, "t", "12345"});
+        REQUIRE(log.finish(id, call_state::replied, "r", "y"));
+    }
     CHECK(log.size() == 2);
-    log.add({3, call_kind::rrpc, {"p", "d"}, "t", "x"});  // over both the count and the byte budget
-    CHECK_FALSE(log.find(1));
-    CHECK(log.find(3));
-    CHECK(log.bytes() <= 10);
+    log.add({3, call_kind::rrpc, {"p", "d"}, "t", "x"});
+    CHECK(log.size() == 3);  // a call waiting is not part of the cache
     REQUIRE(log.finish(3, call_state::replied, "r", "y"));
+    CHECK_FALSE(log.find(1));  // past the count: the oldest ended goes
+    CHECK(log.find(3));
+    CHECK(log.bytes() <= 20);
     CHECK_FALSE(log.finish(3, call_state::timeout));  // an outcome is final
+    // One ended call larger than the byte bound still stays, alone (the newest always does).
+    log.add({4, call_kind::rrpc, {"p", "d"}, "t", std::string(50, 'b')});
+    REQUIRE(log.finish(4, call_state::replied, "r", "y"));
+    CHECK(log.find(4));
+    CHECK_FALSE(log.find(3));
     call_log short_lived{0s, {10, 100, 10, 100}};
     short_lived.add({1, call_kind::rrpc, {"p", "d"}, "t", ""});
     short_lived.add({2, call_kind::rrpc, {"p", "d"}, "t", ""});
     CHECK_FALSE(short_lived.find(1));  // expired
 }
 
-TEST_CASE("async outcomes are kept for their retention whatever sync traffic does", "[rrpc]") {
+TEST_CASE("async calls waiting for an answer are bounded per key, an answered one no longer counts",
+          "[rrpc]") {
     call_log log{60s, {2, 1000, 3, 1000}};
-    for (std::uint64_t id = 1; id <= 3; ++id)
-        REQUIRE(log.add({id, call_kind::async_rrpc, {"p", "d"}, "t", "a"}));
-    // Many sync calls, far over the sync budget: no async record goes.
-    for (std::uint64_t id = 100; id < 1100; ++id)
+    const auto async = [](std::uint64_t id, std::string owner) {
+        call_record r{id, call_kind::async_rrpc, {"p", "d"}, "t", "a"};
+        r.owner = std::move(owner);
+        return r;
+    };
+    for (std::uint64_t id = 1; id <= 3; ++id) REQUIRE(log.add(async(id, "key-a")));
+    // Many sync calls, far over the cache: no waiting async call goes.
+    for (std::uint64_t id = 100; id < 1100; ++id) {
         log.add({id, call_kind::rrpc, {"p", "d"}, "t", std::string(200, 's')});
+        log.finish(id, call_state::timeout);
+    }
     for (std::uint64_t id = 1; id <= 3; ++id) CHECK(log.find(id));
-    CHECK(log.async_records() == 3);
-    // A fourth async call is refused, not made room for.
-    CHECK(log.async_full(1));
-    CHECK(log.add({4, call_kind::thing_async, {"p", "d"}, "t", "a"}) == nullptr);
+    CHECK(log.async_waiting() == 3);
+    // A fourth of the same key is refused, not made room for; another key is not held back.
+    CHECK(log.async_full("key-a", 1));
+    CHECK(log.add(async(4, "key-a")) == nullptr);
     CHECK_FALSE(log.find(4));
-    // What the store kept is restored whatever the budget.
-    log.restore({5, call_kind::async_rrpc, {"p", "d"}, "t", "a"});
-    CHECK(log.find(5));
+    CHECK(log.add(async(5, "key-b")));
+    // Answered, a call leaves its key's budget: the next one is taken.
+    REQUIRE(log.finish(1, call_state::replied, "t_reply", std::string(500, 'r')));
+    CHECK(log.async_waiting() == 3);
+    CHECK(log.add(async(6, "key-a")));
+    // Bytes count too: a request larger than what is left of the key's bytes is refused.
+    CHECK(log.async_full("key-c", 1001));
+    // What the store kept waiting is restored whatever the budget.
+    log.restore(async(7, "key-a"));
+    CHECK(log.find(7));
 }
 
 TEST_CASE("the outbox keeps QoS 1 messages in order until acknowledged, a full one refuses",
@@ -224,30 +246,75 @@ TEST_CASE("an AsyncRRpc answer naming its request's Alink id is matched by it, n
     CHECK(f.log.find(4)->reply == "raw answer");
 }
 
-TEST_CASE("answered async calls are replayed in the order they were answered, after a given one",
+TEST_CASE("answered async calls are read back in the order they were answered, after a given one",
           "[rrpc]") {
-    call_log log{60s, {10, 1000, 10, 1000}};
+    call_log log{60s, {10, 10'000, 10, 10'000}};
     for (std::uint64_t id = 1; id <= 4; ++id)
         REQUIRE(log.add({id, call_kind::async_rrpc, {"p", "d"}, "t", "a"}));
     log.add({9, call_kind::rrpc, {"p", "d"}, "t", "sync"});
     REQUIRE(log.finish(9, call_state::replied, "r", "y"));  // sync: never replayed
     // Answered 3, then 1, then 4; 2 never.
     for (const std::uint64_t id : {3, 1, 4}) {
-        REQUIRE(log.finish(id, call_state::replied, "t_reply", "r"));
+        REQUIRE(log.finish(id, call_state::replied, "t_reply", std::string(100, 'r')));
         log.find(id)->finished =
             call_record::clock::time_point{} + std::chrono::seconds{id == 3   ? 1
                                                                     : id == 1 ? 2
                                                                               : 3};
     }
-    const auto ids = [](const std::vector<const call_record*>& v) {
+    const auto ids = [](const std::vector<call_record>& v) {
         std::vector<std::uint64_t> out;
-        for (const auto* r : v) out.push_back(r->message_id);
+        for (const auto& r : v) out.push_back(r.message_id);
         return out;
     };
-    CHECK(ids(log.answered_after(3)) == std::vector<std::uint64_t>{1, 4});
-    CHECK(ids(log.answered_after(4)).empty());
-    CHECK(ids(log.answered_after(777)) == std::vector<std::uint64_t>{3, 1, 4});  // unknown: all
+    const auto end = cursor_of(*log.find(4));
+    const auto after3 = log.answered_at(3).value();
+    CHECK(ids(log.answered(after3, end, 10)) == std::vector<std::uint64_t>{1, 4});
+    CHECK(ids(log.answered(after3, end, 1)) == std::vector<std::uint64_t>{1});
+    CHECK(ids(log.answered(log.answered_at(4).value(), end, 10)).empty());
+    CHECK_FALSE(log.answered_at(2));                                               // not answered
+    CHECK_FALSE(log.answered_at(9));                                               // sync
+    CHECK(ids(log.answered({}, end, 10)) == std::vector<std::uint64_t>{3, 1, 4});  // all
+    // The newest that fit: two of 100 + overhead bytes each leave the oldest out.
+    const auto two = 2 * (100 + call_archive::event_overhead);
+    const auto fit = log.newest_fitting({}, end, 10, two);
+    CHECK(fit.left_out == 1);
+    CHECK(ids(log.answered(fit.start, end, 10)) == std::vector<std::uint64_t>{1, 4});
+    CHECK(log.newest_fitting({}, end, 1, 1 << 20).left_out == 2);  // by count
+    CHECK(log.newest_fitting({}, end, 10, 1 << 20).left_out == 0);
     CHECK(log.ended()[static_cast<std::size_t>(call_kind::async_rrpc)]
                      [static_cast<std::size_t>(call_state::replied)] == 3);
     CHECK(log.started()[static_cast<std::size_t>(call_kind::async_rrpc)] == 4);
+    // Past the cache, a lookup asks the archive (the store).
+    struct archive_stub final : call_archive {
+        std::optional<call_record> load(std::uint64_t id) override {
+            return call_record{id, call_kind::async_rrpc, {"p", "d"}, "from the store"};
+        }
+        std::optional<answer_cursor> answered_at(std::uint64_t) override { return {}; }
+        std::vector<call_record> answered(answer_cursor, answer_cursor, std::size_t) override {
+            return {};
+        }
+        fitting newest_fitting(answer_cursor, answer_cursor, std::size_t, std::size_t) override {
+            return {};
+        }
+    } store;
+    CHECK_FALSE(log.lookup(777));
+    log.archive = &store;
+    CHECK(log.lookup(777)->topic == "from the store");
+    CHECK(log.lookup(3)->topic == "t");  // memory first
+}
+
+TEST_CASE("the change feed says which calls started or ended since a point, newest first",
+          "[rrpc]") {
+    call_log log{60s, {10, 10'000, 10, 10'000}};
+    const auto start = log.change_seq();
+    log.add({1, call_kind::rrpc, {"p", "d"}, "t", "a"});
+    log.add({2, call_kind::rrpc, {"p", "d"}, "t", "a"});
+    log.finish(1, call_state::timeout);
+    auto c = log.changed_since(start, 10);
+    CHECK(c.ids == std::vector<std::uint64_t>{1, 2});  // 1 changed last; each once
+    CHECK_FALSE(c.truncated);
+    CHECK(log.changed_since(c.seq, 10).ids.empty());
+    c = log.changed_since(start, 1);
+    CHECK(c.ids == std::vector<std::uint64_t>{1});
+    CHECK(c.truncated);
 }

@@ -63,3 +63,19 @@ TEST_CASE("after a restart with the clock stepped back, ids resume above the sto
     restarted.resume_after(stored - 1000);  // an older id changes nothing
     CHECK(restarted.next(stepped_back) > first);
 }
+
+TEST_CASE("the floor is above every id issued, and every id issued within its lead", "[rrpc]") {
+    const auto now = system_clock::now();
+    message_id_generator gen{1};
+    std::uint64_t last = 0;
+    for (int i = 0; i < 600; ++i) last = gen.next(now);  // borrows two milliseconds ahead
+    const auto floor = gen.floor(now, milliseconds{5000});
+    CHECK(floor > last);
+    // Ids issued within the lead stay below it (the floor is persisted each second).
+    CHECK(gen.next(now + milliseconds{4999}) < floor);
+    // A restart resuming after the floor never repeats one, whatever its clock reads.
+    message_id_generator restarted{1};
+    restarted.resume_after(floor);
+    CHECK(restarted.next(now - seconds{2}) > floor);
+    CHECK(floor < (std::uint64_t{1} << 53));
+}
