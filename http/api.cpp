@@ -55,9 +55,50 @@ std::string device_of(const request_params& params) {
 
 }  // namespace
 
-api::api(api_limits limits, authenticator& auth, api_services services,
-         std::shared_ptr<spdlog::logger> log)
-    : limits_(limits), auth_(auth), services_(services), log_(std::move(log)) {}
+api::api(api_limits limits, authenticator& auth, catalog::login_backoff& backoff,
+         api_services services, std::shared_ptr<spdlog::logger> log)
+    : limits_(limits), auth_(auth), backoff_(backoff), services_(services), log_(std::move(log)) {}
+
+boost::system::result<caller, api_error> api::authorize(const request& req,
+                                                        const asio::ip::address& from,
+                                                        std::string_view scrape_token) {
+    const std::string_view header = req[bhttp::field::authorization];
+    const bool bearer = !scrape_token.empty() && header.starts_with("Bearer ");
+    // The pair the back-off tracks: the address and the key it claims (any bearer is one).
+    std::string claimed = bearer ? "bearer" : "basic " + basic_user(header);
+    const catalog::login_backoff::who who{from, claimed};
+    const auto now = catalog::login_backoff::clock::now();
+    const auto refuse = [&](api_error e, std::string_view reason) {
+        ++stats_.auth_failures[e.code];
+        if (const auto before = refusals_.allow(from.to_string(), std::chrono::steady_clock::now()))
+            log_->warn(
+                "event=auth_refused scheme={} access_key={} peer={} reason={}{}",
+                bearer ? "bearer" : "basic",
+                kit::logfmt_value(bearer ? std::string_view{} : claimed.substr(6), 64),
+                from.to_string(), reason,
+                *before != 0 ? " suppressed_before=" + std::to_string(*before) : std::string{});
+        return e;
+    };
+    if (backoff_.blocked(who, now))
+        return refuse({429, "Throttling.Backoff",
+                       "Too many failed attempts from this address: wait, then try again."},
+                      "backoff");
+    if (bearer) {
+        if (is_scrape_token(header, scrape_token)) {
+            backoff_.succeeded(who);
+            return caller{"(scrape token)"};
+        }
+        backoff_.failed(who, now);
+        return refuse({401, "Unauthorized", "The scrape token is not valid."}, "bad_token");
+    }
+    auto verified = auth_.verify_basic(req);
+    if (!verified) {
+        backoff_.failed(who, now);
+        return refuse(verified.error(), header.empty() ? "missing" : "bad_credentials");
+    }
+    backoff_.succeeded(who);
+    return verified;
+}
 
 asio::awaitable<response> api::handle(request req, std::string_view peer) {
     const auto request_id = new_request_id();
@@ -78,7 +119,7 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     } else if (!decoded) {
         result = gateway::invalid_parameter(std::string{decoded.error()});
     } else if (decoded->path.starts_with("/v1/")) {
-        result = v1_call(req, decoded->path);
+        result = v1_call(req, decoded->path, peer);
     } else {
         params = std::move(decoded->params);
         result = co_await dispatch(req, decoded->path, params);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "catalog/device_directory.hpp"
+#include "catalog/login_backoff.hpp"
 #include "catalog/thing_model.hpp"
 #include "fleet/fleet.hpp"
 #include "http/actions.hpp"
@@ -19,6 +20,7 @@
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/object.hpp>
@@ -47,17 +49,23 @@ class api {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    api(api_limits limits, authenticator& auth, api_services services,
-        std::shared_ptr<spdlog::logger> log);
+    /// `backoff` is shared with the device logins and the console's sign-ins.
+    api(api_limits limits, authenticator& auth, catalog::login_backoff& backoff,
+        api_services services, std::shared_ptr<spdlog::logger> log);
 
     /// Answers one request from `peer` (`address:port`, for the access line); never throws for
     /// bad input (every failure is a cloud error body).
     boost::asio::awaitable<response> handle(request req, std::string_view peer = {});
 
-    /// Checks the HTTP Basic credentials of a /v1 request (also the reply stream's).
-    boost::system::result<caller, api_error> authorize_basic(const request& req) const {
-        return auth_.verify_basic(req);
-    }
+    /// Checks the credentials of a request from `from` that does not carry a signature: HTTP
+    /// Basic with an access key (the /v1 endpoints, the reply stream, the metrics), or, when
+    /// `scrape_token` is set, `Bearer <scrape_token>` (the metrics). Through the login back-off
+    /// by address and claimed key, as device logins and console sign-ins are: while blocked it
+    /// is refused unchecked (429 `Throttling.Backoff`); a failure counts toward it, is counted
+    /// in the metrics (`auth_failures`) and logged, at most 10 lines a minute per address.
+    boost::system::result<caller, api_error> authorize(const request& req,
+                                                       const boost::asio::ip::address& from,
+                                                       std::string_view scrape_token = {});
 
     /// Runs one action for a caller already authenticated another way (the console's signed-in
     /// session): `params` carry Action and the action's parameters. The same action table, QPS
@@ -96,10 +104,11 @@ private:
                                               const request_params& params);
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
-    action_result v1_call(const request& req, std::string_view path);
+    action_result v1_call(const request& req, std::string_view path, std::string_view peer);
 
     api_limits limits_;
     authenticator& auth_;
+    catalog::login_backoff& backoff_;
     api_services services_;
     rate_limiter limiter_;
     kit::log_throttle refusals_{10, std::chrono::minutes{1}, 10'000};  ///< per peer address

@@ -46,6 +46,19 @@ void authenticator::set_keys(const std::vector<config::access_key>& keys) {
     for (const auto& k : keys) keys_.emplace(k.id, key_state{k, std::nullopt, std::nullopt});
 }
 
+bool is_scrape_token(std::string_view authorization, std::string_view token) noexcept {
+    constexpr std::string_view scheme = "Bearer ";
+    if (token.empty() || !authorization.starts_with(scheme)) return false;
+    return kit::constant_time_equal(authorization.substr(scheme.size()), token);
+}
+
+std::string basic_user(std::string_view authorization) {
+    if (!authorization.starts_with("Basic ")) return {};
+    const auto decoded = kit::base64_decode(authorization.substr(6));
+    if (!decoded) return {};
+    return decoded->substr(0, std::min<std::size_t>(decoded->find(':'), 128));
+}
+
 boost::system::result<caller, api_error> authenticator::verify_basic(const request& req) const {
     const auto header = req[beast::http::field::authorization];
     if (!header.starts_with("Basic ")) return gateway::unauthorized();

@@ -80,6 +80,13 @@ private:
     nonce_cache nonces_;
 };
 
+/// True when `authorization` is `Bearer <token>` (a non-empty token; compared in constant time).
+bool is_scrape_token(std::string_view authorization, std::string_view token) noexcept;
+
+/// The user name (AccessKeyId) an `Authorization: Basic …` header claims, at most 128 bytes of
+/// it; "" when the header is not Basic or does not decode.
+std::string basic_user(std::string_view authorization);
+
 /// Parses `YYYY-MM-DDTHH:MM:SSZ` (UTC), as both schemes send it.
 std::optional<std::chrono::system_clock::time_point> parse_iso8601_utc(std::string_view s);
 

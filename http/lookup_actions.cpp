@@ -58,12 +58,11 @@ asio::awaitable<action_result> query_message_info(action_context& ctx,
     co_return r;
 }
 
-action_result api::v1_call(const request& req, std::string_view path) {
-    const auto who = auth_.verify_basic(req);
-    if (!who) {
-        ++stats_.auth_failures[who.error().code];
-        return who.error();
-    }
+action_result api::v1_call(const request& req, std::string_view path, std::string_view peer) {
+    boost::system::error_code ec;
+    const auto from = asio::ip::make_address(peer.substr(0, peer.rfind(':')), ec);
+    const auto who = authorize(req, ec ? asio::ip::address{} : from);
+    if (!who) return who.error();
     constexpr std::string_view prefix = "/v1/calls/";
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");

@@ -108,7 +108,7 @@ template <class Stream>
 asio::awaitable<bool> replay(Stream& stream, http_context& ctx, std::uint64_t last_event_id,
                              rrpc::answer_cursor until, std::string_view budget_key,
                              std::uint64_t& dropped) {
-    constexpr std::size_t page_rows = 64;
+    constexpr std::size_t page_rows = 8;  // a page read at once: at most 8 answers (2 MB)
     constexpr std::size_t write_bytes = 256 * 1024;
     if (ctx.sync && co_await ctx.sync()) co_return true;  // the store is failing: nothing to read
     auto& archive = *ctx.archive;
@@ -415,7 +415,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         }
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
         if (is_get(req, "/v1/replies/stream")) {
-            if (const auto who = ctx.api.authorize_basic(req)) {
+            if (const auto who = ctx.api.authorize(req, address)) {
                 co_await run_reply_stream(
                     stream, ctx, req.version(),
                     kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
@@ -424,6 +424,12 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
             }
         }
         if (ctx.console != nullptr && console::site::is_console(req.target())) {
+            if (ctx.gate.stopping()) {  // shutting down: no sign-in, no action, no new stream
+                auto res = cloud_error({503, "ServiceUnavailable", "The server is shutting down."},
+                                       req.version());
+                co_await send(stream, res);
+                break;
+            }
             if (!ctx.console_settings->enabled) {
                 const auto res =
                     text_response({404, "the console is off ([console] enabled = false)\n"}, req);
@@ -468,11 +474,22 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         if (req.method() == bhttp::verb::get) text = answer_probe(req.target(), ctx.readiness());
         if (!text && (is_get(req, "/metrics") || is_get(req, "/v1/metrics"))) {
             // Refused: /metrics in plain text; /v1/metrics in the cloud's form, as it always was.
-            if (is_scrape_token(req[bhttp::field::authorization], ctx.scrape_token) ||
-                ctx.api.authorize_basic(req))
+            const auto who = ctx.api.authorize(req, address, ctx.scrape_token);
+            if (who) {
                 text = probe_answer{200, ctx.metrics()};
-            else if (is_get(req, "/metrics"))
-                text = probe_answer{401, "a scrape token (Bearer) or an access key (Basic)\n"};
+            } else if (is_get(req, "/metrics")) {
+                text = probe_answer{who.error().status,
+                                    who.error().status == 429
+                                        ? "too many failed attempts: wait, then try again\n"
+                                        : "a scrape token (Bearer) or an access key (Basic)\n"};
+            } else {
+                const auto res = http::make_response(
+                    who.error().status,
+                    http::error_body(who.error(), http::new_request_id(), req[bhttp::field::host]),
+                    http::format::json, "Error", req.version(), req.keep_alive());
+                if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
+                continue;
+            }
         }
         if (text) {
             const auto res = text_response(std::move(*text), req);

@@ -25,10 +25,4 @@ std::optional<probe_answer> answer_probe(std::string_view target,
     return answer;
 }
 
-bool is_scrape_token(std::string_view authorization, std::string_view token) noexcept {
-    constexpr std::string_view scheme = "Bearer ";
-    if (token.empty() || !authorization.starts_with(scheme)) return false;
-    return kit::constant_time_equal(authorization.substr(scheme.size()), token);
-}
-
 }  // namespace rrpcd::server

@@ -27,6 +27,5 @@ std::optional<probe_answer> answer_probe(std::string_view target,
 
 /// Whether `authorization` carries the scrape token (`Bearer <token>`); an empty token never
 /// matches. Compared in constant time.
-bool is_scrape_token(std::string_view authorization, std::string_view token) noexcept;
 
 }  // namespace rrpcd::server

@@ -87,7 +87,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
           [this](const catalog::device_key& d, bool forget) { registry_.disconnect(d, forget); },
           log_.server),
       auth_(settings_.access_keys, settings_.http.signature_window, settings_.http.max_nonces),
-      api_(api_limits_of(settings_), auth_,
+      api_(api_limits_of(settings_), auth_, backoff_,
            {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal(), fleet_},
            log_.http),
       mqtt_ctx_{settings_.mqtt, devices_,  fleet_, registry_, rrpc_,

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import mqttPacket from 'mqtt-packet';
 
@@ -37,7 +38,8 @@ export async function echoDevice(server, device) {
     return dev;
 }
 
-/// RRpc calls to `device` while `load` runs; returns the p99 in ms (every call must succeed).
+/// RRpc calls to `device` while `load` runs, at most one every 5 ms (within the key's QPS
+/// limit); returns the p99 in ms (every call must succeed).
 export async function p99While(server, device, load, count = 50) {
     const client = h.iotClient(server);
     await h.rrpc(client, { device, payload: 'warm-up' });
@@ -46,9 +48,11 @@ export async function p99While(server, device, load, count = 50) {
     const calls = (async () => {
         while (running || times.length < count) {
             const t0 = performance.now();
+            const paced = delay(5);
             const body = await h.rrpc(client, { device, payload: `ping ${times.length}` });
             times.push(performance.now() - t0);
             assert.equal(body.rrpcCode, 'SUCCESS');
+            await paced;
         }
     })();
     try { await load(); } finally { running = false; }
@@ -242,5 +246,209 @@ describe('memory follows the bytes an outsider sent', () => {
         assert.equal((await h.rrpc(client, { device: good, payload: 'x' })).rrpcCode, 'SUCCESS');
         other.end(true);
         dev.end(true);
+    });
+});
+
+/// `n` AsyncRRpc calls to `device`, each answered by it with `answerBytes` bytes; resolves with
+/// their MessageIds in the order they were made.
+async function answeredAsync(server, device, n, answerBytes) {
+    const dev = await h.rawDevice(server, device);
+    const topic = `/${device.productKey}/${device.deviceName}/user/get`;
+    await h.subscribe(dev, topic, 1);
+    const answer = Buffer.alloc(answerBytes, 'a');
+    dev.on('message', (t) => { if (t === topic) dev.publish(`${topic}_reply`, answer); });
+    const client = h.iotClient(server);
+    const ids = [];
+    for (let i = 0; i < n; i += 20) {
+        const bodies = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => h.callAction(client, 'AsyncRRpc', {
+            ProductKey: device.productKey, DeviceName: device.deviceName, TopicFullName: topic,
+            MessageContent: Buffer.from('q').toString('base64'),
+        })));
+        for (const b of bodies) { assert.equal(b.Success, true, JSON.stringify(b)); ids.push(String(b.MessageId)); }
+    }
+    // Every answer is in: the last call is REPLIED.
+    while ((await h.callAction(client, 'QueryMessageInfo', { UniMsgId: String(ids.at(-1)) })).Message.Call.Status !== 'REPLIED');
+    return { ids, dev };
+}
+
+/// Opens a reply stream with `lastEventId` on a raw socket; resolves when `events` reply events
+/// (or the dropped notice and then `events`) have come, with the time to the first event, the
+/// events' ids, and what `event: dropped` said.
+function replayFrom(server, lastEventId, { path = '/v1/replies/stream', headers = {} } = {}) {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(server.httpPort, '127.0.0.1');
+        socket.once('close', h.track(() => socket.destroy()));
+        const auth = Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64');
+        const t0 = performance.now();
+        let text = '', first = null;
+        const result = { ids: [], dropped: 0, firstMs: null, bytes: 0 };
+        const done = () => { socket.destroy(); result.firstMs = first; resolve(result); };
+        socket.on('data', (chunk) => {
+            text += chunk.toString('latin1');
+            result.bytes += chunk.length;
+            for (let end; (end = text.indexOf('\n\n')) >= 0;) {
+                const block = text.slice(0, end);
+                text = text.slice(end + 2);
+                if (block.includes('event: dropped')) result.dropped += Number(/"dropped":(\d+)/.exec(block)[1]);
+                const id = /^id: (\d+)$/m.exec(block);
+                if (id && block.includes('event: reply')) {
+                    first ??= performance.now() - t0;
+                    result.ids.push(id[1]);
+                }
+                // The replay ends where the heartbeat comment would come: no event for 300 ms.
+            }
+            clearTimeout(socket.idle);
+            socket.idle = setTimeout(done, 300);
+        });
+        socket.on('error', reject);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\nLast-Event-ID: ${lastEventId}\r\n` +
+            Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+    });
+}
+
+describe('replays and lists cost what they send', () => {
+    test('400 answers of 250 KB: memory holds the cache, not every answer; a replay streams the newest that fit 16 MiB; a reconnect loop is held to its budget', async () => {
+        const [answering, good] = h.devices(2);
+        const server = await h.startServer({ deviceList: [answering, good] });
+        const dev = await echoDevice(server, good);
+        const before = rss(server);
+        const { ids, dev: answerer } = await answeredAsync(server, answering, 400, 250 * 1024);
+        const grown = rss(server) - before;
+        console.log(`400 answered async calls of 250 KB (100 MB): RSS +${(grown / MB).toFixed(1)} MB (was ~596 MiB for 2,500 against a 256 MiB budget)`);
+        // The cache holds replies.max_record_bytes (64 MiB); the rest is in the store only.
+        assert.ok(grown < 64 * MB + 40 * MB + quarantine, `RSS grew ${grown} bytes`);
+        // The oldest is past the cache: read back from the store, whole.
+        const oldest = (await h.callAction(h.iotClient(server), 'QueryMessageInfo', { UniMsgId: String(ids[0]) })).Message.Call;
+        assert.equal(oldest.Status, 'REPLIED');
+        assert.equal(Buffer.from(oldest.PayloadBase64Byte, 'base64').length, 250 * 1024);
+        // A reconnect after the first answer: streamed at once, the newest that fit 16 MiB, the
+        // older ones said as dropped (was: 2 s to the first byte, a 1.8 GB peak, 28 events).
+        const peakBefore = rss(server);
+        const replay = await replayFrom(server, ids[0]);
+        console.log(`replay after 1 of 400: first event in ${replay.firstMs.toFixed(0)} ms, ${replay.ids.length} events, ${replay.dropped} said dropped, RSS +${((rss(server) - peakBefore) / MB).toFixed(1)} MB`);
+        assert.ok(replay.ids.length >= 50 && replay.ids.length <= 66, `${replay.ids.length} events`);
+        assert.equal(replay.ids.length + replay.dropped, 399);
+        assert.deepEqual(replay.ids, ids.slice(400 - replay.ids.length));  // the newest, in order
+        // A client reconnecting in a loop is replayed within its key's budget (16 MiB a
+        // minute), whatever it asks; another device keeps answering.
+        let replayed = 0;
+        const p99 = await p99While(server, good, async () => {
+            for (let i = 0; i < 30; ++i) replayed += (await replayFrom(server, ids[0])).ids.length;
+        });
+        console.log(`30 more reconnects: ${replayed} events replayed in all; RRpc p99 ${p99.toFixed(1)} ms`);
+        assert.ok(replayed <= 70, `${replayed} events replayed by the loop`);
+        answerer.end(true);
+        dev.end(true);
+    });
+
+    test('20 SSE readers that stop reading share the events they hold (no copy per stream)', async () => {
+        const [answering, good] = h.devices(2);
+        const server = await h.startServer({ deviceList: [answering, good], extra: '[replies]\nmax_queued_bytes = 8388608' });
+        const dev = await echoDevice(server, good);
+        const auth = Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64');
+        const opened = server.waitForLog(/event=reply_stream_opened subscribers=20/);
+        for (let i = 0; i < 20; ++i) {
+            const socket = net.connect({ port: server.httpPort, host: '127.0.0.1' });
+            socket.once('close', h.track(() => socket.destroy()));
+            socket.on('error', () => {});
+            socket.setRecvBufferSize?.(4096);
+            socket.write(`GET /v1/replies/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${auth}\r\n\r\n`);
+            socket.pause();
+        }
+        await opened;
+        const before = rss(server);
+        const { dev: answerer } = await answeredAsync(server, answering, 200, 64 * 1024);
+        const grown = rss(server) - before;
+        console.log(`20 stalled readers, 200 answers of 64 KB: RSS +${(grown / MB).toFixed(1)} MB (was +48-54 MB against 16 MiB)`);
+        // The events are rendered once and held by reference: 20 streams of at most 8 MiB each
+        // hold ~8 MiB between them (a copy each would be 160 MiB); the rest is the call log's
+        // cache of the answers (12.5 MiB).
+        assert.ok(grown < 50 * MB + quarantine, `RSS grew ${grown} bytes`);
+        answerer.end(true);
+        dev.end(true);
+    });
+});
+
+/// Requests on one keep-alive connection: `send(text)` resolves with the next whole response.
+async function keepAlive(server) {
+    const socket = net.connect(server.httpPort, '127.0.0.1');
+    socket.once('close', h.track(() => socket.destroy()));
+    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    let buffered = Buffer.alloc(0);
+    const waiting = [];
+    const take = () => {
+        while (waiting.length) {
+            const end = buffered.indexOf('\r\n\r\n');
+            if (end < 0) return;
+            const head = buffered.subarray(0, end).toString('latin1');
+            const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+            if (buffered.length < end + 4 + length) return;
+            const body = buffered.subarray(end + 4, end + 4 + length).toString();
+            buffered = buffered.subarray(end + 4 + length);
+            waiting.shift().resolve({ status: Number(head.slice(9, 12)), head, body });
+        }
+    };
+    socket.on('data', (c) => { buffered = Buffer.concat([buffered, c]); take(); });
+    socket.on('close', () => { for (const w of waiting.splice(0)) w.reject(new Error('closed')); });
+    return {
+        send: (text) => new Promise((resolve, reject) => { waiting.push({ resolve, reject }); socket.write(text); }),
+        socket,
+    };
+}
+
+describe('credentials and operators', () => {
+    test('wrong HTTP Basic secrets and Bearer tokens go through the login back-off, counted and logged', async () => {
+        const [good] = h.devices(1);
+        const server = await h.startServer({ deviceList: [good], extra: '[metrics]\ntoken = "scrape-token-123"\n[[access_keys]]\nid = "LTAIsecondKey"\nsecret = "second-secret"' });
+        const dev = await echoDevice(server, good);
+        const basic = (secret) => `Basic ${Buffer.from(`${h.ACCESS_KEY.id}:${secret}`).toString('base64')}`;
+        const get = async (path, authorization) => (await fetch(`http://127.0.0.1:${server.httpPort}${path}`, { headers: { authorization } })).status;
+        // 5 failures, then the pair (address, claimed key) is refused unchecked (was: 11,000
+        // Bearer and 7,400 Basic guesses a second, the Bearer ones neither counted nor logged).
+        const bearer = [];
+        for (let i = 0; i < 100; ++i) bearer.push(await get('/metrics', `Bearer wrong-${i}`));
+        assert.deepEqual(bearer.slice(0, 5), [401, 401, 401, 401, 401]);
+        assert.ok(bearer.slice(5).every((s) => s === 429));
+        const statuses = [];
+        for (let i = 0; i < 300; ++i) statuses.push(await get('/v1/metrics', basic(`guess-${i}`)));
+        assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
+        assert.ok(statuses.slice(5).every((s) => s === 429), statuses.join(','));
+        assert.equal(await get('/v1/metrics', basic(h.ACCESS_KEY.secret)), 429);  // the right one too, while blocked
+        // Another key from the same address is its own pair; counted by code, logged sparsely.
+        const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/v1/metrics`, {
+            headers: { authorization: `Basic ${Buffer.from('LTAIsecondKey:second-secret').toString('base64')}` } })).text();
+        assert.match(text, /rrpcd_auth_failures_total\{reason="Unauthorized"\} 10\n/);
+        assert.match(text, /rrpcd_auth_failures_total\{reason="Throttling.Backoff"\} 391\n/);
+        const lines = server.log().match(/event=auth_refused[^\n]*/g) ?? [];
+        assert.ok(lines.some((l) => /scheme=bearer/.test(l)));
+        assert.ok(lines.length <= 10, `${lines.length} lines`);
+        assert.ok(!server.log().includes('guess-'), 'a tried secret is never logged');
+        assert.equal((await h.rrpc(h.iotClient(server), { device: good, payload: 'x' })).rrpcCode, 'SUCCESS');
+        dev.end(true);
+    });
+
+    test('while draining, the console takes no sign-in and starts no call (503), as the API does', async () => {
+        const [device, other] = h.devices(2);
+        const server = await h.startServer({ deviceList: [device, other], httpExtra: 'shutdown_grace_ms = 1500' });
+        const dev = await h.bareDevice(server, device);  // keeps the drain open: it never answers
+        const consoleConn = await keepAlive(server);
+        const signIn = JSON.stringify({ accessKeyId: h.ACCESS_KEY.id, accessKeySecret: h.ACCESS_KEY.secret });
+        const post = (path, body, extra = '') => `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${server.httpPort}\r\nContent-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+        const first = await consoleConn.send(post('/console/api/session', signIn));
+        assert.equal(first.status, 200);
+        const cookie = /rrpcd_console=([0-9a-f]+)/.exec(first.head)[1];
+        const csrf = JSON.parse(first.body).csrfToken;
+        const pending = h.rrpc(h.iotClient(server), { device, payload: 'in flight', timeout: 8000 });
+        await dev.next('publish');
+        const stopping = server.waitForLog(/event=stopping signal=/);
+        server.proc.kill('SIGTERM');
+        await stopping;
+        const action = JSON.stringify({ Action: 'RRpc', ProductKey: device.productKey, DeviceName: other.deviceName, RequestBase64Byte: 'eA==', Timeout: 1000 });
+        const refused = await consoleConn.send(post('/console/api/action', action, `Cookie: rrpcd_console=${cookie}\r\nX-CSRF-Token: ${csrf}\r\n`));
+        assert.equal(refused.status, 503, refused.body);
+        assert.match(refused.body, /"Code":"ServiceUnavailable"/);
+        assert.doesNotMatch(server.log(), /event=api_call action=RRpc access_key=LTAItestKeyId peer=[^ ]+ device=a1TestPK\/dev001/);
+        assert.equal((await pending).rrpcCode, 'UNKNOWN');
+        assert.deepEqual(await server.exited, { code: 0, signal: null });
     });
 });

@@ -1,4 +1,5 @@
 #include "server/probes.hpp"
+#include "http/authenticator.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -23,12 +24,12 @@ TEST_CASE("liveness answers while the process serves, readiness needs every chec
 }
 
 TEST_CASE("the scrape token is a Bearer credential, an empty token never matches", "[server]") {
-    CHECK(is_scrape_token("Bearer t0k", "t0k"));
-    CHECK_FALSE(is_scrape_token("Bearer t0k", "t0K"));
-    CHECK_FALSE(is_scrape_token("Bearer t0", "t0k"));
-    CHECK_FALSE(is_scrape_token("Basic t0k", "t0k"));
-    CHECK_FALSE(is_scrape_token("Bearer ", ""));
-    CHECK_FALSE(is_scrape_token("", ""));
+    CHECK(rrpcd::http::is_scrape_token("Bearer t0k", "t0k"));
+    CHECK_FALSE(rrpcd::http::is_scrape_token("Bearer t0k", "t0K"));
+    CHECK_FALSE(rrpcd::http::is_scrape_token("Bearer t0", "t0k"));
+    CHECK_FALSE(rrpcd::http::is_scrape_token("Basic t0k", "t0k"));
+    CHECK_FALSE(rrpcd::http::is_scrape_token("Bearer ", ""));
+    CHECK_FALSE(rrpcd::http::is_scrape_token("", ""));
 }
 
 #include "server/log_format.hpp"
