@@ -160,14 +160,33 @@ private:
     std::map<std::string, std::string, std::less<>> origins_;
 };
 
-/// The whole file, or nullopt when it cannot be read (start-up only).
-std::optional<std::string> read_text(const std::filesystem::path& path) {
+/// A file's whole text, or why it is not read: only a regular file (a FIFO would block the
+/// start, /dev/zero never end) of at most `max` bytes.
+boost::system::result<std::string, std::string> read_text(const std::filesystem::path& path,
+                                                          std::uintmax_t max) {
+    using text_result = boost::system::result<std::string, std::string>;
+    const auto refuse = [](std::string why) {
+        return text_result{boost::system::in_place_error, std::move(why)};
+    };
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) return refuse("cannot read " + path.string() + ": " + ec.message());
+    if (!std::filesystem::is_regular_file(status))
+        return refuse(path.string() + " is not a regular file");
+    const auto larger = path.string() + " is larger than " + std::to_string(max) + " bytes";
+    if (const auto size = std::filesystem::file_size(path, ec); ec || size > max)
+        return refuse(larger);
     std::ifstream in{path, std::ios::binary};
-    if (!in) return std::nullopt;
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
+    if (!in) return refuse("cannot read " + path.string());
+    std::string text(static_cast<std::size_t>(max) + 1, '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<std::size_t>(in.gcount()));
+    if (text.size() > max) return refuse(larger);  // it grew since: still bounded
+    return text_result{boost::system::in_place_value, std::move(text)};
 }
+
+constexpr std::uintmax_t max_config_bytes = 64u << 20;  ///< a config file, a thing model
+constexpr std::uintmax_t max_secret_bytes = 64u << 10;  ///< a `…_FILE` secret
 
 /// When a reload (SIGHUP) applies a key: at once, or only after a restart.
 enum class applies : std::uint8_t { live, restart };
@@ -505,11 +524,12 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 const auto embedded = std::ranges::find(files, std::string_view{f},
                                                         &embedded_files::value_type::first);
                 auto text = embedded != files.end()
-                                ? std::optional<std::string>{std::string{embedded->second}}
-                                : read_text(base / f);
+                                ? boost::system::result<std::string,
+                                                        std::string>{boost::system::in_place_value,
+                                                                     std::string{embedded->second}}
+                                : read_text(base / f, max_config_bytes);
                 if (!text) {
-                    r.fail(t.get("tsl")->source(), path + ".tsl",
-                           "cannot read " + (base / f).string());
+                    r.fail(t.get("tsl")->source(), path + ".tsl", text.error());
                     break;
                 }
                 p.tsl_json.push_back(std::move(*text));
@@ -723,12 +743,17 @@ boost::system::result<settings, load_error> load_string(
     return out;
 }
 
+boost::system::result<std::string, std::string> read_config_text(
+    const std::filesystem::path& path) {
+    return read_text(path, max_config_bytes);
+}
+
 boost::system::result<settings, load_error> load_file(
     const std::filesystem::path& path, const std::vector<override_value>& overrides) {
     if (std::error_code ec; std::filesystem::is_directory(path, ec))
         return load_error{path.string() + ": is a directory; give the config file (rrpcd.toml)"};
-    const auto text = read_text(path);  // an empty file is valid TOML: all defaults
-    if (!text) return load_error{path.string() + ": cannot read the file"};
+    const auto text = read_text(path, max_config_bytes);  // empty is valid TOML: all defaults
+    if (!text) return load_error{text.error()};
     return load_string(*text, path.string(), path.parent_path(), overrides);
 }
 
@@ -761,11 +786,19 @@ boost::system::result<std::vector<override_value>, load_error> environment_overr
             at = sep + 2;
         }
         override_value o{key, entry.substr(eq + 1), "environment " + std::string{name}};
-        // `…_FILE`: the value is in that file (a secret mounted by the orchestrator), unless the
-        // key itself ends in _file (tls.key_file).
+        // `…_FILE`: a secret's value is in that file (mounted by the orchestrator), unless the
+        // key itself ends in _file (tls.key_file). Secrets only: an id, a URL or a path is not
+        // read from a file (nor shown by --print-config, which masks only secrets).
         if (key.ends_with("_file") && !key.ends_with(".cert_file") && !key.ends_with(".key_file")) {
-            const auto text = read_text(o.value);
-            if (!text) return load_error{o.origin + ": cannot read " + o.value};
+            const auto secret = std::string_view{key}.substr(0, key.size() - 5);
+            const bool is_secret = secret.ends_with("secret") || secret.ends_with(".token") ||
+                                   secret.ends_with(".password");
+            if (!is_secret)
+                return load_error{o.origin +
+                                  ": only a secret (secret, device_secret, token, password) "
+                                  "is read from a file"};
+            const auto text = read_text(o.value, max_secret_bytes);
+            if (!text) return load_error{o.origin + ": " + text.error()};
             o.key.resize(o.key.size() - 5);
             o.value = *text;
             while (!o.value.empty() && (o.value.back() == '\n' || o.value.back() == '\r'))

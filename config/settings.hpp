@@ -215,6 +215,10 @@ struct override_value {
 boost::system::result<settings, load_error> load_file(
     const std::filesystem::path& path, const std::vector<override_value>& overrides = {});
 
+/// A config file's text: a regular file of at most 64 MiB (a FIFO or a device is refused before
+/// it is opened), or why it cannot be read.
+boost::system::result<std::string, std::string> read_config_text(const std::filesystem::path& path);
+
 /// Files the configuration may name that are in the binary, not on disk: name -> content.
 using embedded_files = std::vector<std::pair<std::string_view, std::string_view>>;
 

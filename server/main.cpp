@@ -9,9 +9,7 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,12 +66,9 @@ int main(int argc, char** argv) {
     if (cli->what == command::print_config) {
         std::string text{config::embedded_default_toml()};
         if (config_path) {
-            std::ifstream in{*config_path, std::ios::binary};
-            if (!in || std::filesystem::is_directory(*config_path))
-                return fail("configuration error: " + *config_path + ": cannot read the file");
-            std::ostringstream read;
-            read << in.rdbuf();
-            text = read.str();
+            auto read = config::read_config_text(*config_path);
+            if (!read) return fail("configuration error: " + read.error());
+            text = std::move(*read);
         }
         const auto effective =
             config::effective_toml(text, config_path.value_or("<embedded default>"), *overrides);

@@ -2,7 +2,10 @@
 // than its bytes. Each test is a row of the table, against the real binary, and ends with
 // a real SDK call to a device that kept answering.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -450,5 +453,41 @@ describe('credentials and operators', () => {
         assert.doesNotMatch(server.log(), /event=api_call action=RRpc access_key=LTAItestKeyId peer=[^ ]+ device=a1TestPK\/dev001/);
         assert.equal((await pending).rrpcCode, 'UNKNOWN');
         assert.deepEqual(await server.exited, { code: 0, signal: null });
+    });
+});
+
+describe('configuration from the environment', () => {
+    test('…_FILE is for secrets only, from a regular file of bounded size; never printed', async () => {
+        const run = (env, args = ['--print-config']) => new Promise((resolve) => {
+            const proc = spawn(h.RRPCD, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+            h.track(() => proc.kill('SIGKILL'));
+            let out = '', err = '';
+            proc.stdout.on('data', (c) => { out += c; });
+            proc.stderr.on('data', (c) => { err += c; });
+            proc.on('exit', (code) => resolve({ code, out, err }));
+        });
+        // An id read from /etc/shadow was accepted and printed; now refused, naming the variable.
+        const shadow = await run({ RRPCD_ACCESS_KEYS__0__ID_FILE: '/etc/shadow' });
+        assert.equal(shadow.code, 2);
+        assert.match(shadow.err, /RRPCD_ACCESS_KEYS__0__ID_FILE: only a secret/);
+        assert.equal(shadow.out, '');
+        // /dev/zero was read until out of memory; a FIFO blocked the start.
+        const zero = await run({ RRPCD_ACCESS_KEYS__0__SECRET_FILE: '/dev/zero' });
+        assert.equal(zero.code, 2);
+        assert.match(zero.err, /\/dev\/zero is not a regular file/);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-fifo-'));
+        h.track(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const fifo = path.join(dir, 'secret');
+        spawnSync('mkfifo', [fifo]);
+        const blocked = await run({ RRPCD_ACCESS_KEYS__0__SECRET_FILE: fifo }, ['--check-config']);
+        assert.equal(blocked.code, 2);
+        assert.match(blocked.err, /is not a regular file/);
+        // A secret from a file works, and --print-config masks it.
+        const file = path.join(dir, 'ak');
+        fs.writeFileSync(file, 'file-secret-value\n');
+        const ok = await run({ RRPCD_ACCESS_KEYS__0__SECRET_FILE: file });
+        assert.equal(ok.code, 0, ok.err);
+        assert.doesNotMatch(ok.out, /file-secret-value/);
+        assert.match(ok.out, /secret = '\*{8}'/);
     });
 });

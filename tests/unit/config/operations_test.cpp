@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -99,7 +101,31 @@ TEST_CASE("…_FILE reads a secret from a file, trailing newline cut, tls.key_fi
     CHECK(o[1].key == "tls.key_file");
     CHECK(o[1].value == "/etc/k.pem");
     CHECK(env_error({"RRPCD_METRICS__TOKEN_FILE=/nonexistent/t"}) ==
-          "environment RRPCD_METRICS__TOKEN_FILE: cannot read /nonexistent/t");
+          "environment RRPCD_METRICS__TOKEN_FILE: cannot read /nonexistent/t: No such file or "
+          "directory");
+}
+
+TEST_CASE("…_FILE is for secrets only, and reads a regular file of bounded size", "[config]") {
+    // An id, a URL or a listen address from a file would be printed by --print-config.
+    CHECK(env_error({"RRPCD_ACCESS_KEYS__0__ID_FILE=/etc/hostname"}) ==
+          "environment RRPCD_ACCESS_KEYS__0__ID_FILE: only a secret (secret, device_secret, "
+          "token, password) is read from a file");
+    CHECK(env_error({"RRPCD_REPLIES__WEBHOOKS__0__URL_FILE=/etc/hostname"})
+              .ends_with("is read from a file"));
+    // A device never ends, a FIFO would block the start: refused before they are opened.
+    CHECK(env_error({"RRPCD_ACCESS_KEYS__0__SECRET_FILE=/dev/zero"}) ==
+          "environment RRPCD_ACCESS_KEYS__0__SECRET_FILE: /dev/zero is not a regular file");
+    const auto fifo = std::string{"/tmp/rrpcd-unit-fifo-"} + std::to_string(::getpid());
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(env_error({"RRPCD_METRICS__TOKEN_FILE=" + fifo}).ends_with("is not a regular file"));
+    std::remove(fifo.c_str());
+    const auto big = std::string{"/tmp/rrpcd-unit-big-"} + std::to_string(::getpid());
+    std::ofstream{big} << std::string(70'000, 's');
+    CHECK(env_error({"RRPCD_DEVICES__0__DEVICE_SECRET_FILE=" + big})
+              .ends_with("is larger than 65536 bytes"));
+    std::remove(big.c_str());
+    // The config file itself: a regular file.
+    CHECK(load_file("/dev/zero").error().message == "/dev/zero is not a regular file");
 }
 
 TEST_CASE("the effective settings (--print-config) mask every secret, token and URL password",
