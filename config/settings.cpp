@@ -1,4 +1,5 @@
 #include "config/settings.hpp"
+#include "kit/crypto.hpp"
 
 #include <toml++/toml.h>
 #include "config/names.hpp"
@@ -470,9 +471,11 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 const auto& w = *arr->get(i)->as_table();
                 const auto path = "replies.webhooks[" + std::to_string(i) + "]";
                 webhook hook;
-                r.only_keys(w, path, {"url", "secret", "ca_file"});
+                r.only_keys(w, path, {"url", "secret", "ca_file", "id", "max_in_flight"});
                 r.string(w, path, "url", hook.url, true);
                 r.string(w, path, "secret", hook.secret, true);
+                r.string(w, path, "id", hook.id, false);
+                r.integer(w, path, "max_in_flight", hook.max_in_flight, 1, 64);
                 std::string ca;
                 r.string(w, path, "ca_file", ca, false);
                 if (!ca.empty()) hook.ca_file = std::filesystem::absolute(base / ca);
@@ -485,6 +488,10 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 else if (!ca.empty() && url && url->scheme() != "https")
                     r.fail(w.get("ca_file")->source(), path + ".ca_file",
                            "only for an https:// URL");
+                for (const auto& other : out.replies.webhooks)
+                    if (identity_of(other) == identity_of(hook))
+                        r.fail(w.source(), path,
+                               "the same webhook (URL and secret, or id) as an earlier one");
                 out.replies.webhooks.push_back(std::move(hook));
             }
         }
@@ -593,7 +600,9 @@ const std::vector<table_array>& table_arrays() {
          {"qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"}},
         {{"products"}, {"product_key", "tsl"}, {}},
         {{"devices"}, {"product_key", "device_name", "device_secret"}, {}},
-        {{"replies", "webhooks"}, {"url", "secret", "ca_file"}, {}},
+        {{"replies", "webhooks"},
+         {"url", "secret", "ca_file", "id", "max_in_flight"},
+         {"max_in_flight"}},
     };
     return all;
 }
@@ -741,6 +750,11 @@ boost::system::result<settings, load_error> load_string(
     read_document(r, *root, base_dir, files, out);
     if (r.error()) return *r.error();
     return out;
+}
+
+std::string identity_of(const webhook& hook) {
+    if (!hook.id.empty()) return hook.id;
+    return kit::to_hex(kit::sha256(hook.url + "\n" + hook.secret)).substr(0, 16);
 }
 
 boost::system::result<std::string, std::string> read_config_text(

@@ -127,8 +127,17 @@ struct webhook {
     std::string url;                  ///< http://host:port/path or https://…
     std::string secret;               ///< HMAC-SHA256 key of the X-Rrpcd-Signature header
     std::filesystem::path ca_file{};  ///< https: trust these CAs (PEM) instead of the system's
+    /// What its queue in the store is kept under; empty: a digest of its URL and secret (the
+    /// same URL with two secrets is two webhooks). Set it to keep a queue across a change of
+    /// URL or secret.
+    std::string id{};
+    std::size_t max_in_flight = 4;  ///< POSTs at once, each on a keep-alive connection of its own
     bool operator==(const webhook&) const = default;
 };
+
+/// What a webhook's queue is kept under in the store: its `id`, or 16 hex digits of SHA-256 of
+/// its URL and secret.
+std::string identity_of(const webhook& hook);
 
 /// Where async replies go and how long call outcomes are kept.
 struct replies_settings {

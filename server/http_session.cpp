@@ -1,4 +1,5 @@
 #include "server/http_session.hpp"
+#include "server/http_read.hpp"
 #include "kit/logfmt.hpp"
 #include "kit/parse_whole.hpp"
 #include "kit/text_queue.hpp"
@@ -313,56 +314,6 @@ asio::awaitable<boost::system::error_code> send(Stream& stream, const http::resp
     co_return ec;
 }
 
-/// Parses what is already buffered. A request usually arrives in one segment: then it is
-/// complete here, without a read, its timer and its posted completion. Needing more bytes is not
-/// an error (the caller reads on). Never throws: Beast's fields store a name or value in at most
-/// 65,535 bytes with 16-bit offsets and throw `length_error` past that (a 64 KB header field, or
-/// a chunked trailer, would otherwise end the process from inside a completion handler); that is
-/// the header limit's refusal, like any header too large.
-boost::system::error_code parse_buffered(bhttp::request_parser<bhttp::string_body>& parser,
-                                         beast::flat_buffer& buffer) noexcept {
-    boost::system::error_code ec;
-    try {
-        while (!parser.is_done() && buffer.size() != 0) {
-            const auto n = parser.put(buffer.data(), ec);
-            buffer.consume(n);
-            if (ec == bhttp::error::need_more) return {};
-            if (ec || n == 0) break;
-        }
-    } catch (const std::length_error&) {
-        ec = bhttp::error::header_limit;
-    } catch (const std::exception&) {
-        ec =
-            bhttp::error::bad_alloc;  // reported as malformed: the connection ends, not the process
-    }
-    return ec;
-}
-
-/// Reads and parses until the parser has its header (`whole`: its whole message), the peer
-/// leaves, or the stream's deadline passes (beast::error::timeout). Each read is parsed at once
-/// by parse_buffered(), never inside a composed operation: a parser exception cannot escape a
-/// completion handler. At most one read's worth (64 KB) past what the parser needs is buffered.
-template <class Stream>
-asio::awaitable<boost::system::error_code> read_request(
-    Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& parser,
-    bool whole) {
-    constexpr std::size_t read_min = 512, read_max = 64 * 1024;
-    for (;;) {
-        if (const auto ec = parse_buffered(parser, buffer)) co_return ec;
-        if (whole ? parser.is_done() : parser.is_header_done())
-            co_return boost::system::error_code{};
-        const auto room =
-            std::clamp<std::size_t>(buffer.capacity() - buffer.size(), read_min, read_max);
-        const auto [ec, n] =
-            co_await stream.async_read_some(buffer.prepare(room), kit::use_nothrow);
-        buffer.commit(n);
-        if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
-            co_return parser.got_some() ? bhttp::error::partial_message
-                                        : bhttp::error::end_of_stream;
-        if (ec) co_return ec;
-    }
-}
-
 /// The HTTP/1.1 loop over a plain or a TLS stream.
 template <class Stream>
 asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
@@ -390,12 +341,12 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         auto ec = parse_buffered(parser, buffer);
         if (!ec && !parser.is_header_done()) {
             timed.expires_after(ctx.settings.header_timeout);
-            ec = co_await read_request(stream, buffer, parser, false);
+            ec = co_await read_message(stream, buffer, parser, false);
         }
         const bool in_header = !parser.is_header_done();
         if (!ec && !parser.is_done()) {
             timed.expires_at(started + ctx.settings.request_timeout);
-            ec = co_await read_request(stream, buffer, parser, true);
+            ec = co_await read_message(stream, buffer, parser, true);
         }
         if (ec) {
             count_read_limit(ctx, ec, in_header);

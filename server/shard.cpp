@@ -167,25 +167,32 @@ boost::system::result<void, std::string> shard::open() {
         if (!sessions) return failed(sessions.error());
         for (const auto& [device, s] : *sessions) registry_.restore_session(device, s);
         registry_.expire_sessions();
-        // The webhooks' undelivered replies go back to their queues; a URL no longer
-        // configured loses its own (said once).
+        // The webhooks' undelivered replies go back to their queues, by the webhook's identity
+        // (its id, or its URL and secret); one no longer configured loses its own (said once).
         auto undelivered = store_->load_webhook_queue();
         if (!undelivered) return failed(undelivered.error());
         std::size_t orphaned = 0;
         for (auto& w : *undelivered) {
-            const auto it = std::find_if(webhooks_.begin(), webhooks_.end(),
-                                         [&](const auto& s) { return s->url() == w.hook; });
+            auto it = std::find_if(webhooks_.begin(), webhooks_.end(),
+                                   [&](const auto& s) { return s->identity() == w.hook; });
             if (it == webhooks_.end()) {
-                ++orphaned;
+                // A row of a store older than identities is its URL's (kept under the identity
+                // from now on); any other is no webhook's any more.
                 store_->webhook_done(w.hook, w.message_id);
-                continue;
+                it = std::find_if(webhooks_.begin(), webhooks_.end(),
+                                  [&](const auto& s) { return s->url() == w.hook; });
+                if (it == webhooks_.end()) {
+                    ++orphaned;
+                    continue;
+                }
+                store_->webhook_queued((*it)->identity(), w.message_id, w.queued_ms, w.body);
             }
             (*it)->restore(w.message_id, w.queued_ms, std::move(w.body));
         }
         if (orphaned != 0)
             log_.server->warn(
-                "event=webhook_queue_dropped reason=\"its URL is no longer "
-                "configured\" replies={}",
+                "event=webhook_queue_dropped reason=\"its webhook (URL and secret, or id) is "
+                "no longer configured\" replies={}",
                 orphaned);
         log_.server->info(
             "event=store_opened path={} products={} devices={} queued_messages={} "

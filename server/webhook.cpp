@@ -3,6 +3,7 @@
 
 #include "http/render.hpp"
 #include "kit/use_nothrow.hpp"
+#include "server/http_read.hpp"
 
 #include "kit/backoff.hpp"
 #include "kit/crypto.hpp"
@@ -15,7 +16,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -31,6 +31,9 @@ namespace bhttp = beast::http;
 
 namespace {
 constexpr std::chrono::seconds request_timeout{10};
+/// What is read of an answer: its status matters; a longer body ends the connection instead.
+constexpr std::uint32_t answer_header_limit = 64 * 1024;
+constexpr std::uint64_t answer_body_limit = 1024 * 1024;
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,11 +42,27 @@ std::int64_t now_ms() {
 }
 }  // namespace
 
+/// A sender's connection to the webhook: plain or TLS, kept open between POSTs.
+struct webhook_sender::connection {
+    std::optional<beast::tcp_stream> tcp;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    beast::flat_buffer buffer;
+    bool open() const noexcept { return tcp || tls; }
+    void close() {
+        boost::system::error_code ignored;
+        if (tcp) tcp->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        tcp.reset();
+        tls.reset();
+        buffer.clear();
+    }
+};
+
 webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
                                const config::replies_settings& replies, rrpc::reply_hub& hub,
                                store::journal& journal, std::shared_ptr<spdlog::logger> log)
     : ex_(std::move(ex)),
       hook_(std::move(hook)),
+      identity_(config::identity_of(hook_)),
       shown_url_(kit::logfmt_value(kit::redact_url(hook_.url))),
       queue_(replies.max_queued, replies.max_queued_bytes),
       retry_window_(replies.webhook_retry),
@@ -51,8 +70,15 @@ webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
       journal_(journal),
       log_(std::move(log)),
       wake_(ex_, asio::steady_timer::time_point::max()) {
-    if (const auto url = boost::urls::parse_absolute_uri(hook_.url);
-        url && url->scheme() == "https") {
+    if (const auto url = boost::urls::parse_absolute_uri(hook_.url)) {  // validated at load
+        https_ = url->scheme() == "https";
+        host_ = url->host();
+        port_ = url->has_port() ? std::string{url->port()} : std::string{https_ ? "443" : "80"};
+        target_ = url->encoded_target().empty() ? std::string{"/"}
+                                                : std::string{url->encoded_target()};
+        host_header_ = url->encoded_host_and_port();
+    }
+    if (https_) {
         auto& ctx = tls_.emplace(asio::ssl::context::tls_client);
         ctx.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                         asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
@@ -76,7 +102,7 @@ void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, s
     queue_.push({message_id, std::make_shared<const std::string>(std::move(body)), queued_ms},
                 [&](const kit::text_queue::entry& gone) {
                     ++dropped_;
-                    journal_.webhook_done(hook_.url, gone.id);
+                    journal_.webhook_done(identity_, gone.id);
                 });
 }
 
@@ -84,32 +110,37 @@ void webhook_sender::start() {
     token_ = hub_.subscribe([this](const rrpc::async_reply& r) {
         kit::text_queue::entry e{
             r.message_id, std::make_shared<const std::string>(http::forwarding_json(r)), now_ms()};
-        journal_.webhook_queued(hook_.url, e.id, e.queued_ms, *e.body);
+        journal_.webhook_queued(identity_, e.id, e.queued_ms, *e.body);
         if (const auto n = queue_.push(std::move(e),
                                        [&](const kit::text_queue::entry& gone) {
-                                           journal_.webhook_done(hook_.url, gone.id);
+                                           journal_.webhook_done(identity_, gone.id);
                                        });
             n != 0) {
             dropped_ += n;
             log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_);
         }
-        wake_.cancel();
+        wake_.cancel_one();
     });
     if (!queue_.empty())
         log_->info("event=webhook_restored url={} replies={}", shown_url_, queue_.size());
-    asio::co_spawn(ex_, run(), asio::detached);  // run() catches nothing that can throw here
+    for (std::size_t i = 0; i < hook_.max_in_flight; ++i)
+        asio::co_spawn(ex_, send_loop(), asio::detached);  // send_loop() throws nothing here
 }
 
-asio::awaitable<void> webhook_sender::run() {
+asio::awaitable<void> webhook_sender::send_loop() {
     asio::steady_timer backoff{ex_};
+    connection c;
     for (;;) {
         if (queue_.empty()) {
-            wake_.expires_at(asio::steady_timer::time_point::max());
+            // Idle until a reply comes: each reply wakes one waiting sender (the timer never
+            // expires; cancel_one() is the signal). A reply that comes while every sender is
+            // busy is taken by the first one done.
             co_await wake_.async_wait(kit::use_nothrow);
             continue;
         }
         const auto e = queue_.pop();
-        bool delivered = co_await post(*e.body, e.id);
+        if (!queue_.empty()) wake_.cancel_one();  // more: another sender may take the next
+        bool delivered = co_await post(c, *e.body, e.id);
         for (int failures = 1; !delivered; ++failures) {
             const auto delay = kit::retry_delay(
                 failures, std::chrono::milliseconds{now_ms() - e.queued_ms}, retry_window_);
@@ -117,7 +148,7 @@ asio::awaitable<void> webhook_sender::run() {
             ++retries_;
             backoff.expires_after(*delay);
             co_await backoff.async_wait(kit::use_nothrow);
-            delivered = co_await post(*e.body, e.id);
+            delivered = co_await post(c, *e.body, e.id);
         }
         if (delivered) {
             ++delivered_;
@@ -126,31 +157,14 @@ asio::awaitable<void> webhook_sender::run() {
             log_->warn("event=webhook_gave_up url={} message_id={} after_s={}", shown_url_, e.id,
                        (now_ms() - e.queued_ms) / 1000);
         }
-        journal_.webhook_done(hook_.url, e.id);
+        journal_.webhook_done(identity_, e.id);
     }
 }
 
-template <class Stream>
-asio::awaitable<unsigned> webhook_sender::exchange(Stream& stream,
-                                                   bhttp::request<bhttp::string_body>& req) {
-    const auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
-    if (wec) co_return 0u;
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> res;
-    const auto [rec, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
-    if (rec) co_return 0u;
-    co_return static_cast<unsigned>(res.result());
-}
-
-asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_t message_id) {
-    const auto url = boost::urls::parse_absolute_uri(hook_.url);
-    if (!url) co_return false;  // validated at load
-    const bool https = url->scheme() == "https";
-    const std::string host{url->host()};
-    const std::string port =
-        url->has_port() ? std::string{url->port()} : std::string{https ? "443" : "80"};
+asio::awaitable<bool> webhook_sender::connect(connection& c) {
+    c.close();
     asio::ip::tcp::resolver resolver{ex_};
-    const auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kit::use_nothrow);
+    const auto [rec, endpoints] = co_await resolver.async_resolve(host_, port_, kit::use_nothrow);
     if (rec) co_return false;
     beast::tcp_stream tcp{ex_};
     tcp.expires_after(request_timeout);
@@ -160,10 +174,55 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
                     kit::logfmt_value(cec.message()));
         co_return false;
     }
-    const auto target =
-        url->encoded_target().empty() ? std::string{"/"} : std::string{url->encoded_target()};
-    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target, 11};
-    req.set(bhttp::field::host, url->encoded_host_and_port());
+    boost::system::error_code ignored;
+    tcp.socket().set_option(asio::ip::tcp::no_delay{true}, ignored);
+    if (!https_) {
+        c.tcp.emplace(std::move(tcp));
+        co_return true;
+    }
+    if (!tls_) co_return false;
+    auto& stream = c.tls.emplace(std::move(tcp), *tls_);
+    // SNI, and the certificate must name the host.
+    if (!SSL_set_tlsext_host_name(stream.native_handle(), host_.c_str())) {
+        c.close();
+        co_return false;
+    }
+    stream.set_verify_callback(asio::ssl::host_name_verification(host_));
+    const auto [hec] =
+        co_await stream.async_handshake(asio::ssl::stream_base::client, kit::use_nothrow);
+    if (hec) {
+        log_->debug("event=webhook_tls_failed url={} reason={}", shown_url_,
+                    kit::logfmt_value(hec.message()));
+        c.close();
+        co_return false;
+    }
+    co_return true;
+}
+
+template <class Stream>
+asio::awaitable<unsigned> webhook_sender::exchange(Stream& stream, connection& c,
+                                                   bhttp::request<bhttp::string_body>& req,
+                                                   bool& reusable) {
+    reusable = false;
+    beast::get_lowest_layer(stream).expires_after(request_timeout);
+    const auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
+    if (wec) co_return 0u;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.header_limit(answer_header_limit);
+    parser.body_limit(answer_body_limit);
+    if (co_await read_message(stream, c.buffer, parser, false)) co_return 0u;
+    const auto status = static_cast<unsigned>(parser.get().result_int());
+    // The body is read (to reuse the connection) when it is short; a long one ends it.
+    if (const auto rec = co_await read_message(stream, c.buffer, parser, true); rec)
+        co_return status;
+    reusable = parser.get().keep_alive();
+    co_return status;
+}
+
+asio::awaitable<bool> webhook_sender::post(connection& c, const std::string& body,
+                                           std::uint64_t message_id) {
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, target_, 11};
+    req.set(bhttp::field::host, host_header_);
     req.set(bhttp::field::content_type, "application/json");
     req.set(bhttp::field::user_agent, "rrpcd");
     const auto timestamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
@@ -174,32 +233,24 @@ asio::awaitable<bool> webhook_sender::post(const std::string& body, std::uint64_
     req.set("X-Rrpcd-Signature",
             "sha256=" + kit::to_hex(kit::hmac(kit::hmac_algorithm::sha256, hook_.secret,
                                               timestamp + "." + body)));
+    req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
-    unsigned status = 0;
-    if (https && tls_) {
-        beast::ssl_stream<beast::tcp_stream> stream{std::move(tcp), *tls_};
-        // SNI, and the certificate must name the host.
-        if (!SSL_set_tlsext_host_name(stream.native_handle(), host.c_str())) co_return false;
-        stream.set_verify_callback(asio::ssl::host_name_verification(host));
-        const auto [hec] =
-            co_await stream.async_handshake(asio::ssl::stream_base::client, kit::use_nothrow);
-        if (hec) {
-            log_->debug("event=webhook_tls_failed url={} reason={}", shown_url_,
-                        kit::logfmt_value(hec.message()));
-            co_return false;
-        }
-        status = co_await exchange(stream, req);
-        const auto [sec] = co_await stream.async_shutdown(kit::use_nothrow);
-        (void)sec;
-    } else if (!https) {
-        status = co_await exchange(tcp, req);
-        boost::system::error_code ignored;
-        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    // A kept connection may have been closed by the server since the last reply: a failure on
+    // it before any answer is tried once more on a new connection, at once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool reused = c.open();
+        if (!reused && !co_await connect(c)) co_return false;
+        bool reusable = false;
+        const auto status = c.tls ? co_await exchange(*c.tls, c, req, reusable)
+                                  : co_await exchange(*c.tcp, c, req, reusable);
+        if (!reusable) c.close();
+        if (status == 0 && reused) continue;
+        if (status != 0 && (status < 200 || status >= 300))
+            log_->debug("event=webhook_refused url={} status={}", shown_url_, status);
+        co_return status >= 200 && status < 300;
     }
-    if (status != 0 && (status < 200 || status >= 300))
-        log_->debug("event=webhook_refused url={} status={}", shown_url_, status);
-    co_return status >= 200 && status < 300;
+    co_return false;
 }
 
 }  // namespace rrpcd::server

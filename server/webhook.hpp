@@ -14,21 +14,22 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
 
 namespace rrpcd::server {
 
 /// Delivers every async reply to one backend URL (http:// or https://, its certificate checked
-/// against the system's CAs or `ca_file`) as a POST, in order, retried with exponential back-off
-/// for `replies.webhook_retry_s` after it was queued, then given up (warn, counted); it never
-/// blocks device I/O (its own coroutine, a bounded queue whose oldest entry is dropped when
-/// full). The queue is in the store (journal): a restart delivers what was not (at least once).
-/// Each POST carries `X-Rrpcd-Timestamp` (Unix seconds) and `X-Rrpcd-Signature: sha256=<hex
-/// HMAC-SHA256(secret, timestamp + "." + body)>`. io thread only.
+/// against the system's CAs or `ca_file`) as a POST: up to `max_in_flight` at once, each on a
+/// keep-alive connection of its own (a TLS handshake per connection, not per reply), each reply
+/// retried with exponential back-off for `replies.webhook_retry_s` after it was queued, then
+/// given up (warn, counted). It never blocks device I/O (coroutines of its own, a bounded queue
+/// whose oldest entry is dropped when full). The queue is in the store, under the webhook's
+/// identity (its `id`, or a digest of its URL and secret): a restart delivers what was not (at
+/// least once), to the webhook it was queued for. Each POST carries `X-Rrpcd-Timestamp` (Unix
+/// seconds) and `X-Rrpcd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
+/// io thread only.
 class webhook_sender {
 public:
     webhook_sender(boost::asio::any_io_executor ex, config::webhook hook,
@@ -40,9 +41,11 @@ public:
 
     /// Start-up: a reply the store kept undelivered (before start()).
     void restore(std::uint64_t message_id, std::int64_t queued_ms, std::string body);
-    /// Starts delivering (subscribes to the hub and spawns the sender).
+    /// Starts delivering (subscribes to the hub and spawns the senders).
     void start();
     const std::string& url() const noexcept { return hook_.url; }
+    /// What its queue in the store is kept under.
+    const std::string& identity() const noexcept { return identity_; }
 
     /// What it did (the metrics): delivered replies, attempts after a failed one, replies given
     /// up after the last attempt, replies dropped from a full queue.
@@ -52,17 +55,29 @@ public:
     counts stats() const noexcept { return {delivered_, retries_, gave_up_, dropped_}; }
 
 private:
-    boost::asio::awaitable<void> run();
-    /// One POST; true on a 2xx answer.
-    boost::asio::awaitable<bool> post(const std::string& body, std::uint64_t message_id);
-    /// Writes `req` on `stream` and reads the answer's status (0: none).
+    struct connection;
+    /// One of the `max_in_flight` senders: takes the oldest reply, POSTs it until it is
+    /// delivered or given up, and goes on; its connection stays open between replies.
+    boost::asio::awaitable<void> send_loop();
+    /// One POST on `c` (connecting first when it is not open); true on a 2xx answer. A kept
+    /// connection the server closed meanwhile is opened again once, at once.
+    boost::asio::awaitable<bool> post(connection& c, const std::string& body,
+                                      std::uint64_t message_id);
+    /// Connects `c` (TCP, then TLS for https).
+    boost::asio::awaitable<bool> connect(connection& c);
+    /// Writes the request on `c`'s stream and reads the answer's status (0: none); false in
+    /// `reusable` when the connection cannot carry another request.
     template <class Stream>
     boost::asio::awaitable<unsigned> exchange(
-        Stream& stream, boost::beast::http::request<boost::beast::http::string_body>& req);
+        Stream& stream, connection& c,
+        boost::beast::http::request<boost::beast::http::string_body>& req, bool& reusable);
 
     boost::asio::any_io_executor ex_;
     config::webhook hook_;
+    std::string identity_;
     std::string shown_url_;  ///< the URL as logs show it: its password masked, quoted
+    bool https_ = false;
+    std::string host_, port_, target_, host_header_;
     kit::text_queue queue_;
     std::chrono::milliseconds retry_window_;
     std::optional<boost::asio::ssl::context> tls_;  ///< https: the client context

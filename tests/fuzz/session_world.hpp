@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,10 +43,12 @@ public:
     std::uint16_t http_port() const noexcept { return http_port_; }
 
     /// Connects to `port`, writes `bytes` in pieces of `piece` bytes (the server reads between
-    /// them), half-closes, and runs the server until it closes the connection or `turns`
-    /// io turns pass without it (a stream that stays open); then closes.
+    /// them; at most 256 pieces, so that a long input stays quick), half-closes, and runs the
+    /// server until it closes the connection or `turns` io turns pass without it (a stream
+    /// that stays open); then closes.
     void exchange(std::uint16_t port, std::span<const std::uint8_t> bytes, std::size_t piece,
                   int turns = 200) {
+        piece = std::max(piece, bytes.size() / 256);
         namespace asio = boost::asio;
         auto& io = shard_->io();
         asio::ip::tcp::socket client{io};

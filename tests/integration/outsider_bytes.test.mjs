@@ -3,7 +3,9 @@
 // a real SDK call to a device that kept answering.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
@@ -489,5 +491,108 @@ describe('configuration from the environment', () => {
         assert.equal(ok.code, 0, ok.err);
         assert.doesNotMatch(ok.out, /file-secret-value/);
         assert.match(ok.out, /secret = '\*{8}'/);
+    });
+});
+
+/// An https receiver of the test CA that counts connections and POSTs by signature secret.
+async function countingReceiver({ port = 0, secrets = [] } = {}) {
+    const got = { posts: 0, connections: 0, ids: new Map(), bySecret: new Map(secrets.map((s) => [s, 0])) };
+    const waiters = [];
+    const server = https.createServer({ cert: fs.readFileSync(path.join(h.TEST_CA, 'server.crt')), key: fs.readFileSync(path.join(h.TEST_CA, 'server.key')) }, (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            const body = Buffer.concat(chunks).toString();
+            const ts = req.headers['x-rrpcd-timestamp'];
+            for (const s of secrets)
+                if (req.headers['x-rrpcd-signature'] === `sha256=${crypto.createHmac('sha256', s).update(`${ts}.${body}`).digest('hex')}`)
+                    got.bySecret.set(s, got.bySecret.get(s) + 1);
+            const id = JSON.parse(body).MessageId;
+            got.ids.set(id, (got.ids.get(id) ?? 0) + 1);
+            ++got.posts;
+            res.end('ok');
+            for (let i = waiters.length - 1; i >= 0; --i) if (got.posts >= waiters[i].n) waiters.splice(i, 1)[0].resolve();
+        });
+    });
+    server.on('secureConnection', () => { ++got.connections; });
+    await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+    h.track(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+    return {
+        port: server.address().port, got,
+        posts: (n) => (got.posts >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+        close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+    };
+}
+
+/// `n` devices that answer every async thing service on its _reply topic.
+async function thingDevices(server, list) {
+    const devs = [];
+    for (const d of list) {
+        const dev = await h.rawDevice(server, d);
+        await h.subscribe(dev, `/sys/${d.productKey}/${d.deviceName}/thing/service/+`, 0);
+        dev.on('message', (topic, payload) => {
+            if (!topic.endsWith('_reply'))
+                dev.publish(`${topic}_reply`, JSON.stringify({ id: JSON.parse(payload).id, code: 200, data: {} }));
+        });
+        devs.push(dev);
+    }
+    return devs;
+}
+
+describe('webhooks that keep up', () => {
+    test('6,000 answers in a burst to one https receiver: each delivered once, over at most max_in_flight keep-alive connections', async () => {
+        const receiver = await countingReceiver();
+        const list = h.devices(50);
+        const batch = { id: 'LTAIbatchKey', secret: 'batch-secret' };
+        const server = await h.startServer({
+            deviceList: list,
+            extra: [`[[access_keys]]`, `id = "${batch.id}"`, `secret = "${batch.secret}"`, 'qps_invoke_thing_service = 0',
+                '[[replies.webhooks]]', `url = "https://127.0.0.1:${receiver.port}/hook"`, 'secret = "burst-hook-secret"',
+                `ca_file = "${path.join(h.TEST_CA, 'ca.crt')}"`].join('\n'),
+        });
+        const devs = await thingDevices(server, list);
+        const client = h.iotClient(server, { key: batch });
+        const names = Object.fromEntries(list.map((d, i) => [`DeviceName.${i + 1}`, d.deviceName]));
+        const t0 = performance.now();
+        for (let i = 0; i < 120; i += 10)
+            await Promise.all(Array.from({ length: 10 }, async () => {
+                const body = await h.callAction(client, 'InvokeThingsService', { ProductKey: h.PK, Identifier: 'Blink', Args: '{}', ...names });
+                assert.equal(body.Success, true, JSON.stringify(body));
+            }));
+        const sent = performance.now() - t0;
+        await receiver.posts(6000);
+        const took = (performance.now() - t0) / 1000;
+        console.log(`6,000 answers made in ${(sent / 1000).toFixed(1)} s, all POSTed in ${took.toFixed(1)} s (${(6000 / took).toFixed(0)}/s) over ${receiver.got.connections} TLS connections (was one each, 384-561/s)`);
+        assert.equal(receiver.got.ids.size, 6000);
+        assert.ok([...receiver.got.ids.values()].every((n) => n === 1));
+        assert.ok(receiver.got.connections <= 4, `${receiver.got.connections} connections`);
+        const metrics = await h.metricsText(server);
+        assert.match(metrics, /^rrpcd_webhook_deliveries_total 6000$/m);
+        assert.match(metrics, /^rrpcd_webhook_dropped_total 0$/m);
+        for (const dev of devs) dev.end(true);
+    });
+
+    test('one URL configured twice (old and new secret) keeps two queues: after a restart each answer reaches each once', async () => {
+        const port = await h.freePort();  // the receiver is down while the answers come
+        const [device] = h.devices(1);
+        const hooks = ['old-hook-secret', 'new-hook-secret'].flatMap((secret) => ['[[replies.webhooks]]',
+            `url = "https://127.0.0.1:${port}/hook"`, `secret = "${secret}"`, `ca_file = "${path.join(h.TEST_CA, 'ca.crt')}"`]).join('\n');
+        let server = await h.startServer({ deviceList: [device], extra: hooks });
+        const [dev] = await thingDevices(server, [device]);
+        const client = h.iotClient(server);
+        for (let i = 0; i < 10; ++i) {
+            const body = await h.callAction(client, 'InvokeThingService', { ProductKey: h.PK, DeviceName: device.deviceName, Identifier: 'Blink', Args: '{}' });
+            assert.equal(body.Success, true, JSON.stringify(body));
+        }
+        // Every answer is in (the last call REPLIED), queued for both webhooks.
+        dev.end(true);
+        const stopped = await server.stop({ keep: true });
+        assert.equal(stopped.code, 0);
+        const receiver = await countingReceiver({ port, secrets: ['old-hook-secret', 'new-hook-secret'] });
+        server = await h.startServer({ deviceList: [device], extra: hooks, dir: server.dir });
+        await receiver.posts(20);
+        assert.deepEqual([...receiver.got.bySecret.values()], [10, 10]);  // was 20 under the old, 0 under the new
+        assert.equal(receiver.got.ids.size, 10);
+        assert.ok([...receiver.got.ids.values()].every((n) => n === 2));
     });
 });
