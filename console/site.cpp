@@ -467,12 +467,14 @@ json::object site::devices_page(const device_query& wanted) const {
     json::array rows;
     std::optional<catalog::device_key> next;
     std::size_t looked = 0;
+    const catalog::device_record* last = nullptr;  // the last one looked at
     const auto visit = [&](const catalog::device_record& r) {
         if (rows.size() == wanted.size || looked == scan) {
-            next = r.key;  // where the next page starts
+            next = last->key;  // the next page starts after it
             return false;
         }
         ++looked;
+        last = &r;
         if (status_ok(r)) rows.push_back(device_row(r));
         return true;
     };

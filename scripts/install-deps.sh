@@ -9,6 +9,8 @@ packages=(
     libssl-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev catch2 clang-format git coreutils
     # test peers: real MQTT clients and the official SDKs' runtime
     mosquitto mosquitto-clients python3 python3-paho-mqtt openssl sqlite3
+    # a clock set back, for one process (the MessageId floor test)
+    libfaketime
     # the console's browser tests: headless Chromium (driven by playwright-core from npm), a font
     chromium fonts-dejavu-core
     # the fuzzers: clang's libFuzzer and sanitizer runtimes

@@ -157,6 +157,9 @@ boost::system::result<void, std::string> shard::open() {
         const auto floor = store_->load_id_floor();
         if (!floor) return failed(floor.error());
         ids_.resume_after(*floor);
+        // On disk before the first id is handed out; then each second (each_second()).
+        store_->id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead),
+                               store::journal::urgency::durable);
         const auto calls = store_->load_calls();
         if (!calls) return failed(calls.error());
         for (const auto& c : *calls) {
@@ -243,7 +246,8 @@ asio::awaitable<void> shard::each_second() {
         registry_.drop_expired_held();
         // Ahead of the clock by more than a lazy write's delay: a restart resumes above every
         // id this process issued, even with the clock set back.
-        journal().id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead));
+        journal().id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead),
+                                 store::journal::urgency::lazy);
         tick.expires_after(std::chrono::seconds{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
     }

@@ -47,8 +47,12 @@ public:
                                 std::int64_t queued_ms, std::string_view body) = 0;
     virtual void webhook_done(std::string_view hook, std::uint64_t message_id) = 0;
     /// Every MessageId issued so far, and any issued in the next seconds, is below `floor`
-    /// (written lazily each second: a restart resumes above it, whatever its clock says).
-    virtual void id_floor_saved(std::uint64_t floor) { (void)floor; }
+    /// (written at start, then lazily each second: a restart resumes above it, whatever its
+    /// clock says).
+    virtual void id_floor_saved(std::uint64_t floor, urgency u) {
+        (void)floor;
+        (void)u;
+    }
     /// Resumes once everything recorded so far is on disk, or with why it could not be written
     /// (then none of the records since the last good sync may be; the caller answers an error).
     virtual boost::asio::awaitable<boost::system::error_code> sync() = 0;

@@ -550,13 +550,13 @@ boost::system::result<std::vector<sqlite_store::webhook_entry>> sqlite_store::lo
     return out;
 }
 
-void sqlite_store::id_floor_saved(std::uint64_t floor) {
+void sqlite_store::id_floor_saved(std::uint64_t floor, urgency u) {
     enqueue(
         [this, floor] {
             write("INSERT OR REPLACE INTO meta (key, value) VALUES ('id_floor', ?)",
                   static_cast<std::int64_t>(floor));
         },
-        {}, urgency::lazy);
+        {}, u);
 }
 
 boost::system::result<std::uint64_t> sqlite_store::load_id_floor() {

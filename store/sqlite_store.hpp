@@ -78,7 +78,7 @@ public:
     /// Start-up: a MessageId above every one this store's process issued (ids it holds, and
     /// the floor id_floor_saved() wrote ahead of the clock).
     boost::system::result<std::uint64_t> load_id_floor();
-    void id_floor_saved(std::uint64_t floor) override;
+    void id_floor_saved(std::uint64_t floor, urgency u) override;
     /// Start-up: the clean=0 sessions.
     boost::system::result<std::vector<std::pair<catalog::device_key, rrpc::kept_session>>>
     load_sessions();
