@@ -1,9 +1,9 @@
 #include "server/http_session.hpp"
-#include "server/http_read.hpp"
 #include "kit/logfmt.hpp"
 #include "kit/parse_whole.hpp"
 #include "kit/text_queue.hpp"
 #include "kit/use_nothrow.hpp"
+#include "server/http_read.hpp"
 
 #include "http/render.hpp"
 

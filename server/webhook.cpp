@@ -74,8 +74,8 @@ webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
         https_ = url->scheme() == "https";
         host_ = url->host();
         port_ = url->has_port() ? std::string{url->port()} : std::string{https_ ? "443" : "80"};
-        target_ = url->encoded_target().empty() ? std::string{"/"}
-                                                : std::string{url->encoded_target()};
+        target_ =
+            url->encoded_target().empty() ? std::string{"/"} : std::string{url->encoded_target()};
         host_header_ = url->encoded_host_and_port();
     }
     if (https_) {

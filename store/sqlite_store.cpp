@@ -582,7 +582,7 @@ void sqlite_store::probe() {
             write("INSERT OR REPLACE INTO sessions VALUES ('', '', '[]', 0)");
             write("DELETE FROM sessions WHERE product_key = '' AND device_name = ''");
         },
-        {}, urgency::durable);
+        {}, urgency::durable, 0, false);
 }
 
 void sqlite_store::session_deleted(const catalog::device_key& device) {
@@ -841,11 +841,15 @@ asio::awaitable<boost::system::error_code> sqlite_store::sync() {
     co_return pending->ec;
 }
 
-void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes) {
+void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes, bool vouched) {
     bool wake = false;
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
+        // What a sync() waiter vouches for: durable records (an API answer waits for them).
+        // A lazy record (the id floor, a last-seen time) or a probe failing with the batch does
+        // not fail a later, unrelated waiter.
+        if (vouched && u == urgency::durable) vouched_jobs_ = true;
         jobs_bytes_ += bytes;
         jobs_queued_bytes_ += bytes;
         queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
@@ -864,6 +868,7 @@ void sqlite_store::run_writer() {
     std::vector<waiter> done;
     std::uint64_t written = 0;       // jobs taken so far: the next batch's first sequence number
     std::uint64_t failed_below = 0;  // one past the last job of the latest failed batch
+    bool batch_vouched = false;      // the batch holds a record a waiter vouches for
     for (;;) {
         {
             std::unique_lock lock{mutex_};
@@ -876,6 +881,7 @@ void sqlite_store::run_writer() {
             std::swap(jobs, jobs_);
             std::swap(done, done_);
             urgent_ = false;
+            batch_vouched = std::exchange(vouched_jobs_, false);
             // The batch's own records leave the bound's count now (its session snapshots when
             // their jobs take them).
             jobs_bytes_ -= jobs_queued_bytes_;
@@ -892,13 +898,14 @@ void sqlite_store::run_writer() {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         }
         written += jobs.size();
-        if (ec) {
+        if (ec && batch_vouched) {
             failed_below = written;
             last_failure_ = ec;
         }
         // A waiter succeeds only when every job since the previous waiter's was committed: an
         // earlier batch holding its records may have failed while this one did not.
-        for (auto& d : done) d.done(ec ? ec : d.since < failed_below ? last_failure_ : ec);
+        for (auto& d : done)
+            d.done(ec ? ec : d.since < failed_below ? last_failure_ : boost::system::error_code{});
         jobs.clear();
         done.clear();
     }

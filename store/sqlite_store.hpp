@@ -152,7 +152,8 @@ private:
                  std::shared_ptr<spdlog::logger> log, std::size_t max_queue_bytes);
     /// Queues `work` and `done`, both run on the writer thread: `done` after the transaction
     /// that ran `work` ended, with its outcome. `bytes`: what the job holds (the queue's bound).
-    void enqueue(job work, done_fn done = {}, urgency u = urgency::durable, std::size_t bytes = 0);
+    void enqueue(job work, done_fn done = {}, urgency u = urgency::durable, std::size_t bytes = 0,
+                 bool vouched = true);
     /// The device's session as it is to be written (nullopt: deleted), replacing one that waits
     /// for the writer: a device that changes its subscriptions many times between two batches
     /// costs one pending snapshot, never a queue of them.
@@ -212,7 +213,8 @@ private:
     std::uint64_t since_waiter_ = 0;  ///< the first job after the latest waiter (under mutex_)
     boost::system::error_code last_failure_;  ///< writer thread
     bool stopping_ = false;
-    bool urgent_ = false;  ///< a durable record is queued: the writer is (being) woken
+    bool urgent_ = false;        ///< a durable record is queued: the writer is (being) woken
+    bool vouched_jobs_ = false;  ///< jobs_ holds a record sync() waiters vouch for (under mutex_)
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure

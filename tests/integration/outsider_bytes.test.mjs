@@ -212,7 +212,10 @@ describe('memory follows the bytes an outsider sent', () => {
         const calls = Promise.all(Array.from({ length: 60 }, () => h.rrpc(client, { device: silent, payload, timeout: 1000 })));
         // While they wait, their requests are held for the device's subscription (at most the
         // session's max_outbound_bytes of them).
-        while (!/rrpcd_held_messages 60\n/.test(await h.metricsText(server)));  // all 60 arrived
+        // All 60 arrived (each request is seen in the metrics once it is held).
+        let held = '';
+        for (let i = 0; i < 1000 && !/rrpcd_held_messages 60\n/.test(held); ++i) held = await h.metricsText(server);
+        assert.match(held, /rrpcd_held_messages 60\n/);
         assert.ok((await calls).every((o) => o.rrpcCode === 'TIMEOUT'));
         // Every call ended: none of their 3 MB is held for a subscription that never comes
         // (was: held until the device subscribed or left).
@@ -272,7 +275,10 @@ async function answeredAsync(server, device, n, answerBytes) {
         for (const b of bodies) { assert.equal(b.Success, true, JSON.stringify(b)); ids.push(String(b.MessageId)); }
     }
     // Every answer is in: the last call is REPLIED.
-    while ((await h.callAction(client, 'QueryMessageInfo', { UniMsgId: String(ids.at(-1)) })).Message.Call.Status !== 'REPLIED');
+    let status = null;
+    for (let i = 0; i < 1000 && status !== 'REPLIED'; ++i)
+        status = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: String(ids.at(-1)) })).Message?.Call.Status;
+    assert.equal(status, 'REPLIED');
     return { ids, dev };
 }
 
@@ -519,7 +525,11 @@ async function countingReceiver({ port = 0, secrets = [] } = {}) {
     h.track(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
     return {
         port: server.address().port, got,
-        posts: (n) => (got.posts >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+        /// Resolves once `n` POSTs came; fails after `ms` without them (the test ends, not hangs).
+        posts: (n, ms = 20000) => (got.posts >= n ? Promise.resolve() : new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`${got.posts} of ${n} POSTs in ${ms} ms`)), ms);
+            waiters.push({ n, resolve: () => { clearTimeout(timer); resolve(); } });
+        })),
         close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
     };
 }
@@ -580,11 +590,19 @@ describe('webhooks that keep up', () => {
         let server = await h.startServer({ deviceList: [device], extra: hooks });
         const [dev] = await thingDevices(server, [device]);
         const client = h.iotClient(server);
+        const ids = [];
         for (let i = 0; i < 10; ++i) {
             const body = await h.callAction(client, 'InvokeThingService', { ProductKey: h.PK, DeviceName: device.deviceName, Identifier: 'Blink', Args: '{}' });
             assert.equal(body.Success, true, JSON.stringify(body));
+            ids.push(body.Data.MessageId);
         }
-        // Every answer is in (the last call REPLIED), queued for both webhooks.
+        // Every answer is in (each call REPLIED), queued for both webhooks.
+        for (const id of ids) {
+            let status = null;
+            for (let i = 0; i < 1000 && status !== 'REPLIED'; ++i)
+                status = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: id })).Message?.Call.Status;
+            assert.equal(status, 'REPLIED');
+        }
         dev.end(true);
         const stopped = await server.stop({ keep: true });
         assert.equal(stopped.code, 0);
