@@ -165,13 +165,14 @@ std::optional<std::string> check_value(const data_type& t, const json::value& v,
                                        const std::string& field);
 
 std::optional<std::string> check_members(const std::vector<param_def>& params,
-                                         const json::object& o, const std::string& field) {
+                                         const json::object& o, const std::string& field,
+                                         std::string_view unknown = "a parameter of this service") {
     for (const auto& [key, value] : o) {
         const std::string_view name = key;  // clang 14 cannot capture a structured binding
         const auto def = std::find_if(params.begin(), params.end(),
                                       [&](const auto& p) { return p.identifier == name; });
         if (def == params.end())
-            return field + "." + std::string{key} + ": not a parameter of this service";
+            return field + "." + std::string{key} + ": not " + std::string{unknown};
         if (auto e = check_value(def->type, value, field + "." + std::string{key})) return e;
     }
     return std::nullopt;
@@ -278,6 +279,40 @@ boost::system::result<void, std::string> add_tsl(std::string_view text, thing_mo
         if (!model.services.emplace(s.identifier, std::move(s)).second)
             return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";
     }
+    // Properties and events, for the checks of what devices post.
+    const auto* properties = root->if_contains("properties");
+    const auto* props = properties ? properties->if_array() : nullptr;
+    if (properties != nullptr && props == nullptr)
+        return std::string{"properties: expected an array"};
+    for (std::size_t i = 0; props != nullptr && i < props->size(); ++i) {
+        const auto path = "properties[" + std::to_string(i) + "]";
+        const auto* o = (*props)[i].if_object();
+        const auto* id = o ? o->if_contains("identifier") : nullptr;
+        if (id == nullptr || !id->is_string() || id->as_string().empty())
+            return path + ".identifier: missing";
+        std::optional<data_type> type;
+        if (const auto* t = o->if_contains("dataType")) {
+            if (!parse_type(*t, path + ".dataType", type.emplace(), err)) return err;
+        }
+        if (!model.properties.emplace(prefix + std::string{id->as_string()}, std::move(type))
+                 .second)
+            return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";
+    }
+    const auto* events = root->if_contains("events");
+    const auto* evs = events ? events->if_array() : nullptr;
+    if (events != nullptr && evs == nullptr) return std::string{"events: expected an array"};
+    for (std::size_t i = 0; evs != nullptr && i < evs->size(); ++i) {
+        const auto path = "events[" + std::to_string(i) + "]";
+        const auto* o = (*evs)[i].if_object();
+        const auto* id = o ? o->if_contains("identifier") : nullptr;
+        if (id == nullptr || !id->is_string() || id->as_string().empty())
+            return path + ".identifier: missing";
+        event_def e{prefix + std::string{id->as_string()}, {}};
+        std::vector<std::string> names;
+        if (!parse_params(o->if_contains("outputData"), path + ".outputData", e.output, names, err))
+            return err;
+        model.events.insert_or_assign(e.identifier, std::move(e));  // `post` is listed twice
+    }
     model.documents.push_back(
         {prefix.empty() ? std::string{} : prefix.substr(0, prefix.size() - 1), std::string{text}});
     return {};
@@ -377,6 +412,48 @@ std::string thing_model_json(const thing_model* model, std::string_view product_
 std::optional<std::string> validate_args(const service_def& service,
                                          const boost::json::object& args) {
     return check_members(service.input, args, "Args");
+}
+
+std::vector<check_failure> check_properties(const thing_model& model,
+                                            const boost::json::object& params) {
+    constexpr int no_such = 6206;        // the platform's "product property not exist"
+    constexpr int not_satisfied = 6315;  // "data not satisfy dsl"
+    std::vector<check_failure> out;
+    for (const auto& [key, posted] : params) {
+        const std::string id{key};
+        const auto def = model.properties.find(id);
+        if (def == model.properties.end()) {
+            out.push_back({id, no_such, id + ": not a property of this product's thing model"});
+            continue;
+        }
+        // `{"value": v, "time": ms}` carries the value with its time (not for a struct whose
+        // members are value and time).
+        if (!def->second) continue;  // declared without a type: any value
+        const auto* value = &posted;
+        if (const auto* o = posted.if_object(); o != nullptr && o->contains("value") &&
+                                                def->second->kind != data_type::type_kind::struct_)
+            value = o->if_contains("value");
+        if (auto problem = check_value(*def->second, *value, id))
+            out.push_back({id, not_satisfied, std::move(*problem)});
+    }
+    return out;
+}
+
+std::optional<check_failure> check_event(const thing_model& model, std::string_view identifier,
+                                         const boost::json::value& value) {
+    const auto def = model.events.find(identifier);
+    if (def == model.events.end())
+        return check_failure{
+            std::string{identifier}, 6300,
+            std::string{identifier} + ": not an event of this product's thing model"};
+    const auto* o = value.if_object();
+    if (o == nullptr)
+        return check_failure{std::string{identifier}, 6301,
+                             std::string{identifier} + ": params.value must be an object"};
+    if (auto problem = check_members(def->second.output, *o, std::string{identifier},
+                                     "an output of this event"))
+        return check_failure{std::string{identifier}, 6315, std::move(*problem)};
+    return std::nullopt;
 }
 
 }  // namespace rrpcd::catalog

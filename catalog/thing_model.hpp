@@ -62,9 +62,20 @@ struct tsl_document {
     std::string text;
 };
 
-/// A product's thing model: its services by identifier, and the documents they came from.
+/// A TSL event: what its post carries (`outputData`).
+struct event_def {
+    std::string identifier;  ///< with its module prefix outside the default module
+    std::vector<param_def> output;
+};
+
+/// A product's thing model: its services, properties and events by identifier, and the
+/// documents they came from.
 struct thing_model {
     std::map<std::string, service_def, std::less<>> services;
+    /// Properties by identifier, with their type (none: a property declared without one,
+    /// whose values are not checked).
+    std::map<std::string, std::optional<data_type>, std::less<>> properties;
+    std::map<std::string, event_def, std::less<>> events;
     std::vector<tsl_document> documents;
 
     const service_def* find(std::string_view identifier) const noexcept;
@@ -96,5 +107,24 @@ std::string thing_model_json(const thing_model* model, std::string_view product_
 /// Returns the first problem, naming the field (`Args.NewWeight: at most 200`), or nullopt.
 std::optional<std::string> validate_args(const service_def& service,
                                          const boost::json::object& args);
+
+/// What a device posted that its product's thing model refuses: the identifier, the platform's
+/// code (6206: no such property or event in the model, 6315: a value that does not satisfy it)
+/// and why, naming the field.
+struct check_failure {
+    std::string identifier;
+    int code = 0;
+    std::string message;
+};
+
+/// Checks each property of a property post's `params` (`{"Temp": 23.5}`, or the
+/// `{"Temp": {"value": 23.5, "time": 1524448722000}}` form) against the model's properties:
+/// one failure per property that fails, in the order posted.
+std::vector<check_failure> check_properties(const thing_model& model,
+                                            const boost::json::object& params);
+
+/// Checks an event post's `params.value` (its outputData) against the event `identifier`.
+std::optional<check_failure> check_event(const thing_model& model, std::string_view identifier,
+                                         const boost::json::value& value);
 
 }  // namespace rrpcd::catalog

@@ -285,6 +285,7 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                       10'000'000),
           integer_key("max_inflight_messages", live, RRPCD_MEMBER(mqtt.max_inflight_messages), 1,
                       1000),
+          duration_key("queue_settle_ms", live, RRPCD_MEMBER(mqtt.queue_settle), 0, 60'000),
           integer_key("max_subscriptions", live, RRPCD_MEMBER(mqtt.max_subscriptions), 1,
                       1'000'000),
           integer_key("max_subscription_bytes", live, RRPCD_MEMBER(mqtt.max_subscription_bytes),

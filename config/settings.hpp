@@ -50,7 +50,11 @@ struct mqtt_settings {
     std::size_t max_connections_per_address = 1000;     ///< raise it behind carrier-grade NAT
     std::size_t max_queued_messages = 1000;  ///< QoS 1 messages kept per device; more are refused
     std::size_t max_inflight_messages = 16;  ///< QoS 1 messages sent and not yet acknowledged
-    std::size_t max_subscriptions = 1000;    ///< filters one session may hold
+    /// After a resumed (clean=0) or `_ss=1` login, queued messages wait until the device has
+    /// sent no SUBSCRIBE or UNSUBSCRIBE for this long (its SDK has set up its handlers), or
+    /// until it subscribes a filter that matches them; at most 10 times this after CONNACK.
+    std::chrono::milliseconds queue_settle{1000};
+    std::size_t max_subscriptions = 1000;             ///< filters one session may hold
     std::size_t max_subscription_bytes = 64 * 1024;   ///< their bytes in all, per session
     std::chrono::seconds session_expiry{7 * 86'400};  ///< a clean=0 session kept without a login
     login_backoff_settings login_backoff;

@@ -61,8 +61,8 @@ async_calls::sent async_calls::send(std::uint64_t message_id, async_request requ
     if (log_.async_full(record.owner, record.bytes())) return sent::too_many;
     // Queued first: a full queue refuses the call before anything of it is recorded. Its answer
     // cannot come before this returns (it is read on a later turn of the io thread).
-    if (request.reliable &&
-        !gateway_.publish_reliably(request.device, message_id, request.topic, request.payload))
+    if (request.reliable && !gateway_.publish_reliably(request.device, message_id, request.topic,
+                                                       request.payload, true))
         return sent::queue_full;
     log_.add(std::move(record));  // not refused: async_full() was checked above
 
@@ -108,34 +108,79 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
         answer(message_id, from, topic, payload);
         return true;
     }
+    const std::string reply_topic{topic};
+    const auto pending = [&](std::uint64_t id) {
+        const auto* r = log_.find(id);
+        return r != nullptr && r->state == call_state::pending;
+    };
     // An Alink answer names the request it answers: matched by its id, whatever the order (a
     // redelivered request answered after a newer one is not misattributed).
     if (const auto id = alink_id_of(parsed)) {
-        if (const auto by_id = by_alink_id_.find(key_of(from, std::string{topic} + "#" + *id));
+        if (const auto by_id = by_alink_id_.find(key_of(from, reply_topic + "#" + *id));
             by_id != by_alink_id_.end()) {
             const auto message_id = by_id->second;
             by_alink_id_.erase(by_id);
-            if (const auto* r = log_.find(message_id); r && r->state == call_state::pending) {
+            if (pending(message_id)) {
+                forget_delivery(from, reply_topic, message_id);
                 answer(message_id, from, topic, payload);
                 return true;
             }
         }
     }
+    // Else the session's writes on this topic, in the order they were written: the oldest
+    // unanswered write is what this answers. A write whose call was answered already (its
+    // request was sent again before its PUBACK came) takes this duplicate answer, dropped.
+    if (const auto dev = deliveries_.find(from); dev != deliveries_.end()) {
+        if (const auto w = dev->second.find(reply_topic);
+            w != dev->second.end() && !w->second.empty()) {
+            const auto message_id = w->second.front();
+            w->second.pop_front();
+            if (w->second.empty()) dev->second.erase(w);
+            if (!pending(message_id)) {
+                ++duplicates_;
+                logger_->debug("event=async_answer_duplicate message_id={} pk={} dn={} topic={}",
+                               message_id, from.product_key, from.device_name,
+                               kit::logfmt_value(topic));
+                return true;
+            }
+            answer(message_id, from, topic, payload);
+            return true;
+        }
+    }
     const auto it = by_topic_.find(key_of(from, topic));
     if (it == by_topic_.end()) return false;
-    // Otherwise the oldest AsyncRRpc still pending on this topic gets the answer.
+    // Nothing written in this session waits on it: the oldest AsyncRRpc still pending on this
+    // topic gets the answer (a request written to a session before this one).
     auto& ids = it->second;
     while (!ids.empty()) {
         const auto message_id = ids.front();
         ids.pop_front();
-        const auto* r = log_.find(message_id);
-        if (r == nullptr || r->state != call_state::pending) continue;
+        if (!pending(message_id)) continue;
         if (ids.empty()) by_topic_.erase(it);
         answer(message_id, from, topic, payload);
         return true;
     }
     by_topic_.erase(it);
     return false;
+}
+
+void async_calls::delivered(const catalog::device_key& device, std::uint64_t message_id,
+                            std::string_view topic) {
+    // (Called while send() queues it, before its record is made: the topic says what it is.)
+    const auto reply = reply_topic_of(topic);
+    if (is_thing_service_reply(reply)) return;  // a thing service's answer names its Alink id
+    deliveries_[device][reply].push_back(message_id);
+}
+
+void async_calls::forget_delivery(const catalog::device_key& device, const std::string& reply_topic,
+                                  std::uint64_t message_id) {
+    const auto dev = deliveries_.find(device);
+    if (dev == deliveries_.end()) return;
+    const auto w = dev->second.find(reply_topic);
+    if (w == dev->second.end()) return;
+    if (const auto at = std::ranges::find(w->second, message_id); at != w->second.end())
+        w->second.erase(at);
+    if (w->second.empty()) dev->second.erase(w);
 }
 
 void async_calls::remember_async_rrpc(const catalog::device_key& device, std::string_view topic,
@@ -181,6 +226,7 @@ void async_calls::answer(std::uint64_t message_id, const catalog::device_key& fr
     const auto r = reply_of(*record);
     logger_->debug("event=async_reply message_id={} pk={} dn={} topic={}", message_id,
                    from.product_key, from.device_name, kit::logfmt_value(topic));
+    gateway_.answered(from, message_id);  // its request, if still queued, is done
     hub_.publish(r);
 }
 

@@ -59,6 +59,16 @@ public:
 
     std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
 
+    /// The request of call `message_id` was written to `device`'s live session (a redelivery
+    /// too): its answers without an Alink id are matched to these writes, in their order.
+    void delivered(const catalog::device_key& device, std::uint64_t message_id,
+                   std::string_view topic);
+    /// `device`'s live session changed: the writes to the old one are no longer answered.
+    void session_changed(const catalog::device_key& device) { deliveries_.erase(device); }
+    /// Answers to a write whose call was answered already (a redelivered request answered
+    /// twice): dropped, never given to another call.
+    std::uint64_t duplicates() const noexcept { return duplicates_; }
+
     /// The reply event of an answered call, as the hub published it (a reply stream replays
     /// them after its Last-Event-ID).
     async_reply reply_of(const call_record& answered) const;
@@ -81,6 +91,15 @@ private:
     std::unordered_map<std::string, std::uint64_t> by_alink_id_;  ///< pk/dn/id -> MessageId
     std::unordered_map<std::string, std::deque<std::uint64_t>>
         by_topic_;  ///< pk/dn/topic -> MessageIds
+    /// The live session's writes of AsyncRRpc requests, per reply topic, in order.
+    std::unordered_map<catalog::device_key,
+                       std::unordered_map<std::string, std::deque<std::uint64_t>>,
+                       catalog::device_key_hash>
+        deliveries_;
+    /// Takes `message_id` out of the device's writes on `reply_topic` (answered another way).
+    void forget_delivery(const catalog::device_key& device, const std::string& reply_topic,
+                         std::uint64_t message_id);
+    std::uint64_t duplicates_ = 0;
     std::size_t sweep_at_ = 1024;
 };
 

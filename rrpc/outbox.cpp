@@ -25,7 +25,7 @@ bool outbox::acknowledge(const catalog::device_key& device, std::uint64_t messag
 void outbox::session_ended(const catalog::device_key& device) {
     const auto it = queues_.find(device);
     if (it == queues_.end()) return;
-    for (auto& m : it->second) m.sent = false;
+    for (auto& m : it->second) m.sent = m.awaiting_answer = false;
 }
 
 std::size_t outbox::size(const catalog::device_key& device) const noexcept {

@@ -18,6 +18,11 @@ struct queued_message {
     std::string payload;
     bool sent = false;       ///< written to the current session, waiting for its PUBACK
     bool delivered = false;  ///< written to some session before: a redelivery carries DUP
+    /// An async call's request: its answer shows the device has it. Written at QoS 0 (a QoS 0
+    /// subscription takes no PUBACK), it stays until that answer, and is sent again on the
+    /// device's next session otherwise.
+    bool call = false;
+    bool awaiting_answer = false;  ///< written at QoS 0 to the current session
 };
 
 /// QoS 1 messages per device, in order, until the device acknowledges them: sent when the

@@ -43,8 +43,15 @@ public:
     /// Queues a QoS 1 message: sent when the device is online and subscribed, kept until its
     /// PUBACK, sent again on its next session otherwise. False, with nothing queued, when the
     /// device's queue is full (the caller refuses the message).
+    /// `call`: the message is an async call's request, whose answer shows the device has it
+    /// (kept until then even when a QoS 0 subscription takes it without a PUBACK).
     virtual bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
-                                  std::string topic, std::string payload) = 0;
+                                  std::string topic, std::string payload, bool call = false) = 0;
+    /// The device answered the call `message_id`: its request, if still queued, is done.
+    virtual void answered(const catalog::device_key& device, std::uint64_t message_id) {
+        (void)device;
+        (void)message_id;
+    }
     /// Takes back a queued message whose caller was answered an error (the store could not
     /// keep it): it is not sent again, and its row goes if it was written after all.
     virtual void withdraw(const catalog::device_key& device, std::uint64_t message_id) = 0;

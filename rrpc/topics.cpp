@@ -58,24 +58,31 @@ std::vector<std::string> platform_subscriptions(const catalog::device_key& devic
     const auto sys = "/sys/" + device.product_key + "/" + device.device_name + "/";
     const auto own = device.product_key + "/" + device.device_name;
     return {
-        sys + "thing/service/+",                  // services
-        sys + "thing/service/property/set",       // (two levels: `+` does not reach them)
-        sys + "thing/service/property/get",       //
-        sys + "thing/event/+/post_reply",         // property and event posts' answers
-        sys + "thing/deviceinfo/update_reply",    //
-        sys + "thing/deviceinfo/delete_reply",    //
-        sys + "thing/dynamicTsl/get_reply",       // C 3.x
-        sys + "thing/model/down_raw",             // raw (passthrough) products
-        sys + "thing/model/up_raw_reply",         //
-        sys + "thing/config/push",                // remote configuration
-        sys + "thing/config/get_reply",           //
-        sys + "thing/ota/firmware/get_reply",     //
-        sys + "rrpc/request/+",                   // RRpc without a Topic
-        "/ext/rrpc/+" + sys + "thing/service/+",  // sync services of ext=1 devices
-        "/ext/ntp/" + own + "/response",          //
-        "/ext/error/" + own,                      //
-        "/ota/device/upgrade/" + own,             //
-        "/shadow/get/" + own,                     //
+        sys + "thing/service/+",                          // services
+        sys + "thing/service/property/set",               // (two levels: `+` does not reach them)
+        sys + "thing/service/property/get",               //
+        sys + "thing/event/+/post_reply",                 // property and event posts' answers
+        sys + "thing/event/property/history/post_reply",  //
+        sys + "thing/event/property/pack/post_reply",     //
+        sys + "thing/dsltemplate/get_reply",              //
+        sys + "thing/deviceinfo/update_reply",            //
+        sys + "thing/deviceinfo/delete_reply",            //
+        sys + "thing/dynamicTsl/get_reply",               // C 3.x
+        sys + "thing/model/down_raw",                     // raw (passthrough) products
+        sys + "thing/model/up_raw_reply",                 //
+        sys + "thing/config/push",                        // remote configuration
+        sys + "thing/config/get_reply",                   //
+        sys + "thing/ota/firmware/get_reply",             //
+        sys + "thing/topo/+",                             // a gateway's requests' answers (refused:
+        sys + "thing/sub/+",  //   rrpcd serves no sub-devices, and says so)
+        sys + "thing/proxy/provisioning/product_register_reply",  //
+        "/ext/session/" + own + "/combine/+",                     //
+        sys + "rrpc/request/+",                                   // RRpc without a Topic
+        "/ext/rrpc/+" + sys + "thing/service/+",                  // sync services of ext=1 devices
+        "/ext/ntp/" + own + "/response",                          //
+        "/ext/error/" + own,                                      //
+        "/ota/device/upgrade/" + own,                             //
+        "/shadow/get/" + own,                                     //
     };
 }
 

@@ -16,6 +16,7 @@ device_registry::attachment device_registry::attach(const catalog::device_key& d
     ++presence_changes_;
     e.session = &session;
     outbox_.session_ended(device);  // what the old session did not acknowledge goes out again
+    if (on_session_change) on_session_change(device);
     if (previous != nullptr) previous->close(close_reason::takeover);
     return attachment{*this, device, session};
 }
@@ -34,6 +35,7 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     it->second.last = rrpc::presence{how, rrpc::presence::clock::now(), session.keep_alive()};
     --online_;
     outbox_.session_ended(device);
+    if (on_session_change) on_session_change(device);
     if (on_session_end) on_session_end(device, it->second.last);
 }
 
@@ -106,8 +108,14 @@ bool device_registry::ext_rrpc(const catalog::device_key& device) const {
     return it != devices_.end() && it->second.session != nullptr && it->second.session->ext_rrpc();
 }
 
+void device_registry::mark_call(const catalog::device_key& device, std::uint64_t message_id) {
+    if (outbox_.size(device) == 0) return;
+    for (auto& m : outbox_.queue(device))
+        if (m.message_id == message_id) m.call = true;
+}
+
 bool device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
-                                       std::string topic, std::string payload) {
+                                       std::string topic, std::string payload, bool call) {
     if (outbox_.full(device)) {
         if (counters_.hit(kit::limit::queued_messages_per_device))
             log_->warn(
@@ -118,6 +126,7 @@ bool device_registry::publish_reliably(const catalog::device_key& device, std::u
         return false;
     }
     rrpc::queued_message message{message_id, std::move(topic), std::move(payload)};
+    message.call = call;
     journal_.message_accepted(device, message);
     outbox_.push(device, std::move(message));
     flush(device);
@@ -167,20 +176,29 @@ void device_registry::flush(const catalog::device_key& device) {
         }
     const auto window_bytes = settings_.max_outbound_bytes / 2;
     std::vector<std::uint64_t> done;  // delivered at QoS 0 (a QoS 0 subscription): no PUBACK
+    auto& session = *it->second.session;
     for (auto& m : queue) {
-        if (m.sent) continue;
+        if (m.sent || m.awaiting_answer) continue;
         if (in_flight >= settings_.max_inflight_messages ||
             (in_flight > 0 && in_flight_bytes + m.payload.size() > window_bytes))
             break;
-        const auto d = it->second.session->deliver(m.topic, m.payload, mqtt::qos::at_least_once,
-                                                   m.message_id, m.delivered);
-        if (d != delivery::none && !m.delivered && on_sent) on_sent(m.message_id);
+        // Not in the burst after CONNACK: only once the device can take it (the session's
+        // rule: a fresh subscription to its topic, or the session has settled).
+        if (!session.may_take_queued(m.topic)) continue;
+        const auto d = session.deliver(m.topic, m.payload, mqtt::qos::at_least_once, m.message_id,
+                                       m.delivered);
+        if (d == delivery::none) continue;
+        if (!m.delivered && on_sent) on_sent(m.message_id);
+        if (m.call && on_delivered) on_delivered(device, m.message_id, m.topic);
+        m.delivered = true;
         if (d == delivery::qos1) {
-            m.sent = m.delivered = true;
+            m.sent = true;
             ++in_flight;
             in_flight_bytes += m.payload.size();
-        } else if (d == delivery::qos0) {
-            done.push_back(m.message_id);
+        } else if (m.call) {
+            m.awaiting_answer = true;  // its answer, not a PUBACK, says the device has it
+        } else {
+            done.push_back(m.message_id);  // at most once: what a QoS 0 subscription asked for
         }
     }
     for (const auto id : done)

@@ -92,7 +92,13 @@ public:
     std::size_t held_bytes() const noexcept { return held_bytes_; }
     bool ext_rrpc(const catalog::device_key& device) const override;
     bool publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
-                          std::string topic, std::string payload) override;
+                          std::string topic, std::string payload, bool call = false) override;
+    void answered(const catalog::device_key& device, std::uint64_t message_id) override {
+        acknowledged(device, message_id);
+    }
+    /// Start-up: the queued message `message_id` is an async call's request (the store keeps
+    /// the message and the call apart).
+    void mark_call(const catalog::device_key& device, std::uint64_t message_id);
 
     /// Sends what waits for the device and its live session now subscribes to: QoS 0 messages
     /// held for a subscription, then queued QoS 1 messages (a window of them).
@@ -126,6 +132,14 @@ public:
     }
     /// Told when a queued QoS 1 message is first written to a session (its call's timeline).
     std::function<void(std::uint64_t message_id)> on_sent;
+    /// Told of every write of a queued async call's request to a session, redeliveries
+    /// included, in order (answers without an id are matched to these writes).
+    std::function<void(const catalog::device_key&, std::uint64_t message_id,
+                       std::string_view topic)>
+        on_delivered;
+    /// Told when a device's live session changes (a login, a takeover, an end): what the old
+    /// session was sent is no longer answered in its order.
+    std::function<void(const catalog::device_key&)> on_session_change;
 
     /// A login of `device` (attached): with clean=0 the session it resumes (nullptr when it
     /// starts a new one, then kept from now on); with clean=1 a kept one is discarded.

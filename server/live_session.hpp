@@ -34,6 +34,10 @@ public:
     /// `none` when nothing matches, the session is closing, or MQTT cannot frame it.
     virtual delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
                              std::uint64_t message_id, bool dup) = 0;
+    /// True when a queued message on `topic` may be written now: not in the burst after a
+    /// resumed or `_ss=1` login, before the device's SDK has set up its handlers (see
+    /// mqtt_session: a fresh subscription matching it, or the session settled).
+    virtual bool may_take_queued(std::string_view topic) const = 0;
     /// Ends the session: it stops reading, flushes what is queued (bounded) and closes.
     virtual void close(close_reason why) = 0;
     /// The last inbound packet.

@@ -145,6 +145,12 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.family("rrpcd_mqtt_login_refused_total", "counter", "Device logins refused, by reason.");
     for (const auto& [reason, n] : m.login_refused)
         e.sample("rrpcd_mqtt_login_refused_total", fmt::format("reason=\"{}\"", label(reason)), n);
+    e.family("rrpcd_alink_requests_total", "counter",
+             "Alink requests devices sent (property and event posts, device info, NTP…), by kind "
+             "and the code they were answered with (200, or the platform's error code).");
+    for (const auto& [key, n] : m.alink_answered)
+        e.sample("rrpcd_alink_requests_total",
+                 fmt::format("kind=\"{}\",code=\"{}\"", label(key.first), key.second), n);
     e.counter("rrpcd_webhook_deliveries_total", "Replies a webhook answered with 2xx.",
               m.webhook_delivered);
     e.counter("rrpcd_webhook_retries_total", "Webhook attempts after a failed one.",

@@ -41,7 +41,9 @@ struct metrics_snapshot {
     std::size_t console_sessions = 0;
     std::uint64_t sse_dropped = 0;
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
-    std::uint64_t handler_failures = 0;             ///< sessions or handlers ended by an exception
+    std::uint64_t handler_failures = 0;  ///< sessions or handlers ended by an exception
+    /// Alink requests devices sent, by kind and the platform's answer code.
+    std::map<std::pair<std::string, int>, std::uint64_t> alink_answered;
     std::size_t held_messages = 0, held_bytes = 0;  ///< QoS 0 requests held for a subscription
     std::size_t store_queued_bytes = 0;             ///< records waiting for the store's writer
 };

@@ -7,6 +7,7 @@
 #include "kit/printable.hpp"
 #include "mqtt/errc.hpp"
 #include "mqtt/topic.hpp"
+#include "rrpc/alink_upstream.hpp"
 #include "rrpc/topics.hpp"
 #include "server/device_registry.hpp"
 
@@ -194,6 +195,13 @@ asio::awaitable<void> mqtt_session::watchdog() {
             due = accepted_at_ + ctx_.settings.connect_timeout;
         else
             due = protocol_.keep_alive_deadline().value_or(clock::time_point::max());
+        if (ending_ == ending::none && !settled_) {
+            if (now >= settle_at_) {
+                settle();
+                continue;
+            }
+            due = std::min(due, settle_at_);
+        }
         if (now >= due) break;
         deadline_.expires_at(due);
         co_await deadline_.async_wait(kit::use_nothrow);
@@ -310,6 +318,14 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         for (auto& filter : rrpc::platform_subscriptions(*device_))
             state_.subscribe(std::move(filter), mqtt::qos::at_least_once);
     protocol_.accept(kept != nullptr, outbox_);
+    // A resumed or _ss=1 session has subscriptions the device did not send in this connection:
+    // its SDK may not have set up their handlers yet (the C SDK drops, and PUBACKs, a PUBLISH
+    // that comes before; link-sdk-wire.md). Queued messages wait for it (may_take_queued()).
+    if (kept != nullptr || server_subscribe_) {
+        settled_ = false;
+        settle_at_ = clock::now() + ctx_.settings.queue_settle;
+        settle_by_ = clock::now() + 10 * ctx_.settings.queue_settle;
+    }
     deadline_.cancel();  // the watchdog moves from the CONNECT deadline to keep-alive
     ctx_.log->info(
         "event=device_online pk={} dn={} peer={} keep_alive={} clean={} session_present={} "
@@ -317,6 +333,24 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         device_->product_key, device_->device_name, peer_, c.keep_alive, clean_, kept != nullptr,
         server_subscribe_, ext_, state_.subscriptions());
     ctx_.registry.flush(*device_);  // after CONNACK: what waits and now has a subscription
+}
+
+void mqtt_session::postpone_settling() {
+    settle_at_ = std::min(clock::now() + ctx_.settings.queue_settle, settle_by_);
+    deadline_.cancel();  // the watchdog waits for the new moment
+}
+
+void mqtt_session::settle() {
+    settled_ = true;
+    fresh_.clear();
+    fresh_.shrink_to_fit();
+    ctx_.registry.flush(*device_);  // what waited for the device's SDK goes now
+}
+
+bool mqtt_session::may_take_queued(std::string_view topic) const {
+    return settled_ || std::ranges::any_of(fresh_, [&](const std::string& f) {
+               return mqtt::topic_matches(f, topic);
+           });
 }
 
 rrpc::session_info mqtt_session::info(bool with_subscriptions) const {
@@ -342,6 +376,20 @@ void mqtt_session::on_publish(mqtt::publish& p) {
             if (ctx_.async.on_upstream(*device_, p.topic, p.payload)) return;
             break;
         case rrpc::upstream_kind::data: break;
+    }
+    // An Alink request the platform answers (a property or event post, device info, NTP…):
+    // answered at once, in order, at the QoS the device subscribed the reply topic with.
+    const auto model = ctx_.models.find(device_->product_key);
+    if (const auto answer = rrpc::answer_alink(
+            *device_, p.topic, p.payload, model != ctx_.models.end() ? &model->second : nullptr,
+            kit::unix_ms())) {
+        ++ctx_.alink_answered[{rrpc::to_string(answer->kind), answer->code}];
+        deliver(answer->reply_topic, answer->reply, mqtt::qos::at_least_once, 0, false);
+        ctx_.log->debug("event=alink_request pk={} dn={} kind={} code={}{}", device_->product_key,
+                        device_->device_name, rrpc::to_string(answer->kind), answer->code,
+                        answer->reason.empty() ? std::string{}
+                                               : " reason=" + kit::logfmt_value(answer->reason));
+        return;
     }
     ctx_.log->debug("event=upstream pk={} dn={} topic={} bytes={}", device_->product_key,
                     device_->device_name, kit::logfmt_value(p.topic), p.payload.size());
@@ -392,8 +440,13 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
         const auto granted =
             std::min(sub.qos, mqtt::qos::at_least_once);  // no QoS 2, like the cloud
         codes.push_back(static_cast<std::uint8_t>(granted));
+        // The SDK sets up a handler when it sends its SUBSCRIBE: a queued message on a filter
+        // granted here may follow this SUBACK; the others wait for the session to settle.
+        if (!settled_ && std::ranges::find(fresh_, sub.filter) == fresh_.end())
+            fresh_.push_back(sub.filter);
         state_.subscribe(std::move(sub.filter), granted);
     }
+    if (!settled_) postpone_settling();
     protocol_.suback(s.packet_id, std::move(codes), outbox_);
     if (!clean_) ctx_.registry.session_changed(*device_, state_.filters());
     ctx_.registry.flush(*device_);  // what waits and this subscription now reaches
@@ -401,6 +454,12 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
 
 void mqtt_session::on_unsubscribe(const mqtt::unsubscribe& u) {
     state_.unsubscribe(u.filters);
+    if (!settled_) {
+        std::erase_if(fresh_, [&](const std::string& f) {
+            return std::ranges::find(u.filters, f) != u.filters.end();
+        });
+        postpone_settling();
+    }
     if (!clean_) ctx_.registry.session_changed(*device_, state_.filters());
 }
 

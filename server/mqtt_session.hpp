@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
 #include "catalog/login.hpp"
+#include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
 #include "kit/connection_limiter.hpp"
@@ -43,11 +44,14 @@ struct mqtt_context {
     rrpc::async_calls& async;
     kit::limit_counters& counters;
     catalog::login_policy& login;
+    const catalog::thing_models& models;  ///< what devices post is checked against
     std::shared_ptr<spdlog::logger> log;
     /// Refused logins by reason (the metrics), and their log lines, at most 10 a minute per
     /// address.
     std::map<std::string, std::uint64_t, std::less<>> login_refused{};
     kit::log_throttle refusal_lines{10, std::chrono::minutes{1}, 10'000};
+    /// Alink requests devices sent and the platform's answers, by kind and code (the metrics).
+    std::map<std::pair<std::string_view, int>, std::uint64_t> alink_answered{};
     /// The one read buffer of every session of this io thread: a session waits until its socket
     /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
     std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(64 * 1024);
@@ -77,6 +81,7 @@ public:
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
     bool ext_rrpc() const noexcept override { return ext_; }
+    bool may_take_queued(std::string_view topic) const override;
     rrpc::session_info info(bool with_subscriptions) const override;
 
 private:
@@ -135,6 +140,15 @@ private:
     bool ext_ = false;               ///< the client id's ext=1
     bool server_subscribe_ = false;  ///< the client id's _ss=1
     std::int64_t connected_ms_ = 0;
+    /// Queued messages wait for the device's SDK after a resumed or `_ss=1` login: until the
+    /// session settles (no (UN)SUBSCRIBE for mqtt.queue_settle_ms, at most 10 times that after
+    /// CONNACK), or for a filter subscribed in this connection (`fresh_`) that matches them.
+    bool settled_ = true;
+    clock::time_point settle_at_{}, settle_by_{};
+    std::vector<std::string> fresh_;
+    void settle();
+    /// A SUBSCRIBE or UNSUBSCRIBE before the session settled: it settles later (bounded).
+    void postpone_settling();
     boost::asio::ip::address address_;
     std::string peer_;
 };

@@ -91,7 +91,7 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
            {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal(), fleet_},
            log_.http),
       mqtt_ctx_{settings_.mqtt, devices_,  fleet_, registry_, rrpc_,
-                async_,         counters_, login_, log_.mqtt},
+                async_,         counters_, login_, models_,   log_.mqtt},
       console_(settings_.console, api_, devices_, models_, calls_, console_view_, backoff_,
                log_.http),
       started_ms_(kit::unix_ms()),
@@ -118,6 +118,13 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
     http_ctx_.console = &console_;
     http_ctx_.console_settings = &settings_.console;
     registry_.on_sent = [this](std::uint64_t message_id) { calls_.published(message_id); };
+    registry_.on_delivered = [this](const catalog::device_key& d, std::uint64_t message_id,
+                                    std::string_view topic) {
+        async_.delivered(d, message_id, topic);
+    };
+    registry_.on_session_change = [this](const catalog::device_key& d) {
+        async_.session_changed(d);
+    };
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);
     };
@@ -165,6 +172,7 @@ boost::system::result<void, std::string> shard::open() {
         for (const auto& c : *calls) {
             ids_.resume_after(c.message_id);
             async_.restore(calls_.restore(c));
+            registry_.mark_call(c.device, c.message_id);  // its queued request waits for it
         }
         const auto sessions = store_->load_sessions();
         if (!sessions) return failed(sessions.error());
@@ -398,6 +406,8 @@ metrics_snapshot shard::metrics() const {
     m.console_sessions = console_.sessions();
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.login_refused = mqtt_ctx_.login_refused;
+    for (const auto& [key, n] : mqtt_ctx_.alink_answered)
+        m.alink_answered[{std::string{key.first}, key.second}] = n;
     m.handler_failures = failures_;
     m.held_messages = registry_.held();
     m.held_bytes = registry_.held_bytes();

@@ -389,9 +389,13 @@ void sqlite_store::message_accepted(const catalog::device_key& device,
 }
 
 void sqlite_store::message_done(const catalog::device_key& device, std::uint64_t message_id) {
-    enqueue([this, device, message_id] {
-        step(delete_message_, message_id, device.product_key, device.device_name);
-    });
+    // Not vouched for by later waiters: if it fails, the message is sent again after a restart
+    // (at least once), and nobody else's record is lost.
+    enqueue(
+        [this, device, message_id] {
+            step(delete_message_, message_id, device.product_key, device.device_name);
+        },
+        {}, urgency::durable, 0, false);
 }
 
 boost::system::result<sqlite_store::catalog_rows> sqlite_store::load_catalog() {
@@ -846,9 +850,9 @@ void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes,
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
-        // What a sync() waiter vouches for: durable records (an API answer waits for them).
-        // A lazy record (the id floor, a last-seen time) or a probe failing with the batch does
-        // not fail a later, unrelated waiter.
+        // What a sync() waiter vouches for: durable records of what was accepted (an API
+        // answer waits for them). A lazy record (the id floor, a last-seen time), a deletion or
+        // a probe failing with its batch does not fail a later, unrelated waiter.
         if (vouched && u == urgency::durable) vouched_jobs_ = true;
         jobs_bytes_ += bytes;
         jobs_queued_bytes_ += bytes;

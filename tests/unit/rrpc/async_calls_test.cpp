@@ -30,8 +30,8 @@ struct gateway_stub final : device_gateway {
         return online;
     }
     void withdraw(const device_key&, std::uint64_t) override {}
-    bool publish_reliably(const device_key&, std::uint64_t id, std::string topic,
-                          std::string) override {
+    bool publish_reliably(const device_key&, std::uint64_t id, std::string topic, std::string,
+                          bool) override {
         if (queue_full) return false;
         reliable.push_back(id);
         topics.push_back(std::move(topic));

@@ -42,7 +42,7 @@ struct fake_gateway final : device_gateway {
     void drop_held(const device_key&, std::uint64_t id) override { dropped.push_back(id); }
     void withdraw(const device_key&, std::uint64_t) override {}
     bool publish_reliably(const device_key& d, std::uint64_t id, std::string topic,
-                          std::string payload) override {
+                          std::string payload, bool) override {
         reliable.push_back(id);
         sent.push_back({d, std::move(topic), std::move(payload)});
         return true;

@@ -143,7 +143,7 @@ bool has_filter(const std::vector<std::string>& filters, std::string_view f) {
 
 TEST_CASE("a _ss=1 device's server-side subscriptions are all its own", "[rrpc]") {
     const auto filters = platform_subscriptions(a);
-    CHECK(filters.size() == 18);
+    CHECK(filters.size() == 25);
     CHECK(has_filter(filters, "/sys/a1PK/devA/thing/service/property/set"));
     for (const auto& f : filters) {
         INFO(f);
