@@ -108,12 +108,6 @@ bool device_registry::ext_rrpc(const catalog::device_key& device) const {
     return it != devices_.end() && it->second.session != nullptr && it->second.session->ext_rrpc();
 }
 
-void device_registry::mark_call(const catalog::device_key& device, std::uint64_t message_id) {
-    if (outbox_.size(device) == 0) return;
-    for (auto& m : outbox_.queue(device))
-        if (m.message_id == message_id) m.call = true;
-}
-
 bool device_registry::publish_reliably(const catalog::device_key& device, std::uint64_t message_id,
                                        std::string topic, std::string payload, bool call) {
     if (outbox_.full(device)) {

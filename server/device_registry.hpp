@@ -96,10 +96,6 @@ public:
     void answered(const catalog::device_key& device, std::uint64_t message_id) override {
         acknowledged(device, message_id);
     }
-    /// Start-up: the queued message `message_id` is an async call's request (the store keeps
-    /// the message and the call apart).
-    void mark_call(const catalog::device_key& device, std::uint64_t message_id);
-
     /// Sends what waits for the device and its live session now subscribes to: QoS 0 messages
     /// held for a subscription, then queued QoS 1 messages (a window of them).
     void flush(const catalog::device_key& device);

@@ -172,7 +172,6 @@ boost::system::result<void, std::string> shard::open() {
         for (const auto& c : *calls) {
             ids_.resume_after(c.message_id);
             async_.restore(calls_.restore(c));
-            registry_.mark_call(c.device, c.message_id);  // its queued request waits for it
         }
         const auto sessions = store_->load_sessions();
         if (!sessions) return failed(sessions.error());

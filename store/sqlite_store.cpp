@@ -27,7 +27,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 7> migrations = {
+constexpr std::array<std::string_view, 8> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -128,6 +128,11 @@ CREATE INDEX webhook_queue_by_id ON webhook_queue (hook, message_id);
 ALTER TABLE calls ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX calls_by_answer ON calls (finished_ms, message_id) WHERE state = 1;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+)sql",
+    // 8: which queued messages are async calls' requests (their answers, not a PUBACK, end
+    // them; one whose call has ended is done with at the next start).
+    R"sql(
+ALTER TABLE messages ADD COLUMN call INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 
@@ -311,7 +316,7 @@ boost::system::result<std::unique_ptr<sqlite_store>, std::string> sqlite_store::
     sqlite3_stmt* remove = nullptr;
     if (sqlite3_prepare_v3(db,
                            "INSERT INTO messages (product_key, device_name, message_id, topic, "
-                           "payload, accepted_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                           "payload, accepted_ms, call) VALUES (?, ?, ?, ?, ?, ?, ?)",
                            -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr) != SQLITE_OK ||
         sqlite3_prepare_v3(db,
                            "DELETE FROM messages WHERE message_id = ? AND product_key = ? AND "
@@ -365,16 +370,25 @@ void sqlite_store::close() {
 
 boost::system::result<std::vector<sqlite_store::stored_message>> sqlite_store::load_messages() {
     std::vector<stored_message> out;
-    if (auto ec = read("SELECT product_key, device_name, message_id, topic, payload FROM messages "
-                       "ORDER BY seq",
-                       [&](sqlite3_stmt* st) {
-                           out.emplace_back(
-                               catalog::device_key{column_text(st, 0), column_text(st, 1)},
-                               rrpc::queued_message{
-                                   static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
-                                   column_text(st, 3), column_text(st, 4)});
-                       }))
+    std::vector<stored_message> done;
+    // A request whose call has a record is that call's (a store older than the column did not
+    // say); one whose call ended (answered before the crash let its deletion be written) is
+    // done with: sent again, its answer would have no call to go to.
+    if (auto ec =
+            read("SELECT m.product_key, m.device_name, m.message_id, m.topic, m.payload, "
+                 "m.call, c.state FROM messages m LEFT JOIN calls c ON c.message_id = "
+                 "m.message_id ORDER BY m.seq",
+                 [&](sqlite3_stmt* st) {
+                     const bool has_call = sqlite3_column_type(st, 6) != SQLITE_NULL;
+                     rrpc::queued_message m{static_cast<std::uint64_t>(sqlite3_column_int64(st, 2)),
+                                            column_text(st, 3), column_text(st, 4)};
+                     m.call = has_call || sqlite3_column_int(st, 5) != 0;
+                     auto& into = has_call && sqlite3_column_int(st, 6) != 0 ? done : out;
+                     into.emplace_back(catalog::device_key{column_text(st, 0), column_text(st, 1)},
+                                       std::move(m));
+                 }))
         return ec;
+    for (const auto& [device, m] : done) message_done(device, m.message_id);
     return out;
 }
 
@@ -383,7 +397,7 @@ void sqlite_store::message_accepted(const catalog::device_key& device,
     enqueue(
         [this, device, message, at = kit::unix_ms()] {
             step(insert_message_, device.product_key, device.device_name, message.message_id,
-                 message.topic, blob{message.payload}, at);
+                 message.topic, blob{message.payload}, at, message.call ? 1 : 0);
         },
         {}, urgency::durable, message.topic.size() + message.payload.size());
 }

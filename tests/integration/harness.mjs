@@ -197,6 +197,19 @@ export function pythonLogin(device) {
     };
 }
 
+/// The C SDK 3.x's login: a fixed timestamp, upper-case hex HMAC-SHA256, clean=0.
+export function cLogin(device, { version = '3.0.1', ss = false } = {}) {
+    const timestamp = '2524608000000';
+    const id = `${device.productKey}.${device.deviceName}`;
+    const content = `clientId${id}deviceName${device.deviceName}productKey${device.productKey}timestamp${timestamp}`;
+    return {
+        clientId: `${id}|timestamp=${timestamp},_v=sdk-c-${version},securemode=3,signmethod=hmacsha256,lan=C,${ss ? '_ss=1,' : ''}gw=0,ext=0|`,
+        username: `${device.deviceName}&${device.productKey}`,
+        password: crypto.createHmac('sha256', device.deviceSecret).update(content).digest('hex').toUpperCase(),
+        clean: false,
+    };
+}
+
 /// A device's Alink answer to `request` (its payload): code 200 with `data`.
 export const alinkReply = (request, data) => JSON.stringify({ code: 200, data, id: JSON.parse(request).id, message: 'success', version: '1.0' });
 
@@ -462,12 +475,25 @@ export async function bareDevice(server, device, { keepalive = 60, connect = {},
         closed,
         send: (p) => socket.write(mqttPacket.generate(p)),
         /// Resolves with the next packet of type `cmd` ('connack', 'suback', 'publish', …); with
-        /// `orClose`, rejects if the connection closes first.
-        next(cmd, { orClose = false } = {}) {
+        /// `orClose`, rejects if the connection closes first; with `within` (ms), if none came
+        /// by then (a bound on a failure, never a wait for success).
+        next(cmd, { orClose = false, within = 0 } = {}) {
             const i = packets.findIndex((p) => p.cmd === cmd);
             if (i >= 0) return Promise.resolve(packets.splice(i, 1)[0]);
             if (isClosed && orClose) return Promise.reject(new Error(`connection closed while waiting for ${cmd}`));
-            return new Promise((resolve, reject) => waiters.push({ cmd, resolve, ...(orClose ? { reject } : {}) }));
+            return new Promise((resolve, reject) => {
+                const w = { cmd, resolve, ...(orClose ? { reject } : {}) };
+                if (within > 0) {
+                    const timer = setTimeout(() => {
+                        const at = waiters.indexOf(w);
+                        if (at >= 0) waiters.splice(at, 1);
+                        reject(new Error(`no ${cmd} within ${within} ms`));
+                    }, within);
+                    timer.unref();
+                    w.resolve = (p) => { clearTimeout(timer); resolve(p); };
+                }
+                waiters.push(w);
+            });
         },
     };
     await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });

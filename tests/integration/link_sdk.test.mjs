@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 
 import * as h from './harness.mjs';
 
-const { pythonLogin, alinkReply } = h;
+const { pythonLogin, alinkReply, cLogin } = h;
 
 const TSL = {
     schema: 'https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json',
@@ -19,20 +19,6 @@ const TSL = {
         { identifier: 'Blink', callType: 'async', inputData: [{ identifier: 'times', dataType: { type: 'int', specs: { min: '1', max: '10' } } }] },
     ],
 };
-
-/// The C SDK 3.x's login: a fixed timestamp, upper-case hex HMAC-SHA256, clean=0.
-function cLogin(device, { version = '3.0.1', ss = false } = {}) {
-    const timestamp = '2524608000000';
-    const id = `${device.productKey}.${device.deviceName}`;
-    const content = `clientId${id}deviceName${device.deviceName}productKey${device.productKey}timestamp${timestamp}`;
-    return {
-        clientId: `${id}|timestamp=${timestamp},_v=sdk-c-${version},securemode=3,signmethod=hmacsha256,lan=C,${ss ? '_ss=1,' : ''}gw=0,ext=0|`,
-        username: `${device.deviceName}&${device.productKey}`,
-        password: crypto.createHmac('sha256', device.deviceSecret).update(content).digest('hex').toUpperCase(),
-        clean: false,
-    };
-}
-
 
 describe('Link SDK devices', () => {
     test('Python 1.2.13 (_ss=1, ext=1, no SUBSCRIBE): sync service on /ext/rrpc/…, async service, property set, RRpc', async () => {
