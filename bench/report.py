@@ -6,6 +6,29 @@ import json
 import statistics
 import sys
 
+
+def soak_report(rrpcd_file, broker_file):
+    """The soak: both servers' RSS each minute under the same steady traffic, and its growth
+    after the first minutes (the warm-up: caches and the store's pages filling) as a ratio."""
+    r, m = json.load(open(rrpcd_file)), json.load(open(broker_file))
+    print(f"\nsoak: {r['seconds'] // 60} min of answered async calls at a steady rate, both servers at once")
+    print(f"{'':8} | {'calls/s':>8} | {'accepted':>9} | {'refused':>7} | {'answered':>9} | {'CPU us/call':>11} | RSS MiB each minute")
+    for name, x in (("rrpcd", r), ("mosquitto", m)):
+        rss = " ".join(f"{k / 1024:.1f}" for k in x["rss_kib"])
+        print(f"{name:8} | {x['calls_per_s']:8.0f} | {x['accepted']:9} | {x['refused']:7} | {x['answered']:9} | {x['server_cpu_us_per_call']:11.0f} | {rss}")
+    warm = min(5, len(r["rss_kib"]) - 1)
+    for name, x in (("rrpcd", r), ("mosquitto", m)):
+        grew = (x["rss_kib"][-1] - x["rss_kib"][warm]) / 1024
+        print(f"{name}: RSS {x['rss_kib'][warm] / 1024:.1f} MiB after {warm} min, {x['rss_kib'][-1] / 1024:.1f} MiB at the end: {grew:+.1f} MiB")
+    print(f"rrpcd/mosquitto RSS at the end: {r['rss_kib'][-1] / max(1, m['rss_kib'][-1]):.2f}; refused: {r['refused']}")
+    if "first_refusal" in r:
+        print(f"first refusal: {r['first_refusal'][:300]}")
+
+
+if sys.argv[1] == "--soak":
+    soak_report(sys.argv[2], sys.argv[3])
+    sys.exit(0)
+
 rows = [json.loads(line) for line in open(sys.argv[1])]
 runs = sorted({r.get("run", 0) for r in rows})
 by = lambda **kw: [r for r in rows if all(r.get(k) == v for k, v in kw.items())]

@@ -7,7 +7,10 @@
 //                      --devices N --concurrency C --calls K [--payload BYTES]
 //   rrpc_bench idle    --target rrpcd|broker --mqtt PORT --pid PID --devices N
 //   rrpc_bench timeout --mqtt PORT --http PORT --pid PID --calls K --concurrency C
-//   rrpc_bench config  --devices N       (prints the rrpcd TOML for N bench devices)
+//   rrpc_bench async   --target rrpcd|broker --mqtt PORT [--http PORT] --pid PID --devices N
+//                      --rate R --seconds S   (answered async calls at a steady rate; RSS each
+//                      minute)
+//   rrpc_bench config  --devices N [--store PATH]  (prints the rrpcd TOML for N bench devices)
 #include "http/signature.hpp"
 #include "kit/base64.hpp"
 #include "kit/crypto.hpp"
@@ -59,6 +62,8 @@ struct options {
     std::string mode, target = "rrpcd";
     std::uint16_t mqtt_port = 0, http_port = 0;
     int pid = 0, devices = 20, concurrency = 16, calls = 10000, payload = 64, timeout_ms = 1000;
+    int rate = 1000, seconds = 60;
+    std::string store;
 };
 
 /// utime + stime of a process, in seconds.
@@ -140,9 +145,10 @@ struct mqtt_client {
         co_return ack&& std::holds_alternative<mqtt::connack>(*ack) &&
             std::get<mqtt::connack>(*ack).code == mqtt::connect_return_code::accepted;
     }
-    asio::awaitable<bool> subscribe(const std::string& filter) {
+    asio::awaitable<bool> subscribe(const std::string& filter,
+                                    mqtt::qos qos = mqtt::qos::at_most_once) {
         // Named first: GCC 12 mishandles temporaries inside co_await expressions.
-        const mqtt::packet sub = mqtt::subscribe{1, {{filter, mqtt::qos::at_most_once}}};
+        const mqtt::packet sub = mqtt::subscribe{1, {{filter, qos}}};
         if (!co_await send(sub)) co_return false;
         auto ack = co_await next();
         co_return ack&& std::holds_alternative<mqtt::suback>(*ack);
@@ -222,6 +228,28 @@ struct shared_run {
     kit::hmac_key key = http::v1_key(access_key_secret);  ///< set up once, as an SDK could
 };
 
+/// A signed V1 GET target for `params` (the action's own) with the common parameters added.
+std::string signed_target(kit::hmac_key& key, http::param_list params, std::mt19937_64& rng) {
+    char stamp[32];
+    const auto now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    params.insert(params.end(), {{"AccessKeyId", access_key_id},
+                                 {"Format", "JSON"},
+                                 {"SignatureMethod", "HMAC-SHA1"},
+                                 {"SignatureNonce", std::to_string(rng())},
+                                 {"SignatureVersion", "1.0"},
+                                 {"Timestamp", stamp},
+                                 {"Version", "2018-01-20"}});
+    std::sort(params.begin(), params.end());
+    const auto sig =
+        http::v1_signature(key, http::v1_string_to_sign("GET", http::views_of(params)));
+    std::string target = "/?";
+    for (const auto& [k, v] : params)
+        target += http::percent_encode(k) + "=" + http::percent_encode(v) + "&";
+    target += "Signature=" + http::percent_encode(sig);
+    return target;
+}
+
 /// One rrpcd requester: a keep-alive HTTP connection making signed V1 RRpc calls one at a time.
 asio::awaitable<void> http_requester(shared_run& run, int index) {
     auto ex = co_await asio::this_coro::executor;
@@ -239,27 +267,13 @@ asio::awaitable<void> http_requester(shared_run& run, int index) {
     const auto b64 = kit::base64_encode(run.payload);
     while (run.issued < run.opt.calls) {
         const int device = run.issued++ % run.opt.devices;
-        char stamp[32];
-        const auto now = std::time(nullptr);
-        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-        http::param_list params = {{"AccessKeyId", access_key_id},
-                                   {"Action", "RRpc"},
-                                   {"DeviceName", device_name(device)},
-                                   {"Format", "JSON"},
-                                   {"ProductKey", product_key},
-                                   {"RequestBase64Byte", b64},
-                                   {"SignatureMethod", "HMAC-SHA1"},
-                                   {"SignatureNonce", std::to_string(rng())},
-                                   {"SignatureVersion", "1.0"},
-                                   {"Timeout", std::to_string(run.opt.timeout_ms)},
-                                   {"Timestamp", stamp},
-                                   {"Version", "2018-01-20"}};
-        const auto sig =
-            http::v1_signature(run.key, http::v1_string_to_sign("GET", http::views_of(params)));
-        std::string target = "/?";
-        for (const auto& [k, v] : params)
-            target += http::percent_encode(k) + "=" + http::percent_encode(v) + "&";
-        target += "Signature=" + http::percent_encode(sig);
+        const auto target = signed_target(run.key,
+                                          {{"Action", "RRpc"},
+                                           {"DeviceName", device_name(device)},
+                                           {"ProductKey", product_key},
+                                           {"RequestBase64Byte", b64},
+                                           {"Timeout", std::to_string(run.opt.timeout_ms)}},
+                                          rng);
         bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
         req.set(bhttp::field::host, "127.0.0.1");
         const auto t0 = clock_type::now();
@@ -458,12 +472,188 @@ asio::awaitable<void> timeouts(options opt) {
     devices[0]->socket.close();
 }
 
+// ---- answered async calls at a steady rate ------------------------------------------------
+
+struct async_run {
+    const options& opt;
+    std::uint64_t accepted = 0, refused = 0, answered = 0, slot = 0;
+    std::string first_refusal{};
+    clock_type::time_point t0{}, end{};
+    kit::hmac_key key = http::v1_key(access_key_secret);
+};
+
+std::string get_topic(int i) {
+    return std::string{"/"} + product_key + "/" + device_name(i) + "/user/get";
+}
+
+/// A device that answers every request on `{topic}_reply` at once (PUBACKing a QoS 1 one).
+asio::awaitable<void> answering_device(async_run& run, std::shared_ptr<mqtt_client> c) {
+    for (;;) {
+        auto p = co_await c->next();
+        if (!p) co_return;
+        auto* pub = std::get_if<mqtt::publish>(&*p);
+        if (pub == nullptr) continue;
+        if (pub->qos == mqtt::qos::at_least_once) {
+            const mqtt::packet ack = mqtt::puback{pub->packet_id};
+            if (!co_await c->send(ack)) co_return;
+        }
+        const mqtt::packet reply = mqtt::publish{
+            false, mqtt::qos::at_most_once, false, pub->topic + "_reply", 0, "re:" + pub->payload};
+        if (!co_await c->send(reply)) co_return;
+        ++run.answered;
+    }
+}
+
+/// Waits for the next slot of the schedule (one call every 1/rate s from t0); false at the end.
+asio::awaitable<bool> next_slot(async_run& run, asio::steady_timer& pace, std::uint64_t& slot) {
+    slot = run.slot++;
+    const auto at =
+        run.t0 + std::chrono::duration_cast<clock_type::duration>(
+                     std::chrono::duration<double>(static_cast<double>(slot) / run.opt.rate));
+    if (at >= run.end) co_return false;
+    pace.expires_at(at);
+    co_await pace.async_wait(kit::use_nothrow);
+    co_return true;
+}
+
+/// One AsyncRRpc caller on a keep-alive connection, taking the schedule's next slot each time.
+asio::awaitable<void> async_caller(async_run& run, int index) {
+    auto ex = co_await asio::this_coro::executor;
+    beast::tcp_stream stream{ex};
+    auto [ec] = co_await stream.async_connect(
+        tcp::endpoint{asio::ip::make_address("127.0.0.1"), run.opt.http_port}, kit::use_nothrow);
+    if (ec) co_return;
+    beast::flat_buffer buffer;
+    std::mt19937_64 rng{std::random_device{}() ^ (static_cast<std::uint64_t>(index) << 32)};
+    asio::steady_timer pace{ex};
+    std::uint64_t slot = 0;
+    while (co_await next_slot(run, pace, slot)) {
+        const int device = static_cast<int>(slot % static_cast<std::uint64_t>(run.opt.devices));
+        const auto target =
+            signed_target(run.key,
+                          {{"Action", "AsyncRRpc"},
+                           {"DeviceName", device_name(device)},
+                           {"ProductKey", product_key},
+                           {"TopicFullName", get_topic(device)},
+                           {"MessageContent", kit::base64_encode("call " + std::to_string(slot))}},
+                          rng);
+        bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
+        req.set(bhttp::field::host, "127.0.0.1");
+        auto [wec, wn] = co_await bhttp::async_write(stream, req, kit::use_nothrow);
+        bhttp::response<bhttp::string_body> res;
+        auto [rec, rn] = co_await bhttp::async_read(stream, buffer, res, kit::use_nothrow);
+        if (wec || rec) co_return;
+        boost::system::error_code jec;
+        const auto body = json::parse(res.body(), jec);
+        const auto* o = jec ? nullptr : body.if_object();
+        if (o && o->contains("Success") && o->at("Success") == true) {
+            ++run.accepted;
+        } else {
+            if (run.first_refusal.empty()) run.first_refusal = res.body();
+            ++run.refused;
+        }
+    }
+}
+
+/// The broker's peer of the same traffic: each request published at QoS 1 to the device's topic,
+/// its answer read back on `{topic}_reply`.
+asio::awaitable<void> broker_async_caller(async_run& run, std::shared_ptr<mqtt_client> c) {
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(
+        ex,
+        [](async_run& r, std::shared_ptr<mqtt_client> reader) -> asio::awaitable<void> {
+            while (auto p = co_await reader->next())
+                if (std::holds_alternative<mqtt::puback>(*p)) ++r.accepted;
+        }(run, c),
+        asio::detached);
+    asio::steady_timer pace{ex};
+    std::uint64_t slot = 0;
+    while (co_await next_slot(run, pace, slot)) {
+        const int device = static_cast<int>(slot % static_cast<std::uint64_t>(run.opt.devices));
+        const mqtt::packet p = mqtt::publish{false,
+                                             mqtt::qos::at_least_once,
+                                             false,
+                                             get_topic(device),
+                                             static_cast<std::uint16_t>(slot % 65535 + 1),
+                                             "call " + std::to_string(slot)};
+        if (!co_await c->send(p)) co_return;
+    }
+}
+
+asio::awaitable<void> async_soak(const options& opt) {
+    auto ex = co_await asio::this_coro::executor;
+    async_run run{opt};
+    std::vector<std::shared_ptr<mqtt_client>> devices;
+    for (int i = 0; i < opt.devices; ++i) {
+        auto c = std::make_shared<mqtt_client>(ex);
+        if (!co_await c->login(opt.mqtt_port, i) ||
+            !co_await c->subscribe(get_topic(i), mqtt::qos::at_least_once)) {
+            std::cerr << "device " << i << " failed to connect\n";
+            std::exit(1);
+        }
+        asio::co_spawn(ex, answering_device(run, c), asio::detached);
+        devices.push_back(std::move(c));
+    }
+    std::shared_ptr<mqtt_client> requester;
+    if (opt.target == "broker") {
+        requester = std::make_shared<mqtt_client>(ex);
+        if (!co_await requester->login(opt.mqtt_port, 999999)) std::exit(1);
+    }
+    const auto cpu0 = cpu_seconds(opt.pid);
+    run.t0 = clock_type::now();
+    run.end = run.t0 + std::chrono::seconds{opt.seconds};
+    // RSS each minute (or each tenth of a shorter run).
+    json::array rss;
+    const auto every = std::chrono::seconds{std::clamp(opt.seconds / 10, 1, 60)};
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+            asio::steady_timer tick{ex};
+            for (auto at = run.t0; at <= run.end; at += every) {
+                tick.expires_at(at);
+                co_await tick.async_wait(kit::use_nothrow);
+                rss.push_back(rss_kib(opt.pid));
+            }
+        },
+        asio::detached);
+    if (opt.target == "broker") {
+        co_await broker_async_caller(run, requester);
+    } else {
+        const auto caller = [&run](int i) { return async_caller(run, i); };
+        co_await run_all(opt.concurrency, caller);
+    }
+    const double wall = std::chrono::duration<double>(clock_type::now() - run.t0).count();
+    // The last answers: each accepted call answered (a bounded wait).
+    asio::steady_timer settle{ex};
+    for (int i = 0; i < 100 && run.answered < run.accepted; ++i) {
+        settle.expires_after(std::chrono::milliseconds{100});
+        co_await settle.async_wait(kit::use_nothrow);
+    }
+    json::object o;
+    o["mode"] = "async";
+    o["target"] = opt.target;
+    o["devices"] = opt.devices;
+    o["seconds"] = opt.seconds;
+    o["calls_per_s"] = static_cast<double>(run.accepted + run.refused) / wall;
+    o["accepted"] = run.accepted;
+    o["refused"] = run.refused;
+    o["answered"] = run.answered;
+    if (!run.first_refusal.empty()) o["first_refusal"] = run.first_refusal;
+    o["server_cpu_us_per_call"] =
+        run.accepted > 0 ? (cpu_seconds(opt.pid) - cpu0) * 1e6 / static_cast<double>(run.accepted)
+                         : 0.0;
+    o["rss_kib"] = std::move(rss);
+    std::cout << json::serialize(o) << std::endl;
+    for (auto& d : devices) d->socket.close();
+    if (requester) requester->socket.close();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     options opt;
     if (argc < 2) {
-        std::cerr << "usage: rrpc_bench reqrep|idle|timeout|config [--options]\n";
+        std::cerr << "usage: rrpc_bench reqrep|idle|timeout|async|config [--options]\n";
         return 2;
     }
     opt.mode = argv[1];
@@ -487,6 +677,12 @@ int main(int argc, char** argv) {
             opt.payload = std::stoi(v);
         else if (k == "--timeout-ms")
             opt.timeout_ms = std::stoi(v);
+        else if (k == "--rate")
+            opt.rate = std::stoi(v);
+        else if (k == "--seconds")
+            opt.seconds = std::stoi(v);
+        else if (k == "--store")
+            opt.store = v;
     }
     if (opt.mode == "config") {
         // Every simulated device comes from 127.0.0.1: the per-address limit must allow them all.
@@ -495,7 +691,8 @@ int main(int argc, char** argv) {
                      "[http]\nlisten = \"127.0.0.1:0\"\n[rrpc]\nmax_pending_per_device = 100000\n"
                      "[log]\nlevel = \"warn\"\n"
                   << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \""
-                  << access_key_secret << "\"\nqps_rrpc = 0\n";
+                  << access_key_secret << "\"\nqps_rrpc = 0\nqps_async_rrpc = 0\n";
+        if (!opt.store.empty()) std::cout << "[store]\npath = \"" << opt.store << "\"\n";
         for (int i = 0; i < opt.devices; ++i)
             std::cout << "[[devices]]\nproduct_key = \"" << product_key << "\"\ndevice_name = \""
                       << device_name(i) << "\"\ndevice_secret = \"" << device_secret(i) << "\"\n";
@@ -508,6 +705,8 @@ int main(int argc, char** argv) {
         asio::co_spawn(io, idle(opt), asio::detached);
     else if (opt.mode == "timeout")
         asio::co_spawn(io, timeouts(opt), asio::detached);
+    else if (opt.mode == "async")
+        asio::co_spawn(io, async_soak(opt), asio::detached);
     io.run();
     return 0;
 }

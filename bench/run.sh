@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One run of the benchmark: mosquitto (the peer a user would otherwise run) and rrpcd, measured on
 # this machine in the same run, printed as a table with the ratio rrpcd/mosquitto.
-#   bench/run.sh [--quick] [--runs N]
+#   bench/run.sh [--quick] [--runs N] [--soak MINUTES]
 #     --quick: fewer calls, one run, for a smoke run; --runs N (default 3): the table shows the
 #     median of N runs, each measuring both servers (the issue's targets are medians of 3 runs).
+#     --soak MINUTES: only the soak: 1,000 answered AsyncRRpc/s on rrpcd (with its store) and the
+#     same traffic through mosquitto (QoS 1 requests, answers back), side by side, RSS each minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -14,11 +16,13 @@ ulimit -n "$(ulimit -Hn)"
 calls=${RRPCD_BENCH_CALLS:-40000}
 runs=3
 sustained_calls=200000
+soak=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --quick) calls=4000 runs=1 sustained_calls=20000 ;;
         --runs) runs=$2; shift ;;
-        *) echo "usage: bench/run.sh [--quick] [--runs N]" >&2; exit 2 ;;
+        --soak) soak=$2; shift ;;
+        *) echo "usage: bench/run.sh [--quick] [--runs N] [--soak MINUTES]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -39,8 +43,8 @@ start_mosquitto() {
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 }
 
-start_rrpcd() {  # $1 = devices in the config
-    $bin/bench/rrpc_bench config --devices "$1" > "$work/rrpcd.toml"
+start_rrpcd() {  # $1 = devices in the config, $2 = a store (optional)
+    $bin/bench/rrpc_bench config --devices "$1" ${2:+--store "$2"} > "$work/rrpcd.toml"
     coproc RRPCD { exec $bin/rrpcd --config "$work/rrpcd.toml" 2>"$work/rrpcd.log"; }
     rr_pid=$RRPCD_PID
     pids+=("$rr_pid")
@@ -54,6 +58,20 @@ start_rrpcd() {  # $1 = devices in the config
 stop() { kill "$1"; wait "$1" 2>/dev/null || true; }
 
 results=$work/results.jsonl
+
+if [[ $soak != 0 ]]; then
+    # Both servers carry the same steady traffic at once, for the same minutes.
+    start_mosquitto
+    start_rrpcd 100 "$work/rrpcd.db"
+    $bin/bench/rrpc_bench async --target broker --mqtt "$mosq_port" --pid "$mosq_pid" --devices 100 \
+        --rate 1000 --seconds $((soak * 60)) > "$work/soak-broker.json" &
+    broker_run=$!
+    $bin/bench/rrpc_bench async --target rrpcd --mqtt "$rr_mqtt" --http "$rr_http" --pid "$rr_pid" \
+        --devices 100 --concurrency 16 --rate 1000 --seconds $((soak * 60)) > "$work/soak-rrpcd.json"
+    wait "$broker_run"
+    python3 bench/report.py --soak "$work/soak-rrpcd.json" "$work/soak-broker.json"
+    exit 0
+fi
 # Tags each JSON line of figures with its run and optionally a mode of its own.
 record() { sed -e "s/}\$/,\"run\":$run}/" ${1:+-e "s/\"mode\":\"reqrep\"/\"mode\":\"$1\"/"} >> "$results"; }
 

@@ -166,6 +166,10 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.counter("rrpcd_sse_dropped_total",
               "Replies a reply stream lost because it fell behind (told to it as event: dropped).",
               m.sse_dropped);
+    e.counter("rrpcd_async_answer_duplicates_total",
+              "Answers to an async call's request that was already answered (a request sent "
+              "again with DUP and answered twice): dropped, never given to another call.",
+              m.async_duplicates);
     e.counter("rrpcd_handler_failures_total",
               "Connections (or other work) ended by an unexpected exception; never the process.",
               m.handler_failures);

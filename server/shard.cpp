@@ -408,6 +408,7 @@ metrics_snapshot shard::metrics() const {
     for (const auto& [key, n] : mqtt_ctx_.alink_answered)
         m.alink_answered[{std::string{key.first}, key.second}] = n;
     m.handler_failures = failures_;
+    m.async_duplicates = async_.duplicates();
     m.held_messages = registry_.held();
     m.held_bytes = registry_.held_bytes();
     if (store_) m.store_queued_bytes = store_->queued_bytes();
