@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
-#include <set>
+#include <memory>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,56 +37,64 @@ struct product_record {
     std::int64_t created_ms = 0;
 };
 
-/// The registered products and devices, kept in memory (the store persists them). Records
-/// never move while registered: a pointer from find() stays valid until that record is
-/// removed. io thread only.
+/// A registered device as it was when it was looked up: records never change once made (a
+/// change makes a new one), so a reference stays valid and unchanging on any thread.
+using device_ref = std::shared_ptr<const device_record>;
+using product_ref = std::shared_ptr<const product_record>;
+
+/// The registered products and devices, kept in memory (the store persists them). Shared by
+/// every thread: reads take a shared lock, changes an exclusive one, neither across I/O; what a
+/// lookup returns is an immutable record of its own.
 class device_directory {
 public:
     /// Adds or replaces a device; returns the record as kept.
-    const device_record& add(device_record record);
+    device_ref add(device_record record);
     /// Removes a device; false when it was not registered.
     bool remove(const device_key& key);
+    /// Replaces the device's record by `change(copy of it)` when it is registered and
+    /// `change` returns true; returns the new record (nullptr: unchanged).
+    device_ref update(const device_key& key, const std::function<bool(device_record&)>& change);
     /// The device, or nullptr when it is not registered.
-    const device_record* find(const device_key& key) const noexcept;
-    device_record* find(const device_key& key) noexcept;
-    const device_record* find_by_iot_id(std::string_view iot_id) const noexcept;
+    device_ref find(const device_key& key) const;
+    device_ref find_by_iot_id(std::string_view iot_id) const;
     /// The devices of a product, by name.
-    std::vector<const device_record*> of_product(std::string_view product_key) const;
-
-    /// Every device in the order of its key (ProductKey, then DeviceName): an index, so that a
-    /// page of a long list costs its page, not a pass over every device.
-    struct by_key {
-        using is_transparent = void;
-        bool operator()(const device_record* a, const device_record* b) const noexcept {
-            return less(a->key, b->key);
-        }
-        bool operator()(const device_record* a, const device_key& b) const noexcept {
-            return less(a->key, b);
-        }
-        bool operator()(const device_key& a, const device_record* b) const noexcept {
-            return less(a, b->key);
-        }
-        static bool less(const device_key& a, const device_key& b) noexcept {
-            return a.product_key != b.product_key ? a.product_key < b.product_key
-                                                  : a.device_name < b.device_name;
-        }
-    };
-    using ordered_index = std::set<const device_record*, by_key>;
-    const ordered_index& ordered() const noexcept { return ordered_; }
+    std::vector<device_ref> of_product(std::string_view product_key) const;
+    /// At most `max` devices of product `product_key` whose names start with `prefix`, in the
+    /// order of their names, after `after` (a device key; its product empty: from the first):
+    /// a page of a long list costs its page, not a pass over every device.
+    std::vector<device_ref> range(std::string_view product_key, std::string_view prefix,
+                                  const device_key& after, std::size_t max) const;
+    /// Devices in the product `product_key` (its count, without a copy of its records).
+    std::size_t count_of(std::string_view product_key) const;
     /// The IotId a device gets: 20 hex digits of SHA-256 of `pk/dn`, stable across restarts.
     static std::string iot_id_of(const device_key& key);
-    std::size_t size() const noexcept { return devices_.size(); }
+    std::size_t size() const;
 
     /// The ProductKeys of every device (products without devices included).
     std::vector<std::string> products() const;
     void add_product(product_record product);
-    const product_record* find_product(std::string_view product_key) const noexcept;
+    product_ref find_product(std::string_view product_key) const;
+
+    /// Keys in order (ProductKey, then DeviceName).
+    static bool less(const device_key& a, const device_key& b) noexcept {
+        return a.product_key != b.product_key ? a.product_key < b.product_key
+                                              : a.device_name < b.device_name;
+    }
 
 private:
-    std::unordered_map<device_key, device_record, device_key_hash> devices_;
-    ordered_index ordered_;  ///< the records of devices_ (which never move), by key
+    struct by_key {
+        using is_transparent = void;
+        bool operator()(const device_key& a, const device_key& b) const noexcept {
+            return less(a, b);
+        }
+    };
+    device_ref find_locked(const device_key& key) const;
+
+    mutable std::shared_mutex mutex_;
+    std::unordered_map<device_key, device_ref, device_key_hash> devices_;
+    std::map<device_key, device_ref, by_key> ordered_;  ///< the same records, by key
     std::unordered_map<std::string, device_key> by_iot_id_;
-    std::map<std::string, product_record, std::less<>> products_;
+    std::map<std::string, product_ref, std::less<>> products_;
 };
 
 }  // namespace rrpcd::catalog

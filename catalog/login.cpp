@@ -3,7 +3,8 @@
 namespace rrpcd::catalog {
 
 login_verdict login_policy::check(const mqtt::connect& c, const device_directory& devices,
-                                  const boost::asio::ip::address& peer, clock::time_point now) {
+                                  const boost::asio::ip::address& peer, clock::time_point now,
+                                  const config::mqtt_settings& settings) {
     using code = mqtt::connect_return_code;
     const login_backoff::who who{peer, c.username.value_or("")};
     // Not even checked: a guesser learns nothing while the back-off lasts.
@@ -20,13 +21,13 @@ login_verdict login_policy::check(const mqtt::connect& c, const device_directory
     if (!v.flags) return refuse(code::identifier_rejected, "client_id_format");
     const auto device = c.username ? parse_username(*c.username) : std::nullopt;
     if (!device) return refuse(code::bad_username_or_password, "username_format");
-    const auto* record = devices.find(*device);
+    const auto record = devices.find(*device);
     if (record == nullptr) return refuse(code::bad_username_or_password, "unknown_device");
     if (!c.password || !verify_login_password(*v.flags, *device, record->secret, *c.password))
         return refuse(code::bad_username_or_password, "bad_password");
     if (record->disabled) return refuse(code::not_authorized, "disabled");
     const std::chrono::seconds keep_alive{c.keep_alive};
-    if (keep_alive < settings_.keep_alive_min || keep_alive > settings_.keep_alive_max)
+    if (keep_alive < settings.keep_alive_min || keep_alive > settings.keep_alive_max)
         return refuse(code::identifier_rejected, "keep_alive_out_of_range");
     backoff_.succeeded(who);
     v.device = *device;

@@ -31,22 +31,21 @@ struct login_verdict {
 /// The platform's device login rules in one call, with no sockets: back-off first (a blocked
 /// guesser learns nothing, not even whether the device exists), then client id, user name,
 /// the device's record, its password, disabled, and the keep-alive range. A failure counts
-/// towards the back-off of (peer, username); a success clears it. The settings and the
-/// back-off table are read and updated in place (a reload applies to the next login).
-/// io thread only.
+/// towards the back-off of (peer, username); a success clears it. Any thread (the back-off
+/// and the directory are shared, and take their own locks).
 class login_policy {
 public:
     using clock = login_backoff::clock;
 
-    login_policy(const config::mqtt_settings& settings, login_backoff& backoff)
-        : settings_(settings), backoff_(backoff) {}
+    explicit login_policy(login_backoff& backoff) : backoff_(backoff) {}
 
-    /// Decides `c` from `peer` at `now` against `devices` (which it only reads).
+    /// Decides `c` from `peer` at `now` against `devices` (which it only reads), with the
+    /// keep-alive range of `settings` (the caller's current snapshot).
     login_verdict check(const mqtt::connect& c, const device_directory& devices,
-                        const boost::asio::ip::address& peer, clock::time_point now);
+                        const boost::asio::ip::address& peer, clock::time_point now,
+                        const config::mqtt_settings& settings);
 
 private:
-    const config::mqtt_settings& settings_;
     login_backoff& backoff_;
 };
 

@@ -14,11 +14,13 @@ login_backoff::who::who(const boost::asio::ip::address& from, std::string_view u
 }
 
 bool login_backoff::blocked(const who& w, clock::time_point now) const {
+    const std::lock_guard lock{mutex_};
     const auto it = entries_.find(w);
     return it != entries_.end() && now < it->second.until;
 }
 
 void login_backoff::succeeded(const who& w) {
+    const std::lock_guard lock{mutex_};
     if (const auto it = entries_.find(w); it != entries_.end()) {
         recent_.erase(it->second.place);
         entries_.erase(it);
@@ -41,6 +43,7 @@ void login_backoff::evict_one(clock::time_point now) {
 }
 
 void login_backoff::failed(const who& w, clock::time_point now) {
+    const std::lock_guard lock{mutex_};
     auto it = entries_.find(w);
     if (it == entries_.end()) {
         if (entries_.size() >= capacity_ && !recent_.empty()) evict_one(now);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <mutex>
 #include <string_view>
 #include <unordered_map>
 
@@ -21,7 +22,8 @@ namespace rrpcd::catalog {
 /// does not lock out its neighbours. Memory is bounded and a failure costs O(1) even at
 /// capacity: the pairs are kept in the order of their latest failure, and a new pair at
 /// capacity takes the place of the least recent of the few oldest that is not blocked (or of the
-/// oldest when all of those are), so new pairs are always tracked. io thread only.
+/// oldest when all of those are), so new pairs are always tracked. One table for the whole
+/// process, whichever thread asks (a lock held for a lookup or an update, never across I/O).
 class login_backoff {
 public:
     using clock = std::chrono::steady_clock;
@@ -35,17 +37,29 @@ public:
         bool operator==(const who&) const = default;
     };
 
-    /// Tracks at most `settings.max_entries` pairs (read once: the size is fixed at start).
+    /// Tracks at most `settings.max_entries` pairs (the size is fixed at start).
     explicit login_backoff(const config::login_backoff_settings& settings)
         : settings_(settings), capacity_(settings.max_entries) {}
+
+    /// A reload: `failures` and `max_delay` apply to the next failure.
+    void set_settings(const config::login_backoff_settings& settings) {
+        const std::lock_guard lock{mutex_};
+        settings_ = settings;
+    }
 
     bool blocked(const who& w, clock::time_point now) const;
     void failed(const who& w, clock::time_point now);
     void succeeded(const who& w);
 
-    std::size_t tracked() const noexcept { return entries_.size(); }
+    std::size_t tracked() const {
+        const std::lock_guard lock{mutex_};
+        return entries_.size();
+    }
     /// Pairs forgotten to make room for new ones, since start.
-    std::uint64_t evicted() const noexcept { return evicted_; }
+    std::uint64_t evicted() const {
+        const std::lock_guard lock{mutex_};
+        return evicted_;
+    }
 
 private:
     struct who_hash {
@@ -65,7 +79,8 @@ private:
     /// Makes room for one more pair, looking at no more than a few of the least recent.
     void evict_one(clock::time_point now);
 
-    const config::login_backoff_settings& settings_;
+    mutable std::mutex mutex_;
+    config::login_backoff_settings settings_;
     std::size_t capacity_;
     std::uint64_t evicted_ = 0;
     std::unordered_map<who, entry, who_hash> entries_;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -276,5 +277,9 @@ std::optional<std::string> public_credential_problem(const settings& s);
 
 /// The TOML text of the embedded default (printed by `rrpcd --print-default-config`).
 std::string_view embedded_default_toml() noexcept;
+
+/// A snapshot of the settings: never changed once published. A reload publishes a new one;
+/// each thread reads the snapshot it was given and never a value that another changes.
+using settings_ptr = std::shared_ptr<const settings>;
 
 }  // namespace rrpcd::config

@@ -16,17 +16,17 @@ std::string hash_of(std::string_view token) {
 
 session_table::opened session_table::open(std::string access_key_id, clock::time_point now,
                                           std::int64_t now_ms) {
-    while (!order_.empty() && sessions_.size() >= settings_.max_sessions) {
+    while (!order_.empty() && sessions_.size() >= settings_->console.max_sessions) {
         sessions_.erase(order_.front());  // already gone (signed out, expired): nothing
         order_.pop_front();
     }
     // Past the cap the order may hold hashes of sessions already gone: it never grows past
     // twice the sessions it had.
-    if (order_.size() > 2 * settings_.max_sessions)
+    if (order_.size() > 2 * settings_->console.max_sessions)
         std::erase_if(order_, [&](const std::string& h) { return !sessions_.contains(h); });
     auto token = kit::to_hex(kit::random_bytes(32));
     auto hash = hash_of(token);
-    const auto ttl = settings_.session_ttl;
+    const auto ttl = settings_->console.session_ttl;
     session s{std::move(access_key_id), kit::to_hex(kit::random_bytes(32)), now + ttl,
               now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()};
     order_.push_back(hash);

@@ -27,7 +27,8 @@ class session_table {
 public:
     using clock = std::chrono::steady_clock;
 
-    explicit session_table(const config::console_settings& settings) : settings_(settings) {}
+    /// `settings`: the current snapshot of whoever owns the table (read at each use).
+    explicit session_table(const config::settings_ptr& settings) : settings_(settings) {}
 
     struct opened {
         std::string token;  ///< the cookie's value: 32 random bytes, hex
@@ -41,7 +42,7 @@ public:
     std::size_t size() const noexcept { return sessions_.size(); }
 
 private:
-    const config::console_settings& settings_;
+    const config::settings_ptr& settings_;
     std::map<std::string, session, std::less<>> sessions_;  ///< by SHA-256 of the token
     std::deque<std::string> order_;                         ///< hashes, oldest first
 };

@@ -211,7 +211,7 @@ boost::system::result<http::request_params, std::string> params_of(std::string_v
 
 }  // namespace
 
-site::site(const config::console_settings& settings, http::api& api,
+site::site(const config::settings_ptr& settings, http::api& api,
            const catalog::device_directory& devices, const catalog::thing_models& models,
            rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
            std::shared_ptr<spdlog::logger> log)
@@ -319,7 +319,8 @@ http::response site::sign_in(const request& req, std::string_view peer,
                                         {"csrfToken", opened.s.csrf},
                                         {"expiresAt", opened.s.expires_ms}},
                            req);
-    res.set(bhttp::field::set_cookie, session_cookie(opened.token, settings_.session_ttl, tls));
+    res.set(bhttp::field::set_cookie,
+            session_cookie(opened.token, settings_->console.session_ttl, tls));
     return res;
 }
 
@@ -419,7 +420,7 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
         return calls_page(&key, param(q, "kind"), param(q, "status"), before, limit);
     }
     if (path == "device") {
-        const auto* r = devices_.find(key);
+        const auto r = devices_.find(key);
         if (r == nullptr) return http::api_error{404, "Console.DeviceNotFound", "No such device."};
         auto calls = calls_page(&key, {}, {}, 0, limit);
         return device_page(*r, std::move(calls["calls"].as_array()));
@@ -441,7 +442,7 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
 json::object site::device_row(const catalog::device_record& r) const {
     const bool online = live_.online(r.key);
     const auto link = live_.session_of(r.key, false);
-    const auto* product = devices_.find_product(r.key.product_key);
+    const auto product = devices_.find_product(r.key.product_key);
     return {{"productKey", r.key.product_key},
             {"deviceName", r.key.device_name},
             {"iotId", r.iot_id},
@@ -460,48 +461,36 @@ json::object site::devices_page(const device_query& wanted) const {
     // The directory's index in key order, from the cursor on: a page costs its rows and at
     // most `scan` records looked at, never a pass over every device.
     constexpr std::size_t scan = 5000;
-    const auto& index = devices_.ordered();
-    const auto status_ok = [&](const catalog::device_record& r) {
-        return wanted.status.empty() || wanted.status == status_of(r, live_.online(r.key));
-    };
-    json::array rows;
-    std::optional<catalog::device_key> next;
-    std::size_t looked = 0;
-    const catalog::device_record* last = nullptr;  // the last one looked at
-    const auto visit = [&](const catalog::device_record& r) {
-        if (rows.size() == wanted.size || looked == scan) {
-            next = last->key;  // the next page starts after it
-            return false;
-        }
-        ++looked;
-        last = &r;
-        if (status_ok(r)) rows.push_back(device_row(r));
-        return true;
-    };
+    std::vector<catalog::device_ref> candidates;  // up to one past what may be looked at
     // By IotId (exact), or device names starting with the prefix (in one product, or in each).
-    if (const auto* by_id =
-            wanted.prefix.empty() ? nullptr : devices_.find_by_iot_id(wanted.prefix);
+    if (auto by_id = wanted.prefix.empty() ? nullptr : devices_.find_by_iot_id(wanted.prefix);
         by_id != nullptr && wanted.after.product_key.empty()) {
         if (wanted.product_key.empty() || by_id->key.product_key == wanted.product_key)
-            visit(*by_id);
+            candidates.push_back(std::move(by_id));
     } else {
         const auto products = wanted.product_key.empty()
                                   ? devices_.products()
                                   : std::vector<std::string>{std::string{wanted.product_key}};
         for (const auto& pk : products) {
             if (!wanted.after.product_key.empty() && pk < wanted.after.product_key) continue;
-            auto it = index.lower_bound(catalog::device_key{pk, std::string{wanted.prefix}});
-            if (const auto past = index.upper_bound(wanted.after);
-                pk == wanted.after.product_key && it != index.end() &&
-                (past == index.end() || index.key_comp()(*it, *past)))
-                it = past;  // the page goes on after the cursor
-            bool more = true;
-            for (; it != index.end() && (*it)->key.product_key == pk &&
-                   (*it)->key.device_name.starts_with(wanted.prefix);
-                 ++it)
-                if (!(more = visit(**it))) break;
-            if (!more) break;
+            auto part =
+                devices_.range(pk, wanted.prefix, wanted.after, scan + 1 - candidates.size());
+            candidates.insert(candidates.end(), std::make_move_iterator(part.begin()),
+                              std::make_move_iterator(part.end()));
+            if (candidates.size() > scan) break;
         }
+    }
+    const auto status_ok = [&](const catalog::device_record& r) {
+        return wanted.status.empty() || wanted.status == status_of(r, live_.online(r.key));
+    };
+    json::array rows;
+    std::optional<catalog::device_key> next;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        if (rows.size() == wanted.size || i == scan) {
+            next = candidates[i - 1]->key;  // the next page starts after the last looked at
+            break;
+        }
+        if (status_ok(*candidates[i])) rows.push_back(device_row(*candidates[i]));
     }
     // A total only where it costs nothing: the whole list, or the devices online.
     json::value total;

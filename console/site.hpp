@@ -59,7 +59,7 @@ class site {
 public:
     using request = http::api::request;
 
-    site(const config::console_settings& settings, http::api& api,
+    site(const config::settings_ptr& settings, http::api& api,
          const catalog::device_directory& devices, const catalog::thing_models& models,
          rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
          std::shared_ptr<spdlog::logger> log);
@@ -123,7 +123,7 @@ private:
     http::response sign_in(const request& req, std::string_view peer,
                            const boost::asio::ip::address& address, bool tls);
 
-    const config::console_settings& settings_;
+    const config::settings_ptr& settings_;
     http::api& api_;
     const catalog::device_directory& devices_;
     const catalog::thing_models& models_;

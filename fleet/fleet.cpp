@@ -7,39 +7,60 @@
 
 namespace rrpcd::fleet {
 
-const catalog::product_record& service::create_product(catalog::product_record p) {
+catalog::product_ref service::create_product(catalog::product_record p) {
+    const std::lock_guard lock{mutex_};
+    return create_product_locked(std::move(p));
+}
+
+catalog::product_ref service::create_product_locked(catalog::product_record p) {
     journal_.product_saved(p);
     const auto key = p.product_key;
     devices_.add_product(std::move(p));
-    return *devices_.find_product(key);
+    return devices_.find_product(key);
 }
 
-const catalog::device_record& service::register_device(catalog::device_record d) {
-    const auto& kept = devices_.add(std::move(d));
-    journal_.device_saved(kept);
+catalog::device_ref service::register_device(catalog::device_record d) {
+    const std::lock_guard lock{mutex_};
+    return register_device_locked(std::move(d));
+}
+
+catalog::device_ref service::register_device_locked(catalog::device_record d) {
+    auto kept = devices_.add(std::move(d));
+    journal_.device_saved(*kept);
     return kept;
 }
 
 void service::delete_device(const catalog::device_key& key) {
     const auto gone = key;  // `key` may be the record's own, which goes now
+    {
+        const std::lock_guard lock{mutex_};
+        journal_.device_deleted(gone);
+        devices_.remove(gone);
+    }
     disconnect_(gone, true);
-    journal_.device_deleted(gone);
-    devices_.remove(gone);
 }
 
 void service::set_disabled(const catalog::device_key& key, bool disabled) {
-    auto* d = devices_.find(key);
-    if (d == nullptr) return;
-    d->disabled = disabled;
-    journal_.device_saved(*d);
-    if (disabled) disconnect_(d->key, false);
+    {
+        const std::lock_guard lock{mutex_};
+        const auto d = devices_.update(key, [&](catalog::device_record& r) {
+            r.disabled = disabled;
+            return true;
+        });
+        if (d == nullptr) return;
+        journal_.device_saved(*d);
+    }
+    if (disabled) disconnect_(key, false);
 }
 
 void service::first_login(const catalog::device_key& key, std::int64_t now_ms) {
-    auto* d = devices_.find(key);
-    if (d == nullptr || d->active_ms != 0) return;
-    d->active_ms = now_ms;
-    journal_.device_saved(*d, store::journal::urgency::lazy);
+    const std::lock_guard lock{mutex_};
+    const auto d = devices_.update(key, [&](catalog::device_record& r) {
+        if (r.active_ms != 0) return false;
+        r.active_ms = now_ms;
+        return true;
+    });
+    if (d != nullptr) journal_.device_saved(*d, store::journal::urgency::lazy);
 }
 
 namespace {
@@ -56,6 +77,7 @@ std::vector<config::access_key> with_others(std::vector<config::access_key> keys
 
 std::vector<config::access_key> service::reseed_access_keys(const config::settings& settings,
                                                             store::sqlite_store* store) {
+    const std::lock_guard lock{mutex_};
     if (store != nullptr) store->seed_access_keys(settings.access_keys);
     return with_others(settings.access_keys, store_keys_);
 }
@@ -63,10 +85,11 @@ std::vector<config::access_key> service::reseed_access_keys(const config::settin
 boost::system::result<std::vector<config::access_key>> service::seed(
     const config::settings& settings, store::sqlite_store* store, catalog::thing_models& models) {
     // Idempotent: what the file says wins for what it names; nothing unchanged is rewritten.
+    const std::lock_guard lock{mutex_};
     const auto now = kit::unix_ms();
     const auto ensure_product = [&](const std::string& product_key) {
         if (devices_.find_product(product_key) != nullptr) return;
-        create_product({product_key, product_key, 0, 1, {}, now});
+        create_product_locked({product_key, product_key, 0, 1, {}, now});
     };
     for (const auto& p : settings.products) ensure_product(p.product_key);
     if (store != nullptr) {
@@ -91,7 +114,7 @@ boost::system::result<std::vector<config::access_key>> service::seed(
     for (const auto& d : settings.devices) {
         ensure_product(d.product_key);
         const catalog::device_key key{d.product_key, d.device_name};
-        const auto* existing = devices_.find(key);
+        const auto existing = devices_.find(key);
         if (existing != nullptr && existing->secret == d.device_secret && existing->from_config)
             continue;
         catalog::device_record r{key, d.device_secret, {}};
@@ -99,12 +122,12 @@ boost::system::result<std::vector<config::access_key>> service::seed(
         r.secret = d.device_secret;
         r.from_config = true;
         if (r.created_ms == 0) r.created_ms = now;
-        register_device(std::move(r));
+        register_device_locked(std::move(r));
     }
     // A device the file seeded and no longer names is gone; registered ones stay.
     std::vector<catalog::device_key> dropped;
     for (const auto& p : devices_.products())
-        for (const auto* d : devices_.of_product(p))
+        for (const auto& d : devices_.of_product(p))
             if (d->from_config &&
                 std::none_of(settings.devices.begin(), settings.devices.end(), [&](const auto& c) {
                     return c.product_key == d->key.product_key &&

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 namespace rrpcd::fleet {
@@ -19,7 +20,8 @@ namespace rrpcd::fleet {
 /// Every change to the fleet (products, devices, access keys, thing models) goes through here:
 /// the directory is changed, the journal told, and a device's live session closed when it is
 /// deleted or disabled. The API's management actions, a device's first login and the config
-/// file's seeding all use it. io thread only.
+/// file's seeding all use it. Any thread: changes are made one at a time (a lock held for the
+/// directory and journal updates, never across I/O); `disconnect` must not block.
 class service {
 public:
     /// `disconnect(device, forget)` closes the device's live session (and drops its queued
@@ -36,9 +38,9 @@ public:
     const catalog::device_directory& devices() const noexcept { return devices_; }
 
     /// A new product (its key not yet taken).
-    const catalog::product_record& create_product(catalog::product_record p);
+    catalog::product_ref create_product(catalog::product_record p);
     /// A new device (its key not yet taken).
-    const catalog::device_record& register_device(catalog::device_record d);
+    catalog::device_ref register_device(catalog::device_record d);
     /// The device and its queued messages go; its session is closed.
     void delete_device(const catalog::device_key& key);
     /// Refused at CONNECT while disabled; a disabled device's session is closed.
@@ -61,6 +63,10 @@ public:
                                                        store::sqlite_store* store);
 
 private:
+    catalog::product_ref create_product_locked(catalog::product_record p);
+    catalog::device_ref register_device_locked(catalog::device_record d);
+
+    std::mutex mutex_;
     catalog::device_directory& devices_;
     store::journal& journal_;
     disconnect_fn disconnect_;

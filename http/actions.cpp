@@ -100,7 +100,7 @@ std::optional<api_error> too_many_pending(action_context& ctx, const catalog::de
 device_result find_device(const action_context& ctx, const request_params& params, unsigned status,
                           const char* not_existed, bool iot_id) {
     if (const auto id = params.get("IotId"); iot_id && id && !id->empty()) {
-        if (const auto* d = ctx.services.devices.find_by_iot_id(*id)) return d;
+        if (auto d = ctx.services.devices.find_by_iot_id(*id)) return d;
         return api_error{status, not_existed, "The device does not exist."};
     }
     const auto pk = params.get("ProductKey").value_or("");
@@ -115,7 +115,7 @@ device_result find_device(const action_context& ctx, const request_params& param
         return api_error{
             status, "iot.device.InvalidFormattedDeviceName",
             "The deviceName format is incorrect: 4-32 characters of A-Z a-z 0-9 - _ @ . :"};
-    if (const auto* d = ctx.services.devices.find({std::string{pk}, std::string{dn}})) return d;
+    if (auto d = ctx.services.devices.find({std::string{pk}, std::string{dn}})) return d;
     return api_error{status, not_existed, "The device does not exist."};
 }
 

@@ -132,7 +132,7 @@ boost::asio::awaitable<action_result> enable_thing(action_context& ctx,
                                                    const request_params& params);
 
 // Shared by the handlers.
-using device_result = boost::system::result<const catalog::device_record*, api_error>;
+using device_result = boost::system::result<catalog::device_ref, api_error>;
 /// The addressed device from ProductKey + DeviceName (or IotId when `iot_id` allows it),
 /// with the cloud's codes: Null*/InvalidFormatted* and `not_existed`, at HTTP `status`.
 device_result find_device(const action_context& ctx, const request_params& params, unsigned status,

@@ -65,7 +65,7 @@ std::string status_of(const action_context& ctx, const catalog::device_record& d
                : "OFFLINE";
 }
 
-using product_result = boost::system::result<const catalog::product_record*, api_error>;
+using product_result = boost::system::result<catalog::product_ref, api_error>;
 
 product_result find_product(const action_context& ctx, const request_params& params) {
     const auto pk = params.get("ProductKey").value_or("");
@@ -73,7 +73,7 @@ product_result find_product(const action_context& ctx, const request_params& par
     if (!config::is_valid_product_key(pk))
         return business("iot.prod.InvalidFormattedProductkey",
                         "The productKey format is incorrect.");
-    if (const auto* p = ctx.services.devices.find_product(pk)) return p;
+    if (auto p = ctx.services.devices.find_product(pk)) return p;
     return business("iot.prod.NotExistedProduct", "The product does not exist.");
 }
 
@@ -167,7 +167,7 @@ asio::awaitable<action_result> query_product(action_context& ctx, const request_
     reply r;
     auto& data = (r.body["Data"] = product_json(p)).as_object();
     data["GmtCreate"] = p.created_ms;
-    data["DeviceCount"] = ctx.services.devices.of_product(p.product_key).size();
+    data["DeviceCount"] = ctx.services.devices.count_of(p.product_key);
     data["ProductStatus"] = "DEVELOPMENT_STATUS";
     co_return r;
 }
@@ -190,14 +190,14 @@ asio::awaitable<action_result> register_device(action_context& ctx, const reques
     catalog::device_record d{key, kit::to_hex(kit::random_bytes(16)), {}};
     d.nickname = std::string{params.get("Nickname").value_or("")};
     d.created_ms = kit::unix_ms();
-    const auto& kept = ctx.services.fleet.register_device(std::move(d));
+    const auto kept = ctx.services.fleet.register_device(std::move(d));
     reply r;
     auto& data = r.body["Data"].emplace_object();
-    data["IotId"] = kept.iot_id;
-    data["ProductKey"] = kept.key.product_key;
-    data["DeviceName"] = kept.key.device_name;
-    data["DeviceSecret"] = kept.secret;
-    data["Nickname"] = kept.nickname;
+    data["IotId"] = kept->iot_id;
+    data["ProductKey"] = kept->key.product_key;
+    data["DeviceName"] = kept->key.device_name;
+    data["DeviceSecret"] = kept->secret;
+    data["Nickname"] = kept->nickname;
     if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     co_return r;
 }
@@ -207,7 +207,7 @@ asio::awaitable<action_result> query_device_detail(action_context& ctx,
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
     const auto& d = **device;
-    const auto* product = ctx.services.devices.find_product(d.key.product_key);
+    const auto product = ctx.services.devices.find_product(d.key.product_key);
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["IotId"] = d.iot_id;
@@ -243,7 +243,7 @@ asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
     // the SDKs' flat list.
     const bool by_iot_id = std::ranges::any_of(
         params.all(), [](const auto& p) { return p.first.starts_with("IotId."); });
-    const catalog::product_record* product = nullptr;
+    catalog::product_ref product;
     if (!by_iot_id || params.get("ProductKey")) {
         const auto found = find_product(ctx, params);
         if (!found) co_return found.error();
@@ -255,9 +255,9 @@ asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
         if (!by_name && !name.starts_with("IotId.")) continue;
         if (by_name && product == nullptr)
             co_return business("iot.prod.NullProductKey", "The productKey is empty.");
-        const auto* d = by_name
-                            ? ctx.services.devices.find({product->product_key, std::string{value}})
-                            : ctx.services.devices.find_by_iot_id(value);
+        const auto d = by_name
+                           ? ctx.services.devices.find({product->product_key, std::string{value}})
+                           : ctx.services.devices.find_by_iot_id(value);
         if (d == nullptr || (product != nullptr && d->key.product_key != product->product_key))
             co_return business(
                 "iot.device.NotExistedDevice",
@@ -324,7 +324,7 @@ asio::awaitable<action_result> query_device_by_status(action_context& ctx,
     std::size_t total = 0;
     const auto first = paging->skip();
     for (const auto& pk : products)
-        for (const auto* d : ctx.services.devices.of_product(pk)) {
+        for (const auto& d : ctx.services.devices.of_product(pk)) {
             if (status_of(ctx, *d) != wanted->second) continue;
             if (total++ < first || infos.size() == paging->size) continue;
             auto info = device_info(ctx, *d);
@@ -347,12 +347,12 @@ asio::awaitable<action_result> query_product_list(action_context& ctx,
     const auto all = ctx.services.devices.products();
     json::array infos;
     for (auto i = paging->first(all.size()); i < all.size() && infos.size() < paging->size; ++i) {
-        const auto* found = ctx.services.devices.find_product(all[i]);
+        const auto found = ctx.services.devices.find_product(all[i]);
         // A product known only from its devices' keys is listed under its key.
         const auto p = found ? *found : catalog::product_record{all[i], all[i]};
         auto info = product_json(p);
         info["GmtCreate"] = p.created_ms;
-        info["DeviceCount"] = ctx.services.devices.of_product(p.product_key).size();
+        info["DeviceCount"] = ctx.services.devices.count_of(p.product_key);
         infos.push_back(std::move(info));
     }
     reply r;

@@ -5,19 +5,27 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
 namespace rrpcd::kit {
 
-/// Open connections of one protocol, in total and per source address. The limits are read on
-/// every admission, so a reload applies to the next connection. io thread only.
+/// Open connections of one protocol, in total and per source address: one count for the
+/// whole process, whichever thread accepts or ends a connection (a lock held for a map
+/// update, never across I/O). set_limits() (a reload) applies to the next connection.
 class connection_limiter {
 public:
     enum class verdict : std::uint8_t { admitted, total, per_address };
 
-    connection_limiter(const std::size_t& max_total, const std::size_t& max_per_address)
+    connection_limiter(std::size_t max_total, std::size_t max_per_address)
         : max_total_(max_total), max_per_address_(max_per_address) {}
+
+    void set_limits(std::size_t max_total, std::size_t max_per_address) {
+        const std::lock_guard lock{mutex_};
+        max_total_ = max_total;
+        max_per_address_ = max_per_address;
+    }
 
     /// Counts the connection in when both limits allow it.
     verdict admit(const boost::asio::ip::address& from);
@@ -28,11 +36,17 @@ public:
     /// The end of an admitted connection (`authenticated`: it was told so before).
     void release(const boost::asio::ip::address& from, bool authenticated = false) noexcept;
 
-    std::size_t open() const noexcept { return open_; }
+    std::size_t open() const {
+        const std::lock_guard lock{mutex_};
+        return open_;
+    }
 
 private:
-    const std::size_t& max_total_;
-    const std::size_t& max_per_address_;
+    void forget_address(const boost::asio::ip::address& from) noexcept;
+
+    mutable std::mutex mutex_;
+    std::size_t max_total_;
+    std::size_t max_per_address_;
     std::size_t open_ = 0;
     std::unordered_map<boost::asio::ip::address, std::uint32_t> per_address_;
 };

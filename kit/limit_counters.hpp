@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -56,18 +57,22 @@ constexpr std::string_view name_of(limit l) noexcept {
 }
 
 /// How often each limit was hit. A hit is worth a log line the 1st, 2nd, 4th, 8th… time, so a
-/// flood costs a few log lines, not one per packet. One io thread.
+/// flood costs a few log lines, not one per packet. Shared by every thread (relaxed atomics: a
+/// count, not a synchronisation).
 class limit_counters {
 public:
     /// Counts one hit; true when this one should be logged.
     bool hit(limit l) noexcept {
-        const auto n = ++hits_[static_cast<std::size_t>(l)];
+        const auto n =
+            hits_[static_cast<std::size_t>(l)].fetch_add(1, std::memory_order_relaxed) + 1;
         return (n & (n - 1)) == 0;
     }
-    std::uint64_t count(limit l) const noexcept { return hits_[static_cast<std::size_t>(l)]; }
+    std::uint64_t count(limit l) const noexcept {
+        return hits_[static_cast<std::size_t>(l)].load(std::memory_order_relaxed);
+    }
 
 private:
-    std::array<std::uint64_t, limit_kinds> hits_{};
+    std::array<std::atomic<std::uint64_t>, limit_kinds> hits_{};
 };
 
 }  // namespace rrpcd::kit

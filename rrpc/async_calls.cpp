@@ -195,7 +195,7 @@ async_reply async_calls::reply_of(const call_record& answered) const {
     async_reply r;
     r.message_id = answered.message_id;
     r.gmt_create_ms = kit::unix_ms(answered.finished);
-    if (const auto* dev = devices_.find(answered.device); dev != nullptr) r.iot_id = dev->iot_id;
+    if (const auto dev = devices_.find(answered.device); dev != nullptr) r.iot_id = dev->iot_id;
     r.device = answered.device;
     boost::system::error_code ec;
     const auto parsed = json::parse(answered.reply, ec);

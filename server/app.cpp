@@ -53,7 +53,7 @@ void notify_service_manager(std::string_view state) {
 }
 
 loggers make_loggers(const std::string& level, const std::string& format) {
-    const auto sink = std::make_shared<spdlog::sinks::stderr_sink_st>();
+    const auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     sink->set_formatter(make_log_formatter(format));
     return {make_logger("server", sink, level), make_logger("mqtt", sink, level),
             make_logger("http", sink, level), make_logger("rrpc", sink, level)};
@@ -64,11 +64,11 @@ loggers make_loggers(const std::string& level, const std::string& format) {
 app::app(config::settings settings, catalog::thing_models models, tls_context tls,
          std::optional<std::filesystem::path> config_path,
          std::vector<config::override_value> overrides)
-    : settings_(std::move(settings)),
+    : settings_(std::make_shared<const config::settings>(std::move(settings))),
       config_path_(std::move(config_path)),
       overrides_(std::move(overrides)),
       tls_(std::move(tls)),
-      log_(make_loggers(settings_.log_level, settings_.log_format)),
+      log_(make_loggers(settings_->log_level, settings_->log_format)),
       shard_(std::make_unique<shard>(settings_, std::move(models), log_)) {}
 
 bool app::start() {
@@ -78,10 +78,10 @@ bool app::start() {
         return false;
     }
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
-        {"mqtt", &settings_.mqtt.listen},
-        {"mqtts", &settings_.mqtt.tls_listen},
-        {"http", &settings_.http.listen},
-        {"https", &settings_.http.tls_listen}};
+        {"mqtt", &settings_->mqtt.listen},
+        {"mqtts", &settings_->mqtt.tls_listen},
+        {"http", &settings_->http.listen},
+        {"https", &settings_->http.tls_listen}};
     for (const auto& [name, where] : wanted) {
         if (!*where) continue;
         const bool tls = name[4] == 's';
@@ -97,7 +97,7 @@ bool app::start() {
     signals_.emplace(shard_->io(), SIGINT, SIGTERM, SIGHUP);
     asio::co_spawn(shard_->io(), handle_signals(), log_exception{log_.server});
     log_.server->info("event=started devices={} access_keys={} thing_models={} webhooks={} tls={}",
-                      shard_->devices(), settings_.access_keys.size(), shard_->thing_models(),
+                      shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
                       shard_->webhooks(), tls_ != nullptr);
     print_banner();
     notify_service_manager("READY=1");
@@ -134,7 +134,7 @@ asio::awaitable<void> app::handle_signals() {
         }
         log_.server->info("event=stopping signal={}", signal);
         notify_service_manager("STOPPING=1");
-        co_await shard_->drain(settings_.http.shutdown_grace);
+        co_await shard_->drain(settings_->http.shutdown_grace);
         log_.server->info("event=stopped");
         shard_->io().stop();
         co_return;
@@ -171,17 +171,19 @@ void app::reload() {
         }
         tls = std::move(*loaded);
     }
-    if (const auto keys = config::restart_keys(settings_, *next); !keys.empty()) {
+    if (const auto keys = config::restart_keys(*settings_, *next); !keys.empty()) {
         std::string list;
         for (const auto& k : keys) list += (list.empty() ? "" : ",") + k;
         log_.server->warn("event=reload_needs_restart keys={}", list);
     }
-    // Limits are read where they apply (the contexts hold references into settings_), so the
-    // next connection, packet or call sees the new values.
-    auto& s = settings_;
-    config::apply_live(*next, s);
+    // One path for every setting: the next snapshot is the running one with the live keys of the
+    // file; what reads settings at each use reads it from now on.
+    auto merged = std::make_shared<config::settings>(*settings_);
+    config::apply_live(*next, *merged);
+    settings_ = std::move(merged);
+    const auto& s = *settings_;
     tls_ = std::move(tls);
-    shard_->reloaded(tls_);
+    shard_->reloaded(settings_, tls_);
     for (const auto& log : {log_.server, log_.mqtt, log_.http, log_.rrpc})
         log->set_level(spdlog::level::from_str(s.log_level));
     log_.server->info("event=reloaded access_keys={} log_level={} tls={}", s.access_keys.size(),
@@ -202,9 +204,9 @@ void app::print_banner() const {
             line += std::string{" "} + name + "=off";
     }
     std::printf("%s\n", line.c_str());
-    if (settings_.demo && !settings_.devices.empty() && !settings_.access_keys.empty()) {
-        const auto& d = settings_.devices.front();
-        const auto& k = settings_.access_keys.front();
+    if (settings_->demo && !settings_->devices.empty() && !settings_->access_keys.empty()) {
+        const auto& d = settings_->devices.front();
+        const auto& k = settings_->access_keys.front();
         const auto at = [&](const char* name) {
             const auto it = std::find_if(bound_.begin(), bound_.end(), [&](const auto& b) {
                 return std::strcmp(b.first, name) == 0;
@@ -212,9 +214,9 @@ void app::print_banner() const {
             return it == bound_.end() ? std::string{"off"} : it->second;
         };
         std::error_code ec;
-        const auto store = settings_.store.path.empty()
+        const auto store = settings_->store.path.empty()
                                ? std::string{"none (memory only)"}
-                               : std::filesystem::absolute(settings_.store.path, ec).string();
+                               : std::filesystem::absolute(settings_->store.path, ec).string();
         std::printf(
             "\nDemo configuration (public credentials, loopback only):\n"
             "  device      productKey=%s deviceName=%s deviceSecret=%s\n"
@@ -226,7 +228,7 @@ void app::print_banner() const {
             "@alicloud/iot20180120\n\n",
             d.product_key.c_str(), d.device_name.c_str(), d.device_secret.c_str(), k.id.c_str(),
             k.secret.c_str(), store.c_str(), at("mqtt").c_str(), at("http").c_str());
-        if (settings_.console.enabled && at("http") != "off")
+        if (settings_->console.enabled && at("http") != "off")
             std::printf("Or look: http://%s/console/ (sign in with the access key above)\n\n",
                         at("http").c_str());
     }

@@ -46,7 +46,7 @@ private:
     void reload();
     void print_banner() const;
 
-    config::settings settings_;  ///< the shard reads it by reference: it outlives the shard
+    config::settings_ptr settings_;  ///< the current snapshot; a reload publishes the next
     std::optional<std::filesystem::path> config_path_;
     std::vector<config::override_value> overrides_;
     tls_context tls_;

@@ -62,7 +62,8 @@ bool device_registry::publish(const catalog::device_key& device, std::string_vie
     // Bounded in count and in bytes (the session's outbound limit): past either, it is not held.
     std::size_t bytes = payload.size();
     for (const auto& h : waiting) bytes += h.payload.size();
-    if (hold.count() <= 0 || waiting.size() >= max_held || bytes > settings_.max_outbound_bytes)
+    if (hold.count() <= 0 || waiting.size() >= max_held ||
+        bytes > settings_->mqtt.max_outbound_bytes)
         return false;
     waiting.push_back({std::string{topic}, std::string{payload}, now + hold, message_id});
     ++held_count_;
@@ -168,12 +169,12 @@ void device_registry::flush(const catalog::device_key& device) {
             ++in_flight;
             in_flight_bytes += m.payload.size();
         }
-    const auto window_bytes = settings_.max_outbound_bytes / 2;
+    const auto window_bytes = settings_->mqtt.max_outbound_bytes / 2;
     std::vector<std::uint64_t> done;  // delivered at QoS 0 (a QoS 0 subscription): no PUBACK
     auto& session = *it->second.session;
     for (auto& m : queue) {
         if (m.sent || m.awaiting_answer) continue;
-        if (in_flight >= settings_.max_inflight_messages ||
+        if (in_flight >= settings_->mqtt.max_inflight_messages ||
             (in_flight > 0 && in_flight_bytes + m.payload.size() > window_bytes))
             break;
         // Not in the burst after CONNACK: only once the device can take it (the session's

@@ -32,14 +32,16 @@ public:
     /// At most `settings.max_queued_messages` QoS 1 messages wait for one device (more are
     /// refused), `settings.max_inflight_messages` of them in flight; `journal` keeps them
     /// across a restart. A full queue counts in `counters` and logs to `log`.
-    device_registry(store::journal& journal, const config::mqtt_settings& settings,
+    /// `settings` is its plane's current snapshot (read at each use: a reload applies to the
+    /// next message).
+    device_registry(store::journal& journal, const config::settings_ptr& settings,
                     kit::limit_counters& counters, std::shared_ptr<spdlog::logger> log)
         : journal_(journal),
           settings_(settings),
           counters_(counters),
           log_(std::move(log)),
-          outbox_(settings.max_queued_messages),
-          sessions_(settings.session_expiry) {}
+          outbox_(settings->mqtt.max_queued_messages),
+          sessions_(settings->mqtt.session_expiry) {}
 
     /// Start-up: a message the journal kept from before (in acceptance order).
     void restore(const catalog::device_key& device, rrpc::queued_message message);
@@ -182,7 +184,7 @@ private:
     std::size_t online_ = 0;
     std::uint64_t presence_changes_ = 0;
     store::journal& journal_;
-    const config::mqtt_settings& settings_;
+    const config::settings_ptr& settings_;
     kit::limit_counters& counters_;
     std::shared_ptr<spdlog::logger> log_;
     rrpc::outbox outbox_;

@@ -326,10 +326,10 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
     beast::flat_buffer buffer;
     for (;;) {
         bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(ctx.settings.max_header_bytes));
-        parser.body_limit(ctx.settings.max_body_bytes);
+        parser.header_limit(static_cast<std::uint32_t>(ctx.settings->http.max_header_bytes));
+        parser.body_limit(ctx.settings->http.max_body_bytes);
         if (buffer.size() == 0) {  // idle until the next request starts (unless pipelined)
-            timed.expires_after(ctx.settings.idle_timeout);
+            timed.expires_after(ctx.settings->http.idle_timeout);
             const auto [ec, n] =
                 co_await stream.async_read_some(buffer.prepare(4096), kit::use_nothrow);
             if (ec) break;
@@ -340,12 +340,12 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         const auto started = clock::now();
         auto ec = parse_buffered(parser, buffer);
         if (!ec && !parser.is_header_done()) {
-            timed.expires_after(ctx.settings.header_timeout);
+            timed.expires_after(ctx.settings->http.header_timeout);
             ec = co_await read_message(stream, buffer, parser, false);
         }
         const bool in_header = !parser.is_header_done();
         if (!ec && !parser.is_done()) {
-            timed.expires_at(started + ctx.settings.request_timeout);
+            timed.expires_at(started + ctx.settings->http.request_timeout);
             ec = co_await read_message(stream, buffer, parser, true);
         }
         if (ec) {
@@ -358,7 +358,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                                   *before != 0 ? " suppressed_before=" + std::to_string(*before)
                                                : std::string{});
                 const auto res = malformed_response(
-                    ec, ctx.settings.max_header_bytes);  // named: GCC 12 and temporaries
+                    ec, ctx.settings->http.max_header_bytes);  // named: GCC 12 and temporaries
                 co_await send(stream, res);
                 co_await linger(stream);
             }
@@ -381,7 +381,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                 co_await send(stream, res);
                 break;
             }
-            if (!ctx.console_settings->enabled) {
+            if (!ctx.settings->console.enabled) {
                 const auto res =
                     text_response({404, "the console is off ([console] enabled = false)\n"}, req);
                 if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
@@ -425,7 +425,7 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         if (req.method() == bhttp::verb::get) text = answer_probe(req.target(), ctx.readiness());
         if (!text && (is_get(req, "/metrics") || is_get(req, "/v1/metrics"))) {
             // Refused: /metrics in plain text; /v1/metrics in the cloud's form, as it always was.
-            const auto who = ctx.api.authorize(req, address, ctx.scrape_token);
+            const auto who = ctx.api.authorize(req, address, ctx.settings->metrics.token);
             if (who) {
                 text = probe_answer{200, ctx.metrics()};
             } else if (is_get(req, "/metrics")) {
@@ -480,7 +480,7 @@ asio::awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_contex
         co_return;
     }
     beast::ssl_stream<beast::tcp_stream> stream{std::move(socket), *tls};
-    beast::get_lowest_layer(stream).expires_after(ctx.settings.header_timeout);
+    beast::get_lowest_layer(stream).expires_after(ctx.settings->http.header_timeout);
     const auto [ec] =
         co_await stream.async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
     if (ec) {

@@ -40,7 +40,7 @@ private:
 
 /// What every HTTP session shares. Lives as long as the listener.
 struct http_context {
-    const config::http_settings& settings;
+    const config::settings_ptr& settings;  ///< its plane's current snapshot
     http::api& api;
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
     sse_frames frames;         ///< the events the streams share
@@ -49,7 +49,6 @@ struct http_context {
     drain_gate& gate;  ///< in-flight requests, for a graceful shutdown
     kit::limit_counters& counters;
     std::function<std::string()> metrics;  ///< `GET /metrics`, `/v1/metrics`: Prometheus text
-    const std::string& scrape_token;       ///< `[metrics] token`: Bearer for the metrics, or ""
     std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
     std::size_t streams = 0;  ///< reply streams open now
@@ -65,8 +64,7 @@ struct http_context {
     /// Replays cost their key (an access key, or a console session's) at most max_queued_bytes
     /// a minute: a client reconnecting in a loop is not replayed in a loop.
     kit::byte_budget replay_budget{std::chrono::minutes{1}, 10'000};
-    console::site* console = nullptr;                            ///< `/console/` (null: none)
-    const config::console_settings* console_settings = nullptr;  ///< `[console] enabled`
+    console::site* console = nullptr;  ///< `/console/` (null: none)
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

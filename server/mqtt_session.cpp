@@ -55,7 +55,7 @@ mqtt_session::mqtt_session(asio::ip::tcp::socket socket, mqtt_context& ctx, tls_
       socket_(std::move(socket)),
       ctx_(ctx),
       tls_context_(std::move(tls)),
-      protocol_(ctx.settings.max_packet_size, clock::now()),
+      protocol_(ctx.settings->mqtt.max_packet_size, clock::now()),
       wake_(socket_.get_executor(), clock::time_point::max()),
       deadline_(socket_.get_executor()),
       hold_(socket_.get_executor(), clock::time_point::max()),
@@ -192,7 +192,7 @@ asio::awaitable<void> mqtt_session::watchdog() {
         if (ending_ != ending::none)
             due = closing_since_ + flush_bound;
         else if (protocol_.current_state() != mqtt::server_protocol::state::connected)
-            due = accepted_at_ + ctx_.settings.connect_timeout;
+            due = accepted_at_ + ctx_.settings->mqtt.connect_timeout;
         else
             due = protocol_.keep_alive_deadline().value_or(clock::time_point::max());
         if (ending_ == ending::none && !settled_) {
@@ -226,7 +226,7 @@ void mqtt_session::finish(ending why) {
 }
 
 bool mqtt_session::over_outbound_limit(std::size_t adding) {
-    if (outbox_.size() + adding <= ctx_.settings.max_outbound_bytes) return false;
+    if (outbox_.size() + adding <= ctx_.settings->mqtt.max_outbound_bytes) return false;
     if (ending_ == ending::none && ctx_.counters.hit(kit::limit::mqtt_outbound_queue))
         ctx_.log->warn(
             "event=limit_hit limit=mqtt_outbound_queue pk={} dn={} peer={} queued_bytes={} "
@@ -281,7 +281,8 @@ void mqtt_session::on_violation(const boost::system::error_code& reason) {
 }
 
 void mqtt_session::on_connect(const mqtt::connect& c) {
-    const auto verdict = ctx_.login.check(c, ctx_.devices, address_, clock::now());
+    const auto verdict =
+        ctx_.login.check(c, ctx_.devices, address_, clock::now(), ctx_.settings->mqtt);
     if (!verdict.accepted()) {
         if (verdict.reason == "backoff") {
             if (ctx_.counters.hit(kit::limit::mqtt_login_backoff))
@@ -323,8 +324,8 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
     // that comes before; link-sdk-wire.md). Queued messages wait for it (may_take_queued()).
     if (kept != nullptr || server_subscribe_) {
         settled_ = false;
-        settle_at_ = clock::now() + ctx_.settings.queue_settle;
-        settle_by_ = clock::now() + 10 * ctx_.settings.queue_settle;
+        settle_at_ = clock::now() + ctx_.settings->mqtt.queue_settle;
+        settle_by_ = clock::now() + 10 * ctx_.settings->mqtt.queue_settle;
     }
     deadline_.cancel();  // the watchdog moves from the CONNECT deadline to keep-alive
     ctx_.log->info(
@@ -336,7 +337,7 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
 }
 
 void mqtt_session::postpone_settling() {
-    settle_at_ = std::min(clock::now() + ctx_.settings.queue_settle, settle_by_);
+    settle_at_ = std::min(clock::now() + ctx_.settings->mqtt.queue_settle, settle_by_);
     deadline_.cancel();  // the watchdog waits for the new moment
 }
 
@@ -416,7 +417,7 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
             codes.push_back(mqtt::suback_failure);
             continue;
         }
-        if (state_.subscriptions() >= ctx_.settings.max_subscriptions &&
+        if (state_.subscriptions() >= ctx_.settings->mqtt.max_subscriptions &&
             !state_.holds(sub.filter)) {
             if (ctx_.counters.hit(kit::limit::mqtt_subscriptions))
                 ctx_.log->warn(
@@ -426,8 +427,8 @@ void mqtt_session::on_subscribe(mqtt::subscribe& s) {
             codes.push_back(mqtt::suback_failure);
             continue;
         }
-        if (!state_.holds(sub.filter) &&
-            state_.filter_bytes() + sub.filter.size() > ctx_.settings.max_subscription_bytes) {
+        if (!state_.holds(sub.filter) && state_.filter_bytes() + sub.filter.size() >
+                                             ctx_.settings->mqtt.max_subscription_bytes) {
             if (ctx_.counters.hit(kit::limit::mqtt_subscription_bytes))
                 ctx_.log->warn(
                     "event=limit_hit limit=mqtt_subscription_bytes pk={} dn={} held_bytes={} "

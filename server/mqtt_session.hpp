@@ -36,7 +36,7 @@ namespace rrpcd::server {
 
 /// What every MQTT session shares. Lives as long as the listener.
 struct mqtt_context {
-    const config::mqtt_settings& settings;
+    const config::settings_ptr& settings;  ///< its plane's current snapshot
     const catalog::device_directory& devices;
     fleet::service& fleet;  ///< a device's first login is recorded
     device_registry& registry;

@@ -65,47 +65,47 @@ http::api_limits api_limits_of(const config::settings& s) {
             s.log_access};
 }
 
-shard::shard(const config::settings& settings, catalog::thing_models models, loggers logs)
+shard::shard(config::settings_ptr settings, catalog::thing_models models, loggers logs)
     : io_(std::make_unique<asio::io_context>(1)),
-      settings_(settings),
+      settings_(std::move(settings)),
       log_(std::move(logs)),
-      mqtt_connections_(settings_.mqtt.max_connections, settings_.mqtt.max_connections_per_address),
-      http_connections_(settings_.http.max_connections, settings_.http.max_connections_per_address),
-      backoff_(settings_.mqtt.login_backoff),
-      login_(settings_.mqtt, backoff_),
-      store_(open_store(settings_, log_.server, store_error_)),
+      mqtt_connections_(settings_->mqtt.max_connections,
+                        settings_->mqtt.max_connections_per_address),
+      http_connections_(settings_->http.max_connections,
+                        settings_->http.max_connections_per_address),
+      backoff_(settings_->mqtt.login_backoff),
+      login_(backoff_),
+      store_(open_store(*settings_, log_.server, store_error_)),
       models_(std::move(models)),
-      registry_(journal(), settings_.mqtt, counters_, log_.mqtt),
-      ids_(settings_.rrpc.node_id),
-      calls_(settings_.replies.retention,
-             {settings_.replies.max_records, settings_.replies.max_record_bytes,
-              settings_.replies.max_async_calls, settings_.replies.max_async_bytes}),
+      registry_(journal(), settings_, counters_, log_.mqtt),
+      ids_(settings_->rrpc.node_id),
+      calls_(settings_->replies.retention,
+             {settings_->replies.max_records, settings_->replies.max_record_bytes,
+              settings_->replies.max_async_calls, settings_->replies.max_async_bytes}),
       rrpc_(registry_, ids_, calls_, log_.rrpc),
       async_(registry_, calls_, replies_, devices_, log_.rrpc),
       fleet_(
           devices_, journal(),
           [this](const catalog::device_key& d, bool forget) { registry_.disconnect(d, forget); },
           log_.server),
-      auth_(settings_.access_keys, settings_.http.signature_window, settings_.http.max_nonces),
-      api_(api_limits_of(settings_), auth_, backoff_,
+      auth_(settings_->access_keys, settings_->http.signature_window, settings_->http.max_nonces),
+      api_(api_limits_of(*settings_), auth_, backoff_,
            {rrpc_, async_, calls_, registry_, devices_, models_, counters_, journal(), fleet_},
            log_.http),
-      mqtt_ctx_{settings_.mqtt, devices_,  fleet_, registry_, rrpc_,
-                async_,         counters_, login_, models_,   log_.mqtt},
-      console_(settings_.console, api_, devices_, models_, calls_, console_view_, backoff_,
-               log_.http),
+      mqtt_ctx_{settings_, devices_,  fleet_, registry_, rrpc_,
+                async_,    counters_, login_, models_,   log_.mqtt},
+      console_(settings_, api_, devices_, models_, calls_, console_view_, backoff_, log_.http),
       started_ms_(kit::unix_ms()),
       gate_(std::in_place, io_->get_executor()),
-      http_ctx_{settings_.http,
+      http_ctx_{settings_,
                 api_,
                 replies_,
                 {},
-                settings_.replies.max_queued,
-                settings_.replies.max_queued_bytes,
+                settings_->replies.max_queued,
+                settings_->replies.max_queued_bytes,
                 *gate_,
                 counters_,
                 [this] { return render_metrics(metrics(), read_process_figures()); },
-                settings_.metrics.token,
                 [this] { return readiness(); },
                 log_.http} {
     // Answered async calls are read back from the store past the call log's cache (lookups,
@@ -116,7 +116,6 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
     http_ctx_.calls = &calls_;
     http_ctx_.sync = [this] { return journal().sync(); };
     http_ctx_.console = &console_;
-    http_ctx_.console_settings = &settings_.console;
     registry_.on_sent = [this](std::uint64_t message_id) { calls_.published(message_id); };
     registry_.on_delivered = [this](const catalog::device_key& d, std::uint64_t message_id,
                                     std::string_view topic) {
@@ -128,9 +127,9 @@ shard::shard(const config::settings& settings, catalog::thing_models models, log
     registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc_.on_session_end(d, p);
     };
-    for (const auto& hook : settings_.replies.webhooks)
+    for (const auto& hook : settings_->replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
-            io_->get_executor(), hook, settings_.replies, replies_, journal(), log_.server));
+            io_->get_executor(), hook, settings_->replies, replies_, journal(), log_.server));
 }
 
 shard::~shard() {
@@ -149,7 +148,7 @@ boost::system::result<void, std::string> shard::open() {
     if (!store_error_.empty()) return store_error_;
     if (store_) {
         const auto failed = [&](const boost::system::error_code& ec) {
-            return "store " + settings_.store.path.string() + ": cannot read it: " + ec.message();
+            return "store " + settings_->store.path.string() + ": cannot read it: " + ec.message();
         };
         auto catalog = store_->load_catalog();
         if (!catalog) return failed(catalog.error());
@@ -207,7 +206,7 @@ boost::system::result<void, std::string> shard::open() {
         log_.server->info(
             "event=store_opened path={} products={} devices={} queued_messages={} "
             "async_calls={} sessions={}",
-            kit::logfmt_value(settings_.store.path.string()), catalog->products.size(),
+            kit::logfmt_value(settings_->store.path.string()), catalog->products.size(),
             catalog->devices.size(), kept->size(), calls->size(), registry_.sessions().size());
     }
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
@@ -215,9 +214,9 @@ boost::system::result<void, std::string> shard::open() {
         if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)
             journal().call_saved(r);
     };
-    auto keys = fleet_.seed(settings_, store_.get(), models_);
+    auto keys = fleet_.seed(*settings_, store_.get(), models_);
     if (!keys)
-        return "store " + settings_.store.path.string() +
+        return "store " + settings_->store.path.string() +
                ": cannot read it: " + keys.error().message();
     auth_.set_keys(*keys);
     return {};
@@ -329,11 +328,16 @@ asio::awaitable<void> shard::accept(listener& l) {
     }
 }
 
-void shard::reloaded(tls_context tls) {
-    // Limits are read where they apply (the contexts hold references into the settings), so
-    // the next connection, packet or call sees the new values.
-    auth_.set_keys(fleet_.reseed_access_keys(settings_, store_.get()));
-    api_.set_limits(api_limits_of(settings_));
+void shard::reloaded(config::settings_ptr next, tls_context tls) {
+    // What reads the settings at each use reads this snapshot from now on; what keeps its own
+    // copy (the limiters, the back-off, the API's limits, the keys) is given the new values.
+    settings_ = std::move(next);
+    const auto& s = *settings_;
+    mqtt_connections_.set_limits(s.mqtt.max_connections, s.mqtt.max_connections_per_address);
+    http_connections_.set_limits(s.http.max_connections, s.http.max_connections_per_address);
+    backoff_.set_settings(s.mqtt.login_backoff);
+    auth_.set_keys(fleet_.reseed_access_keys(s, store_.get()));
+    api_.set_limits(api_limits_of(s));
     for (auto& l : listeners_)
         if (l->tls) l->context = tls;  // sessions keep the context they started with
 }

@@ -58,9 +58,9 @@ struct log_exception {
 /// suspended coroutines (sessions, calls, accept loops) use every member, so they end first.
 class shard {
 public:
-    /// `settings` is the process's, which a reload changes in place (it outlives the shard);
-    /// `models` are the products' thing models.
-    shard(const config::settings& settings, catalog::thing_models models, loggers logs);
+    /// `settings`: the snapshot it starts with (reloaded() gives it the next); `models` are the
+    /// products' thing models.
+    shard(config::settings_ptr settings, catalog::thing_models models, loggers logs);
     /// Closes the store, closes the listeners and every other I/O object, destroys the
     /// io_context (and with it every suspended coroutine), then the services.
     ~shard();
@@ -82,8 +82,8 @@ public:
     /// Once a minute, clean=0 sessions past their expiry go.
     boost::asio::awaitable<void> expire_sessions();
 
-    /// SIGHUP: the access keys, limits and log level now in `settings`.
-    void reloaded(tls_context tls);
+    /// SIGHUP: `next` is the settings now (its access keys, limits; TLS listeners take `tls`).
+    void reloaded(config::settings_ptr next, tls_context tls);
     /// SIGTERM: stops accepting, lets in-flight calls finish (bounded), ends the rest UNKNOWN,
     /// closes the devices.
     boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
@@ -130,7 +130,7 @@ private:
 
     // First: every I/O object below is made on it; ~shard() destroys it before the rest.
     std::unique_ptr<boost::asio::io_context> io_;
-    const config::settings& settings_;
+    config::settings_ptr settings_;  ///< the current snapshot (what its services read)
     loggers log_;
     kit::limit_counters counters_;
     kit::connection_limiter mqtt_connections_, http_connections_;

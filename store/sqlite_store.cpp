@@ -864,14 +864,15 @@ void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes,
     {
         const std::lock_guard lock{mutex_};
         jobs_.push_back(std::move(work));
+        const auto seq = queued_++;
         // What a sync() waiter vouches for: durable records of what was accepted (an API
         // answer waits for them). A lazy record (the id floor, a last-seen time), a deletion or
-        // a probe failing with its batch does not fail a later, unrelated waiter.
-        if (vouched && u == urgency::durable) vouched_jobs_ = true;
+        // a probe failing with its batch does not fail a later, unrelated waiter, nor does a
+        // vouched record fail a waiter that came after it.
+        if (vouched && u == urgency::durable) vouched_below_ = seq + 1;
         jobs_bytes_ += bytes;
         jobs_queued_bytes_ += bytes;
         queued_bytes_.store(jobs_bytes_, std::memory_order_relaxed);
-        const auto seq = queued_++;
         if (done) {
             done_.push_back({since_waiter_, std::move(done)});
             since_waiter_ = seq + 1;
@@ -884,9 +885,8 @@ void sqlite_store::enqueue(job work, done_fn done, urgency u, std::size_t bytes,
 void sqlite_store::run_writer() {
     std::vector<job> jobs;
     std::vector<waiter> done;
-    std::uint64_t written = 0;       // jobs taken so far: the next batch's first sequence number
-    std::uint64_t failed_below = 0;  // one past the last job of the latest failed batch
-    bool batch_vouched = false;      // the batch holds a record a waiter vouches for
+    std::uint64_t failed_below = 0;   // one past the last vouched record of a failed batch
+    std::uint64_t vouched_below = 0;  // one past the batch's last vouched record (0: none)
     for (;;) {
         {
             std::unique_lock lock{mutex_};
@@ -899,7 +899,7 @@ void sqlite_store::run_writer() {
             std::swap(jobs, jobs_);
             std::swap(done, done_);
             urgent_ = false;
-            batch_vouched = std::exchange(vouched_jobs_, false);
+            vouched_below = std::exchange(vouched_below_, 0);
             // The batch's own records leave the bound's count now (its session snapshots when
             // their jobs take them).
             jobs_bytes_ -= jobs_queued_bytes_;
@@ -915,9 +915,8 @@ void sqlite_store::run_writer() {
             write_seconds_.observe(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         }
-        written += jobs.size();
-        if (ec && batch_vouched) {
-            failed_below = written;
+        if (ec && vouched_below != 0) {
+            failed_below = vouched_below;
             last_failure_ = ec;
         }
         // A waiter succeeds only when every job since the previous waiter's was committed: an

@@ -213,8 +213,10 @@ private:
     std::uint64_t since_waiter_ = 0;  ///< the first job after the latest waiter (under mutex_)
     boost::system::error_code last_failure_;  ///< writer thread
     bool stopping_ = false;
-    bool urgent_ = false;        ///< a durable record is queued: the writer is (being) woken
-    bool vouched_jobs_ = false;  ///< jobs_ holds a record sync() waiters vouch for (under mutex_)
+    bool urgent_ = false;  ///< a durable record is queued: the writer is (being) woken
+    /// One past the sequence number of the last record in jobs_ that sync() waiters vouch for;
+    /// 0: none (under mutex_)
+    std::uint64_t vouched_below_ = 0;
     std::chrono::seconds retention_;
     std::chrono::steady_clock::time_point purged_{};  ///< writer thread only
     boost::system::error_code batch_error_;           ///< writer thread: the batch's first failure

@@ -31,7 +31,7 @@ public:
             return std::make_shared<spdlog::logger>(name, sink);
         };
         shard_ = std::make_unique<server::shard>(
-            settings_, std::move(*models),
+            std::make_shared<const config::settings>(settings_), std::move(*models),
             server::loggers{logger("server"), logger("mqtt"), logger("http"), logger("rrpc")});
         if (!shard_->open()) std::abort();
         mqtt_port_ = port_of(shard_->listen("mqtt", {"127.0.0.1", 0}, nullptr));

@@ -28,12 +28,12 @@ rrpcd::mqtt::connect connect_of(const std::string& secret, std::uint16_t keep_al
 struct fixture {
     rrpcd::config::mqtt_settings settings;
     login_backoff backoff{settings.login_backoff};
-    login_policy policy{settings, backoff};
+    login_policy policy{backoff};
     device_directory devices;
     login_policy::clock::time_point now{std::chrono::hours{1}};
     fixture() { devices.add(device_record{{"a1pk", "dev1"}, "s3cret", {}}); }
     login_verdict check(const rrpcd::mqtt::connect& c) {
-        return policy.check(c, devices, make_address("10.0.0.1"), now);
+        return policy.check(c, devices, make_address("10.0.0.1"), now, settings);
     }
 };
 
@@ -48,7 +48,10 @@ TEST_CASE("a correct login is accepted once, then it is no longer the first", "[
     CHECK(v.first_login);
     REQUIRE(v.flags);
     CHECK(v.flags->id == "dev1");
-    f.devices.find(device_key{"a1pk", "dev1"})->active_ms = 1;
+    f.devices.update(device_key{"a1pk", "dev1"}, [](device_record& d) {
+        d.active_ms = 1;
+        return true;
+    });
     CHECK_FALSE(f.check(connect_of("s3cret")).first_login);
 }
 
@@ -86,7 +89,10 @@ TEST_CASE("each refusal has its CONNACK code and reason, and no device", "[catal
         CHECK(f.check(c).reason == "bad_password");
     }
     SECTION("disabled device, even with the right password") {
-        f.devices.find(device_key{"a1pk", "dev1"})->disabled = true;
+        f.devices.update(device_key{"a1pk", "dev1"}, [](device_record& d) {
+            d.disabled = true;
+            return true;
+        });
         const auto v = f.check(c);
         CHECK(v.code == connect_return_code::not_authorized);
         CHECK(v.reason == "disabled");
@@ -108,8 +114,9 @@ TEST_CASE("failures back off the (address, username) pair, the right secret wait
     CHECK(blocked.code == connect_return_code::server_unavailable);
     CHECK(blocked.reason == "backoff");
     // Another address is not blocked.
-    CHECK(f.policy.check(connect_of("s3cret"), f.devices, make_address("10.0.0.2"), f.now)
-              .accepted());
+    CHECK(
+        f.policy.check(connect_of("s3cret"), f.devices, make_address("10.0.0.2"), f.now, f.settings)
+            .accepted());
     f.now += std::chrono::seconds{2};
     CHECK(f.check(connect_of("s3cret")).accepted());
     CHECK(f.backoff.tracked() == 0);  // a success clears the pair

@@ -12,8 +12,9 @@ using namespace rrpcd::console;
 using namespace std::chrono_literals;
 
 TEST_CASE("console sessions: a token finds its session until it expires or is closed") {
-    config::console_settings settings;
-    settings.session_ttl = 60s;
+    auto s = std::make_shared<config::settings>();
+    s->console.session_ttl = 60s;
+    const config::settings_ptr settings = s;
     session_table table{settings};
     const auto t0 = session_table::clock::now();
     auto opened = table.open("LTAIkey", t0, 1'000'000);
@@ -36,8 +37,9 @@ TEST_CASE("console sessions: a token finds its session until it expires or is cl
 }
 
 TEST_CASE("console sessions: at max_sessions the oldest ends for a new one") {
-    config::console_settings settings;
-    settings.max_sessions = 3;
+    auto s = std::make_shared<config::settings>();
+    s->console.max_sessions = 3;
+    const config::settings_ptr settings = s;
     session_table table{settings};
     const auto now = session_table::clock::now();
     std::vector<std::string> tokens;

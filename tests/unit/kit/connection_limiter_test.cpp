@@ -6,8 +6,7 @@ using namespace rrpcd::kit;
 using boost::asio::ip::make_address;
 
 TEST_CASE("connections are limited in total and per address", "[kit]") {
-    std::size_t total = 3, per_address = 2;
-    connection_limiter limiter{total, per_address};
+    connection_limiter limiter{3, 2};
     const auto a = make_address("10.0.0.1"), b = make_address("10.0.0.2");
     using v = connection_limiter::verdict;
     CHECK(limiter.admit(a) == v::admitted);
@@ -18,10 +17,10 @@ TEST_CASE("connections are limited in total and per address", "[kit]") {
     CHECK(limiter.open() == 3);
     limiter.release(a);
     CHECK(limiter.admit(b) == v::admitted);
-    per_address = 1;  // a reload applies to the next admission
+    limiter.set_limits(3, 1);  // a reload applies to the next admission
     limiter.release(b);
     CHECK(limiter.admit(b) == v::per_address);
-    per_address = 2;
+    limiter.set_limits(3, 2);
     REQUIRE(limiter.admit(a) == v::admitted);
     CHECK(limiter.open() == 3);
     {
@@ -33,8 +32,7 @@ TEST_CASE("connections are limited in total and per address", "[kit]") {
 }
 
 TEST_CASE("an authenticated connection counts in total, not towards its address", "[kit]") {
-    std::size_t total = 10, per_address = 2;
-    connection_limiter limiter{total, per_address};
+    connection_limiter limiter{10, 2};
     const auto a = make_address("10.0.0.1");
     using v = connection_limiter::verdict;
     {

@@ -29,11 +29,12 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
         at = end + 1;
     }
     // build_info, the limits, 7 gauges, 3 counters, calls_total, started/ended by kind, the API's
-    // 4 families and the Alink requests' (empty here), 4 webhook counters, 2 SSE, console sessions,
-    // handler failures, held messages and bytes, the store's queue and failures, 6 process_*.
-    CHECK(families == 38);
+    // 4 families and the Alink requests' (empty here), 4 webhook counters, 2 SSE, async answer
+    // duplicates, console sessions, handler failures, held messages and bytes, the store's queue
+    // and failures, 6 process_*.
+    CHECK(families == 39);
     CHECK(samples ==
-          1 + rrpcd::kit::limit_kinds + 7 + 3 + 5 + 4 + 4 * 5 + 4 + 2 + 1 + 1 + 2 + 1 + 1 + 6);
+          1 + rrpcd::kit::limit_kinds + 7 + 3 + 5 + 4 + 4 * 5 + 4 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 6);
     CHECK(text.find("rrpcd_build_info{version=\"" RRPCD_VERSION "\"} 1\n") != std::string::npos);
 }
 
