@@ -7,6 +7,8 @@
 
 namespace rrpcd::http {
 
+namespace asio = boost::asio;
+
 namespace {
 
 constexpr std::array<action, 22> table{{
@@ -57,11 +59,11 @@ std::uint32_t qps_cost(const action& a, const request_params& params) {
     return std::max<std::uint32_t>(named, 1);
 }
 
-api_error not_kept(action_context& ctx, const catalog::device_key& device,
-                   std::uint64_t message_id) {
-    ctx.services.devices_online.withdraw(device, message_id);
+asio::awaitable<api_error> not_kept(action_context& ctx, catalog::device_key device,
+                                    std::uint64_t message_id) {
+    co_await ctx.services.router.withdraw(std::move(device), message_id);
     ctx.services.calls.finish(message_id, rrpc::call_state::unknown);
-    return gateway::service_unavailable();
+    co_return gateway::service_unavailable();
 }
 
 api_error queue_full(unsigned status) {
@@ -84,17 +86,20 @@ std::optional<api_error> store_behind(action_context& ctx) {
                      "The store is behind on its writes; try again shortly."};
 }
 
-std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device) {
-    const auto waiting = ctx.services.rrpc.pending_for(device);
-    if (waiting < ctx.limits.max_pending_per_device) return std::nullopt;
+asio::awaitable<boost::system::result<rrpc::call_result, api_error>> call_device(
+    action_context& ctx, rrpc::call_request request) {
+    const auto device = request.device;
+    auto outcome =
+        co_await ctx.services.router.call(std::move(request), ctx.limits.max_pending_per_device);
+    if (outcome.waiting == 0) co_return std::move(outcome.result);
     if (ctx.services.counters.hit(kit::limit::pending_calls_per_device))
         ctx.log.warn(
             "event=limit_hit limit=pending_calls_per_device pk={} dn={} pending={} count={}",
-            device.product_key, device.device_name, waiting,
+            device.product_key, device.device_name, outcome.waiting,
             ctx.services.counters.count(kit::limit::pending_calls_per_device));
-    return business("iot.messagebroker.RateLimit",
-                    "The device already has " + std::to_string(waiting) +
-                        " calls waiting for its reply; try again when they are answered.");
+    co_return business("iot.messagebroker.RateLimit",
+                       "The device already has " + std::to_string(outcome.waiting) +
+                           " calls waiting for its reply; try again when they are answered.");
 }
 
 device_result find_device(const action_context& ctx, const request_params& params, unsigned status,

@@ -7,9 +7,8 @@
 #include "http/api_error.hpp"
 #include "http/params.hpp"
 #include "kit/limit_counters.hpp"
-#include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
-#include "rrpc/service.hpp"
+#include "rrpc/router.hpp"
 #include "store/journal.hpp"
 
 #include <spdlog/logger.h>
@@ -36,12 +35,11 @@ struct api_limits {
     bool access_log = true;                        ///< an access line per call (refusals always)
 };
 
-/// What the actions act on. All of it lives as long as the api, on the same io thread.
+/// What the actions act on. All of it lives as long as the api. Devices are reached only
+/// through the router.
 struct api_services {
-    rrpc::service& rrpc;
-    rrpc::async_calls& async;
+    rrpc::router& router;
     rrpc::call_log& calls;
-    rrpc::device_gateway& devices_online;
     const catalog::device_directory& devices;
     const catalog::thing_models& models;
     kit::limit_counters& counters;
@@ -142,16 +140,17 @@ device_result find_device(const action_context& ctx, const request_params& param
 api_error queue_full(unsigned status);
 /// The store could not keep the QoS 1 message `message_id` (and its async call, if any): it is
 /// withdrawn from the device's queue, the call ends UNKNOWN, and the caller gets 503.
-api_error not_kept(action_context& ctx, const catalog::device_key& device,
-                   std::uint64_t message_id);
+boost::asio::awaitable<api_error> not_kept(action_context& ctx, catalog::device_key device,
+                                           std::uint64_t message_id);
 /// `iot.messagebroker.RateLimit` (at HTTP `status`): as many async calls as `[replies]
 /// max_async_calls` allows await their answers; the call was not sent.
 api_error too_many_async(unsigned status);
 /// 503 `ServiceUnavailable` while the store's writer is behind (`store.max_queue_bytes`): what
 /// the call would keep is refused, not queued without bound (counted as `store_queue`).
 std::optional<api_error> store_behind(action_context& ctx);
-/// `iot.messagebroker.RateLimit` when the device already has as many calls waiting as allowed;
-/// one more would only queue behind them.
-std::optional<api_error> too_many_pending(action_context& ctx, const catalog::device_key& device);
+/// A sync call to the device through the router, or `iot.messagebroker.RateLimit` when the
+/// device already has as many calls waiting as allowed (one more would only queue behind them).
+boost::asio::awaitable<boost::system::result<rrpc::call_result, api_error>> call_device(
+    action_context& ctx, rrpc::call_request request);
 
 }  // namespace rrpcd::http

@@ -57,12 +57,30 @@ json::object product_json(const catalog::product_record& p) {
 }
 
 /// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE.
-std::string status_of(const action_context& ctx, const catalog::device_record& d) {
+std::string_view status_of(const catalog::device_record& d, const rrpc::presence& p) {
     if (d.disabled) return "DISABLE";
     if (d.active_ms == 0) return "UNACTIVE";
-    return ctx.services.devices_online.presence_of(d.key).link == rrpc::presence::state::connected
-               ? "ONLINE"
-               : "OFFLINE";
+    return p.link == rrpc::presence::state::connected ? "ONLINE" : "OFFLINE";
+}
+
+/// Whether a device's status depends on its link (it is enabled and logged in once).
+bool linked_status(const catalog::device_record& d) {
+    return !d.disabled && d.active_ms != 0;
+}
+
+/// The status of each of `devices`, in their order: one message to the router for all of them.
+asio::awaitable<std::vector<std::string_view>> statuses_of(
+    action_context& ctx, const std::vector<catalog::device_ref>& devices) {
+    std::vector<catalog::device_key> asked;
+    for (const auto& d : devices)
+        if (linked_status(*d)) asked.push_back(d->key);
+    const auto links = co_await ctx.services.router.links(std::move(asked));
+    std::vector<std::string_view> out;
+    out.reserve(devices.size());
+    std::size_t next = 0;
+    for (const auto& d : devices)
+        out.push_back(status_of(*d, linked_status(*d) ? links[next++] : rrpc::presence{}));
+    co_return out;
 }
 
 using product_result = boost::system::result<catalog::product_ref, api_error>;
@@ -105,7 +123,7 @@ boost::system::result<page_request, api_error> page_of(const request_params& par
 }
 
 /// What QueryDevice and QueryDeviceByStatus say of each device of a page.
-json::object device_info(const action_context& ctx, const catalog::device_record& d) {
+json::object device_info(const catalog::device_record& d, std::string_view status) {
     json::object info;
     info["DeviceId"] = d.iot_id;
     info["IotId"] = d.iot_id;
@@ -115,7 +133,7 @@ json::object device_info(const action_context& ctx, const catalog::device_record
     info["Nickname"] = d.nickname;
     info["GmtCreate"] = time_text(d.created_ms, false);
     info["UtcCreate"] = time_text(d.created_ms, true);
-    info["Status"] = status_of(ctx, d);
+    info["Status"] = status;
     return info;
 }
 
@@ -216,7 +234,8 @@ asio::awaitable<action_result> query_device_detail(action_context& ctx,
     data["DeviceName"] = d.key.device_name;
     data["DeviceSecret"] = d.secret;
     data["Nickname"] = d.nickname;
-    data["Status"] = status_of(ctx, d);
+    const std::vector<catalog::device_ref> one{*device};  // named: see rrpc_action
+    data["Status"] = (co_await statuses_of(ctx, one))[0];
     data["NodeType"] = product ? product->node_type : 0;
     data["GmtCreate"] = time_text(d.created_ms, false);
     data["UtcCreate"] = time_text(d.created_ms, true);
@@ -232,7 +251,8 @@ asio::awaitable<action_result> get_device_status(action_context& ctx,
     if (!device) co_return device.error();
     reply r;
     auto& data = r.body["Data"].emplace_object();
-    data["Status"] = status_of(ctx, **device);
+    const std::vector<catalog::device_ref> one{*device};
+    data["Status"] = (co_await statuses_of(ctx, one))[0];
     data["Timestamp"] = kit::unix_ms();
     co_return r;
 }
@@ -249,7 +269,7 @@ asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
         if (!found) co_return found.error();
         product = *found;
     }
-    json::array states;
+    std::vector<catalog::device_ref> found;
     for (const auto& [name, value] : params.all()) {
         const bool by_name = name.starts_with("DeviceName.");
         if (!by_name && !name.starts_with("IotId.")) continue;
@@ -262,14 +282,19 @@ asio::awaitable<action_result> batch_get_device_state(action_context& ctx,
             co_return business(
                 "iot.device.NotExistedDevice",
                 "The device " + std::string{value.substr(0, 64)} + " does not exist.");
-        json::object s;
-        s["DeviceName"] = d->key.device_name;
-        s["IotId"] = d->iot_id;
-        s["DeviceId"] = d->iot_id;
-        s["Status"] = status_of(ctx, *d);
-        states.push_back(std::move(s));
-        if (states.size() > 50)
+        found.push_back(d);
+        if (found.size() > 50)
             co_return business("iot.device.TooManyDevices", "At most 50 devices per call.");
+    }
+    const auto statuses = co_await statuses_of(ctx, found);
+    json::array states;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        json::object s;
+        s["DeviceName"] = found[i]->key.device_name;
+        s["IotId"] = found[i]->iot_id;
+        s["DeviceId"] = found[i]->iot_id;
+        s["Status"] = statuses[i];
+        states.push_back(std::move(s));
     }
     reply r;
     r.body["DeviceStatusList"].emplace_object()["DeviceStatus"] = std::move(states);
@@ -282,9 +307,13 @@ asio::awaitable<action_result> query_device(action_context& ctx, const request_p
     const auto paging = page_of(params, 50);
     if (!paging) co_return paging.error();
     const auto all = ctx.services.devices.of_product((*product)->product_key);
+    std::vector<catalog::device_ref> page;
+    for (auto i = paging->first(all.size()); i < all.size() && page.size() < paging->size; ++i)
+        page.push_back(all[i]);
+    const auto statuses = co_await statuses_of(ctx, page);
     json::array infos;
-    for (auto i = paging->first(all.size()); i < all.size() && infos.size() < paging->size; ++i) {
-        auto info = device_info(ctx, *all[i]);
+    for (std::size_t i = 0; i < page.size(); ++i) {
+        auto info = device_info(*page[i], statuses[i]);
         info["DeviceStatus"] = info["Status"];  // QueryDevice's name for it
         info.erase("Status");
         infos.push_back(std::move(info));
@@ -319,18 +348,28 @@ asio::awaitable<action_result> query_device_by_status(action_context& ctx,
     }
     const auto paging = page_of(params, 50);
     if (!paging) co_return paging.error();
+    std::vector<catalog::device_ref> all;
+    for (const auto& pk : products)
+        for (auto& d : ctx.services.devices.of_product(pk)) all.push_back(std::move(d));
+    // Online and offline need the links; inactive and disabled do not.
+    const bool linked = wanted->first == 1 || wanted->first == 3;
+    std::vector<std::string_view> found;
+    if (linked) {
+        found = co_await statuses_of(ctx, all);
+    } else {
+        for (const auto& d : all) found.push_back(status_of(*d, rrpc::presence{}));
+    }
     // One pass: count every match, render only the page's.
     json::array infos;
     std::size_t total = 0;
     const auto first = paging->skip();
-    for (const auto& pk : products)
-        for (const auto& d : ctx.services.devices.of_product(pk)) {
-            if (status_of(ctx, *d) != wanted->second) continue;
-            if (total++ < first || infos.size() == paging->size) continue;
-            auto info = device_info(ctx, *d);
-            info.erase("DeviceId");
-            infos.push_back(std::move(info));
-        }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        if (found[i] != wanted->second) continue;
+        if (total++ < first || infos.size() == paging->size) continue;
+        auto info = device_info(*all[i], found[i]);
+        info.erase("DeviceId");
+        infos.push_back(std::move(info));
+    }
     reply r;
     r.body["Data"].emplace_object()["SimpleDeviceInfo"] = std::move(infos);
     r.body["Page"] = paging->page;

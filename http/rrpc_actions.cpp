@@ -52,10 +52,11 @@ asio::awaitable<action_result> rrpc_action(action_context& ctx, const request_pa
                            "The topic must be one of the device's own topics, like /" +
                                key.product_key + "/" + key.device_name + "/user/get.");
 
-    if (auto busy = too_many_pending(ctx, key)) co_return std::move(*busy);
     // Named first: GCC 12 destroys a temporary argument inside a co_await expression twice.
     rrpc::call_request call{key, std::move(*payload), topic, std::chrono::milliseconds{*timeout}};
-    const auto outcome = co_await ctx.services.rrpc.call(std::move(call));
+    const auto called = co_await call_device(ctx, std::move(call));
+    if (!called) co_return called.error();
+    const auto& outcome = *called;
     reply r;
     r.body["RrpcCode"] = rrpc::to_string(outcome.code);
     if (outcome.code == rrpc::rrpc_code::success)
@@ -79,7 +80,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         co_return api_error{400, "iot.messagebroker.InvalidFormattedTopicName",
                             "TopicFullName must be a topic of the device, like /" +
                                 key.product_key + "/" + key.device_name + "/user/get."};
-    const auto presence = ctx.services.devices_online.presence_of(key);
+    const auto presence = (co_await ctx.services.router.link(key)).link;
     if (presence.link == rrpc::presence::state::never)
         co_return api_error{400, "iot.device.InactiveDevice",
                             "The device is inactive: it never connected."};
@@ -87,19 +88,19 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         co_return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
 
     if (auto behind = store_behind(ctx)) co_return std::move(*behind);
-    const auto id = ctx.services.rrpc.next_id();
+    const auto id = ctx.services.router.next_id();
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true,
         std::string{ctx.caller}};
-    switch (ctx.services.async.send(id, std::move(call))) {
+    switch (co_await ctx.services.router.send(id, std::move(call))) {
         case rrpc::async_calls::sent::ok:
         case rrpc::async_calls::sent::offline: break;  // reliable: never offline
         case rrpc::async_calls::sent::queue_full: co_return queue_full(400);
         case rrpc::async_calls::sent::too_many: co_return too_many_async(400);
     }
     // On disk before the caller hears it was accepted.
-    if (co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
+    if (co_await ctx.services.journal.sync()) co_return co_await not_kept(ctx, key, id);
     reply r;
     r.body["MessageId"] = id;
     co_return r;
@@ -123,16 +124,16 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     const auto qos = params.get("Qos").value_or("0");
     if (qos != "0" && qos != "1")
         co_return business("iot.messagebroker.InvalidQos", "Qos must be 0 or 1.");
-    const auto id = ctx.services.rrpc.next_id();
+    const auto id = ctx.services.router.next_id();
     if (qos == "1") {
         if (auto behind = store_behind(ctx)) co_return std::move(*behind);
         // Kept until the device acknowledges it, across restarts.
-        if (!ctx.services.devices_online.publish_reliably(key, id, topic, std::move(*payload)))
+        if (!co_await ctx.services.router.publish(key, topic, std::move(*payload), true, id))
             co_return queue_full(200);
-        if (co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
+        if (co_await ctx.services.journal.sync()) co_return co_await not_kept(ctx, key, id);
     } else {
         // At most once, as on the cloud: nothing waits for a subscription.
-        ctx.services.devices_online.publish(key, topic, *payload, std::chrono::milliseconds{0});
+        co_await ctx.services.router.publish(key, topic, std::move(*payload), false, id);
     }
     reply r;
     r.body["MessageId"] = std::to_string(id);

@@ -34,19 +34,21 @@ api_error no_answer(rrpc::rrpc_code code) {
     return business("iot.messagebroker.RrpcFailed", "The call failed.");
 }
 
-bool online(const action_context& ctx, const catalog::device_key& key) {
-    return rrpc::classify(ctx.services.devices_online.presence_of(key),
-                          rrpc::presence::clock::now()) == rrpc::liveness::online;
+bool online(const rrpc::presence& p) {
+    return rrpc::classify(p, rrpc::presence::clock::now()) == rrpc::liveness::online;
 }
 
 /// Sends an async thing service (`identifier`, or `property/set`) as call `id`: at QoS 0 to an
 /// online device, or queued at QoS 1 (the caller syncs the journal before it answers). The
 /// refusal, or nullopt when the call is on its way.
-std::optional<api_error> send_one(action_context& ctx, const catalog::device_key& key,
-                                  const std::string& identifier, std::string payload,
-                                  std::uint64_t id, bool reliable) {
-    if (!reliable && !online(ctx, key)) return no_answer(rrpc::rrpc_code::offline);
-    if (auto behind = store_behind(ctx)) return behind;  // async calls are kept in the store
+asio::awaitable<std::optional<api_error>> send_one(action_context& ctx,
+                                                   const catalog::device_key& key,
+                                                   const std::string& identifier,
+                                                   std::string payload, std::uint64_t id,
+                                                   bool reliable) {
+    if (!reliable && !online((co_await ctx.services.router.link(key)).link))
+        co_return no_answer(rrpc::rrpc_code::offline);
+    if (auto behind = store_behind(ctx)) co_return behind;  // async calls are kept in the store
     rrpc::async_request call{rrpc::call_kind::thing_async,
                              key,
                              rrpc::thing_service_topic(key, identifier),
@@ -55,13 +57,13 @@ std::optional<api_error> send_one(action_context& ctx, const catalog::device_key
                              std::to_string(id),
                              reliable,
                              std::string{ctx.caller}};
-    switch (ctx.services.async.send(id, std::move(call))) {
-        case rrpc::async_calls::sent::ok: return std::nullopt;
-        case rrpc::async_calls::sent::offline: return no_answer(rrpc::rrpc_code::offline);
-        case rrpc::async_calls::sent::queue_full: return queue_full(200);
-        case rrpc::async_calls::sent::too_many: return too_many_async(200);
+    switch (co_await ctx.services.router.send(id, std::move(call))) {
+        case rrpc::async_calls::sent::ok: co_return std::nullopt;
+        case rrpc::async_calls::sent::offline: co_return no_answer(rrpc::rrpc_code::offline);
+        case rrpc::async_calls::sent::queue_full: co_return queue_full(200);
+        case rrpc::async_calls::sent::too_many: co_return too_many_async(200);
     }
-    return no_answer(rrpc::rrpc_code::offline);
+    co_return no_answer(rrpc::rrpc_code::offline);
 }
 
 /// send_one, then for QoS 1 on disk before the caller hears of it.
@@ -70,9 +72,9 @@ asio::awaitable<std::optional<api_error>> send_async(action_context& ctx,
                                                      const std::string& identifier,
                                                      std::string payload, std::uint64_t id,
                                                      bool reliable) {
-    if (auto refused = send_one(ctx, key, identifier, std::move(payload), id, reliable))
+    if (auto refused = co_await send_one(ctx, key, identifier, std::move(payload), id, reliable))
         co_return refused;
-    if (reliable && co_await ctx.services.journal.sync()) co_return not_kept(ctx, key, id);
+    if (reliable && co_await ctx.services.journal.sync()) co_return co_await not_kept(ctx, key, id);
     co_return std::nullopt;
 }
 
@@ -131,8 +133,10 @@ asio::awaitable<action_result> send_batch(action_context& ctx, const request_par
     if (!devices) co_return devices.error();
     if (!reliable) {
         std::string offline;
-        for (const auto& d : *devices)
-            if (!online(ctx, d)) offline += (offline.empty() ? "" : ", ") + d.device_name;
+        const auto links = co_await ctx.services.router.links(*devices);
+        for (std::size_t i = 0; i < devices->size(); ++i)
+            if (!online(links[i]))
+                offline += (offline.empty() ? "" : ", ") + (*devices)[i].device_name;
         if (!offline.empty())
             co_return business("iot.messagebroker.OFFLINE",
                                "Offline, so nothing was sent (Qos=1 queues for them): " +
@@ -141,9 +145,9 @@ asio::awaitable<action_result> send_batch(action_context& ctx, const request_par
     std::vector<std::pair<catalog::device_key, std::uint64_t>> sent;
     std::optional<api_error> refused;
     for (const auto& d : *devices) {
-        const auto id = ctx.services.rrpc.next_id();
-        refused =
-            send_one(ctx, d, identifier, alink_request(id, params_text, method), id, reliable);
+        const auto id = ctx.services.router.next_id();
+        refused = co_await send_one(ctx, d, identifier, alink_request(id, params_text, method), id,
+                                    reliable);
         if (refused) {
             refused->message += " Stopped at " + d.device_name + ": sent to the " +
                                 std::to_string(sent.size()) + " devices before it in the list.";
@@ -152,7 +156,7 @@ asio::awaitable<action_result> send_batch(action_context& ctx, const request_par
         sent.emplace_back(d, id);
     }
     if (reliable && !sent.empty() && co_await ctx.services.journal.sync()) {
-        for (const auto& [d, id] : sent) (void)not_kept(ctx, d, id);
+        for (const auto& [d, id] : sent) (void)co_await not_kept(ctx, d, id);
         co_return gateway::service_unavailable();
     }
     if (refused) co_return std::move(*refused);
@@ -255,28 +259,28 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         co_return checked.error();
     const bool sync = known != nullptr && known->find(identifier)->sync;
 
-    const auto id = ctx.services.rrpc.next_id();
+    const auto id = ctx.services.router.next_id();
     auto payload = alink_request(id, *params.get("Args"), "thing.service." + identifier);
     reply r;
     auto& data = r.body["Data"].emplace_object();
     data["MessageId"] = std::to_string(id);
 
     if (sync) {
-        if (auto busy = too_many_pending(ctx, key)) co_return std::move(*busy);
+        const auto link = co_await ctx.services.router.link(key);
         // ext=1 (the Link SDKs): on /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{Identifier},
         // answered on that topic; else on /sys/{pk}/{dn}/rrpc/request/{id}.
-        rrpc::call_request call{key,
-                                std::move(payload),
-                                ctx.services.devices_online.ext_rrpc(key)
-                                    ? rrpc::thing_service_topic(key, identifier)
-                                    : std::string{},
-                                ctx.limits.thing_sync_timeout,
-                                rrpc::call_kind::thing_sync,
-                                identifier,
-                                id};
-        const auto outcome = co_await ctx.services.rrpc.call(std::move(call));
-        if (outcome.code != rrpc::rrpc_code::success) co_return no_answer(outcome.code);
-        data["Result"] = outcome.payload;  // the device's Alink reply, verbatim
+        rrpc::call_request call{
+            key,
+            std::move(payload),
+            link.ext_rrpc ? rrpc::thing_service_topic(key, identifier) : std::string{},
+            ctx.limits.thing_sync_timeout,
+            rrpc::call_kind::thing_sync,
+            identifier,
+            id};
+        const auto called = co_await call_device(ctx, std::move(call));
+        if (!called) co_return called.error();
+        if (called->code != rrpc::rrpc_code::success) co_return no_answer(called->code);
+        data["Result"] = called->payload;  // the device's Alink reply, verbatim
         co_return r;
     }
 
@@ -317,7 +321,7 @@ asio::awaitable<action_result> set_device_property(action_context& ctx,
         co_return checked.error();
     const auto reliable = reliable_of(params, set_failed);
     if (!reliable) co_return reliable.error();
-    const auto id = ctx.services.rrpc.next_id();
+    const auto id = ctx.services.router.next_id();
     auto payload = alink_request(id, *params.get("Items"), "thing.service.property.set");
     if (auto refused =
             co_await send_async(ctx, key, "property/set", std::move(payload), id, *reliable))

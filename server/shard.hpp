@@ -19,6 +19,7 @@
 #include "server/device_registry.hpp"
 #include "server/drain_gate.hpp"
 #include "server/http_session.hpp"
+#include "server/local_router.hpp"
 #include "server/metrics.hpp"
 #include "server/mqtt_session.hpp"
 #include "server/tls.hpp"
@@ -147,6 +148,7 @@ private:
     rrpc::reply_hub replies_;
     rrpc::service rrpc_;
     rrpc::async_calls async_;
+    local_router router_;  ///< how the API and the fleet reach devices
     fleet::service fleet_;
     http::authenticator auth_;
     http::api api_;

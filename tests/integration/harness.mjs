@@ -113,7 +113,8 @@ export async function startServer(options = {}) {
             if (w.pattern.test(log.slice(w.from))) { logWaiters.splice(i, 1); w.resolve(); }
         }
     });
-    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close': after the process's last output was read, so its log is whole.
+    const exited = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
     const forget = track(() => {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
         fs.rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@ function run(args, { env = {} } = {}) {
         proc.stdout.on('data', (c) => { stdout += c; });
         proc.stderr.on('data', (c) => { stderr += c; });
         const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`rrpcd ${args.join(' ')} did not end:\n${stderr}`)); }, 10000);
-        proc.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+        proc.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });  // after its output
     });
 }
 
@@ -185,7 +185,7 @@ describe('operations', () => {
             const proc = spawn(asNobody[0], [...asNobody.slice(1), '--set', `store.path=${dir}/rrpcd.db`, '--set', 'mqtt.listen=127.0.0.1:0', '--set', 'http.listen=127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
             let stderr = '';
             proc.stderr.on('data', (c) => { stderr += c; });
-            proc.on('exit', (code) => resolve({ code, stderr }));
+            proc.on('close', (code) => resolve({ code, stderr }));
         });
         assert.equal(r.code, 1);
         const uid = process.getuid() === 0 ? 65534 : process.getuid();

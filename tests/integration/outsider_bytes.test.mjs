@@ -477,7 +477,7 @@ describe('configuration from the environment', () => {
             let out = '', err = '';
             proc.stdout.on('data', (c) => { out += c; });
             proc.stderr.on('data', (c) => { err += c; });
-            proc.on('exit', (code) => resolve({ code, out, err }));
+            proc.on('close', (code) => resolve({ code, out, err }));  // after its output
         });
         // An id read from /etc/shadow was accepted and printed; now refused, naming the variable.
         const shadow = await run({ RRPCD_ACCESS_KEYS__0__ID_FILE: '/etc/shadow' });
