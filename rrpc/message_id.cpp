@@ -16,12 +16,11 @@ std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point n
         ++last_ms_;  // borrow the next millisecond; the clock catches up
         sequence_ = 0;
     }
-    return static_cast<std::uint64_t>(last_ms_) << (node_bits + sequence_bits) |
-           static_cast<std::uint64_t>(node_) << sequence_bits | sequence_;
+    return static_cast<std::uint64_t>(last_ms_) << low_bits | low_ | sequence_;
 }
 
 void message_id_generator::resume_after(std::uint64_t id) noexcept {
-    const auto ms = static_cast<std::int64_t>(id >> (node_bits + sequence_bits));
+    const auto ms = static_cast<std::int64_t>(id >> low_bits);
     if (ms < last_ms_) return;
     last_ms_ = ms;
     sequence_ = (1U << sequence_bits) - 1;  // the next id borrows the millisecond after it
@@ -34,12 +33,11 @@ std::uint64_t message_id_generator::floor(std::chrono::system_clock::time_point 
                 .count() -
             epoch_ms,
         last_ms_);
-    return static_cast<std::uint64_t>(ms) << (node_bits + sequence_bits) |
-           static_cast<std::uint64_t>(max_node) << sequence_bits | ((1U << sequence_bits) - 1);
+    return static_cast<std::uint64_t>(ms) << low_bits | ((1U << low_bits) - 1);
 }
 
 std::int64_t message_id_generator::time_ms_of(std::uint64_t id) noexcept {
-    return static_cast<std::int64_t>(id >> (node_bits + sequence_bits)) + epoch_ms;
+    return static_cast<std::int64_t>(id >> low_bits) + epoch_ms;
 }
 
 }  // namespace rrpcd::rrpc

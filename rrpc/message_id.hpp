@@ -6,21 +6,30 @@
 namespace rrpcd::rrpc {
 
 /// Generates RRPC MessageIds: 53 bits, so JavaScript numbers hold them exactly, laid out as
-/// [40 bits: ms since 2025-01-01 UTC][5 bits: node][8 bits: sequence].
+/// [40 bits: ms since 2025-01-01 UTC][5 bits: node][4 bits: shard][4 bits: sequence].
 /// Unique across restarts (the store's ids are resumed after, so a wall clock stepped back does
-/// not repeat one that is still queued or pending), and across up to 32 nodes with distinct ids.
-/// More than 256 ids in one millisecond borrow the next millisecond, so ids stay strictly
-/// increasing; only a sustained rate above 256,000/s would run ahead of the clock.
-/// Not thread-safe: one generator per io thread (shard) with its own node id.
+/// not repeat one that is still queued or pending), and across up to 32 nodes × 16 shards
+/// (device planes) with distinct (node, shard) pairs. More than 16 ids in one millisecond
+/// borrow the next millisecond, so each generator's ids stay strictly increasing; only a
+/// sustained rate above 16,000/s per shard (256,000/s for a node of 16) would run ahead of the
+/// clock. The time takes the same 40 top bits as in the layout before shards (5 node and 8
+/// sequence bits), so ids made before an upgrade compare and decode the same.
+/// Not thread-safe: one generator per device plane, with its own (node, shard).
 class message_id_generator {
 public:
     static constexpr std::int64_t epoch_ms = 1'735'689'600'000;  // 2025-01-01T00:00:00Z
     static constexpr unsigned node_bits = 5;
-    static constexpr unsigned sequence_bits = 8;
+    static constexpr unsigned shard_bits = 4;
+    static constexpr unsigned sequence_bits = 4;
+    static constexpr unsigned low_bits =
+        node_bits + shard_bits + sequence_bits;  ///< below the time
     static constexpr std::uint32_t max_node = (1U << node_bits) - 1;
+    static constexpr std::uint32_t max_shard = (1U << shard_bits) - 1;
 
-    /// `node` must be at most `max_node` (the config validates it).
-    explicit message_id_generator(std::uint32_t node) noexcept : node_(node) {}
+    /// `node` must be at most `max_node` (the config validates it), `shard` at most
+    /// `max_shard` (the server has at most 16 device planes).
+    explicit message_id_generator(std::uint32_t node, std::uint32_t shard = 0) noexcept
+        : low_(node << (shard_bits + sequence_bits) | shard << sequence_bits) {}
 
     /// The next id, given the current wall-clock time.
     std::uint64_t next(std::chrono::system_clock::time_point now) noexcept;
@@ -39,7 +48,7 @@ public:
     static std::int64_t time_ms_of(std::uint64_t id) noexcept;
 
 private:
-    std::uint32_t node_;
+    std::uint32_t low_;  ///< node and shard, in place
     std::int64_t last_ms_ = 0;
     std::uint32_t sequence_ = 0;
 };

@@ -7,8 +7,8 @@
 using namespace rrpcd::rrpc;
 using namespace std::chrono;
 
-TEST_CASE("ids are below 2^53, increasing, and carry time and node", "[rrpc]") {
-    message_id_generator gen{7};
+TEST_CASE("ids are below 2^53, increasing, and carry time, node and shard", "[rrpc]") {
+    message_id_generator gen{7, 5};
     const auto now = system_clock::time_point{milliseconds{1'764'547'200'000}};  // 2025-12-01
     std::set<std::uint64_t> seen;
     std::uint64_t last = 0;
@@ -22,7 +22,9 @@ TEST_CASE("ids are below 2^53, increasing, and carry time and node", "[rrpc]") {
     CHECK(seen.size() == 10'000);
     const auto first = *seen.begin();
     CHECK(message_id_generator::time_ms_of(first) == 1'764'547'200'000);
-    CHECK(((first >> message_id_generator::sequence_bits) & message_id_generator::max_node) == 7);
+    using g = message_id_generator;
+    CHECK(((first >> (g::shard_bits + g::sequence_bits)) & g::max_node) == 7);
+    CHECK(((first >> g::sequence_bits) & g::max_shard) == 5);
     // After the burst, the clock catching up does not reuse ids.
     CHECK(gen.next(now + milliseconds{1}) > last);
 }
@@ -41,8 +43,34 @@ TEST_CASE("two nodes never collide, and a restart later continues above", "[rrpc
     CHECK(restarted.next(now + seconds{1}) > *ids.rbegin());
 }
 
+TEST_CASE("every node and shard of a cluster issues its own ids, none shared", "[rrpc]") {
+    const auto now = system_clock::now();
+    std::set<std::uint64_t> ids;
+    std::size_t made = 0;
+    for (std::uint32_t node = 0; node <= message_id_generator::max_node; ++node)
+        for (std::uint32_t shard = 0; shard <= message_id_generator::max_shard; ++shard) {
+            message_id_generator gen{node, shard};
+            for (int i = 0; i < 40; ++i, ++made) ids.insert(gen.next(now));  // past a ms each
+        }
+    CHECK(ids.size() == made);
+}
+
+TEST_CASE(
+    "an id made before shards (5 node and 8 sequence bits) keeps its time, and ids resume "
+    "above it",
+    "[rrpc]") {
+    // 2025-12-01, node 3, sequence 200 in the old layout.
+    const std::uint64_t old =
+        (std::uint64_t{1'764'547'200'000 - message_id_generator::epoch_ms} << 13) | (3U << 8) |
+        200U;
+    CHECK(message_id_generator::time_ms_of(old) == 1'764'547'200'000);
+    message_id_generator gen{3, 2};
+    gen.resume_after(old);
+    CHECK(gen.next(system_clock::time_point{milliseconds{1'764'547'200'000}}) > old);
+}
+
 TEST_CASE("ids stay below 2^53 until 2059", "[rrpc]") {
-    message_id_generator gen{31};
+    message_id_generator gen{31, 15};
     const auto late = system_clock::time_point{
         milliseconds{message_id_generator::epoch_ms + (std::int64_t{1} << 40) - 1}};
     CHECK(gen.next(late) < (std::uint64_t{1} << 53));
