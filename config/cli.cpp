@@ -5,7 +5,8 @@ namespace rrpcd::config {
 std::string_view usage() noexcept {
     return "usage: rrpcd [--config FILE] [--set SECTION.KEY=VALUE]... [--check-config]\n"
            "             [--print-config] [--print-default-config] [--version]\n"
-           "       rrpcd health [--url URL] [--config FILE] [--set SECTION.KEY=VALUE]...\n"
+           "       rrpcd health [--url URL] [--insecure] [--config FILE] [--set "
+           "SECTION.KEY=VALUE]...\n"
            "  --config FILE           settings from a TOML file (default: $RRPCD_CONFIG, else the\n"
            "                          embedded demo)\n"
            "  --set KEY=VALUE         one setting, over the file and the environment\n"
@@ -14,7 +15,10 @@ std::string_view usage() noexcept {
            "  --check-config          validate the settings and exit\n"
            "  --print-config          print the effective settings (secrets masked) and exit\n"
            "  --print-default-config  print the embedded default configuration and exit\n"
-           "  health                  GET the readiness probe (default: http.listen's /readyz);\n"
+           "  health                  GET the readiness probe: the configured listener's /readyz\n"
+           "                          (http.listen, else https on http.tls_listen, trusting the\n"
+           "                          configured certificate), or --url (http or https; a base\n"
+           "                          URL means its /readyz; --insecure: no certificate check);\n"
            "                          exit 0 when ready, 1 when not (an image's HEALTHCHECK)\n";
 }
 
@@ -43,6 +47,8 @@ boost::system::result<command_line, std::string> parse_command_line(
             auto v = value(arg);
             if (!v) return missing;
             out.url = std::move(*v);
+        } else if (arg == "--insecure" && health) {
+            out.insecure = true;
         } else if (arg == "--set") {
             auto v = value(arg);
             if (!v) return missing;

@@ -27,6 +27,7 @@ struct command_line {
     std::optional<std::string> config_path;  ///< --config FILE (else RRPCD_CONFIG, else the demo)
     std::vector<override_value> sets;        ///< --set section.key=value, in order
     std::optional<std::string> url;          ///< health --url
+    bool insecure = false;                   ///< health --insecure
 };
 
 /// Parses the arguments after the program name; the error is a message for the usage line.

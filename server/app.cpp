@@ -134,7 +134,9 @@ asio::awaitable<void> app::handle_signals() {
         }
         log_.server->info("event=stopping signal={}", signal);
         notify_service_manager("STOPPING=1");
-        co_await shard_->drain(settings_->http.shutdown_grace);
+        // SIGTERM (a service manager, an orchestrator) lingers for the grace; SIGINT (a person
+        // at a terminal) ends once nothing is in flight.
+        co_await shard_->drain(settings_->http.shutdown_grace, signal == SIGTERM);
         log_.server->info("event=stopped");
         shard_->io().stop();
         co_return;

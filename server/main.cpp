@@ -23,13 +23,24 @@ int fail(const std::string& message, int code = 2) {
 }
 
 /// The readiness probe of the HTTP listener `s` names (a wildcard address asks loopback).
-std::string probe_url(const rrpcd::config::settings& s) {
-    if (!s.http.listen) return "http://127.0.0.1:8080/readyz";
-    auto host = s.http.listen->host;
-    if (host == "0.0.0.0") host = "127.0.0.1";
-    if (host == "::") host = "::1";
-    if (host.find(':') != std::string::npos) host = "[" + host + "]";
-    return "http://" + host + ":" + std::to_string(s.http.listen->port) + "/readyz";
+/// `rrpcd health`: --url as given (a base URL means its /readyz), else the configured listener.
+int health(const rrpcd::config::command_line& cli, const rrpcd::config::settings& s) {
+    using namespace rrpcd::server;
+    if (cli.url) {
+        const auto url = health_url(*cli.url);
+        if (!url) {
+            std::fprintf(stderr, "rrpcd health: %s\n", url.error().c_str());
+            return 1;
+        }
+        return check_health({*url, {}, cli.insecure});
+    }
+    auto target = probe_target(s);
+    if (!target) {
+        std::fprintf(stderr, "rrpcd health: %s\n", target.error().c_str());
+        return 1;
+    }
+    target->insecure = cli.insecure;
+    return check_health(*target);
 }
 
 }  // namespace
@@ -83,8 +94,7 @@ int main(int argc, char** argv) {
     auto settings = config_path ? config::load_file(*config_path, *overrides)
                                 : config::embedded_default(*overrides);
     if (!settings) return fail("configuration error: " + settings.error().message);
-    if (cli->what == command::health)
-        return rrpcd::server::check_health(cli->url.value_or(probe_url(*settings)));
+    if (cli->what == command::health) return health(*cli, *settings);
     if (auto problem = config::public_credential_problem(*settings))
         return fail("refusing to start: " + *problem);
     if (settings->access_keys.empty())

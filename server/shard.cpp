@@ -342,13 +342,27 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
         if (l->tls) l->context = tls;  // sessions keep the context they started with
 }
 
-asio::awaitable<void> shard::drain(std::chrono::milliseconds grace) {
+asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger) {
     log_.server->info("event=stopping in_flight={} devices={}", gate_->in_flight(),
                       registry_.online());
-    boost::system::error_code ignored;
-    for (auto& l : listeners_) l->acceptor.close(ignored);
+    // Readiness says 503 from now on and new calls are refused with 503; devices stay connected
+    // to answer. No new device session: the MQTT listeners close at once.
     gate_->stop();
-    co_await gate_->wait_idle(grace);  // devices stay connected to answer
+    boost::system::error_code ignored;
+    const auto close_listeners = [&](bool mqtt) {
+        for (auto& l : listeners_)
+            if ((l->name[0] == 'm') == mqtt) l->acceptor.close(ignored);
+    };
+    close_listeners(true);
+    const auto until = std::chrono::steady_clock::now() + grace;
+    co_await gate_->wait_idle(grace);
+    // `linger` (SIGTERM): the HTTP listeners keep accepting for the whole grace, so that a load
+    // balancer's probe and a late request get the 503 they can act on, not a refused connection.
+    if (linger) {
+        asio::steady_timer rest{*io_, until};
+        co_await rest.async_wait(kit::use_nothrow);
+    }
+    close_listeners(false);
     if (const auto cancelled = rrpc_.cancel_all(); cancelled != 0) {
         log_.server->warn("event=calls_cancelled count={} reason=shutdown", cancelled);
         co_await gate_->wait_idle(std::chrono::seconds{1});  // their UNKNOWN answers go out

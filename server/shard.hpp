@@ -85,9 +85,10 @@ public:
 
     /// SIGHUP: `next` is the settings now (its access keys, limits; TLS listeners take `tls`).
     void reloaded(config::settings_ptr next, tls_context tls);
-    /// SIGTERM: stops accepting, lets in-flight calls finish (bounded), ends the rest UNKNOWN,
-    /// closes the devices.
-    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace);
+    /// SIGTERM or SIGINT: readiness and new calls answer 503 and the MQTT listeners close;
+    /// in-flight calls may finish within `grace` (with `linger`, the HTTP listeners stay open
+    /// for all of it, then close); the rest end UNKNOWN; the devices are closed.
+    boost::asio::awaitable<void> drain(std::chrono::milliseconds grace, bool linger);
 
     /// What `GET /readyz` checks: listeners bound, the store writable, not draining.
     std::vector<readiness_check> readiness();

@@ -78,6 +78,8 @@ function renderConfig(dir, { deviceList, keepaliveMin = 1, extra = '', models = 
         '[mqtt]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, `keepalive_min_s = ${keepaliveMin}`,
         ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), mqttExtra,
         '[http]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), httpExtra,
+        // SIGTERM lingers for the whole grace (5 s by default): a test's stop() need not.
+        ...(/shutdown_grace_ms/.test(httpExtra) ? [] : ['shutdown_grace_ms = 200']),
         ...(tls ? ['[tls]', `cert_file = "${path.join(TEST_CA, `${tls}.crt`)}"`, `key_file = "${path.join(TEST_CA, `${tls}.key`)}"`] : []),
         '[log]', `level = "${logLevel}"`,
         '[[access_keys]]', `id = "${ACCESS_KEY.id}"`, `secret = "${ACCESS_KEY.secret}"`,

@@ -64,6 +64,42 @@ describe('operations', () => {
         assert.equal((await server.stop()).code, 0);
     });
 
+    test('rrpcd health: a base URL means /readyz; https is spoken and checked (or --insecure); a TLS-only configuration is probed on its own listener, never on a fixed port', async () => {
+        const server = await h.startServer({ tls: 'server' });
+        // A base URL (the row: it GET / and failed with a signature error).
+        const base = await run(['health', '--url', `http://127.0.0.1:${server.httpPort}`]);
+        assert.equal(base.code, 0, base.stderr);
+        // https, checked against the system's CAs unless told otherwise.
+        const https = `https://127.0.0.1:${server.httpsPort}`;
+        const untrusted = await run(['health', '--url', https], { env: { SSL_CERT_FILE: '/nonexistent' } });
+        assert.equal(untrusted.code, 1);
+        assert.match(untrusted.stderr, /certificate verify failed/);
+        const trusted = await run(['health', '--url', https], { env: { SSL_CERT_FILE: path.join(h.TEST_CA, 'ca.crt') } });
+        assert.equal(trusted.code, 0, trusted.stderr);
+        assert.equal((await run(['health', '--url', https, '--insecure'])).code, 0);
+        assert.equal((await server.stop()).code, 0);
+
+        // TLS only (README's TLS setup): the configured https listener, trusting the configured
+        // certificate; a plain rrpcd on 8080 or elsewhere is never asked.
+        const tlsOnly = await h.startServer({ tls: 'server', plain: false });
+        // (The file binds port 0: --set names the port it got, as a fixed config would.)
+        const config = path.join(tlsOnly.dir, 'rrpcd.toml');
+        const port = ['--set', `http.tls_listen=127.0.0.1:${tlsOnly.httpsPort}`];
+        const probed = await run(['health', '--config', config, ...port]);
+        assert.equal(probed.code, 0, probed.stderr);
+        assert.match(probed.stdout, /ok|ready/);
+        // Another server's certificate on that port does not pass for ours.
+        const other = await run(['health', '--config', config, ...port, '--set', `tls.cert_file=${path.join(h.TEST_CA, 'server2.crt')}`,
+            '--set', `tls.key_file=${path.join(h.TEST_CA, 'server2.key')}`]);
+        assert.equal(other.code, 1);
+        assert.match(other.stderr, /certificate verify failed/);
+        // Neither listener: a configuration error, said, not guessed.
+        const none = await run(['health', '--config', config, '--set', 'http.tls_listen=']);
+        assert.equal(none.code, 2);
+        assert.match(none.stderr, /both listeners are off/);
+        assert.equal((await tlsOnly.stop()).code, 0);
+    });
+
     test('the environment and flags override the file, secrets come from files, and every mistake is named', async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-env-'));
         const secretFile = path.join(dir, 'secret');
