@@ -489,6 +489,11 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 else if (!ca.empty() && url && url->scheme() != "https")
                     r.fail(w.get("ca_file")->source(), path + ".ca_file",
                            "only for an https:// URL");
+                else if (std::error_code fec;
+                         !ca.empty() && !std::filesystem::is_regular_file(hook.ca_file, fec))
+                    r.fail(w.get("ca_file")->source(), path + ".ca_file",
+                           hook.ca_file.string() + " is not a readable file" +
+                               (fec ? " (" + fec.message() + ")" : std::string{}));
                 for (const auto& other : out.replies.webhooks)
                     if (identity_of(other) == identity_of(hook))
                         r.fail(w.source(), path,

@@ -24,7 +24,12 @@ test('cmake --install puts the binary, the unit, the examples and the licence in
     assert.match(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8'), new RegExp(`^## \\[${version.replaceAll('.', '\\.')}\\]`, 'm'));
     const unit = fs.readFileSync(path.join(prefix, 'lib/systemd/system/rrpcd.service'), 'utf8');
     assert.match(unit, /^Type=notify$/m);
-    assert.match(unit, /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m);
+    // The paths are the install's; a reload checks the file first; a configuration error (2)
+    // is not restarted in a loop.
+    assert.match(unit, new RegExp(`^ExecStart=${prefix}/bin/rrpcd --config /etc/rrpcd/rrpcd.toml$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecReload=${prefix}/bin/rrpcd --check-config --config /etc/rrpcd/rrpcd.toml\nExecReload=/bin/kill -HUP \\$MAINPID$`, 'm'));
+    assert.match(unit, /^RestartPreventExitStatus=2$/m);
+    assert.doesNotMatch(unit, /@[A-Z_]+@|\/usr\/local/);
 });
 
 test('with NOTIFY_SOCKET set, rrpcd says READY=1 once it listens and STOPPING=1 when it drains', async () => {

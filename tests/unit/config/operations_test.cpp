@@ -213,14 +213,24 @@ TEST_CASE(
     CHECK(embedded.products[0].tsl_json[0].find("\"Echo\"") != std::string::npos);
 }
 
-TEST_CASE("webhooks take http:// and https:// URLs, ca_file only with https", "[config]") {
-    const auto hook = [](std::string_view url, std::string_view more = "") {
+TEST_CASE("webhooks take http:// and https:// URLs, ca_file only with https, and there",
+          "[config]") {
+    const auto dir = std::filesystem::temp_directory_path() / "rrpcd-webhook-ca-test";
+    std::filesystem::create_directories(dir);
+    std::ofstream{dir / "ca.pem"} << "-----BEGIN CERTIFICATE-----\n";
+    const auto hook = [&](std::string_view url, std::string_view more = "") {
         return load_string("[[replies.webhooks]]\nurl = \"" + std::string{url} +
                                "\"\nsecret = \"s\"\n" + std::string{more},
-                           "w.toml", "/etc/rrpcd");
+                           "w.toml", dir);
     };
     const auto tls = hook("https://h:8443/x", "ca_file = \"ca.pem\"\n").value();
-    CHECK(tls.replies.webhooks[0].ca_file == "/etc/rrpcd/ca.pem");
+    CHECK(tls.replies.webhooks[0].ca_file == dir / "ca.pem");
+    // A ca_file that is not there is a configuration error (--check-config says so), not a
+    // webhook failing at its first delivery.
+    CHECK(hook("https://h:8443/x", "ca_file = \"missing.pem\"\n")
+              .error()
+              .message.ends_with((dir / "missing.pem").string() +
+                                 " is not a readable file (No such file or directory)"));
     CHECK(tls.replies.webhook_retry == std::chrono::seconds{3600});
     CHECK(hook("http://h/x"));
     CHECK(hook("ftp://h/x").error().message.ends_with("expected an http:// or https:// URL"));
