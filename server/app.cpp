@@ -1,5 +1,6 @@
 #include "server/app.hpp"
 #include "kit/logfmt.hpp"
+#include "kit/unix_ms.hpp"
 
 #include "kit/use_nothrow.hpp"
 #include "server/log_format.hpp"
@@ -99,6 +100,7 @@ bool app::start() {
     log_.server->info("event=started devices={} access_keys={} thing_models={} webhooks={} tls={}",
                       shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
                       shard_->webhooks(), tls_ != nullptr);
+    check_certificate();
     print_banner();
     notify_service_manager("READY=1");
     return true;
@@ -190,6 +192,22 @@ void app::reload() {
         log->set_level(spdlog::level::from_str(s.log_level));
     log_.server->info("event=reloaded access_keys={} log_level={} tls={}", s.access_keys.size(),
                       s.log_level, tls_ != nullptr);
+    check_certificate();
+}
+
+void app::check_certificate() const {
+    const auto not_after = certificate_not_after(tls_);
+    if (!not_after) return;
+    const auto e = expiry_of(*not_after, kit::unix_ms() / 1000);
+    using state = certificate_expiry::state;
+    if (e.verdict == state::expired)
+        log_.server->error("event=tls_cert_expired file={} expired_days_ago={}",
+                           kit::logfmt_value(settings_->tls.cert_file.string()),
+                           -e.seconds_left / 86400);
+    else if (e.verdict == state::expiring)
+        log_.server->warn("event=tls_cert_expiring file={} days_left={}",
+                          kit::logfmt_value(settings_->tls.cert_file.string()),
+                          e.seconds_left / 86400);
 }
 
 void app::print_banner() const {

@@ -50,6 +50,8 @@ private:
     std::optional<std::filesystem::path> config_path_;
     std::vector<config::override_value> overrides_;
     tls_context tls_;
+    /// Logs a certificate that expired or expires within 30 days (at start and on reload).
+    void check_certificate() const;
     loggers log_;
     std::unique_ptr<shard> shard_;
     std::vector<std::pair<const char*, std::string>> bound_;  ///< listener name, host:port

@@ -188,6 +188,10 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
                  "Store transactions, BEGIN to COMMIT.");
         e.histogram("rrpcd_store_write_duration_seconds", {}, *m.store_write_seconds);
     }
+    if (m.tls_cert_expiry_seconds)
+        e.gauge("rrpcd_tls_cert_expiry_seconds",
+                "Seconds until the TLS listeners' certificate expires (negative: expired).",
+                *m.tls_cert_expiry_seconds);
     e.counter("process_cpu_seconds_total", "User and system CPU time spent in seconds.",
               p.cpu_seconds);
     e.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_bytes);

@@ -43,6 +43,7 @@ struct metrics_snapshot {
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
     std::uint64_t handler_failures = 0;  ///< sessions or handlers ended by an exception
     std::uint64_t async_duplicates = 0;  ///< answers to async requests already answered
+    std::optional<std::int64_t> tls_cert_expiry_seconds;  ///< with TLS listeners
     /// Alink requests devices sent, by kind and the platform's answer code.
     std::map<std::pair<std::string, int>, std::uint64_t> alink_answered;
     std::size_t held_messages = 0, held_bytes = 0;  ///< QoS 0 requests held for a subscription

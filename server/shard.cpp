@@ -398,6 +398,11 @@ metrics_snapshot shard::metrics() const {
     m.sessions_kept = registry_.sessions().size();
     m.sessions_expired = registry_.sessions().expired();
     m.login_backoff_evicted = backoff_.evicted();
+    for (const auto& l : listeners_)
+        if (const auto not_after = certificate_not_after(l->context)) {
+            m.tls_cert_expiry_seconds = *not_after - kit::unix_ms() / 1000;
+            break;
+        }
     m.nonces = auth_.nonces().size();
     m.nonces_forgotten = auth_.nonces().forgotten();
     const auto& st = rrpc_.stats();

@@ -1,6 +1,9 @@
 #include "server/tls.hpp"
 
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <ctime>
 
 namespace rrpcd::server {
 
@@ -30,6 +33,26 @@ boost::system::result<tls_context, std::string> make_tls_context(
         return "tls.key_file " + settings.key_file.string() +
                ": does not match the certificate of tls.cert_file";
     return ctx;
+}
+
+std::optional<std::int64_t> certificate_not_after(const tls_context& ctx) {
+    if (!ctx) return std::nullopt;
+    const X509* cert = SSL_CTX_get0_certificate(ctx->native_handle());
+    if (cert == nullptr) return std::nullopt;
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) return std::nullopt;
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+certificate_expiry expiry_of(std::int64_t not_after, std::int64_t now,
+                             std::chrono::seconds warn_within) {
+    certificate_expiry e;
+    e.seconds_left = not_after - now;
+    if (e.seconds_left <= 0)
+        e.verdict = certificate_expiry::state::expired;
+    else if (e.seconds_left <= warn_within.count())
+        e.verdict = certificate_expiry::state::expiring;
+    return e;
 }
 
 }  // namespace rrpcd::server

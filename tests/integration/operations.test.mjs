@@ -1,7 +1,7 @@
 // Operating rrpcd (issue 14): probes, the scrape credential, `rrpcd health`, configuration by
 // environment and flags, and the refusal of published credentials beyond loopback.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,25 @@ describe('operations', () => {
         assert.equal(none.code, 2);
         assert.match(none.stderr, /both listeners are off/);
         assert.equal((await tlsOnly.stop()).code, 0);
+    });
+
+    test('a certificate that expires within 30 days is warned about at start and on reload, and its expiry is a metric', async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-cert-'));
+        h.track(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const cert = path.join(dir, 'soon.crt');
+        const key = path.join(dir, 'soon.key');
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+            '-days', '10', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+        const server = await h.startServer({
+            httpExtra: 'tls_listen = "127.0.0.1:0"', extra: `[tls]\ncert_file = "${cert}"\nkey_file = "${key}"`,
+        });
+        assert.match(server.log(), /level=warning .*event=tls_cert_expiring file=\S*soon\.crt days_left=(9|10)$/m);
+        const expiry = Number(/^rrpcd_tls_cert_expiry_seconds (\S+)$/m.exec(await h.metricsText(server))?.[1]);
+        assert.ok(expiry > 9 * 86400 && expiry <= 10 * 86400, `expiry ${expiry}`);
+        const reloaded = server.waitForLog(/event=reloaded .*\n.*event=tls_cert_expiring/);
+        server.proc.kill('SIGHUP');
+        await reloaded;
+        assert.equal((await server.stop()).code, 0);
     });
 
     test('the environment and flags override the file, secrets come from files, and every mistake is named', async () => {

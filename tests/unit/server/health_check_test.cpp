@@ -1,4 +1,5 @@
 #include "server/health_check.hpp"
+#include "server/tls.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -43,4 +44,18 @@ TEST_CASE("rrpcd health without --url probes the configured listener, never a fi
     s.http.tls_listen.reset();
     REQUIRE(probe_target(s).has_error());
     CHECK(probe_target(s).error().find("no HTTP listener") != std::string::npos);
+}
+
+TEST_CASE("a certificate is valid, expiring within 30 days, or expired", "[server]") {
+    using state = certificate_expiry::state;
+    constexpr std::int64_t day = 86400, now = 1'800'000'000;
+    CHECK(expiry_of(now + 90 * day, now).verdict == state::valid);
+    CHECK(expiry_of(now + 30 * day + 1, now).verdict == state::valid);
+    const auto soon = expiry_of(now + 10 * day, now);
+    CHECK(soon.verdict == state::expiring);
+    CHECK(soon.seconds_left == 10 * day);
+    const auto gone = expiry_of(now - 2 * day, now);
+    CHECK(gone.verdict == state::expired);
+    CHECK(gone.seconds_left == -2 * day);
+    CHECK(expiry_of(now, now).verdict == state::expired);
 }
