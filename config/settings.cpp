@@ -450,6 +450,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                "both listeners are off (set listen or tls_listen)");
     if (const auto* t = read_table(r, root, "log", out)) {
         r.string(*t, "log", "level", out.log_level, false);
+        if (out.log_level == "warning") out.log_level = "warn";  // the other common spelling
         static const std::set<std::string, std::less<>> levels{"trace", "debug",    "info", "warn",
                                                                "error", "critical", "off"};
         if (!levels.contains(out.log_level))

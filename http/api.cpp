@@ -106,6 +106,7 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     auto decoded = decode_request(req.target(), req[bhttp::field::host],
                                   req[bhttp::field::content_type], req.body());
     request_params params;
+    std::string v1_key;              // the key that authorised a /v1/ request
     action_result result = reply{};  // every branch below sets it; an empty object costs nothing
     // Beast decodes chunked only: a body under any other coding would be read as if plain.
     const auto coding =
@@ -119,7 +120,7 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     } else if (!decoded) {
         result = gateway::invalid_parameter(std::string{decoded.error()});
     } else if (decoded->path.starts_with("/v1/")) {
-        result = v1_call(req, decoded->path, peer);
+        result = v1_call(req, decoded->path, peer, v1_key);
     } else {
         params = std::move(decoded->params);
         result = co_await dispatch(req, decoded->path, params);
@@ -128,14 +129,20 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     exchange x;
     x.f = boost::algorithm::iequals(params.get("Format").value_or("JSON"), "XML") ? format::xml
                                                                                   : format::json;
-    x.action = header_or_param(req, params, false, "Action", "x-acs-action");
-    x.access_key = claimed_access_key(req, params);
+    x.v1 = decoded && decoded->path.starts_with("/v1/");
+    // A /v1/ request's access line names what it asked (its path, without the id) and the key
+    // that authorised it, like any action's.
+    const std::string_view v1_path =
+        x.v1 ? std::string_view{decoded->path}.substr(0, 64) : std::string_view{};
+    x.action = !x.v1 ? header_or_param(req, params, false, "Action", "x-acs-action")
+               : v1_path.starts_with("/v1/calls/") ? std::string_view{"/v1/calls"}
+                                                   : v1_path;
+    x.access_key = x.v1 ? v1_key : claimed_access_key(req, params);
     x.peer = peer;
     x.host = req[bhttp::field::host];
     x.version = req.version();
     // After a body whose framing it could not read, the connection is not reused.
     x.keep_alive = req.keep_alive() && !unsupported_coding;
-    x.v1 = decoded && decoded->path.starts_with("/v1/");
     const auto device = device_of(params);
     x.device = device;
     co_return respond(result, x, request_id, started);

@@ -104,7 +104,9 @@ private:
                                               const request_params& params);
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
-    action_result v1_call(const request& req, std::string_view path, std::string_view peer);
+    /// `GET /v1/calls/{MessageId}`; `access_key` is set to the key that authorised it.
+    action_result v1_call(const request& req, std::string_view path, std::string_view peer,
+                          std::string& access_key);
 
     api_limits limits_;
     authenticator& auth_;

@@ -58,11 +58,13 @@ asio::awaitable<action_result> query_message_info(action_context& ctx,
     co_return r;
 }
 
-action_result api::v1_call(const request& req, std::string_view path, std::string_view peer) {
+action_result api::v1_call(const request& req, std::string_view path, std::string_view peer,
+                           std::string& access_key) {
     boost::system::error_code ec;
     const auto from = asio::ip::make_address(peer.substr(0, peer.rfind(':')), ec);
     const auto who = authorize(req, ec ? asio::ip::address{} : from);
     if (!who) return who.error();
+    access_key = who->access_key_id;
     constexpr std::string_view prefix = "/v1/calls/";
     if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
         return gateway::not_found("The resource");

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 
 namespace rrpcd::server {
@@ -32,8 +33,7 @@ public:
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch())
                 .count();
-        const auto level = spdlog::level::to_string_view(msg.level);
-        const auto line = format_log_line(format_, ms, {level.data(), level.size()},
+        const auto line = format_log_line(format_, ms, level_name(msg.level),
                                           {msg.logger_name.data(), msg.logger_name.size()},
                                           {msg.payload.data(), msg.payload.size()});
         dest.append(line.data(), line.data() + line.size());
@@ -47,7 +47,26 @@ private:
     std::string format_;
 };
 
+/// A bare decimal (`1.4`, `-0.25`, `12`): digits with at most one point between digits, no
+/// leading zero but a lone one before the point. Ids like `007` stay text.
+bool is_plain_number(std::string_view v) noexcept {
+    if (v.starts_with('-')) v.remove_prefix(1);
+    const auto point = v.find('.');
+    const auto whole = v.substr(0, point);
+    if (whole.empty() || (whole.size() > 1 && whole[0] == '0')) return false;
+    const auto digits = [](std::string_view d) {
+        return !d.empty() && d.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    return digits(whole) && (point == std::string_view::npos || digits(v.substr(point + 1)));
+}
+
 }  // namespace
+
+std::string_view level_name(spdlog::level::level_enum level) noexcept {
+    if (level == spdlog::level::warn) return "warn";
+    const auto name = spdlog::level::to_string_view(level);
+    return {name.data(), name.size()};
+}
 
 std::string format_log_line(const std::string& format, std::int64_t unix_ms, std::string_view level,
                             std::string_view logger, std::string_view message) {
@@ -60,8 +79,10 @@ std::string format_log_line(const std::string& format, std::int64_t unix_ms, std
     o["logger"] = logger;
     if (const auto fields = kit::parse_logfmt(message)) {
         for (const auto& [k, v] : *fields) {
-            if (const auto n = kit::parse_whole<std::int64_t>(v); n && (v == "0" || v[0] != '0'))
+            if (const auto n = kit::parse_whole<std::int64_t>(v); n && is_plain_number(v))
                 o[k] = *n;
+            else if (is_plain_number(v) && v.find('.') != std::string_view::npos)
+                o[k] = std::strtod(std::string{v}.c_str(), nullptr);
             else if (v == "true" || v == "false")
                 o[k] = v == "true";
             else

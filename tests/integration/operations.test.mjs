@@ -110,7 +110,7 @@ describe('operations', () => {
         const server = await h.startServer({
             httpExtra: 'tls_listen = "127.0.0.1:0"', extra: `[tls]\ncert_file = "${cert}"\nkey_file = "${key}"`,
         });
-        assert.match(server.log(), /level=warning .*event=tls_cert_expiring file=\S*soon\.crt days_left=(9|10)$/m);
+        assert.match(server.log(), /level=warn .*event=tls_cert_expiring file=\S*soon\.crt days_left=(9|10)$/m);
         const expiry = Number(/^rrpcd_tls_cert_expiry_seconds (\S+)$/m.exec(await h.metricsText(server))?.[1]);
         assert.ok(expiry > 9 * 86400 && expiry <= 10 * 86400, `expiry ${expiry}`);
         const reloaded = server.waitForLog(/event=reloaded .*\n.*event=tls_cert_expiring/);
@@ -218,6 +218,9 @@ describe('operations', () => {
         const json = await h.startServer({ args: ['--set', 'log.format=json', '--set', 'log.access=false'] });
         assert.equal((await h.callAction(h.iotClient(json), 'QueryProductList', { CurrentPage: '1', PageSize: '1' })).Success, true);
         await h.callAction(h.iotClient(json, { secret: 'nope-nope' }), 'QueryProductList', { CurrentPage: '1', PageSize: '1' }).catch(() => {});
+        // A /v1/ lookup that is refused (no such call) names its path and the key that asked.
+        const basic = `Basic ${Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64')}`;
+        assert.equal((await fetch(`http://127.0.0.1:${json.httpPort}/v1/calls/12345`, { headers: { authorization: basic } })).status, 404);
         assert.equal((await json.stop()).code, 0);
         const records = json.log().trim().split('\n').map((l) => JSON.parse(l));
         for (const r of records) {
@@ -226,8 +229,12 @@ describe('operations', () => {
             assert.equal(typeof r.event, 'string');
         }
         const calls = records.filter((r) => r.event === 'api_call');
-        assert.deepEqual(calls.map((r) => [r.status, r.outcome]), [[400, 'SignatureDoesNotMatch']]);
+        assert.deepEqual(calls.map((r) => [r.status, r.outcome, r.action, r.access_key]),
+            [[400, 'SignatureDoesNotMatch', 'QueryProductList', 'LTAItestKeyId'], [404, calls[1]?.outcome, '/v1/calls', h.ACCESS_KEY.id]]);
         assert.equal(records.find((r) => r.event === 'started').devices, 4);  // integers are numbers
+        for (const r of calls) assert.equal(typeof r.duration_ms, 'number', JSON.stringify(r));  // decimals too
+        // One spelling per level, the one [log] level takes.
+        for (const r of records) assert.ok(['trace', 'debug', 'info', 'warn', 'error', 'critical'].includes(r.level), r.level);
     });
 
     test('a store directory the process cannot write is an error naming the uid that must', async () => {

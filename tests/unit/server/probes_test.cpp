@@ -38,12 +38,17 @@ TEST_CASE("log lines: logfmt with UTC and its offset, or one JSON object", "[ser
     const auto logfmt =
         format_log_line("logfmt", 1764636598123, "info", "http", "event=x n=1 why=\"a b\"");
     CHECK(logfmt == "ts=2025-12-02T00:49:58.123Z level=info logger=http event=x n=1 why=\"a b\"\n");
-    const auto json = format_log_line("json", 1764636598123, "warning", "mqtt",
-                                      "event=x n=12 z=007 ok=true why=\"a \\\"b\\\"\"");
-    CHECK(json ==
-          R"({"ts":"2025-12-02T00:49:58.123Z","level":"warning","logger":"mqtt","event":"x",)"
-          R"("n":12,"z":"007","ok":true,"why":"a \"b\""})"
-          "\n");
+    const auto json = format_log_line(
+        "json", 1764636598123, "warn", "mqtt",
+        "event=x n=12 z=007 ok=true why=\"a \\\"b\\\"\" duration_ms=1.5 lag=-0.25 v=1.2.3 t=01.5");
+    CHECK(json == R"({"ts":"2025-12-02T00:49:58.123Z","level":"warn","logger":"mqtt","event":"x",)"
+                  R"("n":12,"z":"007","ok":true,"why":"a \"b\"","duration_ms":1.5E0,"lag":-2.5E-1,)"
+                  R"("v":"1.2.3","t":"01.5"})"
+                  "\n");
+    // One spelling per level, as [log] level takes them.
+    CHECK(level_name(spdlog::level::warn) == "warn");
+    CHECK(level_name(spdlog::level::err) == "error");
+    CHECK(level_name(spdlog::level::info) == "info");
     CHECK(
         format_log_line("json", 0, "info", "server", "no fields here") ==
         R"({"ts":"1970-01-01T00:00:00.000Z","level":"info","logger":"server","msg":"no fields here"})"
