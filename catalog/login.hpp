@@ -8,11 +8,17 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string_view>
 
 namespace rrpcd::catalog {
+
+/// Every reason a login is refused for (the metrics show each, from zero).
+inline constexpr std::array<std::string_view, 7> login_refusal_reasons{
+    "backoff",      "client_id_format", "username_format",        "unknown_device",
+    "bad_password", "disabled",         "keep_alive_out_of_range"};
 
 /// The outcome of one device login: the CONNACK code, why (a log word), and for an accepted
 /// login the device, its client id's flags and whether this is its first login ever.

@@ -1,5 +1,7 @@
 #include "server/metrics.hpp"
 
+#include "catalog/login.hpp"
+
 #include <fmt/format.h>
 
 #include <dirent.h>
@@ -143,8 +145,19 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     for (const auto& [code, n] : m.api.auth_failures)
         e.sample("rrpcd_auth_failures_total", fmt::format("reason=\"{}\"", label(code)), n);
     e.family("rrpcd_mqtt_login_refused_total", "counter", "Device logins refused, by reason.");
-    for (const auto& [reason, n] : m.login_refused)
-        e.sample("rrpcd_mqtt_login_refused_total", fmt::format("reason=\"{}\"", label(reason)), n);
+    for (const auto reason : catalog::login_refusal_reasons) {  // each from zero
+        const auto it = m.login_refused.find(reason);
+        e.sample("rrpcd_mqtt_login_refused_total", fmt::format("reason=\"{}\"", reason),
+                 it != m.login_refused.end() ? it->second : 0);
+    }
+    e.counter("rrpcd_mqtt_messages_received_total", "PUBLISH packets devices sent.",
+              m.mqtt_messages_in);
+    e.counter("rrpcd_mqtt_messages_sent_total", "PUBLISH packets sent to devices.",
+              m.mqtt_messages_out);
+    e.counter("rrpcd_mqtt_received_bytes_total", "Bytes read from device connections.",
+              m.mqtt_bytes_in);
+    e.counter("rrpcd_mqtt_sent_bytes_total", "Bytes written to device connections.",
+              m.mqtt_bytes_out);
     e.family("rrpcd_alink_requests_total", "counter",
              "Alink requests devices sent (property and event posts, device info, NTP…), by kind "
              "and the code they were answered with (200, or the platform's error code).");

@@ -43,6 +43,9 @@ struct metrics_snapshot {
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
     std::uint64_t handler_failures = 0;  ///< sessions or handlers ended by an exception
     std::uint64_t async_duplicates = 0;  ///< answers to async requests already answered
+    /// MQTT PUBLISH packets and bytes (of every packet), from devices and to them.
+    std::uint64_t mqtt_messages_in = 0, mqtt_messages_out = 0, mqtt_bytes_in = 0,
+                  mqtt_bytes_out = 0;
     std::optional<std::int64_t> tls_cert_expiry_seconds;  ///< with TLS listeners
     /// Alink requests devices sent, by kind and the platform's answer code.
     std::map<std::pair<std::string, int>, std::uint64_t> alink_answered;

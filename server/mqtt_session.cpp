@@ -132,6 +132,7 @@ asio::awaitable<void> mqtt_session::read_loop() {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
         }
+        ctx_.traffic.bytes_in.fetch_add(data.size(), std::memory_order_relaxed);
         if (!partial.empty()) {
             partial.insert(partial.end(), data.begin(), data.end());
             data = partial;
@@ -178,6 +179,7 @@ asio::awaitable<void> mqtt_session::write_loop() {
         auto write = tls_ ? asio::async_write(*tls_, asio::buffer(writing), kit::use_nothrow)
                           : asio::async_write(socket_, asio::buffer(writing), kit::use_nothrow);
         const auto [ec, n] = co_await std::move(write);
+        ctx_.traffic.bytes_out.fetch_add(n, std::memory_order_relaxed);
         if (ec) {
             if (ending_ == ending::none) ending_ = ending::lost;
             co_return;
@@ -362,6 +364,7 @@ rrpc::session_info mqtt_session::info(bool with_subscriptions) const {
 }
 
 void mqtt_session::on_publish(mqtt::publish& p) {
+    ctx_.traffic.messages_in.fetch_add(1, std::memory_order_relaxed);
     const auto up = rrpc::classify_upstream(*device_, p.topic);
     switch (up.kind) {
         case rrpc::upstream_kind::refused:
@@ -479,6 +482,7 @@ delivery mqtt_session::deliver(std::string_view topic, std::string_view payload,
                         device_->product_key, device_->device_name, topic.size(), payload.size());
         return delivery::none;
     }
+    ctx_.traffic.messages_out.fetch_add(1, std::memory_order_relaxed);
     if (effective == mqtt::qos::at_least_once) state_.sent(*packet_id, message_id);
     wake_writer();
     return effective == mqtt::qos::at_least_once ? delivery::qos1 : delivery::qos0;

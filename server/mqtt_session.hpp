@@ -24,6 +24,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -35,6 +36,11 @@
 namespace rrpcd::server {
 
 /// What every MQTT session shares. Lives as long as the listener.
+/// MQTT traffic of every session (the metrics): PUBLISH packets and bytes, each way.
+struct mqtt_traffic {
+    std::atomic<std::uint64_t> messages_in{0}, messages_out{0}, bytes_in{0}, bytes_out{0};
+};
+
 struct mqtt_context {
     const config::settings_ptr& settings;  ///< its plane's current snapshot
     const catalog::device_directory& devices;
@@ -55,6 +61,7 @@ struct mqtt_context {
     /// The one read buffer of every session of this io thread: a session waits until its socket
     /// is readable, then reads here; it keeps only a partial frame, so an idle device holds none.
     std::vector<std::uint8_t> scratch = std::vector<std::uint8_t>(64 * 1024);
+    mqtt_traffic traffic{};
 };
 
 /// One device connection, as an I/O shell: a read loop feeding the sans-I/O protocol, a write

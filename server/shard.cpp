@@ -398,6 +398,10 @@ metrics_snapshot shard::metrics() const {
     m.sessions_kept = registry_.sessions().size();
     m.sessions_expired = registry_.sessions().expired();
     m.login_backoff_evicted = backoff_.evicted();
+    m.mqtt_messages_in = mqtt_ctx_.traffic.messages_in.load(std::memory_order_relaxed);
+    m.mqtt_messages_out = mqtt_ctx_.traffic.messages_out.load(std::memory_order_relaxed);
+    m.mqtt_bytes_in = mqtt_ctx_.traffic.bytes_in.load(std::memory_order_relaxed);
+    m.mqtt_bytes_out = mqtt_ctx_.traffic.bytes_out.load(std::memory_order_relaxed);
     for (const auto& l : listeners_)
         if (const auto not_after = certificate_not_after(l->context)) {
             m.tls_cert_expiry_seconds = *not_after - kit::unix_ms() / 1000;

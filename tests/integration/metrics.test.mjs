@@ -61,6 +61,14 @@ test('after real traffic, /metrics passes promtool and counts what happened', as
     assert.equal(value(text, 'rrpcd_api_request_duration_seconds_count{action="RRpc"}'), 2);
     assert.equal(value(text, 'rrpcd_auth_failures_total{reason="SignatureDoesNotMatch"}'), 1);
     assert.equal(value(text, 'rrpcd_mqtt_login_refused_total{reason="bad_password"}'), 1);
+    // Every refusal reason is a series from the start, at zero until it happens.
+    assert.equal(value(text, 'rrpcd_mqtt_login_refused_total{reason="disabled"}'), 0);
+    assert.equal(value(text, 'rrpcd_mqtt_login_refused_total{reason="backoff"}'), 0);
+    // MQTT traffic: the device's answer and async answer in, the two requests out (at least).
+    assert.ok(value(text, 'rrpcd_mqtt_messages_received_total') >= 2);
+    assert.ok(value(text, 'rrpcd_mqtt_messages_sent_total') >= 3);  // RRpc, RRpc (silent), AsyncRRpc
+    assert.ok(value(text, 'rrpcd_mqtt_received_bytes_total') > 0);
+    assert.ok(value(text, 'rrpcd_mqtt_sent_bytes_total') > 0);
     assert.equal(value(text, 'rrpcd_call_ended_total{kind="RRpc",outcome="REPLIED"}'), 1);
     assert.equal(value(text, 'rrpcd_call_ended_total{kind="RRpc",outcome="TIMEOUT"}'), 1);
     assert.equal(value(text, 'rrpcd_call_ended_total{kind="AsyncRRpc",outcome="REPLIED"}'), 1);
@@ -76,6 +84,17 @@ test('after real traffic, /metrics passes promtool and counts what happened', as
     assert.ok(charted.size >= 15);
     for (const name of charted)
         assert.match(text, new RegExp(`^# TYPE ${name.replace(/_(bucket|sum|count)$/, '')} `, 'm'), `${name} is charted but not served`);
+    // docker/alerts.yaml passes promtool, and every rrpcd metric it names is one rrpcd serves
+    // (the TLS expiry only with TLS listeners, which this server has none of).
+    const rules = path.resolve(import.meta.dirname, '../../docker/alerts.yaml');
+    const rulesCheck = spawnSync(promtool, ['check', 'rules', rules]);
+    assert.equal(rulesCheck.status, 0, `promtool: ${rulesCheck.stdout}${rulesCheck.stderr}`);
+    const alerted = new Set(fs.readFileSync(rules, 'utf8').match(/\brrpcd_[a-z_]+/g));
+    assert.ok(alerted.size >= 10);
+    for (const name of alerted) {
+        if (name === 'rrpcd_tls_cert_expiry_seconds') continue;
+        assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name} is alerted on but not served`);
+    }
     await stream.close();
     dev.socket.destroy();
     quiet.socket.destroy();

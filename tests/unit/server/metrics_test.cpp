@@ -1,5 +1,7 @@
 #include "server/metrics.hpp"
 
+#include "catalog/login.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace rrpcd::server;
@@ -29,12 +31,14 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
         at = end + 1;
     }
     // build_info, the limits, 7 gauges, 3 counters, calls_total, started/ended by kind, the API's
-    // 4 families and the Alink requests' (empty here), 4 webhook counters, 2 SSE, async answer
-    // duplicates, console sessions, handler failures, held messages and bytes, the store's queue
-    // and failures, 6 process_*.
-    CHECK(families == 39);
-    CHECK(samples ==
-          1 + rrpcd::kit::limit_kinds + 7 + 3 + 5 + 4 + 4 * 5 + 4 + 2 + 1 + 1 + 1 + 2 + 1 + 1 + 6);
+    // 4 families (login refusals with each reason from zero, auth failures and API requests
+    // empty here) and the Alink requests' (empty), 4 MQTT traffic counters, 4 webhook counters,
+    // 2 SSE, async answer duplicates, console sessions, handler failures, held messages and
+    // bytes, the store's queue and failures, 6 process_*.
+    CHECK(families == 43);
+    CHECK(samples == 1 + rrpcd::kit::limit_kinds + 7 + 3 + 5 + 4 + 4 * 5 +
+                         rrpcd::catalog::login_refusal_reasons.size() + 4 + 4 + 2 + 1 + 1 + 1 + 2 +
+                         1 + 1 + 6);
     CHECK(text.find("rrpcd_build_info{version=\"" RRPCD_VERSION "\"} 1\n") != std::string::npos);
 }
 
