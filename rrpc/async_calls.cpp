@@ -155,6 +155,7 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
     while (!ids.empty()) {
         const auto message_id = ids.front();
         ids.pop_front();
+        --topic_ids_;
         if (!pending(message_id)) continue;
         if (ids.empty()) by_topic_.erase(it);
         answer(message_id, from, topic, payload);
@@ -187,6 +188,7 @@ void async_calls::remember_async_rrpc(const catalog::device_key& device, std::st
                                       std::string_view payload, std::uint64_t message_id) {
     const auto reply_topic = reply_topic_of(topic);
     by_topic_[key_of(device, reply_topic)].push_back(message_id);
+    ++topic_ids_;
     if (const auto id = alink_id_of(payload))
         by_alink_id_[key_of(device, reply_topic + "#" + *id)] = message_id;
 }
@@ -238,7 +240,7 @@ void async_calls::sweep() {
     };
     std::erase_if(by_alink_id_, [&](const auto& e) { return ended(e.second); });
     for (auto it = by_topic_.begin(); it != by_topic_.end();) {
-        std::erase_if(it->second, ended);
+        topic_ids_ -= std::erase_if(it->second, ended);
         it = it->second.empty() ? by_topic_.erase(it) : std::next(it);
     }
     sweep_at_ = std::max<std::size_t>(1024, waiting() * 2);

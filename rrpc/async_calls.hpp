@@ -57,7 +57,15 @@ public:
     bool on_upstream(const catalog::device_key& from, std::string_view topic,
                      std::string_view payload);
 
-    std::size_t waiting() const noexcept { return by_alink_id_.size() + by_topic_.size(); }
+    /// Entries kept to match answers: the Alink ids and every MessageId queued per topic
+    /// (answered ones included until the next sweep, which runs when this doubles).
+    std::size_t waiting() const noexcept { return by_alink_id_.size() + topic_ids_; }
+    /// The same, counted entry by entry (tests: the running count holds).
+    std::size_t counted() const noexcept {
+        std::size_t n = by_alink_id_.size();
+        for (const auto& [topic, ids] : by_topic_) n += ids.size();
+        return n;
+    }
 
     /// The request of call `message_id` was written to `device`'s live session (a redelivery
     /// too): its answers without an Alink id are matched to these writes, in their order.
@@ -101,6 +109,7 @@ private:
                          std::uint64_t message_id);
     std::uint64_t duplicates_ = 0;
     std::size_t sweep_at_ = 1024;
+    std::size_t topic_ids_ = 0;  ///< MessageIds in by_topic_'s queues
 };
 
 }  // namespace rrpcd::rrpc
