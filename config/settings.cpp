@@ -535,9 +535,12 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                            "expected a file name or a list of file names");
             }
             for (const auto& f : tsl_files) {
+                // A file on disk first; one the binary holds (the demo's model) when it is not
+                // there, so the printed default and the installed example load anywhere.
                 const auto embedded = std::ranges::find(files, std::string_view{f},
                                                         &embedded_files::value_type::first);
-                auto text = embedded != files.end()
+                std::error_code exists_ec;
+                auto text = embedded != files.end() && !std::filesystem::exists(base / f, exists_ec)
                                 ? boost::system::result<std::string,
                                                         std::string>{boost::system::in_place_value,
                                                                      std::string{embedded->second}}
@@ -775,7 +778,8 @@ boost::system::result<settings, load_error> load_file(
         return load_error{path.string() + ": is a directory; give the config file (rrpcd.toml)"};
     const auto text = read_text(path, max_config_bytes);  // empty is valid TOML: all defaults
     if (!text) return load_error{text.error()};
-    return load_string(*text, path.string(), path.parent_path(), overrides);
+    return load_string(*text, path.string(), path.parent_path(), overrides,
+                       {{"models/a1demo.json", demo_model_json()}});
 }
 
 boost::system::result<std::vector<override_value>, load_error> environment_overrides(
