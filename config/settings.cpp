@@ -9,8 +9,11 @@
 
 #include <charconv>
 
+#include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
@@ -178,7 +181,14 @@ boost::system::result<std::string, std::string> read_text(const std::filesystem:
     if (const auto size = std::filesystem::file_size(path, ec); ec || size > max)
         return refuse(larger);
     std::ifstream in{path, std::ios::binary};
-    if (!in) return refuse("cannot read " + path.string());
+    if (!in) {
+        const int why = errno;  // what open(2) said
+        return refuse("cannot read " + path.string() + ": " + std::strerror(why) +
+                      (why == EACCES
+                           ? " (it must be readable by uid " + std::to_string(::geteuid()) +
+                                 ", gid " + std::to_string(::getegid()) + ")"
+                           : std::string{}));
+    }
     std::string text(static_cast<std::size_t>(max) + 1, '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<std::size_t>(in.gcount()));

@@ -254,6 +254,24 @@ describe('operations', () => {
         assert.match(r.stderr, new RegExp(`Permission denied \\(the directory ${dir} must be writable by uid ${uid}, gid \\d+: chown it`));
     });
 
+    test('a config file the service user cannot read says why and which uid must read it', { skip: process.getuid() !== 0 && 'needs root to run as another user' }, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-perm-'));
+        h.track(() => fs.rmSync(dir, { recursive: true, force: true }));
+        fs.chmodSync(dir, 0o755);
+        const file = path.join(dir, 'rrpcd.toml');
+        fs.writeFileSync(file, '[mqtt]\nlisten = "127.0.0.1:0"\n', { mode: 0o600 });  // root's only
+        const r = await run(['--check-config', '--config', file], {});
+        assert.equal(r.code, 0, r.stderr);  // root reads it
+        const asNobody = await new Promise((resolve) => {
+            const proc = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', h.RRPCD, '--check-config', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let stderr = '';
+            proc.stderr.on('data', (c) => { stderr += c; });
+            proc.on('close', (code) => resolve({ code, stderr }));
+        });
+        assert.equal(asNobody.code, 2);
+        assert.match(asNobody.stderr, new RegExp(`cannot read ${file}: Permission denied \\(it must be readable by uid 65534, gid 65534\\)`));
+    });
+
     test('published demo credentials are refused beyond loopback, with what to set', async () => {
         const exposed = await run(['--set', 'http.listen=0.0.0.0:0', '--set', 'mqtt.listen=127.0.0.1:0']);
         assert.equal(exposed.code, 2);
