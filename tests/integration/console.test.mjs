@@ -2,6 +2,7 @@
 // against the real binary and a real MQTT device. Each test saves a screenshot (artifacts/);
 // the last one checks that none of them is blank.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,6 +10,7 @@ import { chromium } from 'playwright-core';
 
 import * as h from './harness.mjs';
 
+const root = path.resolve(import.meta.dirname, '../..');
 const artifacts = process.env.RRPCD_ARTIFACT_DIR ?? path.resolve(import.meta.dirname, '../../build/tests/integration/artifacts');
 const shots = path.join(artifacts, 'console');
 fs.rmSync(shots, { recursive: true, force: true });
@@ -108,6 +110,24 @@ test('Try a call: RRpc returns SUCCESS with the device payload, and the Node SDK
     assert.equal(body.PayloadBase64Byte, Buffer.from('pong').toString('base64'));
     assert.match(await text('#result-code'), /client\.rRpc\(new Iot\.RRpcRequest\(\{[\s\S]*requestBase64Byte: "cGluZw=="/);
     await shot('04-try-rrpc');
+    // The code works as copied, for a device that takes longer than the SDK's 3 s default
+    // (the row: it threw ConnectTimeout at 3.0 s for any longer call and for every TIMEOUT).
+    const copied = path.join(root, 'build', `console-snippet-${process.pid}.mjs`);  // beside node_modules
+    fs.writeFileSync(copied, (await text('#result-code')).replace(/endpoint: "[^"]*"/, `endpoint: "127.0.0.1:${server.httpPort}"`));
+    h.track(() => fs.rmSync(copied, { force: true }));
+    const run = spawn(process.execPath, [copied], { env: { ...process.env, ACCESS_KEY_SECRET: h.ACCESS_KEY.secret }, stdio: ['ignore', 'pipe', 'pipe'] });
+    h.track(() => run.kill('SIGKILL'));
+    let out = '';
+    run.stdout.on('data', (c) => { out += c; });
+    run.stderr.on('data', (c) => { out += c; });
+    const slow = await dev.next('publish');
+    const answered = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 4000));  // the device is slow, not the test
+    dev.send({ cmd: 'publish', topic: slow.topic.replace('/request/', '/response/'), payload: 'late pong', qos: 0 });
+    const code = await new Promise((resolve) => run.on('close', resolve));
+    assert.equal(code, 0, out);
+    assert.ok(performance.now() - answered >= 4000);
+    assert.equal(out.trim(), 'SUCCESS late pong');
     dev.socket.destroy();
 });
 

@@ -5,7 +5,11 @@
 import { action, api, decodePayload, encodePayload, h, messageIdOf, say } from '../lib.js';
 import { serviceForm } from '../tsl_form.js';
 
-function sdkCode(method, request, fields, keyId) {
+/// The Node SDK code of the same call, to copy as it is: both of the SDK's timeouts cover the
+/// call's own wait (`waitMs`) with a margin (the SDK's connectTimeout, 3 s by default, is also
+/// its idle timeout: left alone, any call longer than 3 s would throw ConnectTimeout).
+function sdkCode(method, request, fields, keyId, waitMs) {
+    const sdkTimeout = waitMs + 5000;
     const lines = Object.entries(fields).map(([k, v]) => `    ${k}: ${typeof v === 'number' ? v : JSON.stringify(v)},`);
     const show = method === 'rRpc'
         ? "console.log(body.rrpcCode, Buffer.from(body.payloadBase64Byte ?? '', 'base64').toString());"
@@ -19,7 +23,9 @@ const client = new Iot.default(new OpenApi.Config({
     accessKeySecret: process.env.ACCESS_KEY_SECRET,
     endpoint: ${JSON.stringify(location.host)},
     protocol: ${JSON.stringify(location.protocol.replace(':', ''))},
-    readTimeout: 10000,  // an RRpc waits up to its Timeout for the device
+    // The call waits up to ${waitMs} ms for the device: both timeouts above that.
+    readTimeout: ${sdkTimeout},
+    connectTimeout: ${sdkTimeout},
 }));
 const { body } = await client.${method}(new Iot.${request}({
 ${lines.join('\n')}
@@ -87,7 +93,7 @@ export async function render(root, { params: [query], state }) {
         const res = await action('RRpc', params);
         const fields = { productKey: params.ProductKey, deviceName: params.DeviceName, requestBase64Byte: b64, timeout: params.Timeout };
         if (params.Topic) fields.topic = params.Topic;
-        result(out, res, sdkCode('rRpc', 'RRpcRequest', fields, session.accessKeyId));
+        result(out, res, sdkCode('rRpc', 'RRpcRequest', fields, session.accessKeyId, Number(fields.timeout)));
     });
 
     // InvokeThingService
@@ -124,7 +130,8 @@ export async function render(root, { params: [query], state }) {
         out.replaceChildren(h('p', {}, 'Waiting for the device…'));
         const res = await action('InvokeThingService', params);
         const code = sdkCode('invokeThingService', 'InvokeThingServiceRequest',
-            { productKey: params.ProductKey, deviceName: params.DeviceName, identifier: params.Identifier, args }, session.accessKeyId);
+            { productKey: params.ProductKey, deviceName: params.DeviceName, identifier: params.Identifier, args }, session.accessKeyId,
+            8000);  // a sync service waits up to thing.sync_timeout_ms (8 s, as on the platform)
         result(out, res, code);
         const message = res.data?.ErrorMessage ?? res.data?.Message;
         if (res.data?.Success !== true && !form.showError(message)) formError.textContent = message ?? `Refused (${res.status}).`;
