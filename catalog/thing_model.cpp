@@ -3,6 +3,7 @@
 #include "kit/parse_whole.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/stream_parser.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -245,10 +246,31 @@ const service_def* thing_model::find(std::string_view identifier) const noexcept
     return it == services.end() ? nullptr : &it->second;
 }
 
-boost::system::result<void, std::string> add_tsl(std::string_view text, thing_model& model) {
+namespace {
+
+/// The JSON value of `text`, or where (line and column, from 1) and why it stops being JSON.
+boost::system::result<json::value, std::string> parse_located(std::string_view text) {
+    json::stream_parser parser;
     boost::system::error_code ec;
-    const auto doc = json::parse(text, ec);
-    if (ec) return "not JSON: " + ec.message();
+    const auto read = parser.write_some(text.data(), text.size(), ec);
+    if (!ec) parser.finish(ec);
+    if (!ec) return {boost::system::in_place_value, parser.release()};
+    const auto at = text.substr(0, ec && read < text.size() ? read : text.size());
+    const auto line = 1 + std::count(at.begin(), at.end(), '\n');
+    const auto last_newline = at.rfind('\n');
+    const auto column =
+        at.size() - (last_newline == std::string_view::npos ? 0 : last_newline + 1) + 1;
+    return {boost::system::in_place_error, "not JSON at line " + std::to_string(line) +
+                                               ", column " + std::to_string(column) + ": " +
+                                               ec.message()};
+}
+
+}  // namespace
+
+boost::system::result<void, std::string> add_tsl(std::string_view text, thing_model& model) {
+    auto parsed = parse_located(text);
+    if (!parsed) return parsed.error();
+    const auto doc = std::move(*parsed);
     const auto* root = doc.if_object();
     if (root == nullptr) return std::string{"expected a JSON object"};
     std::string prefix;

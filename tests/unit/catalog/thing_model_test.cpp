@@ -73,7 +73,10 @@ TEST_CASE("TSL errors name the element", "[rrpc]") {
         REQUIRE_FALSE(r.has_value());
         return r.error();
     };
-    CHECK(error_of("{").starts_with("not JSON"));
+    CHECK(error_of("{").starts_with("not JSON at line 1, column 2: "));
+    // Where a console export broke: its line and column (the stray "}").
+    CHECK(error_of("{\n  \"services\": [\n    {\"identifier\": \"x\",}\n  ]\n}")
+              .starts_with("not JSON at line 3, column 24: "));
     CHECK(error_of(R"({"services":[{"callType":"sync"}]})") == "services[0].identifier: missing");
     CHECK(error_of(R"({"services":[{"identifier":"x","callType":"later"}]})") ==
           "services[0].callType: expected \"sync\" or \"async\"");
