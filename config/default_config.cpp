@@ -51,6 +51,21 @@ boost::system::result<settings, load_error> embedded_default(
     return loaded;
 }
 
+namespace {
+bool on_loopback(const endpoint& e) {
+    return e.host.starts_with("127.") || e.host == "::1";
+}
+}  // namespace
+
+std::optional<std::string> plain_console_warning(const settings& s) {
+    if (!s.console.enabled || !s.http.listen || on_loopback(*s.http.listen)) return std::nullopt;
+    return "the console is served on the plain HTTP listener " + s.http.listen->host + ":" +
+           std::to_string(s.http.listen->port) +
+           ", beyond loopback: its sign-in carries an access key secret in clear; serve it over "
+           "https (http.tls_listen) and keep http.listen on 127.0.0.1, or set console.enabled = "
+           "false";
+}
+
 std::optional<std::string> public_credential_problem(const settings& s) {
     // The demo's and the image example's (older images shipped the change-me ones).
     static constexpr std::array<std::string_view, 4> published{
@@ -61,8 +76,7 @@ std::optional<std::string> public_credential_problem(const settings& s) {
     };
     std::optional<std::string> exposed;
     for (const auto* l : {&s.mqtt.listen, &s.mqtt.tls_listen, &s.http.listen, &s.http.tls_listen})
-        if (*l && !(*l)->host.starts_with("127.") && (*l)->host != "::1")
-            exposed = (*l)->host + ":" + std::to_string((*l)->port);
+        if (*l && !on_loopback(**l)) exposed = (*l)->host + ":" + std::to_string((*l)->port);
     if (!exposed) return std::nullopt;
     for (const auto& k : s.access_keys)
         if (is_published(k.secret))

@@ -275,6 +275,10 @@ boost::system::result<settings, load_error> embedded_default(
 /// that is published (the demo's, the image example's). nullopt when it may.
 std::optional<std::string> public_credential_problem(const settings& s);
 
+/// A warning when the console is on a plain HTTP listener beyond loopback (its sign-in would
+/// carry a secret in clear), else nullopt.
+std::optional<std::string> plain_console_warning(const settings& s);
+
 /// The TOML text of the embedded default (printed by `rrpcd --print-default-config`).
 std::string_view embedded_default_toml() noexcept;
 

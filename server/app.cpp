@@ -101,6 +101,9 @@ bool app::start() {
                       shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
                       shard_->webhooks(), tls_ != nullptr);
     check_certificate();
+    if (const auto warning = config::plain_console_warning(*settings_))
+        log_.server->warn("event=console_on_plain_listener reason={}",
+                          kit::logfmt_value(*warning, 512));
     print_banner();
     notify_service_manager("READY=1");
     return true;

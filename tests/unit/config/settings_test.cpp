@@ -230,3 +230,16 @@ TEST_CASE("README's configuration block shows the defaults the code has", "[conf
     CHECK(documented.replies.max_records == defaults.replies.max_records);
     CHECK(documented.log_level == defaults.log_level);
 }
+
+TEST_CASE("the console on a plain listener beyond loopback is warned about", "[config]") {
+    auto s = embedded_default().value();
+    CHECK_FALSE(plain_console_warning(s));  // 127.0.0.1
+    s.http.listen = endpoint{"0.0.0.0", 8080};
+    REQUIRE(plain_console_warning(s));
+    CHECK(plain_console_warning(s)->find("0.0.0.0:8080") != std::string::npos);
+    s.console.enabled = false;
+    CHECK_FALSE(plain_console_warning(s));
+    s.console.enabled = true;
+    s.http.listen.reset();  // https only
+    CHECK_FALSE(plain_console_warning(s));
+}
