@@ -120,11 +120,14 @@ test('Try a call: RRpc returns SUCCESS with the device payload, and the Node SDK
     let out = '';
     run.stdout.on('data', (c) => { out += c; });
     run.stderr.on('data', (c) => { out += c; });
-    const slow = await dev.next('publish');
+    const exited = new Promise((resolve) => run.on('close', resolve));
+    // The copied code's request reaches the device, or the code ended first (it failed).
+    const slow = await Promise.race([dev.next('publish', { within: 15000 }),
+        exited.then((c) => assert.fail(`the copied code ended (${c}) before its request: ${out}`))]);
     const answered = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 4000));  // the device is slow, not the test
     dev.send({ cmd: 'publish', topic: slow.topic.replace('/request/', '/response/'), payload: 'late pong', qos: 0 });
-    const code = await new Promise((resolve) => run.on('close', resolve));
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running 15 s later'), 15000))]);
     assert.equal(code, 0, out);
     assert.ok(performance.now() - answered >= 4000);
     assert.equal(out.trim(), 'SUCCESS late pong');
