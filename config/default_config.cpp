@@ -36,6 +36,79 @@ device_secret = "rrpcdDemoDeviceSecret"
 
 }  // namespace
 
+std::string_view defaults_toml() noexcept {
+    // Every key of every table at its default (a unit test loads it and compares it with a
+    // default-constructed settings, so the two cannot drift apart). [tls] has none: without a
+    // certificate it is off, and a [tls] table needs one.
+    return R"([mqtt]
+listen = "127.0.0.1:1883"
+tls_listen = ""
+keepalive_min_s = 30
+keepalive_max_s = 1200
+connect_timeout_ms = 10000
+max_packet_bytes = 262144
+max_outbound_bytes = 4194304
+max_connections = 100000
+max_connections_per_address = 1000
+login_backoff_after = 5
+login_backoff_max_s = 300
+login_backoff_entries = 100000
+max_queued_messages = 1000
+max_inflight_messages = 16
+max_subscriptions = 1000
+max_subscription_bytes = 65536
+queue_settle_ms = 1000
+session_expiry_s = 604800
+
+[http]
+listen = "127.0.0.1:8080"
+tls_listen = ""
+max_header_bytes = 2097152
+max_body_bytes = 2097152
+idle_timeout_s = 60
+header_timeout_ms = 10000
+request_timeout_ms = 30000
+max_connections = 10000
+max_connections_per_address = 1000
+signature_window_s = 900
+max_nonces = 1000000
+shutdown_grace_ms = 5000
+
+[store]
+path = "data/rrpcd.db"
+max_queue_bytes = 67108864
+
+[replies]
+retention_s = 3600
+max_records = 100000
+max_record_bytes = 67108864
+max_async_calls = 100000
+max_async_bytes = 268435456
+max_queued = 10000
+max_queued_bytes = 16777216
+webhook_retry_s = 3600
+
+[rrpc]
+timeout_min_ms = 1000
+timeout_max_ms = 8000
+node_id = 0
+max_pending_per_device = 64
+
+[thing]
+sync_timeout_ms = 8000
+
+[log]
+level = "info"
+format = "logfmt"
+access = true
+
+[console]
+enabled = true
+session_ttl_s = 28800
+max_sessions = 1000
+)";
+}
+
 std::string_view embedded_default_toml() noexcept {
     return default_toml;
 }

@@ -850,6 +850,20 @@ boost::system::result<std::string, load_error> effective_toml(
     reader r{std::string{source}};
     auto root = merged_document(r, toml_text, source, overrides);
     if (!root) return *r.error();
+    // Keys the file and the overrides leave out, at their defaults.
+    auto all = toml::parse(defaults_toml(), std::string_view{"<defaults>"});
+    const auto over = [](toml::table& into, const toml::table& from, auto& self) -> void {
+        for (auto&& [k, v] : from) {
+            auto* have = into.get(k);
+            if (have != nullptr && have->is_table() && v.is_table()) {
+                self(*have->as_table(), *v.as_table(), self);
+                continue;
+            }
+            v.visit([&](const auto& node) { into.insert_or_assign(k, node); });
+        }
+    };
+    over(all, *root, over);
+    root = std::move(all);
     // Every credential masked: secrets, tokens, and the password of a URL.
     const auto mask = [](toml::table& t, auto& self) -> void {
         for (auto&& [k, v] : t) {

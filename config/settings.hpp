@@ -281,6 +281,8 @@ std::optional<std::string> plain_console_warning(const settings& s);
 
 /// The TOML text of the embedded default (printed by `rrpcd --print-default-config`).
 std::string_view embedded_default_toml() noexcept;
+/// Every key at its default, as TOML (what --print-config shows for keys a file leaves out).
+std::string_view defaults_toml() noexcept;
 
 /// A snapshot of the settings: never changed once published. A reload publishes a new one;
 /// each thread reads the snapshot it was given and never a value that another changes.

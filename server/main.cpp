@@ -85,8 +85,7 @@ int main(int argc, char** argv) {
             config::effective_toml(text, config_path.value_or("<embedded default>"), *overrides);
         if (!effective) return fail("configuration error: " + effective.error().message);
         std::printf(
-            "# the effective settings: %s, the environment and flags; keys not shown take "
-            "their defaults (rrpcd --print-default-config)\n%s",
+            "# the effective settings: %s, the environment and flags, over every default\n%s",
             config_path.value_or("<embedded default>").c_str(), effective->c_str());
         return 0;
     }

@@ -145,6 +145,9 @@ describe('operations', () => {
         assert.equal(printed.code, 0, printed.stderr);
         assert.match(printed.stdout, /max_subscriptions = 7/);
         assert.match(printed.stdout, /secret = '\*\*\*\*\*\*\*\*'/);
+        // Keys the file leaves out show their defaults (the row: --print-config hid them).
+        assert.match(printed.stdout, /^max_nonces = 1000000$/m);
+        assert.match(printed.stdout, /^session_ttl_s = 28800$/m);
         for (const secret of ['from-a-file', h.ACCESS_KEY.secret, ...server.devices.map((d) => d.deviceSecret)])
             assert.equal(printed.stdout.includes(secret), false, secret);
         // Mistakes, each named.

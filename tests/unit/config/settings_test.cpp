@@ -243,3 +243,22 @@ TEST_CASE("the console on a plain listener beyond loopback is warned about", "[c
     s.http.listen.reset();  // https only
     CHECK_FALSE(plain_console_warning(s));
 }
+
+TEST_CASE("the defaults document is the default settings, key for key", "[config]") {
+    // --print-config shows it under a file's own keys: it must say what rrpcd really uses.
+    const auto loaded = load_string(defaults_toml(), "<defaults>").value();
+    const settings d;
+    CHECK(loaded.mqtt == d.mqtt);
+    CHECK(loaded.http == d.http);
+    CHECK(loaded.store.max_queue_bytes == d.store.max_queue_bytes);
+    CHECK(loaded.store.path.filename() == d.store.path.filename());  // made relative to the file
+    CHECK(loaded.replies == d.replies);
+    CHECK(loaded.tls == d.tls);
+    CHECK(loaded.rrpc == d.rrpc);
+    CHECK(loaded.thing == d.thing);
+    CHECK(loaded.log_level == d.log_level);
+    CHECK(loaded.log_format == d.log_format);
+    CHECK(loaded.log_access == d.log_access);
+    CHECK(loaded.metrics == d.metrics);
+    CHECK(loaded.console == d.console);
+}
