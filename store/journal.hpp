@@ -62,8 +62,9 @@ public:
     virtual bool busy() const noexcept { return false; }
 };
 
-/// No store configured: messages live in memory only.
-class memory_journal final : public journal {
+/// No store configured: messages live in memory only. (Tests derive from it to record or fail
+/// what they look at.)
+class memory_journal : public journal {
 public:
     void message_accepted(const catalog::device_key&, const rrpc::queued_message&) override {}
     void message_done(const catalog::device_key&, std::uint64_t) override {}

@@ -14,24 +14,14 @@ using namespace rrpcd;
 namespace {
 
 /// Counts what the fleet tells the store.
-struct counting_journal final : store::journal {
+struct counting_journal final : store::memory_journal {
     std::vector<std::string> saved, deleted;
     std::size_t products = 0;
-    void message_accepted(const catalog::device_key&, const rrpc::queued_message&) override {}
-    void message_done(const catalog::device_key&, std::uint64_t) override {}
     void device_saved(const catalog::device_record& d, urgency) override {
         saved.push_back(d.key.device_name);
     }
     void device_deleted(const catalog::device_key& d) override { deleted.push_back(d.device_name); }
     void product_saved(const catalog::product_record&) override { ++products; }
-    void call_saved(const rrpc::call_record&) override {}
-    void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
-    void session_deleted(const catalog::device_key&) override {}
-    void webhook_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
-    void webhook_done(std::string_view, std::uint64_t) override {}
-    boost::asio::awaitable<boost::system::error_code> sync() override {
-        co_return boost::system::error_code{};
-    }
 };
 
 struct fixture {

@@ -81,18 +81,8 @@ struct recording_router final : rrpc::router {
 };
 
 /// A journal whose sync() fails when told to.
-struct failing_journal final : store::journal {
+struct failing_journal final : store::memory_journal {
     bool fail = false;
-    void message_accepted(const catalog::device_key&, const rrpc::queued_message&) override {}
-    void message_done(const catalog::device_key&, std::uint64_t) override {}
-    void device_saved(const catalog::device_record&, urgency) override {}
-    void device_deleted(const catalog::device_key&) override {}
-    void product_saved(const catalog::product_record&) override {}
-    void call_saved(const rrpc::call_record&) override {}
-    void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
-    void session_deleted(const catalog::device_key&) override {}
-    void webhook_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
-    void webhook_done(std::string_view, std::uint64_t) override {}
     asio::awaitable<boost::system::error_code> sync() override {
         co_return fail ? boost::system::error_code{EIO, boost::system::generic_category()}
                        : boost::system::error_code{};

@@ -47,23 +47,12 @@ struct fake_session final : live_session {
 };
 
 /// A journal that remembers which messages are still kept.
-struct recording_journal final : store::journal {
+struct recording_journal final : store::memory_journal {
     std::vector<std::uint64_t> accepted, done;
     void message_accepted(const catalog::device_key&, const rrpc::queued_message& m) override {
         accepted.push_back(m.message_id);
     }
     void message_done(const catalog::device_key&, std::uint64_t id) override { done.push_back(id); }
-    void device_saved(const catalog::device_record&, urgency) override {}
-    void device_deleted(const catalog::device_key&) override {}
-    void product_saved(const catalog::product_record&) override {}
-    void call_saved(const rrpc::call_record&) override {}
-    void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
-    void session_deleted(const catalog::device_key&) override {}
-    void webhook_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
-    void webhook_done(std::string_view, std::uint64_t) override {}
-    boost::asio::awaitable<boost::system::error_code> sync() override {
-        co_return boost::system::error_code{};
-    }
 };
 
 struct world {
