@@ -853,13 +853,16 @@ boost::system::result<std::string, load_error> effective_toml(
     // Keys the file and the overrides leave out, at their defaults.
     auto all = toml::parse(defaults_toml(), std::string_view{"<defaults>"});
     const auto over = [](toml::table& into, const toml::table& from, auto& self) -> void {
-        for (auto&& [k, v] : from) {
-            auto* have = into.get(k);
+        for (auto&& entry : from) {
+            const auto& key = entry.first;
+            const auto& v = entry.second;
+            auto* have = into.get(key);
             if (have != nullptr && have->is_table() && v.is_table()) {
                 self(*have->as_table(), *v.as_table(), self);
                 continue;
             }
-            v.visit([&](const auto& node) { into.insert_or_assign(k, node); });
+            // Not a structured binding: clang 14 cannot capture one in a lambda.
+            v.visit([&](const auto& node) { into.insert_or_assign(key, node); });
         }
     };
     over(all, *root, over);

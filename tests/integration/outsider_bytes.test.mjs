@@ -209,10 +209,11 @@ describe('memory follows the bytes an outsider sent', () => {
         const bare = await h.bareDevice(server, silent, { subscribe: false });
         const client = h.iotClient(server);
         const payload = Buffer.alloc(50 * 1024, 'p');
-        const calls = Promise.all(Array.from({ length: 60 }, () => h.rrpc(client, { device: silent, payload, timeout: 1000 })));
+        const calls = Promise.all(Array.from({ length: 60 }, () => h.rrpc(client, { device: silent, payload, timeout: 4000 })));
         // While they wait, their requests are held for the device's subscription (at most the
         // session's max_outbound_bytes of them).
-        // All 60 arrived (each request is seen in the metrics once it is held).
+        // All 60 arrived (each request is seen in the metrics once it is held; 4 s leaves a slow
+        // sanitizer build the time to sign and read 60 requests of 50 KB before the first ends).
         let held = '';
         for (let i = 0; i < 1000 && !/rrpcd_held_messages 60\n/.test(held); ++i) held = await h.metricsText(server);
         assert.match(held, /rrpcd_held_messages 60\n/);

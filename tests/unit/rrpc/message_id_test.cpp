@@ -11,12 +11,12 @@ TEST_CASE("ids are below 2^53, increasing, and carry time, node and shard", "[rr
     message_id_generator gen{7, 5};
     const auto now = system_clock::time_point{milliseconds{1'764'547'200'000}};  // 2025-12-01
     std::set<std::uint64_t> seen;
-    std::uint64_t last = 0;
+    std::uint64_t previous = 0;
     for (int i = 0; i < 10'000; ++i) {  // 10,000 ids in one millisecond borrow the next ones
         const auto id = gen.next(now);
         CHECK(id < (std::uint64_t{1} << 53));
-        CHECK(id > last);
-        last = id;
+        CHECK(id > previous);
+        previous = id;
         seen.insert(id);
     }
     CHECK(seen.size() == 10'000);
@@ -26,7 +26,7 @@ TEST_CASE("ids are below 2^53, increasing, and carry time, node and shard", "[rr
     CHECK(((first >> (g::shard_bits + g::sequence_bits)) & g::max_node) == 7);
     CHECK(((first >> g::sequence_bits) & g::max_shard) == 5);
     // After the burst, the clock catching up does not reuse ids.
-    CHECK(gen.next(now + milliseconds{1}) > last);
+    CHECK(gen.next(now + milliseconds{1}) > previous);
 }
 
 TEST_CASE("two nodes never collide, and a restart later continues above", "[rrpc]") {
@@ -81,7 +81,8 @@ TEST_CASE("after a restart with the clock stepped back, ids resume above the sto
     const auto now = system_clock::now();
     message_id_generator before{3};
     std::uint64_t stored = 0;
-    for (int i = 0; i < 300; ++i) stored = before.next(now);  // the last one borrowed a millisecond
+    for (int i = 0; i < 300; ++i)
+        stored = before.next(now);  // the previous one borrowed a millisecond
     message_id_generator restarted{3};
     restarted.resume_after(stored);
     const auto stepped_back = now - seconds{5};
@@ -95,15 +96,15 @@ TEST_CASE("after a restart with the clock stepped back, ids resume above the sto
 TEST_CASE("the floor is above every id issued, and every id issued within its lead", "[rrpc]") {
     const auto now = system_clock::now();
     message_id_generator gen{1};
-    std::uint64_t last = 0;
-    for (int i = 0; i < 600; ++i) last = gen.next(now);  // borrows two milliseconds ahead
-    const auto floor = gen.floor(now, milliseconds{5000});
-    CHECK(floor > last);
+    std::uint64_t previous = 0;
+    for (int i = 0; i < 600; ++i) previous = gen.next(now);  // borrows two milliseconds ahead
+    const auto lowest = gen.floor(now, milliseconds{5000});
+    CHECK(lowest > previous);
     // Ids issued within the lead stay below it (the floor is persisted each second).
-    CHECK(gen.next(now + milliseconds{4999}) < floor);
+    CHECK(gen.next(now + milliseconds{4999}) < lowest);
     // A restart resuming after the floor never repeats one, whatever its clock reads.
     message_id_generator restarted{1};
-    restarted.resume_after(floor);
-    CHECK(restarted.next(now - seconds{2}) > floor);
-    CHECK(floor < (std::uint64_t{1} << 53));
+    restarted.resume_after(lowest);
+    CHECK(restarted.next(now - seconds{2}) > lowest);
+    CHECK(lowest < (std::uint64_t{1} << 53));
 }
