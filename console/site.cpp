@@ -536,6 +536,7 @@ json::object site::calls_page(const catalog::device_key* of, std::string_view ki
                               std::size_t limit) const {
     // Newest first from the cursor, looking at a bounded number of calls per request: a filter
     // that matches little answers with what it found and where to go on (`next`).
+    json::array out;
     const auto page = calls_.recent(
         limit,
         [&](const rrpc::call_record& c) {
@@ -543,9 +544,7 @@ json::object site::calls_page(const catalog::device_key* of, std::string_view ki
                    (kind.empty() || rrpc::to_string(c.kind) == kind) &&
                    (status.empty() || rrpc::to_string(c.state) == status);
         },
-        before);
-    json::array out;
-    for (const auto* c : page.calls) out.push_back(summarize_call(*c));
+        [&](const rrpc::call_record& c) { out.push_back(summarize_call(c)); }, before);
     return {{"calls", std::move(out)},
             {"next", page.next != 0 ? json::value(std::to_string(page.next)) : json::value{}}};
 }
@@ -553,12 +552,11 @@ json::object site::calls_page(const catalog::device_key* of, std::string_view ki
 std::optional<std::string> site::calls_event(std::uint64_t& seen) const {
     // What started or ended since this stream's last tick, newest first, at most a page: the
     // Calls page updates from it instead of reading its list again.
-    const auto changed = calls_.changed_since(seen, max_page_size);
+    json::array out;
+    const auto changed = calls_.changed_since(
+        seen, max_page_size, [&](const rrpc::call_record& c) { out.push_back(summarize_call(c)); });
     if (changed.seq == seen) return std::nullopt;
     seen = changed.seq;
-    json::array out;
-    for (const auto id : changed.ids)
-        if (const auto* c = calls_.find(id)) out.push_back(summarize_call(*c));
     return "event: calls\ndata: " +
            json::serialize(
                json::object{{"calls", std::move(out)}, {"truncated", changed.truncated}}) +

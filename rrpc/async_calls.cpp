@@ -109,10 +109,7 @@ bool async_calls::on_upstream(const catalog::device_key& from, std::string_view 
         return true;
     }
     const std::string reply_topic{topic};
-    const auto pending = [&](std::uint64_t id) {
-        const auto* r = log_.find(id);
-        return r != nullptr && r->state == call_state::pending;
-    };
+    const auto pending = [&](std::uint64_t id) { return log_.pending(id); };
     // An Alink answer names the request it answers: matched by its id, whatever the order (a
     // redelivered request answered after a newer one is not misattributed).
     if (const auto id = alink_id_of(parsed)) {
@@ -222,10 +219,10 @@ async_reply async_calls::reply_of(const call_record& answered) const {
 
 void async_calls::answer(std::uint64_t message_id, const catalog::device_key& from,
                          std::string_view topic, std::string_view payload) {
-    const auto* record =
-        log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload});
-    if (record == nullptr) return;
-    const auto r = reply_of(*record);
+    async_reply r;
+    if (!log_.finish(message_id, call_state::replied, std::string{topic}, std::string{payload},
+                     [&](const call_record& ended) { r = reply_of(ended); }))
+        return;
     logger_->debug("event=async_reply message_id={} pk={} dn={} topic={}", message_id,
                    from.product_key, from.device_name, kit::logfmt_value(topic));
     gateway_.answered(from, message_id);  // its request, if still queued, is done
@@ -234,10 +231,7 @@ void async_calls::answer(std::uint64_t message_id, const catalog::device_key& fr
 
 void async_calls::sweep() {
     // Forget waiting entries whose calls ended or left the log.
-    const auto ended = [this](std::uint64_t id) {
-        const auto* r = log_.find(id);
-        return r == nullptr || r->state != call_state::pending;
-    };
+    const auto ended = [this](std::uint64_t id) { return !log_.pending(id); };
     std::erase_if(by_alink_id_, [&](const auto& e) { return ended(e.second); });
     for (auto it = by_topic_.begin(); it != by_topic_.end();) {
         topic_ids_ -= std::erase_if(it->second, ended);

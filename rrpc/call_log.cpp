@@ -32,26 +32,33 @@ answer_cursor cursor_of(const call_record& answered) noexcept {
     return {kit::unix_ms(answered.finished), answered.message_id};
 }
 
-call_record* call_log::add(call_record record) {
+bool call_log::add(call_record record) {
     if (record.created == call_record::clock::time_point{})
         record.created = call_record::clock::now();
+    const std::lock_guard lock{mutex_};
     expire(record.created);
-    if (waiting_async(record) && async_full(record.owner, record.bytes())) return nullptr;
+    if (waiting_async(record) && async_full_locked(record.owner, record.bytes())) return false;
     auto& kept = keep(std::move(record));
     ++started_[static_cast<std::size_t>(kept.kind)];
     if (kept.state != call_state::pending)
         ++ended_counts_[static_cast<std::size_t>(kept.kind)][static_cast<std::size_t>(kept.state)];
     changed(kept.message_id);
     if (on_change) on_change(kept);
-    return &kept;
+    return true;
 }
 
-call_record& call_log::restore(call_record record) {
-    return keep(std::move(record));
+void call_log::restore(call_record record) {
+    const std::lock_guard lock{mutex_};
+    keep(std::move(record));
 }
 
-bool call_log::async_full(std::string_view owner, std::size_t bytes) noexcept {
+bool call_log::async_full(std::string_view owner, std::size_t bytes) {
+    const std::lock_guard lock{mutex_};
     expire(call_record::clock::now());
+    return async_full_locked(owner, bytes);
+}
+
+bool call_log::async_full_locked(std::string_view owner, std::size_t bytes) const {
     const auto it = owners_.find(std::string{owner});
     if (it == owners_.end()) return bytes > limits_.max_async_bytes;
     return it->second.count >= limits_.max_async ||
@@ -59,7 +66,11 @@ bool call_log::async_full(std::string_view owner, std::size_t bytes) noexcept {
 }
 
 call_record& call_log::keep(call_record record) {
-    if (const auto it = records_.find(record.message_id); it != records_.end()) erase(it);
+    if (const auto it = records_.find(record.message_id); it != records_.end()) {
+        // Kept again (a restore over a record): its place in the cache goes with it.
+        if (it->second.state != call_state::pending) std::erase(cache_, it->first);
+        erase(it);
+    }
     const auto id = record.message_id;
     auto& r = records_.emplace(id, std::move(record)).first->second;
     count_in(r);
@@ -112,34 +123,50 @@ void call_log::expire(call_record::clock::time_point now) {
     }
 }
 
-call_record* call_log::find(std::uint64_t message_id) noexcept {
+const call_record* call_log::find_locked(std::uint64_t message_id) const {
     const auto it = records_.find(message_id);
     return it == records_.end() ? nullptr : &it->second;
 }
 
+std::optional<call_record> call_log::find(std::uint64_t message_id) const {
+    const std::lock_guard lock{mutex_};
+    if (const auto* r = find_locked(message_id)) return *r;
+    return std::nullopt;
+}
+
+bool call_log::pending(std::uint64_t message_id) const {
+    const std::lock_guard lock{mutex_};
+    const auto* r = find_locked(message_id);
+    return r != nullptr && r->state == call_state::pending;
+}
+
 std::optional<call_record> call_log::lookup(std::uint64_t message_id) {
-    if (const auto* r = find(message_id)) return *r;
+    if (auto r = find(message_id)) return r;
+    // Past the cache: the archive's own read, without this log's lock.
     if (archive != nullptr) return archive->load(message_id);
     return std::nullopt;
 }
 
-call_record* call_log::finish(std::uint64_t message_id, call_state state, std::string reply_topic,
-                              std::string reply) {
-    auto* r = find(message_id);
-    if (r == nullptr || r->state != call_state::pending) return nullptr;
+bool call_log::finish(std::uint64_t message_id, call_state state, std::string reply_topic,
+                      std::string reply, const visitor& ended) {
+    const std::lock_guard lock{mutex_};
+    const auto it = records_.find(message_id);
+    if (it == records_.end() || it->second.state != call_state::pending) return false;
+    auto& r = it->second;
     // Out of its owner's budget and into the cache, as an ended call.
-    count_out(*r);
-    r->state = state;
-    r->reply_topic = std::move(reply_topic);
-    r->reply = std::move(reply);
-    r->finished = call_record::clock::now();
-    count_in(*r);
-    ++ended_counts_[static_cast<std::size_t>(r->kind)][static_cast<std::size_t>(state)];
-    if (answered_async(*r)) last_answered_ = std::max(last_answered_, cursor_of(*r));
+    count_out(r);
+    r.state = state;
+    r.reply_topic = std::move(reply_topic);
+    r.reply = std::move(reply);
+    r.finished = call_record::clock::now();
+    count_in(r);
+    ++ended_counts_[static_cast<std::size_t>(r.kind)][static_cast<std::size_t>(state)];
+    if (answered_async(r)) last_answered_ = std::max(last_answered_, cursor_of(r));
     changed(message_id);
-    if (on_change) on_change(*r);
-    expire(r->finished);  // the cache's bounds: the newest ended call (this one) stays
-    return find(message_id);
+    if (on_change) on_change(r);
+    if (ended) ended(r);
+    expire(r.finished);  // the cache's bounds: the newest ended call (this one) stays
+    return true;
 }
 
 void call_log::changed(std::uint64_t message_id) {
@@ -147,7 +174,9 @@ void call_log::changed(std::uint64_t message_id) {
     if (changes_.size() > changes_kept) changes_.pop_front();
 }
 
-call_log::changes call_log::changed_since(std::uint64_t seen, std::size_t limit) const {
+call_log::changes call_log::changed_since(std::uint64_t seen, std::size_t limit,
+                                          const visitor& each) const {
+    const std::lock_guard lock{mutex_};
     changes out;
     out.seq = change_seq_;
     if (seen >= change_seq_) return out;
@@ -160,48 +189,92 @@ call_log::changes call_log::changed_since(std::uint64_t seen, std::size_t limit)
         }
         out.ids.push_back(it->second);
     }
+    if (each)
+        for (const auto id : out.ids)
+            if (const auto* r = find_locked(id)) each(*r);
     return out;
 }
 
 void call_log::published(std::uint64_t message_id) {
-    if (auto* r = find(message_id);
-        r != nullptr && r->published == call_record::clock::time_point{})
-        r->published = call_record::clock::now();
+    const std::lock_guard lock{mutex_};
+    if (const auto it = records_.find(message_id);
+        it != records_.end() && it->second.published == call_record::clock::time_point{})
+        it->second.published = call_record::clock::now();
 }
 
 call_log::page call_log::recent(std::size_t limit,
                                 const std::function<bool(const call_record&)>& keep,
-                                std::uint64_t before, std::size_t scan) const {
+                                const visitor& each, std::uint64_t before, std::size_t scan) const {
+    const std::lock_guard lock{mutex_};
     page out;
     auto it = before == 0 ? records_.end() : records_.lower_bound(before);
-    for (std::size_t seen = 0; it != records_.begin() && out.calls.size() < limit; ++seen) {
+    for (std::size_t seen = 0; it != records_.begin() && out.count < limit; ++seen) {
         if (seen == scan) {
             out.next = it->first;  // looked at enough for one request: the caller asks again
             return out;
         }
         --it;
-        if (keep(it->second)) out.calls.push_back(&it->second);
+        if (keep(it->second)) {
+            each(it->second);
+            ++out.count;
+        }
     }
-    if (it != records_.begin() && out.calls.size() == limit) out.next = it->first;
+    if (it != records_.begin() && out.count == limit) out.next = it->first;
     return out;
 }
 
+std::size_t call_log::size() const {
+    const std::lock_guard lock{mutex_};
+    return records_.size();
+}
+
+std::size_t call_log::bytes() const {
+    const std::lock_guard lock{mutex_};
+    return ended_bytes_;
+}
+
+std::size_t call_log::async_waiting() const {
+    const std::lock_guard lock{mutex_};
+    return async_waiting_;
+}
+
+answer_cursor call_log::last_answered() const {
+    const std::lock_guard lock{mutex_};
+    return last_answered_;
+}
+
+std::uint64_t call_log::change_seq() const {
+    const std::lock_guard lock{mutex_};
+    return change_seq_;
+}
+
+call_log::kind_counts call_log::started() const {
+    const std::lock_guard lock{mutex_};
+    return started_;
+}
+
+call_log::state_counts call_log::ended() const {
+    const std::lock_guard lock{mutex_};
+    return ended_counts_;
+}
+
 std::optional<call_record> call_log::load(std::uint64_t message_id) {
-    if (const auto* r = find(message_id)) return *r;
-    return std::nullopt;
+    return find(message_id);
 }
 
 std::optional<answer_cursor> call_log::answered_at(std::uint64_t message_id) {
-    const auto* r = find(message_id);
+    const std::lock_guard lock{mutex_};
+    const auto* r = find_locked(message_id);
     if (r == nullptr || !answered_async(*r)) return std::nullopt;
     return cursor_of(*r);
 }
 
 std::vector<call_record> call_log::answered(answer_cursor from, answer_cursor to,
                                             std::size_t rows) {
+    const std::lock_guard lock{mutex_};
     std::vector<const call_record*> found;
     for (const auto id : cache_)
-        if (const auto* r = find(id); r != nullptr && answered_async(*r)) {
+        if (const auto* r = find_locked(id); r != nullptr && answered_async(*r)) {
             const auto at = cursor_of(*r);
             if (from < at && at <= to) found.push_back(r);
         }
@@ -213,9 +286,10 @@ std::vector<call_record> call_log::answered(answer_cursor from, answer_cursor to
 
 call_archive::fitting call_log::newest_fitting(answer_cursor from, answer_cursor to,
                                                std::size_t max_count, std::size_t max_bytes) {
+    const std::lock_guard lock{mutex_};
     std::vector<std::pair<answer_cursor, std::size_t>> found;
     for (const auto id : cache_)
-        if (const auto* r = find(id); r != nullptr && answered_async(*r)) {
+        if (const auto* r = find_locked(id); r != nullptr && answered_async(*r)) {
             const auto at = cursor_of(*r);
             if (from < at && at <= to) found.emplace_back(at, r->reply.size() + event_overhead);
         }

@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,7 +100,9 @@ protected:
 /// also goes to the store (`on_change`), which answers for it past the cache (`archive`).
 /// Async calls waiting for their answer are bounded per access key (`owner`): at most
 /// `max_async` of them holding `max_async_bytes`; add() refuses one more (the API then refuses
-/// the call), and an answered one no longer counts. io thread only.
+/// the call), and an answered one no longer counts. Any thread: one mutex, held for the map
+/// work only (never across the archive's reads); `on_change` and the `each` visitors run under
+/// it and must not call back into the log.
 class call_log final : public call_archive {
 public:
     struct limits {
@@ -111,58 +114,64 @@ public:
 
     call_log(std::chrono::seconds retention, limits l) : retention_(retention), limits_(l) {}
 
-    /// Records a new call (state pending unless set) and forgets expired ones; nullptr (and
+    /// Reads a record in place, under the lock.
+    using visitor = std::function<void(const call_record&)>;
+
+    /// Records a new call (state pending unless set) and forgets expired ones; false (and
     /// nothing recorded) when it is an async call waiting and its owner's budget is full.
-    call_record* add(call_record record);
+    bool add(call_record record);
     /// Start-up: an async call the store kept waiting, whatever the budget (it was accepted).
-    call_record& restore(call_record record);
+    void restore(call_record record);
     /// True when add() would refuse a waiting async call of `owner` holding `bytes`.
-    bool async_full(std::string_view owner, std::size_t bytes) noexcept;
-    /// The call in memory (waiting, or ended and still in the cache), nullptr otherwise.
-    call_record* find(std::uint64_t message_id) noexcept;
+    bool async_full(std::string_view owner, std::size_t bytes);
+    /// A copy of the call in memory (waiting, or ended and still in the cache).
+    std::optional<call_record> find(std::uint64_t message_id) const;
+    /// True while the call is in memory and waiting.
+    bool pending(std::uint64_t message_id) const;
     /// The call, from memory or else from `archive` (an async outcome past the cache).
     std::optional<call_record> lookup(std::uint64_t message_id);
-    /// Ends a pending call; returns the record, or nullptr when it is unknown or already ended.
-    call_record* finish(std::uint64_t message_id, call_state state, std::string reply_topic = {},
-                        std::string reply = {});
+    /// Ends a pending call (`ended` reads it as it ended); false when it is unknown or already
+    /// ended.
+    bool finish(std::uint64_t message_id, call_state state, std::string reply_topic = {},
+                std::string reply = {}, const visitor& ended = {});
     /// The request of a pending call went to its device's session now (the first time only).
     void published(std::uint64_t message_id);
 
-    std::size_t size() const noexcept { return records_.size(); }
+    std::size_t size() const;
     /// Bytes of the ended calls kept in memory.
-    std::size_t bytes() const noexcept { return ended_bytes_; }
+    std::size_t bytes() const;
     /// Async calls waiting for their answer, of every owner.
-    std::size_t async_waiting() const noexcept { return async_waiting_; }
+    std::size_t async_waiting() const;
     /// The newest answered async call's place (where a replay that starts now ends).
-    answer_cursor last_answered() const noexcept { return last_answered_; }
+    answer_cursor last_answered() const;
 
     /// A page of calls, newest first: at most `limit` of those `keep` admits, created before
-    /// the call `before` (0: the newest), looking at no more than `scan` calls. `next`: where
-    /// the next page starts (0: none).
+    /// the call `before` (0: the newest), looking at no more than `scan` calls; `each` reads
+    /// them. `next`: where the next page starts (0: none).
     struct page {
-        std::vector<const call_record*> calls;
+        std::size_t count = 0;
         std::uint64_t next = 0;
     };
     page recent(std::size_t limit, const std::function<bool(const call_record&)>& keep,
-                std::uint64_t before = 0, std::size_t scan = 10'000) const;
+                const visitor& each, std::uint64_t before = 0, std::size_t scan = 10'000) const;
 
     /// The calls that started or ended after change `seen` (newest first, each once, at most
-    /// `limit`), the newest change's number, and whether some were left out (more than `limit`,
-    /// or older than the last changes kept): a live view's feed.
+    /// `limit`; `each` reads those still kept), the newest change's number, and whether some
+    /// were left out (more than `limit`, or older than the last changes kept): a live view's
+    /// feed.
     struct changes {
         std::vector<std::uint64_t> ids;
         std::uint64_t seq = 0;
         bool truncated = false;
     };
-    changes changed_since(std::uint64_t seen, std::size_t limit) const;
-    std::uint64_t change_seq() const noexcept { return change_seq_; }
+    changes changed_since(std::uint64_t seen, std::size_t limit, const visitor& each = {}) const;
+    std::uint64_t change_seq() const;
 
     /// Calls started, by kind; calls ended, by kind and state (the metrics).
     using kind_counts = std::array<std::uint64_t, 4>;
-    const kind_counts& started() const noexcept { return started_; }
-    const std::array<std::array<std::uint64_t, 6>, 4>& ended() const noexcept {
-        return ended_counts_;
-    }
+    using state_counts = std::array<std::array<std::uint64_t, 6>, 4>;
+    kind_counts started() const;
+    state_counts ended() const;
 
     /// Told of every record added and every one finished (the store keeps the async ones).
     std::function<void(const call_record&)> on_change;
@@ -192,10 +201,13 @@ private:
     /// Forgets calls created longer than the retention ago, and ended ones past the cache.
     void expire(call_record::clock::time_point now);
     void erase(std::map<std::uint64_t, call_record>::iterator it);
+    bool async_full_locked(std::string_view owner, std::size_t bytes) const;
+    const call_record* find_locked(std::uint64_t message_id) const;
     bool answered_async(const call_record& r) const noexcept {
         return is_async(r.kind) && r.state == call_state::replied;
     }
 
+    mutable std::mutex mutex_;  ///< everything below
     std::chrono::seconds retention_;
     limits limits_;
     std::map<std::uint64_t, call_record> records_;  ///< by MessageId: the order they were made
@@ -211,7 +223,7 @@ private:
     std::deque<std::pair<std::uint64_t, std::uint64_t>> changes_;
     std::uint64_t change_seq_ = 0;
     kind_counts started_{};
-    std::array<std::array<std::uint64_t, 6>, 4> ended_counts_{};
+    state_counts ended_counts_{};
 };
 
 }  // namespace rrpcd::rrpc

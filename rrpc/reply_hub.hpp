@@ -2,11 +2,14 @@
 
 #include "catalog/device_key.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace rrpcd::rrpc {
@@ -26,21 +29,27 @@ struct async_reply {
     std::string payload;      ///< the raw bytes of the answer
 };
 
-/// Fans each async reply out to the backend channels (webhooks, SSE streams). Subscribers must
-/// not block. io thread only.
+/// Fans each async reply out to the backend channels (webhooks, SSE streams). Any thread: each
+/// subscriber is called on its own executor (at once when publish() runs there already), never
+/// after unsubscribe() returned on that executor; subscribers must not block.
 class reply_hub {
 public:
     using subscriber = std::function<void(const async_reply& reply)>;
 
-    /// Returns a token for unsubscribe().
-    std::uint64_t subscribe(subscriber s);
+    /// Returns a token for unsubscribe(); `s` runs on `where`.
+    std::uint64_t subscribe(boost::asio::any_io_executor where, subscriber s);
     void unsubscribe(std::uint64_t token);
     void publish(const async_reply& reply);
-    std::size_t subscribers() const noexcept { return subscribers_.size(); }
+    std::size_t subscribers() const;
 
 private:
+    struct entry {
+        boost::asio::any_io_executor where;
+        std::shared_ptr<const subscriber> call;  ///< the hub's reference; handlers hold weak ones
+    };
+    mutable std::mutex mutex_;
     std::uint64_t next_ = 1;
-    std::map<std::uint64_t, subscriber> subscribers_;
+    std::map<std::uint64_t, entry> subscribers_;
 };
 
 }  // namespace rrpcd::rrpc

@@ -160,9 +160,11 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
     kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
     std::uint64_t dropped = 0, unreported = 0;
     asio::steady_timer wake{stream.get_executor()};
-    // Live events queue from here on; a replay ends with the answer before this one.
+    // Live events queue from here on (delivered on this coroutine's executor); a replay ends with
+    // the answer before this one.
+    const auto here = co_await asio::this_coro::executor;
     const hub_subscription sub{
-        ctx.replies, ctx.replies.subscribe([&](const rrpc::async_reply& r) {
+        ctx.replies, ctx.replies.subscribe(here, [&](const rrpc::async_reply& r) {
             if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {
                 dropped += n;
                 unreported += n;

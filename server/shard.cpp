@@ -170,7 +170,8 @@ boost::system::result<void, std::string> shard::open() {
         if (!calls) return failed(calls.error());
         for (const auto& c : *calls) {
             ids_.resume_after(c.message_id);
-            async_.restore(calls_.restore(c));
+            calls_.restore(c);
+            async_.restore(c);
         }
         const auto sessions = store_->load_sessions();
         if (!sessions) return failed(sessions.error());

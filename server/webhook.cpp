@@ -107,7 +107,7 @@ void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, s
 }
 
 void webhook_sender::start() {
-    token_ = hub_.subscribe([this](const rrpc::async_reply& r) {
+    token_ = hub_.subscribe(ex_, [this](const rrpc::async_reply& r) {
         kit::text_queue::entry e{
             r.message_id, std::make_shared<const std::string>(http::forwarding_json(r)), now_ms()};
         journal_.webhook_queued(identity_, e.id, e.queued_ms, *e.body);

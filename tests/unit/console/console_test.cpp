@@ -112,23 +112,28 @@ TEST_CASE("call log: recent calls newest first across both budgets, filtered, pu
     add(2, rrpc::call_kind::async_rrpc, "b", 1);
     add(3, rrpc::call_kind::rrpc, "a", 2);
     add(4, rrpc::call_kind::thing_async, "a", 3);
-    const auto ids = [](const rrpc::call_log::page& p) {
-        std::vector<std::uint64_t> out;
-        for (const auto* r : p.calls) out.push_back(r->message_id);
-        return out;
-    };
     const auto all = [](const rrpc::call_record&) { return true; };
-    CHECK(ids(log.recent(10, all)) == std::vector<std::uint64_t>{4, 3, 2, 1});
-    const auto first = log.recent(2, all);
-    CHECK(ids(first) == std::vector<std::uint64_t>{4, 3});
-    CHECK(first.next == 3);  // the next page: the calls made before 3
-    CHECK(ids(log.recent(2, all, first.next)) == std::vector<std::uint64_t>{2, 1});
-    CHECK(log.recent(2, all, first.next).next == 0);  // no more
-    CHECK(ids(log.recent(10, [](const auto& r) { return r.device.device_name == "a"; })) ==
+    // The MessageIds of a page, and where the next one starts.
+    const auto page = [&](std::size_t limit, const auto& keep, std::uint64_t before = 0,
+                          std::size_t scan = 10'000) {
+        std::vector<std::uint64_t> ids;
+        const auto p = log.recent(
+            limit, keep, [&](const rrpc::call_record& r) { ids.push_back(r.message_id); }, before,
+            scan);
+        CHECK(p.count == ids.size());
+        return std::pair{ids, p.next};
+    };
+    CHECK(page(10, all).first == std::vector<std::uint64_t>{4, 3, 2, 1});
+    const auto first = page(2, all);
+    CHECK(first.first == std::vector<std::uint64_t>{4, 3});
+    CHECK(first.second == 3);  // the next page: the calls made before 3
+    CHECK(page(2, all, first.second).first == std::vector<std::uint64_t>{2, 1});
+    CHECK(page(2, all, first.second).second == 0);  // no more
+    CHECK(page(10, [](const auto& r) { return r.device.device_name == "a"; }).first ==
           std::vector<std::uint64_t>{4, 3, 1});
-    const auto bounded = log.recent(10, all, 0, 2);  // looked at 2, then stopped
-    CHECK(ids(bounded) == std::vector<std::uint64_t>{4, 3});
-    CHECK(bounded.next == 3);
+    const auto bounded = page(10, all, 0, 2);  // looked at 2, then stopped
+    CHECK(bounded.first == std::vector<std::uint64_t>{4, 3});
+    CHECK(bounded.second == 3);
     CHECK(log.find(3)->published == rrpc::call_record::clock::time_point{});
     log.published(3);
     const auto at = log.find(3)->published;

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include "http/render.hpp"
 
+#include <boost/asio/system_executor.hpp>
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
@@ -53,7 +54,7 @@ struct fixture {
 
     fixture() {
         devices.add({dev, "s", {}});
-        hub.subscribe([this](const async_reply& r) {
+        hub.subscribe(boost::asio::system_executor{}, [this](const async_reply& r) {
             events.push_back(json::parse(rrpcd::http::forwarding_json(r)).as_object());
         });
     }
@@ -79,7 +80,7 @@ TEST_CASE("an async thing service is answered by its Alink id on the _reply topi
     CHECK(f.calls.on_upstream(
         f.dev, std::string{topic} + "_reply",
         R"({"id":"7","code":200,"data":{"OldWeight":100.101},"message":"success"})"));
-    const auto* r = f.log.find(7);
+    const auto r = f.log.find(7);
     CHECK(r->state == call_state::replied);
     REQUIRE(f.events.size() == 1);
     const auto& e = f.events[0];
@@ -133,7 +134,7 @@ TEST_CASE("a reliable request to a full queue is refused and leaves no call behi
     CHECK(
         f.calls.send(4, {call_kind::async_rrpc, f.dev, "/a1PK/dev1/user/get", "a", {}, {}, true}) ==
         async_calls::sent::queue_full);
-    CHECK(f.log.find(4) == nullptr);
+    CHECK_FALSE(f.log.find(4));
     CHECK(f.calls.waiting() == 0);
     CHECK_FALSE(f.calls.on_upstream(f.dev, "/a1PK/dev1/user/get_reply", "an answer to nothing"));
 }
@@ -181,7 +182,7 @@ TEST_CASE("async calls waiting for an answer are bounded per key, an answered on
     CHECK(log.async_waiting() == 3);
     // A fourth of the same key is refused, not made room for; another key is not held back.
     CHECK(log.async_full("key-a", 1));
-    CHECK(log.add(async(4, "key-a")) == nullptr);
+    CHECK_FALSE(log.add(async(4, "key-a")));
     CHECK_FALSE(log.find(4));
     CHECK(log.add(async(5, "key-b")));
     // Answered, a call leaves its key's budget: the next one is taken.
@@ -256,10 +257,11 @@ TEST_CASE("answered async calls are read back in the order they were answered, a
     // Answered 3, then 1, then 4; 2 never.
     for (const std::uint64_t id : {3, 1, 4}) {
         REQUIRE(log.finish(id, call_state::replied, "t_reply", std::string(100, 'r')));
-        log.find(id)->finished =
-            call_record::clock::time_point{} + std::chrono::seconds{id == 3   ? 1
-                                                                    : id == 1 ? 2
-                                                                              : 3};
+        auto answered = log.find(id).value();  // kept again with the time it says it ended
+        answered.finished = call_record::clock::time_point{} + std::chrono::seconds{id == 3   ? 1
+                                                                                    : id == 1 ? 2
+                                                                                              : 3};
+        log.restore(std::move(answered));
     }
     const auto ids = [](const std::vector<call_record>& v) {
         std::vector<std::uint64_t> out;

@@ -105,7 +105,7 @@ TEST_CASE("a reply resolves the call with the device's bytes", "[rrpc]") {
     CHECK(f.svc.pending() == 0);
     CHECK(f.svc.stats().success == 1);
     // The outcome is kept for lookup.
-    const auto* record = f.calls.find(message_id);
+    const auto record = f.calls.find(message_id);
     REQUIRE(record);
     CHECK(record->state == call_state::replied);
     CHECK(record->reply == "pong");
