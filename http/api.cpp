@@ -59,6 +59,16 @@ api::api(api_limits limits, authenticator& auth, catalog::login_backoff& backoff
          api_services services, std::shared_ptr<spdlog::logger> log)
     : limits_(limits), auth_(auth), backoff_(backoff), services_(services), log_(std::move(log)) {}
 
+api_stats api::stats() const {
+    const std::lock_guard lock{mutex_};
+    return stats_;
+}
+
+void api::set_limits(const api_limits& limits) {
+    const std::lock_guard lock{mutex_};
+    limits_ = limits;
+}
+
 boost::system::result<caller, api_error> api::authorize(const request& req,
                                                         const asio::ip::address& from,
                                                         std::string_view scrape_token) {
@@ -69,8 +79,12 @@ boost::system::result<caller, api_error> api::authorize(const request& req,
     const catalog::login_backoff::who who{from, claimed};
     const auto now = catalog::login_backoff::clock::now();
     const auto refuse = [&](api_error e, std::string_view reason) {
-        ++stats_.auth_failures[e.code];
-        if (const auto before = refusals_.allow(from.to_string(), std::chrono::steady_clock::now()))
+        const auto before = [&] {
+            const std::lock_guard lock{mutex_};
+            ++stats_.auth_failures[e.code];
+            return refusals_.allow(from.to_string(), std::chrono::steady_clock::now());
+        }();
+        if (before)
             log_->warn(
                 "event=auth_refused scheme={} access_key={} peer={} reason={}{}",
                 bearer ? "bearer" : "basic",
@@ -178,13 +192,6 @@ response api::respond(action_result& result, const exchange& x, std::string_view
                                     ? std::string{result->body.at("RrpcCode").as_string()}
                                     : std::string{"Success"};
     const bool refused = !result && result.error().status != 200;
-    bool log_line = limits_.access_log || !result;
-    std::uint64_t before = 0;  // refusals left unsaid since the last line for this address
-    if (refused) {
-        const auto allowed = refusals_.allow(address, std::chrono::steady_clock::now());
-        log_line = allowed.has_value();
-        before = allowed.value_or(0);
-    }
     const auto seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     // Labels from a bounded set: the table's action names, the project's codes.
@@ -192,8 +199,19 @@ response api::respond(action_result& result, const exchange& x, std::string_view
     const std::string label = x.v1               ? std::string{"v1"}
                               : known != nullptr ? std::string{known->name}
                                                  : std::string{"unknown"};
-    stats_.latency[label].observe(seconds);
-    ++stats_.calls[{label, outcome}];
+    bool log_line = false;
+    std::uint64_t before = 0;  // refusals left unsaid since the last line for this address
+    {
+        const std::lock_guard lock{mutex_};
+        log_line = limits_.access_log || !result;
+        if (refused) {
+            const auto allowed = refusals_.allow(address, std::chrono::steady_clock::now());
+            log_line = allowed.has_value();
+            before = allowed.value_or(0);
+        }
+        stats_.latency[label].observe(seconds);
+        ++stats_.calls[{label, outcome}];
+    }
     if (log_line) {
         const auto ms = seconds * 1000;
         log_->info(
@@ -229,7 +247,10 @@ asio::awaitable<action_result> api::dispatch(const request& req, std::string_vie
         co_return api_error{405, "UnsupportedHTTPMethod", "Only GET and POST are supported."};
     const auto who = auth_.verify(req, path, params, std::chrono::system_clock::now());
     if (!who) {
-        ++stats_.auth_failures[who.error().code];
+        {
+            const std::lock_guard lock{mutex_};
+            ++stats_.auth_failures[who.error().code];
+        }
         co_return who.error();
     }
 
@@ -246,11 +267,17 @@ asio::awaitable<action_result> api::run(const caller& who, std::string_view acti
     if (found == nullptr) co_return gateway::invalid_action(std::string{action.substr(0, 64)});
     // One bucket per key and QPS class: InvokeThingService, its batch form and
     // SetDeviceProperty draw from the same `qps_invoke_thing_service`.
-    if (!limiter_.allow(who.access_key_id, std::to_string(static_cast<int>(found->qps)),
-                        qps_of(who, found->qps), rate_limiter::clock::now(),
-                        qps_cost(*found, params)))
-        co_return gateway::throttled();
-    action_context ctx{services_, limits_, *log_, who.access_key_id};
+    api_limits limits;  // the action keeps the limits it started with
+    bool allowed = false;
+    {
+        const std::lock_guard lock{mutex_};
+        limits = limits_;
+        allowed = limiter_.allow(who.access_key_id, std::to_string(static_cast<int>(found->qps)),
+                                 qps_of(who, found->qps), rate_limiter::clock::now(),
+                                 qps_cost(*found, params));
+    }
+    if (!allowed) co_return gateway::throttled();
+    action_context ctx{services_, limits, *log_, who.access_key_id};
     co_return co_await found->handler(ctx, params);
 }
 

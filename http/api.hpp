@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace rrpcd::http {
@@ -44,7 +45,9 @@ struct api_stats {
 /// The Alibaba Cloud IoT RPC API (version 2018-01-20) over Beast message types: parameters from
 /// query and form body, both signature schemes, the actions RRpc, AsyncRRpc, InvokeThingService
 /// and QueryMessageInfo with the cloud's QPS limits, and the cloud's JSON/XML bodies and error
-/// codes; plus `GET /v1/calls/{MessageId}` (HTTP Basic). Knows no sockets. io thread only.
+/// codes; plus `GET /v1/calls/{MessageId}` (HTTP Basic). Knows no sockets. Any thread: its own
+/// state (limits, QPS buckets, refusal lines, counts) is under one lock, held for a few map
+/// operations and never across an action.
 class api {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -76,10 +79,11 @@ public:
     /// The access keys (the console signs in with them, and its sessions end with them).
     const authenticator& keys() const noexcept { return auth_; }
 
-    const api_stats& stats() const noexcept { return stats_; }
+    /// A copy of the counts.
+    api_stats stats() const;
 
-    /// A configuration reload's new limits.
-    void set_limits(const api_limits& limits) noexcept { limits_ = limits; }
+    /// A configuration reload's new limits (a request in flight keeps those it started with).
+    void set_limits(const api_limits& limits);
 
     static constexpr std::string_view api_version = "2018-01-20";
 
@@ -108,6 +112,7 @@ private:
     action_result v1_call(const request& req, std::string_view path, std::string_view peer,
                           std::string& access_key);
 
+    mutable std::mutex mutex_;  ///< limits_, limiter_, refusals_, stats_
     api_limits limits_;
     authenticator& auth_;
     catalog::login_backoff& backoff_;

@@ -42,8 +42,36 @@ authenticator::authenticator(const std::vector<config::access_key>& keys,
 }
 
 void authenticator::set_keys(const std::vector<config::access_key>& keys) {
-    keys_.clear();
-    for (const auto& k : keys) keys_.emplace(k.id, key_state{k, std::nullopt, std::nullopt});
+    auto table = std::make_shared<key_table>();
+    for (const auto& k : keys)
+        table->emplace(std::piecewise_construct, std::forward_as_tuple(k.id),
+                       std::forward_as_tuple(k));
+    const std::lock_guard lock{keys_mutex_};
+    keys_ = std::move(table);
+}
+
+std::shared_ptr<const authenticator::key_table> authenticator::keys() const {
+    const std::lock_guard lock{keys_mutex_};
+    return keys_;
+}
+
+std::string authenticator::key_state::sign(bool v3, std::string_view data) const {
+    const std::lock_guard lock{signing_};
+    auto& signer = v3 ? v3_ : v1_;
+    if (!signer) signer = v3 ? v3_key(entry.secret) : v1_key(entry.secret);
+    return v3 ? v3_signature(*signer, data) : v1_signature(*signer, data);
+}
+
+std::optional<caller> authenticator::caller_of(std::string_view id) const {
+    const auto table = keys();
+    const auto key = table->find(id);
+    if (key == table->end()) return std::nullopt;
+    return caller{key->first, false, key->second.entry.qps};
+}
+
+authenticator::nonce_figures authenticator::nonces() const {
+    const std::lock_guard lock{nonces_mutex_};
+    return {nonces_.size(), nonces_.forgotten()};
 }
 
 bool is_scrape_token(std::string_view authorization, std::string_view token) noexcept {
@@ -71,8 +99,9 @@ boost::system::result<caller, api_error> authenticator::verify_basic(const reque
 
 boost::system::result<caller, api_error> authenticator::verify_secret(
     std::string_view id, std::string_view secret) const {
-    const auto key = keys_.find(id);
-    if (key == keys_.end() || !kit::constant_time_equal(key->second.entry.secret, secret))
+    const auto table = keys();
+    const auto key = table->find(id);
+    if (key == table->end() || !kit::constant_time_equal(key->second.entry.secret, secret))
         return gateway::unauthorized();
     return caller{key->first, false, key->second.entry.qps};
 }
@@ -91,7 +120,11 @@ boost::system::result<void, api_error> authenticator::check_fresh(
     nonce_cache::clock::time_point now) {
     const auto signed_at = parse_iso8601_utc(timestamp);
     if (!signed_at) return gateway::timestamp_format();
-    switch (nonces_.check(key_id, nonce, *signed_at, now)) {
+    const auto verdict = [&] {
+        const std::lock_guard lock{nonces_mutex_};
+        return nonces_.check(key_id, nonce, *signed_at, now);
+    }();
+    switch (verdict) {
         case nonce_cache::verdict::fresh: return {};
         case nonce_cache::verdict::replayed: return gateway::nonce_used();
         case nonce_cache::verdict::expired: break;
@@ -106,15 +139,14 @@ boost::system::result<caller, api_error> authenticator::verify_v1(
     if (params.get("SignatureMethod").value_or("HMAC-SHA1") != "HMAC-SHA1")
         return gateway::invalid_parameter("SignatureMethod");
     const auto key_id = *params.get("AccessKeyId");
-    const auto key = keys_.find(key_id);
-    if (key == keys_.end()) return gateway::unknown_access_key();
+    const auto table = keys();
+    const auto key = table->find(key_id);
+    if (key == table->end()) return gateway::unknown_access_key();
 
     auto signed_set = params.all();
     std::erase_if(signed_set, [](const auto& p) { return p.first == "Signature"; });
     const auto sts = v1_string_to_sign(req.method_string(), std::move(signed_set));
-    auto& signer = key->second.v1;
-    if (!signer) signer = v1_key(key->second.entry.secret);
-    if (!kit::constant_time_equal(v1_signature(*signer, sts), *params.get("Signature"))) {
+    if (!kit::constant_time_equal(key->second.sign(false, sts), *params.get("Signature"))) {
         auto e = gateway::signature_mismatch();
         e.message += " server string to sign is:" + sts;
         return e;
@@ -138,8 +170,9 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
             req[must].empty())
             return gateway::incomplete_signature();
     }
-    const auto key = keys_.find(auth->credential);
-    if (key == keys_.end()) return gateway::unknown_access_key();
+    const auto table = keys();
+    const auto key = table->find(auth->credential);
+    if (key == table->end()) return gateway::unknown_access_key();
 
     std::vector<std::string> lines;
     lines.reserve(auth->signed_headers.size());
@@ -155,9 +188,7 @@ boost::system::result<caller, api_error> authenticator::verify_v3(
     const auto canonical =
         v3_canonical_request(req.method_string(), path, views_of(params.query), lines,
                              auth->signed_headers_text, kit::to_hex(kit::sha256(req.body())));
-    auto& signer = key->second.v3;
-    if (!signer) signer = v3_key(key->second.entry.secret);
-    if (!kit::constant_time_equal(v3_signature(*signer, canonical),
+    if (!kit::constant_time_equal(key->second.sign(true, canonical),
                                   boost::algorithm::to_lower_copy(auth->signature)))
         return gateway::signature_mismatch();
     if (auto fresh =

@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,8 +28,10 @@ struct caller {
 };
 
 /// Verifies both signature schemes the official SDKs send (V1 HMAC-SHA1 `Signature` parameter,
-/// V3 ACS3-HMAC-SHA256 `Authorization` header), the timestamp skew and nonce replay.
-/// io thread only (it owns the nonce cache).
+/// V3 ACS3-HMAC-SHA256 `Authorization` header), the timestamp skew and nonce replay. Any
+/// thread: the keys are an immutable table swapped whole at a reload (each request reads the
+/// table it started with), each key signs under its own lock (an HMAC of one string to sign,
+/// ~1 µs), and the nonce cache has its own.
 class authenticator {
 public:
     using request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -41,13 +45,14 @@ public:
     boost::system::result<caller, api_error> verify_secret(std::string_view id,
                                                            std::string_view secret) const;
     /// The caller of key `id` while it is one of the keys (a console session ends with its key).
-    std::optional<caller> caller_of(std::string_view id) const {
-        const auto key = keys_.find(id);
-        if (key == keys_.end()) return std::nullopt;
-        return caller{key->first, false, key->second.entry.qps};
-    }
+    std::optional<caller> caller_of(std::string_view id) const;
 
-    const nonce_cache& nonces() const noexcept { return nonces_; }
+    /// The nonces remembered now, and those forgotten before their window ended (the metrics).
+    struct nonce_figures {
+        std::size_t size = 0;
+        std::uint64_t forgotten = 0;
+    };
+    nonce_figures nonces() const;
 
     /// Replaces the keys (configuration reload); remembered nonces stay.
     void set_keys(const std::vector<config::access_key>& keys);
@@ -71,12 +76,25 @@ private:
                                                        nonce_cache::clock::time_point now);
 
     /// A key with its two signing keys, each set up at its first use and then reused (not set
-    /// up per request, nor at start-up, where OpenSSL's provider would cost ~0.8 MB of pages).
+    /// up per request, nor at start-up, where OpenSSL's provider would cost ~0.8 MB of pages),
+    /// under the key's own lock.
     struct key_state {
-        config::access_key entry;
-        std::optional<kit::hmac_key> v1, v3;
+        explicit key_state(config::access_key e) : entry(std::move(e)) {}
+        const config::access_key entry;
+        /// The HMAC of `data` with the key's V1 (`v3` false) or V3 signing key.
+        std::string sign(bool v3, std::string_view data) const;
+
+    private:
+        mutable std::mutex signing_;
+        mutable std::optional<kit::hmac_key> v1_, v3_;
     };
-    std::map<std::string, key_state, std::less<>> keys_;
+    using key_table = std::map<std::string, key_state, std::less<>>;
+    /// The table now (a reload swaps it; a request keeps the one it read).
+    std::shared_ptr<const key_table> keys() const;
+
+    mutable std::mutex keys_mutex_;
+    std::shared_ptr<const key_table> keys_;
+    mutable std::mutex nonces_mutex_;
     nonce_cache nonces_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,7 +13,7 @@ namespace rrpcd::kit {
 /// Token buckets of bytes per key: each key may take up to `capacity` bytes per `period`,
 /// refilled continuously (a key first seen starts full). At most `max_keys` keys are tracked;
 /// past it, keys whose bucket is full again are forgotten, and a new key waits for room (it gets
-/// nothing until then). One thread.
+/// nothing until then). Any thread (one lock).
 class byte_budget {
 public:
     using clock = std::chrono::steady_clock;
@@ -23,6 +24,7 @@ public:
     /// Takes what `key` may spend now, at most `capacity`; what the caller does not spend it
     /// gives back (refund()).
     std::size_t take(std::string_view key, std::size_t capacity, clock::time_point now) {
+        const std::lock_guard lock{mutex_};
         auto it = buckets_.find(std::string{key});
         if (it == buckets_.end()) {
             if (buckets_.size() >= max_keys_) forget_full(capacity, now);
@@ -44,11 +46,15 @@ public:
 
     /// Gives back what a take() did not spend.
     void refund(std::string_view key, std::size_t bytes) {
+        const std::lock_guard lock{mutex_};
         if (const auto it = buckets_.find(std::string{key}); it != buckets_.end())
             it->second.tokens += static_cast<double>(bytes);
     }
 
-    std::size_t keys() const noexcept { return buckets_.size(); }
+    std::size_t keys() const {
+        const std::lock_guard lock{mutex_};
+        return buckets_.size();
+    }
 
 private:
     struct bucket {
@@ -65,6 +71,7 @@ private:
         });
     }
 
+    mutable std::mutex mutex_;  ///< buckets_
     clock::duration period_;
     std::size_t max_keys_;
     std::unordered_map<std::string, bucket> buckets_;

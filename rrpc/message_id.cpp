@@ -9,6 +9,7 @@ std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point n
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() -
             epoch_ms,
         0);
+    const std::lock_guard lock{mutex_};
     if (ms > last_ms_) {
         last_ms_ = ms;
         sequence_ = 0;
@@ -21,6 +22,7 @@ std::uint64_t message_id_generator::next(std::chrono::system_clock::time_point n
 
 void message_id_generator::resume_after(std::uint64_t id) noexcept {
     const auto ms = static_cast<std::int64_t>(id >> low_bits);
+    const std::lock_guard lock{mutex_};
     if (ms < last_ms_) return;
     last_ms_ = ms;
     sequence_ = (1U << sequence_bits) - 1;  // the next id borrows the millisecond after it
@@ -28,6 +30,7 @@ void message_id_generator::resume_after(std::uint64_t id) noexcept {
 
 std::uint64_t message_id_generator::floor(std::chrono::system_clock::time_point now,
                                           std::chrono::milliseconds ahead) const noexcept {
+    const std::lock_guard lock{mutex_};
     const auto ms = std::max<std::int64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>((now + ahead).time_since_epoch())
                 .count() -

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 
 namespace rrpcd::rrpc {
 
@@ -14,7 +15,8 @@ namespace rrpcd::rrpc {
 /// sustained rate above 16,000/s per shard (256,000/s for a node of 16) would run ahead of the
 /// clock. The time takes the same 40 top bits as in the layout before shards (5 node and 8
 /// sequence bits), so ids made before an upgrade compare and decode the same.
-/// Not thread-safe: one generator per device plane, with its own (node, shard).
+/// One generator per device plane, with its own (node, shard); any thread (the API takes ids
+/// from the plane of the device it calls), under its own lock.
 class message_id_generator {
 public:
     static constexpr std::int64_t epoch_ms = 1'735'689'600'000;  // 2025-01-01T00:00:00Z
@@ -48,7 +50,8 @@ public:
     static std::int64_t time_ms_of(std::uint64_t id) noexcept;
 
 private:
-    std::uint32_t low_;  ///< node and shard, in place
+    mutable std::mutex mutex_;  ///< last_ms_ and sequence_
+    std::uint32_t low_;         ///< node and shard, in place
     std::int64_t last_ms_ = 0;
     std::uint32_t sequence_ = 0;
 };

@@ -408,8 +408,9 @@ metrics_snapshot shard::metrics() const {
             m.tls_cert_expiry_seconds = *not_after - kit::unix_ms() / 1000;
             break;
         }
-    m.nonces = auth_.nonces().size();
-    m.nonces_forgotten = auth_.nonces().forgotten();
+    const auto nonces = auth_.nonces();
+    m.nonces = nonces.size;
+    m.nonces_forgotten = nonces.forgotten;
     const auto& st = rrpc_.stats();
     m.calls_success = st.success;
     m.calls_timeout = st.timeout;

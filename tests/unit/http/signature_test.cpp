@@ -9,6 +9,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 using namespace rrpcd::http;
 namespace bhttp = boost::beast::http;
 
@@ -192,4 +196,32 @@ TEST_CASE("ISO 8601 timestamps", "[http]") {
     CHECK_FALSE(parse_iso8601_utc("2026-13-23T15:51:24Z"));
     CHECK_FALSE(parse_iso8601_utc("2026-11-23T15:51:24"));
     CHECK_FALSE(parse_iso8601_utc("garbage"));
+}
+
+TEST_CASE("a request sent on four connections at once is accepted once, across a key reload",
+          "[http]") {
+    // The authenticator is a node service: every plane's HTTP sessions verify through it at
+    // once (ThreadSanitizer reads the same run).
+    for (const auto& c : captured_requests()) {
+        INFO(c.label);
+        authenticator auth{{{c.key_id, c.secret}}, std::chrono::seconds{900}, 1000};
+        const auto now = signed_at(c) + std::chrono::seconds{30};
+        std::atomic<int> accepted{0}, replayed{0};
+        std::vector<std::thread> connections;
+        for (int t = 0; t < 4; ++t)
+            connections.emplace_back([&] {
+                for (int i = 0; i < 50; ++i) {
+                    const auto who = auth.verify(c.req, c.path, c.params, now);
+                    if (who)
+                        ++accepted;
+                    else if (who.error().code == "SignatureNonceUsed")
+                        ++replayed;
+                }
+            });
+        for (int i = 0; i < 20; ++i) auth.set_keys({{c.key_id, c.secret}});  // a reload
+        for (auto& t : connections) t.join();
+        CHECK(accepted == 1);
+        CHECK(replayed == 4 * 50 - 1);
+        CHECK(auth.nonces().size == 1);
+    }
 }
