@@ -88,7 +88,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         co_return api_error{400, "iot.device.OfflineDevice", "The device is offline."};
 
     if (auto behind = store_behind(ctx)) co_return std::move(*behind);
-    const auto id = ctx.services.router.next_id();
+    const auto id = ctx.services.router.next_id(key);
     // Accepted for an online device: QoS 1, kept until the device acknowledges it.
     rrpc::async_request call{
         rrpc::call_kind::async_rrpc, key, topic, std::move(*payload), {}, {}, true,
@@ -124,7 +124,7 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     const auto qos = params.get("Qos").value_or("0");
     if (qos != "0" && qos != "1")
         co_return business("iot.messagebroker.InvalidQos", "Qos must be 0 or 1.");
-    const auto id = ctx.services.router.next_id();
+    const auto id = ctx.services.router.next_id(key);
     if (qos == "1") {
         if (auto behind = store_behind(ctx)) co_return std::move(*behind);
         // Kept until the device acknowledges it, across restarts.

@@ -145,7 +145,7 @@ asio::awaitable<action_result> send_batch(action_context& ctx, const request_par
     std::vector<std::pair<catalog::device_key, std::uint64_t>> sent;
     std::optional<api_error> refused;
     for (const auto& d : *devices) {
-        const auto id = ctx.services.router.next_id();
+        const auto id = ctx.services.router.next_id(d);
         refused = co_await send_one(ctx, d, identifier, alink_request(id, params_text, method), id,
                                     reliable);
         if (refused) {
@@ -259,7 +259,7 @@ asio::awaitable<action_result> invoke_thing_service(action_context& ctx,
         co_return checked.error();
     const bool sync = known != nullptr && known->find(identifier)->sync;
 
-    const auto id = ctx.services.router.next_id();
+    const auto id = ctx.services.router.next_id(key);
     auto payload = alink_request(id, *params.get("Args"), "thing.service." + identifier);
     reply r;
     auto& data = r.body["Data"].emplace_object();
@@ -321,7 +321,7 @@ asio::awaitable<action_result> set_device_property(action_context& ctx,
         co_return checked.error();
     const auto reliable = reliable_of(params, set_failed);
     if (!reliable) co_return reliable.error();
-    const auto id = ctx.services.router.next_id();
+    const auto id = ctx.services.router.next_id(key);
     auto payload = alink_request(id, *params.get("Items"), "thing.service.property.set");
     if (auto refused =
             co_await send_async(ctx, key, "property/set", std::move(payload), id, *reliable))

@@ -9,10 +9,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace rrpcd::rrpc {
+
+/// The device plane that owns `device` among `planes`: a hash of its key, so that its sessions,
+/// calls and queue always meet on one thread (stable for the life of a process).
+inline std::size_t home_plane(const catalog::device_key& device, std::size_t planes) noexcept {
+    if (planes <= 1) return 0;
+    const auto h = std::hash<std::string_view>{}(device.product_key) * 31 +
+                   std::hash<std::string_view>{}(device.device_name);
+    return h % planes;
+}
 
 /// A device's link as its owner sees it now.
 struct device_link {
@@ -29,8 +39,8 @@ class router {
 public:
     virtual ~router() = default;
 
-    /// A fresh MessageId (the async calls share the id space).
-    virtual std::uint64_t next_id() = 0;
+    /// A fresh MessageId from `device`'s owner (the async calls share the id space).
+    virtual std::uint64_t next_id(const catalog::device_key& device) = 0;
 
     /// The device's link now.
     virtual boost::asio::awaitable<device_link> link(catalog::device_key device) = 0;

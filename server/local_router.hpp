@@ -14,7 +14,7 @@ public:
     local_router(device_registry& registry, rrpc::service& rrpc, rrpc::async_calls& async)
         : registry_(registry), rrpc_(rrpc), async_(async) {}
 
-    std::uint64_t next_id() override { return rrpc_.next_id(); }
+    std::uint64_t next_id(const catalog::device_key&) override { return rrpc_.next_id(); }
     boost::asio::awaitable<rrpc::device_link> link(catalog::device_key device) override;
     boost::asio::awaitable<std::vector<rrpc::presence>> links(
         std::vector<catalog::device_key> devices) override;

@@ -79,8 +79,14 @@ public:
     mqtt_session(const mqtt_session&) = delete;
     mqtt_session& operator=(const mqtt_session&) = delete;
 
-    /// Serves the connection until it ends; leaving it detaches from the registry.
+    /// Serves the connection until it ends, on its plane's executor (the one it is spawned
+    /// on); leaving it detaches from the registry.
     boost::asio::awaitable<void> run();
+    /// Before run(), with several planes: the TLS handshake and the CONNECT's bytes (kept for
+    /// run()), within the CONNECT deadline; the device the CONNECT names, if it names one.
+    boost::asio::awaitable<std::optional<catalog::device_key>> greet();
+    /// Between greet() and run(): the session will serve on `home`'s plane.
+    void rehome(mqtt_context& home);
 
     delivery deliver(std::string_view topic, std::string_view payload, mqtt::qos qos,
                      std::uint64_t message_id, bool dup) override;
@@ -107,6 +113,7 @@ private:
     };
 
     boost::asio::awaitable<void> read_loop();
+    boost::asio::awaitable<std::optional<catalog::device_key>> read_connect();
     boost::asio::awaitable<void> write_loop();
     boost::asio::awaitable<void> watchdog();
 
@@ -125,11 +132,13 @@ private:
 
     kit::connection_slot slot_;  ///< released after the socket closes (members go in reverse)
     boost::asio::ip::tcp::socket socket_;
-    mqtt_context& ctx_;
+    mqtt_context* ctx_;  ///< its plane's (the home plane's after the CONNECT)
     tls_context tls_context_;
     /// Only TLS sessions pay for it (an ssl::stream is large even before its handshake).
     std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
     std::vector<std::uint8_t> tls_buffer_;
+    bool handshaken_ = false;
+    std::vector<std::uint8_t> partial_;  ///< the start of a frame not yet whole
     mqtt::server_protocol protocol_;
     mqtt::session_state state_;
     std::vector<std::uint8_t> outbox_;
@@ -160,10 +169,17 @@ private:
     std::string peer_;
 };
 
-/// Serves one accepted MQTT connection to its end (over TLS when `tls` is set); `slot` is its
-/// place among the open connections.
+/// The device planes as the MQTT sessions see them: each one's context and executor.
+struct mqtt_planes {
+    std::vector<mqtt_context*> contexts;
+    std::vector<boost::asio::any_io_executor> executors;
+};
+
+/// Serves one accepted MQTT connection to its end (over TLS when `tls` is set), started on
+/// plane `accepted_on` and served on its device's home plane; `slot` is its place among the
+/// open connections.
 boost::asio::awaitable<void> run_mqtt_session(boost::asio::ip::tcp::socket socket,
-                                              mqtt_context& ctx, tls_context tls,
-                                              kit::connection_slot slot);
+                                              const mqtt_planes& planes, std::size_t accepted_on,
+                                              tls_context tls, kit::connection_slot slot);
 
 }  // namespace rrpcd::server

@@ -43,7 +43,7 @@ std::unique_ptr<store::sqlite_store> open_store(const config::settings& s,
 void log_exception::operator()(const std::exception_ptr& e) const {
     if (!e) return;
     std::uint64_t n = 1;
-    if (failures != nullptr) n = ++*failures;
+    if (failures != nullptr) n = ++*failures;  // atomic: sessions end on every plane's thread
     if ((n & (n - 1)) != 0) return;  // logged the 1st, 2nd, 4th… time: a flood costs a few lines
     try {
         std::rethrow_exception(e);
@@ -77,14 +77,9 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
       login_(backoff_),
       store_(open_store(*settings_, log_.server, store_error_)),
       models_(std::move(models)),
-      registry_(journal(), settings_, counters_, log_.mqtt),
-      ids_(settings_->rrpc.node_id),
       calls_(settings_->replies.retention,
              {settings_->replies.max_records, settings_->replies.max_record_bytes,
               settings_->replies.max_async_calls, settings_->replies.max_async_bytes}),
-      rrpc_(registry_, ids_, calls_, log_.rrpc),
-      async_(registry_, calls_, replies_, devices_, log_.rrpc),
-      router_(registry_, rrpc_, async_),
       fleet_(
           devices_, journal(),
           [this](const catalog::device_key& d, bool forget) { router_.close(d, forget); },
@@ -92,41 +87,39 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
       auth_(settings_->access_keys, settings_->http.signature_window, settings_->http.max_nonces),
       api_(api_limits_of(*settings_), auth_, backoff_,
            {router_, calls_, devices_, models_, counters_, journal(), fleet_}, log_.http),
-      mqtt_ctx_{settings_, devices_,  fleet_, registry_, rrpc_,
-                async_,    counters_, login_, models_,   log_.mqtt},
       console_(settings_, api_, devices_, models_, calls_, console_view_, backoff_, log_.http),
       started_ms_(kit::unix_ms()),
-      gate_(std::in_place, io_->get_executor()),
-      http_ctx_{settings_,
-                api_,
-                replies_,
-                {},
-                settings_->replies.max_queued,
-                settings_->replies.max_queued_bytes,
-                *gate_,
-                counters_,
-                [this] { return render_metrics(metrics(), read_process_figures()); },
-                [this] { return readiness(); },
-                log_.http} {
+      gate_(std::in_place, io_->get_executor()) {
     // Answered async calls are read back from the store past the call log's cache (lookups,
     // replays); without a store, the cache is all there is.
     calls_.archive = store_.get();
-    http_ctx_.archive = store_ ? static_cast<rrpc::call_archive*>(store_.get()) : &calls_;
-    http_ctx_.reply_of = [this](const rrpc::call_record& r) { return async_.reply_of(r); };
-    http_ctx_.calls = &calls_;
-    http_ctx_.sync = [this] { return journal().sync(); };
-    http_ctx_.console = &console_;
-    registry_.on_sent = [this](std::uint64_t message_id) { calls_.published(message_id); };
-    registry_.on_delivered = [this](const catalog::device_key& d, std::uint64_t message_id,
-                                    std::string_view topic) {
-        async_.delivered(d, message_id, topic);
-    };
-    registry_.on_session_change = [this](const catalog::device_key& d) {
-        async_.session_changed(d);
-    };
-    registry_.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
-        rrpc_.on_session_end(d, p);
-    };
+    const plane_services node{journal(), counters_, calls_,  replies_,  devices_,
+                              fleet_,    login_,    models_, log_.mqtt, log_.rrpc};
+    const std::size_t planes = 1;
+    for (std::size_t i = 0; i < planes; ++i) {
+        auto& plane =
+            *planes_.emplace_back(std::make_unique<device_plane>(i, planes, *io_, settings_, node));
+        mqtt_planes_.contexts.push_back(&plane.mqtt);
+        mqtt_planes_.executors.push_back(plane.executor());
+        // In place: its replay budget holds a lock (not movable).
+        auto& http = *http_ctx_.emplace_back(std::unique_ptr<http_context>(
+            new http_context{plane.settings,
+                             api_,
+                             replies_,
+                             {},
+                             settings_->replies.max_queued,
+                             settings_->replies.max_queued_bytes,
+                             *gate_,
+                             counters_,
+                             [this] { return render_metrics(metrics(), read_process_figures()); },
+                             [this] { return readiness(); },
+                             log_.http}));
+        http.archive = store_ ? static_cast<rrpc::call_archive*>(store_.get()) : &calls_;
+        http.reply_of = [&plane](const rrpc::call_record& r) { return plane.async.reply_of(r); };
+        http.calls = &calls_;
+        http.sync = [this] { return journal().sync(); };
+        http.console = &console_;
+    }
     for (const auto& hook : settings_->replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
             io_->get_executor(), hook, settings_->replies, replies_, journal(), log_.server));
@@ -138,6 +131,13 @@ shard::~shard() {
     webhooks_.clear();
     gate_.reset();
     io_.reset();  // every suspended coroutine goes here, while all it uses still exists
+}
+
+std::uint64_t shard::id_floor() const {
+    std::uint64_t floor = 0;
+    for (const auto& p : planes_)
+        floor = std::max(floor, p->ids.floor(std::chrono::system_clock::now(), id_floor_ahead));
+    return floor;
 }
 
 store::journal& shard::journal() noexcept {
@@ -156,27 +156,31 @@ boost::system::result<void, std::string> shard::open() {
         for (auto& d : catalog->devices) devices_.add(std::move(d));
         auto kept = store_->load_messages();
         if (!kept) return failed(kept.error());
+        // Before any thread runs: each device's state goes straight to its home plane.
+        const auto resume_after = [&](std::uint64_t id) {
+            for (auto& p : planes_) p->ids.resume_after(id);
+        };
         for (auto& [device, message] : *kept) {
-            ids_.resume_after(message.message_id);
-            registry_.restore(device, std::move(message));
+            resume_after(message.message_id);
+            router_.home(device).registry.restore(device, std::move(message));
         }
         const auto floor = store_->load_id_floor();
         if (!floor) return failed(floor.error());
-        ids_.resume_after(*floor);
+        resume_after(*floor);
         // On disk before the first id is handed out; then each second (each_second()).
-        store_->id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead),
-                               store::journal::urgency::durable);
+        store_->id_floor_saved(id_floor(), store::journal::urgency::durable);
         const auto calls = store_->load_calls();
         if (!calls) return failed(calls.error());
         for (const auto& c : *calls) {
-            ids_.resume_after(c.message_id);
+            resume_after(c.message_id);
             calls_.restore(c);
-            async_.restore(c);
+            router_.home(c.device).async.restore(c);
         }
         const auto sessions = store_->load_sessions();
         if (!sessions) return failed(sessions.error());
-        for (const auto& [device, s] : *sessions) registry_.restore_session(device, s);
-        registry_.expire_sessions();
+        for (const auto& [device, s] : *sessions)
+            router_.home(device).registry.restore_session(device, s);
+        for (auto& p : planes_) p->registry.expire_sessions();
         // The webhooks' undelivered replies go back to their queues, by the webhook's identity
         // (its id, or its URL and secret); one no longer configured loses its own (said once).
         auto undelivered = store_->load_webhook_queue();
@@ -208,7 +212,7 @@ boost::system::result<void, std::string> shard::open() {
             "event=store_opened path={} products={} devices={} queued_messages={} "
             "async_calls={} sessions={}",
             kit::logfmt_value(settings_->store.path.string()), catalog->products.size(),
-            catalog->devices.size(), kept->size(), calls->size(), registry_.sessions().size());
+            catalog->devices.size(), kept->size(), calls->size(), sessions->size());
     }
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
     calls_.on_change = [this](const rrpc::call_record& r) {
@@ -250,11 +254,10 @@ asio::awaitable<void> shard::each_second() {
     asio::steady_timer tick{*io_};
     for (;;) {
         console_.sample();
-        registry_.drop_expired_held();
+        for (auto& p : planes_) p->registry.drop_expired_held();
         // Ahead of the clock by more than a lazy write's delay: a restart resumes above every
         // id this process issued, even with the clock set back.
-        journal().id_floor_saved(ids_.floor(std::chrono::system_clock::now(), id_floor_ahead),
-                                 store::journal::urgency::lazy);
+        journal().id_floor_saved(id_floor(), store::journal::urgency::lazy);
         tick.expires_after(std::chrono::seconds{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
     }
@@ -262,9 +265,11 @@ asio::awaitable<void> shard::each_second() {
 
 console::figures shard::console_view::now() const {
     console::figures f;
-    f.online = s.registry_.online();
-    f.pending = s.rrpc_.pending();
-    f.presence_changes = s.registry_.presence_changes();
+    for (const auto& p : s.planes_) {
+        f.online += p->registry.online();
+        f.pending += p->rrpc.pending();
+        f.presence_changes += p->registry.presence_changes();
+    }
     f.store = !s.store_ ? "memory" : s.store_->writable() ? "ok" : "failing";
     f.started_ms = s.started_ms_;
     return f;
@@ -275,7 +280,7 @@ asio::awaitable<void> shard::expire_sessions() {
     for (;;) {
         tick.expires_after(std::chrono::minutes{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
-        registry_.expire_sessions();
+        for (auto& p : planes_) p->registry.expire_sessions();
     }
 }
 
@@ -318,13 +323,18 @@ asio::awaitable<void> shard::accept(listener& l) {
             continue;  // the socket closes here
         }
         kit::connection_slot slot{limiter, from};
+        // Each connection starts on the next plane in turn: an MQTT session then moves to its
+        // device's home plane (after the CONNECT), an HTTP session stays (its calls hop).
+        const auto k = next_plane_.fetch_add(1, std::memory_order_relaxed) % planes_.size();
         if (is_mqtt)
             asio::co_spawn(
-                *io_, run_mqtt_session(std::move(socket), mqtt_ctx_, l.context, std::move(slot)),
+                planes_[k]->executor(),
+                run_mqtt_session(std::move(socket), mqtt_planes_, k, l.context, std::move(slot)),
                 log_exception{log_.mqtt, &failures_});
         else
             asio::co_spawn(
-                *io_, run_http_session(std::move(socket), http_ctx_, l.context, std::move(slot)),
+                planes_[k]->executor(),
+                run_http_session(std::move(socket), *http_ctx_[k], l.context, std::move(slot)),
                 log_exception{log_.http, &failures_});
     }
 }
@@ -333,6 +343,7 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
     // What reads the settings at each use reads this snapshot from now on; what keeps its own
     // copy (the limiters, the back-off, the API's limits, the keys) is given the new values.
     settings_ = std::move(next);
+    for (auto& p : planes_) p->settings = settings_;
     const auto& s = *settings_;
     mqtt_connections_.set_limits(s.mqtt.max_connections, s.mqtt.max_connections_per_address);
     http_connections_.set_limits(s.http.max_connections, s.http.max_connections_per_address);
@@ -344,8 +355,9 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
 }
 
 asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger) {
-    log_.server->info("event=stopping in_flight={} devices={}", gate_->in_flight(),
-                      registry_.online());
+    std::size_t online = 0;
+    for (const auto& p : planes_) online += p->registry.online();
+    log_.server->info("event=stopping in_flight={} devices={}", gate_->in_flight(), online);
     // Readiness says 503 from now on and new calls are refused with 503; devices stay connected
     // to answer. No new device session: the MQTT listeners close at once.
     gate_->stop();
@@ -364,11 +376,13 @@ asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger)
         co_await rest.async_wait(kit::use_nothrow);
     }
     close_listeners(false);
-    if (const auto cancelled = rrpc_.cancel_all(); cancelled != 0) {
+    std::size_t cancelled = 0;
+    for (auto& p : planes_) cancelled += p->rrpc.cancel_all();
+    if (cancelled != 0) {
         log_.server->warn("event=calls_cancelled count={} reason=shutdown", cancelled);
         co_await gate_->wait_idle(std::chrono::seconds{1});  // their UNKNOWN answers go out
     }
-    registry_.close_all();
+    for (auto& p : planes_) p->registry.close_all();
     asio::steady_timer flush{*io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
     co_await flush.async_wait(kit::use_nothrow);
 }
@@ -393,16 +407,31 @@ metrics_snapshot shard::metrics() const {
         m.limit_hits[i] = counters_.count(static_cast<kit::limit>(i));
     m.mqtt_connections = mqtt_connections_.open();
     m.http_connections = http_connections_.open();
-    m.devices_online = registry_.online();
-    m.calls_pending = rrpc_.pending();
     m.login_backoff_entries = backoff_.tracked();
-    m.sessions_kept = registry_.sessions().size();
-    m.sessions_expired = registry_.sessions().expired();
     m.login_backoff_evicted = backoff_.evicted();
-    m.mqtt_messages_in = mqtt_ctx_.traffic.messages_in.load(std::memory_order_relaxed);
-    m.mqtt_messages_out = mqtt_ctx_.traffic.messages_out.load(std::memory_order_relaxed);
-    m.mqtt_bytes_in = mqtt_ctx_.traffic.bytes_in.load(std::memory_order_relaxed);
-    m.mqtt_bytes_out = mqtt_ctx_.traffic.bytes_out.load(std::memory_order_relaxed);
+    for (const auto& p : planes_) {
+        m.devices_online += p->registry.online();
+        m.calls_pending += p->rrpc.pending();
+        m.sessions_kept += p->registry.sessions().size();
+        m.sessions_expired += p->registry.sessions().expired();
+        const auto& t = p->mqtt.traffic;
+        m.mqtt_messages_in += t.messages_in.load(std::memory_order_relaxed);
+        m.mqtt_messages_out += t.messages_out.load(std::memory_order_relaxed);
+        m.mqtt_bytes_in += t.bytes_in.load(std::memory_order_relaxed);
+        m.mqtt_bytes_out += t.bytes_out.load(std::memory_order_relaxed);
+        const auto& st = p->rrpc.stats();
+        m.calls_success += st.success;
+        m.calls_timeout += st.timeout;
+        m.calls_offline += st.offline;
+        m.calls_halfconn += st.halfconn;
+        for (const auto& [reason, n] : p->mqtt.login_refused) m.login_refused[reason] += n;
+        for (const auto& [key, n] : p->mqtt.alink_answered)
+            m.alink_answered[{std::string{key.first}, key.second}] += n;
+        m.async_duplicates += p->async.duplicates();
+        m.held_messages += p->registry.held();
+        m.held_bytes += p->registry.held_bytes();
+    }
+    for (const auto& h : http_ctx_) m.sse_clients += h->streams;
     for (const auto& l : listeners_)
         if (const auto not_after = certificate_not_after(l->context)) {
             m.tls_cert_expiry_seconds = *not_after - kit::unix_ms() / 1000;
@@ -411,11 +440,6 @@ metrics_snapshot shard::metrics() const {
     const auto nonces = auth_.nonces();
     m.nonces = nonces.size;
     m.nonces_forgotten = nonces.forgotten;
-    const auto& st = rrpc_.stats();
-    m.calls_success = st.success;
-    m.calls_timeout = st.timeout;
-    m.calls_offline = st.offline;
-    m.calls_halfconn = st.halfconn;
     if (store_) {
         m.store_failed_writes = store_->failed_batches();
         m.store_write_seconds = store_->write_seconds();
@@ -430,16 +454,9 @@ metrics_snapshot shard::metrics() const {
         m.webhook_gave_up += c.gave_up;
         m.webhook_dropped += c.dropped;
     }
-    m.sse_clients = http_ctx_.streams;
     m.console_sessions = console_.sessions();
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
-    m.login_refused = mqtt_ctx_.login_refused;
-    for (const auto& [key, n] : mqtt_ctx_.alink_answered)
-        m.alink_answered[{std::string{key.first}, key.second}] = n;
     m.handler_failures = failures_;
-    m.async_duplicates = async_.duplicates();
-    m.held_messages = registry_.held();
-    m.held_bytes = registry_.held_bytes();
     if (store_) m.store_queued_bytes = store_->queued_bytes();
     return m;
 }

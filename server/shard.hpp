@@ -16,6 +16,7 @@
 #include "rrpc/message_id.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "rrpc/service.hpp"
+#include "server/device_plane.hpp"
 #include "server/device_registry.hpp"
 #include "server/drain_gate.hpp"
 #include "server/http_session.hpp"
@@ -32,6 +33,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/result.hpp>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,7 +51,7 @@ struct loggers {
 /// process does not.
 struct log_exception {
     std::shared_ptr<spdlog::logger> log;
-    std::uint64_t* failures = nullptr;
+    std::atomic<std::uint64_t>* failures = nullptr;
     void operator()(const std::exception_ptr& e) const;
 };
 
@@ -95,10 +97,11 @@ public:
     /// What `GET /v1/metrics` shows.
     metrics_snapshot metrics() const;
     std::size_t devices() const noexcept { return devices_.size(); }
+    std::size_t planes() const noexcept { return planes_.size(); }
     std::size_t thing_models() const noexcept { return models_.size(); }
     std::size_t webhooks() const noexcept { return webhooks_.size(); }
     /// An exception that escaped a handler into io_context::run() (app::run() goes on).
-    void count_escaped() noexcept { ++failures_; }
+    void count_escaped() noexcept { failures_.fetch_add(1); }
 
 private:
     struct listener {
@@ -117,18 +120,21 @@ private:
         explicit console_view(shard& owner) : s(owner) {}
         std::optional<rrpc::session_info> session_of(const catalog::device_key& d,
                                                      bool with_subscriptions) const override {
-            return s.registry_.session_of(d, with_subscriptions);
+            return s.router_.home(d).registry.session_of(d, with_subscriptions);
         }
         bool online(const catalog::device_key& d) const override {
-            return s.registry_.presence_of(d).link == rrpc::presence::state::connected;
+            return s.router_.home(d).registry.presence_of(d).link ==
+                   rrpc::presence::state::connected;
         }
         const std::deque<rrpc::queued_message>* queued(
             const catalog::device_key& d) const override {
-            return s.registry_.queued_messages(d);
+            return s.router_.home(d).registry.queued_messages(d);
         }
         console::figures now() const override;
     };
     store::journal& journal() noexcept;
+    /// Above every MessageId any plane issued or issues within the next seconds (persisted).
+    std::uint64_t id_floor() const;
 
     // First: every I/O object below is made on it; ~shard() destroys it before the rest.
     std::unique_ptr<boost::asio::io_context> io_;
@@ -143,24 +149,24 @@ private:
     store::memory_journal memory_;
     catalog::device_directory devices_;
     catalog::thing_models models_;
-    device_registry registry_;
-    rrpc::message_id_generator ids_;
     rrpc::call_log calls_;
     rrpc::reply_hub replies_;
-    rrpc::service rrpc_;
-    rrpc::async_calls async_;
-    local_router router_;  ///< how the API and the fleet reach devices
+    /// The device planes (made in the constructor's body, once every node service exists).
+    std::vector<std::unique_ptr<device_plane>> planes_;
+    plane_router router_{planes_};  ///< how the API, the console and the fleet reach devices
     fleet::service fleet_;
     http::authenticator auth_;
     http::api api_;
-    mqtt_context mqtt_ctx_;
+    mqtt_planes mqtt_planes_;  ///< the planes as the MQTT sessions see them
     console_view console_view_{*this};
     console::site console_;
     std::int64_t started_ms_;
-    std::uint64_t failures_ = 0;  ///< sessions and handlers that ended by an exception
+    /// Sessions and handlers that ended by an exception, on any thread.
+    std::atomic<std::uint64_t> failures_{0};
+    std::atomic<std::size_t> next_plane_{0};  ///< where the next connection starts
     // I/O objects other than sessions: reset by ~shard() before the io_context goes.
     std::optional<drain_gate> gate_;
-    http_context http_ctx_;
+    std::vector<std::unique_ptr<http_context>> http_ctx_;  ///< one per plane
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     std::vector<std::unique_ptr<listener>> listeners_;
 };

@@ -35,7 +35,7 @@ struct recording_router final : rrpc::router {
     std::vector<rrpc::async_request> sent;
     std::vector<std::size_t> links_asked;  ///< sizes of links() batches
 
-    std::uint64_t next_id() override { return ++ids; }
+    std::uint64_t next_id(const rrpcd::catalog::device_key&) override { return ++ids; }
     asio::awaitable<rrpc::device_link> link(catalog::device_key device) override {
         asked.push_back("link " + device.device_name);
         co_return answer_link;

@@ -1,0 +1,103 @@
+#include "server/device_plane.hpp"
+
+namespace rrpcd::server {
+
+namespace asio = boost::asio;
+
+device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_context& io,
+                           config::settings_ptr snapshot, const plane_services& node)
+    : settings(std::move(snapshot)),
+      registry(node.journal, settings, node.counters, node.mqtt_log),
+      ids(settings->rrpc.node_id, static_cast<std::uint32_t>(index)),
+      rrpc(registry, ids, node.calls, node.rrpc_log),
+      async(registry, node.calls, node.replies, node.devices, node.rrpc_log),
+      local(registry, rrpc, async),
+      mqtt{settings, node.devices,  node.fleet, registry,    rrpc,
+           async,    node.counters, node.login, node.models, node.mqtt_log},
+      index_(index) {
+    if (planes > 1) {
+        strand_.emplace(asio::make_strand(io));
+        executor_ = *strand_;
+    } else {
+        executor_ = io.get_executor();
+    }
+    auto& calls = node.calls;
+    registry.on_sent = [&calls](std::uint64_t message_id) { calls.published(message_id); };
+    registry.on_delivered = [this](const catalog::device_key& d, std::uint64_t message_id,
+                                   std::string_view topic) {
+        async.delivered(d, message_id, topic);
+    };
+    registry.on_session_change = [this](const catalog::device_key& d) { async.session_changed(d); };
+    registry.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
+        rrpc.on_session_end(d, p);
+    };
+}
+
+std::uint64_t plane_router::next_id(const catalog::device_key& device) {
+    return home(device).local.next_id(device);
+}
+
+asio::awaitable<rrpc::device_link> plane_router::link(catalog::device_key device) {
+    auto& plane = home(device);
+    co_return co_await on_plane(plane, [&] { return plane.local.link(std::move(device)); });
+}
+
+asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
+    std::vector<catalog::device_key> devices) {
+    if (planes_.size() == 1) co_return co_await planes_[0]->local.links(std::move(devices));
+    // One message per plane with its devices, answered in the order asked.
+    std::vector<std::vector<std::size_t>> at(planes_.size());
+    std::vector<std::vector<catalog::device_key>> of(planes_.size());
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+        const auto p = rrpc::home_plane(devices[i], planes_.size());
+        at[p].push_back(i);
+        of[p].push_back(std::move(devices[i]));
+    }
+    std::vector<rrpc::presence> out(devices.size());
+    for (std::size_t p = 0; p < planes_.size(); ++p) {
+        if (of[p].empty()) continue;
+        auto& plane = *planes_[p];
+        const auto got =
+            co_await on_plane(plane, [&] { return plane.local.links(std::move(of[p])); });
+        for (std::size_t j = 0; j < got.size() && j < at[p].size(); ++j) out[at[p][j]] = got[j];
+    }
+    co_return out;
+}
+
+asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_request request,
+                                                               std::size_t max_pending) {
+    auto& plane = home(request.device);
+    co_return co_await on_plane(plane,
+                                [&] { return plane.local.call(std::move(request), max_pending); });
+}
+
+asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t message_id,
+                                                            rrpc::async_request request) {
+    auto& plane = home(request.device);
+    co_return co_await on_plane(plane,
+                                [&] { return plane.local.send(message_id, std::move(request)); });
+}
+
+asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::string topic,
+                                            std::string payload, bool reliably,
+                                            std::uint64_t message_id) {
+    auto& plane = home(device);
+    co_return co_await on_plane(plane, [&] {
+        return plane.local.publish(std::move(device), std::move(topic), std::move(payload),
+                                   reliably, message_id);
+    });
+}
+
+asio::awaitable<void> plane_router::withdraw(catalog::device_key device, std::uint64_t message_id) {
+    auto& plane = home(device);
+    co_await on_plane(plane, [&] { return plane.local.withdraw(std::move(device), message_id); });
+}
+
+void plane_router::close(catalog::device_key device, bool forget) {
+    auto& plane = home(device);
+    if (plane.here()) return plane.local.close(std::move(device), forget);
+    asio::post(plane.executor(),
+               [&plane, device = std::move(device), forget] { plane.local.close(device, forget); });
+}
+
+}  // namespace rrpcd::server

@@ -1,0 +1,116 @@
+#pragma once
+
+#include "catalog/device_directory.hpp"
+#include "catalog/login.hpp"
+#include "catalog/thing_model.hpp"
+#include "config/settings.hpp"
+#include "fleet/fleet.hpp"
+#include "kit/limit_counters.hpp"
+#include "rrpc/async_calls.hpp"
+#include "rrpc/call_log.hpp"
+#include "rrpc/message_id.hpp"
+#include "rrpc/reply_hub.hpp"
+#include "rrpc/router.hpp"
+#include "rrpc/service.hpp"
+#include "server/device_registry.hpp"
+#include "server/local_router.hpp"
+#include "server/mqtt_session.hpp"
+#include "store/journal.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace rrpcd::server {
+
+/// What a device plane uses of its node: services safe from any thread.
+struct plane_services {
+    store::journal& journal;
+    kit::limit_counters& counters;
+    rrpc::call_log& calls;
+    rrpc::reply_hub& replies;
+    catalog::device_directory& devices;
+    fleet::service& fleet;
+    catalog::login_policy& login;
+    const catalog::thing_models& models;
+    std::shared_ptr<spdlog::logger> mqtt_log, rrpc_log;
+};
+
+/// One device plane: the live state of the devices whose home it is (rrpc::home_plane): their
+/// sessions and kept sessions, pending and async calls, queued messages, and the MessageIds it
+/// issues (its shard bits). Everything in it runs on its executor, one thread at a time: a
+/// strand of the node's io_context when there are several planes, the io_context itself when
+/// there is one (then nothing is locked or posted: the single-threaded server as before).
+class device_plane {
+public:
+    device_plane(std::size_t index, std::size_t planes, boost::asio::io_context& io,
+                 config::settings_ptr settings, const plane_services& node);
+    device_plane(const device_plane&) = delete;
+    device_plane& operator=(const device_plane&) = delete;
+
+    std::size_t index() const noexcept { return index_; }
+    const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+    /// True when the caller runs on this plane now (always, with one plane).
+    bool here() const noexcept { return !strand_ || strand_->running_in_this_thread(); }
+
+    config::settings_ptr settings;  ///< this plane's snapshot (a reload posts the next one)
+    device_registry registry;
+    rrpc::message_id_generator ids;
+    rrpc::service rrpc;
+    rrpc::async_calls async;
+    local_router local;  ///< the router's messages, run here
+    mqtt_context mqtt;
+
+private:
+    std::size_t index_;
+    std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand_;
+    boost::asio::any_io_executor executor_;
+};
+
+/// Runs the awaitable `work()` makes on `plane`: at once when the caller is there already, else
+/// spawned there and awaited (the caller resumes on its own executor). `work` is called once.
+template <class Work>
+auto on_plane(device_plane& plane, Work work) -> decltype(work()) {
+    if (plane.here()) co_return co_await work();
+    co_return co_await boost::asio::co_spawn(plane.executor(), work(), boost::asio::use_awaitable);
+}
+
+/// The router of a node's planes: each message goes to its device's home plane and is run
+/// there by its local router (a call in place when the caller is on that plane already).
+class plane_router final : public rrpc::router {
+public:
+    explicit plane_router(const std::vector<std::unique_ptr<device_plane>>& planes)
+        : planes_(planes) {}
+
+    std::uint64_t next_id(const catalog::device_key& device) override;
+    boost::asio::awaitable<rrpc::device_link> link(catalog::device_key device) override;
+    boost::asio::awaitable<std::vector<rrpc::presence>> links(
+        std::vector<catalog::device_key> devices) override;
+    boost::asio::awaitable<call_outcome> call(rrpc::call_request request,
+                                              std::size_t max_pending) override;
+    boost::asio::awaitable<rrpc::async_calls::sent> send(std::uint64_t message_id,
+                                                         rrpc::async_request request) override;
+    boost::asio::awaitable<bool> publish(catalog::device_key device, std::string topic,
+                                         std::string payload, bool reliably,
+                                         std::uint64_t message_id) override;
+    boost::asio::awaitable<void> withdraw(catalog::device_key device,
+                                          std::uint64_t message_id) override;
+    void close(catalog::device_key device, bool forget) override;
+
+    device_plane& home(const catalog::device_key& device) const {
+        return *planes_[rrpc::home_plane(device, planes_.size())];
+    }
+
+private:
+    const std::vector<std::unique_ptr<device_plane>>& planes_;
+};
+
+}  // namespace rrpcd::server
