@@ -40,7 +40,10 @@ std::string_view defaults_toml() noexcept {
     // Every key of every table at its default (a unit test loads it and compares it with a
     // default-constructed settings, so the two cannot drift apart). [tls] has none: without a
     // certificate it is off, and a [tls] table needs one.
-    return R"([mqtt]
+    return R"([server]
+threads = 1
+
+[mqtt]
 listen = "127.0.0.1:1883"
 tls_listen = ""
 keepalive_min_s = 30

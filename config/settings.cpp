@@ -274,6 +274,9 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
     constexpr auto restart = applies::restart;
     constexpr std::int64_t i32 = std::numeric_limits<std::int32_t>::max();
     static const std::vector<std::pair<std::string_view, std::vector<key>>> all{
+        {"server",
+         // The planes are made at start.
+         {integer_key("threads", restart, RRPCD_MEMBER(server.threads), 0, 16)}},
         {"mqtt",
          {address_key("listen", RRPCD_MEMBER(mqtt.listen)),
           address_key("tls_listen", RRPCD_MEMBER(mqtt.tls_listen)),
@@ -411,6 +414,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
     std::vector<std::string_view> sections;
     for (const auto& [name, keys] : tables()) sections.push_back(name);
     r.only_keys(root, "", sections);
+    read_table(r, root, "server", out);
     if (const auto* t = read_table(r, root, "mqtt", out)) {
         if (out.mqtt.keep_alive_min > out.mqtt.keep_alive_max)
             r.fail(t->source(), "mqtt.keepalive_min_s", "must not exceed mqtt.keepalive_max_s");
@@ -842,6 +846,11 @@ boost::system::result<std::vector<override_value>, load_error> environment_overr
         out.push_back(std::move(o));
     }
     return out;
+}
+
+std::size_t planes_of(const settings& s, unsigned cores) noexcept {
+    if (s.server.threads != 0) return s.server.threads;
+    return std::clamp<std::size_t>(cores, 1, 16);
 }
 
 boost::system::result<std::string, load_error> effective_toml(

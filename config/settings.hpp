@@ -92,6 +92,13 @@ struct store_settings {
     bool operator==(const store_settings&) const = default;
 };
 
+struct server_settings {
+    /// Device planes, and io threads to run them (1: one thread for everything; at most 16,
+    /// the MessageId's shard bits). 0 in the file: one per core.
+    std::size_t threads = 1;
+    bool operator==(const server_settings&) const = default;
+};
+
 struct rrpc_settings {
     std::chrono::milliseconds timeout_min{1000};  ///< the cloud's Timeout range
     std::chrono::milliseconds timeout_max{8000};
@@ -187,6 +194,7 @@ struct device {
 
 /// Everything rrpcd is configured with. Plain data; `load_*` fill and validate it.
 struct settings {
+    server_settings server;
     mqtt_settings mqtt;
     http_settings http;
     tls_settings tls;
@@ -204,6 +212,10 @@ struct settings {
     std::vector<device> devices;
     bool demo = false;  ///< true for the embedded default (demo credentials, printed at start)
 };
+
+/// How many device planes (and io threads) the settings ask for on a machine of `cores`:
+/// `server.threads`, or one per core (at most 16) when it is 0.
+std::size_t planes_of(const settings& s, unsigned cores) noexcept;
 
 /// A configuration error, ready to print: `file:line:column: key: what is wrong`.
 struct load_error {

@@ -381,17 +381,23 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
     if (method != bhttp::verb::get)
         co_return error(405, "Console.MethodNotAllowed", "This is read with GET.", req);
 
-    auto read = answer_read(path, *decoded);
+    auto read = co_await answer_read(path, *decoded);
     if (!read) co_return error(read.error().status, read.error().code, read.error().message, req);
     co_return answer(200, "application/json; charset=utf-8", json::serialize(*read), req);
 }
 
-boost::system::result<json::value, http::api_error> site::answer_read(std::string_view path,
-                                                                      const query& q) {
+asio::awaitable<boost::system::result<json::value, http::api_error>> site::answer_read(
+    std::string_view path, const query& q) {
+    using result = boost::system::result<json::value, http::api_error>;
     const auto number = [&](std::string_view name, std::size_t fallback) {
         return kit::parse_whole<std::size_t>(param(q, name)).value_or(fallback);
     };
-    if (path == "overview") return overview();
+    // Each awaited value named first: GCC 12 mishandles a temporary built inside a co_await
+    // expression.
+    if (path == "overview") {
+        auto o = co_await overview();
+        co_return result{json::value(std::move(o))};
+    }
     if (path == "devices") {
         device_query wanted;
         wanted.size = std::clamp<std::size_t>(number("size", 20), 1, max_page_size);
@@ -401,12 +407,13 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
         if (const auto after = param(q, "after"); !after.empty()) {
             const auto slash = after.find('/');
             if (slash == std::string_view::npos)
-                return http::api_error{400, "Console.InvalidCursor",
-                                       "after is a ProductKey/DeviceName."};
+                co_return http::api_error{400, "Console.InvalidCursor",
+                                          "after is a ProductKey/DeviceName."};
             wanted.after = {std::string{after.substr(0, slash)},
                             std::string{after.substr(slash + 1)}};
         }
-        return devices_page(wanted);
+        auto page = co_await devices_page(wanted);
+        co_return result{json::value(std::move(page))};
     }
     const auto limit = std::clamp<std::size_t>(number("limit", 50), 1, max_page_size);
     const catalog::device_key key{std::string{param(q, "productKey")},
@@ -414,34 +421,39 @@ boost::system::result<json::value, http::api_error> site::answer_read(std::strin
     if (path == "calls") {
         const auto before = kit::parse_whole<std::uint64_t>(param(q, "before")).value_or(0);
         if (key.product_key.empty())
-            return calls_page(nullptr, param(q, "kind"), param(q, "status"), before, limit);
+            co_return result{json::value(
+                calls_page(nullptr, param(q, "kind"), param(q, "status"), before, limit))};
         if (devices_.find(key) == nullptr)
-            return http::api_error{404, "Console.DeviceNotFound", "No such device."};
-        return calls_page(&key, param(q, "kind"), param(q, "status"), before, limit);
+            co_return http::api_error{404, "Console.DeviceNotFound", "No such device."};
+        co_return result{
+            json::value(calls_page(&key, param(q, "kind"), param(q, "status"), before, limit))};
     }
     if (path == "device") {
         const auto r = devices_.find(key);
-        if (r == nullptr) return http::api_error{404, "Console.DeviceNotFound", "No such device."};
+        if (r == nullptr)
+            co_return http::api_error{404, "Console.DeviceNotFound", "No such device."};
         auto calls = calls_page(&key, {}, {}, 0, limit);
-        return device_page(*r, std::move(calls["calls"].as_array()));
+        auto listed = std::move(calls["calls"].as_array());
+        auto page = co_await device_page(*r, std::move(listed));
+        co_return result{json::value(std::move(page))};
     }
     if (path == "call") {
         // The call's whole record, payloads included: from memory, or from the store.
         const auto id = kit::parse_whole<std::uint64_t>(param(q, "id"));
         const auto r = id ? calls_.lookup(*id) : std::nullopt;
         if (!r)
-            return http::api_error{
+            co_return http::api_error{
                 404, "Console.CallNotFound",
                 "No call with this MessageId is kept (a number of up to 20 digits)."};
-        return describe_call(*r);
+        co_return result{json::value(describe_call(*r))};
     }
-    if (path == "model") return model_page(param(q, "productKey"));
-    return http::api_error{404, "Console.NotFound", "No such console endpoint."};
+    if (path == "model") co_return result{json::value(model_page(param(q, "productKey")))};
+    co_return http::api_error{404, "Console.NotFound", "No such console endpoint."};
 }
 
-json::object site::device_row(const catalog::device_record& r) const {
-    const bool online = live_.online(r.key);
-    const auto link = live_.session_of(r.key, false);
+json::object site::device_row(const catalog::device_record& r, const device_live& live) const {
+    const bool online = live.online;
+    const auto& link = live.session;
     const auto product = devices_.find_product(r.key.product_key);
     return {{"productKey", r.key.product_key},
             {"deviceName", r.key.device_name},
@@ -457,7 +469,7 @@ json::object site::device_row(const catalog::device_record& r) const {
             {"clean", link ? json::value(link->clean) : json::value{}}};
 }
 
-json::object site::devices_page(const device_query& wanted) const {
+asio::awaitable<json::object> site::devices_page(const device_query& wanted) {
     // The directory's index in key order, from the cursor on: a page costs its rows and at
     // most `scan` records looked at, never a pass over every device.
     constexpr std::size_t scan = 5000;
@@ -480,8 +492,17 @@ json::object site::devices_page(const device_query& wanted) const {
             if (candidates.size() > scan) break;
         }
     }
-    const auto status_ok = [&](const catalog::device_record& r) {
-        return wanted.status.empty() || wanted.status == status_of(r, live_.online(r.key));
+    // Their links, read on their planes in one message each (not one per device); without a
+    // status filter, only the page's.
+    std::vector<catalog::device_key> keys;
+    for (std::size_t i = 0; i < candidates.size() && i < scan; ++i) {
+        if (wanted.status.empty() && i == wanted.size) break;
+        keys.push_back(candidates[i]->key);
+    }
+    const auto lives = co_await live_.devices(std::move(keys), 0);
+    const auto status_ok = [&](std::size_t i) {
+        return wanted.status.empty() ||
+               wanted.status == status_of(*candidates[i], i < lives.size() && lives[i].online);
     };
     json::array rows;
     std::optional<catalog::device_key> next;
@@ -490,45 +511,47 @@ json::object site::devices_page(const device_query& wanted) const {
             next = candidates[i - 1]->key;  // the next page starts after the last looked at
             break;
         }
-        if (status_ok(*candidates[i])) rows.push_back(device_row(*candidates[i]));
+        if (status_ok(i)) rows.push_back(device_row(*candidates[i], lives.at(i)));
     }
     // A total only where it costs nothing: the whole list, or the devices online.
+    const auto now = co_await live_.now();
     json::value total;
     if (wanted.prefix.empty() && wanted.product_key.empty()) {
         if (wanted.status.empty()) total = devices_.size();
-        if (wanted.status == "ONLINE") total = live_.now().online;
+        if (wanted.status == "ONLINE") total = now.online;
     }
-    return {
+    co_return json::object{
         {"total", total},
         {"size", wanted.size},
         {"devices", std::move(rows)},
         {"next", next ? json::value(next->product_key + "/" + next->device_name) : json::value{}},
-        {"presenceChanges", live_.now().presence_changes}};
+        {"presenceChanges", now.presence_changes}};
 }
 
-json::object site::device_page(const catalog::device_record& r, json::array calls) const {
-    auto o = device_row(r);
+asio::awaitable<json::object> site::device_page(const catalog::device_record& r,
+                                                json::array calls) {
+    std::vector<catalog::device_key> one{r.key};
+    const auto lives = co_await live_.devices(std::move(one), max_listed);
+    const auto& live = lives.at(0);
+    auto o = device_row(r, live);
     o["created"] = ms_or_null(r.created_ms);
     o["firstLogin"] = ms_or_null(r.active_ms);
     json::array subscriptions, queued;
-    if (const auto link = live_.session_of(r.key, true); link && live_.online(r.key))
-        for (const auto& [filter, qos] : link->subscriptions)
+    if (live.session && live.online)
+        for (const auto& [filter, qos] : live.session->subscriptions)
             subscriptions.push_back(
                 json::object{{"filter", filter}, {"qos", static_cast<int>(qos)}});
     // The oldest ones: a full queue holds mqtt.max_queued_messages, its total is said.
-    const auto* waiting = live_.queued(r.key);
-    for (std::size_t i = 0; waiting != nullptr && i < std::min(waiting->size(), max_listed); ++i) {
-        const auto& m = (*waiting)[i];
+    for (const auto& m : live.queued)
         queued.push_back(json::object{{"messageId", std::to_string(m.message_id)},
                                       {"topic", m.topic},
-                                      {"bytes", m.payload.size()},
+                                      {"bytes", m.bytes},
                                       {"sent", m.sent}});
-    }
     o["subscriptions"] = std::move(subscriptions);
     o["queued"] = std::move(queued);
-    o["queuedTotal"] = waiting != nullptr ? waiting->size() : 0;
+    o["queuedTotal"] = live.queued_total;
     o["calls"] = std::move(calls);
-    return o;
+    co_return o;
 }
 
 json::object site::calls_page(const catalog::device_key* of, std::string_view kind,
@@ -595,12 +618,17 @@ void site::sample() {
     rates_.sample(call_rates::clock::now(), totals);
 }
 
-std::string site::overview_json() {
-    return json::serialize(overview());
+asio::awaitable<std::optional<std::string>> site::stream_tick(std::string_view cookie_header,
+                                                              std::uint64_t& seen) {
+    if (signed_in(cookie_header) == nullptr) co_return std::nullopt;
+    const auto o = co_await overview();
+    auto out = "event: overview\ndata: " + json::serialize(o) + "\n\n";
+    if (auto calls = calls_event(seen)) out += *calls;
+    co_return out;
 }
 
-json::object site::overview() const {
-    const auto f = live_.now();
+asio::awaitable<json::object> site::overview() {
+    const auto f = co_await live_.now();
     const auto steady = call_rates::clock::now();
     const auto unix_now = kit::unix_ms();
     json::array rates;
@@ -616,16 +644,16 @@ json::object site::overview() const {
             {"UNKNOWN", b.ended[4]}});
     std::uint64_t started = 0;
     for (const auto n : calls_.started()) started += n;
-    return json::object{{"online", f.online},
-                        {"total", devices_.size()},
-                        {"pending", f.pending},
-                        {"presenceChanges", f.presence_changes},
-                        {"store", f.store},
-                        {"startedAt", f.started_ms},
-                        {"now", unix_now},
-                        {"callsStarted", started},
-                        {"bucketSeconds", call_rates::width.count()},
-                        {"rates", std::move(rates)}};
+    co_return json::object{{"online", f.online},
+                           {"total", devices_.size()},
+                           {"pending", f.pending},
+                           {"presenceChanges", f.presence_changes},
+                           {"store", f.store},
+                           {"startedAt", f.started_ms},
+                           {"now", unix_now},
+                           {"callsStarted", started},
+                           {"bucketSeconds", call_rates::width.count()},
+                           {"rates", std::move(rates)}};
 }
 
 }  // namespace rrpcd::console

@@ -34,17 +34,32 @@ struct figures {
     std::int64_t started_ms = 0;
 };
 
-/// What the console reads of the live sessions and the process; the server implements it.
+/// A queued QoS 1 message as a device's page lists it (not its payload).
+struct queued_summary {
+    std::uint64_t message_id = 0;
+    std::string topic;
+    std::size_t bytes = 0;
+    bool sent = false;
+};
+
+/// What the console shows of one device's link.
+struct device_live {
+    bool online = false;
+    /// Its live session (with its subscriptions when asked), or its last one; none if none.
+    std::optional<rrpc::session_info> session;
+    std::vector<queued_summary> queued;  ///< the oldest queued messages, when asked
+    std::size_t queued_total = 0;
+};
+
+/// What the console reads of the live sessions and the process; the server implements it,
+/// each device read on its own plane (the console runs on the node's executor).
 class live_view {
 public:
-    /// The device's live session (its subscriptions if asked: a copy), or its last one
-    /// (without them); nullopt if none.
-    virtual std::optional<rrpc::session_info> session_of(const catalog::device_key& d,
-                                                         bool with_subscriptions) const = 0;
-    virtual bool online(const catalog::device_key& d) const = 0;
-    /// The device's queued QoS 1 messages (a view, not a copy of their payloads), or nullptr.
-    virtual const std::deque<rrpc::queued_message>* queued(const catalog::device_key& d) const = 0;
-    virtual figures now() const = 0;
+    /// The links of `devices`, in their order; with `queued_listed`, each one's subscriptions
+    /// and its oldest `queued_listed` queued messages too.
+    virtual boost::asio::awaitable<std::vector<device_live>> devices(
+        std::vector<catalog::device_key> devices, std::size_t queued_listed) = 0;
+    virtual boost::asio::awaitable<figures> now() = 0;
 
 protected:
     ~live_view() = default;
@@ -85,8 +100,10 @@ public:
 
     /// Samples the call counts (each second, for the overview's chart).
     void sample();
-    /// The overview's JSON (`GET /console/api/overview`, and each second on the event stream).
-    std::string overview_json();
+    /// The event stream's second: the overview and the calls that started or ended since
+    /// `seen` (moved on), or nothing once the cookie's session is over.
+    boost::asio::awaitable<std::optional<std::string>> stream_tick(std::string_view cookie_header,
+                                                                   std::uint64_t& seen);
     /// An `event: calls` with the calls that started or ended since `seen` (a stream's own
     /// cursor in the call log's changes, moved on), or nothing when none did.
     std::optional<std::string> calls_event(std::uint64_t& seen) const;
@@ -95,11 +112,11 @@ public:
     using query = std::vector<std::pair<std::string, std::string>>;
 
 private:
-    boost::json::object overview() const;
+    boost::asio::awaitable<boost::json::object> overview();
     /// The read endpoints (GET): their JSON, or the console error.
-    boost::system::result<boost::json::value, http::api_error> answer_read(std::string_view path,
-                                                                           const query& q);
-    boost::json::object device_row(const catalog::device_record& r) const;
+    boost::asio::awaitable<boost::system::result<boost::json::value, http::api_error>> answer_read(
+        std::string_view path, const query& q);
+    boost::json::object device_row(const catalog::device_record& r, const device_live& live) const;
     /// A page of the device list: names starting with `prefix` (or the device whose IotId it
     /// is), in one product or all, of one status or any, after the cursor.
     struct device_query {
@@ -107,9 +124,9 @@ private:
         catalog::device_key after;
         std::size_t size = 20;
     };
-    boost::json::object devices_page(const device_query& wanted) const;
-    boost::json::object device_page(const catalog::device_record& r,
-                                    boost::json::array calls) const;
+    boost::asio::awaitable<boost::json::object> devices_page(const device_query& wanted);
+    boost::asio::awaitable<boost::json::object> device_page(const catalog::device_record& r,
+                                                            boost::json::array calls);
     /// A page of calls, newest first (of one device, or of all when `of` is null), of a kind
     /// and a status when given, created before the call `before` (0: the newest).
     boost::json::object calls_page(const catalog::device_key* of, std::string_view kind,

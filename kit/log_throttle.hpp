@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +14,8 @@ namespace rrpcd::kit {
 /// Rate-limits log lines per key (a peer's address): at most `per_window` lines per key in each
 /// window; the ones past it are counted, and the next line let through carries that count. At
 /// most `max_keys` keys are tracked: past it, a new key's lines are counted in one shared
-/// count instead. A flood from one peer, or from many, logs a bounded number of lines.
+/// count instead. A flood from one peer, or from many, logs a bounded number of lines. Any
+/// thread (one lock): every plane's sessions share one throttle.
 class log_throttle {
 public:
     using clock = std::chrono::steady_clock;
@@ -23,6 +25,7 @@ public:
 
     /// nullopt: do not log this one. Else log it, with the number suppressed before it.
     std::optional<std::uint64_t> allow(std::string_view key, clock::time_point now) {
+        const std::lock_guard lock{mutex_};
         auto it = keys_.find(std::string{key});
         if (it == keys_.end()) {
             if (keys_.size() >= max_keys_ && now - swept_ >= window_) {  // once per window
@@ -48,7 +51,10 @@ public:
         return suppressed;
     }
 
-    std::size_t keys() const noexcept { return keys_.size(); }
+    std::size_t keys() const {
+        const std::lock_guard lock{mutex_};
+        return keys_.size();
+    }
 
 private:
     struct entry {
@@ -62,6 +68,7 @@ private:
         });
     }
 
+    mutable std::mutex mutex_;  ///< everything below
     std::size_t per_window_;
     clock::duration window_;
     std::size_t max_keys_;

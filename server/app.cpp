@@ -10,12 +10,15 @@
 #include <boost/asio/co_spawn.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <tuple>
+#include <vector>
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -96,10 +99,12 @@ bool app::start() {
     }
     shard_->start();
     signals_.emplace(shard_->io(), SIGINT, SIGTERM, SIGHUP);
-    asio::co_spawn(shard_->io(), handle_signals(), log_exception{log_.server});
-    log_.server->info("event=started devices={} access_keys={} thing_models={} webhooks={} tls={}",
-                      shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
-                      shard_->webhooks(), tls_ != nullptr);
+    // On the node's executor: a reload and the drain run where the node's own work runs.
+    asio::co_spawn(shard_->node_executor(), handle_signals(), log_exception{log_.server});
+    log_.server->info(
+        "event=started devices={} access_keys={} thing_models={} webhooks={} tls={} threads={}",
+        shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
+        shard_->webhooks(), tls_ != nullptr, shard_->planes());
     check_certificate();
     if (const auto warning = config::plain_console_warning(*settings_))
         log_.server->warn("event=console_on_plain_listener reason={}",
@@ -114,19 +119,27 @@ int app::run() {
     // their own errors (co_spawn's log_exception), and parsers are run outside composed
     // operations; what still escapes is logged (once per burst) and counted, and the loop goes on
     // (Asio: run() may be called again after an exception, without restart()).
-    std::uint64_t escaped = 0;
-    for (;;) {
-        try {
-            shard_->io().run();
-            return 0;
-        } catch (const std::exception& e) {
-            ++escaped;
-            if ((escaped & (escaped - 1)) == 0)  // the 1st, 2nd, 4th, 8th…
-                log_.server->error("event=handler_failed what={} count={}",
-                                   kit::logfmt_value(e.what()), escaped);
-            shard_->count_escaped();
+    std::atomic<std::uint64_t> escaped{0};
+    const auto serve = [&] {
+        for (;;) {
+            try {
+                shard_->io().run();
+                return;
+            } catch (const std::exception& e) {
+                const auto n = ++escaped;
+                if ((n & (n - 1)) == 0)  // the 1st, 2nd, 4th, 8th…
+                    log_.server->error("event=handler_failed what={} count={}",
+                                       kit::logfmt_value(e.what()), n);
+                shard_->count_escaped();
+            }
         }
-    }
+    };
+    // One io thread per device plane, this one included; they end together at stop().
+    std::vector<std::thread> others;
+    for (std::size_t i = 1; i < shard_->planes(); ++i) others.emplace_back(serve);
+    serve();
+    for (auto& t : others) t.join();
+    return 0;
 }
 
 asio::awaitable<void> app::handle_signals() {

@@ -6,6 +6,7 @@
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
 #include "kit/limit_counters.hpp"
+#include "kit/log_throttle.hpp"
 #include "rrpc/async_calls.hpp"
 #include "rrpc/call_log.hpp"
 #include "rrpc/message_id.hpp"
@@ -42,6 +43,7 @@ struct plane_services {
     catalog::login_policy& login;
     const catalog::thing_models& models;
     std::shared_ptr<spdlog::logger> mqtt_log, rrpc_log;
+    kit::log_throttle& login_lines;  ///< refused logins' log lines, every plane's
 };
 
 /// One device plane: the live state of the devices whose home it is (rrpc::home_plane): their
@@ -80,7 +82,9 @@ private:
 template <class Work>
 auto on_plane(device_plane& plane, Work work) -> decltype(work()) {
     if (plane.here()) co_return co_await work();
-    co_return co_await boost::asio::co_spawn(plane.executor(), work(), boost::asio::use_awaitable);
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there = boost::asio::co_spawn(plane.executor(), work(), boost::asio::use_awaitable);
+    co_return co_await std::move(there);
 }
 
 /// The router of a node's planes: each message goes to its device's home plane and is run

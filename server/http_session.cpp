@@ -8,6 +8,7 @@
 #include "http/render.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -39,6 +40,7 @@ std::string sse_frame(const rrpc::async_reply& reply) {
 
 std::shared_ptr<const std::string> sse_frames::of(const rrpc::async_reply& reply) {
     // The hub hands one reply to every stream in turn: the first renders it, the others share.
+    const std::lock_guard lock{mutex_};
     if (auto last = last_.lock(); last && message_id_ == reply.message_id) return last;
     auto frame = std::make_shared<const std::string>(sse_frame(reply));
     message_id_ = reply.message_id;
@@ -97,7 +99,17 @@ struct hub_subscription {
 /// data is `{"dropped":N}`, before the events that follow.
 /// With `tick` (the console's stream), every second `tick()` is sent as an event of its own
 /// instead of the heartbeat, and the stream ends when it returns nullopt (signed out).
-using stream_tick = std::function<std::optional<std::string>()>;
+using stream_tick = std::function<asio::awaitable<std::optional<std::string>>()>;
+
+/// Runs the awaitable `work()` makes where the console runs (the node's executor): at once with
+/// one plane, else spawned there and awaited.
+template <class Work>
+auto on_console(http_context& ctx, Work work) -> decltype(work()) {
+    if (!ctx.console_elsewhere) co_return co_await work();
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there = asio::co_spawn(ctx.console_executor, work(), asio::use_awaitable);
+    co_return co_await std::move(there);
+}
 constexpr std::chrono::seconds tick_period{1};
 
 /// What a stream reconnecting with `Last-Event-ID` missed, streamed from the archive (the store,
@@ -238,7 +250,7 @@ asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsign
         // ended, must not wait for a quiet moment).
         if (tick && clock::now() >= next_tick) {
             next_tick = clock::now() + tick_period;
-            const auto next = tick();
+            const auto next = co_await tick();
             if (!next) break;
             out += *next;
         }
@@ -391,7 +403,12 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
             }
             if (console::site::is_event_stream(req)) {
                 std::string cookie{req[bhttp::field::cookie]};
-                if (ctx.console->signed_in(cookie) == nullptr) {
+                const auto owner =
+                    co_await on_console(ctx, [&]() -> asio::awaitable<std::optional<std::string>> {
+                        const auto* s = ctx.console->signed_in(cookie);
+                        co_return s != nullptr ? std::optional{s->access_key_id} : std::nullopt;
+                    });
+                if (!owner) {
                     const auto res = ctx.console->refused(req);
                     if (const auto wec = co_await send(stream, res); wec || !res.keep_alive())
                         break;
@@ -399,24 +416,24 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                 }
                 // Replies and, each second, the overview, while the session lasts.
                 // Each second: the overview, and the calls that started or ended since.
-                const stream_tick tick = [&ctx, cookie,
-                                          seen = ctx.calls != nullptr
-                                                     ? ctx.calls->change_seq()
-                                                     : 0]() mutable -> std::optional<std::string> {
-                    if (ctx.console->signed_in(cookie) == nullptr) return std::nullopt;
-                    auto out = "event: overview\ndata: " + ctx.console->overview_json() + "\n\n";
-                    if (auto calls = ctx.console->calls_event(seen)) out += *calls;
-                    return out;
+                const stream_tick tick =
+                    [&ctx, cookie,
+                     seen = ctx.calls != nullptr
+                                ? ctx.calls->change_seq()
+                                : 0]() mutable -> asio::awaitable<std::optional<std::string>> {
+                    co_return co_await on_console(
+                        ctx, [&] { return ctx.console->stream_tick(cookie, seen); });
                 };
                 co_await run_reply_stream(
                     stream, ctx, req.version(),
                     kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
-                    "console " + ctx.console->signed_in(cookie)->access_key_id, tick);
+                    "console " + *owner, tick);
                 break;
             }
             timed.expires_never();  // an RRpc call waits for its device
             ctx.gate.enter();
-            auto res = co_await ctx.console->handle(req, peer, address, tls);
+            auto res = co_await on_console(
+                ctx, [&] { return ctx.console->handle(req, peer, address, tls); });
             ctx.gate.leave();
             if (ctx.gate.stopping()) res.keep_alive(false);
             if (const auto wec = co_await send(stream, res); wec || !res.keep_alive()) break;
@@ -429,7 +446,8 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
             // Refused: /metrics in plain text; /v1/metrics in the cloud's form, as it always was.
             const auto who = ctx.api.authorize(req, address, ctx.settings->metrics.token);
             if (who) {
-                text = probe_answer{200, ctx.metrics()};
+                auto metrics = co_await ctx.metrics();
+                text = probe_answer{200, std::move(metrics)};
             } else if (is_get(req, "/metrics")) {
                 text = probe_answer{who.error().status,
                                     who.error().status == 429

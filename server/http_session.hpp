@@ -19,6 +19,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace rrpcd::server {
@@ -31,9 +32,11 @@ std::string sse_frame(const rrpc::async_reply& reply);
 
 class sse_frames {
 public:
+    /// Any thread: every plane's streams share the last frame (one lock).
     std::shared_ptr<const std::string> of(const rrpc::async_reply& reply);
 
 private:
+    std::mutex mutex_;
     std::uint64_t message_id_ = 0;
     std::weak_ptr<const std::string> last_;
 };
@@ -43,17 +46,22 @@ struct http_context {
     const config::settings_ptr& settings;  ///< its plane's current snapshot
     http::api& api;
     rrpc::reply_hub& replies;  ///< for `GET /v1/replies/stream`
-    sse_frames frames;         ///< the events the streams share
-    std::size_t max_queued;    ///< per stream subscriber
+    sse_frames& frames;        ///< the events the streams share (the node's)
+    /// Requests that are not HTTP: logged at most 10 a minute per peer address (the node's).
+    kit::log_throttle& malformed_lines;
+    /// Replays cost their key (an access key, or a console session's) at most max_queued_bytes
+    /// a minute: a client reconnecting in a loop is not replayed in a loop (the node's budget:
+    /// every plane's streams draw from it).
+    kit::byte_budget& replay_budget;
+    std::size_t max_queued;  ///< per stream subscriber
     std::size_t max_queued_bytes;
     drain_gate& gate;  ///< in-flight requests, for a graceful shutdown
     kit::limit_counters& counters;
-    std::function<std::string()> metrics;  ///< `GET /metrics`, `/v1/metrics`: Prometheus text
+    /// `GET /metrics`, `/v1/metrics`: Prometheus text (gathered from every plane).
+    std::function<boost::asio::awaitable<std::string>()> metrics;
     std::function<std::vector<readiness_check>()> readiness;  ///< `GET /readyz`
     std::shared_ptr<spdlog::logger> log;
     std::size_t streams = 0;  ///< reply streams open now
-    /// Requests that are not HTTP: logged at most 10 a minute per peer address.
-    kit::log_throttle malformed_lines{10, std::chrono::minutes{1}, 10'000};
     /// Where a stream's `Last-Event-ID` replay reads the answered async calls (the store, or
     /// the call log without one; null: no replay), how it renders one, the call log (the
     /// newest answer), and the store's barrier (what was answered is on disk before it is read).
@@ -61,10 +69,10 @@ struct http_context {
     std::function<rrpc::async_reply(const rrpc::call_record&)> reply_of{};
     const rrpc::call_log* calls = nullptr;
     std::function<boost::asio::awaitable<boost::system::error_code>()> sync{};
-    /// Replays cost their key (an access key, or a console session's) at most max_queued_bytes
-    /// a minute: a client reconnecting in a loop is not replayed in a loop.
-    kit::byte_budget replay_budget{std::chrono::minutes{1}, 10'000};
     console::site* console = nullptr;  ///< `/console/` (null: none)
+    /// Where the console runs (the node's executor), when it is not this session's own.
+    boost::asio::any_io_executor console_executor{};
+    bool console_elsewhere = false;
 };
 
 /// Serves one HTTP/1.1 connection (over TLS when `tls` is set; `slot` is its place among the

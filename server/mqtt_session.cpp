@@ -501,6 +501,7 @@ asio::awaitable<std::optional<catalog::device_key>> mqtt_session::read_connect()
     if (tls_) {
         const auto [hec] =
             co_await tls_->async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
+        if (hec == asio::error::operation_aborted) co_return std::nullopt;  // the deadline's
         if (hec) {
             ctx_->log->info("event=tls_handshake_failed peer={} reason={}", peer_,
                             kit::logfmt_value(hec.message()));
@@ -523,6 +524,8 @@ asio::awaitable<std::optional<catalog::device_key>> mqtt_session::read_connect()
         auto read = tls_ ? tls_->async_read_some(asio::buffer(buffer), kit::use_nothrow)
                          : socket_.async_read_some(asio::buffer(buffer), kit::use_nothrow);
         const auto [ec, n] = co_await std::move(read);
+        // Past the CONNECT deadline: the watchdog ends it (and counts it) where it serves.
+        if (ec == asio::error::operation_aborted) co_return std::nullopt;
         if (ec || n == 0) {
             ending_ = ending::lost;
             co_return std::nullopt;
@@ -558,7 +561,10 @@ asio::awaitable<void> run_mqtt_session(asio::ip::tcp::socket socket, const mqtt_
             const auto home = rrpc::home_plane(*device, planes.contexts.size());
             if (home != accepted_on) {
                 session.rehome(*planes.contexts[home]);
-                co_await asio::co_spawn(planes.executors[home], session.run(), asio::use_awaitable);
+                // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+                auto there =
+                    asio::co_spawn(planes.executors[home], session.run(), asio::use_awaitable);
+                co_await std::move(there);
                 co_return;
             }
         }

@@ -52,10 +52,10 @@ struct mqtt_context {
     catalog::login_policy& login;
     const catalog::thing_models& models;  ///< what devices post is checked against
     std::shared_ptr<spdlog::logger> log;
-    /// Refused logins by reason (the metrics), and their log lines, at most 10 a minute per
-    /// address.
+    /// Refused logins' log lines, at most 10 a minute per address (the node's: every plane's).
+    kit::log_throttle& refusal_lines;
+    /// Refused logins by reason (this plane's; the metrics sum them).
     std::map<std::string, std::uint64_t, std::less<>> login_refused{};
-    kit::log_throttle refusal_lines{10, std::chrono::minutes{1}, 10'000};
     /// Alink requests devices sent and the platform's answers, by kind and code (the metrics).
     std::map<std::pair<std::string_view, int>, std::uint64_t> alink_answered{};
     /// The one read buffer of every session of this io thread: a session waits until its socket

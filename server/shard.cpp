@@ -5,9 +5,12 @@
 #include "kit/use_nothrow.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
+#include <thread>
 
 namespace rrpcd::server {
 
@@ -66,7 +69,9 @@ http::api_limits api_limits_of(const config::settings& s) {
 }
 
 shard::shard(config::settings_ptr settings, catalog::thing_models models, loggers logs)
-    : io_(std::make_unique<asio::io_context>(1)),
+    // One thread: no locking in the io_context at all (the single-threaded server as before).
+    : io_(std::make_unique<asio::io_context>(
+          static_cast<int>(config::planes_of(*settings, std::thread::hardware_concurrency())))),
       settings_(std::move(settings)),
       log_(std::move(logs)),
       mqtt_connections_(settings_->mqtt.max_connections,
@@ -88,41 +93,48 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
       api_(api_limits_of(*settings_), auth_, backoff_,
            {router_, calls_, devices_, models_, counters_, journal(), fleet_}, log_.http),
       console_(settings_, api_, devices_, models_, calls_, console_view_, backoff_, log_.http),
-      started_ms_(kit::unix_ms()),
-      gate_(std::in_place, io_->get_executor()) {
+      started_ms_(kit::unix_ms()) {
+    const auto planes = config::planes_of(*settings_, std::thread::hardware_concurrency());
+    if (planes > 1) {
+        node_strand_.emplace(asio::make_strand(*io_));
+        node_ex_ = *node_strand_;
+    } else {
+        node_ex_ = io_->get_executor();
+    }
+    gate_.emplace(node_ex_);
     // Answered async calls are read back from the store past the call log's cache (lookups,
     // replays); without a store, the cache is all there is.
     calls_.archive = store_.get();
-    const plane_services node{journal(), counters_, calls_,  replies_,  devices_,
-                              fleet_,    login_,    models_, log_.mqtt, log_.rrpc};
-    const std::size_t planes = 1;
+    const plane_services node{journal(), counters_, calls_,    replies_,  devices_,    fleet_,
+                              login_,    models_,   log_.mqtt, log_.rrpc, login_lines_};
     for (std::size_t i = 0; i < planes; ++i) {
         auto& plane =
             *planes_.emplace_back(std::make_unique<device_plane>(i, planes, *io_, settings_, node));
         mqtt_planes_.contexts.push_back(&plane.mqtt);
         mqtt_planes_.executors.push_back(plane.executor());
         // In place: its replay budget holds a lock (not movable).
-        auto& http = *http_ctx_.emplace_back(std::unique_ptr<http_context>(
-            new http_context{plane.settings,
-                             api_,
-                             replies_,
-                             {},
-                             settings_->replies.max_queued,
-                             settings_->replies.max_queued_bytes,
-                             *gate_,
-                             counters_,
-                             [this] { return render_metrics(metrics(), read_process_figures()); },
-                             [this] { return readiness(); },
-                             log_.http}));
+        auto& http = *http_ctx_.emplace_back(std::unique_ptr<http_context>(new http_context{
+            plane.settings, api_, replies_, frames_, malformed_lines_, replay_budget_,
+            settings_->replies.max_queued, settings_->replies.max_queued_bytes, *gate_, counters_,
+            [this]() -> asio::awaitable<std::string> {
+                // Named first: GCC 12 mishandles a temporary built inside a
+                // co_await expression.
+                const auto m = co_await metrics();
+                co_return render_metrics(m, read_process_figures());
+            },
+            [this] { return readiness(); }, log_.http}));
         http.archive = store_ ? static_cast<rrpc::call_archive*>(store_.get()) : &calls_;
         http.reply_of = [&plane](const rrpc::call_record& r) { return plane.async.reply_of(r); };
         http.calls = &calls_;
         http.sync = [this] { return journal().sync(); };
         http.console = &console_;
+        http.console_executor = node_ex_;
+        http.console_elsewhere = planes > 1;
     }
     for (const auto& hook : settings_->replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
-            io_->get_executor(), hook, settings_->replies, replies_, journal(), log_.server));
+            planes > 1 ? asio::any_io_executor{asio::make_strand(*io_)} : io_->get_executor(), hook,
+            settings_->replies, replies_, journal(), log_.server));
 }
 
 shard::~shard() {
@@ -180,7 +192,7 @@ boost::system::result<void, std::string> shard::open() {
         if (!sessions) return failed(sessions.error());
         for (const auto& [device, s] : *sessions)
             router_.home(device).registry.restore_session(device, s);
-        for (auto& p : planes_) p->registry.expire_sessions();
+        for (auto& p : planes_) p->registry.expire_sessions();  // no thread runs yet
         // The webhooks' undelivered replies go back to their queues, by the webhook's identity
         // (its id, or its URL and secret); one no longer configured loses its own (said once).
         auto undelivered = store_->load_webhook_queue();
@@ -240,21 +252,25 @@ boost::system::result<std::string, std::string> shard::listen(const char* name,
     if (!ec) l.acceptor.bind(ep, ec);
     if (!ec) l.acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) return {boost::system::in_place_error, ec.message()};
-    asio::co_spawn(*io_, accept(l), log_exception{log_.server});
+    asio::co_spawn(node_ex_, accept(l), log_exception{log_.server});
     return {boost::system::in_place_value, bound(l.acceptor)};
 }
 
 void shard::start() {
     for (auto& hook : webhooks_) hook->start();
-    asio::co_spawn(*io_, expire_sessions(), log_exception{log_.server});
-    asio::co_spawn(*io_, each_second(), log_exception{log_.server});
+    asio::co_spawn(node_ex_, expire_sessions(), log_exception{log_.server});
+    asio::co_spawn(node_ex_, each_second(), log_exception{log_.server});
 }
 
 asio::awaitable<void> shard::each_second() {
     asio::steady_timer tick{*io_};
     for (;;) {
         console_.sample();
-        for (auto& p : planes_) p->registry.drop_expired_held();
+        for (auto& p : planes_)
+            co_await on_plane(*p, [&]() -> asio::awaitable<void> {
+                p->registry.drop_expired_held();
+                co_return;
+            });
         // Ahead of the clock by more than a lazy write's delay: a restart resumes above every
         // id this process issued, even with the clock set back.
         journal().id_floor_saved(id_floor(), store::journal::urgency::lazy);
@@ -263,16 +279,50 @@ asio::awaitable<void> shard::each_second() {
     }
 }
 
-console::figures shard::console_view::now() const {
-    console::figures f;
-    for (const auto& p : s.planes_) {
-        f.online += p->registry.online();
-        f.pending += p->rrpc.pending();
-        f.presence_changes += p->registry.presence_changes();
+asio::awaitable<std::vector<console::device_live>> shard::console_view::devices(
+    std::vector<catalog::device_key> keys, std::size_t queued_listed) {
+    // One message per plane with its devices, answered in the order asked.
+    const auto n = s.planes_.size();
+    std::vector<std::vector<std::size_t>> at(n);
+    for (std::size_t i = 0; i < keys.size(); ++i) at[rrpc::home_plane(keys[i], n)].push_back(i);
+    std::vector<console::device_live> out(keys.size());
+    for (std::size_t p = 0; p < n; ++p) {
+        if (at[p].empty()) continue;
+        auto& plane = *s.planes_[p];
+        co_await on_plane(plane, [&]() -> asio::awaitable<void> {
+            for (const auto i : at[p]) {
+                const auto& d = keys[i];
+                auto& live = out[i];
+                live.online =
+                    plane.registry.presence_of(d).link == rrpc::presence::state::connected;
+                live.session = plane.registry.session_of(d, queued_listed != 0);
+                if (queued_listed == 0) continue;
+                if (const auto* waiting = plane.registry.queued_messages(d)) {
+                    live.queued_total = waiting->size();
+                    for (std::size_t j = 0; j < waiting->size() && j < queued_listed; ++j) {
+                        const auto& m = (*waiting)[j];
+                        live.queued.push_back({m.message_id, m.topic, m.payload.size(), m.sent});
+                    }
+                }
+            }
+            co_return;
+        });
     }
+    co_return out;
+}
+
+asio::awaitable<console::figures> shard::console_view::now() {
+    console::figures f;
+    for (auto& p : s.planes_)
+        co_await on_plane(*p, [&]() -> asio::awaitable<void> {
+            f.online += p->registry.online();
+            f.pending += p->rrpc.pending();
+            f.presence_changes += p->registry.presence_changes();
+            co_return;
+        });
     f.store = !s.store_ ? "memory" : s.store_->writable() ? "ok" : "failing";
     f.started_ms = s.started_ms_;
-    return f;
+    co_return f;
 }
 
 asio::awaitable<void> shard::expire_sessions() {
@@ -280,7 +330,11 @@ asio::awaitable<void> shard::expire_sessions() {
     for (;;) {
         tick.expires_after(std::chrono::minutes{1});
         if (const auto [ec] = co_await tick.async_wait(kit::use_nothrow); ec) co_return;
-        for (auto& p : planes_) p->registry.expire_sessions();
+        for (auto& p : planes_)
+            co_await on_plane(*p, [&]() -> asio::awaitable<void> {
+                p->registry.expire_sessions();
+                co_return;
+            });
     }
 }
 
@@ -343,7 +397,14 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
     // What reads the settings at each use reads this snapshot from now on; what keeps its own
     // copy (the limiters, the back-off, the API's limits, the keys) is given the new values.
     settings_ = std::move(next);
-    for (auto& p : planes_) p->settings = settings_;
+    // Each plane takes the snapshot on its own thread (what runs there reads it at each use).
+    for (auto& p : planes_) {
+        if (p->here())
+            p->settings = settings_;
+        else
+            asio::post(p->executor(),
+                       [plane = p.get(), next = settings_] { plane->settings = next; });
+    }
     const auto& s = *settings_;
     mqtt_connections_.set_limits(s.mqtt.max_connections, s.mqtt.max_connections_per_address);
     http_connections_.set_limits(s.http.max_connections, s.http.max_connections_per_address);
@@ -356,7 +417,9 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
 
 asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger) {
     std::size_t online = 0;
-    for (const auto& p : planes_) online += p->registry.online();
+    for (const auto& p : planes_)
+        online += co_await on_plane(
+            *p, [&]() -> asio::awaitable<std::size_t> { co_return p->registry.online(); });
     log_.server->info("event=stopping in_flight={} devices={}", gate_->in_flight(), online);
     // Readiness says 503 from now on and new calls are refused with 503; devices stay connected
     // to answer. No new device session: the MQTT listeners close at once.
@@ -377,12 +440,18 @@ asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger)
     }
     close_listeners(false);
     std::size_t cancelled = 0;
-    for (auto& p : planes_) cancelled += p->rrpc.cancel_all();
+    for (auto& p : planes_)
+        cancelled += co_await on_plane(
+            *p, [&]() -> asio::awaitable<std::size_t> { co_return p->rrpc.cancel_all(); });
     if (cancelled != 0) {
         log_.server->warn("event=calls_cancelled count={} reason=shutdown", cancelled);
         co_await gate_->wait_idle(std::chrono::seconds{1});  // their UNKNOWN answers go out
     }
-    for (auto& p : planes_) p->registry.close_all();
+    for (auto& p : planes_)
+        co_await on_plane(*p, [&]() -> asio::awaitable<void> {
+            p->registry.close_all();
+            co_return;
+        });
     asio::steady_timer flush{*io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
     co_await flush.async_wait(kit::use_nothrow);
 }
@@ -401,7 +470,12 @@ std::vector<readiness_check> shard::readiness() {
     return checks;
 }
 
-metrics_snapshot shard::metrics() const {
+asio::awaitable<metrics_snapshot> shard::metrics() {
+    // The node's figures where the node's services run (the console's sessions, say).
+    if (planes_.size() > 1 && !node_strand_->running_in_this_thread()) {
+        auto there = asio::co_spawn(node_ex_, metrics(), asio::use_awaitable);
+        co_return co_await std::move(there);
+    }
     metrics_snapshot m;
     for (std::size_t i = 0; i < kit::limit_kinds; ++i)
         m.limit_hits[i] = counters_.count(static_cast<kit::limit>(i));
@@ -409,29 +483,33 @@ metrics_snapshot shard::metrics() const {
     m.http_connections = http_connections_.open();
     m.login_backoff_entries = backoff_.tracked();
     m.login_backoff_evicted = backoff_.evicted();
-    for (const auto& p : planes_) {
-        m.devices_online += p->registry.online();
-        m.calls_pending += p->rrpc.pending();
-        m.sessions_kept += p->registry.sessions().size();
-        m.sessions_expired += p->registry.sessions().expired();
-        const auto& t = p->mqtt.traffic;
-        m.mqtt_messages_in += t.messages_in.load(std::memory_order_relaxed);
-        m.mqtt_messages_out += t.messages_out.load(std::memory_order_relaxed);
-        m.mqtt_bytes_in += t.bytes_in.load(std::memory_order_relaxed);
-        m.mqtt_bytes_out += t.bytes_out.load(std::memory_order_relaxed);
-        const auto& st = p->rrpc.stats();
-        m.calls_success += st.success;
-        m.calls_timeout += st.timeout;
-        m.calls_offline += st.offline;
-        m.calls_halfconn += st.halfconn;
-        for (const auto& [reason, n] : p->mqtt.login_refused) m.login_refused[reason] += n;
-        for (const auto& [key, n] : p->mqtt.alink_answered)
-            m.alink_answered[{std::string{key.first}, key.second}] += n;
-        m.async_duplicates += p->async.duplicates();
-        m.held_messages += p->registry.held();
-        m.held_bytes += p->registry.held_bytes();
+    for (std::size_t i = 0; i < planes_.size(); ++i) {
+        auto& p = planes_[i];
+        co_await on_plane(*p, [&]() -> asio::awaitable<void> {
+            m.devices_online += p->registry.online();
+            m.calls_pending += p->rrpc.pending();
+            m.sessions_kept += p->registry.sessions().size();
+            m.sessions_expired += p->registry.sessions().expired();
+            const auto& t = p->mqtt.traffic;
+            m.mqtt_messages_in += t.messages_in.load(std::memory_order_relaxed);
+            m.mqtt_messages_out += t.messages_out.load(std::memory_order_relaxed);
+            m.mqtt_bytes_in += t.bytes_in.load(std::memory_order_relaxed);
+            m.mqtt_bytes_out += t.bytes_out.load(std::memory_order_relaxed);
+            const auto& st = p->rrpc.stats();
+            m.calls_success += st.success;
+            m.calls_timeout += st.timeout;
+            m.calls_offline += st.offline;
+            m.calls_halfconn += st.halfconn;
+            for (const auto& [reason, n] : p->mqtt.login_refused) m.login_refused[reason] += n;
+            for (const auto& [key, n] : p->mqtt.alink_answered)
+                m.alink_answered[{std::string{key.first}, key.second}] += n;
+            m.async_duplicates += p->async.duplicates();
+            m.held_messages += p->registry.held();
+            m.held_bytes += p->registry.held_bytes();
+            m.sse_clients += http_ctx_[i]->streams;
+            co_return;
+        });
     }
-    for (const auto& h : http_ctx_) m.sse_clients += h->streams;
     for (const auto& l : listeners_)
         if (const auto not_after = certificate_not_after(l->context)) {
             m.tls_cert_expiry_seconds = *not_after - kit::unix_ms() / 1000;
@@ -458,7 +536,7 @@ metrics_snapshot shard::metrics() const {
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.handler_failures = failures_;
     if (store_) m.store_queued_bytes = store_->queued_bytes();
-    return m;
+    co_return m;
 }
 
 }  // namespace rrpcd::server

@@ -71,6 +71,9 @@ public:
     shard& operator=(const shard&) = delete;
 
     boost::asio::io_context& io() noexcept { return *io_; }
+    /// Where the node's own work runs (accept loops, timers, signals, reload, drain, the
+    /// console): a strand with several planes, the io_context with one.
+    const boost::asio::any_io_executor& node_executor() const noexcept { return node_ex_; }
 
     /// Opens the store (if any), loads it, and seeds it from the config file. The error is
     /// ready to log.
@@ -94,8 +97,9 @@ public:
 
     /// What `GET /readyz` checks: listeners bound, the store writable, not draining.
     std::vector<readiness_check> readiness();
-    /// What `GET /v1/metrics` shows.
-    metrics_snapshot metrics() const;
+    /// What `GET /v1/metrics` shows: the node's figures and every plane's, each read on its
+    /// own plane.
+    boost::asio::awaitable<metrics_snapshot> metrics();
     std::size_t devices() const noexcept { return devices_.size(); }
     std::size_t planes() const noexcept { return planes_.size(); }
     std::size_t thing_models() const noexcept { return models_.size(); }
@@ -114,23 +118,13 @@ private:
     /// Each second: the console's chart takes the call counts, and held messages past their
     /// hold go.
     boost::asio::awaitable<void> each_second();
-    /// What the console reads of the sessions and the process.
+    /// What the console reads of the sessions and the process: each device on its plane.
     struct console_view final : console::live_view {
         shard& s;
         explicit console_view(shard& owner) : s(owner) {}
-        std::optional<rrpc::session_info> session_of(const catalog::device_key& d,
-                                                     bool with_subscriptions) const override {
-            return s.router_.home(d).registry.session_of(d, with_subscriptions);
-        }
-        bool online(const catalog::device_key& d) const override {
-            return s.router_.home(d).registry.presence_of(d).link ==
-                   rrpc::presence::state::connected;
-        }
-        const std::deque<rrpc::queued_message>* queued(
-            const catalog::device_key& d) const override {
-            return s.router_.home(d).registry.queued_messages(d);
-        }
-        console::figures now() const override;
+        boost::asio::awaitable<std::vector<console::device_live>> devices(
+            std::vector<catalog::device_key> keys, std::size_t queued_listed) override;
+        boost::asio::awaitable<console::figures> now() override;
     };
     store::journal& journal() noexcept;
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
@@ -138,6 +132,8 @@ private:
 
     // First: every I/O object below is made on it; ~shard() destroys it before the rest.
     std::unique_ptr<boost::asio::io_context> io_;
+    std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> node_strand_;
+    boost::asio::any_io_executor node_ex_;
     config::settings_ptr settings_;  ///< the current snapshot (what its services read)
     loggers log_;
     kit::limit_counters counters_;
@@ -166,6 +162,12 @@ private:
     std::atomic<std::size_t> next_plane_{0};  ///< where the next connection starts
     // I/O objects other than sessions: reset by ~shard() before the io_context goes.
     std::optional<drain_gate> gate_;
+    /// What every plane's HTTP sessions share: the rendered events, the refusal lines, the
+    /// replay budget.
+    sse_frames frames_;
+    kit::log_throttle malformed_lines_{10, std::chrono::minutes{1}, 10'000};
+    kit::log_throttle login_lines_{10, std::chrono::minutes{1}, 10'000};  ///< refused logins
+    kit::byte_budget replay_budget_{std::chrono::minutes{1}, 10'000};
     std::vector<std::unique_ptr<http_context>> http_ctx_;  ///< one per plane
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     std::vector<std::unique_ptr<listener>> listeners_;

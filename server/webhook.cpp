@@ -117,7 +117,7 @@ void webhook_sender::start() {
                                        });
             n != 0) {
             dropped_ += n;
-            log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_);
+            log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_.load());
         }
         wake_.cancel_one();
     });

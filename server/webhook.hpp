@@ -13,6 +13,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -52,7 +53,10 @@ public:
     struct counts {
         std::uint64_t delivered = 0, retries = 0, gave_up = 0, dropped = 0;
     };
-    counts stats() const noexcept { return {delivered_, retries_, gave_up_, dropped_}; }
+    /// Any thread (the counters are atomics; the sender runs on its own strand).
+    counts stats() const noexcept {
+        return {delivered_.load(), retries_.load(), gave_up_.load(), dropped_.load()};
+    }
 
 private:
     struct connection;
@@ -86,8 +90,8 @@ private:
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::steady_timer wake_;
     std::uint64_t token_ = 0;
-    std::uint64_t dropped_ = 0;
-    std::uint64_t delivered_ = 0, retries_ = 0, gave_up_ = 0;
+    std::atomic<std::uint64_t> dropped_{0};
+    std::atomic<std::uint64_t> delivered_{0}, retries_{0}, gave_up_{0};
 };
 
 }  // namespace rrpcd::server

@@ -69,12 +69,15 @@ export const TEST_CA = process.env.RRPCD_TEST_CA_DIR ?? path.resolve(import.meta
 /// and products with `models`; `mqttExtra`/`httpExtra` go into those tables, `extra` at the end.
 /// `tls` adds TLS listeners with the test CA's `tls` certificate (`server` or `server2`);
 /// `plain: false` turns the plain listeners off.
-function renderConfig(dir, { deviceList, keepaliveMin = 1, extra = '', models = {}, httpExtra = '', mqttExtra = '', tls, plain = true, logLevel = process.env.RRPCD_LOG ?? 'info' }) {
+// `threads`: device planes (RRPCD_TEST_THREADS runs a whole suite with several; CI runs it with 1
+// and with 4).
+function renderConfig(dir, { deviceList, keepaliveMin = 1, extra = '', models = {}, httpExtra = '', mqttExtra = '', tls, plain = true, logLevel = process.env.RRPCD_LOG ?? 'info', threads = process.env.RRPCD_TEST_THREADS }) {
     const products = Object.entries(models).flatMap(([productKey, tsl]) => {
         fs.writeFileSync(path.join(dir, `${productKey}.json`), JSON.stringify(tsl));
         return ['[[products]]', `product_key = "${productKey}"`, `tsl = "${productKey}.json"`];
     });
     return [
+        ...(threads ? ['[server]', `threads = ${threads}`] : []),
         '[mqtt]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, `keepalive_min_s = ${keepaliveMin}`,
         ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), mqttExtra,
         '[http]', `listen = "${plain ? '127.0.0.1:0' : ''}"`, ...(tls ? ['tls_listen = "127.0.0.1:0"'] : []), httpExtra,

@@ -15,6 +15,11 @@ std::string error_of(std::string_view toml) {
     REQUIRE_FALSE(r);
     return r.error().message;
 }
+settings must_load(std::string_view toml) {
+    auto r = load_string(toml, "test.toml");
+    REQUIRE(r);
+    return *r;
+}
 }  // namespace
 
 TEST_CASE("the embedded default loads: loopback, demo product, device and key", "[config]") {
@@ -261,4 +266,16 @@ TEST_CASE("the defaults document is the default settings, key for key", "[config
     CHECK(loaded.log_access == d.log_access);
     CHECK(loaded.metrics == d.metrics);
     CHECK(loaded.console == d.console);
+}
+
+TEST_CASE("server.threads: planes and io threads, one per core when 0, at most 16", "[config]") {
+    CHECK(planes_of(must_load(""), 8) == 1);  // the default: one thread, as before planes
+    const auto four = must_load("[server]\nthreads = 4\n");
+    CHECK(four.server.threads == 4);
+    CHECK(planes_of(four, 2) == 4);
+    const auto cores = must_load("[server]\nthreads = 0\n");
+    CHECK(planes_of(cores, 8) == 8);
+    CHECK(planes_of(cores, 64) == 16);  // the MessageId's 4 shard bits
+    CHECK(planes_of(cores, 0) == 1);    // a machine that does not say
+    CHECK_THAT(error_of("[server]\nthreads = 17\n"), Catch::Contains("server.threads"));
 }
