@@ -38,7 +38,7 @@ std::uint64_t plane_router::next_id(const catalog::device_key& device) {
 }
 
 asio::awaitable<rrpc::device_link> plane_router::link(catalog::device_key device) {
-    auto& plane = home(device);
+    auto& plane = route(device);
     co_return co_await on_plane(plane, [&] { return plane.local.link(std::move(device)); });
 }
 
@@ -57,6 +57,7 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
     for (std::size_t p = 0; p < planes_.size(); ++p) {
         if (of[p].empty()) continue;
         auto& plane = *planes_[p];
+        if (!plane.here()) hops_.fetch_add(1, std::memory_order_relaxed);
         const auto got =
             co_await on_plane(plane, [&] { return plane.local.links(std::move(of[p])); });
         for (std::size_t j = 0; j < got.size() && j < at[p].size(); ++j) out[at[p][j]] = got[j];
@@ -66,14 +67,14 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
 
 asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_request request,
                                                                std::size_t max_pending) {
-    auto& plane = home(request.device);
+    auto& plane = route(request.device);
     co_return co_await on_plane(plane,
                                 [&] { return plane.local.call(std::move(request), max_pending); });
 }
 
 asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t message_id,
                                                             rrpc::async_request request) {
-    auto& plane = home(request.device);
+    auto& plane = route(request.device);
     co_return co_await on_plane(plane,
                                 [&] { return plane.local.send(message_id, std::move(request)); });
 }
@@ -81,7 +82,7 @@ asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t messag
 asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::string topic,
                                             std::string payload, bool reliably,
                                             std::uint64_t message_id) {
-    auto& plane = home(device);
+    auto& plane = route(device);
     co_return co_await on_plane(plane, [&] {
         return plane.local.publish(std::move(device), std::move(topic), std::move(payload),
                                    reliably, message_id);
@@ -89,12 +90,12 @@ asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::str
 }
 
 asio::awaitable<void> plane_router::withdraw(catalog::device_key device, std::uint64_t message_id) {
-    auto& plane = home(device);
+    auto& plane = route(device);
     co_await on_plane(plane, [&] { return plane.local.withdraw(std::move(device), message_id); });
 }
 
 void plane_router::close(catalog::device_key device, bool forget) {
-    auto& plane = home(device);
+    auto& plane = route(device);
     if (plane.here()) return plane.local.close(std::move(device), forget);
     asio::post(plane.executor(),
                [&plane, device = std::move(device), forget] { plane.local.close(device, forget); });

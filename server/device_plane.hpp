@@ -25,6 +25,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -112,9 +113,18 @@ public:
     device_plane& home(const catalog::device_key& device) const {
         return *planes_[rrpc::home_plane(device, planes_.size())];
     }
+    /// Messages sent from another plane than their device's (the metrics).
+    std::uint64_t hops() const noexcept { return hops_.load(std::memory_order_relaxed); }
 
 private:
+    /// The device's plane, counting the hop when the caller is elsewhere.
+    device_plane& route(const catalog::device_key& device) {
+        auto& plane = home(device);
+        if (!plane.here()) hops_.fetch_add(1, std::memory_order_relaxed);
+        return plane;
+    }
     const std::vector<std::unique_ptr<device_plane>>& planes_;
+    std::atomic<std::uint64_t> hops_{0};
 };
 
 }  // namespace rrpcd::server

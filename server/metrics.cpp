@@ -90,6 +90,15 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.gauge("rrpcd_mqtt_connections", "Open MQTT connections.", m.mqtt_connections);
     e.gauge("rrpcd_http_connections", "Open HTTP connections.", m.http_connections);
     e.gauge("rrpcd_devices_online", "Devices with a live session.", m.devices_online);
+    e.family("rrpcd_plane_devices_online", "gauge",
+             "Devices with a live session, by the device plane (server.threads) that owns them.");
+    for (std::size_t i = 0; i < m.plane_devices_online.size(); ++i)
+        e.sample("rrpcd_plane_devices_online", fmt::format("plane=\"{}\"", i),
+                 m.plane_devices_online[i]);
+    e.counter("rrpcd_router_hops_total",
+              "Messages to a device (calls, sends, publishes, presence) made from another plane "
+              "than the device's own: each one a post to its thread and back.",
+              m.router_hops);
     e.gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", m.calls_pending);
     e.gauge("rrpcd_login_backoff_entries",
             "Source address and username pairs with failed logins on record.",

@@ -487,6 +487,7 @@ asio::awaitable<metrics_snapshot> shard::metrics() {
         auto& p = planes_[i];
         co_await on_plane(*p, [&]() -> asio::awaitable<void> {
             m.devices_online += p->registry.online();
+        m.plane_devices_online.push_back(p->registry.online());
             m.calls_pending += p->rrpc.pending();
             m.sessions_kept += p->registry.sessions().size();
             m.sessions_expired += p->registry.sessions().expired();
@@ -535,6 +536,7 @@ asio::awaitable<metrics_snapshot> shard::metrics() {
     m.console_sessions = console_.sessions();
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.handler_failures = failures_;
+    m.router_hops = router_.hops();
     if (store_) m.store_queued_bytes = store_->queued_bytes();
     co_return m;
 }

@@ -221,12 +221,13 @@ TEST_CASE("README's configuration block shows the defaults the code has", "[conf
     std::stringstream text;
     text << in.rdbuf();
     const auto readme = text.str();
-    const auto start = readme.find("```toml\n[mqtt]\nlisten = \"127.0.0.1:1883\"");
+    const auto start = readme.find("```toml\n[server]\nthreads = 1 ");
     REQUIRE(start != std::string::npos);
     const auto body = readme.substr(start + 8, readme.find("```", start + 8) - start - 8);
     auto documented = load_string(body, "README.md").value();
     const settings defaults;
     // Every key of the block's scalar tables equals its default.
+    CHECK(documented.server == defaults.server);
     CHECK(documented.mqtt == defaults.mqtt);
     CHECK(documented.http == defaults.http);
     CHECK(documented.rrpc == defaults.rrpc);

@@ -34,11 +34,12 @@ TEST_CASE("metrics render as Prometheus text, every family with HELP and TYPE", 
     // 4 families (login refusals with each reason from zero, auth failures and API requests
     // empty here) and the Alink requests' (empty), 4 MQTT traffic counters, 4 webhook counters,
     // 2 SSE, async answer duplicates, console sessions, handler failures, held messages and
-    // bytes, the store's queue and failures, 6 process_*.
-    CHECK(families == 43);
+    // bytes, the store's queue and failures, the planes' devices online and the router's hops,
+    // 6 process_*.
+    CHECK(families == 45);
     CHECK(samples == 1 + rrpcd::kit::limit_kinds + 7 + 3 + 5 + 4 + 4 * 5 +
                          rrpcd::catalog::login_refusal_reasons.size() + 4 + 4 + 2 + 1 + 1 + 1 + 2 +
-                         1 + 1 + 6);
+                         1 + 1 + 1 + 6);  // the router's hops (no plane in an empty snapshot)
     CHECK(text.find("rrpcd_build_info{version=\"" RRPCD_VERSION "\"} 1\n") != std::string::npos);
 }
 
