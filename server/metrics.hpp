@@ -41,8 +41,8 @@ struct metrics_snapshot {
     std::size_t console_sessions = 0;
     std::uint64_t sse_dropped = 0;
     std::map<std::string, std::uint64_t, std::less<>> login_refused;  ///< by reason
-    std::vector<std::size_t> plane_devices_online;  ///< by plane
-    std::uint64_t router_hops = 0;                   ///< plane_router messages across planes
+    std::vector<std::size_t> plane_devices_online;                    ///< by plane
+    std::uint64_t router_hops = 0;       ///< plane_router messages across planes
     std::uint64_t handler_failures = 0;  ///< sessions or handlers ended by an exception
     std::uint64_t async_duplicates = 0;  ///< answers to async requests already answered
     /// MQTT PUBLISH packets and bytes (of every packet), from devices and to them.
