@@ -487,7 +487,7 @@ asio::awaitable<metrics_snapshot> shard::metrics() {
         auto& p = planes_[i];
         co_await on_plane(*p, [&]() -> asio::awaitable<void> {
             m.devices_online += p->registry.online();
-        m.plane_devices_online.push_back(p->registry.online());
+            m.plane_devices_online.push_back(p->registry.online());
             m.calls_pending += p->rrpc.pending();
             m.sessions_kept += p->registry.sessions().size();
             m.sessions_expired += p->registry.sessions().expired();
