@@ -70,7 +70,7 @@ http::api_limits api_limits_of(const config::settings& s) {
 
 shard::shard(config::settings_ptr settings, catalog::thing_models models, loggers logs)
     // One thread: no locking in the io_context at all (the single-threaded server as before).
-    : io_(std::make_unique<asio::io_context>(
+    : io_(std::make_unique<node_io_context>(
           static_cast<int>(config::planes_of(*settings, std::thread::hardware_concurrency())))),
       settings_(std::move(settings)),
       log_(std::move(logs)),
@@ -142,7 +142,10 @@ shard::~shard() {
     listeners_.clear();
     webhooks_.clear();
     gate_.reset();
-    io_.reset();  // every suspended coroutine goes here, while all it uses still exists
+    // Every suspended coroutine and queued handler goes here, while all it uses still exists;
+    // the io_context itself (its strand service) goes last of the members, after the planes'
+    // and the node's strands, which must not outlive it.
+    io_->shut_down();
 }
 
 std::uint64_t shard::id_floor() const {

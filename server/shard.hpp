@@ -64,8 +64,8 @@ public:
     /// `settings`: the snapshot it starts with (reloaded() gives it the next); `models` are the
     /// products' thing models.
     shard(config::settings_ptr settings, catalog::thing_models models, loggers logs);
-    /// Closes the store, closes the listeners and every other I/O object, destroys the
-    /// io_context (and with it every suspended coroutine), then the services.
+    /// Closes the store, closes the listeners and every other I/O object, shuts the io_context
+    /// down (every suspended coroutine goes), then the services, the planes and the io_context.
     ~shard();
     shard(const shard&) = delete;
     shard& operator=(const shard&) = delete;
@@ -130,8 +130,14 @@ private:
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
     std::uint64_t id_floor() const;
 
-    // First: every I/O object below is made on it; ~shard() destroys it before the rest.
-    std::unique_ptr<boost::asio::io_context> io_;
+    /// The io_context, with its shutdown at hand: ~shard() destroys every handler and coroutine
+    /// first (while the members they use exist), the io_context itself last.
+    struct node_io_context : boost::asio::io_context {
+        using boost::asio::io_context::io_context;
+        void shut_down() { shutdown(); }
+    };
+    // First: every I/O object below is made on it, and it is destroyed last.
+    std::unique_ptr<node_io_context> io_;
     std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> node_strand_;
     boost::asio::any_io_executor node_ex_;
     config::settings_ptr settings_;  ///< the current snapshot (what its services read)

@@ -259,9 +259,10 @@ describe('memory follows the bytes an outsider sent', () => {
 });
 
 /// `n` AsyncRRpc calls to `device`, each answered by it with `answerBytes` bytes; resolves with
-/// their MessageIds in the order they were made (`ids`) and in the order they were answered
-/// (`answered`: by FinishedAt, then MessageId, the order a reply stream replays; with several
-/// planes, calls made at once may reach the device in another order than their ids').
+/// their MessageIds in the order they were made (`ids`), and `answered()`, which resolves with
+/// them in the order they were answered (by FinishedAt, then MessageId: the order a reply stream
+/// replays; with several planes, calls made at once may reach the device in another order than
+/// their ids').
 async function answeredAsync(server, device, n, answerBytes) {
     const dev = await h.rawDevice(server, device);
     const topic = `/${device.productKey}/${device.deviceName}/user/get`;
@@ -277,18 +278,27 @@ async function answeredAsync(server, device, n, answerBytes) {
         })));
         for (const b of bodies) { assert.equal(b.Success, true, JSON.stringify(b)); ids.push(String(b.MessageId)); }
     }
-    // Every answer is in: every call is REPLIED (the last ones made last, when they come in order).
-    const finished = new Map();
-    for (let i = ids.length - 1; i >= 0; i -= 20) {
-        await Promise.all(ids.slice(Math.max(0, i - 19), i + 1).map(async (id) => {
-            let call = null;
-            for (let k = 0; k < 1000 && call?.Status !== 'REPLIED'; ++k)
-                call = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: id })).Message?.Call;
-            assert.equal(call.Status, 'REPLIED');
-            finished.set(id, call.FinishedAt);
-        }));
+    // Every answer is in: the last calls made are REPLIED (the device answers in the order it
+    // is sent them).
+    for (const id of ids.slice(-20)) {
+        let status = null;
+        for (let i = 0; i < 1000 && status !== 'REPLIED'; ++i)
+            status = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: id })).Message?.Call.Status;
+        assert.equal(status, 'REPLIED');
     }
-    const answered = [...ids].sort((x, y) => finished.get(x) - finished.get(y) || (BigInt(x) < BigInt(y) ? -1 : 1));
+    // The order a reply stream replays them in, when asked (a lookup of each: after any memory
+    // figure is taken).
+    const answered = async () => {
+        const finished = new Map();
+        for (let i = 0; i < ids.length; i += 20) {
+            await Promise.all(ids.slice(i, i + 20).map(async (id) => {
+                const call = (await h.callAction(client, 'QueryMessageInfo', { UniMsgId: id })).Message?.Call;
+                assert.equal(call?.Status, 'REPLIED', id);
+                finished.set(id, call.FinishedAt);
+            }));
+        }
+        return [...ids].sort((x, y) => finished.get(x) - finished.get(y) || (BigInt(x) < BigInt(y) ? -1 : 1));
+    };
     return { ids, answered, dev };
 }
 
@@ -333,7 +343,7 @@ describe('replays and lists cost what they send', () => {
         const server = await h.startServer({ deviceList: [answering, good] });
         const dev = await echoDevice(server, good);
         const before = rss(server);
-        const { ids, answered, dev: answerer } = await answeredAsync(server, answering, 400, 250 * 1024);
+        const { ids, answered: inOrder, dev: answerer } = await answeredAsync(server, answering, 400, 250 * 1024);
         const grown = rss(server) - before;
         console.log(`400 answered async calls of 250 KB (100 MB): RSS +${(grown / MB).toFixed(1)} MB (was ~596 MiB for 2,500 against a 256 MiB budget)`);
         // The cache holds replies.max_record_bytes (64 MiB); the rest is in the store only.
@@ -344,6 +354,7 @@ describe('replays and lists cost what they send', () => {
         assert.equal(Buffer.from(oldest.PayloadBase64Byte, 'base64').length, 250 * 1024);
         // A reconnect after the first answer: streamed at once, the newest that fit 16 MiB, the
         // older ones said as dropped (was: 2 s to the first byte, a 1.8 GB peak, 28 events).
+        const answered = await inOrder();
         const peakBefore = rss(server);
         const replay = await replayFrom(server, answered[0]);
         console.log(`replay after 1 of 400: first event in ${replay.firstMs.toFixed(0)} ms, ${replay.ids.length} events, ${replay.dropped} said dropped, RSS +${((rss(server) - peakBefore) / MB).toFixed(1)} MB`);
@@ -637,6 +648,7 @@ describe('fair shares', () => {
         const names = Object.fromEntries(list.map((d, i) => [`DeviceName.${i + 1}`, d.deviceName]));
         const a = h.iotClient(server);
         const outcomes = [];
+        const started = performance.now();
         for (let i = 0; i < 8; ++i) {
             try {
                 const body = await h.callAction(a, 'InvokeThingsService', { ProductKey: h.PK, Identifier: 'Blink', Args: '{}', Qos: '1', ...names });
@@ -648,9 +660,13 @@ describe('fair shares', () => {
         console.log(`8 batches of 100 from one key: ${outcomes.join(' | ')}`);
         // Its budget of 300 waiting calls: three batches, the fourth refused; the QPS limit
         // (500 a second) counts 100 per batch (was: one per batch).
+        // The 500 tokens a key starts with cover five batches; the last three find the bucket
+        // empty unless the loop took long enough to refill it (a slow sanitizer build).
+        const took = (performance.now() - started) / 1000;
         assert.deepEqual(outcomes.slice(0, 3), ['ok', 'ok', 'ok']);
         assert.equal(outcomes[3], 'iot.messagebroker.RateLimit: sent 0');
-        assert.ok(outcomes.slice(5).every((o) => o === 'Throttling.User'), outcomes.join(','));
+        assert.ok(outcomes.slice(3).every((o) => o === 'Throttling.User' || o === 'iot.messagebroker.RateLimit: sent 0'), outcomes.join(','));
+        if (took < 0.5) assert.ok(outcomes.slice(5).every((o) => o === 'Throttling.User'), `${outcomes.join(',')} in ${took.toFixed(2)} s`);
         // Another key's async calls are its own (was: refused for an hour).
         const b = await h.callAction(h.iotClient(server, { key: other }), 'InvokeThingService', {
             ProductKey: h.PK, DeviceName: list[0].deviceName, Identifier: 'Blink', Args: '{}', Qos: '1' });
