@@ -492,17 +492,21 @@ asio::awaitable<json::object> site::devices_page(const device_query& wanted) {
             if (candidates.size() > scan) break;
         }
     }
-    // Their links, read on their planes in one message each (not one per device); without a
-    // status filter, only the page's.
-    std::vector<catalog::device_key> keys;
-    for (std::size_t i = 0; i < candidates.size() && i < scan; ++i) {
-        if (wanted.status.empty() && i == wanted.size) break;
-        keys.push_back(candidates[i]->key);
-    }
-    const auto lives = co_await live_.devices(std::move(keys), 0);
-    const auto status_ok = [&](std::size_t i) {
-        return wanted.status.empty() ||
-               wanted.status == status_of(*candidates[i], i < lives.size() && lives[i].online);
+    // Their links, read on their planes a chunk at a time (one message per plane per chunk, not
+    // one per device), only as far as the page needs: a filter that matches early looks at few.
+    const std::size_t chunk = std::max<std::size_t>(wanted.size, 32);
+    std::vector<console::device_live> lives;
+    const auto live_of = [&](std::size_t i) -> asio::awaitable<const console::device_live*> {
+        while (lives.size() <= i) {
+            std::vector<catalog::device_key> keys;
+            for (auto j = lives.size(); j < candidates.size() && keys.size() < chunk; ++j)
+                keys.push_back(candidates[j]->key);
+            if (keys.empty()) co_return nullptr;
+            auto more = co_await live_.devices(std::move(keys), 0);
+            lives.insert(lives.end(), std::make_move_iterator(more.begin()),
+                         std::make_move_iterator(more.end()));
+        }
+        co_return &lives[i];
     };
     json::array rows;
     std::optional<catalog::device_key> next;
@@ -511,7 +515,10 @@ asio::awaitable<json::object> site::devices_page(const device_query& wanted) {
             next = candidates[i - 1]->key;  // the next page starts after the last looked at
             break;
         }
-        if (status_ok(i)) rows.push_back(device_row(*candidates[i], lives.at(i)));
+        const auto* live = co_await live_of(i);
+        if (live == nullptr) break;
+        if (wanted.status.empty() || wanted.status == status_of(*candidates[i], live->online))
+            rows.push_back(device_row(*candidates[i], *live));
     }
     // A total only where it costs nothing: the whole list, or the devices online.
     const auto now = co_await live_.now();
