@@ -150,6 +150,9 @@ asio::awaitable<void> app::handle_signals() {
             reload();
             continue;
         }
+        // New calls and readiness refused before the line says so (a client that sees it may
+        // act at once, from another thread's connection).
+        shard_->stop_taking();
         log_.server->info("event=stopping signal={}", signal);
         notify_service_manager("STOPPING=1");
         // SIGTERM (a service manager, an orchestrator) lingers for the grace; SIGINT (a person

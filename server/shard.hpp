@@ -94,6 +94,8 @@ public:
     /// in-flight calls may finish within `grace` (with `linger`, the HTTP listeners stay open
     /// for all of it, then close); the rest end UNKNOWN; the devices are closed.
     boost::asio::awaitable<void> drain(std::chrono::milliseconds grace, bool linger);
+    /// The start of a drain: readiness and new calls answer 503 from now on (drain() does it too).
+    void stop_taking() { gate_->stop(); }
 
     /// What `GET /readyz` checks: listeners bound, the store writable, not draining.
     std::vector<readiness_check> readiness();

@@ -48,9 +48,14 @@ test('after real traffic, /metrics passes promtool and counts what happened', as
     assert.equal((await hook.next()).status, 503);
     assert.equal((await hook.next()).status, 200);
 
-    const res = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, { headers: { authorization: 'Bearer metrics-token-1' } });
-    assert.equal(res.status, 200);
-    const text = await res.text();
+    // The receiver has its 200; the sender counts it once it has read that answer (on its own
+    // thread with several planes): read until it has.
+    let text = '';
+    for (let i = 0; i < 200 && !/^rrpcd_webhook_deliveries_total 1$/m.test(text); ++i) {
+        const res = await fetch(`http://127.0.0.1:${server.httpPort}/metrics`, { headers: { authorization: 'Bearer metrics-token-1' } });
+        assert.equal(res.status, 200);
+        text = await res.text();
+    }
     const check = spawnSync(promtool, ['check', 'metrics'], { input: text });
     assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
 
