@@ -660,13 +660,16 @@ describe('fair shares', () => {
         console.log(`8 batches of 100 from one key: ${outcomes.join(' | ')}`);
         // Its budget of 300 waiting calls: three batches, the fourth refused; the QPS limit
         // (500 a second) counts 100 per batch (was: one per batch).
-        // The 500 tokens a key starts with cover five batches; the last three find the bucket
-        // empty unless the loop took long enough to refill it (a slow sanitizer build).
+        // The 500 tokens a key starts with cover five batches; each later batch needs 100 tokens
+        // refilled at 500 a second: over the loop's duration at most `took * 5` of the last
+        // three get past the limit (a slow sanitizer build refills more than a fast one).
         const took = (performance.now() - started) / 1000;
         assert.deepEqual(outcomes.slice(0, 3), ['ok', 'ok', 'ok']);
         assert.equal(outcomes[3], 'iot.messagebroker.RateLimit: sent 0');
         assert.ok(outcomes.slice(3).every((o) => o === 'Throttling.User' || o === 'iot.messagebroker.RateLimit: sent 0'), outcomes.join(','));
-        if (took < 0.5) assert.ok(outcomes.slice(5).every((o) => o === 'Throttling.User'), `${outcomes.join(',')} in ${took.toFixed(2)} s`);
+        const past = outcomes.slice(5).filter((o) => o !== 'Throttling.User').length;
+        assert.ok(past <= Math.floor(took * 5), `${outcomes.join(',')} in ${took.toFixed(2)} s`);
+        if (took < 0.6) assert.ok(past < 3, `${outcomes.join(',')} in ${took.toFixed(2)} s`);
         // Another key's async calls are its own (was: refused for an hour).
         const b = await h.callAction(h.iotClient(server, { key: other }), 'InvokeThingService', {
             ProductKey: h.PK, DeviceName: list[0].deviceName, Identifier: 'Blink', Args: '{}', Qos: '1' });
