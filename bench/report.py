@@ -25,8 +25,34 @@ def soak_report(rrpcd_file, broker_file):
         print(f"first refusal: {r['first_refusal'][:300]}")
 
 
+def planes_report(results_file):
+    """rrpcd with 1 and 2 device planes beside mosquitto (`threads` 0 in the lines), medians of the
+    runs; each ratio is taken within a run first."""
+    rows = [json.loads(line) for line in open(results_file)]
+    runs = sorted({r["run"] for r in rows})
+    def one(mode, threads, key, run=None):
+        return [r[key] for r in rows if r["mode"] == mode and r["threads"] == threads and (run is None or r["run"] == run)]
+    def med_of(mode, threads, key):
+        return statistics.median(one(mode, threads, key))
+    def ratio(mode, key, a, b):
+        return statistics.median(one(mode, a, key, run)[0] / one(mode, b, key, run)[0] for run in runs)
+    print(f"\ndevice planes (server.threads), median of {len(runs)} runs; the driver shares the machine's cores")
+    print(f"{'':16} | {'calls/s':>9} | {'CPU us/call':>11} | {'p99 us':>8} | {'10k logins TCP s':>16} | {'10k logins TLS s':>16}")
+    for t, name in ((0, "mosquitto"), (1, "rrpcd 1 plane"), (2, "rrpcd 2 planes")):
+        print(f"{name:16} | {med_of('reqrep', t, 'calls_per_s'):9.0f} | {med_of('reqrep', t, 'server_cpu_us_per_call'):11.1f} | "
+              f"{med_of('reqrep', t, 'p99_us'):8.0f} | {med_of('idle', t, 'login_s'):16.2f} | {med_of('idle_tls', t, 'login_s'):16.2f}")
+    for t in (1, 2):
+        print(f"rrpcd {t}/mosquitto: calls/s {ratio('reqrep', 'calls_per_s', t, 0):.2f}x, CPU/call {ratio('reqrep', 'server_cpu_us_per_call', t, 0):.2f}x, "
+              f"TCP logins {ratio('idle', 'login_s', t, 0):.2f}x, TLS logins {ratio('idle_tls', 'login_s', t, 0):.2f}x (time)")
+    print(f"rrpcd 2/1 planes: calls/s {ratio('reqrep', 'calls_per_s', 2, 1):.2f}x, CPU/call {ratio('reqrep', 'server_cpu_us_per_call', 2, 1):.2f}x, "
+          f"TCP logins {ratio('idle', 'login_s', 2, 1):.2f}x, TLS logins {ratio('idle_tls', 'login_s', 2, 1):.2f}x (time)")
+
+
 if sys.argv[1] == "--soak":
     soak_report(sys.argv[2], sys.argv[3])
+    sys.exit(0)
+if sys.argv[1] == "--planes":
+    planes_report(sys.argv[2])
     sys.exit(0)
 
 rows = [json.loads(line) for line in open(sys.argv[1])]

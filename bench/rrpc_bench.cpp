@@ -5,12 +5,14 @@
 //
 //   rrpc_bench reqrep  --target rrpcd|broker --mqtt PORT [--http PORT] --pid PID
 //                      --devices N --concurrency C --calls K [--payload BYTES]
-//   rrpc_bench idle    --target rrpcd|broker --mqtt PORT --pid PID --devices N
+//   rrpc_bench idle    --target rrpcd|broker --mqtt PORT --pid PID --devices N [--tls 1]
+//                      (--tls 1: the devices log in over TLS, securemode=2, as the Link SDKs do)
 //   rrpc_bench timeout --mqtt PORT --http PORT --pid PID --calls K --concurrency C
 //   rrpc_bench async   --target rrpcd|broker --mqtt PORT [--http PORT] --pid PID --devices N
 //                      --rate R --seconds S   (answered async calls at a steady rate; RSS each
 //                      minute)
-//   rrpc_bench config  --devices N [--store PATH]  (prints the rrpcd TOML for N bench devices)
+//   rrpc_bench config  --devices N [--store PATH] [--threads T] [--tls-dir DIR]  (prints the
+//                      rrpcd TOML for N bench devices; DIR holds server.crt and server.key)
 #include "http/signature.hpp"
 #include "kit/base64.hpp"
 #include "kit/crypto.hpp"
@@ -18,6 +20,7 @@
 #include "mqtt/codec.hpp"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -62,9 +65,13 @@ struct options {
     std::string mode, target = "rrpcd";
     std::uint16_t mqtt_port = 0, http_port = 0;
     int pid = 0, devices = 20, concurrency = 16, calls = 10000, payload = 64, timeout_ms = 1000;
-    int rate = 1000, seconds = 60;
-    std::string store;
+    int rate = 1000, seconds = 60, threads = -1;
+    bool tls = false;
+    std::string store, tls_dir;
 };
+
+/// The devices' TLS context (--tls 1): no verification, the driver measures the server's cost.
+asio::ssl::context* client_tls = nullptr;
 
 /// utime + stime of a process, in seconds.
 double cpu_seconds(int pid) {
@@ -96,12 +103,18 @@ double self_cpu_seconds() {
 /// A minimal MQTT 3.1.1 client on the project's codec: connect, subscribe, publish, read.
 struct mqtt_client {
     tcp::socket socket;
+    std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls;  // over `socket` with --tls 1
     std::vector<std::uint8_t> in;
     explicit mqtt_client(asio::any_io_executor ex) : socket(ex) {}
 
     asio::awaitable<bool> send(const mqtt::packet& p) {
         std::vector<std::uint8_t> out;
         mqtt::encode(p, out);
+        // One co_await per statement (GCC 12 and temporaries in co_await expressions).
+        if (tls) {
+            auto [ec, n] = co_await asio::async_write(*tls, asio::buffer(out), kit::use_nothrow);
+            co_return !ec;
+        }
         auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), kit::use_nothrow);
         co_return !ec;
     }
@@ -118,8 +131,13 @@ struct mqtt_client {
             if (f.status != mqtt::frame_result::status::need_more) co_return std::nullopt;
             const auto old = in.size();
             in.resize(old + 65536);
-            auto [ec, n] = co_await socket.async_read_some(asio::buffer(in.data() + old, 65536),
-                                                           kit::use_nothrow);
+            const auto room = asio::buffer(in.data() + old, 65536);
+            std::size_t n = 0;
+            boost::system::error_code ec;
+            if (tls)
+                std::tie(ec, n) = co_await tls->async_read_some(room, kit::use_nothrow);
+            else
+                std::tie(ec, n) = co_await socket.async_read_some(room, kit::use_nothrow);
             in.resize(old + n);
             if (ec) co_return std::nullopt;
         }
@@ -130,8 +148,15 @@ struct mqtt_client {
                                                   kit::use_nothrow);
         if (ec) co_return false;
         socket.set_option(tcp::no_delay{true});
+        if (client_tls != nullptr) {
+            tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *client_tls);
+            auto [hec] =
+                co_await tls->async_handshake(asio::ssl::stream_base::client, kit::use_nothrow);
+            if (hec) co_return false;
+        }
         const std::string id = "b" + std::to_string(i);
-        const auto parts = std::string{id} + "|securemode=3,signmethod=hmacsha1|";
+        const auto parts = id + (client_tls != nullptr ? "|securemode=2,signmethod=hmacsha1|"
+                                                       : "|securemode=3,signmethod=hmacsha1|");
         mqtt::connect c;
         c.client_id = parts;
         c.keep_alive = keep_alive;
@@ -412,7 +437,7 @@ asio::awaitable<void> idle(const options& opt) {
     asio::steady_timer quiet{ex, std::chrono::seconds{5}};
     co_await quiet.async_wait(kit::use_nothrow);
     json::object o;
-    o["mode"] = "idle";
+    o["mode"] = opt.tls ? "idle_tls" : "idle";
     o["target"] = opt.target;
     o["devices"] = opt.devices;
     o["login_s"] = login_s;
@@ -683,21 +708,34 @@ int main(int argc, char** argv) {
             opt.seconds = std::stoi(v);
         else if (k == "--store")
             opt.store = v;
+        else if (k == "--threads")
+            opt.threads = std::stoi(v);
+        else if (k == "--tls")
+            opt.tls = v == "1";
+        else if (k == "--tls-dir")
+            opt.tls_dir = v;
     }
     if (opt.mode == "config") {
         // Every simulated device comes from 127.0.0.1: the per-address limit must allow them all.
         // The timeouts mode keeps 64 calls waiting on one device: the per-device limit must too.
+        if (opt.threads >= 0) std::cout << "[server]\nthreads = " << opt.threads << "\n";
         std::cout << "[mqtt]\nlisten = \"127.0.0.1:0\"\nmax_connections_per_address = 1000000\n"
-                     "[http]\nlisten = \"127.0.0.1:0\"\n[rrpc]\nmax_pending_per_device = 100000\n"
+                  << (opt.tls_dir.empty() ? "" : "tls_listen = \"127.0.0.1:0\"\n")
+                  << "[http]\nlisten = \"127.0.0.1:0\"\n[rrpc]\nmax_pending_per_device = 100000\n"
                      "[log]\nlevel = \"warn\"\n"
                   << "[[access_keys]]\nid = \"" << access_key_id << "\"\nsecret = \""
                   << access_key_secret << "\"\nqps_rrpc = 0\nqps_async_rrpc = 0\n";
         if (!opt.store.empty()) std::cout << "[store]\npath = \"" << opt.store << "\"\n";
+        if (!opt.tls_dir.empty())
+            std::cout << "[tls]\ncert_file = \"" << opt.tls_dir << "/server.crt\"\nkey_file = \""
+                      << opt.tls_dir << "/server.key\"\n";
         for (int i = 0; i < opt.devices; ++i)
             std::cout << "[[devices]]\nproduct_key = \"" << product_key << "\"\ndevice_name = \""
                       << device_name(i) << "\"\ndevice_secret = \"" << device_secret(i) << "\"\n";
         return 0;
     }
+    asio::ssl::context tls_context{asio::ssl::context::tls_client};
+    if (opt.tls) client_tls = &tls_context;
     asio::io_context io{1};
     if (opt.mode == "reqrep")
         asio::co_spawn(io, reqrep(opt), asio::detached);

@@ -41,7 +41,7 @@ std::string_view defaults_toml() noexcept {
     // default-constructed settings, so the two cannot drift apart). [tls] has none: without a
     // certificate it is off, and a [tls] table needs one.
     return R"([server]
-threads = 1
+threads = 0
 
 [mqtt]
 listen = "127.0.0.1:1883"

@@ -93,9 +93,9 @@ struct store_settings {
 };
 
 struct server_settings {
-    /// Device planes, and io threads to run them (1: one thread for everything; at most 16,
-    /// the MessageId's shard bits). 0 in the file: one per core.
-    std::size_t threads = 1;
+    /// Device planes, and io threads to run them: 0 (the default) is one per core the process
+    /// may use, at most 16 (the MessageId's shard bits); 1 is one thread for everything.
+    std::size_t threads = 0;
     bool operator==(const server_settings&) const = default;
 };
 

@@ -10,6 +10,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <exception>
+
+#include <sched.h>
 #include <thread>
 
 namespace rrpcd::server {
@@ -68,10 +70,23 @@ http::api_limits api_limits_of(const config::settings& s) {
             s.log_access};
 }
 
+namespace {
+
+/// The cores this process may run on: its CPU affinity (taskset, a container's cpuset), not every
+/// core of the machine.
+unsigned usable_cores() noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(CPU_COUNT(&set));
+    return std::thread::hardware_concurrency();
+}
+
+}  // namespace
+
 shard::shard(config::settings_ptr settings, catalog::thing_models models, loggers logs)
     // One thread: no locking in the io_context at all (the single-threaded server as before).
     : io_(std::make_unique<node_io_context>(
-          static_cast<int>(config::planes_of(*settings, std::thread::hardware_concurrency())))),
+          static_cast<int>(config::planes_of(*settings, usable_cores())))),
       settings_(std::move(settings)),
       log_(std::move(logs)),
       mqtt_connections_(settings_->mqtt.max_connections,
@@ -94,7 +109,7 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
            {router_, calls_, devices_, models_, counters_, journal(), fleet_}, log_.http),
       console_(settings_, api_, devices_, models_, calls_, console_view_, backoff_, log_.http),
       started_ms_(kit::unix_ms()) {
-    const auto planes = config::planes_of(*settings_, std::thread::hardware_concurrency());
+    const auto planes = config::planes_of(*settings_, usable_cores());
     if (planes > 1) {
         node_strand_.emplace(asio::make_strand(*io_));
         node_ex_ = *node_strand_;

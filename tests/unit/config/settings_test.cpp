@@ -221,7 +221,7 @@ TEST_CASE("README's configuration block shows the defaults the code has", "[conf
     std::stringstream text;
     text << in.rdbuf();
     const auto readme = text.str();
-    const auto start = readme.find("```toml\n[server]\nthreads = 1 ");
+    const auto start = readme.find("```toml\n[server]\nthreads = 0 ");
     REQUIRE(start != std::string::npos);
     const auto body = readme.substr(start + 8, readme.find("```", start + 8) - start - 8);
     auto documented = load_string(body, "README.md").value();
@@ -270,7 +270,8 @@ TEST_CASE("the defaults document is the default settings, key for key", "[config
 }
 
 TEST_CASE("server.threads: planes and io threads, one per core when 0, at most 16", "[config]") {
-    CHECK(planes_of(must_load(""), 8) == 1);  // the default: one thread, as before planes
+    CHECK(planes_of(must_load(""), 8) == 8);                         // the default: one per core
+    CHECK(planes_of(must_load("[server]\nthreads = 1\n"), 8) == 1);  // one thread, as before planes
     const auto four = must_load("[server]\nthreads = 4\n");
     CHECK(four.server.threads == 4);
     CHECK(planes_of(four, 2) == 4);
