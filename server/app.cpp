@@ -73,10 +73,10 @@ app::app(config::settings settings, catalog::thing_models models, tls_context tl
       overrides_(std::move(overrides)),
       tls_(std::move(tls)),
       log_(make_loggers(settings_->log_level, settings_->log_format)),
-      shard_(std::make_unique<shard>(settings_, std::move(models), log_)) {}
+      node_(std::make_unique<node>(settings_, std::move(models), log_)) {}
 
 bool app::start() {
-    if (auto opened = shard_->open(); !opened) {
+    if (auto opened = node_->open(); !opened) {
         log_.server->critical("event=store_failed reason={}",
                               kit::logfmt_value(opened.error(), 1024));
         return false;
@@ -89,7 +89,7 @@ bool app::start() {
     for (const auto& [name, where] : wanted) {
         if (!*where) continue;
         const bool tls = name[4] == 's';
-        auto at = shard_->listen(name, **where, tls ? tls_ : nullptr);
+        auto at = node_->listen(name, **where, tls ? tls_ : nullptr);
         if (!at) {
             log_.server->critical("event=listen_failed listener={} address={}:{} reason={}", name,
                                   (*where)->host, (*where)->port, kit::logfmt_value(at.error()));
@@ -97,14 +97,14 @@ bool app::start() {
         }
         bound_.emplace_back(name, std::move(*at));
     }
-    shard_->start();
-    signals_.emplace(shard_->io(), SIGINT, SIGTERM, SIGHUP);
+    node_->start();
+    signals_.emplace(node_->io(), SIGINT, SIGTERM, SIGHUP);
     // On the node's executor: a reload and the drain run where the node's own work runs.
-    asio::co_spawn(shard_->node_executor(), handle_signals(), log_exception{log_.server});
+    asio::co_spawn(node_->node_executor(), handle_signals(), log_exception{log_.server});
     log_.server->info(
         "event=started devices={} access_keys={} thing_models={} webhooks={} tls={} threads={}",
-        shard_->devices(), settings_->access_keys.size(), shard_->thing_models(),
-        shard_->webhooks(), tls_ != nullptr, shard_->planes());
+        node_->devices(), settings_->access_keys.size(), node_->thing_models(), node_->webhooks(),
+        tls_ != nullptr, node_->planes());
     check_certificate();
     if (const auto warning = config::plain_console_warning(*settings_))
         log_.server->warn("event=console_on_plain_listener reason={}",
@@ -123,20 +123,20 @@ int app::run() {
     const auto serve = [&] {
         for (;;) {
             try {
-                shard_->io().run();
+                node_->io().run();
                 return;
             } catch (const std::exception& e) {
                 const auto n = ++escaped;
                 if ((n & (n - 1)) == 0)  // the 1st, 2nd, 4th, 8th…
                     log_.server->error("event=handler_failed what={} count={}",
                                        kit::logfmt_value(e.what()), n);
-                shard_->count_escaped();
+                node_->count_escaped();
             }
         }
     };
     // One io thread per device plane, this one included; they end together at stop().
     std::vector<std::thread> others;
-    for (std::size_t i = 1; i < shard_->planes(); ++i) others.emplace_back(serve);
+    for (std::size_t i = 1; i < node_->planes(); ++i) others.emplace_back(serve);
     serve();
     for (auto& t : others) t.join();
     return 0;
@@ -152,14 +152,14 @@ asio::awaitable<void> app::handle_signals() {
         }
         // New calls and readiness refused before the line says so (a client that sees it may
         // act at once, from another thread's connection).
-        shard_->stop_taking();
+        node_->stop_taking();
         log_.server->info("event=stopping signal={}", signal);
         notify_service_manager("STOPPING=1");
         // SIGTERM (a service manager, an orchestrator) lingers for the grace; SIGINT (a person
         // at a terminal) ends once nothing is in flight.
-        co_await shard_->drain(settings_->http.shutdown_grace, signal == SIGTERM);
+        co_await node_->drain(settings_->http.shutdown_grace, signal == SIGTERM);
         log_.server->info("event=stopped");
-        shard_->io().stop();
+        node_->io().stop();
         co_return;
     }
 }
@@ -206,7 +206,7 @@ void app::reload() {
     settings_ = std::move(merged);
     const auto& s = *settings_;
     tls_ = std::move(tls);
-    shard_->reloaded(settings_, tls_);
+    node_->reloaded(settings_, tls_);
     for (const auto& log : {log_.server, log_.mqtt, log_.http, log_.rrpc})
         log->set_level(spdlog::level::from_str(s.log_level));
     log_.server->info("event=reloaded access_keys={} log_level={} tls={}", s.access_keys.size(),

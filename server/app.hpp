@@ -2,7 +2,7 @@
 
 #include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
-#include "server/shard.hpp"
+#include "server/node.hpp"
 #include "server/tls.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -19,7 +19,7 @@ namespace rrpcd::server {
 
 /// The process: its settings, loggers and TLS certificate, its listeners' addresses, the
 /// signals (SIGHUP reloads, SIGTERM/SIGINT drain and stop) and the ready line. What serves is
-/// the shard it owns.
+/// the node it owns.
 class app {
 public:
     /// `models` are the products' thing models, parsed from `settings` (load_thing_models);
@@ -53,9 +53,9 @@ private:
     /// Logs a certificate that expired or expires within 30 days (at start and on reload).
     void check_certificate() const;
     loggers log_;
-    std::unique_ptr<shard> shard_;
+    std::unique_ptr<node> node_;
     std::vector<std::pair<const char*, std::string>> bound_;  ///< listener name, host:port
-    /// On the shard's io_context, so it goes before the shard does.
+    /// On the node's io_context, so it goes before the node does.
     std::optional<boost::asio::signal_set> signals_;
 };
 

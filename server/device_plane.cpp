@@ -38,13 +38,15 @@ std::uint64_t plane_router::next_id(const catalog::device_key& device) {
 }
 
 asio::awaitable<rrpc::device_link> plane_router::link(catalog::device_key device) {
-    auto& plane = route(device);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(device, ex);
     co_return co_await on_plane(plane, [&] { return plane.local.link(std::move(device)); });
 }
 
 asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
     std::vector<catalog::device_key> devices) {
     if (planes_.size() == 1) co_return co_await planes_[0]->local.links(std::move(devices));
+    const auto ex = co_await asio::this_coro::executor;
     // One message per plane with its devices, answered in the order asked.
     std::vector<std::vector<std::size_t>> at(planes_.size());
     std::vector<std::vector<catalog::device_key>> of(planes_.size());
@@ -57,7 +59,7 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
     for (std::size_t p = 0; p < planes_.size(); ++p) {
         if (of[p].empty()) continue;
         auto& plane = *planes_[p];
-        if (!plane.here()) hops_.fetch_add(1, std::memory_order_relaxed);
+        if (!plane.serves(ex)) hops_.fetch_add(1, std::memory_order_relaxed);
         const auto got =
             co_await on_plane(plane, [&] { return plane.local.links(std::move(of[p])); });
         for (std::size_t j = 0; j < got.size() && j < at[p].size(); ++j) out[at[p][j]] = got[j];
@@ -67,14 +69,16 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
 
 asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_request request,
                                                                std::size_t max_pending) {
-    auto& plane = route(request.device);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(request.device, ex);
     co_return co_await on_plane(plane,
                                 [&] { return plane.local.call(std::move(request), max_pending); });
 }
 
 asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t message_id,
                                                             rrpc::async_request request) {
-    auto& plane = route(request.device);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(request.device, ex);
     co_return co_await on_plane(plane,
                                 [&] { return plane.local.send(message_id, std::move(request)); });
 }
@@ -82,7 +86,8 @@ asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t messag
 asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::string topic,
                                             std::string payload, bool reliably,
                                             std::uint64_t message_id) {
-    auto& plane = route(device);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(device, ex);
     co_return co_await on_plane(plane, [&] {
         return plane.local.publish(std::move(device), std::move(topic), std::move(payload),
                                    reliably, message_id);
@@ -90,13 +95,15 @@ asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::str
 }
 
 asio::awaitable<void> plane_router::withdraw(catalog::device_key device, std::uint64_t message_id) {
-    auto& plane = route(device);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(device, ex);
     co_await on_plane(plane, [&] { return plane.local.withdraw(std::move(device), message_id); });
 }
 
 void plane_router::close(catalog::device_key device, bool forget) {
-    auto& plane = route(device);
+    auto& plane = home(device);
     if (plane.here()) return plane.local.close(std::move(device), forget);
+    hops_.fetch_add(1, std::memory_order_relaxed);
     asio::post(plane.executor(),
                [&plane, device = std::move(device), forget] { plane.local.close(device, forget); });
 }

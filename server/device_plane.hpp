@@ -23,6 +23,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
@@ -62,7 +63,16 @@ public:
     std::size_t index() const noexcept { return index_; }
     const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
     /// True when the caller runs on this plane now (always, with one plane).
+    /// Synchronous work may touch this plane now: this thread is inside the plane's strand
+    /// (perhaps nested in another strand's handler, which dispatched into it).
     bool here() const noexcept { return !strand_ || strand_->running_in_this_thread(); }
+    /// A coroutine running on `ex` may touch this plane across its suspensions: `ex` is the
+    /// plane's own executor. Not here(): a coroutine of another plane can be resumed inline
+    /// inside this plane's strand (a co_spawn completing there dispatches to it), and what it
+    /// started here would resume later on its own strand, beside this plane's thread.
+    bool serves(const boost::asio::any_io_executor& ex) const noexcept {
+        return !strand_ || ex == executor_;
+    }
 
     config::settings_ptr settings;  ///< this plane's snapshot (a reload posts the next one)
     device_registry registry;
@@ -78,11 +88,13 @@ private:
     boost::asio::any_io_executor executor_;
 };
 
-/// Runs the awaitable `work()` makes on `plane`: at once when the caller is there already, else
-/// spawned there and awaited (the caller resumes on its own executor). `work` is called once.
-template <class Work>
-auto on_plane(device_plane& plane, Work work) -> decltype(work()) {
-    if (plane.here()) co_return co_await work();
+/// Runs the awaitable `work()` makes on `plane`: at once when the caller's coroutine runs on
+/// that plane's executor, else spawned there and awaited (the caller resumes on its own
+/// executor). `work` is called once.
+template <class Plane, class Work>
+auto on_plane(Plane& plane, Work work) -> decltype(work()) {
+    const auto ex = co_await boost::asio::this_coro::executor;
+    if (plane.serves(ex)) co_return co_await work();
     // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
     auto there = boost::asio::co_spawn(plane.executor(), work(), boost::asio::use_awaitable);
     co_return co_await std::move(there);
@@ -117,10 +129,10 @@ public:
     std::uint64_t hops() const noexcept { return hops_.load(std::memory_order_relaxed); }
 
 private:
-    /// The device's plane, counting the hop when the caller is elsewhere.
-    device_plane& route(const catalog::device_key& device) {
+    /// The device's plane, counting the hop when the caller (a coroutine on `ex`) is elsewhere.
+    device_plane& route(const catalog::device_key& device, const boost::asio::any_io_executor& ex) {
         auto& plane = home(device);
-        if (!plane.here()) hops_.fetch_add(1, std::memory_order_relaxed);
+        if (!plane.serves(ex)) hops_.fetch_add(1, std::memory_order_relaxed);
         return plane;
     }
     const std::vector<std::unique_ptr<device_plane>>& planes_;

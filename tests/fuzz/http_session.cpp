@@ -1,5 +1,5 @@
 // libFuzzer target: the whole HTTP session of the real server. The input (after its first byte,
-// which picks how it is split into writes) goes over a loopback connection to the shard's HTTP
+// which picks how it is split into writes) goes over a loopback connection to the node's HTTP
 // listener, with the server's own parser settings and limits: pipelined requests, chunked bodies
 // and trailers, the probes, the metrics, the reply stream, the console and every action. Any
 // input must end in answers and a closed connection, never in a crash, an exception that escapes

@@ -1,5 +1,5 @@
 // libFuzzer target: the whole MQTT session of the real server. The input (after its first byte,
-// which picks how it is split into writes) goes over a loopback connection to the shard's MQTT
+// which picks how it is split into writes) goes over a loopback connection to the node's MQTT
 // listener, with the server's own limits: the login of the demo device, subscriptions, publishes
 // on every kind of topic (RRPC answers, Alink replies, data), acks, and whatever follows. Any
 // input must end in a closed connection, never in a crash, an exception that escapes the

@@ -1,10 +1,10 @@
 #pragma once
-// The fuzzers' rrpcd: the real shard (its listeners, sessions, API, console and memory store) on
+// The fuzzers' rrpcd: the real node (its listeners, sessions, API, console and memory store) on
 // the embedded default configuration, with listeners on free loopback ports and a silent log.
-// A fuzz input is sent over a real loopback connection to one of its listeners and the shard's
+// A fuzz input is sent over a real loopback connection to one of its listeners and the node's
 // io_context runs until the session has answered and closed (or a bound of turns passes).
 #include "config/settings.hpp"
-#include "server/shard.hpp"
+#include "server/node.hpp"
 #include "server/thing_models.hpp"
 
 #include <spdlog/sinks/null_sink.h>
@@ -30,13 +30,13 @@ public:
         const auto logger = [&](const char* name) {
             return std::make_shared<spdlog::logger>(name, sink);
         };
-        shard_ = std::make_unique<server::shard>(
+        node_ = std::make_unique<server::node>(
             std::make_shared<const config::settings>(settings_), std::move(*models),
             server::loggers{logger("server"), logger("mqtt"), logger("http"), logger("rrpc")});
-        if (!shard_->open()) std::abort();
-        mqtt_port_ = port_of(shard_->listen("mqtt", {"127.0.0.1", 0}, nullptr));
-        http_port_ = port_of(shard_->listen("http", {"127.0.0.1", 0}, nullptr));
-        shard_->start();
+        if (!node_->open()) std::abort();
+        mqtt_port_ = port_of(node_->listen("mqtt", {"127.0.0.1", 0}, nullptr));
+        http_port_ = port_of(node_->listen("http", {"127.0.0.1", 0}, nullptr));
+        node_->start();
     }
 
     std::uint16_t mqtt_port() const noexcept { return mqtt_port_; }
@@ -50,7 +50,7 @@ public:
                   int turns = 200) {
         piece = std::max(piece, bytes.size() / 256);
         namespace asio = boost::asio;
-        auto& io = shard_->io();
+        auto& io = node_->io();
         asio::ip::tcp::socket client{io};
         boost::system::error_code ec;
         client.connect({asio::ip::address_v4::loopback(), port}, ec);
@@ -99,7 +99,7 @@ private:
     }
 
     config::settings settings_;
-    std::unique_ptr<server::shard> shard_;
+    std::unique_ptr<server::node> node_;
     std::uint16_t mqtt_port_ = 0, http_port_ = 0;
 };
 

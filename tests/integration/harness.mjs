@@ -52,6 +52,11 @@ const leaks = [];
 export const RRPCD = process.env.RRPCD_BIN ?? path.resolve(import.meta.dirname, '../../build/rrpcd');
 export const ACCESS_KEY = { id: 'LTAItestKeyId', secret: 'test+Secret/=&' };
 export const PK = 'a1TestPK';
+/// Built with a sanitizer (scripts/test.sh's second pass: ASan; scripts/tsan.sh: TSan): memory
+/// and latency bounds are loosened there (ASan's quarantine keeps up to 256 MB of freed memory,
+/// TSan's allocator and shadow grow RSS too; both run 3-15x slower); the optimised pass holds
+/// the real ones.
+export const sanitized = process.env.ASAN_OPTIONS !== undefined || process.env.TSAN_OPTIONS !== undefined;
 
 /// `count` devices named dev000, dev001, … with distinct secrets.
 export function devices(count) {

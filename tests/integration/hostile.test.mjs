@@ -163,7 +163,7 @@ describe('hostile clients', () => {
         // events are rendered once for all of them (was +514 MB: a copy per client, no byte bound).
         // (ASan keeps freed memory in quarantine, up to 256 MB: the bound is loosened there; the
         // optimised pass holds the real one.)
-        const quarantine = process.env.ASAN_OPTIONS !== undefined ? 300 * 2 ** 20 : 0;
+        const quarantine = h.sanitized ? 300 * 2 ** 20 : 0;
         assert.ok(grown < 120 * 2 ** 20 + quarantine, `RSS grew ${grown} bytes`);
         assert.match(await h.metricsText(server), /rrpcd_limit_hits_total\{limit="reply_queue"\} [1-9]/);
         // A stalled client that reads again is told how many it missed, then gets the newest.

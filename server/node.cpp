@@ -1,4 +1,4 @@
-#include "server/shard.hpp"
+#include "server/node.hpp"
 #include "kit/logfmt.hpp"
 
 #include "kit/unix_ms.hpp"
@@ -83,7 +83,7 @@ unsigned usable_cores() noexcept {
 
 }  // namespace
 
-shard::shard(config::settings_ptr settings, catalog::thing_models models, loggers logs)
+node::node(config::settings_ptr settings, catalog::thing_models models, loggers logs)
     // One thread: no locking in the io_context at all (the single-threaded server as before).
     : io_(std::make_unique<node_io_context>(
           static_cast<int>(config::planes_of(*settings, usable_cores())))),
@@ -120,11 +120,11 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
     // Answered async calls are read back from the store past the call log's cache (lookups,
     // replays); without a store, the cache is all there is.
     calls_.archive = store_.get();
-    const plane_services node{journal(), counters_, calls_,    replies_,  devices_,    fleet_,
-                              login_,    models_,   log_.mqtt, log_.rrpc, login_lines_};
+    const plane_services services{journal(), counters_, calls_,    replies_,  devices_,    fleet_,
+                                  login_,    models_,   log_.mqtt, log_.rrpc, login_lines_};
     for (std::size_t i = 0; i < planes; ++i) {
-        auto& plane =
-            *planes_.emplace_back(std::make_unique<device_plane>(i, planes, *io_, settings_, node));
+        auto& plane = *planes_.emplace_back(
+            std::make_unique<device_plane>(i, planes, *io_, settings_, services));
         mqtt_planes_.contexts.push_back(&plane.mqtt);
         mqtt_planes_.executors.push_back(plane.executor());
         // In place: its replay budget holds a lock (not movable).
@@ -152,7 +152,7 @@ shard::shard(config::settings_ptr settings, catalog::thing_models models, logger
             settings_->replies, replies_, journal(), log_.server));
 }
 
-shard::~shard() {
+node::~node() {
     if (store_) store_->close();  // its writer wakes sync() waiters on this io_context
     listeners_.clear();
     webhooks_.clear();
@@ -163,18 +163,18 @@ shard::~shard() {
     io_->shut_down();
 }
 
-std::uint64_t shard::id_floor() const {
+std::uint64_t node::id_floor() const {
     std::uint64_t floor = 0;
     for (const auto& p : planes_)
         floor = std::max(floor, p->ids.floor(std::chrono::system_clock::now(), id_floor_ahead));
     return floor;
 }
 
-store::journal& shard::journal() noexcept {
+store::journal& node::journal() noexcept {
     return store_ ? static_cast<store::journal&>(*store_) : memory_;
 }
 
-boost::system::result<void, std::string> shard::open() {
+boost::system::result<void, std::string> node::open() {
     if (!store_error_.empty()) return store_error_;
     if (store_) {
         const auto failed = [&](const boost::system::error_code& ec) {
@@ -257,9 +257,9 @@ boost::system::result<void, std::string> shard::open() {
     return {};
 }
 
-boost::system::result<std::string, std::string> shard::listen(const char* name,
-                                                              const config::endpoint& where,
-                                                              tls_context tls) {
+boost::system::result<std::string, std::string> node::listen(const char* name,
+                                                             const config::endpoint& where,
+                                                             tls_context tls) {
     auto& l = *listeners_.emplace_back(
         std::make_unique<listener>(listener{name, tls != nullptr, tcp::acceptor{*io_}, tls}));
     boost::system::error_code ec;
@@ -274,13 +274,13 @@ boost::system::result<std::string, std::string> shard::listen(const char* name,
     return {boost::system::in_place_value, bound(l.acceptor)};
 }
 
-void shard::start() {
+void node::start() {
     for (auto& hook : webhooks_) hook->start();
     asio::co_spawn(node_ex_, expire_sessions(), log_exception{log_.server});
     asio::co_spawn(node_ex_, each_second(), log_exception{log_.server});
 }
 
-asio::awaitable<void> shard::each_second() {
+asio::awaitable<void> node::each_second() {
     asio::steady_timer tick{*io_};
     for (;;) {
         console_.sample();
@@ -297,7 +297,7 @@ asio::awaitable<void> shard::each_second() {
     }
 }
 
-asio::awaitable<std::vector<console::device_live>> shard::console_view::devices(
+asio::awaitable<std::vector<console::device_live>> node::console_view::devices(
     std::vector<catalog::device_key> keys, std::size_t queued_listed) {
     // One message per plane with its devices, answered in the order asked.
     const auto n = s.planes_.size();
@@ -329,7 +329,7 @@ asio::awaitable<std::vector<console::device_live>> shard::console_view::devices(
     co_return out;
 }
 
-asio::awaitable<console::figures> shard::console_view::now() {
+asio::awaitable<console::figures> node::console_view::now() {
     console::figures f;
     for (auto& p : s.planes_)
         co_await on_plane(*p, [&]() -> asio::awaitable<void> {
@@ -343,7 +343,7 @@ asio::awaitable<console::figures> shard::console_view::now() {
     co_return f;
 }
 
-asio::awaitable<void> shard::expire_sessions() {
+asio::awaitable<void> node::expire_sessions() {
     asio::steady_timer tick{*io_};
     for (;;) {
         tick.expires_after(std::chrono::minutes{1});
@@ -356,7 +356,7 @@ asio::awaitable<void> shard::expire_sessions() {
     }
 }
 
-asio::awaitable<void> shard::accept(listener& l) {
+asio::awaitable<void> node::accept(listener& l) {
     const bool is_mqtt = l.name[0] == 'm';
     auto& limiter = is_mqtt ? mqtt_connections_ : http_connections_;
     auto& log = is_mqtt ? *log_.mqtt : *log_.http;
@@ -411,7 +411,7 @@ asio::awaitable<void> shard::accept(listener& l) {
     }
 }
 
-void shard::reloaded(config::settings_ptr next, tls_context tls) {
+void node::reloaded(config::settings_ptr next, tls_context tls) {
     // What reads the settings at each use reads this snapshot from now on; what keeps its own
     // copy (the limiters, the back-off, the API's limits, the keys) is given the new values.
     settings_ = std::move(next);
@@ -433,7 +433,7 @@ void shard::reloaded(config::settings_ptr next, tls_context tls) {
         if (l->tls) l->context = tls;  // sessions keep the context they started with
 }
 
-asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger) {
+asio::awaitable<void> node::drain(std::chrono::milliseconds grace, bool linger) {
     std::size_t online = 0;
     for (const auto& p : planes_)
         online += co_await on_plane(
@@ -474,7 +474,7 @@ asio::awaitable<void> shard::drain(std::chrono::milliseconds grace, bool linger)
     co_await flush.async_wait(kit::use_nothrow);
 }
 
-std::vector<readiness_check> shard::readiness() {
+std::vector<readiness_check> node::readiness() {
     std::vector<readiness_check> checks;
     auto& listening = checks.emplace_back(readiness_check{"listeners", {}});
     if (listeners_.empty()) listening.problem = "not bound yet";
@@ -488,9 +488,12 @@ std::vector<readiness_check> shard::readiness() {
     return checks;
 }
 
-asio::awaitable<metrics_snapshot> shard::metrics() {
+asio::awaitable<metrics_snapshot> node::metrics() {
     // The node's figures where the node's services run (the console's sessions, say).
-    if (planes_.size() > 1 && !node_strand_->running_in_this_thread()) {
+    // The coroutine's own executor, not running_in_this_thread(): a coroutine of a plane can be
+    // resumed inline inside the node strand, and would resume on its plane after its awaits.
+    const auto ex = co_await asio::this_coro::executor;
+    if (planes_.size() > 1 && ex != node_ex_) {
         auto there = asio::co_spawn(node_ex_, metrics(), asio::use_awaitable);
         co_return co_await std::move(there);
     }

@@ -55,20 +55,21 @@ struct log_exception {
     void operator()(const std::exception_ptr& e) const;
 };
 
-/// The object graph of one io_context on one thread: its listeners, sessions, device
-/// registry, RRPC core, store and API. Nothing in it needs a lock. It is the unit that per-core
-/// shards will repeat. Its lifetime rule is in its destructor, not in its members' order: the
-/// suspended coroutines (sessions, calls, accept loops) use every member, so they end first.
-class shard {
+/// The process-wide node: what must be one per process (the io_context and its threads' work,
+/// listeners, store, fleet, catalog, credentials, nonce cache, back-off and limiters, call log,
+/// reply hub, webhooks, console, metrics, reload and drain) and its device planes (README
+/// "Threads"). Its lifetime rule is in its destructor, not in its members' order: the suspended
+/// coroutines (sessions, calls, accept loops) use every member, so they end first.
+class node {
 public:
     /// `settings`: the snapshot it starts with (reloaded() gives it the next); `models` are the
     /// products' thing models.
-    shard(config::settings_ptr settings, catalog::thing_models models, loggers logs);
+    node(config::settings_ptr settings, catalog::thing_models models, loggers logs);
     /// Closes the store, closes the listeners and every other I/O object, shuts the io_context
     /// down (every suspended coroutine goes), then the services, the planes and the io_context.
-    ~shard();
-    shard(const shard&) = delete;
-    shard& operator=(const shard&) = delete;
+    ~node();
+    node(const node&) = delete;
+    node& operator=(const node&) = delete;
 
     boost::asio::io_context& io() noexcept { return *io_; }
     /// Where the node's own work runs (accept loops, timers, signals, reload, drain, the
@@ -122,8 +123,8 @@ private:
     boost::asio::awaitable<void> each_second();
     /// What the console reads of the sessions and the process: each device on its plane.
     struct console_view final : console::live_view {
-        shard& s;
-        explicit console_view(shard& owner) : s(owner) {}
+        node& s;
+        explicit console_view(node& owner) : s(owner) {}
         boost::asio::awaitable<std::vector<console::device_live>> devices(
             std::vector<catalog::device_key> keys, std::size_t queued_listed) override;
         boost::asio::awaitable<console::figures> now() override;
@@ -132,7 +133,7 @@ private:
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
     std::uint64_t id_floor() const;
 
-    /// The io_context, with its shutdown at hand: ~shard() destroys every handler and coroutine
+    /// The io_context, with its shutdown at hand: ~node() destroys every handler and coroutine
     /// first (while the members they use exist), the io_context itself last.
     struct node_io_context : boost::asio::io_context {
         using boost::asio::io_context::io_context;
@@ -168,7 +169,7 @@ private:
     /// Sessions and handlers that ended by an exception, on any thread.
     std::atomic<std::uint64_t> failures_{0};
     std::atomic<std::size_t> next_plane_{0};  ///< where the next connection starts
-    // I/O objects other than sessions: reset by ~shard() before the io_context goes.
+    // I/O objects other than sessions: reset by ~node() before the io_context goes.
     std::optional<drain_gate> gate_;
     /// What every plane's HTTP sessions share: the rendered events, the refusal lines, the
     /// replay budget.
