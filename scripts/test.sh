@@ -23,7 +23,7 @@ if [[ -z ${RRPCD_NO_SANITIZE:-} ]]; then
     if [[ -n ${RRPCD_NO_FUZZ:-} ]]; then skip="image|fuzz" fuzz=OFF; fi
     CC=clang-14 CXX=clang++-14 cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug \
         -DRRPCD_SANITIZE=ON -DRRPCD_FUZZ=$fuzz -DRRPCD_FUZZ_SECONDS="${RRPCD_FUZZ_SECONDS:-10}" \
-        -DRRPCD_BENCH=OFF -DRRPCD_WERROR=ON >/dev/null
+        -DRRPCD_BENCH=OFF -DRRPCD_WERROR=ON -DRRPCD_PCH=ON >/dev/null
     cmake --build build-san -j "$(nproc)"
     RRPCD_TEST_THREADS=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-san --output-on-failure -j "$(nproc)" -LE "$skip" "$@"
