@@ -58,8 +58,10 @@ fi
 
 # Docker format: OCI images have no HEALTHCHECK.
 # --isolation chroot: RUN steps need no OCI runtime (none may manage cgroups here).
+# The version, kept once: CMakeLists.txt's project().
+version=$(sed -n 's/^project(rrpcd VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
 buildah bud --quiet --isolation chroot --format docker --layers -f docker/Dockerfile \
-    --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" \
+    --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" --build-arg VERSION="$version" \
     --build-arg JOBS="$(nproc)" -t "$image" . >&2
 # The build stage (~1 GB with the compilers) and earlier builds are not kept.
 podman image prune -f >/dev/null 2>&1 || true  # best effort: an image a container uses stays

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { test } from 'node:test';
@@ -46,6 +47,9 @@ test('the image runs as uid 10001, is healthy, serves the official SDK and a dev
     assert.equal(inspect.Config.User, '10001:10001');
     assert.deepEqual((inspect.Healthcheck ?? inspect.Config.Healthcheck).Test, ['CMD', '/usr/local/bin/rrpcd', 'health']);
     assert.equal(inspect.Config.Labels['org.opencontainers.image.licenses'], 'Apache-2.0');
+    // The version label is the project's (CMakeLists.txt), as `rrpcd --version` in the image says.
+    const version = /project\(rrpcd VERSION ([0-9.]+)/.exec(fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8'))[1];
+    assert.equal(inspect.Config.Labels['org.opencontainers.image.version'], version);
 
     const tag = `${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
     const volume = `rrpcd-image-test-${tag}`;

@@ -61,6 +61,18 @@ while True:
     assert.equal((await server.exited).code, 0);
 });
 
+test('the version is written once, in CMakeLists.txt (CHANGELOG.md names each release)', () => {
+    // Was also in docker/Dockerfile (the label's default) and docker/compose.yaml (the tag).
+    const files = execFileSync('git', ['ls-files'], { cwd: root }).toString().split('\n')
+        .filter((f) => f && f !== 'CMakeLists.txt' && f !== 'CHANGELOG.md' && !f.endsWith('package-lock.json'));
+    const literal = new RegExp(`(^|[^0-9.])${version.replaceAll('.', '\\.')}($|[^0-9.])`);
+    const holding = files.filter((f) => {
+        const file = path.join(root, f);
+        return fs.statSync(file).isFile() && literal.test(fs.readFileSync(file, 'latin1'));
+    });
+    assert.deepEqual(holding, []);
+});
+
 const dockerfile = () => fs.readFileSync(path.join(root, 'docker/Dockerfile'), 'utf8');
 
 test('the image builds every room: docker/Dockerfile copies each directory CMakeLists.txt adds, and runs as a numeric user with a HEALTHCHECK', () => {
