@@ -1,7 +1,8 @@
 // What an operator installs: `cmake --install` (binary, systemd unit, examples, licence), the
 // version in one place, and systemd's readiness protocol (Type=notify).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,96 @@ test('cmake --install puts the binary, the unit, the examples and the licence in
     assert.match(unit, new RegExp(`^ExecReload=${prefix}/bin/rrpcd --check-config --config /etc/rrpcd/rrpcd.toml\nExecReload=/bin/kill -HUP \\$MAINPID$`, 'm'));
     assert.match(unit, /^RestartPreventExitStatus=2$/m);
     assert.doesNotMatch(unit, /@[A-Z_]+@|\/usr\/local/);
+});
+
+// README's "Installing as a service" lines, run as written but for what a test on a shared
+// machine cannot do: each change below must find its text, so the README cannot drift from it.
+// They run as root in a prefix (CI runs as root; elsewhere the test says it is skipped); the
+// service is started as systemd would start the installed unit: as its user, with its
+// EnvironmentFile, its ExecStart and its reload's check.
+test('README\'s install lines, run in a prefix, give a service that its own user starts and reloads', { skip: process.getuid() !== 0 && 'needs root (useradd, chown)' }, async () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Installing as a service'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)[1];
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-readme-'));
+    fs.chmodSync(prefix, 0o755);  // the service user walks through it, as through /usr/local
+    const user = `rrpcdt${crypto.randomBytes(3).toString('hex')}`;
+    h.track(() => {
+        spawnSync('userdel', [user], { stdio: 'ignore' });
+        spawnSync('groupdel', [user], { stdio: 'ignore' });
+        fs.rmSync(prefix, { recursive: true, force: true });
+    });
+    const changes = [
+        // The tree under test is already built (scripts/build.sh would build build/ again).
+        ['scripts/build.sh && sudo cmake --install build', `cmake --install ${path.dirname(h.RRPCD)} --prefix ${prefix}/usr/local`],
+        ['sudo ', ''],
+        ['--home-dir /var/lib/rrpcd', `--home-dir ${prefix}/var/lib/rrpcd`],
+        [/ rrpcd$/m, ` ${user}`],  // useradd's name (the systemctl lines end the same way: dropped below)
+        ['-g rrpcd', `-g ${user}`],
+        ['/usr/local/', `${prefix}/usr/local/`],
+        ['/etc/rrpcd', `${prefix}/etc/rrpcd`],
+    ];
+    let script = block;
+    for (const [from, to] of changes) {
+        const next = typeof from === 'string' ? script.replaceAll(from, to) : script.replace(new RegExp(from.source, 'gm'), to);
+        assert.notEqual(next, script, `README's install lines no longer hold ${from}`);
+        script = next;
+    }
+    // No systemd here: the unit is started below as systemd would start it.
+    const systemctl = script.split('\n').filter((l) => /^systemctl /.test(l));
+    assert.equal(systemctl.length, 2, script);
+    script = script.split('\n').filter((l) => !/^systemctl /.test(l)).join('\n');
+    const run = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { encoding: 'utf8' });
+    assert.equal(run.status, 0, `${script}\n${run.stderr}`);
+
+    // What the lines made: the secret file only root reads; the directory and the file the
+    // service user reads, nobody else.
+    const etc = path.join(prefix, 'etc/rrpcd');
+    const mode = (f) => (fs.statSync(f).mode & 0o777).toString(8);
+    assert.equal(mode(path.join(etc, 'env')), '600');
+    assert.equal(mode(etc), '750');
+    assert.equal(mode(path.join(etc, 'rrpcd.toml')), '640');
+    const env = Object.fromEntries(fs.readFileSync(path.join(etc, 'env'), 'utf8').trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    assert.match(env.RRPCD_ACCESS_KEYS__0__ID, /^LTAI[0-9a-f]{16}$/);
+
+    // The installed unit, as systemd runs it: its user, its EnvironmentFile (read by systemd, as
+    // root), its ExecStart and ExecReload's check, with /etc/rrpcd in the prefix. Only the
+    // listeners (free loopback ports) and the store (the StateDirectory systemd would make) differ.
+    const unit = fs.readFileSync(path.join(prefix, 'usr/local/lib/systemd/system/rrpcd.service'), 'utf8');
+    const key = (k) => new RegExp(`^${k}=(.*)$`, 'm').exec(unit)[1];
+    assert.equal(key('User'), 'rrpcd');
+    assert.equal(key('EnvironmentFile'), '-/etc/rrpcd/env');
+    const state = path.join(prefix, 'var/lib/rrpcd');
+    fs.mkdirSync(path.dirname(state), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(state, { mode: 0o700 });
+    spawnSync('chown', [`${user}:${user}`, state]);
+    const argv = (line) => line.replaceAll('/etc/rrpcd', etc).split(' ');
+    const asService = (cmd, extra = {}) => ['runuser', '-u', user, '--', 'env', '-i', 'PATH=/usr/bin:/bin',
+        ...Object.entries({ ...env, ...extra }).map(([k, v]) => `${k}=${v}`), ...cmd];
+    const [checkCmd, ...checkArgs] = asService(argv(/^ExecReload=(.*--check-config.*)$/m.exec(unit)[1]));
+    const check = spawnSync(checkCmd, checkArgs, { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);  // `systemctl reload`'s first step, as the user
+    const [cmd, ...args] = asService(argv(key('ExecStart')), {
+        RRPCD_MQTT__LISTEN: '127.0.0.1:0', RRPCD_HTTP__LISTEN: '127.0.0.1:0', RRPCD_STORE__PATH: path.join(state, 'rrpcd.db') });
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    h.track(() => proc.kill('SIGKILL'));
+    let log = '';
+    proc.stderr.on('data', (c) => { log += c; });
+    const ready = await new Promise((resolve, reject) => {
+        readline.createInterface({ input: proc.stdout }).on('line', (line) => { if (line.startsWith('rrpcd ready ')) resolve(line); });
+        proc.once('exit', (code) => reject(new Error(`rrpcd exited ${code}:\n${log}`)));
+    });
+    const [, mqttPort, httpPort] = /mqtt=127\.0\.0\.1:(\d+) http=127\.0\.0\.1:(\d+)/.exec(ready).map(Number);
+    // Its key, from the env file, signs a call through the official SDK; the process is the user's.
+    const client = h.iotClient({ mqttPort, httpPort }, { key: { id: env.RRPCD_ACCESS_KEYS__0__ID, secret: env.RRPCD_ACCESS_KEYS__0__SECRET } });
+    const body = await h.callAction(client, 'QueryProductList', { CurrentPage: 1, PageSize: 10 });
+    assert.equal(body.Success, true, JSON.stringify(body));
+    const uid = execFileSync('id', ['-u', user]).toString().trim();
+    const rrpcd = execFileSync('pgrep', ['-u', uid, '-x', 'rrpcd']).toString().trim();
+    assert.ok(rrpcd.length > 0);  // the service runs as its own user
+    assert.doesNotMatch(log, new RegExp(env.RRPCD_ACCESS_KEYS__0__SECRET.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+    proc.kill('SIGTERM');
+    await new Promise((resolve) => proc.once('exit', resolve));
 });
 
 test('with NOTIFY_SOCKET set, rrpcd says READY=1 once it listens and STOPPING=1 when it drains', async () => {
