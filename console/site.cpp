@@ -238,6 +238,13 @@ bool site::is_event_stream(const request& req) noexcept {
            (t.size() == events.size() || t[events.size()] == '?');
 }
 
+std::optional<std::uint64_t> site::replay_from(const request& req) {
+    if (const auto header = kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}))
+        return header;
+    const auto q = query_of(req.target());
+    return q ? kit::parse_whole<std::uint64_t>(param(*q, "since")) : std::nullopt;
+}
+
 const session* site::signed_in(std::string_view cookie_header) {
     const auto token = cookie_value(cookie_header, cookie_name);
     if (!token) return nullptr;

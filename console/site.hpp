@@ -83,6 +83,10 @@ public:
     static bool is_console(std::string_view target) noexcept;
     /// `GET /console/api/events` (the caller streams it; see signed_in()).
     static bool is_event_stream(const request& req) noexcept;
+    /// Where an event stream's replay starts: the `Last-Event-ID` a reconnecting browser sends,
+    /// else `?since=` (the page's first connection: 0 is the recent history that fits the
+    /// stream's bounds and its replay budget), else none (live only).
+    static std::optional<std::uint64_t> replay_from(const request& req);
 
     /// Answers one console request from `peer` (`address:port`) at `address`; `tls` says
     /// whether the cookie is marked Secure. Never throws for bad input.

@@ -424,10 +424,9 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                     co_return co_await on_console(
                         ctx, [&] { return ctx.console->stream_tick(cookie, seen); });
                 };
-                co_await run_reply_stream(
-                    stream, ctx, req.version(),
-                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
-                    "console " + *owner, tick);
+                co_await run_reply_stream(stream, ctx, req.version(),
+                                          console::site::replay_from(req), "console " + *owner,
+                                          tick);
                 break;
             }
             timed.expires_never();  // an RRpc call waits for its device

@@ -33,7 +33,9 @@ function showSignIn(message) {
 }
 
 function connectEvents() {
-    const events = new EventSource('/console/api/events');
+    // since=0: the recent answers first (the newest that fit the stream's bounds), then live;
+    // a reconnection sends Last-Event-ID itself and gets what it missed.
+    const events = new EventSource('/console/api/events?since=0');
     events.addEventListener('overview', (e) => {
         state.overview = JSON.parse(e.data);
         state.current?.onOverview?.(state.overview);

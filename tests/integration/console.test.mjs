@@ -232,6 +232,31 @@ test('Replies: an async answer appears live, filtered by device', async () => {
     dev.socket.destroy();
 });
 
+test('Replies: a page opened after an answer shows it (the recent history, then live)', async () => {
+    // An answer that came while no console was open (was: only what came since the page opened).
+    const dev = await h.bareDevice(server, dev1, { subscribe: false });
+    const topic = `/${h.PK}/${dev1.deviceName}/user/get`;
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+    await dev.next('suback');
+    const body = await h.callAction(h.iotClient(server), 'AsyncRRpc', {
+        ProductKey: h.PK, DeviceName: dev1.deviceName, TopicFullName: topic, MessageContent: Buffer.from('ask').toString('base64') });
+    assert.equal(body.Success, true);
+    await dev.next('publish');
+    dev.send({ cmd: 'publish', topic: `${topic}_reply`, payload: 'answered before the page', qos: 0 });
+    let status = null;
+    for (const until = Date.now() + 10_000; status !== 'REPLIED' && Date.now() < until;)
+        status = (await h.callAction(h.iotClient(server), 'QueryMessageInfo', { UniMsgId: String(body.MessageId) })).Message?.Call.Status;
+    assert.equal(status, 'REPLIED');
+    // A new page of the same signed-in browser: its own event stream, from the start.
+    const fresh = await browser.newPage({ viewport: { width: 1200, height: 800 }, storageState: await page.context().storageState() });
+    await fresh.goto(`http://127.0.0.1:${server.httpPort}/console/#/replies`);
+    const row = `#reply-list tr[data-reply="${body.MessageId}"]`;
+    await fresh.waitForSelector(row);
+    assert.match(await fresh.textContent(row), /answered before the page/);
+    await fresh.close();
+    dev.socket.destroy();
+});
+
 test('Calls: new calls appear and end live from the stream, the list is never read again; previews in the list, payloads on the call', async () => {
     const reads = [];
     const count = (r) => { if (new URL(r.url()).pathname === '/console/api/calls') reads.push(r.url()); };

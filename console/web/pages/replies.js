@@ -1,4 +1,5 @@
-// Replies: the async reply stream (AsyncRRpc, async thing services) live, filtered by device.
+// Replies: the async reply stream (AsyncRRpc, async thing services): the recent ones, then live,
+// filtered by device.
 import { decodePayload, deviceLink, h, table, time } from '../lib.js';
 
 export function render(root, { state }) {
@@ -12,12 +13,12 @@ export function render(root, { state }) {
                 h('td', {}, time(r.gmtCreate)), h('td', {}, deviceLink(r.productKey, r.deviceName)),
                 h('td', {}, h('a', { href: `#/calls/${r.MessageId}` }, r.MessageId)),
                 h('td', {}, h('code', {}, r.topic)), h('td', {}, h('code', {}, decodePayload(r.payloadBase64))))))
-            : h('p', { class: 'hint' }, 'No async replies since this page was opened.'));
+            : h('p', { class: 'hint' }, 'No async replies yet.'));
     };
     filter.addEventListener('input', shown);
     root.append(h('h1', {}, 'Replies'),
         h('form', { role: 'search', onsubmit: (e) => e.preventDefault() }, h('label', { for: 'reply-filter' }, 'Device'), filter),
-        h('p', { class: 'hint' }, 'Async replies as the reply stream and webhooks carry them, newest first.'), body);
+        h('p', { class: 'hint' }, 'Async replies as the reply stream and webhooks carry them, newest first: the recent ones, then each as it comes.'), body);
     shown();
     return { onReply: shown };
 }

@@ -1,6 +1,7 @@
 #include "console/assets.hpp"
 #include "console/call_rates.hpp"
 #include "console/session_table.hpp"
+#include "console/site.hpp"
 #include "rrpc/call_log.hpp"
 
 #include <catch2/catch.hpp>
@@ -161,4 +162,17 @@ TEST_CASE("console assets: the pages are embedded, sorted, each with its type") 
     CHECK(content_type_of("index.html") == "text/html; charset=utf-8");
     CHECK(content_type_of("style.css") == "text/css; charset=utf-8");
     CHECK(content_type_of("icon.svg") == "image/svg+xml");
+}
+
+TEST_CASE("console event stream: a reconnection's Last-Event-ID, else ?since=, else live only") {
+    const auto get = [](std::string target, std::string last = {}) {
+        site::request req{boost::beast::http::verb::get, target, 11};
+        if (!last.empty()) req.set("Last-Event-ID", last);
+        return site::replay_from(req);
+    };
+    CHECK(get("/console/api/events?since=0") == std::optional<std::uint64_t>{0});  // a page's first
+    CHECK(get("/console/api/events?since=0", "1234") == std::optional<std::uint64_t>{1234});
+    CHECK(get("/console/api/events") == std::nullopt);
+    CHECK(get("/console/api/events?since=x") == std::nullopt);
+    CHECK(get("/console/api/events?since=-1") == std::nullopt);
 }
