@@ -7,6 +7,7 @@ std::string_view usage() noexcept {
            "             [--print-config] [--print-default-config] [--version]\n"
            "       rrpcd health [--url URL] [--insecure] [--config FILE] [--set "
            "SECTION.KEY=VALUE]...\n"
+           "       rrpcd hash-password < password-file\n"
            "  --config FILE           settings from a TOML file (default: $RRPCD_CONFIG, else the\n"
            "                          embedded demo)\n"
            "  --set KEY=VALUE         one setting, over the file and the environment\n"
@@ -20,13 +21,22 @@ std::string_view usage() noexcept {
            "                          (http.listen, else https on http.tls_listen, trusting the\n"
            "                          configured certificate), or --url (http or https; a base\n"
            "                          URL means its /readyz; --insecure: no certificate check);\n"
-           "                          exit 0 when ready, 1 when not (an image's HEALTHCHECK)\n";
+           "                          exit 0 when ready, 1 when not (an image's HEALTHCHECK)\n"
+           "  hash-password           read a password (asked twice on a terminal, else the first\n"
+           "                          line of stdin) and print its scrypt hash for\n"
+           "                          [[console.users]] password_hash\n";
 }
 
 boost::system::result<command_line, std::string> parse_command_line(
     std::span<const std::string_view> args) {
     command_line out;
     std::size_t i = 0;
+    if (!args.empty() && args[0] == "hash-password") {
+        if (args.size() > 1)
+            return "hash-password takes no arguments (the password is read from stdin)";
+        out.what = command_line::command::hash_password;
+        return out;
+    }
     if (!args.empty() && args[0] == "health") {
         out.what = command_line::command::health;
         ++i;

@@ -22,6 +22,7 @@ struct command_line {
         version,               ///< --version
         help,                  ///< --help
         health,                ///< `health [--url URL]`: GET the readiness probe, exit 0 if ready
+        hash_password,         ///< `hash-password`: a console user's password hash, from stdin
     };
     command what = command::run;
     std::optional<std::string> config_path;  ///< --config FILE (else RRPCD_CONFIG, else the demo)

@@ -137,7 +137,8 @@ std::optional<std::string> plain_console_warning(const settings& s) {
     if (!s.console.enabled || !s.http.listen || on_loopback(*s.http.listen)) return std::nullopt;
     return "the console is served on the plain HTTP listener " + s.http.listen->host + ":" +
            std::to_string(s.http.listen->port) +
-           ", beyond loopback: its sign-in carries an access key secret in clear; serve it over "
+           ", beyond loopback: its sign-in carries a password or an access key secret in clear; "
+           "serve it over "
            "https (http.tls_listen) and keep http.listen on 127.0.0.1, or set console.enabled = "
            "false";
 }

@@ -24,6 +24,11 @@ inline bool is_valid_device_name(std::string_view s) {
     return s.size() >= 4 && s.size() <= 32 && detail::made_of(s, "-_@.:");
 }
 
+/// A console user's name: 1-64 letters, digits or `. _ - @`.
+inline bool is_valid_console_user_name(std::string_view s) {
+    return !s.empty() && s.size() <= 64 && detail::made_of(s, "._-@");
+}
+
 /// A thing model identifier (property, event, service): 1-50 letters, digits or `_` (the
 /// platform's rule for TSL identifiers; also what a verification-free product is called with).
 inline bool is_valid_identifier(std::string_view s) {

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 #include "config/names.hpp"
 #include "kit/logfmt.hpp"
+#include "kit/password.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -376,7 +377,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
               return k;
           }(),
           duration_key("session_ttl_s", live, RRPCD_MEMBER(console.session_ttl), 60, 30 * 86'400),
-          integer_key("max_sessions", live, RRPCD_MEMBER(console.max_sessions), 1, 1'000'000)}},
+          integer_key("max_sessions", live, RRPCD_MEMBER(console.max_sessions), 1, 1'000'000),
+          custom_key("users", live, RRPCD_MEMBER(console.users))}},
         // Arrays of tables: read by code of their own; listed here for reload.
         {"access_keys", {custom_key("", live, RRPCD_MEMBER(access_keys))}},
         {"products", {custom_key("", restart, RRPCD_MEMBER(products))}},
@@ -526,6 +528,33 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             else
                 r.fail(enabled->source(), "console.enabled", "expected true or false");
         }
+        if (const auto* arr = r.tables(*t, "users")) {
+            for (std::size_t i = 0; i < arr->size(); ++i) {
+                const auto& u = *arr->get(i)->as_table();
+                const auto path = "console.users[" + std::to_string(i) + "]";
+                console_user user;
+                std::string role;
+                r.only_keys(u, path, {"name", "password_hash", "role"});
+                r.string(u, path, "name", user.name, true);
+                r.string(u, path, "password_hash", user.password_hash, true);
+                r.string(u, path, "role", role, true);
+                if (!user.name.empty() && !is_valid_console_user_name(user.name))
+                    r.fail(u.get("name")->source(), path + ".name",
+                           "expected 1-64 letters, digits or . _ - @");
+                if (!user.password_hash.empty() && !kit::parse_password_hash(user.password_hash))
+                    r.fail(u.get("password_hash")->source(), path + ".password_hash",
+                           "expected the output of `rrpcd hash-password` ($scrypt$ln=…)");
+                if (role == "operator")
+                    user.role = console_user::role_kind::operator_;
+                else if (!role.empty() && role != "viewer")
+                    r.fail(u.get("role")->source(), path + ".role",
+                           "must be \"viewer\" or \"operator\"");
+                for (const auto& other : out.console.users)
+                    if (!user.name.empty() && other.name == user.name)
+                        r.fail(u.source(), path + ".name", "duplicate name");
+                out.console.users.push_back(std::move(user));
+            }
+        }
     }
     if (const auto* arr = r.tables(root, "products")) {
         for (std::size_t i = 0; i < arr->size(); ++i) {
@@ -624,6 +653,7 @@ const std::vector<table_array>& table_arrays() {
          {"qps_rrpc", "qps_async_rrpc", "qps_invoke_thing_service"}},
         {{"products"}, {"product_key", "tsl"}, {}},
         {{"devices"}, {"product_key", "device_name", "device_secret"}, {}},
+        {{"console", "users"}, {"name", "password_hash", "role"}, {}},
         {{"replies", "webhooks"},
          {"url", "secret", "ca_file", "id", "max_in_flight"},
          {"max_in_flight"}},
@@ -885,7 +915,8 @@ boost::system::result<std::string, load_error> effective_toml(
                 for (auto& e : *arr)
                     if (auto* sub = e.as_table()) self(*sub, self);
             if (!v.is_string()) continue;
-            if (name == "secret" || name == "device_secret" || name == "token") {
+            if (name == "secret" || name == "device_secret" || name == "token" ||
+                name == "password_hash") {
                 v.as_string()->get() = "********";
             } else if (name == "url") {
                 v.as_string()->get() = kit::redact_url(v.as_string()->get());

@@ -177,9 +177,22 @@ struct metrics_settings {
     bool operator==(const metrics_settings&) const = default;
 };
 
+/// A person who signs in to the console with a name and a password (never an access key).
+struct console_user {
+    enum class role_kind : std::uint8_t {
+        viewer,    ///< reads every page and runs the read-only actions
+        operator_  ///< also calls devices and changes the catalog
+    };
+    std::string name;           ///< 1-64 letters, digits, `.`, `_`, `-`, `@`
+    std::string password_hash;  ///< `rrpcd hash-password`'s output (scrypt, PHC string)
+    role_kind role = role_kind::viewer;
+    bool operator==(const console_user&) const = default;
+};
+
 /// The web console (`/console/` on the HTTP listeners).
 struct console_settings {
     bool enabled = true;
+    std::vector<console_user> users;             ///< `[[console.users]]`
     std::chrono::seconds session_ttl{8 * 3600};  ///< a sign-in lasts this long, then ends
     std::size_t max_sessions = 1000;  ///< signed-in sessions kept; past it the oldest ends
     bool operator==(const console_settings&) const = default;

@@ -4,6 +4,9 @@
 
 #include <boost/algorithm/string/trim.hpp>
 
+#include <algorithm>
+#include <array>
+
 namespace rrpcd::console {
 
 namespace {
@@ -14,7 +17,16 @@ std::string hash_of(std::string_view token) {
 
 }  // namespace
 
-session_table::opened session_table::open(std::string access_key_id, clock::time_point now,
+bool may_run(role r, std::string_view action) noexcept {
+    // Named one by one: an action added later is an operator's until it is listed here. Not
+    // QueryDevice, QueryDeviceByStatus or QueryDeviceDetail: their answers carry DeviceSecrets.
+    static constexpr std::array<std::string_view, 7> read_only{
+        "BatchGetDeviceState", "GetDeviceStatus",  "GetThingModelTsl", "QueryMessageInfo",
+        "QueryProduct",        "QueryProductList", "QueryThingModel"};
+    return r == role::operator_ || std::ranges::find(read_only, action) != read_only.end();
+}
+
+session_table::opened session_table::open(signed_in_as who, clock::time_point now,
                                           std::int64_t now_ms) {
     while (!order_.empty() && sessions_.size() >= settings_->console.max_sessions) {
         sessions_.erase(order_.front());  // already gone (signed out, expired): nothing
@@ -27,7 +39,11 @@ session_table::opened session_table::open(std::string access_key_id, clock::time
     auto token = kit::to_hex(kit::random_bytes(32));
     auto hash = hash_of(token);
     const auto ttl = settings_->console.session_ttl;
-    session s{std::move(access_key_id), kit::to_hex(kit::random_bytes(32)), now + ttl,
+    session s{std::move(who.access_key_id),
+              std::move(who.user),
+              who.role,
+              kit::to_hex(kit::random_bytes(32)),
+              now + ttl,
               now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count()};
     order_.push_back(hash);
     const auto& kept = sessions_.insert_or_assign(std::move(hash), std::move(s)).first->second;

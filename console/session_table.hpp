@@ -12,9 +12,25 @@
 
 namespace rrpcd::console {
 
-/// One signed-in console session: whose access key, its CSRF token, when it ends.
+using role = config::console_user::role_kind;
+
+/// Who signed in: an access key (full power, as with the SDKs), or a console user of
+/// `[[console.users]]` with its role.
+struct signed_in_as {
+    std::string access_key_id;  ///< "" for a console user
+    std::string user;           ///< "" for an access key
+    console::role role = console::role::operator_;
+};
+
+/// What a role may run through the console's `action` endpoint: an operator every action; a
+/// viewer the read-only ones whose answers carry no secret.
+bool may_run(role r, std::string_view action) noexcept;
+
+/// One signed-in console session: who, its CSRF token, when it ends.
 struct session {
-    std::string access_key_id;
+    std::string access_key_id;  ///< "" for a console user
+    std::string user;           ///< "" for an access key
+    console::role role = console::role::operator_;
     std::string csrf;  ///< sent back in `X-CSRF-Token` on every state-changing request
     std::chrono::steady_clock::time_point expires;
     std::int64_t expires_ms = 0;  ///< the same, in Unix ms (for the page)
@@ -34,7 +50,7 @@ public:
         std::string token;  ///< the cookie's value: 32 random bytes, hex
         const session& s;
     };
-    opened open(std::string access_key_id, clock::time_point now, std::int64_t now_ms);
+    opened open(signed_in_as who, clock::time_point now, std::int64_t now_ms);
     /// The live session of `token`; an expired one is forgotten here.
     const session* find(std::string_view token, clock::time_point now);
     /// Ends a session (sign-out); false when there was none.

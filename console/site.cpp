@@ -3,10 +3,13 @@
 #include "console/assets.hpp"
 #include "kit/logfmt.hpp"
 #include "kit/parse_whole.hpp"
+#include "kit/password.hpp"
 #include "kit/unix_ms.hpp"
 
 #include <boost/algorithm/string/case_conv.hpp>
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
@@ -60,6 +63,15 @@ http::response error(unsigned status, std::string_view code, std::string_view me
     return json_answer(status, json::object{{"Code", code}, {"Message", message}}, req);
 }
 
+/// What the page learns of its session: who, the role, the CSRF token, when it ends.
+json::object session_body(const session& s) {
+    return {{"accessKeyId", s.access_key_id.empty() ? json::value{} : json::value(s.access_key_id)},
+            {"user", s.user.empty() ? json::value{} : json::value(s.user)},
+            {"role", s.role == role::viewer ? "viewer" : "operator"},
+            {"csrfToken", s.csrf},
+            {"expiresAt", s.expires_ms}};
+}
+
 std::string_view status_of(const catalog::device_record& r, bool online) {
     if (r.disabled) return "DISABLE";
     if (online) return "ONLINE";
@@ -75,47 +87,6 @@ std::int64_t ms_of(rrpc::call_record::clock::time_point t) {
     return t == rrpc::call_record::clock::time_point{} ? 0 : kit::unix_ms(t);
 }
 
-std::string_view type_name(catalog::data_type::type_kind k) {
-    using enum catalog::data_type::type_kind;
-    switch (k) {
-        case int_: return "int";
-        case float_: return "float";
-        case double_: return "double";
-        case text: return "text";
-        case bool_: return "bool";
-        case enum_: return "enum";
-        case date: return "date";
-        case struct_: return "struct";
-        case array: return "array";
-    }
-    return "text";
-}
-
-json::object describe_type(const catalog::data_type& t) {
-    json::object o{{"type", type_name(t.kind)}};
-    if (t.min) o["min"] = *t.min;
-    if (t.max) o["max"] = *t.max;
-    if (t.step) o["step"] = *t.step;
-    if (t.length) o["length"] = *t.length;
-    if (t.size) o["size"] = *t.size;
-    if (!t.values.empty()) {
-        json::array values;
-        for (const auto v : t.values) values.push_back(v);
-        o["values"] = std::move(values);
-    }
-    if (!t.members.empty()) {
-        json::array members;
-        for (const auto& m : t.members) {
-            auto d = describe_type(m.type);
-            d["identifier"] = m.identifier;
-            members.push_back(std::move(d));
-        }
-        o["members"] = std::move(members);
-    }
-    if (t.item) o["item"] = describe_type(*t.item);
-    return o;
-}
-
 /// One call, as `GET /v1/calls/{id}` has it (its MessageId as a string: JavaScript's numbers
 /// hold 53 bits), with its timeline.
 json::object describe_call(const rrpc::call_record& r) {
@@ -126,6 +97,9 @@ json::object describe_call(const rrpc::call_record& r) {
     if (r.published != rrpc::call_record::clock::time_point{})
         timeline.push_back(
             json::object{{"step", "published"}, {"at", ms_of(r.published)}, {"topic", r.topic}});
+    if (r.acked != rrpc::call_record::clock::time_point{})
+        timeline.push_back(
+            json::object{{"step", "device acknowledged (PUBACK)"}, {"at", ms_of(r.acked)}});
     if (r.state == rrpc::call_state::replied)
         timeline.push_back(json::object{
             {"step", "device answered"}, {"at", ms_of(r.finished)}, {"topic", r.reply_topic}});
@@ -136,6 +110,36 @@ json::object describe_call(const rrpc::call_record& r) {
     o["Timeline"] = std::move(timeline);
     return o;
 }
+
+}  // namespace
+
+std::string waiting_for(const rrpc::call_record& call, const device_live& device) {
+    using clock = rrpc::call_record::clock;
+    const auto queued =
+        std::ranges::find(device.queued, call.message_id, &queued_summary::message_id);
+    if (queued != device.queued.end()) {
+        if (queued->sent) return "the device's PUBACK of the message on " + queued->topic;
+        if (!device.online) return "the device to log in (its QoS 1 message is queued)";
+        return "the device to subscribe to " + queued->topic +
+               " (a queued message goes once the device subscribes to its topic, or once its "
+               "session has settled)";
+    }
+    if (call.published == clock::time_point{}) {
+        if (!device.online) return "the device to log in";
+        if (device.queued_total > device.queued.size())
+            return "its turn in the device's queue (" + std::to_string(device.queued_total) +
+                   " messages)";
+        return "its device's session to send it";
+    }
+    const bool sync =
+        call.kind == rrpc::call_kind::rrpc || call.kind == rrpc::call_kind::thing_sync;
+    return "the device's answer" +
+           (sync ? std::string{" (until the call's timeout)"}
+                 : " on " + call.topic + "_reply, or the answer's retention") +
+           (device.online ? "" : "; the device is offline");
+}
+
+namespace {
 
 /// At most the first 48 bytes of a payload, as text when they are printable ASCII, else as hex
 /// (`0x…`): what a list shows (the whole payload is on the call's own page).
@@ -212,13 +216,11 @@ boost::system::result<http::request_params, std::string> params_of(std::string_v
 }  // namespace
 
 site::site(const config::settings_ptr& settings, http::api& api,
-           const catalog::device_directory& devices, const catalog::thing_models& models,
-           rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
-           std::shared_ptr<spdlog::logger> log)
+           const catalog::device_directory& devices, rrpc::call_log& calls, live_view& live,
+           catalog::login_backoff& backoff, std::shared_ptr<spdlog::logger> log)
     : settings_(settings),
       api_(api),
       devices_(devices),
-      models_(models),
       calls_(calls),
       live_(live),
       backoff_(backoff),
@@ -249,7 +251,15 @@ const session* site::signed_in(std::string_view cookie_header) {
     const auto token = cookie_value(cookie_header, cookie_name);
     if (!token) return nullptr;
     const auto* s = sessions_.find(*token, session_table::clock::now());
-    if (s != nullptr && !api_.keys().caller_of(s->access_key_id)) {  // its key was removed
+    if (s == nullptr) return nullptr;
+    // A session ends with its access key, or its user's entry (removed, or another role).
+    const auto& users = settings_->console.users;
+    const bool still = !s->access_key_id.empty()
+                           ? api_.keys().caller_of(s->access_key_id).has_value()
+                           : std::ranges::any_of(users, [&](const config::console_user& u) {
+                                 return u.name == s->user && u.role == s->role;
+                             });
+    if (!still) {
         sessions_.close(*token);
         return nullptr;
     }
@@ -257,7 +267,7 @@ const session* site::signed_in(std::string_view cookie_header) {
 }
 
 http::response site::refused(const request& req) const {
-    return error(401, "Console.SignInRequired", "Sign in with an access key first.", req);
+    return error(401, "Console.SignInRequired", "Sign in first.", req);
 }
 
 asio::awaitable<http::response> site::handle(const request& req, std::string_view peer,
@@ -284,51 +294,90 @@ asio::awaitable<http::response> site::handle(const request& req, std::string_vie
     co_return res;
 }
 
-http::response site::sign_in(const request& req, std::string_view peer,
-                             const asio::ip::address& address, bool tls) {
+asio::awaitable<http::response> site::sign_in(const request& req, std::string_view peer,
+                                              const asio::ip::address& address, bool tls) {
     boost::system::error_code ec;
     const auto body = json::parse(req.body(), ec);
     const auto* o = !ec ? body.if_object() : nullptr;
-    const auto* id = o != nullptr ? o->if_contains("accessKeyId") : nullptr;
-    const auto* secret = o != nullptr ? o->if_contains("accessKeySecret") : nullptr;
-    if (id == nullptr || secret == nullptr || !id->is_string() || !secret->is_string())
-        return error(400, "Console.InvalidSignIn",
-                     "Send {\"accessKeyId\": \"…\", \"accessKeySecret\": \"…\"}.", req);
-    const std::string key_id{id->as_string()};
-    // The same back-off as device logins, by address and key: guessing a secret gets slower.
-    const catalog::login_backoff::who who{address, "console " + key_id};
+    const auto text = [&](std::string_view name) -> const json::string* {
+        const auto* v = o != nullptr ? o->if_contains(name) : nullptr;
+        return v != nullptr ? v->if_string() : nullptr;
+    };
+    const auto* key_id = text("accessKeyId");
+    const auto* secret = text("accessKeySecret");
+    const auto* user = text("user");
+    const auto* password = text("password");
+    if (!((key_id != nullptr && secret != nullptr) || (user != nullptr && password != nullptr)))
+        co_return error(400, "Console.InvalidSignIn",
+                        "Send {\"user\": \"…\", \"password\": \"…\"} or {\"accessKeyId\": \"…\", "
+                        "\"accessKeySecret\": \"…\"}.",
+                        req);
+    const bool by_key = key_id != nullptr && secret != nullptr;
+    const std::string name{by_key ? std::string_view{*key_id} : std::string_view{*user}};
+    const auto who_text = (by_key ? "access_key=" : "user=") + kit::logfmt_value(name, 64);
+    // The same back-off as device logins, by address and name: guessing gets slower.
+    const catalog::login_backoff::who who{address, (by_key ? "console " : "console user ") + name};
     const auto now = catalog::login_backoff::clock::now();
     const auto say = [&](std::string_view reason) {
         if (const auto before = refusals_.allow(address.to_string(), now))
             log_->warn(
-                "event=console_sign_in_refused access_key={} peer={} reason={}{}",
-                kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), reason,
+                "event=console_sign_in_refused {} peer={} reason={}{}", who_text,
+                kit::logfmt_value(peer, 64), reason,
                 *before != 0 ? " suppressed_before=" + std::to_string(*before) : std::string{});
     };
     if (backoff_.blocked(who, now)) {
         say("backoff");
-        return error(429, "Console.SignInBackoff",
-                     "Too many failed sign-ins from this address: wait, then try again.", req);
+        co_return error(429, "Console.SignInBackoff",
+                        "Too many failed sign-ins from this address: wait, then try again.", req);
     }
-    const auto who_is = api_.keys().verify_secret(key_id, secret->as_string());
-    if (!who_is) {
+    std::optional<signed_in_as> as;
+    if (by_key) {
+        if (api_.keys().verify_secret(name, *secret)) as = signed_in_as{name, {}, role::operator_};
+    } else {
+        // scrypt costs tens of milliseconds and 16 MiB: on a thread of its own, a few at a time
+        // (the rest are told to come back), never on the node's strand.
+        if (verifying_ >= max_verifying) {
+            say("busy");
+            auto res = error(503, "Console.SignInBusy",
+                             "Too many sign-ins are being checked: try again in a second.", req);
+            res.set(bhttp::field::retry_after, "1");
+            co_return res;
+        }
+        const auto& users = settings_->console.users;
+        const auto found = std::ranges::find(users, name, &config::console_user::name);
+        // An unknown name costs the same as a known one: the answer's time does not tell.
+        auto hash = kit::parse_password_hash(found != users.end() ? found->password_hash
+                                                                  : std::string{unknown_user_hash});
+        auto check = [hash = std::move(hash),
+                      pw = std::string{*password}]() -> asio::awaitable<bool> {
+            co_return hash.has_value() && kit::verify_password(pw, *hash);
+        };
+        ++verifying_;
+        const bool ok = co_await asio::co_spawn(verifier_, std::move(check), asio::use_awaitable);
+        --verifying_;
+        // The entry may have changed while it was checked: the role is the one in force now.
+        const auto now_found =
+            std::ranges::find(settings_->console.users, name, &config::console_user::name);
+        if (ok && found != users.end() && now_found != settings_->console.users.end())
+            as = signed_in_as{{}, name, now_found->role};
+    }
+    if (!as) {
         backoff_.failed(who, now);
         say("bad_credentials");
-        return error(401, "Console.SignInRefused", "The access key or its secret is not valid.",
-                     req);
+        co_return error(401, "Console.SignInRefused",
+                        by_key ? "The access key or its secret is not valid."
+                               : "The user name or its password is not valid.",
+                        req);
     }
     backoff_.succeeded(who);
-    auto opened = sessions_.open(key_id, session_table::clock::now(), kit::unix_ms());
-    log_->info("event=console_sign_in access_key={} peer={} sessions={}",
-               kit::logfmt_value(key_id, 64), kit::logfmt_value(peer, 64), sessions_.size());
-    auto res = json_answer(200,
-                           json::object{{"accessKeyId", key_id},
-                                        {"csrfToken", opened.s.csrf},
-                                        {"expiresAt", opened.s.expires_ms}},
-                           req);
+    auto opened = sessions_.open(std::move(*as), session_table::clock::now(), kit::unix_ms());
+    log_->info("event=console_sign_in {} role={} peer={} sessions={}", who_text,
+               opened.s.role == role::viewer ? "viewer" : "operator", kit::logfmt_value(peer, 64),
+               sessions_.size());
+    auto res = json_answer(200, session_body(opened.s), req);
     res.set(bhttp::field::set_cookie,
             session_cookie(opened.token, settings_->console.session_ttl, tls));
-    return res;
+    co_return res;
 }
 
 asio::awaitable<http::response> site::api_call(const request& req, std::string_view path,
@@ -347,7 +396,8 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
         if (!origin.empty() && !ours)
             co_return error(403, "Console.CrossOrigin", "Sign in from the console's own page.",
                             req);
-        co_return sign_in(req, peer, address, tls);
+        auto res = co_await sign_in(req, peer, address, tls);
+        co_return res;
     }
     const auto* s = signed_in(req[bhttp::field::cookie]);
     if (s == nullptr) co_return refused(req);
@@ -366,18 +416,25 @@ asio::awaitable<http::response> site::api_call(const request& req, std::string_v
             res.set(bhttp::field::set_cookie, cleared_cookie(tls));
             co_return res;
         }
-        co_return json_answer(200,
-                              json::object{{"accessKeyId", s->access_key_id},
-                                           {"csrfToken", s->csrf},
-                                           {"expiresAt", s->expires_ms}},
-                              req);
+        co_return json_answer(200, session_body(*s), req);
     }
     if (path == "action") {
         if (method != bhttp::verb::post)
             co_return error(405, "Console.MethodNotAllowed", "Actions are POSTed.", req);
         auto params = params_of(req.body());
         if (!params) co_return error(400, "Console.InvalidBody", params.error(), req);
-        const auto who = api_.keys().caller_of(s->access_key_id);
+        const auto name = params->get("Action").value_or("");
+        if (!may_run(s->role, name))
+            co_return error(403, "Console.ViewerReadOnly",
+                            "A viewer runs only the read-only actions whose answers carry no "
+                            "secret; " +
+                                std::string{name} + " needs the operator role.",
+                            req);
+        // An access key's session acts as that key; a console user as `console:{name}`, with
+        // the default QPS limits.
+        const auto who = s->access_key_id.empty()
+                             ? std::optional{http::caller{"console:" + s->user, false, {}}}
+                             : api_.keys().caller_of(s->access_key_id);
         if (!who) co_return refused(req);
         // The action table's own checks, limits, access line and cloud body, as for the SDKs.
         auto res = co_await api_.invoke(*who, std::move(*params), peer, req.version());
@@ -452,9 +509,14 @@ asio::awaitable<boost::system::result<json::value, http::api_error>> site::answe
             co_return http::api_error{
                 404, "Console.CallNotFound",
                 "No call with this MessageId is kept (a number of up to 20 digits)."};
-        co_return result{json::value(describe_call(*r))};
+        auto described = describe_call(*r);
+        if (r->state == rrpc::call_state::pending) {
+            std::vector<catalog::device_key> keys{r->device};  // named: GCC 12 and temporaries
+            auto links = co_await live_.devices(std::move(keys), max_listed);
+            described["WaitingFor"] = waiting_for(*r, links.at(0));
+        }
+        co_return result{json::value(std::move(described))};
     }
-    if (path == "model") co_return result{json::value(model_page(param(q, "productKey")))};
     co_return http::api_error{404, "Console.NotFound", "No such console endpoint."};
 }
 
@@ -598,26 +660,6 @@ std::optional<std::string> site::calls_event(std::uint64_t& seen) const {
            json::serialize(
                json::object{{"calls", std::move(out)}, {"truncated", changed.truncated}}) +
            "\n\n";
-}
-
-json::object site::model_page(std::string_view product_key) const {
-    json::array services;
-    if (const auto m = models_.find(product_key); m != models_.end())
-        for (const auto& [identifier, service] : m->second.services) {
-            json::array input;
-            for (const auto& p : service.input) {
-                auto d = describe_type(p.type);
-                d["identifier"] = p.identifier;
-                input.push_back(std::move(d));
-            }
-            json::array names;
-            for (const auto& n : service.input_names) names.push_back(json::string{n});
-            services.push_back(json::object{{"identifier", identifier},
-                                            {"sync", service.sync},
-                                            {"input", std::move(input)},
-                                            {"inputNames", std::move(names)}});
-        }
-    return {{"productKey", product_key}, {"services", std::move(services)}};
 }
 
 void site::sample() {

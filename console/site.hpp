@@ -2,7 +2,6 @@
 
 #include "catalog/device_directory.hpp"
 #include "catalog/login_backoff.hpp"
-#include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
 #include "console/call_rates.hpp"
 #include "console/session_table.hpp"
@@ -15,6 +14,7 @@
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <deque>
 #include <memory>
@@ -51,6 +51,10 @@ struct device_live {
     std::size_t queued_total = 0;
 };
 
+/// What a call that has not ended waits for, as its timeline says it (`the device's PUBACK of
+/// the message on …`), from its record and its device's link (with the oldest queued messages).
+std::string waiting_for(const rrpc::call_record& call, const device_live& device);
+
 /// What the console reads of the live sessions and the process; the server implements it,
 /// each device read on its own plane (the console runs on the node's executor).
 class live_view {
@@ -65,8 +69,9 @@ protected:
     ~live_view() = default;
 };
 
-/// The web console at `/console/`: the embedded pages, the sign-in (an access key id and its
-/// secret, checked by the API's authenticator; failures count in the login back-off), the
+/// The web console at `/console/`: the embedded pages, the sign-in (a console user's name and
+/// password, checked with scrypt off the io threads, or an access key id and its secret,
+/// checked by the API's authenticator; failures count in the login back-off), the
 /// session cookie and CSRF token, and `/console/api/…`, which reads the catalog, the call log
 /// and the live view, and runs every action through the API's own action table (its checks,
 /// limits and bodies: the console never bypasses them). Beast message types only. io thread.
@@ -75,9 +80,8 @@ public:
     using request = http::api::request;
 
     site(const config::settings_ptr& settings, http::api& api,
-         const catalog::device_directory& devices, const catalog::thing_models& models,
-         rrpc::call_log& calls, live_view& live, catalog::login_backoff& backoff,
-         std::shared_ptr<spdlog::logger> log);
+         const catalog::device_directory& devices, rrpc::call_log& calls, live_view& live,
+         catalog::login_backoff& backoff, std::shared_ptr<spdlog::logger> log);
 
     /// `/console`, `/console/…` or `/console?…`.
     static bool is_console(std::string_view target) noexcept;
@@ -136,18 +140,17 @@ private:
     boost::json::object calls_page(const catalog::device_key* of, std::string_view kind,
                                    std::string_view status, std::uint64_t before,
                                    std::size_t limit) const;
-    boost::json::object model_page(std::string_view product_key) const;
     boost::asio::awaitable<http::response> api_call(const request& req, std::string_view path,
                                                     std::string_view peer,
                                                     const boost::asio::ip::address& address,
                                                     bool tls);
-    http::response sign_in(const request& req, std::string_view peer,
-                           const boost::asio::ip::address& address, bool tls);
+    boost::asio::awaitable<http::response> sign_in(const request& req, std::string_view peer,
+                                                   const boost::asio::ip::address& address,
+                                                   bool tls);
 
     const config::settings_ptr& settings_;
     http::api& api_;
     const catalog::device_directory& devices_;
-    const catalog::thing_models& models_;
     rrpc::call_log& calls_;
     live_view& live_;
     catalog::login_backoff& backoff_;
@@ -155,6 +158,14 @@ private:
     session_table sessions_;
     call_rates rates_;
     kit::log_throttle refusals_{10, std::chrono::minutes{1}, 10'000};  ///< per address
+    /// Console users' passwords are checked here, one at a time, off the io threads.
+    boost::asio::thread_pool verifier_{1};
+    std::size_t verifying_ = 0;  ///< checks queued or running (the node's strand counts them)
+    static constexpr std::size_t max_verifying = 8;
+    /// What an unknown user's password is checked against (the default cost, no password).
+    static constexpr std::string_view unknown_user_hash =
+        "$scrypt$ln=15,r=8,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 };
 
 }  // namespace rrpcd::console

@@ -202,6 +202,13 @@ void call_log::published(std::uint64_t message_id) {
         it->second.published = call_record::clock::now();
 }
 
+void call_log::acknowledged(std::uint64_t message_id) {
+    const std::lock_guard lock{mutex_};
+    if (const auto it = records_.find(message_id);
+        it != records_.end() && it->second.acked == call_record::clock::time_point{})
+        it->second.acked = call_record::clock::now();
+}
+
 call_log::page call_log::recent(std::size_t limit,
                                 const std::function<bool(const call_record&)>& keep,
                                 const visitor& each, std::uint64_t before, std::size_t scan) const {

@@ -42,7 +42,8 @@ struct call_record {
     std::string reply{};  ///< the device's bytes
     clock::time_point created{};
     clock::time_point
-        published{};  ///< handed to the device's session (epoch: not yet, or not known)
+        published{};            ///< handed to the device's session (epoch: not yet, or not known)
+    clock::time_point acked{};  ///< the device's PUBACK of a QoS 1 request (epoch: none yet)
     clock::time_point finished{};
     std::string owner{};  ///< the access key that made it (async budgets are per key)
 
@@ -136,6 +137,8 @@ public:
                 std::string reply = {}, const visitor& ended = {});
     /// The request of a pending call went to its device's session now (the first time only).
     void published(std::uint64_t message_id);
+    /// The device acknowledged the QoS 1 request of a pending call now (the first time only).
+    void acknowledged(std::uint64_t message_id);
 
     std::size_t size() const;
     /// Bytes of the ended calls kept in memory.

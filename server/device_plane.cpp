@@ -23,6 +23,7 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
     }
     auto& calls = node.calls;
     registry.on_sent = [&calls](std::uint64_t message_id) { calls.published(message_id); };
+    registry.on_acked = [&calls](std::uint64_t message_id) { calls.acknowledged(message_id); };
     registry.on_delivered = [this](const catalog::device_key& d, std::uint64_t message_id,
                                    std::string_view topic) {
         async.delivered(d, message_id, topic);

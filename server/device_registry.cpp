@@ -257,6 +257,7 @@ void device_registry::disconnect(const catalog::device_key& device, bool forget)
 void device_registry::acknowledged(const catalog::device_key& device, std::uint64_t message_id) {
     if (!outbox_.acknowledge(device, message_id)) return;
     journal_.message_done(device, message_id);
+    if (on_acked) on_acked(message_id);
     flush(device);  // a place in the window is free
 }
 

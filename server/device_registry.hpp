@@ -130,6 +130,8 @@ public:
     }
     /// Told when a queued QoS 1 message is first written to a session (its call's timeline).
     std::function<void(std::uint64_t message_id)> on_sent;
+    /// A queued message's PUBACK came (the call log's timeline shows it).
+    std::function<void(std::uint64_t message_id)> on_acked;
     /// Told of every write of a queued async call's request to a session, redeliveries
     /// included, in order (answers without an id are matched to these writes).
     std::function<void(const catalog::device_key&, std::uint64_t message_id,

@@ -406,7 +406,8 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                 const auto owner =
                     co_await on_console(ctx, [&]() -> asio::awaitable<std::optional<std::string>> {
                         const auto* s = ctx.console->signed_in(cookie);
-                        co_return s != nullptr ? std::optional{s->access_key_id} : std::nullopt;
+                        if (s == nullptr) co_return std::nullopt;
+                        co_return s->access_key_id.empty() ? "user " + s->user : s->access_key_id;
                     });
                 if (!owner) {
                     const auto res = ctx.console->refused(req);

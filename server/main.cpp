@@ -1,5 +1,6 @@
 #include "config/cli.hpp"
 #include "config/settings.hpp"
+#include "kit/password.hpp"
 #include "server/app.hpp"
 #include "server/health_check.hpp"
 #include "server/thing_models.hpp"
@@ -12,6 +13,9 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <termios.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -43,6 +47,44 @@ int health(const rrpcd::config::command_line& cli, const rrpcd::config::settings
     return check_health(*target);
 }
 
+/// One line of stdin, without its line end; with echo off when stdin is a terminal.
+std::optional<std::string> read_secret_line(const char* prompt) {
+    const bool tty = ::isatty(STDIN_FILENO) == 1;
+    termios saved{};
+    if (tty) {
+        std::fputs(prompt, stderr);
+        ::tcgetattr(STDIN_FILENO, &saved);
+        termios quiet = saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    std::string line;
+    bool got = false;
+    for (int c; line.size() <= 4096 && (c = std::fgetc(stdin)) != EOF;) {
+        got = true;
+        if (c == '\n') break;
+        line += static_cast<char>(c);
+    }
+    if (tty) {
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        std::fputc('\n', stderr);
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!got) return std::nullopt;
+    return line;
+}
+
+/// `rrpcd hash-password`: the password from stdin (twice on a terminal), its hash on stdout.
+int hash_password() {
+    const auto password = read_secret_line("Password: ");
+    if (!password || password->empty()) return fail("hash-password: no password on stdin", 1);
+    if (password->size() > 4096) return fail("hash-password: longer than 4096 bytes", 1);
+    if (::isatty(STDIN_FILENO) == 1 && read_secret_line("Again: ") != password)
+        return fail("hash-password: the two passwords differ", 1);
+    std::printf("%s\n", rrpcd::kit::hash_password(*password).c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,6 +99,7 @@ int main(int argc, char** argv) {
     switch (cli->what) {
         case command::help: std::fputs(config::usage().data(), stdout); return 0;
         case command::version: std::printf("rrpcd %s\n", RRPCD_VERSION); return 0;
+        case command::hash_password: return hash_password();
         case command::print_default_config:
             std::fwrite(config::embedded_default_toml().data(), 1,
                         config::embedded_default_toml().size(), stdout);

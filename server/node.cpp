@@ -107,7 +107,7 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
       auth_(settings_->access_keys, settings_->http.signature_window, settings_->http.max_nonces),
       api_(api_limits_of(*settings_), auth_, backoff_,
            {router_, calls_, devices_, models_, counters_, journal(), fleet_}, log_.http),
-      console_(settings_, api_, devices_, models_, calls_, console_view_, backoff_, log_.http),
+      console_(settings_, api_, devices_, calls_, console_view_, backoff_, log_.http),
       started_ms_(kit::unix_ms()) {
     const auto planes = config::planes_of(*settings_, usable_cores());
     if (planes > 1) {

@@ -2,6 +2,7 @@
 // overview each second, async replies as they come) handed to the page on screen.
 import { api, h, say, setSession } from './lib.js';
 import * as overview from './pages/overview.js';
+import * as products from './pages/products.js';
 import * as devices from './pages/devices.js';
 import * as device from './pages/device.js';
 import * as tryCall from './pages/try.js';
@@ -10,7 +11,9 @@ import * as replies from './pages/replies.js';
 
 const routes = [
     [/^#?\/?$/, overview, 'Overview'],
-    [/^#\/devices$/, devices, 'Devices'],
+    [/^#\/products$/, products, 'Products'],
+    [/^#\/product\/([^/]+)$/, products, 'Product'],
+    [/^#\/devices(?:\?(.*))?$/, devices, 'Devices'],
     [/^#\/device\/([^/]+)\/([^/]+)$/, device, 'Device'],
     [/^#\/try(?:\?(.*))?$/, tryCall, 'Try a call'],
     [/^#\/calls(?:\/(\d+))?$/, calls, 'Calls'],
@@ -29,7 +32,7 @@ function showSignIn(message) {
     document.getElementById('nav').hidden = true;
     document.getElementById('sign-in').hidden = false;
     document.getElementById('sign-in-error').textContent = message ?? '';
-    document.getElementById('key-id').focus();
+    document.getElementById('user-name').focus();
 }
 
 function connectEvents() {
@@ -65,6 +68,7 @@ async function route() {
         page.replaceChildren();
         let section = `#/${hash.split(/[/?]/)[1] ?? ''}`;
         if (section === '#/device') section = '#/devices';
+        if (section === '#/product') section = '#/products';
         for (const a of document.querySelectorAll('nav a')) {
             if (a.getAttribute('href') === section) a.setAttribute('aria-current', 'page');
             else a.removeAttribute('aria-current');
@@ -79,26 +83,31 @@ async function route() {
 }
 
 function signedIn(session) {
-    setSession(session.csrfToken, () => showSignIn('Your session ended: sign in again.'));
+    setSession(session, () => showSignIn('Your session ended: sign in again.'));
     document.getElementById('sign-in').hidden = true;
     document.getElementById('nav').hidden = false;
-    say(`Signed in as ${session.accessKeyId}`);
+    const who = session.user ?? session.accessKeyId;
+    document.getElementById('who').textContent = `${who} · ${session.role}`;
+    say(`Signed in as ${who} (${session.role})`);
     connectEvents();
     route();
 }
 
-document.getElementById('sign-in-form').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const form = new FormData(e.target);
-    const res = await api('POST', 'session', { accessKeyId: form.get('accessKeyId'), accessKeySecret: form.get('accessKeySecret') });
-    if (res.ok) {
-        document.getElementById('key-secret').value = '';
-        signedIn(res.data);
-        return;
-    }
-    document.getElementById('sign-in-error').textContent = res.data?.Message ?? `Refused (${res.status}).`;
-    document.getElementById('key-secret').focus();
-});
+/** Both sign-in forms: the body is the form's fields; a refusal is shown above them. */
+for (const [formId, secretId] of [['user-sign-in-form', 'user-password'], ['sign-in-form', 'key-secret']]) {
+    document.getElementById(formId).addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const res = await api('POST', 'session', Object.fromEntries(new FormData(e.target)));
+        const secret = document.getElementById(secretId);
+        if (res.ok) {
+            secret.value = '';
+            signedIn(res.data);
+            return;
+        }
+        document.getElementById('sign-in-error').textContent = res.data?.Message ?? `Refused (${res.status}).`;
+        secret.focus();
+    });
+}
 
 document.getElementById('sign-out').addEventListener('click', async () => {
     await api('DELETE', 'session');

@@ -16,8 +16,21 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 let csrf = null;
+let current = null;
 let signedOut = () => {};
-export function setSession(token, onSignedOut) { csrf = token; if (onSignedOut) signedOut = onSignedOut; }
+/** The signed-in session ({accessKeyId, user, role, csrfToken}), or null. */
+export function setSession(session, onSignedOut) {
+    current = session;
+    csrf = session?.csrfToken ?? null;
+    if (onSignedOut) signedOut = onSignedOut;
+}
+export function session() { return current; }
+/** False for a viewer: the pages show what needs the operator role instead of offering it. */
+export function canOperate() { return current?.role === 'operator'; }
+/** What a viewer sees where an operator has a form or a button. */
+export function viewerNote(what) {
+    return h('p', { class: 'notice viewer-note' }, `${what} needs the operator role: you are signed in as a viewer.`);
+}
 
 /** One console API request: {status, ok, data (parsed JSON or null), text (the body as sent)}. */
 export async function api(method, path, body) {

@@ -27,12 +27,23 @@ const TSL = {
                       { identifier: 'limits', name: 'Limits', dataType: { type: 'struct', specs: [
                           { identifier: 'max', name: 'Max', dataType: { type: 'int', specs: { min: '0', max: '10', step: '1' } } }] } }],
           outputData: [] },
+        { identifier: 'Reboot', name: 'Reboot', desc: 'Restarts the device after its answer.', callType: 'async', method: 'thing.service.Reboot',
+          inputData: [{ identifier: 'at', name: 'When', dataType: { type: 'date', specs: {} } }], outputData: [] },
+    ],
+    properties: [
+        { identifier: 'Brightness', name: 'Brightness', accessMode: 'rw', required: false, desc: 'Of the main lamp',
+          dataType: { type: 'int', specs: { min: '0', max: '100', step: '1', unit: '%', unitName: 'percent' } } },
+        { identifier: 'Power', name: 'Power', accessMode: 'r', required: false, dataType: { type: 'bool', specs: { 0: 'off', 1: 'on' } } },
+    ],
+    events: [
+        { identifier: 'Overheat', name: 'Overheat', type: 'alert', method: 'thing.event.Overheat.post',
+          outputData: [{ identifier: 'temp', name: 'Temperature', dataType: { type: 'float', specs: { unit: '°C' } } }] },
     ],
 };
 
-let server, browser, page;
+let server, browser, page, viewerHash;
 const pageErrors = [];
-const [dev0, dev1] = h.devices(2);
+const [dev0, dev1, dev2] = h.devices(3);
 
 async function shot(name) {
     await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
@@ -40,10 +51,12 @@ async function shot(name) {
 const text = (selector) => page.locator(selector).first().textContent();
 
 before(async () => {
-    server = await h.startServer({ deviceList: [dev0, dev1], models: { [h.PK]: TSL } });
+    viewerHash = (await h.hashPassword('viewer password')).out.trim();
+    server = await h.startServer({ deviceList: [dev0, dev1, dev2], models: { [h.PK]: TSL },
+        extra: `[[console.users]]\nname = "vera"\npassword_hash = "${viewerHash}"\nrole = "viewer"\n` });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });  // as root, in a container
     h.track(() => browser.close());
-    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(10000);  // an assertion that fails ends within seconds
     // The page's own errors are the test's: a script that throws fails the file.
     page.on('pageerror', (e) => pageErrors.push(String(e)));
@@ -65,7 +78,7 @@ test('a wrong secret is refused; the right one signs in', async () => {
     await page.fill('#key-secret', h.ACCESS_KEY.secret);
     await page.click('#sign-in-form button[type=submit]');
     await page.waitForSelector('#nav', { state: 'visible' });
-    await page.waitForFunction(() => document.getElementById('ov-total')?.textContent === '2');
+    await page.waitForFunction(() => document.getElementById('ov-total')?.textContent === '3');
     assert.match(server.log(), /event=console_sign_in_refused access_key=LTAItestKeyId/);
     await shot('02-overview');
 });
@@ -137,8 +150,11 @@ test('Try a call: RRpc returns SUCCESS with the device payload, and the Node SDK
 test('InvokeThingService: the generated form refuses an out-of-range value next to its field, then succeeds; the timeline shows both topics', async () => {
     const dev = await h.bareDevice(server, dev0);
     await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}`);
+    await page.click('#tab-its');
     await page.waitForSelector('#its-fields [data-path="Args.target"]');
-    assert.deepEqual(await page.locator('#its-fields select[data-path="Args.mode"] option').allTextContents(), ['(not sent)', '0', '1']);
+    // The model's names, units and enum labels (was: bare identifiers and 0/1).
+    assert.deepEqual(await page.locator('#its-fields select[data-path="Args.mode"] option').allTextContents(), ['(not sent)', '0 — eco', '1 — boost']);
+    assert.equal(await text('#its-fields .field label'), 'Target target (°C)');
     await page.fill('#its-fields [data-path="Args.target"]', '500');
     await page.click('#its-form button[type=submit]');
     const fieldError = '[data-error-for="Args.target"]';
@@ -173,7 +189,141 @@ test('InvokeThingService: the generated form refuses an out-of-range value next 
     assert.equal(await text('#timeline [data-step="device answered"] .topic'), replyTopic);
     const steps = await page.locator('#timeline li .step').allTextContents();
     assert.deepEqual(steps, ['received', 'published', 'device answered', 'answered']);
+    assert.doesNotMatch(await text('#call-detail'), /Invalid Date|NaN/);  // README's old screenshot showed "Invalid Date"
     await shot('07-timeline');
+    dev.socket.destroy();
+});
+
+test('Try a call: the form and a live log side by side; an async service is followed to its answer; Args as JSON, edited by hand', async () => {
+    const dev = await h.bareDevice(server, dev0);
+    const serviceTopic = `/sys/${h.PK}/${dev0.deviceName}/thing/service/Reboot`;
+    dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `/sys/${h.PK}/${dev0.deviceName}/thing/service/+`, qos: 0 }] });
+    await dev.next('suback');
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}`);
+    await page.waitForSelector('#rrpc-form');
+    // Two columns at 1280 px: the log beside the form, its top in the first screen.
+    const form = await page.locator('.try-form').boundingBox();
+    const log = await page.locator('.try-log').boundingBox();
+    assert.ok(log.x >= form.x + form.width - 1, `the log (x=${log.x}) is not beside the form (${form.x}+${form.width})`);
+    assert.ok(log.y < 400, `the log starts at y=${log.y}`);
+    // RRpc: the request, its publish, the device's answer, the answer, in that order.
+    await page.fill('#rrpc-payload', 'ping');
+    await page.click('#rrpc-form button[type=submit]');
+    const request = await dev.next('publish');
+    dev.send({ cmd: 'publish', topic: request.topic.replace('/request/', '/response/'), payload: 'pong', qos: 0 });
+    await page.waitForSelector('#try-log [data-log="answer"]');
+    assert.deepEqual(await page.locator('#try-log li').evaluateAll((l) => l.map((e) => e.dataset.log)), ['request', 'published', 'device answered', 'answer']);
+    assert.equal(await text('#try-log [data-log="published"] code'), request.topic);
+    // The same call with the Python SDK, both of its timeouts above the call's wait.
+    const python = await page.locator('#result-code-python').textContent();
+    assert.match(python, /client\.r_rpc\(models\.RRpcRequest\([\s\S]*request_base_64byte="cGluZw=="/);
+    assert.match(python, /read_timeout=10000,\n    connect_timeout=10000,/);
+    // An async service: its date field is a picker; the JSON beside the form follows the fields.
+    await page.click('#tab-its');
+    await page.selectOption('#its-service', 'Reboot');
+    assert.equal(await page.getAttribute('#its-fields [data-path="Args.at"]', 'type'), 'datetime-local');
+    assert.match(await text('#its-service-desc'), /Restarts the device/);
+    await page.fill('#its-fields [data-path="Args.at"]', '2026-12-07T10:00');
+    const at = String(await page.evaluate(() => new Date('2026-12-07T10:00').getTime()));
+    assert.deepEqual(JSON.parse(await page.inputValue('#its-json')), { at });
+    // Edited by hand: what is sent is the JSON as written.
+    await page.fill('#its-json', '{"at":"1700000000000"}');
+    await page.click('#its-form button[type=submit]');
+    const call = await dev.next('publish');
+    assert.equal(call.topic, serviceTopic);
+    assert.deepEqual(JSON.parse(call.payload).params, { at: '1700000000000' });
+    await page.waitForSelector('#try-log [data-log="published"]');
+    dev.send({ cmd: 'publish', topic: `${serviceTopic}_reply`, payload: h.alinkReply(call.payload.toString(), { rebooting: true }), qos: 0 });
+    await page.waitForSelector('#try-log [data-log="async answer"]');
+    await page.waitForSelector('#try-log [data-log="device answered"]');
+    assert.match(await text('#try-log [data-log="async answer"]'), /rebooting/);
+    const kinds = await page.locator('#try-log li').evaluateAll((l) => l.map((e) => e.dataset.log));
+    assert.deepEqual(kinds.slice(0, 3), ['request', 'answer', 'published']);
+    await shot('17-try-live-log');
+    dev.socket.destroy();
+});
+
+test('Properties: a writable property is set from its generated field (the read-only one is not offered)', async () => {
+    const dev = await h.bareDevice(server, dev0);
+    dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `/sys/${h.PK}/${dev0.deviceName}/thing/service/property/set`, qos: 0 }] });
+    await dev.next('suback');
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}&kind=prop`);
+    await page.waitForSelector('#prop-fields [data-path="Args.Brightness"]');
+    assert.equal(await page.locator('#prop-fields [data-path="Args.Power"]').count(), 0);
+    assert.match(await text('#prop-fields .hint'), /int, 0 … 100, step 1, percent \(%\) · Of the main lamp/);
+    await page.fill('#prop-fields [data-path="Args.Brightness"]', '80');
+    await page.click('#prop-form button[type=submit]');
+    const set = await dev.next('publish');
+    assert.equal(set.topic, `/sys/${h.PK}/${dev0.deviceName}/thing/service/property/set`);
+    assert.deepEqual(JSON.parse(set.payload).params, { Brightness: 80 });
+    await page.waitForSelector('#try-log [data-log="answer"]');
+    assert.match(await text('#result-code'), /client\.setDeviceProperty\(new Iot\.SetDevicePropertyRequest/);
+    await shot('18-properties');
+    dev.socket.destroy();
+});
+
+test('Products: the list, the thing model with its names, units and labels, and a device registered with its secret shown once', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/products`);
+    await page.waitForSelector('#product-list');
+    assert.match(await text('#product-list'), new RegExp(h.PK));
+    await shot('19-products');
+    await page.click(`#product-list a[href="#/product/${h.PK}"]`);
+    await page.waitForSelector('#model-properties');
+    const props = await page.locator('#model-properties tbody tr').allTextContents();
+    assert.match(props[0], /Brightness[\s\S]*int, 0 … 100, step 1, percent \(%\)[\s\S]*read and write[\s\S]*Of the main lamp/);
+    assert.match(props[1], /Power[\s\S]*bool: 0 = off, 1 = on[\s\S]*read/);
+    assert.match(await text('#model-services'), /Set temperature[\s\S]*sync[\s\S]*enum: 0 = eco, 1 = boost/);
+    assert.match(await text('#model-events'), /Overheat[\s\S]*alert[\s\S]*°C/);
+    await shot('20-product-model');
+    // Register: the secret in a dialog, once; the device logs in with it.
+    await page.fill('#register-name', 'from-the-console');
+    await page.click('#register-form button[type=submit]');
+    await page.waitForSelector('#secret-dialog[open]');
+    const secret = (await text('#device-secret')).trim();
+    assert.match(secret, /^[0-9a-f]{32}$/);
+    await shot('21-register-secret');
+    await page.click('#secret-dialog button[type=submit]');
+    await page.waitForSelector('#secret-dialog', { state: 'detached' });
+    assert.equal((await page.content()).includes(secret), false, 'the secret is still on the page');
+    const registered = { productKey: h.PK, deviceName: 'from-the-console', deviceSecret: secret };
+    const dev = await h.bareDevice(server, registered, { subscribe: false });
+    dev.socket.destroy();
+    // A name the platform refuses is said next to its field.
+    await page.fill('#register-name', 'a b');
+    await page.click('#register-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('register-error')?.textContent.includes('deviceName'));
+    assert.equal(await page.getAttribute('#register-name', 'aria-invalid'), 'true');
+});
+
+test("a queued call's timeline names what it waits for: the login, the subscription, the PUBACK, then the answer", async () => {
+    const client = h.iotClient(server);
+    // iot20180120 has no Qos field in its request model: the generic callApi sends it.
+    const body = await h.callAction(client, 'InvokeThingService', { ProductKey: h.PK, DeviceName: dev2.deviceName, Identifier: 'Reboot', Args: '{}', Qos: 1 });
+    assert.equal(body.Success, true, JSON.stringify(body));
+    const id = body.Data.MessageId;
+    const waiting = async () => {
+        await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/calls/${id}`);
+        await page.reload();
+        await page.waitForSelector('#timeline [data-step="waiting"]');
+        return text('#timeline [data-step="waiting"]');
+    };
+    assert.match(await waiting(), /waiting for the device to log in \(its QoS 1 message is queued\)/);
+    await shot('22-waiting-login');
+    const dev = await h.bareDevice(server, dev2, { subscribe: false });
+    assert.match(await waiting(), /waiting for the device to subscribe to \/sys\/.*\/thing\/service\/Reboot/);
+    const topic = `/sys/${h.PK}/${dev2.deviceName}/thing/service/Reboot`;
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await dev.next('suback');
+    const message = await dev.next('publish');  // not acknowledged yet
+    assert.match(await waiting(), /waiting for the device's PUBACK of the message on \/sys\//);
+    dev.send({ cmd: 'puback', messageId: message.messageId });
+    let now = '';
+    for (const until = Date.now() + 10_000; !/answer on/.test(now) && Date.now() < until;) now = await waiting();
+    assert.match(now, /waiting for the device's answer on \/sys\/.*\/thing\/service\/Reboot_reply/);
+    const steps = await page.locator('#timeline li .step').allTextContents();
+    assert.deepEqual(steps.slice(0, 3), ['received', 'published', 'device acknowledged (PUBACK)']);
+    assert.doesNotMatch(await text('#call-detail'), /null|undefined|Invalid Date/);  // a call with no answer yet
+    await shot('23-waiting-answer');
     dev.socket.destroy();
 });
 
@@ -323,6 +473,55 @@ test('usable on a phone-sized screen, with the keyboard', async () => {
     await phone.close();
 });
 
+test('a viewer signs in with a name and password, reads every page, and is offered no call or change', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const viewer = await context.newPage();
+    viewer.on('pageerror', (e) => pageErrors.push(String(e)));
+    await viewer.goto(`http://127.0.0.1:${server.httpPort}/console/`);
+    await viewer.fill('#user-name', 'vera');
+    await viewer.fill('#user-password', 'not it');
+    await viewer.click('#user-sign-in-form button[type=submit]');
+    await viewer.waitForFunction(() => document.getElementById('sign-in-error').textContent.includes('not valid'));
+    await viewer.fill('#user-password', 'viewer password');
+    await viewer.click('#user-sign-in-form button[type=submit]');
+    await viewer.waitForSelector('#nav', { state: 'visible' });
+    assert.equal(await viewer.textContent('#who'), 'vera · viewer');
+    await viewer.goto(`http://127.0.0.1:${server.httpPort}/console/#/device/${h.PK}/${dev1.deviceName}`);
+    await viewer.waitForSelector('#device-status');
+    assert.equal(await viewer.locator('#disable, #enable, #delete').count(), 0);
+    assert.match(await viewer.textContent('.viewer-note'), /operator role/);
+    await viewer.goto(`http://127.0.0.1:${server.httpPort}/console/#/try`);
+    await viewer.waitForSelector('.viewer-note');
+    assert.equal(await viewer.locator('#rrpc-form').count(), 0);
+    await viewer.goto(`http://127.0.0.1:${server.httpPort}/console/#/product/${h.PK}`);
+    await viewer.waitForSelector('#model-properties');
+    assert.equal(await viewer.locator('#register-form').count(), 0);
+    await viewer.screenshot({ path: path.join(shots, '24-viewer.png'), fullPage: true });
+    // The server refuses what the page does not offer.
+    const refused = await viewer.evaluate(async (device) => {
+        const s = await (await fetch('/console/api/session')).json();
+        const r = await fetch('/console/api/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrfToken }, body: JSON.stringify({ Action: 'DisableThing', ...device }) });
+        return [r.status, (await r.json()).Code];
+    }, { ProductKey: h.PK, DeviceName: dev1.deviceName });
+    assert.deepEqual(refused, [403, 'Console.ViewerReadOnly']);
+    await context.close();
+});
+
+test('Try a call on a phone: one column, the log below the form, nothing wider than the screen', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, storageState: await page.context().storageState() });
+    await phone.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=${dev0.deviceName}`);
+    await phone.waitForSelector('#rrpc-form');
+    await phone.click('#tab-its');
+    await phone.waitForSelector('#its-fields [data-path="Args.target"]');
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+    const form = await phone.locator('.try-form').boundingBox();
+    const log = await phone.locator('.try-log').boundingBox();
+    assert.ok(log.y >= form.y + form.height - 1, 'the log is not below the form');
+    await phone.screenshot({ path: path.join(shots, '25-phone-try.png'), fullPage: true });
+    await phone.close();
+});
+
 test('sign-out ends access', async () => {
     await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/`);
     await page.waitForSelector('#nav', { state: 'visible' });
@@ -338,7 +537,7 @@ test('sign-out ends access', async () => {
 
 test('the screenshots are not blank', async () => {
     const files = fs.readdirSync(shots).filter((f) => f.endsWith('.png')).sort();
-    assert.equal(files.length, 16);
+    assert.equal(files.length, 25);
     const blank = await browser.newPage();
     for (const f of files) {
         const data = fs.readFileSync(path.join(shots, f)).toString('base64');

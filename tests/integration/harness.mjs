@@ -42,7 +42,7 @@ after(async () => {
 
 /// Every credential in a config text or an environment: secrets, tokens, URL passwords.
 function secretsOf(text, env = {}) {
-    const found = [...text.matchAll(/^(?:secret|device_secret|token) = "([^"]+)"/gm)].map((m) => m[1]);
+    const found = [...text.matchAll(/^(?:secret|device_secret|token|password_hash) = "([^"]+)"/gm)].map((m) => m[1]);
     found.push(...[...text.matchAll(/:\/\/[^/@\s"]*:([^/@\s"]+)@/g)].map((m) => m[1]));
     for (const [k, v] of Object.entries(env)) if (/SECRET|TOKEN/.test(k) && !k.endsWith('_FILE')) found.push(v);
     return found.filter((x) => x.length >= 6);
@@ -516,4 +516,18 @@ export async function bareDevice(server, device, { keepalive = 60, connect = {},
     bare.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `/sys/${device.productKey}/${device.deviceName}/rrpc/request/+`, qos: 0 }] });
     await bare.next('suback');
     return bare;
+}
+
+/// `rrpcd hash-password` with `password` on stdin: {code, out, err}.
+export function hashPassword(password, args = []) {
+    return new Promise((resolve, reject) => {
+        const run = spawn(RRPCD, ['hash-password', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+        track(() => run.kill('SIGKILL'));
+        let out = '', err = '';
+        run.stdout.on('data', (c) => { out += c; });
+        run.stderr.on('data', (c) => { err += c; });
+        run.on('error', reject);
+        run.on('close', (code) => resolve({ code, out, err }));
+        run.stdin.end(password);
+    });
 }

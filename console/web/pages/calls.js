@@ -35,7 +35,7 @@ function payload(label, b64, bytes) {
             h('dt', {}, 'base64'), h('dd', {}, h('pre', {}, b64))));
 }
 
-function timeline(c) {
+export function timeline(c) {
     const start = c.Timeline[0]?.at ?? 0;
     return h('ol', { class: 'timeline', id: 'timeline', 'aria-label': `Timeline of call ${c.MessageId}` },
         c.Timeline.map((s) => h('li', { 'data-step': s.step },
@@ -43,7 +43,7 @@ function timeline(c) {
             h('span', { class: 'when' }, `${time(s.at)} (+${s.at - start} ms)`),
             s.topic ? h('div', {}, 'on ', h('code', { class: 'topic' }, s.topic)) : null,
             s.outcome ? h('div', {}, status(s.outcome === 'REPLIED' ? 'SUCCESS' : s.outcome)) : null)),
-        c.Status === 'PENDING' ? h('li', { 'data-step': 'waiting' }, h('span', { class: 'step' }, 'waiting for the device…')) : null);
+        c.Status === 'PENDING' ? h('li', { 'data-step': 'waiting' }, h('span', { class: 'step' }, `waiting for ${c.WaitingFor ?? 'the device'}…`)) : null);
 }
 
 export function render(root, { params: [id] }) {
@@ -71,8 +71,8 @@ export function render(root, { params: [id] }) {
                 h('dt', {}, 'Device'), h('dd', {}, deviceLink(c.ProductKey, c.DeviceName)),
                 h('dt', {}, 'Outcome'), h('dd', {}, status(c.Status === 'REPLIED' ? 'SUCCESS' : c.Status))),
             timeline(c),
-            payload('Request', c.RequestBase64Byte, c.RequestBase64Byte ? atob(c.RequestBase64Byte).length : 0),
-            payload('Answer', c.PayloadBase64Byte, c.PayloadBase64Byte ? atob(c.PayloadBase64Byte).length : 0));
+            ...[payload('Request', c.RequestBase64Byte, c.RequestBase64Byte ? atob(c.RequestBase64Byte).length : 0),
+                payload('Answer', c.PayloadBase64Byte, c.PayloadBase64Byte ? atob(c.PayloadBase64Byte).length : 0)].filter(Boolean));
         return c;
     }
     const filters = () => {

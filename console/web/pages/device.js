@@ -1,6 +1,6 @@
 // One device: what it is, its session (flags, subscriptions), its queued QoS 1 messages, its
 // recent calls, and Disable / Enable / Delete (each confirmed, each through the cloud action).
-import { action, api, h, say, status, table, time } from '../lib.js';
+import { action, api, canOperate, h, say, status, table, time, viewerNote } from '../lib.js';
 import { callRows, callHeaders } from './calls.js';
 
 function confirmDialog(question, verb) {
@@ -16,6 +16,8 @@ function confirmDialog(question, verb) {
         dialog.showModal();
     });
 }
+
+export { confirmDialog };
 
 export function render(root, { params: [pk, dn] }) {
     let seen = null;
@@ -53,12 +55,13 @@ export function render(root, { params: [pk, dn] }) {
                 h('dt', {}, 'Address'), h('dd', {}, d.address ?? '—'),
                 h('dt', {}, 'Keep-alive'), h('dd', {}, d.keepAlive === null ? '—' : `${d.keepAlive} s`),
                 h('dt', {}, 'Link SDK flags'), h('dd', {}, flags)),
-            h('div', { class: 'row' },
+            canOperate() ? h('div', { class: 'row' },
                 h('a', { href: `#/try?${new URLSearchParams({ pk, dn })}` }, 'Try a call to it'),
                 d.status === 'DISABLE'
                     ? h('button', { type: 'button', id: 'enable', onclick: () => act('EnableThing', `Enable ${pk}/${dn}? It may log in again.`, 'Enable', 'Enabled.') }, 'Enable')
                     : h('button', { type: 'button', id: 'disable', class: 'danger', onclick: () => act('DisableThing', `Disable ${pk}/${dn}? Its session is closed and its logins refused until it is enabled.`, 'Disable', 'Disabled: its session is closed.') }, 'Disable'),
-                h('button', { type: 'button', id: 'delete', class: 'danger', onclick: () => act('DeleteDevice', `Delete ${pk}/${dn}? Its secret, its queued messages and its session go; this cannot be undone.`, 'Delete', 'Deleted.') }, 'Delete')),
+                h('button', { type: 'button', id: 'delete', class: 'danger', onclick: () => act('DeleteDevice', `Delete ${pk}/${dn}? Its secret, its queued messages and its session go; this cannot be undone.`, 'Delete', 'Deleted.') }, 'Delete'))
+                : viewerNote('Calling, disabling, enabling or deleting a device'),
             h('h2', {}, `Subscriptions (${d.subscriptions.length})`),
             d.subscriptions.length
                 ? table(['Filter', 'QoS'], d.subscriptions.map((s) => h('tr', {}, h('td', {}, h('code', {}, s.filter)), h('td', {}, s.qos))))

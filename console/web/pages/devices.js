@@ -4,7 +4,8 @@ import { api, deviceLink, h, say, status, table, time } from '../lib.js';
 
 const size = 20;
 
-export function render(root) {
+export function render(root, { params: [query] }) {
+    const productKey = new URLSearchParams(query ?? '').get('productKey') ?? '';
     // Pages by cursor (the device after which a page starts): a page costs its rows, however
     // many devices there are. `cursors` holds where each page seen so far started.
     let cursors = [''], seen = null, timer = null;
@@ -18,7 +19,7 @@ export function render(root) {
     const next = h('button', { type: 'button', onclick: () => { cursors.push(nextCursor); load(); } }, 'Next →');
 
     async function load() {
-        const params = new URLSearchParams({ q: q.value.trim(), status: st.value, size, after: cursors.at(-1) });
+        const params = new URLSearchParams({ q: q.value.trim(), status: st.value, size, after: cursors.at(-1), productKey });
         const res = await api('GET', `devices?${params}`);
         if (!res.ok) return;
         const d = res.data;
@@ -46,7 +47,7 @@ export function render(root) {
     q.addEventListener('input', again);
     st.addEventListener('change', again);
     root.append(
-        h('h1', {}, 'Devices'),
+        h('h1', {}, productKey ? `Devices of ${productKey}` : 'Devices'),
         h('form', { role: 'search', onsubmit: (e) => { e.preventDefault(); cursors = ['']; load(); } },
             h('label', { for: 'dev-q' }, 'Search'), q,
             h('label', { for: 'dev-status' }, 'Status'), st),

@@ -281,3 +281,47 @@ TEST_CASE("server.threads: planes and io threads, one per core when 0, at most 1
     CHECK(planes_of(cores, 0) == 1);    // a machine that does not say
     CHECK_THAT(error_of("[server]\nthreads = 17\n"), Catch::Contains("server.threads"));
 }
+
+TEST_CASE("[[console.users]]: a name, a password hash from rrpcd hash-password, a role",
+          "[config]") {
+    // A hash at the lowest cost the parser takes (the command prints ln=15).
+    const std::string hash =
+        "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
+        "gGqoGCn4Y8bu6hhC1/VoxD2iA8B4TuBM4b3Mp+y+2JY";
+    const std::string text = R"(
+[[console.users]]
+name = "ops@example"
+password_hash = ")" + hash + R"("
+role = "operator"
+[[console.users]]
+name = "watcher"
+password_hash = ")" + hash + R"("
+role = "viewer"
+)";
+    const auto s = must_load(text);
+    REQUIRE(s.console.users.size() == 2);
+    CHECK(s.console.users[0].name == "ops@example");
+    CHECK(s.console.users[0].role == console_user::role_kind::operator_);
+    CHECK(s.console.users[1].role == console_user::role_kind::viewer);
+    CHECK(s.console.users[1].password_hash == hash);
+
+    const auto user = [&](std::string_view name, std::string_view h, std::string_view role) {
+        return "[[console.users]]\nname = \"" + std::string{name} + "\"\npassword_hash = \"" +
+               std::string{h} + "\"\nrole = \"" + std::string{role} + "\"\n";
+    };
+    CHECK(error_of(user("a b", hash, "viewer")).find("console.users[0].name") != std::string::npos);
+    CHECK(error_of(user("x", "secret", "viewer")).find("hash-password") != std::string::npos);
+    CHECK(error_of(user("x", hash, "admin")).find("\"viewer\" or \"operator\"") !=
+          std::string::npos);
+    CHECK(
+        error_of(user("x", hash, "viewer") + user("x", hash, "operator")).find("duplicate name") !=
+        std::string::npos);
+    CHECK(error_of("[[console.users]]\nname = \"x\"\nrole = \"viewer\"\n")
+              .find("console.users[0].password_hash") != std::string::npos);
+
+    // --print-config masks the hash like a secret.
+    const auto printed = effective_toml(text, "test.toml", {});
+    REQUIRE(printed);
+    CHECK(printed->find(hash) == std::string::npos);
+    CHECK(printed->find("watcher") != std::string::npos);
+}

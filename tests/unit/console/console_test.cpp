@@ -18,7 +18,7 @@ TEST_CASE("console sessions: a token finds its session until it expires or is cl
     const config::settings_ptr settings = s;
     session_table table{settings};
     const auto t0 = session_table::clock::now();
-    auto opened = table.open("LTAIkey", t0, 1'000'000);
+    auto opened = table.open({"LTAIkey", {}, role::operator_}, t0, 1'000'000);
     CHECK(opened.token.size() == 64);
     CHECK(opened.s.csrf.size() == 64);
     CHECK(opened.s.csrf != opened.token);
@@ -30,11 +30,29 @@ TEST_CASE("console sessions: a token finds its session until it expires or is cl
     CHECK(table.find("", t0) == nullptr);
     CHECK(table.find(token, t0 + 60s) == nullptr);  // expired, and forgotten
     CHECK(table.size() == 0);
-    auto again = table.open("LTAIkey", t0, 0);
+    auto again = table.open({"LTAIkey", {}, role::operator_}, t0, 0);
     CHECK(again.token != token);
     CHECK(table.close(again.token));
     CHECK_FALSE(table.close(again.token));
     CHECK(table.find(again.token, t0) == nullptr);
+}
+
+TEST_CASE(
+    "console roles: a viewer runs the read-only actions without secrets, an operator every one") {
+    for (const auto* read :
+         {"QueryProduct", "QueryProductList", "QueryThingModel", "GetDeviceStatus",
+          "GetThingModelTsl", "BatchGetDeviceState", "QueryMessageInfo"}) {
+        CHECK(may_run(role::viewer, read));
+        CHECK(may_run(role::operator_, read));
+    }
+    for (const auto* write : {"RRpc", "AsyncRRpc", "InvokeThingService", "Pub", "RegisterDevice",
+                              "DeleteDevice", "DisableThing", "EnableThing", "SetDeviceProperty",
+                              "CreateProduct", "", "query", "BatchSet",
+                              // their answers carry DeviceSecrets
+                              "QueryDevice", "QueryDeviceByStatus", "QueryDeviceDetail"}) {
+        CHECK_FALSE(may_run(role::viewer, write));
+        CHECK(may_run(role::operator_, write));
+    }
 }
 
 TEST_CASE("console sessions: at max_sessions the oldest ends for a new one") {
@@ -44,13 +62,15 @@ TEST_CASE("console sessions: at max_sessions the oldest ends for a new one") {
     session_table table{settings};
     const auto now = session_table::clock::now();
     std::vector<std::string> tokens;
-    for (int i = 0; i < 5; ++i) tokens.push_back(table.open("k", now, 0).token);
+    for (int i = 0; i < 5; ++i)
+        tokens.push_back(table.open({"k", {}, role::operator_}, now, 0).token);
     CHECK(table.size() == 3);
     CHECK(table.find(tokens[0], now) == nullptr);
     CHECK(table.find(tokens[1], now) == nullptr);
     CHECK(table.find(tokens[4], now) != nullptr);
     // Sessions closed before their turn leave room; the order never outgrows the table by much.
-    for (int i = 0; i < 1000; ++i) table.close(table.open("k", now, 0).token);
+    for (int i = 0; i < 1000; ++i)
+        table.close(table.open({"k", {}, role::operator_}, now, 0).token);
     CHECK(table.size() == 2);
     CHECK(table.find(tokens[4], now) != nullptr);
 }
@@ -67,7 +87,7 @@ TEST_CASE("console cookies: the value among others, the attributes, the CSRF che
           "rrpcd_console=t0k; Path=/console; Max-Age=28800; HttpOnly; SameSite=Strict");
     CHECK(session_cookie("t0k", 60s, true).ends_with("; Secure"));
     CHECK(cleared_cookie(false).starts_with("rrpcd_console=; Path=/console; Max-Age=0;"));
-    session s{"k", "csrf-token", {}, 0};
+    session s{"k", {}, role::operator_, "csrf-token", {}, 0};
     CHECK(csrf_matches(s, "csrf-token"));
     CHECK_FALSE(csrf_matches(s, "csrf-tokeN"));
     CHECK_FALSE(csrf_matches(s, ""));
@@ -175,4 +195,41 @@ TEST_CASE("console event stream: a reconnection's Last-Event-ID, else ?since=, e
     CHECK(get("/console/api/events") == std::nullopt);
     CHECK(get("/console/api/events?since=x") == std::nullopt);
     CHECK(get("/console/api/events?since=-1") == std::nullopt);
+}
+
+TEST_CASE("a call's timeline names what it waits for") {
+    rrpc::call_record call;
+    call.message_id = 42;
+    call.kind = rrpc::call_kind::thing_async;
+    call.topic = "/sys/a1/dev/thing/service/SetWeight";
+    device_live device;
+    // A QoS 1 request queued for a device that is away.
+    device.queued = {{42, call.topic, 30, false}};
+    device.queued_total = 1;
+    CHECK(waiting_for(call, device) == "the device to log in (its QoS 1 message is queued)");
+    // Online, but the message waits for its topic's subscription (or the settled session).
+    device.online = true;
+    CHECK(waiting_for(call, device).starts_with("the device to subscribe to " + call.topic));
+    // Written: its PUBACK.
+    device.queued[0].sent = true;
+    call.published = rrpc::call_record::clock::now();
+    CHECK(waiting_for(call, device) == "the device's PUBACK of the message on " + call.topic);
+    // Acknowledged (gone from the queue): the answer on its _reply topic.
+    device.queued.clear();
+    device.queued_total = 0;
+    CHECK(waiting_for(call, device) ==
+          "the device's answer on " + call.topic + "_reply, or the answer's retention");
+    device.online = false;
+    CHECK(waiting_for(call, device).ends_with("; the device is offline"));
+    // A sync call waits for the answer until its timeout.
+    call.kind = rrpc::call_kind::rrpc;
+    device.online = true;
+    CHECK(waiting_for(call, device) == "the device's answer (until the call's timeout)");
+    // Not yet handed to a session: behind others in a queue longer than the page lists.
+    call.published = {};
+    device.queued = {{7, "/x", 1, true}};
+    device.queued_total = 150;
+    CHECK(waiting_for(call, device) == "its turn in the device's queue (150 messages)");
+    device = {};
+    CHECK(waiting_for(call, device) == "the device to log in");
 }
