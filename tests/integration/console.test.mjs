@@ -243,6 +243,23 @@ test('Try a call: the form and a live log side by side; an async service is foll
     dev.socket.destroy();
 });
 
+test('Try a call: a refused device or Timeout is said next to its own field', async () => {
+    await page.goto(`http://127.0.0.1:${server.httpPort}/console/#/try?pk=${h.PK}&dn=nobody-here`);
+    await page.waitForSelector('#rrpc-form');
+    await page.click('#rrpc-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('try-device-error')?.textContent.length > 0);
+    assert.match(await text('#try-device-error'), /not exist/i);
+    assert.equal(await page.getAttribute('#try-device', 'aria-invalid'), 'true');
+    await page.fill('#try-device', `${h.PK}/${dev0.deviceName}`);
+    await page.fill('#rrpc-timeout', '999999');
+    await page.click('#rrpc-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('rrpc-timeout-error')?.textContent.length > 0);
+    assert.match(await text('#rrpc-timeout-error'), /between \d+ and \d+ milliseconds/);
+    assert.equal(await page.getAttribute('#rrpc-timeout', 'aria-invalid'), 'true');
+    assert.equal(await text('#try-device-error'), '');
+    assert.equal(await page.getAttribute('#try-device', 'aria-invalid'), null);
+});
+
 test('Properties: a writable property is set from its generated field (the read-only one is not offered)', async () => {
     const dev = await h.bareDevice(server, dev0);
     dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `/sys/${h.PK}/${dev0.deviceName}/thing/service/property/set`, qos: 0 }] });

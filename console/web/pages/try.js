@@ -158,11 +158,12 @@ export async function render(root, { params: [query] }) {
         showResult(res, code);
         if (d.Success === false || res.status >= 400) {
             const message = d.ErrorMessage ?? d.Message ?? '';
-            if (/Device|ProductKey|DeviceName|Product/.test(`${d.Code} ${message}`) && !/^Args/.test(message)) {
+            // The device or its product (not a service's or a property's refusal, also iot.device.…).
+            if (/^iot\.prod\.|^iot\.device\.(NotExistedDevice|NullDeviceName|InvalidFormattedDeviceName|InactiveDevice|InvalidStatus|OfflineDevice)$/.test(d.Code ?? '')) {
                 targetError.textContent = message;
                 target.setAttribute('aria-invalid', 'true');
                 target.focus();
-            } else fieldError(message);
+            } else fieldError(message, d.Code ?? '');
         }
         if (id && !sync && d.Success === true) follow(id, true);  // not awaited: the page stays usable
     }
@@ -193,9 +194,11 @@ export async function render(root, { params: [query] }) {
         if (topic.value.trim()) params.Topic = topic.value.trim();
         const fields = { productKey: params.ProductKey, deviceName: params.DeviceName, requestBase64Byte: b64, timeout: params.Timeout };
         if (params.Topic) fields.topic = params.Topic;
-        await run('RRpc', params, `${atob(b64).length} bytes, Timeout ${params.Timeout} ms`, sdkCode('rRpc', fields, Number(fields.timeout) || 5000), (message) => {
-            const [input, error] = /Timeout/.test(message) ? [timeout, timeoutError] : /Topic/.test(message) ? [topic, topicError] : [payload, payloadError];
+        for (const x of [payload, timeout, topic]) x.removeAttribute('aria-invalid');
+        await run('RRpc', params, `${atob(b64).length} bytes, Timeout ${params.Timeout} ms`, sdkCode('rRpc', fields, Number(fields.timeout) || 5000), (message, code) => {
+            const [input, error] = /timeout/i.test(code) ? [timeout, timeoutError] : /topic/i.test(`${code} ${message}`) ? [topic, topicError] : [payload, payloadError];
             error.textContent = message;
+            input.setAttribute('aria-invalid', 'true');
             input.focus();
         });
     });
