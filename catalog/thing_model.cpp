@@ -313,12 +313,21 @@ boost::system::result<void, std::string> add_tsl(std::string_view text, thing_mo
         if (id == nullptr || !id->is_string() || id->as_string().empty())
             return path + ".identifier: missing";
         std::optional<data_type> type;
+        property_label label;
         if (const auto* t = o->if_contains("dataType")) {
             if (!parse_type(*t, path + ".dataType", type.emplace(), err)) return err;
+            label.type = t->at("type").as_string();  // parse_type checked it
+            const auto* specs = t->as_object().if_contains("specs");
+            const auto* unit =
+                specs && specs->is_object() ? specs->as_object().if_contains("unit") : nullptr;
+            if (unit != nullptr && unit->is_string()) label.unit = unit->as_string();
         }
-        if (!model.properties.emplace(prefix + std::string{id->as_string()}, std::move(type))
-                 .second)
+        if (const auto* name = o->if_contains("name"); name != nullptr && name->is_string())
+            label.name = name->as_string();
+        const auto identifier = prefix + std::string{id->as_string()};
+        if (!model.properties.emplace(identifier, std::move(type)).second)
             return path + ".identifier: \"" + std::string{id->as_string()} + "\" defined twice";
+        model.property_labels.emplace(identifier, std::move(label));
     }
     const auto* events = root->if_contains("events");
     const auto* evs = events ? events->if_array() : nullptr;

@@ -68,6 +68,13 @@ struct event_def {
     std::vector<param_def> output;
 };
 
+/// What QueryDevicePropertyStatus says of a property beside its value.
+struct property_label {
+    std::string name;  ///< its `name` in the TSL
+    std::string unit;  ///< `dataType.specs.unit`, or ""
+    std::string type;  ///< `dataType.type` ("int", "text"…), or ""
+};
+
 /// A product's thing model: its services, properties and events by identifier, and the
 /// documents they came from.
 struct thing_model {
@@ -75,6 +82,7 @@ struct thing_model {
     /// Properties by identifier, with their type (none: a property declared without one,
     /// whose values are not checked).
     std::map<std::string, std::optional<data_type>, std::less<>> properties;
+    std::map<std::string, property_label, std::less<>> property_labels;
     std::map<std::string, event_def, std::less<>> events;
     std::vector<tsl_document> documents;
 

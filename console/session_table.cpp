@@ -20,9 +20,9 @@ std::string hash_of(std::string_view token) {
 bool may_run(role r, std::string_view action) noexcept {
     // Named one by one: an action added later is an operator's until it is listed here. Not
     // QueryDevice, QueryDeviceByStatus or QueryDeviceDetail: their answers carry DeviceSecrets.
-    static constexpr std::array<std::string_view, 7> read_only{
-        "BatchGetDeviceState", "GetDeviceStatus",  "GetThingModelTsl", "QueryMessageInfo",
-        "QueryProduct",        "QueryProductList", "QueryThingModel"};
+    static constexpr std::array<std::string_view, 8> read_only{
+        "BatchGetDeviceState", "GetDeviceStatus", "GetThingModelTsl", "QueryDevicePropertyStatus",
+        "QueryMessageInfo",    "QueryProduct",    "QueryProductList", "QueryThingModel"};
     return r == role::operator_ || std::ranges::find(read_only, action) != read_only.end();
 }
 

@@ -11,7 +11,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr std::array<action, 22> table{{
+constexpr std::array<action, 23> table{{
     {"AsyncRRpc", async_rrpc_action, qps_class::async_rrpc},
     {"BatchGetDeviceState", batch_get_device_state},
     {"CreateProduct", create_product},
@@ -26,6 +26,7 @@ constexpr std::array<action, 22> table{{
     {"QueryDevice", query_device},
     {"QueryDeviceByStatus", query_device_by_status},
     {"QueryDeviceDetail", query_device_detail},
+    {"QueryDevicePropertyStatus", query_device_property_status},
     {"QueryMessageInfo", query_message_info},
     {"QueryProduct", query_product},
     {"QueryProductList", query_product_list},

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "catalog/device_directory.hpp"
+#include "catalog/property_values.hpp"
 #include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
@@ -42,6 +43,7 @@ struct api_services {
     rrpc::call_log& calls;
     const catalog::device_directory& devices;
     const catalog::thing_models& models;
+    catalog::property_values& properties;  ///< the latest values devices posted
     kit::limit_counters& counters;
     store::journal& journal;  ///< an accepted QoS 1 message is on disk before the API answers
     fleet::service& fleet;    ///< every product and device change
@@ -102,6 +104,8 @@ boost::asio::awaitable<action_result> get_thing_model_tsl(action_context& ctx,
                                                           const request_params& params);
 boost::asio::awaitable<action_result> query_thing_model(action_context& ctx,
                                                         const request_params& params);
+boost::asio::awaitable<action_result> query_device_property_status(action_context& ctx,
+                                                                   const request_params& params);
 boost::asio::awaitable<action_result> query_product_list(action_context& ctx,
                                                          const request_params& params);
 boost::asio::awaitable<action_result> query_device_by_status(action_context& ctx,

@@ -407,7 +407,9 @@ asio::awaitable<action_result> query_product_list(action_context& ctx,
 asio::awaitable<action_result> delete_device(action_context& ctx, const request_params& params) {
     const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
     if (!device) co_return device.error();
-    ctx.services.fleet.delete_device((*device)->key);
+    const auto key = (*device)->key;  // a copy: the record goes
+    ctx.services.properties.forget(key);
+    ctx.services.fleet.delete_device(key);
     if (co_await ctx.services.fleet.sync()) co_return gateway::service_unavailable();
     co_return reply{};
 }

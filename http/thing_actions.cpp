@@ -389,4 +389,44 @@ asio::awaitable<action_result> query_thing_model(action_context& ctx,
     co_return r;
 }
 
+asio::awaitable<action_result> query_device_property_status(action_context& ctx,
+                                                            const request_params& params) {
+    const auto device = find_device(ctx, params, 200, "iot.device.NotExistedDevice", true);
+    if (!device) co_return device.error();
+    const auto& key = (*device)->key;
+    // `FunctionBlockId`: that module's properties (`module:identifier` here), else the default
+    // module's.
+    const auto block = std::string{params.get("FunctionBlockId").value_or("")};
+    const auto prefix = block.empty() ? std::string{} : block + ":";
+    const auto model = ctx.services.models.find(key.product_key);
+    const auto* labels =
+        model != ctx.services.models.end() ? &model->second.property_labels : nullptr;
+    json::array list;
+    for (auto& v : ctx.services.properties.of(key)) {
+        const auto colon = v.identifier.find(':');
+        if (block.empty() ? colon != std::string::npos : !v.identifier.starts_with(prefix))
+            continue;
+        json::object info;
+        const auto identifier = v.identifier.substr(prefix.size());
+        info["Identifier"] = identifier;
+        // Value as the platform gives it: a string (a text value unquoted, others as JSON).
+        boost::system::error_code ec;
+        const auto parsed = json::parse(v.value, ec);
+        info["Value"] = !ec && parsed.is_string() ? std::string{parsed.as_string()} : v.value;
+        info["Time"] = std::to_string(v.time_ms);
+        const catalog::property_label* label = nullptr;
+        if (labels != nullptr)
+            if (const auto it = labels->find(v.identifier); it != labels->end())
+                label = &it->second;
+        info["Name"] = label != nullptr ? label->name : identifier;
+        info["Unit"] = label != nullptr ? label->unit : std::string{};
+        info["DataType"] = label != nullptr ? label->type : std::string{};
+        list.push_back(std::move(info));
+    }
+    reply r;
+    r.body["Data"].emplace_object()["List"].emplace_object()["PropertyStatusInfo"] =
+        std::move(list);
+    co_return r;
+}
+
 }  // namespace rrpcd::http

@@ -12,8 +12,9 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
       rrpc(registry, ids, node.calls, node.rrpc_log),
       async(registry, node.calls, node.replies, node.devices, node.rrpc_log),
       local(registry, rrpc, async),
-      mqtt{settings,   node.devices, node.fleet,    registry,        rrpc, async, node.counters,
-           node.login, node.models,  node.mqtt_log, node.login_lines},
+      mqtt{settings,    node.devices,    node.fleet,    registry,
+           rrpc,        async,           node.counters, node.login,
+           node.models, node.properties, node.mqtt_log, node.login_lines},
       index_(index) {
     if (planes > 1) {
         strand_.emplace(asio::make_strand(io));

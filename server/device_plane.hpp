@@ -44,6 +44,7 @@ struct plane_services {
     fleet::service& fleet;
     catalog::login_policy& login;
     const catalog::thing_models& models;
+    catalog::property_values& properties;
     std::shared_ptr<spdlog::logger> mqtt_log, rrpc_log;
     kit::log_throttle& login_lines;  ///< refused logins' log lines, every plane's
 };

@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
 #include "catalog/login.hpp"
+#include "catalog/property_values.hpp"
 #include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
@@ -50,7 +51,8 @@ struct mqtt_context {
     rrpc::async_calls& async;
     kit::limit_counters& counters;
     catalog::login_policy& login;
-    const catalog::thing_models& models;  ///< what devices post is checked against
+    const catalog::thing_models& models;   ///< what devices post is checked against
+    catalog::property_values& properties;  ///< the latest values of the posts answered 200
     std::shared_ptr<spdlog::logger> log;
     /// Refused logins' log lines, at most 10 a minute per address (the node's: every plane's).
     kit::log_throttle& refusal_lines;
@@ -120,6 +122,8 @@ private:
     void handle(mqtt::protocol_event& event);
     void on_connect(const mqtt::connect& c);
     void on_publish(mqtt::publish& p);
+    /// A property post answered 200: its values become the device's latest.
+    void keep_properties(std::string_view payload);
     void on_subscribe(mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
     void on_violation(const boost::system::error_code& reason);

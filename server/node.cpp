@@ -106,7 +106,8 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
           log_.server),
       auth_(settings_->access_keys, settings_->http.signature_window, settings_->http.max_nonces),
       api_(api_limits_of(*settings_), auth_, backoff_,
-           {router_, calls_, devices_, models_, counters_, journal(), fleet_}, log_.http),
+           {router_, calls_, devices_, models_, properties_, counters_, journal(), fleet_},
+           log_.http),
       console_(settings_, api_, devices_, calls_, console_view_, backoff_, log_.http),
       started_ms_(kit::unix_ms()) {
     const auto planes = config::planes_of(*settings_, usable_cores());
@@ -120,8 +121,9 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
     // Answered async calls are read back from the store past the call log's cache (lookups,
     // replays); without a store, the cache is all there is.
     calls_.archive = store_.get();
-    const plane_services services{journal(), counters_, calls_,    replies_,  devices_,    fleet_,
-                                  login_,    models_,   log_.mqtt, log_.rrpc, login_lines_};
+    const plane_services services{journal(),   counters_, calls_,    replies_,
+                                  devices_,    fleet_,    login_,    models_,
+                                  properties_, log_.mqtt, log_.rrpc, login_lines_};
     for (std::size_t i = 0; i < planes; ++i) {
         auto& plane = *planes_.emplace_back(
             std::make_unique<device_plane>(i, planes, *io_, settings_, services));

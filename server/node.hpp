@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/login.hpp"
 #include "catalog/login_backoff.hpp"
+#include "catalog/property_values.hpp"
 #include "catalog/thing_model.hpp"
 #include "config/settings.hpp"
 #include "console/site.hpp"
@@ -154,6 +155,7 @@ private:
     store::memory_journal memory_;
     catalog::device_directory devices_;
     catalog::thing_models models_;
+    catalog::property_values properties_;  ///< the latest values devices posted
     rrpc::call_log calls_;
     rrpc::reply_hub replies_;
     /// The device planes (made in the constructor's body, once every node service exists).

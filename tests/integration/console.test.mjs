@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import Iot from '@alicloud/iot20180120';
 import { chromium } from 'playwright-core';
 
 import * as h from './harness.mjs';
@@ -275,6 +276,22 @@ test('Properties: a writable property is set from its generated field (the read-
     assert.deepEqual(JSON.parse(set.payload).params, { Brightness: 80 });
     await page.waitForSelector('#try-log [data-log="answer"]');
     assert.match(await text('#result-code'), /client\.setDeviceProperty\(new Iot\.SetDevicePropertyRequest/);
+    // Get: the values the device posted last, with the model's names and units.
+    dev.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: `/sys/${h.PK}/${dev0.deviceName}/thing/event/property/post_reply`, qos: 0 }] });
+    await dev.next('suback');
+    dev.send({ cmd: 'publish', topic: `/sys/${h.PK}/${dev0.deviceName}/thing/event/property/post`, qos: 0,
+        payload: JSON.stringify({ id: '7', version: '1.0', method: 'thing.event.property.post', params: { Brightness: 80, Power: { value: 1, time: 1700000000000 } } }) });
+    assert.equal(JSON.parse((await dev.next('publish')).payload).code, 200);
+    await page.click('#prop-get');
+    await page.waitForSelector('#prop-values tr[data-property="Brightness"]');
+    assert.equal(await text('#prop-values tr[data-property="Brightness"] .value'), '80 %');
+    assert.equal(await text('#prop-values tr[data-property="Power"] .value'), '1');
+    // The same through the official SDK's QueryDevicePropertyStatus.
+    const status = await h.iotClient(server).queryDevicePropertyStatus(new Iot.QueryDevicePropertyStatusRequest({ productKey: h.PK, deviceName: dev0.deviceName }));
+    const info = status.body.data.list.propertyStatusInfo;
+    assert.deepEqual(info.map((p) => [p.identifier, p.value, p.name, p.unit, p.dataType]),
+        [['Brightness', '80', 'Brightness', '%', 'int'], ['Power', '1', 'Power', '', 'bool']]);
+    assert.equal(info[1].time, '1700000000000');
     await shot('18-properties');
     dev.socket.destroy();
 });

@@ -4,7 +4,7 @@
 // publish, the PUBACK, the device's answer, the async answer from the reply stream). Every call is
 // the cloud action itself, with its checks; the result is the body the SDK gets, with the code that
 // makes the same call with the official Node and Python SDKs.
-import { action, api, canOperate, decodePayload, encodePayload, h, messageIdOf, say, session, time, viewerNote } from '../lib.js';
+import { action, api, canOperate, decodePayload, encodePayload, h, messageIdOf, say, session, table, time, viewerNote } from '../lib.js';
 import { paramsForm, thingModel } from '../tsl_form.js';
 
 /// The SDK code of the same call, to copy as it is: both of the SDK's timeouts cover the call's
@@ -255,6 +255,24 @@ export async function render(root, { params: [query] }) {
         return run('SetDeviceProperty', params, items,
             sdkCode('setDeviceProperty', { productKey: params.ProductKey, deviceName: params.DeviceName, items }, 3000), fieldError);
     });
+    // Get: the latest values the device posted (QueryDevicePropertyStatus), as the platform's
+    // online debug reads them.
+    const values = h('div', { id: 'prop-values' });
+    const getValues = async () => {
+        const res = await action('QueryDevicePropertyStatus', device());
+        const list = res.data?.Data?.List?.PropertyStatusInfo ?? [];
+        line('get', `QueryDevicePropertyStatus: ${res.data?.Success ? `${list.length} values` : res.data?.ErrorMessage ?? res.status}`);
+        values.replaceChildren(res.data?.Success !== true
+            ? h('p', { class: 'error' }, res.data?.ErrorMessage ?? `Refused (${res.status}).`)
+            : list.length
+                ? table(['Property', 'Value', 'Reported'], list.map((p) => h('tr', { 'data-property': p.Identifier },
+                    h('td', {}, p.Name && p.Name !== p.Identifier ? `${p.Name} ` : '', h('code', {}, p.Identifier)),
+                    h('td', { class: 'value' }, `${p.Value}${p.Unit ? ` ${p.Unit}` : ''}`),
+                    h('td', {}, time(Number(p.Time))))))
+                : h('p', { class: 'hint' }, 'The device has posted no property since rrpcd started.'));
+    };
+    prop.extra.append(h('div', { class: 'row' },
+        h('button', { type: 'button', id: 'prop-get', onclick: getValues }, 'Get the latest values')), values);
     const loadModel = async () => {
         const pk = device().ProductKey;
         if (pk === modelOf) return;

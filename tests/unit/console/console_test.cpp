@@ -39,9 +39,9 @@ TEST_CASE("console sessions: a token finds its session until it expires or is cl
 
 TEST_CASE(
     "console roles: a viewer runs the read-only actions without secrets, an operator every one") {
-    for (const auto* read :
-         {"QueryProduct", "QueryProductList", "QueryThingModel", "GetDeviceStatus",
-          "GetThingModelTsl", "BatchGetDeviceState", "QueryMessageInfo"}) {
+    for (const auto* read : {"QueryProduct", "QueryProductList", "QueryThingModel",
+                             "GetDeviceStatus", "GetThingModelTsl", "BatchGetDeviceState",
+                             "QueryMessageInfo", "QueryDevicePropertyStatus"}) {
         CHECK(may_run(role::viewer, read));
         CHECK(may_run(role::operator_, read));
     }

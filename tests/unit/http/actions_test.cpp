@@ -8,7 +8,7 @@ using namespace rrpcd::http;
 
 TEST_CASE("the action table is sorted, and each action is found by its name only", "[http]") {
     const auto all = actions();
-    REQUIRE(all.size() == 22);
+    REQUIRE(all.size() == 23);
     CHECK(std::is_sorted(all.begin(), all.end(),
                          [](const action& a, const action& b) { return a.name < b.name; }));
     for (const auto& a : all) {

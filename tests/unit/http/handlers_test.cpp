@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
 
@@ -99,7 +100,8 @@ struct fixture {
     fleet::service fleet{
         devices, journal, [](const catalog::device_key&, bool) {},
         std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>())};
-    api_services services{router, calls, devices, models, counters, journal, fleet};
+    catalog::property_values properties;
+    api_services services{router, calls, devices, models, properties, counters, journal, fleet};
     api_limits limits{std::chrono::milliseconds{1000},
                       std::chrono::milliseconds{8000},
                       std::chrono::milliseconds{5000},
@@ -323,4 +325,50 @@ TEST_CASE("QueryDeviceByStatus: online and offline ask the router once, inactive
     REQUIRE(inactive.has_value());
     CHECK(inactive->body.at("Total") == 1);
     CHECK(f.router.links_asked.size() == 1);
+}
+
+TEST_CASE(
+    "QueryDevicePropertyStatus: the latest value of each property posted with the model's name, "
+    "unit and type, and a deleted device's values go",
+    "[http]") {
+    fixture f;
+    REQUIRE(catalog::add_tsl(R"({"properties": [
+        {"identifier": "Temp", "name": "Temperature", "accessMode": "r",
+         "dataType": {"type": "float", "specs": {"unit": "°C"}}},
+        {"identifier": "Mode", "name": "Mode", "accessMode": "rw",
+         "dataType": {"type": "text", "specs": {"length": "16"}}}]})",
+                             f.models["a1pk"]));
+    const catalog::device_key dev1{"a1pk", "dev1"};
+    CHECK(f.properties.posted(
+              dev1, boost::json::parse(R"({"Temp": 20.5, "Mode": "eco"})").as_object(), 1000) == 0);
+    f.properties.posted(
+        dev1, boost::json::parse(R"({"Temp": {"value": 23.5, "time": 1524448722000}})").as_object(),
+        2000);
+    const auto r =
+        f.run("QueryDevicePropertyStatus", {{"ProductKey", "a1pk"}, {"DeviceName", "dev1"}});
+    REQUIRE(r.has_value());
+    const auto& list = r->body.at("Data").at("List").at("PropertyStatusInfo").as_array();
+    REQUIRE(list.size() == 2);
+    CHECK(list[0].at("Identifier") == "Mode");
+    CHECK(list[0].at("Value") == "eco");  // a text value unquoted
+    CHECK(list[0].at("Time") == "1000");
+    CHECK(list[0].at("DataType") == "text");
+    CHECK(list[1].at("Identifier") == "Temp");
+    CHECK(list[1].at("Value") == "23.5");
+    CHECK(list[1].at("Time") == "1524448722000");  // the time the device gave
+    CHECK(list[1].at("Name") == "Temperature");
+    CHECK(list[1].at("Unit") == "°C");
+    // A device that posted nothing: an empty list; an unknown one: the platform's code.
+    const auto none =
+        f.run("QueryDevicePropertyStatus", {{"ProductKey", "a1pk"}, {"DeviceName", "dev2"}});
+    REQUIRE(none.has_value());
+    CHECK(none->body.at("Data").at("List").at("PropertyStatusInfo").as_array().empty());
+    const auto unknown =
+        f.run("QueryDevicePropertyStatus", {{"ProductKey", "a1pk"}, {"DeviceName", "nobody"}});
+    REQUIRE_FALSE(unknown.has_value());
+    CHECK(unknown.error().code == "iot.device.NotExistedDevice");
+    // DeleteDevice takes its values with it.
+    REQUIRE(f.run("DeleteDevice", {{"ProductKey", "a1pk"}, {"DeviceName", "dev1"}}).has_value());
+    CHECK(f.properties.of(dev1).empty());
+    CHECK(f.properties.bytes() == 0);
 }

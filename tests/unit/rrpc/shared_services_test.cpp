@@ -4,6 +4,7 @@
 #include "rrpc/call_log.hpp"
 #include "rrpc/reply_hub.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -92,12 +93,15 @@ TEST_CASE("the reply hub calls each subscriber on its own executor, never after 
         hub.unsubscribe(token);
         left = true;
     });
+    // The runners stay until the publishers are done and every posted call has run (was:
+    // io.restart() while they could still be running, which is undefined and hung 1 run in 3
+    // on a loaded machine).
+    auto busy = boost::asio::make_work_guard(io);
     std::vector<std::thread> runners;
     for (int t = 0; t < 2; ++t) runners.emplace_back([&] { io.run(); });
     for (auto& t : publishers) t.join();
-    io.restart();
+    busy.reset();
     for (auto& t : runners) t.join();
-    io.run();
     CHECK_FALSE(late);
     CHECK_FALSE(elsewhere);
     CHECK(calls <= 2000);
