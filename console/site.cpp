@@ -343,11 +343,15 @@ asio::awaitable<http::response> site::sign_in(const request& req, std::string_vi
             res.set(bhttp::field::retry_after, "1");
             co_return res;
         }
-        const auto& users = settings_->console.users;
-        const auto found = std::ranges::find(users, name, &config::console_user::name);
+        const auto find_user = [&] {  // in the snapshot in force now (a reload may swap it)
+            const auto& users = settings_->console.users;
+            const auto it = std::ranges::find(users, name, &config::console_user::name);
+            return it != users.end() ? std::optional{*it} : std::nullopt;
+        };
+        const auto found = find_user();
         // An unknown name costs the same as a known one: the answer's time does not tell.
-        auto hash = kit::parse_password_hash(found != users.end() ? found->password_hash
-                                                                  : std::string{unknown_user_hash});
+        auto hash =
+            kit::parse_password_hash(found ? found->password_hash : std::string{unknown_user_hash});
         auto check = [hash = std::move(hash),
                       pw = std::string{*password}]() -> asio::awaitable<bool> {
             co_return hash.has_value() && kit::verify_password(pw, *hash);
@@ -355,10 +359,10 @@ asio::awaitable<http::response> site::sign_in(const request& req, std::string_vi
         ++verifying_;
         const bool ok = co_await asio::co_spawn(verifier_, std::move(check), asio::use_awaitable);
         --verifying_;
-        // The entry may have changed while it was checked: the role is the one in force now.
-        const auto now_found =
-            std::ranges::find(settings_->console.users, name, &config::console_user::name);
-        if (ok && found != users.end() && now_found != settings_->console.users.end())
+        // A reload may have changed the entry while it was checked: the same hash must still be
+        // there, and the role is the one in force now.
+        const auto now_found = find_user();
+        if (ok && found && now_found && now_found->password_hash == found->password_hash)
             as = signed_in_as{{}, name, now_found->role};
     }
     if (!as) {
