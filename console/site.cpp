@@ -334,7 +334,7 @@ asio::awaitable<http::response> site::sign_in(const request& req, std::string_vi
     if (by_key) {
         if (api_.keys().verify_secret(name, *secret)) as = signed_in_as{name, {}, role::operator_};
     } else {
-        // scrypt costs tens of milliseconds and 16 MiB: on a thread of its own, a few at a time
+        // scrypt costs a tenth of a second and 32 MiB: on a thread of its own, a few at a time
         // (the rest are told to come back), never on the node's strand.
         if (verifying_ >= max_verifying) {
             say("busy");
