@@ -209,6 +209,7 @@ std::optional<alink_answer> answer_alink(const catalog::device_key& device, std:
                     return answer;
                 }
             }
+            a.properties = *props;
             break;
         }
         case alink_kind::event_post: {

@@ -3,6 +3,8 @@
 #include "catalog/device_key.hpp"
 #include "catalog/thing_model.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,6 +42,8 @@ struct alink_answer {
     std::string reason;  ///< why it is not 200 (the reply's message), for the log
     /// Property posts: what failed the thing model, one per property (the uplink keeps them).
     std::vector<catalog::check_failure> failed;
+    /// A property post answered 200: its `params`, as parsed here (the latest values keep them).
+    boost::json::object properties;
 };
 
 /// The platform's answer to `payload` published by `device` on `topic` (one of its own), when

@@ -21,7 +21,6 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/json/parse.hpp>
 
 #include <algorithm>
 
@@ -399,7 +398,10 @@ void mqtt_session::on_publish(mqtt::publish& p) {
             kit::unix_ms())) {
         ++ctx_->alink_answered[{rrpc::to_string(answer->kind), answer->code}];
         if (answer->kind == rrpc::alink_kind::property_post && answer->code == 200)
-            keep_properties(p.payload);
+            if (const auto not_kept =
+                    ctx_->properties.posted(*device_, answer->properties, kit::unix_ms()))
+                ctx_->log->debug("event=property_values_not_kept pk={} dn={} count={}",
+                                 device_->product_key, device_->device_name, not_kept);
         deliver(answer->reply_topic, answer->reply, mqtt::qos::at_least_once, 0, false);
         ctx_->log->debug("event=alink_request pk={} dn={} kind={} code={}{}", device_->product_key,
                          device_->device_name, rrpc::to_string(answer->kind), answer->code,
@@ -409,19 +411,6 @@ void mqtt_session::on_publish(mqtt::publish& p) {
     }
     ctx_->log->debug("event=upstream pk={} dn={} topic={} bytes={}", device_->product_key,
                      device_->device_name, kit::logfmt_value(p.topic), p.payload.size());
-}
-
-void mqtt_session::keep_properties(std::string_view payload) {
-    // answer_alink answered 200: the payload is an Alink request whose params is an object.
-    boost::system::error_code ec;
-    const auto request = boost::json::parse(payload, ec);
-    const auto* o = !ec ? request.if_object() : nullptr;
-    const auto* params = o != nullptr ? o->if_contains("params") : nullptr;
-    if (params == nullptr || !params->is_object()) return;
-    if (const auto not_kept =
-            ctx_->properties.posted(*device_, params->as_object(), kit::unix_ms()))
-        ctx_->log->debug("event=property_values_not_kept pk={} dn={} count={}",
-                         device_->product_key, device_->device_name, not_kept);
 }
 
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {

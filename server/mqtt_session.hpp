@@ -122,8 +122,6 @@ private:
     void handle(mqtt::protocol_event& event);
     void on_connect(const mqtt::connect& c);
     void on_publish(mqtt::publish& p);
-    /// A property post answered 200: its values become the device's latest.
-    void keep_properties(std::string_view payload);
     void on_subscribe(mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
     void on_violation(const boost::system::error_code& reason);
