@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include "config/names.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -129,7 +131,7 @@ boost::system::result<settings, load_error> embedded_default(
 
 namespace {
 bool on_loopback(const endpoint& e) {
-    return e.host.starts_with("127.") || e.host == "::1";
+    return is_loopback_host(e.host);
 }
 }  // namespace
 
@@ -152,7 +154,8 @@ std::optional<std::string> public_credential_problem(const settings& s) {
         return std::ranges::find(published, secret) != published.end();
     };
     std::optional<std::string> exposed;
-    for (const auto* l : {&s.mqtt.listen, &s.mqtt.tls_listen, &s.http.listen, &s.http.tls_listen})
+    for (const auto* l : {&s.mqtt.listen, &s.mqtt.tls_listen, &s.http.listen, &s.http.tls_listen,
+                          &s.amqp.tls_listen})
         if (*l && !on_loopback(**l)) exposed = (*l)->host + ":" + std::to_string((*l)->port);
     if (!exposed) return std::nullopt;
     for (const auto& k : s.access_keys)

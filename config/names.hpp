@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <string_view>
 
 namespace rrpcd::config {
@@ -33,6 +34,24 @@ inline bool is_valid_console_user_name(std::string_view s) {
 /// platform's rule for TSL identifiers; also what a verification-free product is called with).
 inline bool is_valid_identifier(std::string_view s) {
     return !s.empty() && s.size() <= 50 && detail::made_of(s, "_");
+}
+
+/// A consumer group id (consumerGroupId): 1-64 letters, digits, `_` or `-`.
+inline bool is_valid_group_id(std::string_view s) {
+    return !s.empty() && s.size() <= 64 && detail::made_of(s, "_-");
+}
+
+/// What the server-side subscription forwards, by the names `[[amqp.groups]] kinds` use
+/// (uplink::kind follows this order).
+inline constexpr std::array<std::string_view, 5> uplink_kinds{"reply", "property", "event",
+                                                              "custom", "status"};
+inline bool is_uplink_kind(std::string_view s) {
+    return std::find(uplink_kinds.begin(), uplink_kinds.end(), s) != uplink_kinds.end();
+}
+
+/// A listen address on loopback (127.0.0.0/8 or ::1).
+inline bool is_loopback_host(std::string_view host) {
+    return host.starts_with("127.") || host == "::1";
 }
 
 }  // namespace rrpcd::config

@@ -370,6 +370,20 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
                        30 * 86'400),
           custom_key("webhooks", restart, RRPCD_MEMBER(replies.webhooks))}},
         {"metrics", {custom_key("token", live, RRPCD_MEMBER(metrics.token))}},
+        {"amqp",
+         {address_key("listen", RRPCD_MEMBER(amqp.listen)),
+          address_key("tls_listen", RRPCD_MEMBER(amqp.tls_listen)),
+          duration_key("idle_min_ms", restart, RRPCD_MEMBER(amqp.idle_min), 1000, 3'600'000),
+          duration_key("idle_max_ms", restart, RRPCD_MEMBER(amqp.idle_max), 1000, 3'600'000),
+          duration_key("receiver_timeout_ms", restart, RRPCD_MEMBER(amqp.receiver_timeout), 100,
+                       600'000),
+          duration_key("ack_timeout_ms", restart, RRPCD_MEMBER(amqp.ack_timeout), 100,
+                       3'600'000),
+          integer_key("max_connections", restart, RRPCD_MEMBER(amqp.max_connections), 1,
+                      1'000'000),
+          integer_key("max_connections_per_client", restart,
+                      RRPCD_MEMBER(amqp.max_connections_per_client), 1, 1'000'000),
+          custom_key("groups", restart, RRPCD_MEMBER(amqp.groups))}},
         {"console",
          {[] {
               auto k = custom_key("enabled", live, RRPCD_MEMBER(console.enabled));
@@ -519,6 +533,50 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             }
         }
     }
+    if (const auto* t = read_table(r, root, "amqp", out)) {
+        if (out.amqp.idle_min > out.amqp.idle_max)
+            r.fail(t->source(), "amqp.idle_min_ms", "must not exceed amqp.idle_max_ms");
+        if (out.amqp.listen && !is_loopback_host(out.amqp.listen->host))
+            r.fail(t->get("listen")->source(), "amqp.listen",
+                   "plain AMQP only on a loopback address (the platform's consumers use TLS: "
+                   "set tls_listen)");
+        if (out.amqp.tls_listen && !out.tls.configured())
+            r.fail(t->get("tls_listen")->source(), "amqp.tls_listen",
+                   "needs a [tls] table with cert_file and key_file");
+        if (const auto* arr = r.tables(*t, "groups")) {
+            for (std::size_t i = 0; i < arr->size(); ++i) {
+                const auto& g = *arr->get(i)->as_table();
+                const auto path = "amqp.groups[" + std::to_string(i) + "]";
+                amqp_group group;
+                r.only_keys(g, path, {"id", "kinds", "products", "max_bytes", "max_age_s"});
+                r.string(g, path, "id", group.id, true);
+                r.integer(g, path, "max_bytes", group.max_bytes, 1024, std::int64_t{1} << 40);
+                r.duration(g, path, "max_age_s", group.max_age, 1, 30 * 86'400);
+                for (const auto& [name, list] :
+                     {std::pair{"kinds", &group.kinds}, std::pair{"products", &group.products}}) {
+                    const auto* node = g.get(name);
+                    if (node == nullptr) continue;
+                    const auto* many = node->as_array();
+                    if (many == nullptr || !many->is_homogeneous(toml::node_type::string)) {
+                        r.fail(node->source(), path + "." + name, "expected a list of strings");
+                        continue;
+                    }
+                    for (const auto& v : *many) list->push_back(*v.value<std::string>());
+                }
+                if (!group.id.empty() && !is_valid_group_id(group.id))
+                    r.fail(g.get("id")->source(), path + ".id",
+                           "expected 1-64 letters, digits, _ or -");
+                for (const auto& k : group.kinds)
+                    if (!is_uplink_kind(k))
+                        r.fail(g.get("kinds")->source(), path + ".kinds",
+                               "\"" + k + "\" is not one of reply, property, event, custom, status");
+                for (const auto& other : out.amqp.groups)
+                    if (other.id == group.id)
+                        r.fail(g.source(), path + ".id", "duplicate id");
+                out.amqp.groups.push_back(std::move(group));
+            }
+        }
+    }
     if (const auto* t = read_table(r, root, "metrics", out))
         r.string(*t, "metrics", "token", out.metrics.token, false);
     if (const auto* t = read_table(r, root, "console", out)) {
@@ -654,6 +712,7 @@ const std::vector<table_array>& table_arrays() {
         {{"products"}, {"product_key", "tsl"}, {}},
         {{"devices"}, {"product_key", "device_name", "device_secret"}, {}},
         {{"console", "users"}, {"name", "password_hash", "role"}, {}},
+        {{"amqp", "groups"}, {"id", "max_bytes", "max_age_s"}, {"max_bytes", "max_age_s"}},
         {{"replies", "webhooks"},
          {"url", "secret", "ca_file", "id", "max_in_flight"},
          {"max_in_flight"}},

@@ -198,6 +198,32 @@ struct console_settings {
     bool operator==(const console_settings&) const = default;
 };
 
+/// A consumer group of the server-side subscription (`[[amqp.groups]]`): what it receives, and
+/// the bounds of its backlog.
+struct amqp_group {
+    std::string id;                     ///< consumerGroupId: 1-64 letters, digits, `_`, `-`
+    std::vector<std::string> kinds{};     ///< reply, property, event, custom, status; empty: all
+    std::vector<std::string> products{};  ///< ProductKeys; empty: all
+    std::size_t max_bytes = 256u << 20;   ///< its backlog; more is refused (counted)
+    std::chrono::seconds max_age{86'400};  ///< then expired (counted); the platform keeps a day
+    bool operator==(const amqp_group&) const = default;
+};
+
+/// The server-side subscription's AMQP 1.0 listener (Alibaba's consumers connect unchanged).
+struct amqp_settings {
+    std::optional<endpoint> listen;      ///< plain AMQP: loopback only (tests, a local proxy)
+    std::optional<endpoint> tls_listen;  ///< AMQP over TLS (the platform's port 5671)
+    std::chrono::milliseconds idle_min{30'000}, idle_max{300'000};  ///< the Open's idle-time-out
+    std::chrono::milliseconds receiver_timeout{15'000};  ///< from accept to a receiver link
+    std::chrono::milliseconds ack_timeout{30'000};  ///< unsettled this long: to another consumer
+    std::size_t max_connections = 1024;              ///< both listeners together
+    std::size_t max_connections_per_client = 128;    ///< per clientId, as the platform allows
+    /// `DEFAULT_GROUP` (every kind of every product) unless a group of that id is configured.
+    std::vector<amqp_group> groups;
+    bool enabled() const noexcept { return listen || tls_listen; }
+    bool operator==(const amqp_settings&) const = default;
+};
+
 struct device {
     std::string product_key;
     std::string device_name;
@@ -220,6 +246,7 @@ struct settings {
     replies_settings replies;
     metrics_settings metrics;
     console_settings console;
+    amqp_settings amqp;
     std::vector<access_key> access_keys;
     std::vector<product> products;
     std::vector<device> devices;

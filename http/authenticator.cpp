@@ -69,6 +69,14 @@ std::optional<caller> authenticator::caller_of(std::string_view id) const {
     return caller{key->first, false, key->second.entry.qps};
 }
 
+std::optional<std::string> authenticator::hmac_of(std::string_view id, kit::hmac_algorithm algorithm,
+                                                  std::string_view data) const {
+    const auto table = keys();
+    const auto key = table->find(id);
+    if (key == table->end()) return std::nullopt;
+    return kit::hmac(algorithm, key->second.entry.secret, data);
+}
+
 authenticator::nonce_figures authenticator::nonces() const {
     const std::lock_guard lock{nonces_mutex_};
     return {nonces_.size(), nonces_.forgotten()};

@@ -47,6 +47,11 @@ public:
     /// The caller of key `id` while it is one of the keys (a console session ends with its key).
     std::optional<caller> caller_of(std::string_view id) const;
 
+    /// The raw HMAC (`algorithm`) of `data` under the secret of key `id`, nullopt when there is
+    /// no such key (the AMQP consumers' login signs with it; the secret stays here).
+    std::optional<std::string> hmac_of(std::string_view id, kit::hmac_algorithm algorithm,
+                                       std::string_view data) const;
+
     /// The nonces remembered now, and those forgotten before their window ended (the metrics).
     struct nonce_figures {
         std::size_t size = 0;

@@ -200,6 +200,7 @@ std::optional<alink_answer> answer_alink(const catalog::device_key& device, std:
             if (props == nullptr) return refuse(6301, "params is not an object", *id);
             if (props->size() > 200)
                 return refuse(6106, std::to_string(props->size()) + " properties", *id);
+            a.params = *props;
             if (model != nullptr) {
                 a.failed = catalog::check_properties(*model, *props);
                 if (!a.failed.empty()) {
@@ -209,12 +210,13 @@ std::optional<alink_answer> answer_alink(const catalog::device_key& device, std:
                     return answer;
                 }
             }
-            a.properties = *props;
             break;
         }
         case alink_kind::event_post: {
             const auto* p = params != nullptr ? params->if_object() : nullptr;
             if (p == nullptr) return refuse(6301, "params is not an object", *id);
+            a.params = *p;
+            a.event = std::string{found.rest};
             if (model != nullptr) {
                 const auto* value = p->if_contains("value");
                 static const json::value empty = json::object{};

@@ -42,8 +42,11 @@ struct alink_answer {
     std::string reason;  ///< why it is not 200 (the reply's message), for the log
     /// Property posts: what failed the thing model, one per property (the uplink keeps them).
     std::vector<catalog::check_failure> failed;
-    /// A property post answered 200: its `params`, as parsed here (the latest values keep them).
-    boost::json::object properties;
+    /// Property and event posts whose params are an object: them, as parsed here, even when the
+    /// thing model refused some (the uplink forwards both; the latest values keep a 200's).
+    boost::json::object params;
+    /// An event post: its identifier (the topic's `{identifier}`).
+    std::string event;
 };
 
 /// The platform's answer to `payload` published by `device` on `topic` (one of its own), when

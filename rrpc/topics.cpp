@@ -160,4 +160,9 @@ bool device_may_access(const catalog::device_key& device, std::string_view topic
            (sub && fits(topic, {lit("broadcast"), pk, more}));
 }
 
+bool is_custom_topic(const catalog::device_key& device, std::string_view topic) {
+    const auto prefix = "/" + device.product_key + "/" + device.device_name + "/user/";
+    return topic.size() > prefix.size() && topic.starts_with(prefix);
+}
+
 }  // namespace rrpcd::rrpc

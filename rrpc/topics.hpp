@@ -61,6 +61,9 @@ struct upstream {
 /// `refused` (it can answer nothing, and is not data either).
 upstream classify_upstream(const catalog::device_key& device, std::string_view topic) noexcept;
 
+/// True when `topic` is one of the device's custom topics: `/{pk}/{dn}/user/…`.
+bool is_custom_topic(const catalog::device_key& device, std::string_view topic);
+
 /// True when `topic` (the RRpc `Topic` parameter, like `/pk/dn/user/get`) is a valid topic name
 /// of `device`'s own, so that `/ext/rrpc/{id}{topic}` is within its ACL.
 bool is_valid_custom_rrpc_topic(const catalog::device_key& device, std::string_view topic);

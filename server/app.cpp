@@ -85,7 +85,9 @@ bool app::start() {
         {"mqtt", &settings_->mqtt.listen},
         {"mqtts", &settings_->mqtt.tls_listen},
         {"http", &settings_->http.listen},
-        {"https", &settings_->http.tls_listen}};
+        {"https", &settings_->http.tls_listen},
+        {"amqp", &settings_->amqp.listen},
+        {"amqps", &settings_->amqp.tls_listen}};
     for (const auto& [name, where] : wanted) {
         if (!*where) continue;
         const bool tls = name[4] == 's';
@@ -231,15 +233,16 @@ void app::check_certificate() const {
 
 void app::print_banner() const {
     // The ready line is the contract with scripts and tests: they wait for it on stdout. The
-    // plain listeners are always named (`off` when turned off); TLS ones when they are on.
+    // plain MQTT and HTTP listeners are always named (`off` when turned off); TLS and AMQP ones
+    // when they are on.
     std::string line = "rrpcd ready";
-    for (const char* name : {"mqtt", "http", "mqtts", "https"}) {
+    for (const char* name : {"mqtt", "http", "mqtts", "https", "amqp", "amqps"}) {
         const auto it = std::find_if(bound_.begin(), bound_.end(), [&](const auto& b) {
             return std::strcmp(b.first, name) == 0;
         });
         if (it != bound_.end())
             line += std::string{" "} + name + "=" + it->second;
-        else if (name[4] != 's')
+        else if (name[0] != 'a' && name[4] != 's')
             line += std::string{" "} + name + "=off";
     }
     std::printf("%s\n", line.c_str());

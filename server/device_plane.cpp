@@ -1,8 +1,23 @@
 #include "server/device_plane.hpp"
 
+#include "kit/unix_ms.hpp"
+
+#include <algorithm>
+
 namespace rrpcd::server {
 
 namespace asio = boost::asio;
+
+namespace {
+/// `1.2.3.4` of `1.2.3.4:5678`, `::1` of `[::1]:5678`.
+std::string address_of(std::string_view peer) {
+    const auto colon = peer.rfind(':');
+    if (colon != std::string_view::npos) peer = peer.substr(0, colon);
+    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']')
+        peer = peer.substr(1, peer.size() - 2);
+    return std::string{peer};
+}
+}  // namespace
 
 device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_context& io,
                            config::settings_ptr snapshot, const plane_services& node)
@@ -14,7 +29,8 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
       local(registry, rrpc, async),
       mqtt{settings,    node.devices,    node.fleet,    registry,
            rrpc,        async,           node.counters, node.login,
-           node.models, node.properties, node.mqtt_log, node.login_lines},
+           node.models, node.properties, node.mqtt_log, node.login_lines,
+           node.uplink, ids},
       index_(index) {
     if (planes > 1) {
         strand_.emplace(asio::make_strand(io));
@@ -32,6 +48,32 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
     registry.on_session_change = [this](const catalog::device_key& d) { async.session_changed(d); };
     registry.on_session_end = [this](const catalog::device_key& d, const rrpc::presence& p) {
         rrpc.on_session_end(d, p);
+    };
+    auto& uplink = node.uplink;
+    registry.on_status = [this, &uplink](const catalog::device_key& d, const live_session& s,
+                                         bool online, bool taken_over,
+                                         rrpc::presence::state how) {
+        if (!uplink.wanted(uplink::kind::status, d.product_key)) return;
+        const auto now = std::chrono::system_clock::now();
+        // lastTime: the session's last PUBLISH or PING (its login when it goes online).
+        const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(
+            live_session::clock::now() - s.last_activity());
+        const auto now_ms = kit::unix_ms(now);
+        const auto last_ms = online ? now_ms : now_ms - std::max<std::int64_t>(0, silent.count());
+        std::optional<uplink::offline_reason> why;
+        if (!online)
+            why = taken_over ? uplink::offline_reason::takeover
+                  : how == rrpc::presence::state::left_cleanly ? uplink::offline_reason::disconnected
+                                                              : uplink::offline_reason::lost;
+        uplink.publish({.id = ids.next(now),
+                        .what = uplink::kind::status,
+                        .product_key = d.product_key,
+                        .topic = uplink::status_topic(d),
+                        .body = uplink::status_body(d, catalog::device_directory::iot_id_of(d),
+                                                    online, now_ms, last_ms,
+                                                    address_of(s.info(false).peer), why),
+                        .generate_ms = now_ms,
+                        .qos = 0});
     };
 }
 

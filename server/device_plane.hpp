@@ -16,6 +16,7 @@
 #include "server/device_registry.hpp"
 #include "server/local_router.hpp"
 #include "server/mqtt_session.hpp"
+#include "server/uplink.hpp"
 #include "store/journal.hpp"
 
 #include <spdlog/logger.h>
@@ -47,6 +48,7 @@ struct plane_services {
     catalog::property_values& properties;
     std::shared_ptr<spdlog::logger> mqtt_log, rrpc_log;
     kit::log_throttle& login_lines;  ///< refused logins' log lines, every plane's
+    uplink_service& uplink;          ///< what devices send, to the server-side subscription
 };
 
 /// One device plane: the live state of the devices whose home it is (rrpc::home_plane): their

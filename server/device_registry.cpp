@@ -17,6 +17,11 @@ device_registry::attachment device_registry::attach(const catalog::device_key& d
     e.session = &session;
     outbox_.session_ended(device);  // what the old session did not acknowledge goes out again
     if (on_session_change) on_session_change(device);
+    if (on_status) {
+        if (previous != nullptr)
+            on_status(device, *previous, false, true, rrpc::presence::state::lost);
+        on_status(device, session, true, false, rrpc::presence::state::connected);
+    }
     if (previous != nullptr) previous->close(close_reason::takeover);
     return attachment{*this, device, session};
 }
@@ -36,6 +41,7 @@ void device_registry::detach(const catalog::device_key& device, const live_sessi
     --online_;
     outbox_.session_ended(device);
     if (on_session_change) on_session_change(device);
+    if (on_status) on_status(device, session, false, false, how);
     if (on_session_end) on_session_end(device, it->second.last);
 }
 

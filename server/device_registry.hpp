@@ -137,6 +137,11 @@ public:
     std::function<void(const catalog::device_key&, std::uint64_t message_id,
                        std::string_view topic)>
         on_delivered;
+    /// Told when a device goes online (`online`, at its login) or offline (its live session
+    /// ended: `taken_over` by a new login, or `how`), with the session (the uplink's status).
+    std::function<void(const catalog::device_key&, const live_session&, bool online,
+                       bool taken_over, rrpc::presence::state how)>
+        on_status;
     /// Told when a device's live session changes (a login, a takeover, an end): what the old
     /// session was sent is no longer answered in its order.
     std::function<void(const catalog::device_key&)> on_session_change;

@@ -399,10 +399,11 @@ void mqtt_session::on_publish(mqtt::publish& p) {
         ++ctx_->alink_answered[{rrpc::to_string(answer->kind), answer->code}];
         if (answer->kind == rrpc::alink_kind::property_post && answer->code == 200)
             if (const auto not_kept =
-                    ctx_->properties.posted(*device_, answer->properties, kit::unix_ms()))
+                    ctx_->properties.posted(*device_, answer->params, kit::unix_ms()))
                 ctx_->log->debug("event=property_values_not_kept pk={} dn={} count={}",
                                  device_->product_key, device_->device_name, not_kept);
         deliver(answer->reply_topic, answer->reply, mqtt::qos::at_least_once, 0, false);
+        forward_post(p, *answer);
         ctx_->log->debug("event=alink_request pk={} dn={} kind={} code={}{}", device_->product_key,
                          device_->device_name, rrpc::to_string(answer->kind), answer->code,
                          answer->reason.empty() ? std::string{}
@@ -411,6 +412,49 @@ void mqtt_session::on_publish(mqtt::publish& p) {
     }
     ctx_->log->debug("event=upstream pk={} dn={} topic={} bytes={}", device_->product_key,
                      device_->device_name, kit::logfmt_value(p.topic), p.payload.size());
+    // A custom topic's bytes go to the server-side subscription as they are.
+    if (rrpc::is_custom_topic(*device_, p.topic) &&
+        ctx_->uplink.wanted(uplink::kind::custom, device_->product_key)) {
+        const auto now = std::chrono::system_clock::now();
+        ctx_->uplink.publish({.id = ctx_->ids.next(now),
+                              .what = uplink::kind::custom,
+                              .product_key = device_->product_key,
+                              .topic = p.topic,
+                              .body = std::move(p.payload),
+                              .generate_ms = kit::unix_ms(now),
+                              .qos = static_cast<int>(p.qos)});
+    }
+}
+
+void mqtt_session::forward_post(const mqtt::publish& p, const rrpc::alink_answer& answer) {
+    // A post that is not Alink JSON is known by its topic.
+    auto kind = answer.kind;
+    if (kind == rrpc::alink_kind::malformed && p.topic.ends_with("/post") &&
+        p.topic.find("/thing/event/") != std::string::npos)
+        kind = p.topic.ends_with("/thing/event/property/post") ? rrpc::alink_kind::property_post
+                                                               : rrpc::alink_kind::event_post;
+    const bool property = kind == rrpc::alink_kind::property_post;
+    if (!property && kind != rrpc::alink_kind::event_post) return;
+    const auto what = property ? uplink::kind::property : uplink::kind::event;
+    if (!ctx_->uplink.wanted(what, device_->product_key)) return;
+    const auto now = std::chrono::system_clock::now();
+    const auto now_ms = kit::unix_ms(now);
+    const auto iot_id = catalog::device_directory::iot_id_of(*device_);
+    // What is not Alink JSON (or whose params are not an object) goes as what it is: counted
+    // (the answer's code) and forwarded, never dropped.
+    const bool usable = answer.code == 200 || !answer.failed.empty();
+    auto body = !usable ? p.payload
+                : property
+                    ? uplink::property_body(*device_, iot_id, now_ms, answer.params, answer.failed)
+                    : uplink::event_body(*device_, iot_id, answer.event, now_ms, answer.params,
+                                         answer.failed);
+    ctx_->uplink.publish({.id = ctx_->ids.next(now),
+                          .what = what,
+                          .product_key = device_->product_key,
+                          .topic = uplink::forwarding_topic(p.topic),
+                          .body = std::move(body),
+                          .generate_ms = now_ms,
+                          .qos = static_cast<int>(p.qos)});
 }
 
 void mqtt_session::on_subscribe(mqtt::subscribe& s) {

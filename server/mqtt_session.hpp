@@ -13,11 +13,14 @@
 #include "mqtt/packet.hpp"
 #include "mqtt/server_protocol.hpp"
 #include "mqtt/session_state.hpp"
+#include "rrpc/alink_upstream.hpp"
 #include "rrpc/async_calls.hpp"
 #include "rrpc/service.hpp"
 #include "server/device_registry.hpp"
 #include "server/live_session.hpp"
+#include "rrpc/message_id.hpp"
 #include "server/tls.hpp"
+#include "server/uplink.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -56,6 +59,8 @@ struct mqtt_context {
     std::shared_ptr<spdlog::logger> log;
     /// Refused logins' log lines, at most 10 a minute per address (the node's: every plane's).
     kit::log_throttle& refusal_lines;
+    uplink_service& uplink;          ///< property and event posts, custom topics go there
+    rrpc::message_id_generator& ids;  ///< their ids (this plane's)
     /// Refused logins by reason (this plane's; the metrics sum them).
     std::map<std::string, std::uint64_t, std::less<>> login_refused{};
     /// Alink requests devices sent and the platform's answers, by kind and code (the metrics).
@@ -122,6 +127,8 @@ private:
     void handle(mqtt::protocol_event& event);
     void on_connect(const mqtt::connect& c);
     void on_publish(mqtt::publish& p);
+    /// A property or event post, to the server-side subscription in the platform's form.
+    void forward_post(const mqtt::publish& p, const rrpc::alink_answer& answer);
     void on_subscribe(mqtt::subscribe& s);
     void on_unsubscribe(const mqtt::unsubscribe& u);
     void on_violation(const boost::system::error_code& reason);

@@ -109,7 +109,8 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
            {router_, calls_, devices_, models_, properties_, counters_, journal(), fleet_},
            log_.http),
       console_(settings_, api_, devices_, calls_, console_view_, backoff_, log_.http),
-      started_ms_(kit::unix_ms()) {
+      started_ms_(kit::unix_ms()),
+      amqp_connections_(settings_->amqp.max_connections, settings_->amqp.max_connections) {
     const auto planes = config::planes_of(*settings_, usable_cores());
     if (planes > 1) {
         node_strand_.emplace(asio::make_strand(*io_));
@@ -121,9 +122,24 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
     // Answered async calls are read back from the store past the call log's cache (lookups,
     // replays); without a store, the cache is all there is.
     calls_.archive = store_.get();
+    uplink_.emplace(asio::make_strand(*io_), settings_->amqp, journal(), log_.server);
+    if (settings_->amqp.enabled()) {
+        amqp_ctx_.emplace(*uplink_, auth_, settings_->amqp, log_.server);
+        // Async answers as the platform forwards them (thing/downlink/reply/message).
+        replies_.subscribe(uplink_->executor(), [this](const rrpc::async_reply& r) {
+            uplink_->publish({.id = r.message_id,
+                              .what = uplink::kind::reply,
+                              .product_key = r.device.product_key,
+                              .topic = uplink::reply_topic(r.device),
+                              .body = http::forwarding_json(r),
+                              .generate_ms = r.gmt_create_ms,
+                              .qos = 0});
+        });
+    }
     const plane_services services{journal(),   counters_, calls_,    replies_,
                                   devices_,    fleet_,    login_,    models_,
-                                  properties_, log_.mqtt, log_.rrpc, login_lines_};
+                                  properties_, log_.mqtt, log_.rrpc, login_lines_,
+                                  *uplink_};
     for (std::size_t i = 0; i < planes; ++i) {
         auto& plane = *planes_.emplace_back(
             std::make_unique<device_plane>(i, planes, *io_, settings_, services));
@@ -215,23 +231,27 @@ boost::system::result<void, std::string> node::open() {
         for (auto& p : planes_) p->registry.expire_sessions();  // no thread runs yet
         // The webhooks' undelivered replies go back to their queues, by the webhook's identity
         // (its id, or its URL and secret); one no longer configured loses its own (said once).
-        auto undelivered = store_->load_webhook_queue();
+        auto undelivered = store_->load_delivery_queue();
         if (!undelivered) return failed(undelivered.error());
         std::size_t orphaned = 0;
         for (auto& w : *undelivered) {
+            if (uplink_service::is_group_queue(w.hook)) {
+                uplink_->restore(w.hook, w.message_id, w.queued_ms, w.body);
+                continue;
+            }
             auto it = std::find_if(webhooks_.begin(), webhooks_.end(),
                                    [&](const auto& s) { return s->identity() == w.hook; });
             if (it == webhooks_.end()) {
                 // A row of a store older than identities is its URL's (kept under the identity
                 // from now on); any other is no webhook's any more.
-                store_->webhook_done(w.hook, w.message_id);
+                store_->delivery_done(w.hook, w.message_id);
                 it = std::find_if(webhooks_.begin(), webhooks_.end(),
                                   [&](const auto& s) { return s->url() == w.hook; });
                 if (it == webhooks_.end()) {
                     ++orphaned;
                     continue;
                 }
-                store_->webhook_queued((*it)->identity(), w.message_id, w.queued_ms, w.body);
+                store_->delivery_queued((*it)->identity(), w.message_id, w.queued_ms, w.body);
             }
             (*it)->restore(w.message_id, w.queued_ms, std::move(w.body));
         }
@@ -278,6 +298,7 @@ boost::system::result<std::string, std::string> node::listen(const char* name,
 
 void node::start() {
     for (auto& hook : webhooks_) hook->start();
+    uplink_->start();
     asio::co_spawn(node_ex_, expire_sessions(), log_exception{log_.server});
     asio::co_spawn(node_ex_, each_second(), log_exception{log_.server});
 }
@@ -359,6 +380,7 @@ asio::awaitable<void> node::expire_sessions() {
 }
 
 asio::awaitable<void> node::accept(listener& l) {
+    if (l.name[0] == 'a') co_return co_await accept_amqp(l);
     const bool is_mqtt = l.name[0] == 'm';
     auto& limiter = is_mqtt ? mqtt_connections_ : http_connections_;
     auto& log = is_mqtt ? *log_.mqtt : *log_.http;
@@ -410,6 +432,36 @@ asio::awaitable<void> node::accept(listener& l) {
                 planes_[k]->executor(),
                 run_http_session(std::move(socket), *http_ctx_[k], l.context, std::move(slot)),
                 log_exception{log_.http, &failures_});
+    }
+}
+
+asio::awaitable<void> node::accept_amqp(listener& l) {
+    asio::steady_timer pause{*io_};
+    while (l.acceptor.is_open()) {
+        auto [ec, socket] = co_await l.acceptor.async_accept(kit::use_nothrow);
+        if (ec == asio::error::operation_aborted) break;
+        if (ec) {
+            if (counters_.hit(kit::limit::accept_failed))
+                log_.server->warn("event=limit_hit limit=accept_failed listener={} reason={} "
+                                  "count={}",
+                                  l.name, kit::logfmt_value(ec.message()),
+                                  counters_.count(kit::limit::accept_failed));
+            pause.expires_after(std::chrono::milliseconds{100});
+            co_await pause.async_wait(kit::use_nothrow);
+            continue;
+        }
+        boost::system::error_code peer_ec;
+        const auto from = socket.remote_endpoint(peer_ec).address();
+        if (peer_ec) continue;
+        if (amqp_connections_.admit(from) != kit::connection_limiter::verdict::admitted) {
+            log_.server->warn("event=limit_hit limit=amqp_connections address={} open={}",
+                              from.to_string(), amqp_connections_.open());
+            continue;
+        }
+        kit::connection_slot slot{amqp_connections_, from};
+        asio::co_spawn(uplink_->executor(),
+                       run_amqp_session(std::move(socket), *amqp_ctx_, l.context, std::move(slot)),
+                       log_exception{log_.server, &failures_});
     }
 }
 

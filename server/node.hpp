@@ -17,6 +17,7 @@
 #include "rrpc/message_id.hpp"
 #include "rrpc/reply_hub.hpp"
 #include "rrpc/service.hpp"
+#include "server/amqp_session.hpp"
 #include "server/device_plane.hpp"
 #include "server/device_registry.hpp"
 #include "server/drain_gate.hpp"
@@ -25,6 +26,7 @@
 #include "server/metrics.hpp"
 #include "server/mqtt_session.hpp"
 #include "server/tls.hpp"
+#include "server/uplink.hpp"
 #include "server/webhook.hpp"
 #include "store/journal.hpp"
 #include "store/sqlite_store.hpp"
@@ -80,7 +82,7 @@ public:
     /// Opens the store (if any), loads it, and seeds it from the config file. The error is
     /// ready to log.
     boost::system::result<void, std::string> open();
-    /// Binds a listener (`name` is mqtt, mqtts, http or https) and starts accepting on it
+    /// Binds a listener (`name` is mqtt, mqtts, http, https, amqp or amqps) and starts accepting on it
     /// (with `tls` for the TLS ones). Returns the bound `host:port`, or the error.
     boost::system::result<std::string, std::string> listen(const char* name,
                                                            const config::endpoint& where,
@@ -119,6 +121,8 @@ private:
         tls_context context;
     };
     boost::asio::awaitable<void> accept(listener& l);
+    /// The AMQP listeners' loop: each consumer connection on the uplink's strand.
+    boost::asio::awaitable<void> accept_amqp(listener& l);
     /// Each second: the console's chart takes the call counts, and held messages past their
     /// hold go.
     boost::asio::awaitable<void> each_second();
@@ -158,6 +162,8 @@ private:
     catalog::property_values properties_;  ///< the latest values devices posted
     rrpc::call_log calls_;
     rrpc::reply_hub replies_;
+    /// The server-side subscription: its groups and their AMQP consumers (a strand of its own).
+    std::optional<uplink_service> uplink_;
     /// The device planes (made in the constructor's body, once every node service exists).
     std::vector<std::unique_ptr<device_plane>> planes_;
     plane_router router_{planes_};  ///< how the API, the console and the fleet reach devices
@@ -181,6 +187,8 @@ private:
     kit::byte_budget replay_budget_{std::chrono::minutes{1}, 10'000};
     std::vector<std::unique_ptr<http_context>> http_ctx_;  ///< one per plane
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
+    kit::connection_limiter amqp_connections_;
+    std::optional<amqp_context> amqp_ctx_;  ///< with an AMQP listener configured
     std::vector<std::unique_ptr<listener>> listeners_;
 };
 

@@ -102,7 +102,7 @@ void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, s
     queue_.push({message_id, std::make_shared<const std::string>(std::move(body)), queued_ms},
                 [&](const kit::text_queue::entry& gone) {
                     ++dropped_;
-                    journal_.webhook_done(identity_, gone.id);
+                    journal_.delivery_done(identity_, gone.id);
                 });
 }
 
@@ -110,10 +110,10 @@ void webhook_sender::start() {
     token_ = hub_.subscribe(ex_, [this](const rrpc::async_reply& r) {
         kit::text_queue::entry e{
             r.message_id, std::make_shared<const std::string>(http::forwarding_json(r)), now_ms()};
-        journal_.webhook_queued(identity_, e.id, e.queued_ms, *e.body);
+        journal_.delivery_queued(identity_, e.id, e.queued_ms, *e.body);
         if (const auto n = queue_.push(std::move(e),
                                        [&](const kit::text_queue::entry& gone) {
-                                           journal_.webhook_done(identity_, gone.id);
+                                           journal_.delivery_done(identity_, gone.id);
                                        });
             n != 0) {
             dropped_ += n;
@@ -157,7 +157,7 @@ asio::awaitable<void> webhook_sender::send_loop() {
             log_->warn("event=webhook_gave_up url={} message_id={} after_s={}", shown_url_, e.id,
                        (now_ms() - e.queued_ms) / 1000);
         }
-        journal_.webhook_done(identity_, e.id);
+        journal_.delivery_done(identity_, e.id);
     }
 }
 

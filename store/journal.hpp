@@ -41,11 +41,12 @@ public:
                                urgency u) = 0;
     /// A clean=1 login discarded the device's session, or it expired.
     virtual void session_deleted(const catalog::device_key& device) = 0;
-    /// A reply a webhook (`hook`, its URL) is to deliver; done when delivered, given up or
+    /// A message a delivery queue is to deliver: a webhook's reply (`queue` its identity) or a
+    /// consumer group's event (`amqp:{group}`); done when delivered, given up, expired or
     /// dropped. Kept so that a restart loses none.
-    virtual void webhook_queued(std::string_view hook, std::uint64_t message_id,
+    virtual void delivery_queued(std::string_view queue, std::uint64_t message_id,
                                 std::int64_t queued_ms, std::string_view body) = 0;
-    virtual void webhook_done(std::string_view hook, std::uint64_t message_id) = 0;
+    virtual void delivery_done(std::string_view queue, std::uint64_t message_id) = 0;
     /// Every MessageId issued so far, and any issued in the next seconds, is below `floor`
     /// (written at start, then lazily each second: a restart resumes above it, whatever its
     /// clock says).
@@ -74,8 +75,8 @@ public:
     void call_saved(const rrpc::call_record&) override {}
     void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
     void session_deleted(const catalog::device_key&) override {}
-    void webhook_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
-    void webhook_done(std::string_view, std::uint64_t) override {}
+    void delivery_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
+    void delivery_done(std::string_view, std::uint64_t) override {}
     boost::asio::awaitable<boost::system::error_code> sync() override {
         co_return boost::system::error_code{};
     }

@@ -536,7 +536,7 @@ void sqlite_store::write_session(const catalog::device_key& device) {
         device.product_key, device.device_name, boost::json::serialize(filters), s->last_seen_ms);
 }
 
-void sqlite_store::webhook_queued(std::string_view hook, std::uint64_t message_id,
+void sqlite_store::delivery_queued(std::string_view hook, std::uint64_t message_id,
                                   std::int64_t queued_ms, std::string_view body) {
     enqueue(
         [this, hook = std::string{hook}, message_id, queued_ms, body = std::string{body}] {
@@ -547,7 +547,7 @@ void sqlite_store::webhook_queued(std::string_view hook, std::uint64_t message_i
         {}, urgency::lazy, hook.size() + body.size());
 }
 
-void sqlite_store::webhook_done(std::string_view hook, std::uint64_t message_id) {
+void sqlite_store::delivery_done(std::string_view hook, std::uint64_t message_id) {
     enqueue(
         [this, hook = std::string{hook}, message_id] {
             write("DELETE FROM webhook_queue WHERE hook = ? AND message_id = ?", hook,
@@ -556,8 +556,8 @@ void sqlite_store::webhook_done(std::string_view hook, std::uint64_t message_id)
         {}, urgency::lazy);
 }
 
-boost::system::result<std::vector<sqlite_store::webhook_entry>> sqlite_store::load_webhook_queue() {
-    std::vector<webhook_entry> out;
+boost::system::result<std::vector<sqlite_store::delivery_entry>> sqlite_store::load_delivery_queue() {
+    std::vector<delivery_entry> out;
     const auto on_row = [&](sqlite3_stmt* st) {
         out.push_back({column_text(st, 0), static_cast<std::uint64_t>(sqlite3_column_int64(st, 1)),
                        sqlite3_column_int64(st, 2), column_text(st, 3)});

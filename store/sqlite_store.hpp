@@ -84,14 +84,14 @@ public:
     load_sessions();
 
     /// One reply a webhook had not delivered.
-    struct webhook_entry {
+    struct delivery_entry {
         std::string hook;
         std::uint64_t message_id = 0;
         std::int64_t queued_ms = 0;
         std::string body;
     };
     /// Start-up: the webhooks' undelivered replies, in the order they were queued.
-    boost::system::result<std::vector<webhook_entry>> load_webhook_queue();
+    boost::system::result<std::vector<delivery_entry>> load_delivery_queue();
 
     /// TSL documents by ProductKey.
     using tsl_documents = std::map<std::string, std::vector<std::string>, std::less<>>;
@@ -113,9 +113,9 @@ public:
     void session_saved(const catalog::device_key& device, const rrpc::kept_session& s,
                        urgency u) override;
     void session_deleted(const catalog::device_key& device) override;
-    void webhook_queued(std::string_view hook, std::uint64_t message_id, std::int64_t queued_ms,
+    void delivery_queued(std::string_view hook, std::uint64_t message_id, std::int64_t queued_ms,
                         std::string_view body) override;
-    void webhook_done(std::string_view hook, std::uint64_t message_id) override;
+    void delivery_done(std::string_view hook, std::uint64_t message_id) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
     bool busy() const noexcept override {
         return queued_bytes_.load(std::memory_order_relaxed) > max_queue_bytes_;

@@ -45,8 +45,8 @@ TEST_CASE("a property post is answered on its _reply with the platform's body an
     CHECK(a->code == 200);
     CHECK(a->reply_topic == "/sys/a1PK/dev1/thing/event/property/post_reply");
     // The params it checked, for the latest values (not parsed a second time).
-    CHECK(a->properties.size() == 2);
-    CHECK(a->properties.at("Temp").as_double() == 21.5);
+    CHECK(a->params.size() == 2);
+    CHECK(a->params.at("Temp").as_double() == 21.5);
     // Exactly the platform's body: keys in its order, the id as the device sent it.
     CHECK(
         a->reply ==

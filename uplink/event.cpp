@@ -1,0 +1,202 @@
+#include "uplink/event.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <ctime>
+#include <cstdio>
+
+namespace rrpcd::uplink {
+
+namespace json = boost::json;
+
+std::optional<kind> kind_of(std::string_view name) noexcept {
+    const auto at = std::ranges::find(kind_names, name);
+    if (at == kind_names.end()) return std::nullopt;
+    return static_cast<kind>(at - kind_names.begin());
+}
+
+namespace {
+
+constexpr std::uint8_t envelope_version = 1;
+
+void put_u16(std::string& out, std::size_t n) {
+    out.push_back(static_cast<char>((n >> 8) & 0xff));
+    out.push_back(static_cast<char>(n & 0xff));
+}
+
+/// Reads what encode() wrote, front to back; every read checks what is left.
+struct reader {
+    std::string_view in;
+    bool ok = true;
+    std::uint64_t number(std::size_t bytes) {
+        if (in.size() < bytes) {
+            ok = false;
+            return 0;
+        }
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < bytes; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
+        in.remove_prefix(bytes);
+        return v;
+    }
+    std::string text() {
+        const auto n = number(2);
+        if (!ok || in.size() < n) {
+            ok = false;
+            return {};
+        }
+        std::string s{in.substr(0, n)};
+        in.remove_prefix(n);
+        return s;
+    }
+};
+
+/// `2018-08-31 15:32:28.205` (`offset_h` hours east of UTC) or `2018-08-31T07:32:28.205Z`.
+std::string time_text(std::int64_t ms, int offset_h, bool iso) {
+    const auto shifted = ms + std::int64_t{offset_h} * 3'600'000;
+    const std::time_t seconds = static_cast<std::time_t>(shifted / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[40];
+    const auto n = std::snprintf(text, sizeof text, "%04d-%02d-%02d%c%02d:%02d:%02d.%03d%s",
+                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, iso ? 'T' : ' ',
+                                 tm.tm_hour, tm.tm_min, tm.tm_sec,
+                                 static_cast<int>(shifted % 1000), iso ? "Z" : "");
+    return {text, static_cast<std::size_t>(n > 0 ? n : 0)};
+}
+
+json::object device_fields(const catalog::device_key& device, std::string_view iot_id) {
+    json::object o;
+    o["iotId"] = iot_id;
+    o["productKey"] = device.product_key;
+    o["deviceName"] = device.device_name;
+    return o;
+}
+
+const catalog::check_failure* failure_of(const std::vector<catalog::check_failure>& failed,
+                                         std::string_view id) {
+    const auto at = std::ranges::find(failed, id, &catalog::check_failure::identifier);
+    return at == failed.end() ? nullptr : &*at;
+}
+
+}  // namespace
+
+std::string encode(const event& e) {
+    std::string out;
+    out.reserve(14 + e.topic.size() + e.product_key.size() + e.body.size());
+    out.push_back(static_cast<char>(envelope_version));
+    out.push_back(static_cast<char>(e.what));
+    out.push_back(static_cast<char>(e.qos));
+    const auto ms = static_cast<std::uint64_t>(e.generate_ms);
+    for (int shift = 56; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((ms >> shift) & 0xff));
+    const auto topic = std::string_view{e.topic}.substr(0, 0xffff);
+    const auto product = std::string_view{e.product_key}.substr(0, 0xffff);
+    put_u16(out, topic.size());
+    out += topic;
+    put_u16(out, product.size());
+    out += product;
+    out += e.body;
+    return out;
+}
+
+std::optional<event> decode(std::uint64_t id, std::string_view stored) {
+    reader r{stored};
+    if (r.number(1) != envelope_version || !r.ok) return std::nullopt;
+    event e;
+    e.id = id;
+    const auto what = r.number(1);
+    const auto qos = r.number(1);
+    e.generate_ms = static_cast<std::int64_t>(r.number(8));
+    e.topic = r.text();
+    e.product_key = r.text();
+    if (!r.ok || what >= kind_names.size() || qos > 1) return std::nullopt;
+    e.what = static_cast<kind>(what);
+    e.qos = static_cast<int>(qos);
+    e.body = std::string{r.in};
+    return e;
+}
+
+std::string forwarding_topic(std::string_view device_topic) {
+    constexpr std::string_view sys = "/sys/";
+    if (device_topic.starts_with(sys)) return std::string{device_topic.substr(4)};
+    return std::string{device_topic};
+}
+
+std::string reply_topic(const catalog::device_key& device) {
+    return "/" + device.product_key + "/" + device.device_name + "/thing/downlink/reply/message";
+}
+
+std::string status_topic(const catalog::device_key& device) {
+    return "/as/mqtt/status/" + device.product_key + "/" + device.device_name;
+}
+
+std::string property_body(const catalog::device_key& device, std::string_view iot_id,
+                          std::int64_t gmt_ms, const json::object& params,
+                          const std::vector<catalog::check_failure>& failed) {
+    auto o = device_fields(device, iot_id);
+    o["gmtCreate"] = gmt_ms;
+    json::object items, check_failed;
+    for (const auto& [id, posted] : params) {
+        // `{"Temp": 23.5}` or `{"Temp": {"value": 23.5, "time": 1524448722000}}`.
+        json::object item;
+        const auto* form = posted.if_object();
+        if (form != nullptr && form->contains("value")) {
+            item["value"] = form->at("value");
+            const auto* t = form->if_contains("time");
+            item["time"] = t != nullptr && (t->is_int64() || t->is_uint64()) ? *t : gmt_ms;
+        } else {
+            item["value"] = posted;
+            item["time"] = gmt_ms;
+        }
+        if (const auto* f = failure_of(failed, id)) {
+            item["code"] = f->code;
+            item["message"] = f->message;
+            check_failed[id] = std::move(item);
+        } else {
+            items[id] = std::move(item);
+        }
+    }
+    o["items"] = std::move(items);
+    if (!check_failed.empty()) o["checkFailedData"] = std::move(check_failed);
+    return json::serialize(o);
+}
+
+std::string event_body(const catalog::device_key& device, std::string_view iot_id,
+                       std::string_view identifier, std::int64_t gmt_ms,
+                       const json::object& params,
+                       const std::vector<catalog::check_failure>& failed) {
+    json::object o;
+    o["identifier"] = identifier;
+    for (auto&& [k, v] : device_fields(device, iot_id)) o[k] = v;
+    o["gmtCreate"] = gmt_ms;
+    const auto* value = params.if_contains("value");
+    o["value"] = value != nullptr ? *value : json::value(json::object{});
+    const auto* t = params.if_contains("time");
+    o["time"] = t != nullptr && (t->is_int64() || t->is_uint64()) ? *t : json::value(gmt_ms);
+    if (!failed.empty()) {
+        json::object check;
+        check["code"] = failed.front().code;
+        check["message"] = failed.front().message;
+        o["checkFailedData"] = std::move(check);
+    }
+    return json::serialize(o);
+}
+
+std::string status_body(const catalog::device_key& device, std::string_view iot_id, bool online,
+                        std::int64_t time_ms, std::int64_t last_ms, std::string_view client_ip,
+                        std::optional<offline_reason> why) {
+    json::object o;
+    o["status"] = online ? "online" : "offline";
+    for (auto&& [k, v] : device_fields(device, iot_id)) o[k] = v;
+    o["time"] = time_text(time_ms, 8, false);
+    o["utcTime"] = time_text(time_ms, 0, true);
+    o["lastTime"] = time_text(last_ms, 8, false);
+    o["utcLastTime"] = time_text(last_ms, 0, true);
+    o["clientIp"] = client_ip;
+    if (!online && why) o["offlineReasonCode"] = static_cast<int>(*why);
+    return json::serialize(o);
+}
+
+}  // namespace rrpcd::uplink
