@@ -377,10 +377,8 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           duration_key("idle_max_ms", restart, RRPCD_MEMBER(amqp.idle_max), 1000, 3'600'000),
           duration_key("receiver_timeout_ms", restart, RRPCD_MEMBER(amqp.receiver_timeout), 100,
                        600'000),
-          duration_key("ack_timeout_ms", restart, RRPCD_MEMBER(amqp.ack_timeout), 100,
-                       3'600'000),
-          integer_key("max_connections", restart, RRPCD_MEMBER(amqp.max_connections), 1,
-                      1'000'000),
+          duration_key("ack_timeout_ms", restart, RRPCD_MEMBER(amqp.ack_timeout), 100, 3'600'000),
+          integer_key("max_connections", restart, RRPCD_MEMBER(amqp.max_connections), 1, 1'000'000),
           integer_key("max_connections_per_client", restart,
                       RRPCD_MEMBER(amqp.max_connections_per_client), 1, 1'000'000),
           custom_key("groups", restart, RRPCD_MEMBER(amqp.groups))}},
@@ -568,11 +566,11 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                            "expected 1-64 letters, digits, _ or -");
                 for (const auto& k : group.kinds)
                     if (!is_uplink_kind(k))
-                        r.fail(g.get("kinds")->source(), path + ".kinds",
-                               "\"" + k + "\" is not one of reply, property, event, custom, status");
+                        r.fail(
+                            g.get("kinds")->source(), path + ".kinds",
+                            "\"" + k + "\" is not one of reply, property, event, custom, status");
                 for (const auto& other : out.amqp.groups)
-                    if (other.id == group.id)
-                        r.fail(g.source(), path + ".id", "duplicate id");
+                    if (other.id == group.id) r.fail(g.source(), path + ".id", "duplicate id");
                 out.amqp.groups.push_back(std::move(group));
             }
         }

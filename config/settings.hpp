@@ -201,10 +201,10 @@ struct console_settings {
 /// A consumer group of the server-side subscription (`[[amqp.groups]]`): what it receives, and
 /// the bounds of its backlog.
 struct amqp_group {
-    std::string id;                     ///< consumerGroupId: 1-64 letters, digits, `_`, `-`
-    std::vector<std::string> kinds{};     ///< reply, property, event, custom, status; empty: all
-    std::vector<std::string> products{};  ///< ProductKeys; empty: all
-    std::size_t max_bytes = 256u << 20;   ///< its backlog; more is refused (counted)
+    std::string id;                        ///< consumerGroupId: 1-64 letters, digits, `_`, `-`
+    std::vector<std::string> kinds{};      ///< reply, property, event, custom, status; empty: all
+    std::vector<std::string> products{};   ///< ProductKeys; empty: all
+    std::size_t max_bytes = 256u << 20;    ///< its backlog; more is refused (counted)
     std::chrono::seconds max_age{86'400};  ///< then expired (counted); the platform keeps a day
     bool operator==(const amqp_group&) const = default;
 };
@@ -216,8 +216,8 @@ struct amqp_settings {
     std::chrono::milliseconds idle_min{30'000}, idle_max{300'000};  ///< the Open's idle-time-out
     std::chrono::milliseconds receiver_timeout{15'000};  ///< from accept to a receiver link
     std::chrono::milliseconds ack_timeout{30'000};  ///< unsettled this long: to another consumer
-    std::size_t max_connections = 1024;              ///< both listeners together
-    std::size_t max_connections_per_client = 128;    ///< per clientId, as the platform allows
+    std::size_t max_connections = 1024;             ///< both listeners together
+    std::size_t max_connections_per_client = 128;   ///< per clientId, as the platform allows
     /// `DEFAULT_GROUP` (every kind of every product) unless a group of that id is configured.
     std::vector<amqp_group> groups;
     bool enabled() const noexcept { return listen || tls_listen; }

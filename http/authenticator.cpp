@@ -69,7 +69,8 @@ std::optional<caller> authenticator::caller_of(std::string_view id) const {
     return caller{key->first, false, key->second.entry.qps};
 }
 
-std::optional<std::string> authenticator::hmac_of(std::string_view id, kit::hmac_algorithm algorithm,
+std::optional<std::string> authenticator::hmac_of(std::string_view id,
+                                                  kit::hmac_algorithm algorithm,
                                                   std::string_view data) const {
     const auto table = keys();
     const auto key = table->find(id);

@@ -4,6 +4,7 @@
 #include "kit/use_nothrow.hpp"
 #include "uplink/consumer_login.hpp"
 
+#include <proton/sasl_plugin.h>
 #include <proton/connection.hpp>
 #include <proton/connection_options.hpp>
 #include <proton/delivery_mode.hpp>
@@ -13,7 +14,6 @@
 #include <proton/message_id.hpp>
 #include <proton/messaging_handler.hpp>
 #include <proton/receiver.hpp>
-#include <proton/sasl_plugin.h>
 #include <proton/sender.hpp>
 #include <proton/sender_options.hpp>
 #include <proton/source.hpp>
@@ -126,12 +126,16 @@ private:
 
 // Proton's SASL plugin (server side only): offers PLAIN and asks the session whose bytes are
 // being read; Debian's Proton has no Cyrus SASL, and the password is an HMAC rrpcd checks.
-const char* sasl_mechanisms(pn_transport_t*) { return "PLAIN"; }
+const char* sasl_mechanisms(pn_transport_t*) {
+    return "PLAIN";
+}
 bool sasl_init_server(pn_transport_t* t) {
     pnx_sasl_set_desired_state(t, SASL_POSTED_MECHANISMS);
     return true;
 }
-bool sasl_init_client(pn_transport_t*) { return false; }
+bool sasl_init_client(pn_transport_t*) {
+    return false;
+}
 void sasl_noop(pn_transport_t*) {}
 void sasl_process_init(pn_transport_t* t, const char* mechanism, const pn_bytes_t* recv) {
     bool ok = false;
@@ -157,17 +161,25 @@ void sasl_process_response(pn_transport_t* t, const pn_bytes_t*) {
     pnx_sasl_set_failed(t);
     pnx_sasl_set_desired_state(t, SASL_POSTED_OUTCOME);
 }
-bool sasl_process_mechanisms(pn_transport_t*, const char*) { return false; }
+bool sasl_process_mechanisms(pn_transport_t*, const char*) {
+    return false;
+}
 void sasl_process_bytes(pn_transport_t*, const pn_bytes_t*) {}
-bool sasl_can_encrypt(pn_transport_t*) { return false; }
-ssize_t sasl_max_encrypt_size(pn_transport_t*) { return 0; }
-ssize_t sasl_code(pn_transport_t*, pn_bytes_t, pn_bytes_t*) { return 0; }
+bool sasl_can_encrypt(pn_transport_t*) {
+    return false;
+}
+ssize_t sasl_max_encrypt_size(pn_transport_t*) {
+    return 0;
+}
+ssize_t sasl_code(pn_transport_t*, pn_bytes_t, pn_bytes_t*) {
+    return 0;
+}
 
 const pnx_sasl_implementation plain_checked_here{
-    sasl_noop,         sasl_mechanisms,         sasl_init_server,   sasl_init_client,
-    sasl_noop,         sasl_process_init,       sasl_process_response,
-    sasl_process_mechanisms,                    sasl_process_bytes, sasl_process_bytes,
-    sasl_can_encrypt,  sasl_max_encrypt_size,   sasl_code,          sasl_code};
+    sasl_noop,          sasl_mechanisms,    sasl_init_server,      sasl_init_client,
+    sasl_noop,          sasl_process_init,  sasl_process_response, sasl_process_mechanisms,
+    sasl_process_bytes, sasl_process_bytes, sasl_can_encrypt,      sasl_max_encrypt_size,
+    sasl_code,          sasl_code};
 
 void install_sasl_plugin() {
     static std::once_flag once;
@@ -181,8 +193,8 @@ bool amqp_session::check_login(std::string_view user, std::string_view password)
         return false;
     }
     login_ = std::move(*parsed);
-    const auto signed_by_key = ctx_.auth.hmac_of(login_.auth_id, login_.sign_method,
-                                                 uplink::string_to_sign(login_));
+    const auto signed_by_key =
+        ctx_.auth.hmac_of(login_.auth_id, login_.sign_method, uplink::string_to_sign(login_));
     if (!signed_by_key) {
         refuse("login", "unknown access key " + login_.auth_id);
         return false;
@@ -374,12 +386,12 @@ asio::awaitable<void> amqp_session::write_loop(Stream& stream, tcp::socket& sock
             // Copied: the driver's buffer may move while the write waits (bytes read meanwhile).
             out_.assign(out.data, out.size);
             driver_.write_done(out.size);
-            const auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out_),
-                                                            kit::use_nothrow);
+            const auto [ec, n] =
+                co_await asio::async_write(stream, asio::buffer(out_), kit::use_nothrow);
             if (ec) {
                 driver_.write_close();
-                driver_.disconnected(proton::error_condition("amqp:connection:forced",
-                                                             ec.message()));
+                driver_.disconnected(
+                    proton::error_condition("amqp:connection:forced", ec.message()));
             }
             continue;
         }
@@ -402,7 +414,8 @@ asio::awaitable<void> amqp_session::write_loop(Stream& stream, tcp::socket& sock
         auto wait_until = link_deadline_passed || sender_ ? now + 3'600'000 : deadline;
         if (next_tick != 0) wait_until = std::min<std::int64_t>(wait_until, next_tick);
         if (dirty_) continue;
-        timer_->expires_after(std::chrono::milliseconds{std::max<std::int64_t>(0, wait_until - now)});
+        timer_->expires_after(
+            std::chrono::milliseconds{std::max<std::int64_t>(0, wait_until - now)});
         co_await timer_->async_wait(kit::use_nothrow);
     }
     boost::system::error_code ignored;
@@ -423,9 +436,10 @@ asio::awaitable<void> amqp_session::serve(Stream& stream, tcp::socket& socket) {
     driver_.accept(opts);
     co_await (read_loop(stream) && write_loop(stream, socket));
     if (logged_in_)
-        ctx_.log->info("event=amqp_consumer_closed address={} client={} group={} sent={} "
-                       "accepted={}",
-                       peer_, kit::logfmt_value(login_.client_id), login_.group, sent_, accepted_);
+        ctx_.log->info(
+            "event=amqp_consumer_closed address={} client={} group={} sent={} "
+            "accepted={}",
+            peer_, kit::logfmt_value(login_.client_id), login_.group, sent_, accepted_);
 }
 
 }  // namespace

@@ -82,12 +82,9 @@ bool app::start() {
         return false;
     }
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {
-        {"mqtt", &settings_->mqtt.listen},
-        {"mqtts", &settings_->mqtt.tls_listen},
-        {"http", &settings_->http.listen},
-        {"https", &settings_->http.tls_listen},
-        {"amqp", &settings_->amqp.listen},
-        {"amqps", &settings_->amqp.tls_listen}};
+        {"mqtt", &settings_->mqtt.listen}, {"mqtts", &settings_->mqtt.tls_listen},
+        {"http", &settings_->http.listen}, {"https", &settings_->http.tls_listen},
+        {"amqp", &settings_->amqp.listen}, {"amqps", &settings_->amqp.tls_listen}};
     for (const auto& [name, where] : wanted) {
         if (!*where) continue;
         const bool tls = name[4] == 's';

@@ -27,10 +27,9 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
       rrpc(registry, ids, node.calls, node.rrpc_log),
       async(registry, node.calls, node.replies, node.devices, node.rrpc_log),
       local(registry, rrpc, async),
-      mqtt{settings,    node.devices,    node.fleet,    registry,
-           rrpc,        async,           node.counters, node.login,
-           node.models, node.properties, node.mqtt_log, node.login_lines,
-           node.uplink, ids},
+      mqtt{settings,      node.devices,     node.fleet,  registry,    rrpc,
+           async,         node.counters,    node.login,  node.models, node.properties,
+           node.mqtt_log, node.login_lines, node.uplink, ids},
       index_(index) {
     if (planes > 1) {
         strand_.emplace(asio::make_strand(io));
@@ -51,8 +50,7 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
     };
     auto& uplink = node.uplink;
     registry.on_status = [this, &uplink](const catalog::device_key& d, const live_session& s,
-                                         bool online, bool taken_over,
-                                         rrpc::presence::state how) {
+                                         bool online, bool taken_over, rrpc::presence::state how) {
         if (!uplink.wanted(uplink::kind::status, d.product_key)) return;
         const auto now = std::chrono::system_clock::now();
         // lastTime: the session's last PUBLISH or PING (its login when it goes online).
@@ -63,17 +61,18 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
         std::optional<uplink::offline_reason> why;
         if (!online)
             why = taken_over ? uplink::offline_reason::takeover
-                  : how == rrpc::presence::state::left_cleanly ? uplink::offline_reason::disconnected
-                                                              : uplink::offline_reason::lost;
-        uplink.publish({.id = ids.next(now),
-                        .what = uplink::kind::status,
-                        .product_key = d.product_key,
-                        .topic = uplink::status_topic(d),
-                        .body = uplink::status_body(d, catalog::device_directory::iot_id_of(d),
-                                                    online, now_ms, last_ms,
-                                                    address_of(s.info(false).peer), why),
-                        .generate_ms = now_ms,
-                        .qos = 0});
+                  : how == rrpc::presence::state::left_cleanly
+                      ? uplink::offline_reason::disconnected
+                      : uplink::offline_reason::lost;
+        uplink.publish(
+            {.id = ids.next(now),
+             .what = uplink::kind::status,
+             .product_key = d.product_key,
+             .topic = uplink::status_topic(d),
+             .body = uplink::status_body(d, catalog::device_directory::iot_id_of(d), online, now_ms,
+                                         last_ms, address_of(s.info(false).peer), why),
+             .generate_ms = now_ms,
+             .qos = 0});
     };
 }
 

@@ -195,6 +195,48 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
     e.counter("rrpcd_handler_failures_total",
               "Connections (or other work) ended by an unexpected exception; never the process.",
               m.handler_failures);
+    if (!m.amqp_groups.empty()) {
+        e.gauge("rrpcd_amqp_connections", "Open AMQP consumer connections.", m.amqp_connections);
+        e.counter("rrpcd_amqp_logins_total", "AMQP consumer logins accepted.", m.amqp_logins);
+        e.counter("rrpcd_amqp_logins_refused_total",
+                  "AMQP consumer logins refused (user name, signature, key, group, client bound).",
+                  m.amqp_logins_refused);
+        e.counter("rrpcd_amqp_refused_total",
+                  "AMQP connections or links refused after login (sender link, second receiver, "
+                  "idle-time-out, no receiver in time).",
+                  m.amqp_refused_links);
+        const std::pair<const char*, std::uint64_t metrics_snapshot::amqp_group::*> gauges[] = {
+            {"rrpcd_amqp_group_messages", &metrics_snapshot::amqp_group::queued},
+            {"rrpcd_amqp_group_bytes", &metrics_snapshot::amqp_group::bytes},
+            {"rrpcd_amqp_group_consumers", &metrics_snapshot::amqp_group::consumers}};
+        const char* gauge_help[] = {"Messages a consumer group keeps (waiting or unsettled).",
+                                    "Bytes of the messages a consumer group keeps.",
+                                    "Consumers attached to a group."};
+        for (std::size_t i = 0; i < std::size(gauges); ++i) {
+            e.family(gauges[i].first, "gauge", gauge_help[i]);
+            for (const auto& g : m.amqp_groups)
+                e.sample(gauges[i].first, fmt::format("group=\"{}\"", label(g.id)),
+                         g.*gauges[i].second);
+        }
+        const std::pair<const char*, std::uint64_t metrics_snapshot::amqp_group::*> counters[] = {
+            {"rrpcd_amqp_delivered_total", &metrics_snapshot::amqp_group::delivered},
+            {"rrpcd_amqp_accepted_total", &metrics_snapshot::amqp_group::accepted},
+            {"rrpcd_amqp_redelivered_total", &metrics_snapshot::amqp_group::redelivered},
+            {"rrpcd_amqp_refused_messages_total", &metrics_snapshot::amqp_group::refused},
+            {"rrpcd_amqp_expired_total", &metrics_snapshot::amqp_group::expired}};
+        const char* counter_help[] = {
+            "Messages sent to a consumer (redeliveries included).",
+            "Messages a consumer accepted (then forgotten).",
+            "Messages sent again (released, modified, link lost, not settled in time).",
+            "Messages a group refused: its backlog was at max_bytes.",
+            "Messages a group dropped past max_age_s, no consumer having accepted them."};
+        for (std::size_t i = 0; i < std::size(counters); ++i) {
+            e.family(counters[i].first, "counter", counter_help[i]);
+            for (const auto& g : m.amqp_groups)
+                e.sample(counters[i].first, fmt::format("group=\"{}\"", label(g.id)),
+                         g.*counters[i].second);
+        }
+    }
     e.gauge("rrpcd_held_messages", "QoS 0 requests held for their device's subscription.",
             m.held_messages);
     e.gauge("rrpcd_held_bytes", "Payload bytes of the QoS 0 requests held for a subscription.",

@@ -53,6 +53,15 @@ struct metrics_snapshot {
     std::map<std::pair<std::string, int>, std::uint64_t> alink_answered;
     std::size_t held_messages = 0, held_bytes = 0;  ///< QoS 0 requests held for a subscription
     std::size_t store_queued_bytes = 0;             ///< records waiting for the store's writer
+    /// The server-side subscription: its consumer groups, connections and logins.
+    struct amqp_group {
+        std::string id;
+        std::uint64_t queued = 0, bytes = 0, consumers = 0, delivered = 0, accepted = 0,
+                      redelivered = 0, refused = 0, expired = 0;
+    };
+    std::vector<amqp_group> amqp_groups;
+    std::size_t amqp_connections = 0;
+    std::uint64_t amqp_logins = 0, amqp_logins_refused = 0, amqp_refused_links = 0;
 };
 
 /// The process's own figures (Prometheus' process_* names), from /proc/self.

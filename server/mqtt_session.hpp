@@ -15,10 +15,10 @@
 #include "mqtt/session_state.hpp"
 #include "rrpc/alink_upstream.hpp"
 #include "rrpc/async_calls.hpp"
+#include "rrpc/message_id.hpp"
 #include "rrpc/service.hpp"
 #include "server/device_registry.hpp"
 #include "server/live_session.hpp"
-#include "rrpc/message_id.hpp"
 #include "server/tls.hpp"
 #include "server/uplink.hpp"
 
@@ -59,7 +59,7 @@ struct mqtt_context {
     std::shared_ptr<spdlog::logger> log;
     /// Refused logins' log lines, at most 10 a minute per address (the node's: every plane's).
     kit::log_throttle& refusal_lines;
-    uplink_service& uplink;          ///< property and event posts, custom topics go there
+    uplink_service& uplink;           ///< property and event posts, custom topics go there
     rrpc::message_id_generator& ids;  ///< their ids (this plane's)
     /// Refused logins by reason (this plane's; the metrics sum them).
     std::map<std::string, std::uint64_t, std::less<>> login_refused{};

@@ -136,10 +136,9 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
                               .qos = 0});
         });
     }
-    const plane_services services{journal(),   counters_, calls_,    replies_,
-                                  devices_,    fleet_,    login_,    models_,
-                                  properties_, log_.mqtt, log_.rrpc, login_lines_,
-                                  *uplink_};
+    const plane_services services{journal(), counters_,    calls_,  replies_,    devices_,
+                                  fleet_,    login_,       models_, properties_, log_.mqtt,
+                                  log_.rrpc, login_lines_, *uplink_};
     for (std::size_t i = 0; i < planes; ++i) {
         auto& plane = *planes_.emplace_back(
             std::make_unique<device_plane>(i, planes, *io_, settings_, services));
@@ -442,10 +441,11 @@ asio::awaitable<void> node::accept_amqp(listener& l) {
         if (ec == asio::error::operation_aborted) break;
         if (ec) {
             if (counters_.hit(kit::limit::accept_failed))
-                log_.server->warn("event=limit_hit limit=accept_failed listener={} reason={} "
-                                  "count={}",
-                                  l.name, kit::logfmt_value(ec.message()),
-                                  counters_.count(kit::limit::accept_failed));
+                log_.server->warn(
+                    "event=limit_hit limit=accept_failed listener={} reason={} "
+                    "count={}",
+                    l.name, kit::logfmt_value(ec.message()),
+                    counters_.count(kit::limit::accept_failed));
             pause.expires_after(std::chrono::milliseconds{100});
             co_await pause.async_wait(kit::use_nothrow);
             continue;
@@ -601,6 +601,15 @@ asio::awaitable<metrics_snapshot> node::metrics() {
     m.api = api_.stats();
     m.calls_started = calls_.started();
     m.calls_ended = calls_.ended();
+    for (const auto& g : uplink_->figures())
+        m.amqp_groups.push_back({g.id, g.queued, g.bytes, g.consumers, g.delivered, g.accepted,
+                                 g.redelivered, g.refused, g.expired});
+    m.amqp_connections = amqp_connections_.open();
+    if (amqp_ctx_) {
+        m.amqp_logins = amqp_ctx_->logins;
+        m.amqp_logins_refused = amqp_ctx_->logins_refused;
+        m.amqp_refused_links = amqp_ctx_->refused_links;
+    }
     for (const auto& w : webhooks_) {
         const auto c = w->stats();
         m.webhook_delivered += c.delivered;

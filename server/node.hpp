@@ -82,8 +82,8 @@ public:
     /// Opens the store (if any), loads it, and seeds it from the config file. The error is
     /// ready to log.
     boost::system::result<void, std::string> open();
-    /// Binds a listener (`name` is mqtt, mqtts, http, https, amqp or amqps) and starts accepting on it
-    /// (with `tls` for the TLS ones). Returns the bound `host:port`, or the error.
+    /// Binds a listener (`name` is mqtt, mqtts, http, https, amqp or amqps) and starts accepting on
+    /// it (with `tls` for the TLS ones). Returns the bound `host:port`, or the error.
     boost::system::result<std::string, std::string> listen(const char* name,
                                                            const config::endpoint& where,
                                                            tls_context tls);

@@ -74,9 +74,8 @@ bool uplink_service::wanted(uplink::kind k, std::string_view product_key) const 
 
 void uplink_service::publish(uplink::event e) {
     if (!wanted(e.what, e.product_key)) return;
-    asio::post(ex_, [this, e = std::make_shared<const uplink::event>(std::move(e))] {
-        deliver(e);
-    });
+    asio::post(ex_,
+               [this, e = std::make_shared<const uplink::event>(std::move(e))] { deliver(e); });
 }
 
 void uplink_service::deliver(const std::shared_ptr<const uplink::event>& e) {
@@ -155,7 +154,9 @@ uplink_service::group* uplink_service::find(std::string_view id) noexcept {
     return nullptr;
 }
 
-const std::string& uplink_service::id_of(const group& g) const noexcept { return g.settings.id; }
+const std::string& uplink_service::id_of(const group& g) const noexcept {
+    return g.settings.id;
+}
 
 std::uint64_t uplink_service::attach(group& g, std::function<void()> wake_up) {
     const auto id = g.next_consumer++;

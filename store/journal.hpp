@@ -45,7 +45,7 @@ public:
     /// consumer group's event (`amqp:{group}`); done when delivered, given up, expired or
     /// dropped. Kept so that a restart loses none.
     virtual void delivery_queued(std::string_view queue, std::uint64_t message_id,
-                                std::int64_t queued_ms, std::string_view body) = 0;
+                                 std::int64_t queued_ms, std::string_view body) = 0;
     virtual void delivery_done(std::string_view queue, std::uint64_t message_id) = 0;
     /// Every MessageId issued so far, and any issued in the next seconds, is below `floor`
     /// (written at start, then lazily each second: a restart resumes above it, whatever its
@@ -75,7 +75,8 @@ public:
     void call_saved(const rrpc::call_record&) override {}
     void session_saved(const catalog::device_key&, const rrpc::kept_session&, urgency) override {}
     void session_deleted(const catalog::device_key&) override {}
-    void delivery_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {}
+    void delivery_queued(std::string_view, std::uint64_t, std::int64_t, std::string_view) override {
+    }
     void delivery_done(std::string_view, std::uint64_t) override {}
     boost::asio::awaitable<boost::system::error_code> sync() override {
         co_return boost::system::error_code{};

@@ -537,7 +537,7 @@ void sqlite_store::write_session(const catalog::device_key& device) {
 }
 
 void sqlite_store::delivery_queued(std::string_view hook, std::uint64_t message_id,
-                                  std::int64_t queued_ms, std::string_view body) {
+                                   std::int64_t queued_ms, std::string_view body) {
     enqueue(
         [this, hook = std::string{hook}, message_id, queued_ms, body = std::string{body}] {
             write(
@@ -556,7 +556,8 @@ void sqlite_store::delivery_done(std::string_view hook, std::uint64_t message_id
         {}, urgency::lazy);
 }
 
-boost::system::result<std::vector<sqlite_store::delivery_entry>> sqlite_store::load_delivery_queue() {
+boost::system::result<std::vector<sqlite_store::delivery_entry>>
+sqlite_store::load_delivery_queue() {
     std::vector<delivery_entry> out;
     const auto on_row = [&](sqlite3_stmt* st) {
         out.push_back({column_text(st, 0), static_cast<std::uint64_t>(sqlite3_column_int64(st, 1)),

@@ -114,7 +114,7 @@ public:
                        urgency u) override;
     void session_deleted(const catalog::device_key& device) override;
     void delivery_queued(std::string_view hook, std::uint64_t message_id, std::int64_t queued_ms,
-                        std::string_view body) override;
+                         std::string_view body) override;
     void delivery_done(std::string_view hook, std::uint64_t message_id) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
     bool busy() const noexcept override {

@@ -39,8 +39,8 @@ boost::system::result<consumer_login, std::string> parse_consumer_login(std::str
     // Each pair the platform defines, at most once.
     std::array<bool, 7> seen{};
     static constexpr std::array<std::string_view, 7> names{
-        "authMode", "signMethod", "timestamp", "authId", "iotInstanceId", "consumerGroupId",
-        "securityToken"};
+        "authMode",      "signMethod",      "timestamp",    "authId",
+        "iotInstanceId", "consumerGroupId", "securityToken"};
     std::string_view mode, method;
     while (!pairs.empty()) {
         const auto comma = pairs.find(',');

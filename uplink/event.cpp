@@ -4,8 +4,8 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 
 namespace rrpcd::uplink {
 
@@ -59,10 +59,10 @@ std::string time_text(std::int64_t ms, int offset_h, bool iso) {
     std::tm tm{};
     gmtime_r(&seconds, &tm);
     char text[40];
-    const auto n = std::snprintf(text, sizeof text, "%04d-%02d-%02d%c%02d:%02d:%02d.%03d%s",
-                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, iso ? 'T' : ' ',
-                                 tm.tm_hour, tm.tm_min, tm.tm_sec,
-                                 static_cast<int>(shifted % 1000), iso ? "Z" : "");
+    const auto n =
+        std::snprintf(text, sizeof text, "%04d-%02d-%02d%c%02d:%02d:%02d.%03d%s", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, iso ? 'T' : ' ', tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<int>(shifted % 1000), iso ? "Z" : "");
     return {text, static_cast<std::size_t>(n > 0 ? n : 0)};
 }
 
@@ -164,8 +164,7 @@ std::string property_body(const catalog::device_key& device, std::string_view io
 }
 
 std::string event_body(const catalog::device_key& device, std::string_view iot_id,
-                       std::string_view identifier, std::int64_t gmt_ms,
-                       const json::object& params,
+                       std::string_view identifier, std::int64_t gmt_ms, const json::object& params,
                        const std::vector<catalog::check_failure>& failed) {
     json::object o;
     o["identifier"] = identifier;

@@ -34,9 +34,9 @@ std::optional<kind> kind_of(std::string_view name) noexcept;
 struct event {
     std::uint64_t id = 0;  ///< `messageId`: the same on every redelivery
     kind what = kind::custom;
-    std::string product_key;  ///< what a group subscribes by
-    std::string topic;        ///< the forwarding topic (`topic` application property)
-    std::string body;         ///< the data section's bytes
+    std::string product_key;       ///< what a group subscribes by
+    std::string topic;             ///< the forwarding topic (`topic` application property)
+    std::string body;              ///< the data section's bytes
     std::int64_t generate_ms = 0;  ///< `generateTime`
     int qos = 0;                   ///< the QoS the device sent it with (`qos`)
 };
