@@ -7,6 +7,8 @@ packages=(
     build-essential cmake ninja-build pkg-config
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libssl-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev catch2 clang-format git coreutils
+    # AMQP 1.0 (the server-side subscription): Qpid Proton C++; its Python binding is a test peer
+    libqpid-proton-cpp12-dev python3-qpid-proton
     # test peers: real MQTT clients and the official SDKs' runtime
     mosquitto mosquitto-clients python3 python3-paho-mqtt openssl sqlite3
     # a clock set back, for one process (the MessageId floor test)

@@ -113,6 +113,7 @@ private:
     std::string user_;  ///< before driver_: Proton points at it until the transport goes
     uplink::consumer_login login_;
     bool logged_in_ = false, counted_client_ = false;
+    bool refused_ = false;  ///< its Open was refused (links that follow it are not served)
     uplink_service::group* group_ = nullptr;
     std::uint64_t consumer_ = 0;
     std::optional<proton::sender> sender_;
@@ -246,6 +247,7 @@ void amqp_session::on_connection_open(proton::connection& c) {
                          std::to_string(s.idle_max.count()) + " ms; this Open asks " +
                          std::to_string(idle.count());
         refuse("open", why);
+        refused_ = true;
         c.close(proton::error_condition("amqp:invalid-field", why));
         return;
     }
@@ -254,6 +256,7 @@ void amqp_session::on_connection_open(proton::connection& c) {
 }
 
 void amqp_session::on_sender_open(proton::sender& s) {
+    if (refused_) return;  // the connection is closing: its Close says why
     if (sender_ || group_ == nullptr || !logged_in_) {
         refuse("link", "one receiver link per connection");
         s.close(proton::error_condition("amqp:resource-limit-exceeded",
@@ -395,7 +398,9 @@ asio::awaitable<void> amqp_session::write_loop(Stream& stream, tcp::socket& sock
             }
             continue;
         }
-        if (!alive) break;
+        // Both Close frames are through (or the transport is done): the socket goes now; a
+        // peer waits for that, not for an end of its own.
+        if (!alive || driver_.connection().closed()) break;
         const auto now = steady_ms();
         if (!sender_ && !link_deadline_passed && now >= deadline) {
             link_deadline_passed = true;

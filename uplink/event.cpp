@@ -170,8 +170,10 @@ std::string event_body(const catalog::device_key& device, std::string_view iot_i
     o["identifier"] = identifier;
     for (auto&& [k, v] : device_fields(device, iot_id)) o[k] = v;
     o["gmtCreate"] = gmt_ms;
+    // `{"value": {…}, "time": …}` (Alink), or the values themselves (the Node device SDK's
+    // postEvent sends its argument as params).
     const auto* value = params.if_contains("value");
-    o["value"] = value != nullptr ? *value : json::value(json::object{});
+    o["value"] = value != nullptr ? *value : json::value(params);
     const auto* t = params.if_contains("time");
     o["time"] = t != nullptr && (t->is_int64() || t->is_uint64()) ? *t : json::value(gmt_ms);
     if (!failed.empty()) {
