@@ -34,31 +34,49 @@ std::size_t property_values::posted(const device_key& device, const json::object
             at = time->to_number<std::int64_t>();
         posted.push_back({id, {text_of(value != nullptr ? *value : v), at}});
     }
-    const std::lock_guard lock{mutex_};
+    std::vector<property_value> saved;
     std::size_t not_kept = 0;
-    auto& kept = devices_[device];
-    for (auto& [id, entry] : posted) {
-        const auto cost = [&](std::string_view name, const std::string& text) {
-            return name.size() + text.size();
-        };
-        auto it = kept.find(id);
-        const auto before = it != kept.end() ? cost(id, it->second.first) : 0;
-        const auto after = cost(id, entry.first);
-        if (entry.first.size() > limits_.value_bytes ||
-            (it == kept.end() && kept.size() >= limits_.per_device) ||
-            bytes_ - before + after > limits_.total_bytes) {
-            ++not_kept;
-            continue;
+    {
+        const std::lock_guard lock{mutex_};
+        auto& kept = devices_[device];
+        for (auto& [id, entry] : posted) {
+            const auto cost = [&](std::string_view name, const std::string& text) {
+                return name.size() + text.size();
+            };
+            auto it = kept.find(id);
+            const auto before = it != kept.end() ? cost(id, it->second.first) : 0;
+            const auto after = cost(id, entry.first);
+            if (entry.first.size() > limits_.value_bytes ||
+                (it == kept.end() && kept.size() >= limits_.per_device) ||
+                bytes_ - before + after > limits_.total_bytes) {
+                ++not_kept;
+                continue;
+            }
+            bytes_ = bytes_ - before + after;
+            if (on_kept) saved.push_back({std::string{id}, entry.first, entry.second});
+            if (it == kept.end())
+                kept.emplace(std::string{id}, std::move(entry));
+            else
+                it->second = std::move(entry);
         }
-        bytes_ = bytes_ - before + after;
-        if (it == kept.end())
-            kept.emplace(std::string{id}, std::move(entry));
-        else
-            it->second = std::move(entry);
+        if (kept.empty()) devices_.erase(device);
+        refused_ += not_kept;
     }
-    if (kept.empty()) devices_.erase(device);
-    refused_ += not_kept;
+    if (on_kept && !saved.empty()) on_kept(device, saved);
     return not_kept;
+}
+
+void property_values::restore(const device_key& device, property_value v) {
+    const std::lock_guard lock{mutex_};
+    auto& kept = devices_[device];
+    const auto cost = v.identifier.size() + v.value.size();
+    if (v.value.size() > limits_.value_bytes || kept.size() >= limits_.per_device ||
+        bytes_ + cost > limits_.total_bytes || kept.contains(v.identifier)) {
+        if (kept.empty()) devices_.erase(device);
+        return;
+    }
+    bytes_ += cost;
+    kept.emplace(std::move(v.identifier), std::pair{std::move(v.value), v.time_ms});
 }
 
 std::vector<property_value> property_values::of(const device_key& device) const {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,7 +24,7 @@ struct property_value {
 };
 
 /// The latest value and time of each property of each device, from the property posts the
-/// platform answered with 200. Kept in memory (since the process started); bounded: a device
+/// platform answered with 200. Kept in memory and, through on_kept, in the store; bounded: a device
 /// keeps at most `per_device` properties, a value of at most `value_bytes` as JSON, and all
 /// of them together at most `total_bytes`: past a bound a value is not kept (counted), the
 /// post is still answered. Any thread: one mutex, held for map work only.
@@ -42,6 +43,11 @@ public:
     /// many were not kept (past a bound).
     std::size_t posted(const device_key& device, const boost::json::object& params,
                        std::int64_t now_ms);
+    /// Start-up: a value the store kept (bounded as posted() is).
+    void restore(const device_key& device, property_value v);
+    /// Told (outside the lock, on the poster's thread) of the values a post changed, to keep
+    /// them in the store.
+    std::function<void(const device_key&, const std::vector<property_value>&)> on_kept;
     /// The device's latest values, by identifier.
     std::vector<property_value> of(const device_key& device) const;
     /// A deleted device's values go.

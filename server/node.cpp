@@ -228,6 +228,9 @@ boost::system::result<void, std::string> node::open() {
         for (const auto& [device, s] : *sessions)
             router_.home(device).registry.restore_session(device, s);
         for (auto& p : planes_) p->registry.expire_sessions();  // no thread runs yet
+        const auto values = store_->load_property_values();
+        if (!values) return failed(values.error());
+        for (const auto& [device, v] : *values) properties_.restore(device, v);
         // The webhooks' undelivered replies go back to their queues, by the webhook's identity
         // (its id, or its URL and secret); one no longer configured loses its own (said once).
         auto undelivered = store_->load_delivery_queue();
@@ -265,6 +268,10 @@ boost::system::result<void, std::string> node::open() {
             kit::logfmt_value(settings_->store.path.string()), catalog->products.size(),
             catalog->devices.size(), kept->size(), calls->size(), sessions->size());
     }
+    properties_.on_kept = [this](const catalog::device_key& d,
+                                 const std::vector<catalog::property_value>& values) {
+        journal().properties_saved(d, values);
+    };
     // Async calls outlive a restart (their answers come later); a sync caller has its answer.
     calls_.on_change = [this](const rrpc::call_record& r) {
         if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)

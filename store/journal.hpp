@@ -2,6 +2,7 @@
 
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
+#include "catalog/property_values.hpp"
 #include "rrpc/call_log.hpp"
 #include "rrpc/kept_sessions.hpp"
 #include "rrpc/outbox.hpp"
@@ -11,6 +12,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace rrpcd::store {
 
@@ -47,6 +49,13 @@ public:
     virtual void delivery_queued(std::string_view queue, std::uint64_t message_id,
                                  std::int64_t queued_ms, std::string_view body) = 0;
     virtual void delivery_done(std::string_view queue, std::uint64_t message_id) = 0;
+    /// A device's latest property values (a property post answered 200); lazy. They go with
+    /// device_deleted().
+    virtual void properties_saved(const catalog::device_key& device,
+                                  const std::vector<catalog::property_value>& values) {
+        (void)device;
+        (void)values;
+    }
     /// Every MessageId issued so far, and any issued in the next seconds, is below `floor`
     /// (written at start, then lazily each second: a restart resumes above it, whatever its
     /// clock says).

@@ -27,7 +27,7 @@ namespace asio = boost::asio;
 namespace {
 
 /// The schema, one step per version; a database at version N runs steps N.. at open.
-constexpr std::array<std::string_view, 8> migrations = {
+constexpr std::array<std::string_view, 9> migrations = {
     // 1: QoS 1 messages accepted for a device and not yet done with, in acceptance order.
     R"sql(
 CREATE TABLE messages (
@@ -133,6 +133,17 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
     // them; one whose call has ended is done with at the next start).
     R"sql(
 ALTER TABLE messages ADD COLUMN call INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 9: each device's latest property values (QueryDevicePropertyStatus, the console).
+    R"sql(
+CREATE TABLE property_values (
+    product_key TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    value TEXT NOT NULL,
+    time_ms INTEGER NOT NULL,
+    PRIMARY KEY (product_key, device_name, identifier)
+);
 )sql",
 };
 
@@ -457,10 +468,42 @@ void sqlite_store::device_deleted(const catalog::device_key& device) {
     enqueue([this, device] {
         write("DELETE FROM devices WHERE product_key = ? AND device_name = ?", device.product_key,
               device.device_name);
-        // Its queued messages go with it.
+        // Its queued messages and property values go with it.
         write("DELETE FROM messages WHERE product_key = ? AND device_name = ?", device.product_key,
               device.device_name);
+        write("DELETE FROM property_values WHERE product_key = ? AND device_name = ?",
+              device.product_key, device.device_name);
     });
+}
+
+void sqlite_store::properties_saved(const catalog::device_key& device,
+                                    const std::vector<catalog::property_value>& values) {
+    std::size_t bytes = 0;
+    for (const auto& v : values) bytes += v.identifier.size() + v.value.size();
+    enqueue(
+        [this, device, values] {
+            for (const auto& v : values)
+                write(
+                    "INSERT OR REPLACE INTO property_values (product_key, device_name, "
+                    "identifier, value, time_ms) VALUES (?, ?, ?, ?, ?)",
+                    device.product_key, device.device_name, v.identifier, v.value, v.time_ms);
+        },
+        {}, urgency::lazy, bytes);
+}
+
+boost::system::result<std::vector<std::pair<catalog::device_key, catalog::property_value>>>
+sqlite_store::load_property_values() {
+    std::vector<std::pair<catalog::device_key, catalog::property_value>> out;
+    const auto on_row = [&](sqlite3_stmt* st) {
+        out.emplace_back(catalog::device_key{column_text(st, 0), column_text(st, 1)},
+                         catalog::property_value{column_text(st, 2), column_text(st, 3),
+                                                 sqlite3_column_int64(st, 4)});
+    };
+    if (auto ec =
+            read("SELECT product_key, device_name, identifier, value, time_ms FROM property_values",
+                 on_row))
+        return ec;
+    return out;
 }
 
 void sqlite_store::product_saved(const catalog::product_record& p) {

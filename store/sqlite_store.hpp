@@ -90,6 +90,9 @@ public:
         std::int64_t queued_ms = 0;
         std::string body;
     };
+    /// Start-up: the devices' latest property values.
+    boost::system::result<std::vector<std::pair<catalog::device_key, catalog::property_value>>>
+    load_property_values();
     /// Start-up: the webhooks' undelivered replies, in the order they were queued.
     boost::system::result<std::vector<delivery_entry>> load_delivery_queue();
 
@@ -116,6 +119,8 @@ public:
     void delivery_queued(std::string_view hook, std::uint64_t message_id, std::int64_t queued_ms,
                          std::string_view body) override;
     void delivery_done(std::string_view hook, std::uint64_t message_id) override;
+    void properties_saved(const catalog::device_key& device,
+                          const std::vector<catalog::property_value>& values) override;
     boost::asio::awaitable<boost::system::error_code> sync() override;
     bool busy() const noexcept override {
         return queued_bytes_.load(std::memory_order_relaxed) > max_queue_bytes_;

@@ -9,6 +9,7 @@ import net from 'node:net';
 import readline from 'node:readline';
 import { describe, test } from 'node:test';
 
+import Iot from '@alicloud/iot20180120';
 import rhea from 'rhea';
 
 import * as h from './harness.mjs';
@@ -245,7 +246,8 @@ describe('server-side subscription (AMQP 1.0)', () => {
         const server = await h.startServer({ deviceList: [d], extra: amqpConfig(['[[amqp.groups]]', 'id = "G"', 'kinds = ["custom"]']) });
         // The holder: a consumer process that settles nothing, killed with SIGKILL.
         const holder = spawn(process.execPath, ['--input-type=module', '-e', `
-            import rhea from 'rhea';
+            import Iot from '@alicloud/iot20180120';
+import rhea from 'rhea';
             const c = rhea.create_container().connect({ host: '127.0.0.1', port: ${server.amqpPort}, reconnect: false,
                 idle_time_out: 60000, username: ${JSON.stringify(userName({ clientId: 'holder', group: 'G' }))},
                 password: ${JSON.stringify(hmac('sha1', h.ACCESS_KEY.secret, `authId=${h.ACCESS_KEY.id}&timestamp=${TS}`))} });
@@ -280,15 +282,21 @@ describe('server-side subscription (AMQP 1.0)', () => {
         await server.stop();
     });
 
-    test('a restart with a backlog delivers it after; a group nobody reads past its bounds is expired and refused, counted, the others unaffected', async () => {
+    test('a restart with a backlog delivers it after, and the latest property values are still there; a group nobody reads past its bounds is expired and refused, counted, the others unaffected', async () => {
         const [d] = h.devices(1);
         const groups = amqpConfig([
             '[[amqp.groups]]', 'id = "BACKLOG"', 'kinds = ["custom"]',
             '[[amqp.groups]]', 'id = "SHORT"', 'kinds = ["custom"]', 'max_age_s = 1',
             '[[amqp.groups]]', 'id = "SMALL"', 'kinds = ["custom"]', 'max_bytes = 1024']);
-        const server = await h.startServer({ deviceList: [d], extra: groups });
+        const server = await h.startServer({ deviceList: [d], models: { [h.PK]: TSL }, extra: groups });
         const device = await h.rawDevice(server, d);
         await publishCustom(device, d, 12, 'backlog-');
+        // A property post answered 200: its value is the device's latest, kept across the restart.
+        const answered = new Promise((resolve) => device.on('message', (topic, payload) => topic.endsWith('/property/post_reply') && resolve(JSON.parse(payload))));
+        device.subscribe(`/sys/${h.PK}/${d.deviceName}/thing/event/property/post_reply`, { qos: 1 });
+        await new Promise((resolve) => device.publish(`/sys/${h.PK}/${d.deviceName}/thing/event/property/post`,
+            JSON.stringify({ id: '5', params: { Temp: { value: 36.6, time: 1700000000000 } } }), { qos: 1 }, resolve));
+        assert.equal((await within(answered, 'the post_reply')).code, 200);
         device.end(true);
         const reader = await consumer(server, { group: 'DEFAULT_GROUP' });
         await reader.until((ms) => ms.filter((m) => m.props.topic === customTopic(d)).length === 12);
@@ -301,7 +309,11 @@ describe('server-side subscription (AMQP 1.0)', () => {
         assert.match(server.log(), /event=limit_hit limit=amqp_group_bytes group=SMALL/);
         const { code } = await server.stop({ keep: true });
         assert.equal(code, 0);
-        const again = await h.startServer({ deviceList: [d], extra: groups, dir: server.dir });
+        const again = await h.startServer({ deviceList: [d], models: { [h.PK]: TSL }, extra: groups, dir: server.dir });
+        const { body } = await h.iotClient(again).queryDevicePropertyStatus(new Iot.QueryDevicePropertyStatusRequest({ productKey: h.PK, deviceName: d.deviceName }));
+        const temp = body.data.list.propertyStatusInfo.find((p) => p.identifier === 'Temp');
+        assert.equal(temp.value, '36.6');
+        assert.equal(temp.time, '1700000000000');
         const late = await consumer(again, { group: 'BACKLOG' });
         await late.until((ms) => ms.length === 12);
         assert.deepEqual(late.messages.map((m) => m.body.toString()).sort(), Array.from({ length: 12 }, (_, i) => `backlog-${i}`).sort());
