@@ -64,8 +64,8 @@ std::string property_body(const catalog::device_key& device, std::string_view io
                           const std::vector<catalog::check_failure>& failed);
 
 /// An event post's forwarded body: `{identifier, iotId, productKey, deviceName, gmtCreate,
-/// value, time}` (its params' `value` and `time`, or the params themselves as the value), with `checkFailedData` when the thing model
-/// refused it.
+/// value, time}` (its params' `value` and `time`, or the params themselves as the value), with
+/// `checkFailedData` when the thing model refused it.
 std::string event_body(const catalog::device_key& device, std::string_view iot_id,
                        std::string_view identifier, std::int64_t gmt_ms,
                        const boost::json::object& params,
