@@ -423,6 +423,28 @@ const toml::table* read_table(reader& r, const toml::table& root, std::string_vi
     return t;
 }
 
+/// `kinds` and `products` of a webhook or a consumer group: lists of strings, each kind one of
+/// the uplink's (a list given replaces the default).
+void read_kinds_and_products(reader& r, const toml::table& t, const std::string& path,
+                             std::vector<std::string>& kinds, std::vector<std::string>& products) {
+    for (const auto& [name, list] :
+         {std::pair{"kinds", &kinds}, std::pair{"products", &products}}) {
+        const auto* node = t.get(name);
+        if (node == nullptr) continue;
+        const auto* many = node->as_array();
+        if (many == nullptr || !many->is_homogeneous(toml::node_type::string)) {
+            r.fail(node->source(), path + "." + name, "expected a list of strings");
+            continue;
+        }
+        list->clear();
+        for (const auto& v : *many) list->push_back(*v.value<std::string>());
+    }
+    for (const auto& k : kinds)
+        if (!is_uplink_kind(k))
+            r.fail(t.get("kinds")->source(), path + ".kinds",
+                   "\"" + k + "\" is not one of reply, property, event, custom, status");
+}
+
 void read_document(reader& r, const toml::table& root, const std::filesystem::path& base,
                    const embedded_files& files, settings& out) {
     std::vector<std::string_view> sections;
@@ -501,7 +523,10 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 const auto& w = *arr->get(i)->as_table();
                 const auto path = "replies.webhooks[" + std::to_string(i) + "]";
                 webhook hook;
-                r.only_keys(w, path, {"url", "secret", "ca_file", "id", "max_in_flight"});
+                r.only_keys(
+                    w, path,
+                    {"url", "secret", "ca_file", "id", "max_in_flight", "kinds", "products"});
+                read_kinds_and_products(r, w, path, hook.kinds, hook.products);
                 r.string(w, path, "url", hook.url, true);
                 r.string(w, path, "secret", hook.secret, true);
                 r.string(w, path, "id", hook.id, false);
@@ -550,25 +575,10 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
                 r.string(g, path, "id", group.id, true);
                 r.integer(g, path, "max_bytes", group.max_bytes, 1024, std::int64_t{1} << 40);
                 r.duration(g, path, "max_age_s", group.max_age, 1, 30 * 86'400);
-                for (const auto& [name, list] :
-                     {std::pair{"kinds", &group.kinds}, std::pair{"products", &group.products}}) {
-                    const auto* node = g.get(name);
-                    if (node == nullptr) continue;
-                    const auto* many = node->as_array();
-                    if (many == nullptr || !many->is_homogeneous(toml::node_type::string)) {
-                        r.fail(node->source(), path + "." + name, "expected a list of strings");
-                        continue;
-                    }
-                    for (const auto& v : *many) list->push_back(*v.value<std::string>());
-                }
+                read_kinds_and_products(r, g, path, group.kinds, group.products);
                 if (!group.id.empty() && !is_valid_group_id(group.id))
                     r.fail(g.get("id")->source(), path + ".id",
                            "expected 1-64 letters, digits, _ or -");
-                for (const auto& k : group.kinds)
-                    if (!is_uplink_kind(k))
-                        r.fail(
-                            g.get("kinds")->source(), path + ".kinds",
-                            "\"" + k + "\" is not one of reply, property, event, custom, status");
                 for (const auto& other : out.amqp.groups)
                     if (other.id == group.id) r.fail(g.source(), path + ".id", "duplicate id");
                 out.amqp.groups.push_back(std::move(group));

@@ -144,6 +144,10 @@ struct webhook {
     /// URL or secret.
     std::string id{};
     std::size_t max_in_flight = 4;  ///< POSTs at once, each on a keep-alive connection of its own
+    /// What it receives: the uplink's kinds (reply, property, event, custom, status); the async
+    /// answers (`reply`) unless set.
+    std::vector<std::string> kinds{"reply"};
+    std::vector<std::string> products{};  ///< ProductKeys; empty: every product
     bool operator==(const webhook&) const = default;
 };
 

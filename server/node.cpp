@@ -166,7 +166,7 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
     for (const auto& hook : settings_->replies.webhooks)
         webhooks_.push_back(std::make_unique<webhook_sender>(
             planes > 1 ? asio::any_io_executor{asio::make_strand(*io_)} : io_->get_executor(), hook,
-            settings_->replies, replies_, journal(), log_.server));
+            settings_->replies, replies_, *uplink_, journal(), log_.server));
 }
 
 node::~node() {

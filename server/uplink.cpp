@@ -16,7 +16,13 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::string_view queue_prefix = "amqp:";
+
+/// A group's (or a tap's) kinds and products: none of either is all of them.
+bool subscribes(const config::amqp_group& s, uplink::kind k, std::string_view product) noexcept {
+    return (s.kinds.empty() || std::ranges::find(s.kinds, uplink::to_string(k)) != s.kinds.end()) &&
+           (s.products.empty() || std::ranges::find(s.products, product) != s.products.end());
 }
+}  // namespace
 
 struct uplink_service::group {
     config::amqp_group settings;
@@ -36,10 +42,7 @@ struct uplink_service::group {
           queue({settings.max_bytes, settings.max_age, ack_timeout}) {}
 
     bool wants(uplink::kind k, std::string_view product) const noexcept {
-        const auto& kinds = settings.kinds;
-        const auto& products = settings.products;
-        return (kinds.empty() || std::ranges::find(kinds, uplink::to_string(k)) != kinds.end()) &&
-               (products.empty() || std::ranges::find(products, product) != products.end());
+        return subscribes(settings, k, product);
     }
     void mirror() noexcept {
         const auto& c = queue.stats();
@@ -69,13 +72,28 @@ uplink_service::uplink_service(asio::any_io_executor ex, const config::amqp_sett
 uplink_service::~uplink_service() = default;
 
 bool uplink_service::wanted(uplink::kind k, std::string_view product_key) const noexcept {
-    return std::ranges::any_of(groups_, [&](const auto& g) { return g->wants(k, product_key); });
+    return std::ranges::any_of(groups_, [&](const auto& g) { return g->wants(k, product_key); }) ||
+           std::ranges::any_of(taps_,
+                               [&](const auto& t) { return subscribes(t.filter, k, product_key); });
 }
 
 void uplink_service::publish(uplink::event e) {
     if (!wanted(e.what, e.product_key)) return;
-    asio::post(ex_,
-               [this, e = std::make_shared<const uplink::event>(std::move(e))] { deliver(e); });
+    const auto shared = std::make_shared<const uplink::event>(std::move(e));
+    for (const auto& t : taps_)
+        if (subscribes(t.filter, shared->what, shared->product_key))
+            asio::post(t.where, [call = &t.call, shared] { (*call)(shared); });
+    if (std::ranges::any_of(
+            groups_, [&](const auto& g) { return g->wants(shared->what, shared->product_key); }))
+        asio::post(ex_, [this, shared] { deliver(shared); });
+}
+
+void uplink_service::tap(asio::any_io_executor where, std::vector<std::string> kinds,
+                         std::vector<std::string> products, tap_fn call) {
+    taps_.push_back(
+        {std::move(where),
+         config::amqp_group{.id = {}, .kinds = std::move(kinds), .products = std::move(products)},
+         std::move(call)});
 }
 
 void uplink_service::deliver(const std::shared_ptr<const uplink::event>& e) {

@@ -34,7 +34,7 @@ public:
     uplink_service(const uplink_service&) = delete;
     uplink_service& operator=(const uplink_service&) = delete;
 
-    bool enabled() const noexcept { return !groups_.empty(); }
+    bool enabled() const noexcept { return !groups_.empty() || !taps_.empty(); }
     /// True when some group wants events of this kind and product (a caller may skip
     /// rendering a body nobody reads).
     bool wanted(uplink::kind k, std::string_view product_key) const noexcept;
@@ -48,6 +48,11 @@ public:
                  std::string_view stored);
     /// Starts the expiry (each second).
     void start();
+    /// Before the io threads run: events of `kinds` (names; none: all) and `products` (none:
+    /// all) are also given to `tap`, on `where` (a webhook).
+    using tap_fn = std::function<void(const std::shared_ptr<const uplink::event>&)>;
+    void tap(boost::asio::any_io_executor where, std::vector<std::string> kinds,
+             std::vector<std::string> products, tap_fn tap);
 
     const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
 
@@ -82,6 +87,12 @@ private:
     store::journal& journal_;
     std::shared_ptr<spdlog::logger> log_;
     std::vector<std::unique_ptr<group>> groups_;
+    struct tap_entry {
+        boost::asio::any_io_executor where;
+        config::amqp_group filter;  ///< its kinds and products
+        tap_fn call;
+    };
+    std::vector<tap_entry> taps_;  ///< set before the threads run, then read only
     std::atomic<std::uint64_t> orphaned_{0};
 };
 

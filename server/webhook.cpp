@@ -59,7 +59,8 @@ struct webhook_sender::connection {
 
 webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
                                const config::replies_settings& replies, rrpc::reply_hub& hub,
-                               store::journal& journal, std::shared_ptr<spdlog::logger> log)
+                               uplink_service& uplink, store::journal& journal,
+                               std::shared_ptr<spdlog::logger> log)
     : ex_(std::move(ex)),
       hook_(std::move(hook)),
       identity_(config::identity_of(hook_)),
@@ -67,6 +68,7 @@ webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
       queue_(replies.max_queued, replies.max_queued_bytes),
       retry_window_(replies.webhook_retry),
       hub_(hub),
+      uplink_(uplink),
       journal_(journal),
       log_(std::move(log)),
       wake_(ex_, asio::steady_timer::time_point::max()) {
@@ -106,21 +108,38 @@ void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, s
                 });
 }
 
+void webhook_sender::queue(std::uint64_t id, std::string body) {
+    kit::text_queue::entry e{id, std::make_shared<const std::string>(std::move(body)), now_ms()};
+    journal_.delivery_queued(identity_, e.id, e.queued_ms, *e.body);
+    if (const auto n = queue_.push(std::move(e),
+                                   [&](const kit::text_queue::entry& gone) {
+                                       journal_.delivery_done(identity_, gone.id);
+                                   });
+        n != 0) {
+        dropped_ += n;
+        log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_.load());
+    }
+    wake_.cancel_one();
+}
+
 void webhook_sender::start() {
-    token_ = hub_.subscribe(ex_, [this](const rrpc::async_reply& r) {
-        kit::text_queue::entry e{
-            r.message_id, std::make_shared<const std::string>(http::forwarding_json(r)), now_ms()};
-        journal_.delivery_queued(identity_, e.id, e.queued_ms, *e.body);
-        if (const auto n = queue_.push(std::move(e),
-                                       [&](const kit::text_queue::entry& gone) {
-                                           journal_.delivery_done(identity_, gone.id);
-                                       });
-            n != 0) {
-            dropped_ += n;
-            log_->warn("event=webhook_dropped url={} dropped={}", shown_url_, dropped_.load());
-        }
-        wake_.cancel_one();
-    });
+    const auto& kinds = hook_.kinds;
+    const auto wants_product = [this](std::string_view pk) {
+        return hook_.products.empty() ||
+               std::ranges::find(hook_.products, pk) != hook_.products.end();
+    };
+    if (std::ranges::find(kinds, "reply") != kinds.end())
+        token_ = hub_.subscribe(ex_, [this, wants_product](const rrpc::async_reply& r) {
+            if (wants_product(r.device.product_key)) queue(r.message_id, http::forwarding_json(r));
+        });
+    std::vector<std::string> others;
+    std::ranges::copy_if(kinds, std::back_inserter(others),
+                         [](const std::string& k) { return k != "reply"; });
+    if (!others.empty())
+        uplink_.tap(ex_, std::move(others), hook_.products,
+                    [this](const std::shared_ptr<const uplink::event>& e) {
+                        queue(e->id, uplink::event_json(*e));
+                    });
     if (!queue_.empty())
         log_->info("event=webhook_restored url={} replies={}", shown_url_, queue_.size());
     for (std::size_t i = 0; i < hook_.max_in_flight; ++i)

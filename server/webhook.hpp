@@ -3,6 +3,7 @@
 #include "config/settings.hpp"
 #include "kit/text_queue.hpp"
 #include "rrpc/reply_hub.hpp"
+#include "server/uplink.hpp"
 #include "store/journal.hpp"
 
 #include <spdlog/logger.h>
@@ -21,21 +22,23 @@
 
 namespace rrpcd::server {
 
-/// Delivers every async reply to one backend URL (http:// or https://, its certificate checked
-/// against the system's CAs or `ca_file`) as a POST: up to `max_in_flight` at once, each on a
-/// keep-alive connection of its own (a TLS handshake per connection, not per reply), each reply
-/// retried with exponential back-off for `replies.webhook_retry_s` after it was queued, then
-/// given up (warn, counted). It never blocks device I/O (coroutines of its own, a bounded queue
-/// whose oldest entry is dropped when full). The queue is in the store, under the webhook's
-/// identity (its `id`, or a digest of its URL and secret): a restart delivers what was not (at
-/// least once), to the webhook it was queued for. Each POST carries `X-Rrpcd-Timestamp` (Unix
-/// seconds) and `X-Rrpcd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`.
-/// io thread only.
+/// Delivers every async reply (and, as its `kinds` and `products` say, the other uplink events:
+/// a JSON document each, uplink::event_json()) to one backend URL (http:// or https://, its
+/// certificate checked against the system's CAs or `ca_file`) as a POST: up to `max_in_flight` at
+/// once, each on a keep-alive connection of its own (a TLS handshake per connection, not per
+/// reply), each reply retried with exponential back-off for `replies.webhook_retry_s` after it was
+/// queued, then given up (warn, counted). It never blocks device I/O (coroutines of its own, a
+/// bounded queue whose oldest entry is dropped when full). The queue is in the store, under the
+/// webhook's identity (its `id`, or a digest of its URL and secret): a restart delivers what was
+/// not (at least once), to the webhook it was queued for. Each POST carries `X-Rrpcd-Timestamp`
+/// (Unix seconds) and `X-Rrpcd-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." +
+/// body)>`. io thread only.
 class webhook_sender {
 public:
     webhook_sender(boost::asio::any_io_executor ex, config::webhook hook,
                    const config::replies_settings& replies, rrpc::reply_hub& hub,
-                   store::journal& journal, std::shared_ptr<spdlog::logger> log);
+                   uplink_service& uplink, store::journal& journal,
+                   std::shared_ptr<spdlog::logger> log);
     ~webhook_sender();
     webhook_sender(const webhook_sender&) = delete;
     webhook_sender& operator=(const webhook_sender&) = delete;
@@ -86,6 +89,9 @@ private:
     std::chrono::milliseconds retry_window_;
     std::optional<boost::asio::ssl::context> tls_;  ///< https: the client context
     rrpc::reply_hub& hub_;
+    uplink_service& uplink_;
+    /// Queues one message (its id, the POST body) unless past the queue's bound.
+    void queue(std::uint64_t id, std::string body);
     store::journal& journal_;
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::steady_timer wake_;

@@ -1,5 +1,8 @@
 #include "uplink/event.hpp"
 
+#include "kit/base64.hpp"
+
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -182,6 +185,21 @@ std::string event_body(const catalog::device_key& device, std::string_view iot_i
         check["message"] = failed.front().message;
         o["checkFailedData"] = std::move(check);
     }
+    return json::serialize(o);
+}
+
+std::string event_json(const event& e) {
+    json::object o;
+    o["kind"] = to_string(e.what);
+    o["topic"] = e.topic;
+    o["messageId"] = std::to_string(e.id);
+    o["generateTime"] = e.generate_ms;
+    o["qos"] = e.qos;
+    o["productKey"] = e.product_key;
+    boost::system::error_code ec;
+    auto parsed = json::parse(e.body, ec);
+    if (!ec) o["body"] = std::move(parsed);
+    o["payloadBase64"] = kit::base64_encode(e.body);
     return json::serialize(o);
 }
 

@@ -71,6 +71,12 @@ std::string event_body(const catalog::device_key& device, std::string_view iot_i
                        const boost::json::object& params,
                        const std::vector<catalog::check_failure>& failed);
 
+/// An event as one JSON document (what a webhook that receives more than async answers is
+/// POSTed): `{kind, topic, messageId, generateTime, qos, productKey, body, payloadBase64}`,
+/// `body` the body parsed when it is JSON (every kind but custom topics', usually),
+/// `payloadBase64` its bytes always.
+std::string event_json(const event& e);
+
 /// Why a device went offline (`offlineReasonCode`; the platform publishes no list: 427 is its
 /// example, a takeover).
 enum class offline_reason : int {

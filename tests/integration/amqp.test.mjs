@@ -359,6 +359,42 @@ import rhea from 'rhea';
         assert.equal(code, 0);
     });
 
+    test('a webhook that names kinds and products gets those events too, as one JSON document each; the default stays the async answers', async () => {
+        const [d, elsewhere] = h.devices(2);
+        elsewhere.productKey = 'a1OtherPK';
+        const all = await h.webhookReceiver();
+        const plain = await h.webhookReceiver();
+        h.track(() => all.close());
+        h.track(() => plain.close());
+        const server = await h.startServer({ deviceList: [d, elsewhere], extra: [
+            '[[replies.webhooks]]', `url = "http://127.0.0.1:${all.port}/uplink"`, 'secret = "hook-secret-1"',
+            'kinds = ["custom", "status", "reply"]', `products = ["${h.PK}"]`,
+            '[[replies.webhooks]]', `url = "http://127.0.0.1:${plain.port}/replies"`, 'secret = "hook-secret-2"'].join('\n') });
+        const device = await h.rawDevice(server, d);
+        const other = await h.rawDevice(server, elsewhere);
+        await new Promise((resolve) => other.publish(customTopic(elsewhere), 'not for this hook', { qos: 1 }, resolve));
+        await publishCustom(device, d, 1, 'for-the-hook-');
+        const online = JSON.parse((await within(all.next(), 'the status POST')).body);
+        assert.equal(online.kind, 'status');
+        assert.equal(online.topic, `/as/mqtt/status/${h.PK}/${d.deviceName}`);
+        assert.equal(online.body.status, 'online');
+        const custom = JSON.parse((await within(all.next(), 'the custom POST')).body);
+        assert.equal(custom.kind, 'custom');
+        assert.equal(custom.topic, customTopic(d));
+        assert.equal(Buffer.from(custom.payloadBase64, 'base64').toString(), 'for-the-hook-0');
+        assert.match(custom.messageId, /^\d+$/);
+        // The hook without kinds got nothing (no async answer came); the other product's
+        // messages went to neither.
+        device.end(true);
+        other.end(true);
+        const offline = JSON.parse((await within(all.next(), 'the offline POST')).body);
+        assert.equal(offline.body.status, 'offline');
+        assert.equal(offline.productKey, h.PK);
+        await server.stop();
+        const late = await Promise.race([plain.next(), new Promise((resolve) => setTimeout(() => resolve(null), 200))]);
+        assert.equal(late, null, 'the default webhook gets async answers only');
+    });
+
     test('the official Python sample (python3-qpid-proton) receives over TLS', async () => {
         const [d] = h.devices(1);
         const server = await h.startServer({ deviceList: [d], tls: 'server', extra: ['[amqp]', 'tls_listen = "127.0.0.1:0"', '[[amqp.groups]]', 'id = "PY"', 'kinds = ["custom", "property"]'].join('\n') });

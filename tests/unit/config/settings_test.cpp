@@ -325,3 +325,44 @@ role = "viewer"
     CHECK(printed->find(hash) == std::string::npos);
     CHECK(printed->find("watcher") != std::string::npos);
 }
+
+TEST_CASE("[amqp]: listeners, groups and their bounds; webhooks' kinds", "[config]") {
+    const auto s = must_load(R"(
+[amqp]
+listen = "127.0.0.1:5672"
+receiver_timeout_ms = 500
+[[amqp.groups]]
+id = "ANALYTICS"
+kinds = ["property", "event"]
+products = ["a1PK"]
+max_bytes = 4096
+max_age_s = 60
+[[replies.webhooks]]
+url = "http://127.0.0.1:9/hook"
+secret = "s"
+kinds = ["status"]
+)");
+    CHECK(s.amqp.enabled());
+    CHECK(s.amqp.receiver_timeout == std::chrono::milliseconds{500});
+    REQUIRE(s.amqp.groups.size() == 1);
+    CHECK(s.amqp.groups[0].kinds == std::vector<std::string>{"property", "event"});
+    CHECK(s.amqp.groups[0].max_age == std::chrono::seconds{60});
+    CHECK(s.replies.webhooks[0].kinds == std::vector<std::string>{"status"});
+    // A webhook without kinds gets the async answers, as before.
+    CHECK(must_load("[[replies.webhooks]]\nurl = \"http://h/x\"\nsecret = \"s\"\n")
+              .replies.webhooks[0]
+              .kinds == std::vector<std::string>{"reply"});
+    CHECK_FALSE(must_load("").amqp.enabled());
+    CHECK_THAT(error_of("[amqp]\nlisten = \"0.0.0.0:5672\"\n"), Catch::Contains("loopback"));
+    CHECK_THAT(error_of("[amqp]\ntls_listen = \"127.0.0.1:5671\"\n"),
+               Catch::Contains("needs a [tls] table"));
+    CHECK_THAT(error_of("[amqp]\nlisten = \"127.0.0.1:1\"\n[[amqp.groups]]\nid = \"a b\"\n"),
+               Catch::Contains("amqp.groups[0].id"));
+    CHECK_THAT(error_of("[amqp]\nlisten = \"127.0.0.1:1\"\n[[amqp.groups]]\nid = \"G\"\nkinds = "
+                        "[\"lifecycle\"]\n"),
+               Catch::Contains("\"lifecycle\" is not one of"));
+    CHECK_THAT(error_of("[amqp]\nlisten = \"127.0.0.1:1\"\n[[amqp.groups]]\nid = \"G\"\n[[amqp."
+                        "groups]]\nid = \"G\"\n"),
+               Catch::Contains("duplicate id"));
+    CHECK_THAT(error_of("[amqp]\nidle_min_ms = 400000\n"), Catch::Contains("idle_max_ms"));
+}

@@ -281,3 +281,24 @@ TEST_CASE("group queue: not settled within the ACK time-out: to another consumer
     CHECK(q.settle(10, 1, group_queue::outcome::accepted));
     CHECK(q.size() == 0);
 }
+
+TEST_CASE("uplink event as one JSON document (a webhook's POST): body parsed, bytes always") {
+    const uplink::event json_body{.id = 9,
+                                  .what = uplink::kind::status,
+                                  .product_key = "a1PK",
+                                  .topic = "/as/mqtt/status/a1PK/dev1",
+                                  .body = R"({"status":"online"})",
+                                  .generate_ms = 5,
+                                  .qos = 0};
+    const auto doc = boost::json::parse(uplink::event_json(json_body));
+    CHECK(doc.at("kind") == "status");
+    CHECK(doc.at("messageId") == "9");
+    CHECK(doc.at("body").at("status") == "online");
+    CHECK(doc.at("payloadBase64") == "eyJzdGF0dXMiOiJvbmxpbmUifQ==");
+    auto bytes = json_body;
+    bytes.what = uplink::kind::custom;
+    bytes.body = std::string{"\x00\xff", 2};
+    const auto raw = boost::json::parse(uplink::event_json(bytes));
+    CHECK_FALSE(raw.as_object().contains("body"));
+    CHECK(raw.at("payloadBase64") == "AP8=");
+}
