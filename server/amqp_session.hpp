@@ -21,6 +21,9 @@ namespace rrpcd::server {
 
 /// What every AMQP session shares. The uplink's strand only, but for the counters.
 struct amqp_context {
+    amqp_context(uplink_service& u, const http::authenticator& a, config::amqp_settings s,
+                 std::shared_ptr<spdlog::logger> l)
+        : uplink(u), auth(a), settings(std::move(s)), log(std::move(l)) {}
     uplink_service& uplink;
     const http::authenticator& auth;
     config::amqp_settings settings;

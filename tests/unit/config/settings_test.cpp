@@ -326,7 +326,7 @@ role = "viewer"
     CHECK(printed->find("watcher") != std::string::npos);
 }
 
-TEST_CASE("[amqp]: listeners, groups and their bounds; webhooks' kinds", "[config]") {
+TEST_CASE("amqp settings: listeners, groups and their bounds, and webhooks' kinds", "[config]") {
     const auto s = must_load(R"(
 [amqp]
 listen = "127.0.0.1:5672"
