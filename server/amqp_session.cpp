@@ -30,6 +30,7 @@
 #include <array>
 #include <cstring>
 #include <mutex>
+#include <unordered_set>
 
 namespace rrpcd::server {
 
@@ -86,6 +87,7 @@ private:
     void on_tracker_release(proton::tracker& t) override {  // released and modified
         settled(t, uplink::group_queue::outcome::released);
     }
+    void on_tracker_settle(proton::tracker& t) override;
     void on_sender_close(proton::sender& s) override;
     void on_transport_close(proton::transport&) override { stop_consuming(); }
     void on_transport_error(proton::transport& t) override;
@@ -118,6 +120,8 @@ private:
     std::uint64_t consumer_ = 0;
     std::optional<proton::sender> sender_;
     std::uint64_t tag_seq_ = 0;
+    static constexpr std::size_t max_unsettled = 1000;
+    std::unordered_set<std::uint64_t> outstanding_;  ///< sent, not settled (by tag sequence)
     std::uint64_t sent_ = 0, accepted_ = 0;
     bool dirty_ = false;
     std::optional<asio::steady_timer> timer_;
@@ -290,7 +294,9 @@ void amqp_session::on_receiver_open(proton::receiver& r) {
 
 void amqp_session::pump(proton::sender& s) {
     if (!sender_ || s != *sender_ || consumer_ == 0) return;
-    while (s.active() && s.credit() > 0) {
+    // Credit is honoured up to max_unsettled messages at once: a consumer that grants a million
+    // and reads nothing holds (and costs) no more than that.
+    while (s.active() && s.credit() > 0 && outstanding_.size() < max_unsettled) {
         const auto m = ctx_.uplink.take(*group_, consumer_);
         if (!m) break;
         proton::message out;
@@ -311,6 +317,7 @@ void amqp_session::pump(proton::sender& s) {
             tag[8 + i] = static_cast<char>((seq >> (56 - 8 * i)) & 0xff);
         }
         s.send(out, proton::binary(tag));
+        outstanding_.insert(seq);
         ++sent_;
     }
 }
@@ -318,10 +325,22 @@ void amqp_session::pump(proton::sender& s) {
 void amqp_session::settled(proton::tracker& t, uplink::group_queue::outcome o) {
     const auto tag = t.tag();
     if (tag.size() != 16 || group_ == nullptr) return;
-    std::uint64_t id = 0;
+    std::uint64_t id = 0, seq = 0;
     for (int i = 0; i < 8; ++i) id = (id << 8) | static_cast<std::uint8_t>(tag[i]);
+    for (int i = 8; i < 16; ++i) seq = (seq << 8) | static_cast<std::uint8_t>(tag[i]);
+    outstanding_.erase(seq);
     if (o == uplink::group_queue::outcome::accepted) ++accepted_;
     ctx_.uplink.settle(*group_, consumer_, id, o);
+}
+
+void amqp_session::on_tracker_settle(proton::tracker& t) {
+    // Settled by the consumer without an outcome we act on: no longer outstanding (the group
+    // sends it again after the ACK time-out unless an outcome came).
+    const auto tag = t.tag();
+    if (tag.size() != 16) return;
+    std::uint64_t seq = 0;
+    for (int i = 8; i < 16; ++i) seq = (seq << 8) | static_cast<std::uint8_t>(tag[i]);
+    outstanding_.erase(seq);
 }
 
 void amqp_session::on_sender_close(proton::sender& s) {

@@ -77,6 +77,11 @@ http::response malformed_response(const boost::system::error_code& ec, std::size
 
 constexpr std::chrono::seconds stream_heartbeat{15};
 
+/// A reply stream's query that asks for what does not exist.
+http::response stream_query_refused(const std::string& why, unsigned version) {
+    return cloud_error({400, "InvalidParameter", "The stream's query: " + why + "."}, version);
+}
+
 /// A GET of `path` (with or without a query). A prefix test, not a URL parse: this runs for
 /// every request.
 bool is_get(const http::api::request& req, std::string_view path) {
@@ -89,7 +94,19 @@ bool is_get(const http::api::request& req, std::string_view path) {
 struct hub_subscription {
     rrpc::reply_hub& hub;
     std::uint64_t token;
+    hub_subscription(rrpc::reply_hub& h, std::uint64_t t) : hub(h), token(t) {}
+    hub_subscription(const hub_subscription&) = delete;
+    hub_subscription& operator=(const hub_subscription&) = delete;
     ~hub_subscription() { hub.unsubscribe(token); }
+};
+/// The same, from the uplink's other events.
+struct uplink_subscription {
+    uplink_service& uplink;
+    std::uint64_t token;
+    uplink_subscription(uplink_service& u, std::uint64_t t) : uplink(u), token(t) {}
+    uplink_subscription(const uplink_subscription&) = delete;
+    uplink_subscription& operator=(const uplink_subscription&) = delete;
+    ~uplink_subscription() { uplink.unsubscribe(token); }
 };
 
 /// Streams async replies as Server-Sent Events until the client leaves: `id: <MessageId>`,
@@ -167,26 +184,52 @@ asio::awaitable<bool> replay(Stream& stream, http_context& ctx, std::uint64_t la
 template <class Stream>
 asio::awaitable<void> run_reply_stream(Stream& stream, http_context& ctx, unsigned version,
                                        std::optional<std::uint64_t> last_event_id,
-                                       std::string_view budget_key, const stream_tick& tick = {}) {
+                                       std::string_view budget_key, const stream_tick& tick,
+                                       const uplink::stream_filter& filter) {
     auto& timed = beast::get_lowest_layer(stream);
     kit::text_queue pending{ctx.max_queued, ctx.max_queued_bytes};
     std::uint64_t dropped = 0, unreported = 0;
     asio::steady_timer wake{stream.get_executor()};
+    const auto queue = [&](std::uint64_t id, kit::text_queue::text frame) {
+        if (const auto n = pending.push({id, std::move(frame)}); n != 0) {
+            dropped += n;
+            unreported += n;
+            for (std::size_t i = 0; i != n; ++i)
+                if (ctx.counters.hit(kit::limit::reply_queue))
+                    ctx.log->warn("event=limit_hit limit=reply_queue count={}",
+                                  ctx.counters.count(kit::limit::reply_queue));
+        }
+        wake.cancel();
+    };
+    const auto wants_product = [&](std::string_view pk) {
+        return filter.products.empty() ||
+               std::ranges::find(filter.products, pk) != filter.products.end();
+    };
     // Live events queue from here on (delivered on this coroutine's executor); a replay ends with
     // the answer before this one.
     const auto here = co_await asio::this_coro::executor;
-    const hub_subscription sub{
-        ctx.replies, ctx.replies.subscribe(here, [&](const rrpc::async_reply& r) {
-            if (const auto n = pending.push({r.message_id, ctx.frames.of(r)}); n != 0) {
-                dropped += n;
-                unreported += n;
-                for (std::size_t i = 0; i != n; ++i)
-                    if (ctx.counters.hit(kit::limit::reply_queue))
-                        ctx.log->warn("event=limit_hit limit=reply_queue count={}",
-                                      ctx.counters.count(kit::limit::reply_queue));
-            }
-            wake.cancel();
-        })};
+    std::optional<hub_subscription> sub;
+    const bool replies =
+        std::ranges::any_of(filter.kinds, [](const std::string& k) { return k == "reply"; });
+    if (replies)
+        sub.emplace(ctx.replies, ctx.replies.subscribe(here, [&](const rrpc::async_reply& r) {
+            if (wants_product(r.device.product_key)) queue(r.message_id, ctx.frames.of(r));
+        }));
+    // The other kinds: `event: <kind>`, `data:` the event as one JSON document.
+    std::vector<std::string> others;
+    std::ranges::copy_if(filter.kinds, std::back_inserter(others),
+                         [](const std::string& k) { return k != "reply"; });
+    std::optional<uplink_subscription> events;
+    if (!others.empty() && ctx.uplink != nullptr)
+        events.emplace(*ctx.uplink,
+                       ctx.uplink->subscribe(
+                           here, std::move(others), filter.products,
+                           [&](const std::shared_ptr<const uplink::event>& e) {
+                               queue(e->id, std::make_shared<const std::string>(
+                                                "id: " + std::to_string(e->id) + "\nevent: " +
+                                                std::string{uplink::to_string(e->what)} +
+                                                "\ndata: " + uplink::event_json(*e) + "\n\n"));
+                           }));
     const auto replay_until =
         ctx.calls != nullptr ? ctx.calls->last_answered() : rrpc::answer_cursor{};
     struct counted {
@@ -381,10 +424,18 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
         auto req = parser.release();  // named: see http::api::rrpc_action on GCC 12 temporaries
         if (is_get(req, "/v1/replies/stream")) {
             if (const auto who = ctx.api.authorize(req, address)) {
-                co_await run_reply_stream(
-                    stream, ctx, req.version(),
-                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]}),
-                    who->access_key_id);
+                const auto filter = uplink::stream_filter_of(req.target());
+                if (!filter) {
+                    const auto res = stream_query_refused(filter.error(), req.version());
+                    co_await send(stream, res);
+                    break;
+                }
+                // Named: GCC 12 mishandles a temporary built inside a co_await expression.
+                const stream_tick no_tick;
+                const auto last_event_id =
+                    kit::parse_whole<std::uint64_t>(std::string_view{req["Last-Event-ID"]});
+                co_await run_reply_stream(stream, ctx, req.version(), last_event_id,
+                                          who->access_key_id, no_tick, *filter);
                 break;
             }
         }
@@ -425,9 +476,13 @@ asio::awaitable<void> serve(Stream& stream, http_context& ctx, bool tls) {
                     co_return co_await on_console(
                         ctx, [&] { return ctx.console->stream_tick(cookie, seen); });
                 };
-                co_await run_reply_stream(stream, ctx, req.version(),
-                                          console::site::replay_from(req), "console " + *owner,
-                                          tick);
+                // Named: GCC 12 mishandles a temporary built inside a co_await expression
+                // (this one's kinds are initialised from a string literal).
+                const uplink::stream_filter replies_only;
+                const auto replay = console::site::replay_from(req);
+                const auto budget = "console " + *owner;
+                co_await run_reply_stream(stream, ctx, req.version(), replay, budget, tick,
+                                          replies_only);
                 break;
             }
             timed.expires_never();  // an RRpc call waits for its device

@@ -12,6 +12,7 @@
 #include "server/drain_gate.hpp"
 #include "server/probes.hpp"
 #include "server/tls.hpp"
+#include "server/uplink.hpp"
 
 #include <spdlog/logger.h>
 #include <boost/asio/awaitable.hpp>
@@ -66,6 +67,8 @@ struct http_context {
     /// the call log without one; null: no replay), how it renders one, the call log (the
     /// newest answer), and the store's barrier (what was answered is on disk before it is read).
     rrpc::call_archive* archive = nullptr;
+    /// The other uplink events a stream may ask for (`?kinds=`); null: none (unit tests).
+    uplink_service* uplink = nullptr;
     std::function<rrpc::async_reply(const rrpc::call_record&)> reply_of{};
     const rrpc::call_log* calls = nullptr;
     std::function<boost::asio::awaitable<boost::system::error_code>()> sync{};

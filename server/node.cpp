@@ -160,6 +160,7 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
         http.calls = &calls_;
         http.sync = [this] { return journal().sync(); };
         http.console = &console_;
+        http.uplink = &*uplink_;
         http.console_executor = node_ex_;
         http.console_elsewhere = planes > 1;
     }

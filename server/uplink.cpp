@@ -72,28 +72,44 @@ uplink_service::uplink_service(asio::any_io_executor ex, const config::amqp_sett
 uplink_service::~uplink_service() = default;
 
 bool uplink_service::wanted(uplink::kind k, std::string_view product_key) const noexcept {
-    return std::ranges::any_of(groups_, [&](const auto& g) { return g->wants(k, product_key); }) ||
-           std::ranges::any_of(taps_,
-                               [&](const auto& t) { return subscribes(t.filter, k, product_key); });
+    if (std::ranges::any_of(groups_, [&](const auto& g) { return g->wants(k, product_key); }))
+        return true;
+    const std::lock_guard lock{taps_mutex_};
+    return std::ranges::any_of(
+        taps_, [&](const auto& t) { return subscribes(t.second.filter, k, product_key); });
 }
 
 void uplink_service::publish(uplink::event e) {
     if (!wanted(e.what, e.product_key)) return;
     const auto shared = std::make_shared<const uplink::event>(std::move(e));
-    for (const auto& t : taps_)
-        if (subscribes(t.filter, shared->what, shared->product_key))
-            asio::post(t.where, [call = &t.call, shared] { (*call)(shared); });
+    {
+        const std::lock_guard lock{taps_mutex_};
+        for (const auto& [token, t] : taps_)
+            if (subscribes(t.filter, shared->what, shared->product_key))
+                asio::post(t.where, [call = std::weak_ptr<const tap_fn>{t.call}, shared] {
+                    if (const auto f = call.lock()) (*f)(shared);
+                });
+    }
     if (std::ranges::any_of(
             groups_, [&](const auto& g) { return g->wants(shared->what, shared->product_key); }))
         asio::post(ex_, [this, shared] { deliver(shared); });
 }
 
-void uplink_service::tap(asio::any_io_executor where, std::vector<std::string> kinds,
-                         std::vector<std::string> products, tap_fn call) {
-    taps_.push_back(
-        {std::move(where),
-         config::amqp_group{.id = {}, .kinds = std::move(kinds), .products = std::move(products)},
-         std::move(call)});
+std::uint64_t uplink_service::subscribe(asio::any_io_executor where, std::vector<std::string> kinds,
+                                        std::vector<std::string> products, tap_fn call) {
+    const std::lock_guard lock{taps_mutex_};
+    const auto token = next_tap_++;
+    taps_.emplace(
+        token, tap_entry{std::move(where),
+                         config::amqp_group{
+                             .id = {}, .kinds = std::move(kinds), .products = std::move(products)},
+                         std::make_shared<const tap_fn>(std::move(call))});
+    return token;
+}
+
+void uplink_service::unsubscribe(std::uint64_t token) {
+    const std::lock_guard lock{taps_mutex_};
+    taps_.erase(token);
 }
 
 void uplink_service::deliver(const std::shared_ptr<const uplink::event>& e) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,8 @@ public:
     uplink_service(const uplink_service&) = delete;
     uplink_service& operator=(const uplink_service&) = delete;
 
-    bool enabled() const noexcept { return !groups_.empty() || !taps_.empty(); }
+    /// Consumer groups are configured (an AMQP listener).
+    bool enabled() const noexcept { return !groups_.empty(); }
     /// True when some group wants events of this kind and product (a caller may skip
     /// rendering a body nobody reads).
     bool wanted(uplink::kind k, std::string_view product_key) const noexcept;
@@ -48,11 +50,13 @@ public:
                  std::string_view stored);
     /// Starts the expiry (each second).
     void start();
-    /// Before the io threads run: events of `kinds` (names; none: all) and `products` (none:
-    /// all) are also given to `tap`, on `where` (a webhook).
+    /// Any thread: events of `kinds` (names; none: all) and `products` (none: all) are also
+    /// given to `tap`, on `where` (a webhook, a reply stream); never after unsubscribe()
+    /// returned on that executor. Returns the token for unsubscribe().
     using tap_fn = std::function<void(const std::shared_ptr<const uplink::event>&)>;
-    void tap(boost::asio::any_io_executor where, std::vector<std::string> kinds,
-             std::vector<std::string> products, tap_fn tap);
+    std::uint64_t subscribe(boost::asio::any_io_executor where, std::vector<std::string> kinds,
+                            std::vector<std::string> products, tap_fn tap);
+    void unsubscribe(std::uint64_t token);
 
     const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
 
@@ -89,10 +93,12 @@ private:
     std::vector<std::unique_ptr<group>> groups_;
     struct tap_entry {
         boost::asio::any_io_executor where;
-        config::amqp_group filter;  ///< its kinds and products
-        tap_fn call;
+        config::amqp_group filter;           ///< its kinds and products
+        std::shared_ptr<const tap_fn> call;  ///< the service's reference; handlers hold weak ones
     };
-    std::vector<tap_entry> taps_;  ///< set before the threads run, then read only
+    mutable std::mutex taps_mutex_;
+    std::map<std::uint64_t, tap_entry> taps_;
+    std::uint64_t next_tap_ = 1;
     std::atomic<std::uint64_t> orphaned_{0};
 };
 

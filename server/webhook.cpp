@@ -98,6 +98,7 @@ webhook_sender::webhook_sender(asio::any_io_executor ex, config::webhook hook,
 
 webhook_sender::~webhook_sender() {
     if (token_ != 0) hub_.unsubscribe(token_);
+    if (uplink_token_ != 0) uplink_.unsubscribe(uplink_token_);
 }
 
 void webhook_sender::restore(std::uint64_t message_id, std::int64_t queued_ms, std::string body) {
@@ -136,10 +137,10 @@ void webhook_sender::start() {
     std::ranges::copy_if(kinds, std::back_inserter(others),
                          [](const std::string& k) { return k != "reply"; });
     if (!others.empty())
-        uplink_.tap(ex_, std::move(others), hook_.products,
-                    [this](const std::shared_ptr<const uplink::event>& e) {
-                        queue(e->id, uplink::event_json(*e));
-                    });
+        uplink_token_ = uplink_.subscribe(ex_, std::move(others), hook_.products,
+                                          [this](const std::shared_ptr<const uplink::event>& e) {
+                                              queue(e->id, uplink::event_json(*e));
+                                          });
     if (!queue_.empty())
         log_->info("event=webhook_restored url={} replies={}", shown_url_, queue_.size());
     for (std::size_t i = 0; i < hook_.max_in_flight; ++i)

@@ -95,7 +95,7 @@ private:
     store::journal& journal_;
     std::shared_ptr<spdlog::logger> log_;
     boost::asio::steady_timer wake_;
-    std::uint64_t token_ = 0;
+    std::uint64_t token_ = 0, uplink_token_ = 0;
     std::atomic<std::uint64_t> dropped_{0};
     std::atomic<std::uint64_t> delivered_{0}, retries_{0}, gave_up_{0};
 };

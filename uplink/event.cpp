@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -201,6 +202,34 @@ std::string event_json(const event& e) {
     if (!ec) o["body"] = std::move(parsed);
     o["payloadBase64"] = kit::base64_encode(e.body);
     return json::serialize(o);
+}
+
+boost::system::result<stream_filter, std::string> stream_filter_of(std::string_view target) {
+    using result = boost::system::result<stream_filter, std::string>;
+    const auto url = boost::urls::parse_origin_form(target);
+    if (!url) return result{boost::system::in_place_error, "the request target does not parse"};
+    stream_filter f;
+    for (const auto& param : url->params()) {
+        if (param.key != "kinds" && param.key != "products") continue;
+        std::vector<std::string> list;
+        std::string_view rest = param.value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            if (const auto item = rest.substr(0, comma); !item.empty()) list.emplace_back(item);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+        if (param.key == "kinds") {
+            for (const auto& k : list)
+                if (!kind_of(k))
+                    return result{boost::system::in_place_error,
+                                  "kinds: \"" + k.substr(0, 32) +
+                                      "\" is not one of reply, property, event, custom, status"};
+            if (!list.empty()) f.kinds = std::move(list);
+        } else {
+            f.products = std::move(list);
+        }
+    }
+    return f;
 }
 
 std::string status_body(const catalog::device_key& device, std::string_view iot_id, bool online,

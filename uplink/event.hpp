@@ -5,6 +5,7 @@
 #include "config/names.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/system/result.hpp>
 
 #include <array>
 #include <cstdint>
@@ -76,6 +77,16 @@ std::string event_body(const catalog::device_key& device, std::string_view iot_i
 /// `body` the body parsed when it is JSON (every kind but custom topics', usually),
 /// `payloadBase64` its bytes always.
 std::string event_json(const event& e);
+
+/// What a reply stream asks for: `GET /v1/replies/stream?kinds=property,status&products=a1PK`
+/// (comma-separated; no `kinds`: the async answers only, as before; no `products`: all).
+struct stream_filter {
+    std::vector<std::string> kinds{"reply"};
+    std::vector<std::string> products{};
+};
+/// The filter of a request target's query; the error names what is wrong (a kind that is not
+/// one of the uplink's, a query that does not parse).
+boost::system::result<stream_filter, std::string> stream_filter_of(std::string_view target);
 
 /// Why a device went offline (`offlineReasonCode`; the platform publishes no list: 427 is its
 /// example, a takeover).

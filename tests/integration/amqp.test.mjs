@@ -362,6 +362,22 @@ import rhea from 'rhea';
         assert.equal(code, 0);
     });
 
+    test('a consumer that grants 5,000 credit and settles nothing holds at most 1,000; the rest go to the group\'s other consumer', async () => {
+        const [d] = h.devices(1);
+        const server = await h.startServer({ deviceList: [d], extra: amqpConfig(['[[amqp.groups]]', 'id = "G"', 'kinds = ["custom"]']) });
+        const greedy = await consumer(server, { group: 'G', clientId: 'greedy', credit: 5000 });
+        const device = await h.rawDevice(server, d);
+        await publishCustom(device, d, 1200);
+        await greedy.until((ms) => ms.length === 1000);
+        const fair = await consumer(server, { group: 'G', clientId: 'fair' });
+        await fair.until((ms) => ms.length === 200);
+        assert.equal(greedy.messages.length, 1000, 'no more than its 1,000 unsettled');
+        const ids = new Set([...greedy.messages, ...fair.messages].map((m) => m.id));
+        assert.equal(ids.size, 1200, 'each message once');
+        device.end(true);
+        await server.stop();
+    });
+
     test('a webhook that names kinds and products gets those events too, as one JSON document each; the default stays the async answers', async () => {
         const [d, elsewhere] = h.devices(2);
         elsewhere.productKey = 'a1OtherPK';
@@ -396,6 +412,46 @@ import rhea from 'rhea';
         await server.stop();
         const late = await Promise.race([plain.next(), new Promise((resolve) => setTimeout(() => resolve(null), 200))]);
         assert.equal(late, null, 'the default webhook gets async answers only');
+    });
+
+    test('a reply stream that asks for kinds and products gets those events, as one JSON document each; a kind that does not exist is a 400', async () => {
+        const [d] = h.devices(1);
+        const server = await h.startServer({ deviceList: [d] });
+        const auth = { authorization: `Basic ${Buffer.from(`${h.ACCESS_KEY.id}:${h.ACCESS_KEY.secret}`).toString('base64')}` };
+        const bad = await fetch(`http://127.0.0.1:${server.httpPort}/v1/replies/stream?kinds=lifecycle`, { headers: auth });
+        assert.equal(bad.status, 400);
+        assert.match((await bad.json()).Message, /"lifecycle" is not one of/);
+        const controller = new AbortController();
+        h.track(() => controller.abort());
+        const res = await fetch(`http://127.0.0.1:${server.httpPort}/v1/replies/stream?kinds=status,custom&products=${h.PK}`, { headers: auth, signal: controller.signal });
+        assert.equal(res.status, 200);
+        const reader = res.body.getReader();
+        let text = '';
+        const nextEvent = async (kind) => {
+            for (;;) {
+                const at = text.indexOf(`event: ${kind}\n`);
+                const end = at < 0 ? -1 : text.indexOf('\n\n', at);
+                if (end >= 0) {
+                    const frame = text.slice(text.lastIndexOf('id: ', at), end);
+                    text = text.slice(end + 2);
+                    return { id: /^id: (\d+)/.exec(frame)[1], data: JSON.parse(/data: (.*)/.exec(frame)[1]) };
+                }
+                const { value, done } = await reader.read();
+                if (done) throw new Error('stream ended');
+                text += Buffer.from(value).toString();
+            }
+        };
+        await server.waitForLog(/event=reply_stream_opened/);
+        const device = await h.rawDevice(server, d);
+        const online = await within(nextEvent('status'), 'the status event');
+        assert.equal(online.data.body.status, 'online');
+        assert.equal(online.data.messageId, online.id);
+        await publishCustom(device, d, 1, 'streamed-');
+        const custom = await within(nextEvent('custom'), 'the custom event');
+        assert.equal(Buffer.from(custom.data.payloadBase64, 'base64').toString(), 'streamed-0');
+        device.end(true);
+        controller.abort();
+        await server.stop();
     });
 
     test('the official Python sample (python3-qpid-proton) receives over TLS', async () => {

@@ -302,3 +302,22 @@ TEST_CASE("uplink event as one JSON document (a webhook's POST): body parsed, by
     CHECK_FALSE(raw.as_object().contains("body"));
     CHECK(raw.at("payloadBase64") == "AP8=");
 }
+
+TEST_CASE("reply stream filter: kinds and products from the query, the async answers by default") {
+    const auto none = uplink::stream_filter_of("/v1/replies/stream");
+    REQUIRE(none.has_value());
+    CHECK(none->kinds == std::vector<std::string>{"reply"});
+    CHECK(none->products.empty());
+    const auto some =
+        uplink::stream_filter_of("/v1/replies/stream?kinds=property,status&products=a1PK,a1Two");
+    REQUIRE(some.has_value());
+    CHECK(some->kinds == std::vector<std::string>{"property", "status"});
+    CHECK(some->products == std::vector<std::string>{"a1PK", "a1Two"});
+    const auto encoded = uplink::stream_filter_of("/v1/replies/stream?kinds=reply%2Ccustom");
+    REQUIRE(encoded.has_value());
+    CHECK(encoded->kinds == std::vector<std::string>{"reply", "custom"});
+    const auto bad = uplink::stream_filter_of("/v1/replies/stream?kinds=lifecycle");
+    REQUIRE_FALSE(bad.has_value());
+    CHECK_THAT(bad.error(), Catch::Contains("\"lifecycle\" is not one of"));
+    CHECK_FALSE(uplink::stream_filter_of("not a target").has_value());
+}
