@@ -161,6 +161,7 @@ describe('server-side subscription (AMQP 1.0)', () => {
         await post(customTopic(rawDev), Buffer.from([0x00, 0xff, 0x41]));
         await post(`/sys/${h.PK}/${rawDev.deviceName}/thing/event/property/post`,
             JSON.stringify({ id: '9', version: '1.0', params: { Temp: 500 }, method: 'thing.event.property.post' }));
+        await post(`/sys/${h.PK}/${rawDev.deviceName}/thing/event/property/post`, 'not Alink JSON');
         raw.end(true);
 
         const dn = thingDevice.deviceName;
@@ -191,7 +192,10 @@ describe('server-side subscription (AMQP 1.0)', () => {
         assert.equal(event.identifier, 'Alarm');
         assert.deepEqual(event.value, { Level: 3 });
         assert.deepEqual(find(customTopic(rawDev)).content, Buffer.from([0x00, 0xff, 0x41]).toString(), 'custom bytes unchanged');
-        const refused = JSON.parse(find(`/${h.PK}/${rawDev.deviceName}/thing/event/property/post`).content);
+        // Not Alink JSON: forwarded as what it is, counted (the Alink answers' metric).
+        await until(() => find(`/${h.PK}/${rawDev.deviceName}/thing/event/property/post`, (m) => m.content === 'not Alink JSON'));
+        assert.match(await h.metricsText(server), /rrpcd_alink_requests_total\{kind="malformed",code="460"\} 1/);
+        const refused = JSON.parse(find(`/${h.PK}/${rawDev.deviceName}/thing/event/property/post`, (m) => m.content.startsWith('{')).content);
         assert.deepEqual(refused.items, {});
         assert.equal(refused.checkFailedData.Temp.value, 500);
         assert.equal(refused.checkFailedData.Temp.code, 6315);
@@ -206,16 +210,23 @@ describe('server-side subscription (AMQP 1.0)', () => {
     });
 
     test('each signMethod, any case, reordered pairs and an old timestamp log in; a wrong secret or key gets a SASL failure and nothing else', async () => {
-        const server = await h.startServer({ extra: amqpConfig() });
+        const server = await h.startServer({ extra: amqpConfig(['max_connections_per_client = 2']) });
         for (const method of ['hmacsha1', 'hmacmd5', 'hmacsha256', 'Hmacsha1', 'HMACSHA256'])
-            (await consumer(server, { method }).catch((e) => { throw new Error(`${method}: ${e.message}\n${server.log()}`); })).close();
+            (await consumer(server, { method, clientId: `m-${method}` }).catch((e) => { throw new Error(`${method}: ${e.message}\n${server.log()}`); })).close();
         const k = h.ACCESS_KEY.id;
         (await consumer(server, { user: `go|authMode=aksign,signMethod=Hmacsha1,consumerGroupId=DEFAULT_GROUP,authId=${k},iotInstanceId=,timestamp=${TS}|` })).close();
         (await consumer(server, { timestamp: '42', user: `go-now|authMode=aksign,signMethod=hmacsha1,timestamp=42,authId=${k},consumerGroupId=DEFAULT_GROUP|` })).close();
         for (const refused of [{ secret: 'not-the-secret' }, { key: 'LTAInoSuchKey' }, { group: 'NO_SUCH_GROUP' }, { user: 'not a user name' }])
             await assert.rejects(consumer(server, refused), (e) => e.condition === 'amqp:unauthorized-access');
+        // One clientId may hold max_connections_per_client (2 here; the platform's 128) at once.
+        const first = await consumer(server, { clientId: 'many' });
+        const second = await consumer(server, { clientId: 'many' });
+        await assert.rejects(consumer(server, { clientId: 'many' }), (e) => e.condition === 'amqp:unauthorized-access');
+        first.close();
+        second.close();
         const metrics = await h.metricsText(server);
-        assert.match(metrics, /rrpcd_amqp_logins_refused_total 4/);
+        assert.match(metrics, /rrpcd_amqp_logins_refused_total 5/);
+        assert.match(server.log(), /event=amqp_login_refused [^\n]*reason="client many has 2 connections/);
         assert.match(server.log(), /event=amqp_login_refused [^\n]*reason="the password is not the signature of access key/);
         assert.match(server.log(), /event=amqp_login_refused [^\n]*reason="unknown access key LTAInoSuchKey"/);
         assert.ok(!server.log().includes(h.ACCESS_KEY.secret));
