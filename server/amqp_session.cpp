@@ -124,6 +124,8 @@ private:
     std::unordered_set<std::uint64_t> outstanding_;  ///< sent, not settled (by tag sequence)
     std::uint64_t sent_ = 0, accepted_ = 0;
     bool dirty_ = false;
+    std::int64_t closing_since_ = 0;  ///< steady ms when our Close went out (0: not yet)
+    static constexpr std::int64_t close_grace_ms = 5000;
     std::optional<asio::steady_timer> timer_;
     std::string out_;
     proton::io::connection_driver driver_{"rrpcd"};
@@ -192,12 +194,13 @@ void install_sasl_plugin() {
 }
 
 bool amqp_session::check_login(std::string_view user, std::string_view password) {
+    if (logged_in_ || counted_client_) return false;  // one SASL init per connection
     auto parsed = uplink::parse_consumer_login(user);
     if (!parsed) {
         refuse("login", "user name: " + parsed.error());
         return false;
     }
-    login_ = std::move(*parsed);
+    login_ = std::move(*parsed);  // said in the refusals below; counted only on success
     const auto signed_by_key =
         ctx_.auth.hmac_of(login_.auth_id, login_.sign_method, uplink::string_to_sign(login_));
     if (!signed_by_key) {
@@ -328,7 +331,10 @@ void amqp_session::settled(proton::tracker& t, uplink::group_queue::outcome o) {
     std::uint64_t id = 0, seq = 0;
     for (int i = 0; i < 8; ++i) id = (id << 8) | static_cast<std::uint8_t>(tag[i]);
     for (int i = 8; i < 16; ++i) seq = (seq << 8) | static_cast<std::uint8_t>(tag[i]);
-    outstanding_.erase(seq);
+    // A delivery's outcome counts once: a second disposition of the same delivery (released
+    // unsettled, then settled) must not put back a message sent again since.
+    if (outstanding_.erase(seq) == 0) return;
+    t.settle();  // done with here: Proton keeps no delivery a consumer does not settle itself
     if (o == uplink::group_queue::outcome::accepted) ++accepted_;
     ctx_.uplink.settle(*group_, consumer_, id, o);
 }
@@ -435,8 +441,17 @@ asio::awaitable<void> amqp_session::write_loop(Stream& stream, tcp::socket& sock
         }
         // The driver's next timer (heartbeats, the peer's idle-time-out), or the link deadline.
         const auto next_tick = driver_.tick(proton::timestamp(now)).milliseconds();
+        // What the tick made (a heartbeat, the idle-time-out's Close) goes now, not after a sleep.
+        if (driver_.has_events() || driver_.write_buffer().size != 0) continue;
         auto wait_until = link_deadline_passed || sender_ ? now + 3'600'000 : deadline;
         if (next_tick != 0) wait_until = std::min<std::int64_t>(wait_until, next_tick);
+        // Our Close sent: the peer has close_grace to answer it, then the socket goes.
+        const auto c = driver_.connection();
+        if (c.uninitialized() == false && !c.active() && closing_since_ == 0) closing_since_ = now;
+        if (closing_since_ != 0) {
+            if (now - closing_since_ >= close_grace_ms) break;
+            wait_until = std::min<std::int64_t>(wait_until, closing_since_ + close_grace_ms);
+        }
         if (dirty_) continue;
         timer_->expires_after(
             std::chrono::milliseconds{std::max<std::int64_t>(0, wait_until - now)});
@@ -481,16 +496,17 @@ asio::awaitable<void> run_amqp_session(tcp::socket socket, amqp_context& ctx, tl
         co_return;
     }
     asio::ssl::stream<tcp::socket&> stream{socket, *tls};
-    asio::steady_timer guard{socket.get_executor()};
-    // The handshake gets the link deadline at most (a peer that sends nothing goes then).
+    // The handshake gets the link deadline at most (a peer that sends nothing goes then); the
+    // timer runs on this coroutine's strand, and the handshake is cancelled, not the socket
+    // closed under it.
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer guard{co_await asio::this_coro::executor};
     guard.expires_after(ctx.settings.receiver_timeout);
-    guard.async_wait([&socket](const boost::system::error_code& e) {
-        boost::system::error_code ignored;
-        if (!e) socket.close(ignored);
-    });
-    const auto [hec] =
-        co_await stream.async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
-    guard.cancel();
+    auto handshake = stream.async_handshake(asio::ssl::stream_base::server, kit::use_nothrow);
+    auto deadline = guard.async_wait(kit::use_nothrow);
+    const auto done = co_await (std::move(handshake) || std::move(deadline));
+    const auto hec = done.index() == 0 ? std::get<0>(std::get<0>(done))
+                                       : boost::system::error_code{asio::error::timed_out};
     if (hec) {
         ctx.log->info("event=tls_handshake_failed listener=amqps address={} reason={}", peer,
                       kit::logfmt_value(hec.message()));

@@ -153,7 +153,10 @@ void uplink_service::restore(std::string_view queue, std::uint64_t id, std::int6
                        g == nullptr ? "the group is no longer configured" : "unreadable row", n);
         return;
     }
-    g->queue.push(std::make_shared<const uplink::event>(std::move(*e)), queued_ms);
+    // A row past the group's bound now (max_bytes lowered since) is counted and forgotten, not
+    // left in the store undelivered.
+    if (!g->queue.push(std::make_shared<const uplink::event>(std::move(*e)), queued_ms))
+        journal_.delivery_done(queue, id);
     g->mirror();
 }
 
