@@ -462,8 +462,13 @@ asio::awaitable<void> node::accept_amqp(listener& l) {
         const auto from = socket.remote_endpoint(peer_ec).address();
         if (peer_ec) continue;
         if (amqp_connections_.admit(from) != kit::connection_limiter::verdict::admitted) {
-            log_.server->warn("event=limit_hit limit=amqp_connections address={} open={}",
-                              from.to_string(), amqp_connections_.open());
+            // Said the 1st, 2nd, 4th… time: a connection flood costs a few lines, not one each.
+            const auto n = ++amqp_refused_connections_;
+            if ((n & (n - 1)) == 0)
+                log_.server->warn(
+                    "event=limit_hit limit=amqp_connections address={} open={} "
+                    "count={}",
+                    from.to_string(), amqp_connections_.open(), n);
             continue;
         }
         kit::connection_slot slot{amqp_connections_, from};

@@ -188,7 +188,8 @@ private:
     std::vector<std::unique_ptr<http_context>> http_ctx_;  ///< one per plane
     std::vector<std::unique_ptr<webhook_sender>> webhooks_;
     kit::connection_limiter amqp_connections_;
-    std::optional<amqp_context> amqp_ctx_;  ///< with an AMQP listener configured
+    std::uint64_t amqp_refused_connections_ = 0;  ///< past amqp.max_connections (node strand)
+    std::optional<amqp_context> amqp_ctx_;        ///< with an AMQP listener configured
     std::vector<std::unique_ptr<listener>> listeners_;
 };
 
