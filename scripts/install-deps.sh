@@ -9,6 +9,8 @@ packages=(
     libssl-dev libspdlog-dev libtomlplusplus-dev libsqlite3-dev catch2 clang-format git coreutils
     # AMQP 1.0 (the server-side subscription): Qpid Proton C++; its Python binding is a test peer
     libqpid-proton-cpp12-dev python3-qpid-proton
+    # cluster mode: nodes share Redis (hiredis drives it; redis-server is the tests' peer)
+    libhiredis-dev redis-server redis-tools
     # test peers: real MQTT clients and the official SDKs' runtime
     mosquitto mosquitto-clients python3 python3-paho-mqtt openssl sqlite3
     # a clock set back, for one process (the MessageId floor test)
@@ -48,9 +50,11 @@ if ((${#missing[@]})); then
     ((own_policy)) && "${sudo_cmd[@]}" rm -f "$policy"
     ((status == 0)) || exit "$status"
     # And not at the next boot either (systemd enables the unit it did not start).
-    if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null &&
-        [[ -d /run/systemd/system ]]; then
-        "${sudo_cmd[@]}" systemctl disable --now mosquitto.service >/dev/null 2>&1 || true
-        echo "install-deps: the mosquitto broker (a test peer) is installed but not enabled"
-    fi
+    for unit in mosquitto redis-server; do
+        if [[ " ${missing[*]} " == *" $unit "* ]] && command -v systemctl >/dev/null &&
+            [[ -d /run/systemd/system ]]; then
+            "${sudo_cmd[@]}" systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+            echo "install-deps: $unit (a test peer) is installed but not enabled"
+        fi
+    done
 fi
