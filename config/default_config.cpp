@@ -111,6 +111,12 @@ access = true
 enabled = true
 session_ttl_s = 28800
 max_sessions = 1000
+
+[cluster]
+redis = ""
+password = ""
+lease_ms = 6000
+op_timeout_ms = 1000
 )";
 }
 

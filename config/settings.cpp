@@ -382,6 +382,17 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
           integer_key("max_connections_per_client", restart,
                       RRPCD_MEMBER(amqp.max_connections_per_client), 1, 1'000'000),
           custom_key("groups", restart, RRPCD_MEMBER(amqp.groups))}},
+        {"cluster",
+         {custom_key("redis", restart, RRPCD_MEMBER(cluster.redis)),
+          custom_key("password", restart, RRPCD_MEMBER(cluster.password)),
+          custom_key("password_file", restart, RRPCD_MEMBER(cluster.password)),
+          [] {
+              auto k = custom_key("node_id", restart, RRPCD_MEMBER(cluster.node_id));
+              k.integer = true;
+              return k;
+          }(),
+          duration_key("lease_ms", restart, RRPCD_MEMBER(cluster.lease), 1000, 600'000),
+          duration_key("op_timeout_ms", restart, RRPCD_MEMBER(cluster.op_timeout), 10, 60'000)}},
         {"console",
          {[] {
               auto k = custom_key("enabled", live, RRPCD_MEMBER(console.enabled));
@@ -400,6 +411,61 @@ const std::vector<std::pair<std::string_view, std::vector<key>>>& tables() {
 }
 
 #undef RRPCD_MEMBER
+
+/// `[cluster]`'s own keys: the Redis URL (parsed here, once), its password, an optional node id.
+void read_cluster(reader& r, const toml::table& t, cluster_settings& out) {
+    // Empty is allowed here: "" is the default (no Redis, no AUTH).
+    const auto text = [&](std::string_view key, std::string& into) {
+        const auto* n = t.get(key);
+        if (n == nullptr) return;
+        if (const auto* v = n->as_string())
+            into = v->get();
+        else
+            r.fail(n->source(), "cluster." + std::string{key}, "expected a string");
+    };
+    text("password", out.password);
+    if (const auto* file = t.get("password_file")) {
+        std::string path;
+        r.string(t, "cluster", "password_file", path, false);
+        if (const auto secret = read_text(path, max_secret_bytes)) {
+            out.password = *secret;
+            while (!out.password.empty() &&
+                   (out.password.back() == '\n' || out.password.back() == '\r'))
+                out.password.pop_back();
+        } else {
+            r.fail(file->source(), "cluster.password_file", secret.error());
+        }
+    }
+    if (t.get("node_id") != nullptr) {
+        std::uint32_t id = 0;
+        r.integer(t, "cluster", "node_id", id, 0, 31);
+        out.node_id = id;
+    }
+    text("redis", out.redis);
+    if (out.redis.empty()) return;
+    const auto bad = [&](std::string_view why) {
+        r.fail(t.get("redis")->source(), "cluster.redis", std::string{why});
+    };
+    const auto url = boost::urls::parse_uri(out.redis);
+    if (!url) return bad("expected redis://[:password@]host[:port] or unix:///path");
+    if (url->scheme() == "unix") {
+        out.unix_path = url->path();
+        if (out.unix_path.empty() || out.unix_path.front() != '/')
+            return bad("a Unix socket needs an absolute path: unix:///run/redis/redis.sock");
+        return;
+    }
+    if (url->scheme() != "redis" || url->host().empty())
+        return bad("expected redis://[:password@]host[:port] or unix:///path");
+    out.host = url->host();
+    if (url->has_port()) {
+        const auto port = url->port_number();
+        if (port == 0) return bad("expected a port of 1-65535");
+        out.port = port;
+    }
+    if (url->has_password() && out.password.empty()) out.password = url->password();
+    if (!url->path().empty() && url->path() != "/")
+        return bad("a database number is not supported: rrpcd uses database 0");
+}
 
 /// The keys of a table, as only_keys() wants them.
 std::vector<std::string_view> names_of(const std::vector<key>& keys) {
@@ -585,6 +651,7 @@ void read_document(reader& r, const toml::table& root, const std::filesystem::pa
             }
         }
     }
+    if (const auto* t = read_table(r, root, "cluster", out)) read_cluster(r, *t, out.cluster);
     if (const auto* t = read_table(r, root, "metrics", out))
         r.string(*t, "metrics", "token", out.metrics.token, false);
     if (const auto* t = read_table(r, root, "console", out)) {
@@ -983,9 +1050,9 @@ boost::system::result<std::string, load_error> effective_toml(
                     if (auto* sub = e.as_table()) self(*sub, self);
             if (!v.is_string()) continue;
             if (name == "secret" || name == "device_secret" || name == "token" ||
-                name == "password_hash") {
+                name == "password_hash" || name == "password") {
                 v.as_string()->get() = "********";
-            } else if (name == "url") {
+            } else if (name == "url" || name == "redis") {
                 v.as_string()->get() = kit::redact_url(v.as_string()->get());
             }
         }

@@ -228,6 +228,21 @@ struct amqp_settings {
     bool operator==(const amqp_settings&) const = default;
 };
 
+/// Cluster mode (`[cluster]`): nodes share one Redis. Without `redis`: one node, no Redis on any
+/// path.
+struct cluster_settings {
+    std::string redis;  ///< `redis://[:password@]host[:port]` or `unix:///path`, as written
+    std::string host;   ///< of `redis` (empty with a Unix socket)
+    std::uint16_t port = 6379;
+    std::string unix_path;
+    std::string password;                   ///< AUTH (`password`, `password_file`, or the URL's)
+    std::optional<std::uint32_t> node_id;   ///< 0..31; absent: the remembered or lowest free slot
+    std::chrono::milliseconds lease{6000};  ///< a node's slot lapses this long after its renewal
+    std::chrono::milliseconds op_timeout{1000};  ///< a Redis command not answered by then failed
+    bool enabled() const noexcept { return !redis.empty(); }
+    bool operator==(const cluster_settings&) const = default;
+};
+
 struct device {
     std::string product_key;
     std::string device_name;
@@ -251,6 +266,7 @@ struct settings {
     metrics_settings metrics;
     console_settings console;
     amqp_settings amqp;
+    cluster_settings cluster;
     std::vector<access_key> access_keys;
     std::vector<product> products;
     std::vector<device> devices;

@@ -92,6 +92,10 @@ asio::awaitable<boost::system::result<rrpc::call_result, api_error>> call_device
     const auto device = request.device;
     auto outcome =
         co_await ctx.services.router.call(std::move(request), ctx.limits.max_pending_per_device);
+    if (outcome.unavailable)
+        co_return api_error{503, "ServiceUnavailable",
+                            "The cluster's shared state (Redis) does not answer; try again "
+                            "shortly."};
     if (outcome.waiting == 0) co_return std::move(outcome.result);
     if (ctx.services.counters.hit(kit::limit::pending_calls_per_device))
         ctx.log.warn(

@@ -56,16 +56,17 @@ json::object product_json(const catalog::product_record& p) {
     return data;
 }
 
-/// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE.
+/// ONLINE, OFFLINE, UNACTIVE (never logged in) or DISABLE. A device online is active even when
+/// this node's catalog has not seen its first login (cluster mode: it logged in on another node).
 std::string_view status_of(const catalog::device_record& d, const rrpc::presence& p) {
     if (d.disabled) return "DISABLE";
-    if (d.active_ms == 0) return "UNACTIVE";
-    return p.link == rrpc::presence::state::connected ? "ONLINE" : "OFFLINE";
+    if (p.link == rrpc::presence::state::connected) return "ONLINE";
+    return d.active_ms == 0 ? "UNACTIVE" : "OFFLINE";
 }
 
-/// Whether a device's status depends on its link (it is enabled and logged in once).
+/// Whether a device's status depends on its link (it is enabled).
 bool linked_status(const catalog::device_record& d) {
-    return !d.disabled && d.active_ms != 0;
+    return !d.disabled;
 }
 
 /// The status of each of `devices`, in their order: one message to the router for all of them.

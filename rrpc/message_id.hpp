@@ -33,6 +33,13 @@ public:
     explicit message_id_generator(std::uint32_t node, std::uint32_t shard = 0) noexcept
         : low_(node << (shard_bits + sequence_bits) | shard << sequence_bits) {}
 
+    /// Sets the node bits: the slot the cluster gave this node (at start, before any id).
+    void set_node(std::uint32_t node) noexcept {
+        const std::lock_guard lock{mutex_};
+        low_ = node << (shard_bits + sequence_bits) |
+               (low_ & ((1U << (shard_bits + sequence_bits)) - 1));
+    }
+
     /// The next id, given the current wall-clock time.
     std::uint64_t next(std::chrono::system_clock::time_point now) noexcept;
 

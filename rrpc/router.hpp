@@ -53,7 +53,8 @@ public:
     /// device, nothing is sent: `waiting` says how many.
     struct call_outcome {
         call_result result;
-        std::size_t waiting = 0;  ///< non-zero: refused, this many calls wait already
+        std::size_t waiting = 0;   ///< non-zero: refused, this many calls wait already
+        bool unavailable = false;  ///< the device's owner could not be asked (Redis): not sent
     };
     virtual boost::asio::awaitable<call_outcome> call(call_request request,
                                                       std::size_t max_pending) = 0;

@@ -77,8 +77,10 @@ app::app(config::settings settings, catalog::thing_models models, tls_context tl
 
 bool app::start() {
     if (auto opened = node_->open(); !opened) {
-        log_.server->critical("event=store_failed reason={}",
-                              kit::logfmt_value(opened.error(), 1024));
+        log_.server->critical(
+            "event={} reason={}",
+            opened.error().starts_with("cluster:") ? "cluster_failed" : "store_failed",
+            kit::logfmt_value(opened.error(), 1024));
         return false;
     }
     const std::pair<const char*, const std::optional<config::endpoint>*> wanted[] = {

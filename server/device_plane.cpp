@@ -29,7 +29,7 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
       local(registry, rrpc, async),
       mqtt{settings,      node.devices,     node.fleet,  registry,    rrpc,
            async,         node.counters,    node.login,  node.models, node.properties,
-           node.mqtt_log, node.login_lines, node.uplink, ids},
+           node.mqtt_log, node.login_lines, node.uplink, ids,         node.cluster},
       index_(index) {
     if (planes > 1) {
         strand_.emplace(asio::make_strand(io));
@@ -49,8 +49,15 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
         rrpc.on_session_end(d, p);
     };
     auto& uplink = node.uplink;
-    registry.on_status = [this, &uplink](const catalog::device_key& d, const live_session& s,
-                                         bool online, bool taken_over, rrpc::presence::state how) {
+    auto* cluster = node.cluster;
+    registry.on_status = [this, &uplink, cluster](const catalog::device_key& d,
+                                                  const live_session& s, bool online,
+                                                  bool taken_over, rrpc::presence::state how) {
+        // The shared presence record: a takeover here is the new session's login.
+        if (cluster != nullptr && online)
+            cluster->online(d, s.serial(), s.keep_alive());
+        else if (cluster != nullptr && !taken_over)
+            cluster->offline(d, s.serial(), how == rrpc::presence::state::left_cleanly);
         if (!uplink.wanted(uplink::kind::status, d.product_key)) return;
         const auto now = std::chrono::system_clock::now();
         // lastTime: the session's last PUBLISH or PING (its login when it goes online).
@@ -76,6 +83,32 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
     };
 }
 
+namespace {
+
+/// The call, made on `plane` when the device's live session is there; nullopt when it is not
+/// (cluster mode: its owner may be another node). `request` is the awaiting caller's.
+asio::awaitable<std::optional<plane_router::call_outcome>> call_if_here(device_plane& plane,
+                                                                        rrpc::call_request& request,
+                                                                        std::size_t max_pending) {
+    if (plane.registry.presence_of(request.device).link != rrpc::presence::state::connected)
+        co_return std::nullopt;
+    co_return co_await plane.local.call(std::move(request), max_pending);
+}
+
+/// A presence that classifies as `l` (a device whose session is on another node).
+rrpc::presence presence_like(rrpc::liveness l) {
+    const auto now = rrpc::presence::clock::now();
+    switch (l) {
+        case rrpc::liveness::online: return {rrpc::presence::state::connected, now, {}};
+        case rrpc::liveness::half_connected:
+            return {rrpc::presence::state::lost, now, std::chrono::seconds{3600}};
+        case rrpc::liveness::offline: break;
+    }
+    return {rrpc::presence::state::left_cleanly, now, {}};
+}
+
+}  // namespace
+
 std::uint64_t plane_router::next_id(const catalog::device_key& device) {
     return home(device).local.next_id(device);
 }
@@ -83,10 +116,23 @@ std::uint64_t plane_router::next_id(const catalog::device_key& device) {
 asio::awaitable<rrpc::device_link> plane_router::link(catalog::device_key device) {
     const auto ex = co_await asio::this_coro::executor;
     auto& plane = route(device, ex);
-    co_return co_await on_plane(plane, [&] { return plane.local.link(std::move(device)); });
+    auto link = co_await on_plane(plane, [&] { return plane.local.link(device); });
+    if (!cluster || link.link.link == rrpc::presence::state::connected) co_return link;
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto asked = cluster->liveness(std::move(device));
+    if (const auto elsewhere = co_await std::move(asked)) link.link = presence_like(*elsewhere);
+    co_return link;
 }
 
 asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
+    std::vector<catalog::device_key> devices) {
+    if (!cluster) co_return co_await links_here(std::move(devices));
+    auto asked = devices;
+    auto here = co_await links_here(std::move(devices));
+    co_return co_await elsewhere(std::move(asked), std::move(here));
+}
+
+asio::awaitable<std::vector<rrpc::presence>> plane_router::links_here(
     std::vector<catalog::device_key> devices) {
     if (planes_.size() == 1) co_return co_await planes_[0]->local.links(std::move(devices));
     const auto ex = co_await asio::this_coro::executor;
@@ -110,8 +156,29 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links(
     co_return out;
 }
 
+asio::awaitable<std::vector<rrpc::presence>> plane_router::elsewhere(
+    std::vector<catalog::device_key> devices, std::vector<rrpc::presence> links) {
+    if (!cluster) co_return links;
+    for (std::size_t i = 0; i < devices.size() && i < links.size(); ++i) {
+        if (links[i].link == rrpc::presence::state::connected) continue;
+        auto asked = cluster->liveness(devices[i]);
+        if (const auto l = co_await std::move(asked)) links[i] = presence_like(*l);
+    }
+    co_return links;
+}
+
 asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_request request,
                                                                std::size_t max_pending) {
+    if (!cluster) co_return co_await call_here(std::move(request), max_pending);
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(request.device, ex);
+    auto here = co_await on_plane(plane, [&] { return call_if_here(plane, request, max_pending); });
+    if (here) co_return std::move(*here);
+    co_return co_await cluster->call(std::move(request), max_pending);
+}
+
+asio::awaitable<plane_router::call_outcome> plane_router::call_here(rrpc::call_request request,
+                                                                    std::size_t max_pending) {
     const auto ex = co_await asio::this_coro::executor;
     auto& plane = route(request.device, ex);
     co_return co_await on_plane(plane,
@@ -144,6 +211,7 @@ asio::awaitable<void> plane_router::withdraw(catalog::device_key device, std::ui
 }
 
 void plane_router::close(catalog::device_key device, bool forget) {
+    if (cluster) cluster->close(device, forget);
     auto& plane = home(device);
     if (plane.here()) return plane.local.close(std::move(device), forget);
     hops_.fetch_add(1, std::memory_order_relaxed);

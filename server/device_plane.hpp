@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/login.hpp"
 #include "catalog/thing_model.hpp"
+#include "cluster/member.hpp"
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
 #include "kit/limit_counters.hpp"
@@ -49,6 +50,7 @@ struct plane_services {
     std::shared_ptr<spdlog::logger> mqtt_log, rrpc_log;
     kit::log_throttle& login_lines;  ///< refused logins' log lines, every plane's
     uplink_service& uplink;          ///< what devices send, to the server-side subscription
+    cluster::member* cluster;        ///< cluster mode: presence records (else null)
 };
 
 /// One device plane: the live state of the devices whose home it is (rrpc::home_plane): their
@@ -124,6 +126,12 @@ public:
     boost::asio::awaitable<void> withdraw(catalog::device_key device,
                                           std::uint64_t message_id) override;
     void close(catalog::device_key device, bool forget) override;
+    /// A call run by the device's plane here, never forwarded (a call another node forwarded).
+    boost::asio::awaitable<call_outcome> call_here(rrpc::call_request request,
+                                                   std::size_t max_pending);
+
+    /// Cluster mode: devices without a live session here are reached through it.
+    std::shared_ptr<cluster::member> cluster;
 
     device_plane& home(const catalog::device_key& device) const {
         return *planes_[rrpc::home_plane(device, planes_.size())];
@@ -132,6 +140,12 @@ public:
     std::uint64_t hops() const noexcept { return hops_.load(std::memory_order_relaxed); }
 
 private:
+    /// The links as the planes see them.
+    boost::asio::awaitable<std::vector<rrpc::presence>> links_here(
+        std::vector<catalog::device_key> devices);
+    /// `links` with those not live here as the cluster sees them.
+    boost::asio::awaitable<std::vector<rrpc::presence>> elsewhere(
+        std::vector<catalog::device_key> devices, std::vector<rrpc::presence> links);
     /// The device's plane, counting the hop when the caller (a coroutine on `ex`) is elsewhere.
     device_plane& route(const catalog::device_key& device, const boost::asio::any_io_executor& ex) {
         auto& plane = home(device);

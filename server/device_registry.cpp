@@ -260,6 +260,19 @@ void device_registry::disconnect(const catalog::device_key& device, bool forget)
     if (sessions_.discard(device)) journal_.session_deleted(device);
 }
 
+void device_registry::kick(const catalog::device_key& device, std::uint64_t session) {
+    const auto it = devices_.find(device);
+    if (it != devices_.end() && it->second.session != nullptr &&
+        it->second.session->serial() == session)
+        it->second.session->close(close_reason::takeover);
+}
+
+void device_registry::for_each_live(
+    const std::function<void(const catalog::device_key&, const live_session&)>& f) const {
+    for (const auto& [device, e] : devices_)
+        if (e.session != nullptr) f(device, *e.session);
+}
+
 void device_registry::acknowledged(const catalog::device_key& device, std::uint64_t message_id) {
     if (!outbox_.acknowledge(device, message_id)) return;
     journal_.message_done(device, message_id);

@@ -113,6 +113,12 @@ public:
     /// Closes the device's live session (deleted or disabled); its queued messages stay unless
     /// `forget` (deleted).
     void disconnect(const catalog::device_key& device, bool forget);
+    /// Another node's login took the device over: its live session closes if it is still
+    /// `session` (a later login here is left alone).
+    void kick(const catalog::device_key& device, std::uint64_t session);
+    /// Calls `f(device, session)` for each live session (the cluster re-asserts them).
+    void for_each_live(
+        const std::function<void(const catalog::device_key&, const live_session&)>& f) const;
 
     /// Devices with a live session.
     std::size_t online() const noexcept { return online_; }

@@ -44,6 +44,8 @@ public:
     virtual clock::time_point last_activity() const noexcept = 0;
     /// The keep-alive its CONNECT asked for.
     virtual std::chrono::seconds keep_alive() const noexcept = 0;
+    /// Unique among this process's sessions (the cluster's presence records name it).
+    virtual std::uint64_t serial() const noexcept = 0;
     /// Its client id said `ext=1`.
     virtual bool ext_rrpc() const noexcept = 0;
     /// Its peer and flags now, and its subscriptions when asked (they are copied: up to

@@ -75,6 +75,39 @@ private:
     std::back_insert_iterator<std::string> to_{out_};
 };
 
+void render_cluster(exposition& e, const cluster::member_figures& c) {
+    e.gauge("rrpcd_cluster_node", "This node's slot in the cluster (the MessageIds' node bits).",
+            c.node);
+    e.gauge("rrpcd_cluster_peers", "Other nodes holding a slot, at the last lease renewal.",
+            c.peers);
+    e.gauge("rrpcd_cluster_redis_up", "1 while Redis answers this node.", c.reachable ? 1 : 0);
+    e.family("rrpcd_cluster_forwarded_total", "counter",
+             "Calls this node forwarded to the node of their device, by outcome.");
+    const std::pair<const char*, std::uint64_t> outcomes[] = {{"SUCCESS", c.forwarded_success},
+                                                              {"TIMEOUT", c.forwarded_timeout},
+                                                              {"OFFLINE", c.forwarded_offline},
+                                                              {"HALFCONN", c.forwarded_halfconn},
+                                                              {"UNKNOWN", c.forwarded_unknown}};
+    for (const auto& [name, n] : outcomes)
+        e.sample("rrpcd_cluster_forwarded_total", fmt::format("outcome=\"{}\"", name), n);
+    e.counter("rrpcd_cluster_served_total", "Calls other nodes forwarded to this one.", c.served);
+    e.counter("rrpcd_cluster_unavailable_total",
+              "Calls answered ServiceUnavailable: Redis did not answer their route.",
+              c.unavailable);
+    e.counter("rrpcd_cluster_orphan_outcomes_total",
+              "Outcomes of forwarded calls that came after their call had ended.", c.orphans);
+    e.counter("rrpcd_cluster_kicks_total",
+              "Sessions on other nodes closed because their device logged in here.", c.kicks);
+    e.family("rrpcd_cluster_redis_round_trips_total", "counter",
+             "Redis commands, by what they were for.");
+    for (std::size_t i = 0; i < cluster::purpose_names.size(); ++i)
+        e.sample("rrpcd_cluster_redis_round_trips_total",
+                 fmt::format("purpose=\"{}\"", cluster::purpose_names[i]), c.round_trips[i]);
+    e.counter("rrpcd_cluster_redis_errors_total",
+              "Redis commands without a reply (down, hung past op_timeout_ms, connection lost).",
+              c.errors);
+}
+
 }  // namespace
 
 std::string render_metrics(const metrics_snapshot& m, const process_figures& p) {
@@ -100,6 +133,7 @@ std::string render_metrics(const metrics_snapshot& m, const process_figures& p) 
               "than the device's own: each one a post to its thread and back.",
               m.router_hops);
     e.gauge("rrpcd_calls_pending", "Calls waiting for a device's reply.", m.calls_pending);
+    if (m.cluster) render_cluster(e, *m.cluster);
     e.gauge("rrpcd_login_backoff_entries",
             "Source address and username pairs with failed logins on record.",
             m.login_backoff_entries);

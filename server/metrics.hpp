@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cluster/figures.hpp"
 #include "http/api.hpp"
 #include "kit/histogram.hpp"
 #include "kit/limit_counters.hpp"
@@ -62,6 +63,7 @@ struct metrics_snapshot {
     std::vector<amqp_group> amqp_groups;
     std::size_t amqp_connections = 0;
     std::uint64_t amqp_logins = 0, amqp_logins_refused = 0, amqp_refused_links = 0;
+    std::optional<cluster::member_figures> cluster;  ///< cluster mode
 };
 
 /// The process's own figures (Prometheus' process_* names), from /proc/self.

@@ -23,10 +23,16 @@
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
+#include <atomic>
 
 namespace rrpcd::server {
 
 namespace asio = boost::asio;
+
+std::uint64_t mqtt_session::next_serial() noexcept {
+    static std::atomic<std::uint64_t> count{0};
+    return count.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 namespace {
 
@@ -311,6 +317,15 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
         }
         ++ctx_->login_refused[std::string{verdict.reason}];
         protocol_.refuse(verdict.code, outbox_);
+        return finish(ending::refused);
+    }
+    if (ctx_->cluster != nullptr && !ctx_->cluster->reachable()) {
+        // Its presence could not be recorded: another node could not reach it, nor it take over.
+        // Logged the 1st, 2nd, 4th… time (per plane): an outage must not flood the log.
+        const auto n = ++ctx_->login_refused["cluster_unavailable"];
+        if ((n & (n - 1)) == 0)
+            ctx_->log->warn("event=login_refused reason=cluster_unavailable code=3 count={}", n);
+        protocol_.refuse(mqtt::connect_return_code::server_unavailable, outbox_);
         return finish(ending::refused);
     }
     device_ = *verdict.device;

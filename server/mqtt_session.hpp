@@ -5,6 +5,7 @@
 #include "catalog/login.hpp"
 #include "catalog/property_values.hpp"
 #include "catalog/thing_model.hpp"
+#include "cluster/member.hpp"
 #include "config/settings.hpp"
 #include "fleet/fleet.hpp"
 #include "kit/connection_limiter.hpp"
@@ -61,6 +62,8 @@ struct mqtt_context {
     kit::log_throttle& refusal_lines;
     uplink_service& uplink;           ///< property and event posts, custom topics go there
     rrpc::message_id_generator& ids;  ///< their ids (this plane's)
+    /// Cluster mode: logins are refused (CONNACK 3) while Redis does not answer.
+    const cluster::member* cluster = nullptr;
     /// Refused logins by reason (this plane's; the metrics sum them).
     std::map<std::string, std::uint64_t, std::less<>> login_refused{};
     /// Alink requests devices sent and the platform's answers, by kind and code (the metrics).
@@ -101,6 +104,7 @@ public:
     clock::time_point last_activity() const noexcept override { return protocol_.last_activity(); }
     std::chrono::seconds keep_alive() const noexcept override { return protocol_.keep_alive(); }
     bool ext_rrpc() const noexcept override { return ext_; }
+    std::uint64_t serial() const noexcept override { return serial_; }
     bool may_take_queued(std::string_view topic) const override;
     rrpc::session_info info(bool with_subscriptions) const override;
 
@@ -138,6 +142,8 @@ private:
     /// True (and the session ends as a slow reader) when `adding` more bytes would take what
     /// waits for its socket past max_outbound_bytes.
     bool over_outbound_limit(std::size_t adding);
+    /// 1, 2, 3… across the process (any thread).
+    static std::uint64_t next_serial() noexcept;
 
     kit::connection_slot slot_;  ///< released after the socket closes (members go in reverse)
     boost::asio::ip::tcp::socket socket_;
@@ -161,9 +167,10 @@ private:
     std::optional<device_registry::attachment> attachment_;
     ending ending_ = ending::none;
     std::uint64_t refused_publishes_ = 0;
-    bool clean_ = true;              ///< the CONNECT's clean session flag: false keeps the session
-    bool ext_ = false;               ///< the client id's ext=1
-    bool server_subscribe_ = false;  ///< the client id's _ss=1
+    bool clean_ = true;  ///< the CONNECT's clean session flag: false keeps the session
+    bool ext_ = false;   ///< the client id's ext=1
+    std::uint64_t serial_ = next_serial();  ///< serial()
+    bool server_subscribe_ = false;         ///< the client id's _ss=1
     std::int64_t connected_ms_ = 0;
     /// Queued messages wait for the device's SDK after a resumed or `_ss=1` login: until the
     /// session settles (no (UN)SUBSCRIBE for mqtt.queue_settle_ms, at most 10 times that after

@@ -8,10 +8,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 
+#include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <future>
 
 #include <sched.h>
+#include <unistd.h>
 #include <thread>
 
 namespace rrpcd::server {
@@ -71,6 +76,21 @@ http::api_limits api_limits_of(const config::settings& s) {
 }
 
 namespace {
+
+/// What a node's slot says of its holder (a second node asking for that id is told).
+std::string holder_of(const config::settings& s) {
+    std::string out = "pid=" + std::to_string(::getpid());
+    const std::pair<const char*, const std::optional<config::endpoint>*> listeners[] = {
+        {"mqtt", &s.mqtt.listen},
+        {"mqtts", &s.mqtt.tls_listen},
+        {"http", &s.http.listen},
+        {"https", &s.http.tls_listen}};
+    for (const auto& [name, where] : listeners)
+        if (*where)
+            out += std::string{" "} + name + "=" + (*where)->host + ":" +
+                   std::to_string((*where)->port);
+    return out;
+}
 
 /// The cores this process may run on: its CPU affinity (taskset, a container's cpuset), not every
 /// core of the machine.
@@ -136,9 +156,14 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
                               .qos = 0});
         });
     }
-    const plane_services services{journal(), counters_,    calls_,  replies_,    devices_,
-                                  fleet_,    login_,       models_, properties_, log_.mqtt,
-                                  log_.rrpc, login_lines_, *uplink_};
+    if (settings_->cluster.enabled()) {
+        cluster_ = std::make_shared<cluster::member>(*io_, settings_->cluster,
+                                                     holder_of(*settings_), log_.server);
+        router_.cluster = cluster_;
+    }
+    const plane_services services{journal(), counters_,    calls_,   replies_,      devices_,
+                                  fleet_,    login_,       models_,  properties_,   log_.mqtt,
+                                  log_.rrpc, login_lines_, *uplink_, cluster_.get()};
     for (std::size_t i = 0; i < planes; ++i) {
         auto& plane = *planes_.emplace_back(
             std::make_unique<device_plane>(i, planes, *io_, settings_, services));
@@ -192,8 +217,63 @@ store::journal& node::journal() noexcept {
     return store_ ? static_cast<store::journal&>(*store_) : memory_;
 }
 
+boost::system::result<void, std::string> node::join_cluster() {
+    // The slot of the last run, remembered beside the store: a restarted node keeps its id when
+    // it is still free.
+    const auto remembered_at =
+        store_ ? settings_->store.path.parent_path() / "cluster-node" : std::filesystem::path{};
+    int remembered = -1;
+    if (!remembered_at.empty()) {
+        std::ifstream in{remembered_at};
+        if (!(in >> remembered) || remembered < 0 || remembered > 31) remembered = -1;
+    }
+    // Before the io threads run: this thread drives the io_context until the claim is done.
+    auto joined = asio::co_spawn(*io_, cluster_->join(std::chrono::seconds{10}, remembered),
+                                 asio::use_future);
+    while (joined.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
+        if (io_->stopped()) io_->restart();
+        io_->run_one_for(std::chrono::milliseconds{50});
+    }
+    io_->restart();
+    const auto slot = joined.get();
+    if (!slot) return "cluster: " + slot.error();
+    if (!remembered_at.empty()) std::ofstream{remembered_at} << *slot << "\n";
+    for (auto& p : planes_) p->ids.set_node(*slot);
+    cluster_->serve_call = [this](rrpc::call_request request, std::size_t max_pending) {
+        return router_.call_here(std::move(request), max_pending);
+    };
+    cluster_->kick = [this](const catalog::device_key& d, std::uint64_t session, bool forget) {
+        auto& plane = router_.home(d);
+        asio::post(plane.executor(), [&plane, d, session, forget] {
+            if (session == 0)
+                plane.registry.disconnect(d, forget);
+            else
+                plane.registry.kick(d, session);
+        });
+    };
+    cluster_->on_reclaimed = [this] {
+        for (auto& p : planes_)
+            asio::post(p->executor(), [this, &plane = *p] {
+                plane.registry.for_each_live(
+                    [this](const catalog::device_key& d, const live_session& s) {
+                        cluster_->online(d, s.serial(), s.keep_alive(), true);
+                    });
+            });
+    };
+    cluster_->on_lost = [this](const std::string& why) {
+        // Its devices may be served elsewhere by now: serving on would be a split brain. A
+        // supervisor (systemd's Restart=, a container's restart policy) starts it again.
+        log_.server->critical("event=cluster_exit reason={}", kit::logfmt_value(why, 512));
+        log_.server->flush();
+        std::_Exit(75);
+    };
+    return {};
+}
+
 boost::system::result<void, std::string> node::open() {
     if (!store_error_.empty()) return store_error_;
+    if (cluster_)
+        if (auto joined = join_cluster(); !joined) return joined.error();
     if (store_) {
         const auto failed = [&](const boost::system::error_code& ec) {
             return "store " + settings_->store.path.string() + ": cannot read it: " + ec.message();
@@ -304,6 +384,7 @@ boost::system::result<std::string, std::string> node::listen(const char* name,
 }
 
 void node::start() {
+    if (cluster_) cluster_->start();
     for (auto& hook : webhooks_) hook->start();
     uplink_->start();
     asio::co_spawn(node_ex_, expire_sessions(), log_exception{log_.server});
@@ -539,6 +620,7 @@ asio::awaitable<void> node::drain(std::chrono::milliseconds grace, bool linger) 
         });
     asio::steady_timer flush{*io_, std::chrono::milliseconds{200}};  // the sessions' last bytes
     co_await flush.async_wait(kit::use_nothrow);
+    if (cluster_) co_await cluster_->leave();  // its slot is free at once for a restart
 }
 
 std::vector<readiness_check> node::readiness() {
@@ -634,6 +716,7 @@ asio::awaitable<metrics_snapshot> node::metrics() {
     m.sse_dropped = counters_.count(kit::limit::reply_queue);
     m.handler_failures = failures_;
     m.router_hops = router_.hops();
+    if (cluster_) m.cluster = cluster_->figures();
     if (store_) m.store_queued_bytes = store_->queued_bytes();
     co_return m;
 }

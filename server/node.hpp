@@ -135,6 +135,8 @@ private:
         boost::asio::awaitable<console::figures> now() override;
     };
     store::journal& journal() noexcept;
+    /// Cluster mode, at open(): claims this node's slot in Redis (the MessageIds' node bits).
+    boost::system::result<void, std::string> join_cluster();
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
     std::uint64_t id_floor() const;
 
@@ -164,6 +166,8 @@ private:
     rrpc::reply_hub replies_;
     /// The server-side subscription: its groups and their AMQP consumers (a strand of its own).
     std::optional<uplink_service> uplink_;
+    /// Cluster mode (`[cluster] redis`): this node's membership; null on a single node.
+    std::shared_ptr<cluster::member> cluster_;
     /// The device planes (made in the constructor's body, once every node service exists).
     std::vector<std::unique_ptr<device_plane>> planes_;
     plane_router router_{planes_};  ///< how the API, the console and the fleet reach devices

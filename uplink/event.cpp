@@ -1,6 +1,7 @@
 #include "uplink/event.hpp"
 
 #include "kit/base64.hpp"
+#include "kit/bytes.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -24,37 +25,6 @@ std::optional<kind> kind_of(std::string_view name) noexcept {
 namespace {
 
 constexpr std::uint8_t envelope_version = 1;
-
-void put_u16(std::string& out, std::size_t n) {
-    out.push_back(static_cast<char>((n >> 8) & 0xff));
-    out.push_back(static_cast<char>(n & 0xff));
-}
-
-/// Reads what encode() wrote, front to back; every read checks what is left.
-struct reader {
-    std::string_view in;
-    bool ok = true;
-    std::uint64_t number(std::size_t bytes) {
-        if (in.size() < bytes) {
-            ok = false;
-            return 0;
-        }
-        std::uint64_t v = 0;
-        for (std::size_t i = 0; i < bytes; ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
-        in.remove_prefix(bytes);
-        return v;
-    }
-    std::string text() {
-        const auto n = number(2);
-        if (!ok || in.size() < n) {
-            ok = false;
-            return {};
-        }
-        std::string s{in.substr(0, n)};
-        in.remove_prefix(n);
-        return s;
-    }
-};
 
 /// `2018-08-31 15:32:28.205` (`offset_h` hours east of UTC) or `2018-08-31T07:32:28.205Z`.
 std::string time_text(std::int64_t ms, int offset_h, bool iso) {
@@ -89,32 +59,26 @@ const catalog::check_failure* failure_of(const std::vector<catalog::check_failur
 std::string encode(const event& e) {
     std::string out;
     out.reserve(14 + e.topic.size() + e.product_key.size() + e.body.size());
-    out.push_back(static_cast<char>(envelope_version));
-    out.push_back(static_cast<char>(e.what));
-    out.push_back(static_cast<char>(e.qos));
-    const auto ms = static_cast<std::uint64_t>(e.generate_ms);
-    for (int shift = 56; shift >= 0; shift -= 8)
-        out.push_back(static_cast<char>((ms >> shift) & 0xff));
-    const auto topic = std::string_view{e.topic}.substr(0, 0xffff);
-    const auto product = std::string_view{e.product_key}.substr(0, 0xffff);
-    put_u16(out, topic.size());
-    out += topic;
-    put_u16(out, product.size());
-    out += product;
+    kit::put_number(out, envelope_version, 1);
+    kit::put_number(out, static_cast<std::uint8_t>(e.what), 1);
+    kit::put_number(out, static_cast<std::uint64_t>(e.qos), 1);
+    kit::put_number(out, static_cast<std::uint64_t>(e.generate_ms), 8);
+    kit::put_text(out, std::string_view{e.topic}.substr(0, 0xffff), 2);
+    kit::put_text(out, std::string_view{e.product_key}.substr(0, 0xffff), 2);
     out += e.body;
     return out;
 }
 
 std::optional<event> decode(std::uint64_t id, std::string_view stored) {
-    reader r{stored};
+    kit::byte_reader r{stored};
     if (r.number(1) != envelope_version || !r.ok) return std::nullopt;
     event e;
     e.id = id;
     const auto what = r.number(1);
     const auto qos = r.number(1);
     e.generate_ms = static_cast<std::int64_t>(r.number(8));
-    e.topic = r.text();
-    e.product_key = r.text();
+    e.topic = r.text(2);
+    e.product_key = r.text(2);
     if (!r.ok || what >= kind_names.size() || qos > 1) return std::nullopt;
     e.what = static_cast<kind>(what);
     e.qos = static_cast<int>(qos);

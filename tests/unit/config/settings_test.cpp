@@ -235,6 +235,7 @@ TEST_CASE("README's configuration block shows the defaults the code has", "[conf
     CHECK(documented.replies.retention == defaults.replies.retention);
     CHECK(documented.replies.max_records == defaults.replies.max_records);
     CHECK(documented.log_level == defaults.log_level);
+    CHECK(documented.cluster == defaults.cluster);
 }
 
 TEST_CASE("the console on a plain listener beyond loopback is warned about", "[config]") {
@@ -267,6 +268,7 @@ TEST_CASE("the defaults document is the default settings, key for key", "[config
     CHECK(loaded.log_access == d.log_access);
     CHECK(loaded.metrics == d.metrics);
     CHECK(loaded.console == d.console);
+    CHECK(loaded.cluster == d.cluster);
 }
 
 TEST_CASE("server.threads: planes and io threads, one per core when 0, at most 16", "[config]") {
@@ -365,4 +367,35 @@ kinds = ["status"]
                         "groups]]\nid = \"G\"\n"),
                Catch::Contains("duplicate id"));
     CHECK_THAT(error_of("[amqp]\nidle_min_ms = 400000\n"), Catch::Contains("idle_max_ms"));
+}
+
+TEST_CASE("cluster settings: the Redis URL is parsed once, a node id is 0..31, secrets masked") {
+    const auto none = must_load("");
+    CHECK_FALSE(none.cluster.enabled());
+    const auto tcp = must_load(
+        "[cluster]\nredis = \"redis://:pa55@10.0.0.5:6380\"\nnode_id = 7\nlease_ms = 3000\n");
+    CHECK(tcp.cluster.enabled());
+    CHECK(tcp.cluster.host == "10.0.0.5");
+    CHECK(tcp.cluster.port == 6380);
+    CHECK(tcp.cluster.password == "pa55");  // the URL's, when none is given
+    CHECK(tcp.cluster.node_id == 7U);
+    CHECK(tcp.cluster.lease == std::chrono::milliseconds{3000});
+    const auto local = must_load("[cluster]\nredis = \"redis://localhost\"\npassword = \"x1\"\n");
+    CHECK(local.cluster.port == 6379);
+    CHECK(local.cluster.password == "x1");
+    CHECK_FALSE(local.cluster.node_id);
+    const auto unix_socket = must_load("[cluster]\nredis = \"unix:///run/redis/redis.sock\"\n");
+    CHECK(unix_socket.cluster.unix_path == "/run/redis/redis.sock");
+    CHECK(unix_socket.cluster.host.empty());
+    CHECK_THAT(error_of("[cluster]\nredis = \"http://x\"\n"), Catch::Contains("cluster.redis"));
+    CHECK_THAT(error_of("[cluster]\nredis = \"redis://x:0\"\n"), Catch::Contains("cluster.redis"));
+    CHECK_THAT(error_of("[cluster]\nredis = \"redis://x/2\"\n"), Catch::Contains("database"));
+    CHECK_THAT(error_of("[cluster]\nnode_id = 32\n"), Catch::Contains("cluster.node_id"));
+    CHECK_THAT(error_of("[cluster]\nlease_ms = 10\n"), Catch::Contains("cluster.lease_ms"));
+    CHECK_THAT(error_of("[cluster]\nredi = \"redis://x\"\n"), Catch::Contains("unknown key"));
+    const auto printed = effective_toml(
+        "[cluster]\nredis = \"redis://:pa55@h\"\npassword = \"s3cret\"\n", "t.toml", {});
+    REQUIRE(printed);
+    CHECK(printed->find("pa55") == std::string::npos);
+    CHECK(printed->find("s3cret") == std::string::npos);
 }

@@ -43,6 +43,7 @@ struct fake_session final : live_session {
     clock::time_point last_activity() const noexcept override { return clock::now(); }
     std::chrono::seconds keep_alive() const noexcept override { return std::chrono::seconds{60}; }
     bool ext_rrpc() const noexcept override { return false; }
+    std::uint64_t serial() const noexcept override { return 1; }
     rrpc::session_info info(bool) const override { return {}; }
 };
 

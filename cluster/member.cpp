@@ -1,0 +1,502 @@
+#include "cluster/member.hpp"
+
+#include "cluster/scripts.hpp"
+#include "kit/use_nothrow.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <set>
+
+namespace rrpcd::cluster {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string inbox_of(std::uint32_t node) {
+    return "rrpcd:inbox:" + std::to_string(node);
+}
+std::string presence_key(const catalog::device_key& d) {
+    return "rrpcd:dev:" + d.product_key + "/" + d.device_name;
+}
+bool is_array(const redis_connection::result& r) {
+    return r && r->kind == reply::type::array;
+}
+long long int_at(const reply& r, std::size_t i) {
+    return i < r.elements.size() ? r.elements[i].integer : 0;
+}
+std::string text_at(const reply& r, std::size_t i) {
+    return i < r.elements.size() ? r.elements[i].text : std::string{};
+}
+
+// Commands and messages are made here, outside the coroutines: GCC 12 refuses (or mishandles)
+// string literals turned into temporaries inside a coroutine.
+
+/// EVAL `script` with `keys` and `args`.
+std::vector<std::string> script_call(std::string_view script, std::vector<std::string> keys,
+                                     std::vector<std::string> args) {
+    std::vector<std::string> argv;
+    argv.reserve(3 + keys.size() + args.size());
+    argv.emplace_back("EVAL");
+    argv.emplace_back(script);
+    argv.push_back(std::to_string(keys.size()));
+    for (auto& k : keys) argv.push_back(std::move(k));
+    for (auto& a : args) argv.push_back(std::move(a));
+    return argv;
+}
+std::vector<std::string> publish_call(std::uint32_t node, std::string bytes) {
+    std::vector<std::string> argv;
+    argv.emplace_back("PUBLISH");
+    argv.push_back(inbox_of(node));
+    argv.push_back(std::move(bytes));
+    return argv;
+}
+std::vector<std::string> listeners_call(std::uint32_t node) {
+    std::vector<std::string> argv;
+    argv.emplace_back("PUBSUB");
+    argv.emplace_back("NUMSUB");
+    argv.push_back(inbox_of(node));
+    return argv;
+}
+std::string no_answer(const config::cluster_settings& s) {
+    return "Redis at " +
+           (s.unix_path.empty() ? s.host + ":" + std::to_string(s.port) : s.unix_path) +
+           " does not answer";
+}
+std::string held_by(long long slot, const std::string& holder) {
+    return "node id " + std::to_string(slot) + " is held by another node (" + holder + ")";
+}
+/// A presence script's call: the device's record, this node's identity and the session.
+std::vector<std::string> presence_call(std::string_view script, const catalog::device_key& d,
+                                       std::uint32_t node, const std::string& epoch,
+                                       std::uint64_t session, std::string_view last) {
+    return script_call(script, {presence_key(d)},
+                       {std::to_string(node), epoch, std::to_string(session), std::string{last}});
+}
+std::vector<std::string> online_call(const catalog::device_key& d, std::uint32_t node,
+                                     const std::string& epoch, std::uint64_t session,
+                                     std::chrono::seconds keep_alive, bool reassert) {
+    auto argv =
+        presence_call(scripts::online, d, node, epoch, session, std::to_string(keep_alive.count()));
+    argv.emplace_back(reassert ? "reassert" : "login");
+    return argv;
+}
+std::vector<std::string> route_call(const catalog::device_key& d, std::string message) {
+    return script_call(scripts::route, {presence_key(d)}, {std::move(message)});
+}
+std::string stopped_too_long(std::chrono::milliseconds lease) {
+    return "this process was stopped for longer than its lease (" + std::to_string(lease.count()) +
+           " ms)";
+}
+std::string failure(std::string_view why) {
+    return std::string{why};
+}
+
+}  // namespace
+
+/// A call this node forwarded: its outcome, once the owner's comes (or the owner is gone).
+struct member::forwarded {
+    explicit forwarded(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    std::uint32_t node = 0;
+    std::optional<outcome_envelope> outcome;
+    rrpc::rrpc_code code = rrpc::rrpc_code::timeout;  ///< without an outcome
+};
+
+member::member(asio::io_context& io, const config::cluster_settings& settings, std::string holder,
+               std::shared_ptr<spdlog::logger> log)
+    : io_(io),
+      settings_(settings),
+      holder_(std::move(holder)),
+      log_(std::move(log)),
+      strand_(asio::make_strand(io)),
+      commands_(std::make_shared<redis_connection>(io, settings, "commands", log_)),
+      inbox_(std::make_shared<redis_connection>(io, settings, "inbox", log_)),
+      renew_timer_(strand_) {}
+
+void member::counted(purpose why, bool answered) {
+    answering_.store(answered, std::memory_order_relaxed);
+    const std::lock_guard lock{figures_mutex_};
+    ++figures_.round_trips[static_cast<std::size_t>(why)];
+    if (!answered) ++figures_.errors;
+}
+
+asio::awaitable<redis_connection::result> member::eval(purpose why, std::vector<std::string> argv) {
+    auto r = co_await commands_->command(std::move(argv));
+    counted(why, r.has_value());
+    if (r && r->is_error()) log_->error("event=redis_script_failed error={}", r->text);
+    co_return r;
+}
+
+asio::awaitable<boost::system::result<std::uint32_t, std::string>> member::join(
+    std::chrono::milliseconds wait, int remembered) {
+    commands_->start();
+    asio::steady_timer timer{co_await asio::this_coro::executor};
+    const auto until = clock::now() + wait;
+    while (!commands_->ready()) {
+        if (clock::now() >= until) co_return no_answer(settings_);
+        timer.expires_after(std::chrono::milliseconds{20});
+        co_await timer.async_wait(kit::use_nothrow);
+    }
+    const auto want = settings_.node_id ? static_cast<long long>(*settings_.node_id) : -1LL;
+    auto claim = script_call(scripts::claim, {},
+                             {std::to_string(want), holder_,
+                              std::to_string(settings_.lease.count()), std::to_string(remembered)});
+    const auto r = co_await eval(purpose::lease, std::move(claim));
+    if (!is_array(r)) co_return no_answer(settings_);
+    const auto slot = int_at(*r, 0);
+    if (slot == -1) co_return held_by(want, text_at(*r, 1));
+    if (slot < 0) co_return failure("all 32 node ids are held");
+    node_ = static_cast<std::uint32_t>(slot);
+    epoch_ = std::to_string(int_at(*r, 1));
+    // Its inbox listens before the node takes any device or call.
+    listen();
+    while (!inbox_->ready()) {
+        if (clock::now() >= until) co_return no_answer(settings_);
+        timer.expires_after(std::chrono::milliseconds{20});
+        co_await timer.async_wait(kit::use_nothrow);
+    }
+    last_renewed_ = last_woke_ = clock::now();
+    log_->info("event=cluster_joined node={} epoch={}", node_, epoch_);
+    co_return node_;
+}
+
+void member::start() {
+    asio::co_spawn(strand_, renew_loop(), asio::detached);
+}
+
+void member::listen() {
+    // Weak: the connections are this object's (no cycle through their handlers).
+    const std::weak_ptr<member> weak = shared_from_this();
+    inbox_->listen({inbox_of(node_)}, [weak](std::string_view, std::string_view bytes) {
+        if (const auto self = weak.lock()) self->on_inbox(bytes);
+    });
+    // A lost inbox may have lost outcomes: the calls waiting for them end UNKNOWN.
+    inbox_->on_lost = [weak] {
+        const auto self = weak.lock();
+        if (!self) return;
+        asio::post(self->strand_, [self] {
+            for (auto& [ticket, f] : self->forwarded_) {
+                f->code = rrpc::rrpc_code::unknown;
+                f->timer.cancel();
+            }
+        });
+    };
+    // Back after an outage: renew (or claim again) at once.
+    commands_->on_ready = [weak] {
+        const auto self = weak.lock();
+        if (!self) return;
+        asio::post(self->strand_, [self] {
+            self->renew_now_ = true;
+            self->renew_timer_.cancel();
+        });
+    };
+    inbox_->start();
+}
+
+asio::awaitable<void> member::leave() {
+    stopping_ = true;
+    renew_timer_.cancel();
+    if (!lost_) {
+        auto release = script_call(scripts::release, {}, {std::to_string(node_), epoch_});
+        co_await eval(purpose::lease, std::move(release));
+    }
+    commands_->stop();
+    inbox_->stop();
+}
+
+asio::awaitable<void> member::renew_loop() {
+    const auto self = shared_from_this();
+    while (!stopping_ && !lost_) {
+        renew_timer_.expires_after(settings_.lease / 3);
+        co_await renew_timer_.async_wait(kit::use_nothrow);
+        if (stopping_ || lost_) break;
+        co_await renew();
+    }
+}
+
+asio::awaitable<void> member::renew() {
+    const auto now = clock::now();
+    // Woken later than the lease: this process did not run (SIGSTOP, a frozen VM). Its slot may
+    // have lapsed and its devices moved on: it must not serve on as if nothing happened.
+    if (now - last_woke_ > settings_.lease && !renew_now_) {
+        lose(stopped_too_long(settings_.lease));
+        co_return;
+    }
+    last_woke_ = now;
+    renew_now_ = false;
+    auto renewal = script_call(
+        scripts::renew, {},
+        {std::to_string(node_), epoch_, std::to_string(settings_.lease.count()), holder_});
+    const auto r = co_await eval(purpose::lease, std::move(renewal));
+    last_woke_ = clock::now();
+    if (!is_array(r)) co_return;  // Redis down or hung: local work goes on; retried
+    const auto what = int_at(*r, 0);
+    if (what == 1 || what == 2) {
+        const std::lock_guard lock{figures_mutex_};
+        figures_.peers = static_cast<std::uint64_t>(std::max(0LL, int_at(*r, 2)));
+    }
+    if (what == 1) {
+        last_renewed_ = clock::now();
+    } else if (what == 2) {
+        last_renewed_ = clock::now();
+        epoch_ = std::to_string(int_at(*r, 1));
+        log_->warn("event=cluster_reclaimed node={} epoch={}", node_, epoch_);
+        if (on_reclaimed) on_reclaimed();
+    } else {
+        lose(held_by(node_, text_at(*r, 1)));
+    }
+}
+
+void member::lose(const std::string& why) {
+    if (lost_) return;
+    lost_ = true;
+    log_->error("event=cluster_slot_lost node={} why={}", node_, why);
+    if (on_lost) on_lost(why);
+}
+
+void member::online(const catalog::device_key& device, std::uint64_t session,
+                    std::chrono::seconds keep_alive, bool reassert) {
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<member> self, catalog::device_key d, std::uint64_t s,
+           std::chrono::seconds ka, bool again) -> asio::awaitable<void> {
+            auto argv = online_call(d, self->node_, self->epoch_, s, ka, again);
+            const auto r = co_await self->eval(purpose::presence, std::move(argv));
+            if (is_array(r) && r->elements.size() == 1 && int_at(*r, 0) == -1) {
+                // Another live node took the device over while this one was cut off.
+                self->log_->info("event=cluster_yielded pk={} dn={}", d.product_key, d.device_name);
+                if (self->kick) self->kick(d, s, false);
+                co_return;
+            }
+            if (!is_array(r) || r->elements.size() != 2) co_return;
+            // Still online on another node (or in another session of a node's): closed there.
+            const auto node = static_cast<std::uint32_t>(int_at(*r, 0));
+            std::uint64_t old = 0;
+            try {
+                old = std::stoull(text_at(*r, 1));
+            } catch (const std::exception&) {
+                co_return;
+            }
+            if (node == self->node_) co_return;  // a takeover here: the registry closed it
+            {
+                const std::lock_guard lock{self->figures_mutex_};
+                ++self->figures_.kicks;
+            }
+            auto closing = encode(kick_envelope{d, old, false});
+            co_await self->publish(node, std::move(closing));
+        }(shared_from_this(), device, session, keep_alive, reassert),
+        asio::detached);
+}
+
+void member::offline(const catalog::device_key& device, std::uint64_t session, bool cleanly) {
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<member> self, catalog::device_key d, std::uint64_t s,
+           bool left) -> asio::awaitable<void> {
+            auto argv = presence_call(scripts::offline, d, self->node_, self->epoch_, s,
+                                      left ? "left" : "lost");
+            co_await self->eval(purpose::presence, std::move(argv));
+        }(shared_from_this(), device, session, cleanly),
+        asio::detached);
+}
+
+asio::awaitable<void> member::publish(std::uint32_t node, std::string bytes) {
+    auto argv = publish_call(node, std::move(bytes));
+    const auto r = co_await commands_->command(std::move(argv));
+    counted(purpose::publish, r.has_value());
+}
+
+asio::awaitable<rrpc::router::call_outcome> member::call(rrpc::call_request request,
+                                                         std::size_t max_pending) {
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there =
+        asio::co_spawn(strand_, forward(std::move(request), max_pending), asio::use_awaitable);
+    co_return co_await std::move(there);
+}
+
+asio::awaitable<rrpc::router::call_outcome> member::forward(rrpc::call_request request,
+                                                            std::size_t max_pending) {
+    const auto self = shared_from_this();
+    rrpc::router::call_outcome out;
+    out.result.message_id = request.message_id;
+    const auto ticket = ++next_ticket_;
+    auto f = std::make_shared<forwarded>(strand_);
+    forwarded_.emplace(ticket, f);
+    const auto timeout = request.timeout;
+    const auto device = request.device;
+    call_envelope c{.origin = node_,
+                    .ticket = ticket,
+                    .device = std::move(request.device),
+                    .topic = std::move(request.topic),
+                    .payload = std::move(request.payload),
+                    .timeout_ms = static_cast<std::uint32_t>(timeout.count()),
+                    .kind = request.kind,
+                    .identifier = std::move(request.identifier),
+                    .message_id = request.message_id,
+                    .max_pending = static_cast<std::uint32_t>(max_pending)};
+    auto argv = route_call(device, encode(c));
+    const auto r = co_await eval(purpose::route, std::move(argv));
+    if (!is_array(r)) {
+        forwarded_.erase(ticket);
+        out.unavailable = true;
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.unavailable;
+        co_return out;
+    }
+    const auto where = int_at(*r, 0);
+    if (where != 2) {
+        forwarded_.erase(ticket);
+        out.result.code = where == 1 ? rrpc::rrpc_code::halfconn : rrpc::rrpc_code::offline;
+        co_return out;
+    }
+    f->node = static_cast<std::uint32_t>(int_at(*r, 1));
+    {
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.forwarded;
+    }
+    // The owner answers within the call's timeout; beyond it (and a margin for the hops) the
+    // owner is taken as gone. watch_peers() ends it sooner when its inbox has no listener.
+    f->timer.expires_after(timeout + settings_.op_timeout + std::chrono::seconds{1});
+    if (!watching_) asio::co_spawn(strand_, watch_peers(), asio::detached);
+    co_await f->timer.async_wait(kit::use_nothrow);
+    forwarded_.erase(ticket);
+    if (f->outcome) {
+        out.result.code = f->outcome->code;
+        out.result.message_id = f->outcome->message_id;
+        out.result.payload = std::move(f->outcome->payload);
+        out.waiting = f->outcome->waiting;
+    } else {
+        out.result.code = f->code;
+    }
+    const std::lock_guard lock{figures_mutex_};
+    switch (out.result.code) {
+        case rrpc::rrpc_code::success: ++figures_.forwarded_success; break;
+        case rrpc::rrpc_code::timeout: ++figures_.forwarded_timeout; break;
+        case rrpc::rrpc_code::offline: ++figures_.forwarded_offline; break;
+        case rrpc::rrpc_code::halfconn: ++figures_.forwarded_halfconn; break;
+        case rrpc::rrpc_code::unknown: ++figures_.forwarded_unknown; break;
+    }
+    co_return out;
+}
+
+asio::awaitable<void> member::watch_peers() {
+    // While calls wait on other nodes: every 250 ms, a node whose inbox lost its listener (its
+    // process died: Redis saw its connection close) ends its calls HALFCONN.
+    const auto self = shared_from_this();
+    watching_ = true;
+    asio::steady_timer timer{strand_};
+    while (!forwarded_.empty() && !stopping_) {
+        timer.expires_after(std::chrono::milliseconds{250});
+        co_await timer.async_wait(kit::use_nothrow);
+        std::set<std::uint32_t> nodes;
+        for (const auto& [ticket, f] : forwarded_) nodes.insert(f->node);
+        for (const auto node : nodes) {
+            auto argv = listeners_call(node);
+            const auto r = co_await commands_->command(std::move(argv));
+            counted(purpose::watch, r.has_value());
+            if (!is_array(r) || int_at(*r, 1) != 0) continue;
+            for (auto& [ticket, f] : forwarded_)
+                if (f->node == node && !f->outcome) {
+                    f->code = rrpc::rrpc_code::halfconn;
+                    f->timer.cancel();
+                }
+        }
+    }
+    watching_ = false;
+}
+
+void member::on_inbox(std::string_view bytes) {
+    auto e = decode(bytes);
+    if (!e) {
+        log_->warn("event=cluster_bad_envelope bytes={}", bytes.size());
+        return;
+    }
+    if (auto* c = std::get_if<call_envelope>(&*e)) {
+        asio::co_spawn(io_, serve(std::move(*c)), asio::detached);
+    } else if (auto* o = std::get_if<outcome_envelope>(&*e)) {
+        asio::post(strand_, [self = shared_from_this(), o = std::move(*o)]() mutable {
+            const auto at = self->forwarded_.find(o.ticket);
+            if (at == self->forwarded_.end()) {
+                const std::lock_guard lock{self->figures_mutex_};
+                ++self->figures_.orphans;
+                return;
+            }
+            at->second->outcome = std::move(o);
+            at->second->timer.cancel();
+        });
+    } else if (auto* k = std::get_if<kick_envelope>(&*e)) {
+        if (kick) kick(k->device, k->session, k->forget);
+    }
+}
+
+asio::awaitable<void> member::serve(call_envelope c) {
+    const auto self = shared_from_this();
+    {
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.served;
+    }
+    outcome_envelope o{.ticket = c.ticket,
+                       .code = rrpc::rrpc_code::unknown,
+                       .message_id = c.message_id,
+                       .waiting = 0,
+                       .payload = {}};
+    if (serve_call) {
+        rrpc::call_request request{.device = std::move(c.device),
+                                   .payload = std::move(c.payload),
+                                   .topic = std::move(c.topic),
+                                   .timeout = std::chrono::milliseconds{c.timeout_ms},
+                                   .kind = c.kind,
+                                   .identifier = std::move(c.identifier),
+                                   .message_id = c.message_id};
+        auto outcome = co_await serve_call(std::move(request), c.max_pending);
+        o.code = outcome.result.code;
+        o.message_id = outcome.result.message_id;
+        o.payload = std::move(outcome.result.payload);
+        o.waiting = static_cast<std::uint32_t>(outcome.waiting);
+    }
+    auto answer = encode(o);
+    co_await publish(c.origin, std::move(answer));
+}
+
+asio::awaitable<std::optional<rrpc::liveness>> member::liveness(catalog::device_key device) {
+    auto argv = route_call(device, {});
+    const auto r = co_await eval(purpose::route, std::move(argv));
+    if (!is_array(r)) co_return std::nullopt;
+    switch (int_at(*r, 0)) {
+        case 1: co_return rrpc::liveness::half_connected;
+        case 3: co_return rrpc::liveness::online;
+        default: co_return rrpc::liveness::offline;
+    }
+}
+
+void member::close(const catalog::device_key& device, bool forget) {
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<member> self, catalog::device_key d,
+           bool forget_too) -> asio::awaitable<void> {
+            auto argv = route_call(d, {});
+            const auto r = co_await self->eval(purpose::route, std::move(argv));
+            if (!is_array(r) || int_at(*r, 0) != 3) co_return;
+            const auto node = static_cast<std::uint32_t>(int_at(*r, 1));
+            if (node != self->node_) {
+                auto closing = encode(kick_envelope{d, 0, forget_too});
+                co_await self->publish(node, std::move(closing));
+            }
+        }(shared_from_this(), device, forget),
+        asio::detached);
+}
+
+member_figures member::figures() const {
+    const std::lock_guard lock{figures_mutex_};
+    auto out = figures_;
+    out.node = node_;
+    out.reachable = reachable();
+    return out;
+}
+
+}  // namespace rrpcd::cluster

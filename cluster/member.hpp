@@ -1,0 +1,124 @@
+#pragma once
+
+#include "catalog/device_key.hpp"
+#include "cluster/envelope.hpp"
+#include "cluster/figures.hpp"
+#include "cluster/redis.hpp"
+#include "config/settings.hpp"
+#include "rrpc/router.hpp"
+
+#include <spdlog/logger.h>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/result.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace rrpcd::cluster {
+
+/// This node as a member of a cluster of nodes sharing one Redis: its slot (the MessageId's
+/// node bits) held by a lease with a fencing epoch, its devices' presence records, its inbox
+/// (calls forwarded to it, outcomes of calls it forwarded, kicks), and the calls it forwarded.
+/// Everything here runs on its strand; the server gives it what to do with what comes
+/// (serve_call, kick) and is told when the slot is lost (the node exits) or claimed again.
+class member : public std::enable_shared_from_this<member> {
+public:
+    member(boost::asio::io_context& io, const config::cluster_settings& settings,
+           std::string holder, std::shared_ptr<spdlog::logger> log);
+
+    /// Start-up: connects (waiting at most `wait` for Redis) and claims the configured slot,
+    /// else `remembered` when free (-1: none), else the lowest free one. The slot, or why none.
+    boost::asio::awaitable<boost::system::result<std::uint32_t, std::string>> join(
+        std::chrono::milliseconds wait, int remembered);
+    /// After join(): renews the slot every lease/3.
+    void start();
+    /// Gives the slot up (a clean shutdown), then closes the connections.
+    boost::asio::awaitable<void> leave();
+
+    std::uint32_t node() const noexcept { return node_; }
+    /// Redis answers (both connections ready): logins and remote calls may proceed.
+    /// Its last command was answered (a hung Redis times out: not reachable until it answers).
+    bool reachable() const noexcept {
+        return commands_->ready() && inbox_->ready() && answering_.load(std::memory_order_relaxed);
+    }
+
+    /// Runs a call forwarded here (the node's own router, on the device's plane).
+    std::function<boost::asio::awaitable<rrpc::router::call_outcome>(rrpc::call_request,
+                                                                     std::size_t max_pending)>
+        serve_call;
+    /// Closes the device's session `session` here (0: whichever; `forget`: its queue too).
+    std::function<void(const catalog::device_key&, std::uint64_t session, bool forget)> kick;
+    /// The slot was claimed again after it lapsed (Redis restarted or failed over): the node
+    /// re-asserts its live sessions (online()).
+    std::function<void()> on_reclaimed;
+    /// The slot is another node's now, or this process was stopped past its lease: it must
+    /// not serve on (the node exits; a supervisor restarts it).
+    std::function<void(const std::string& why)> on_lost;
+
+    /// A session of `device` went online here (a login; `reassert`: a live session written
+    /// again after the slot was claimed again, which yields to a session on another live
+    /// node: kick() closes it here), or ended.
+    void online(const catalog::device_key& device, std::uint64_t session,
+                std::chrono::seconds keep_alive, bool reassert = false);
+    void offline(const catalog::device_key& device, std::uint64_t session, bool cleanly);
+
+    /// A call to a device with no live session here: routed to its owner by its presence
+    /// record. `unavailable` when Redis does not answer (nothing was sent).
+    boost::asio::awaitable<rrpc::router::call_outcome> call(rrpc::call_request request,
+                                                            std::size_t max_pending);
+    /// The device's liveness by its presence record (nullopt: Redis does not answer).
+    boost::asio::awaitable<std::optional<rrpc::liveness>> liveness(catalog::device_key device);
+    /// Closes the device's session wherever it is (deleted or disabled).
+    void close(const catalog::device_key& device, bool forget);
+
+    member_figures figures() const;
+
+private:
+    struct forwarded;
+    /// Runs `argv` (an EVAL of one of scripts::), counted by `why`; a script error is logged.
+    boost::asio::awaitable<redis_connection::result> eval(purpose why,
+                                                          std::vector<std::string> argv);
+    boost::asio::awaitable<rrpc::router::call_outcome> forward(rrpc::call_request request,
+                                                               std::size_t max_pending);
+    boost::asio::awaitable<void> renew_loop();
+    boost::asio::awaitable<void> renew();
+    boost::asio::awaitable<void> watch_peers();
+    boost::asio::awaitable<void> serve(call_envelope call);
+    boost::asio::awaitable<void> publish(std::uint32_t node, std::string bytes);
+    void counted(purpose why, bool answered);
+    void on_inbox(std::string_view bytes);
+    /// Subscribes the inbox, and what the connections tell this object.
+    void listen();
+    void lose(const std::string& why);
+
+    boost::asio::io_context& io_;
+    config::cluster_settings settings_;
+    std::string holder_;
+    std::shared_ptr<spdlog::logger> log_;
+    boost::asio::strand<boost::asio::io_context::executor_type> strand_;
+    std::shared_ptr<redis_connection> commands_, inbox_;
+    std::uint32_t node_ = 0;
+    std::string epoch_;  ///< the slot's fencing epoch, as Redis spells it
+    boost::asio::steady_timer renew_timer_;
+    std::chrono::steady_clock::time_point last_renewed_{}, last_woke_{};
+    bool renew_now_ = false, stopping_ = false, lost_ = false;
+    std::uint64_t next_ticket_ = 0;
+    std::unordered_map<std::uint64_t, std::shared_ptr<forwarded>> forwarded_;
+    bool watching_ = false;
+    std::atomic<bool> answering_{true};
+    mutable std::mutex figures_mutex_;  ///< the metrics read figures_ from another thread
+    member_figures figures_;
+};
+
+}  // namespace rrpcd::cluster

@@ -1,0 +1,249 @@
+// Cluster mode (issue 23): three rrpcd nodes sharing one real redis-server (AOF on, in the test's
+// directory). The official cloud SDK calls node B (or C) for devices logged in on node A: the call
+// is routed to the device's owner through Redis and its outcome comes back; a node's death, a
+// takeover on another node, a Redis outage and a node stopped past its lease each end as the
+// issue's rules say.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { after, before, test } from 'node:test';
+
+import * as h from './harness.mjs';
+
+const LEASE_MS = 3000;
+// What "within 1 s" is allowed under a sanitizer (3-15x slower), beside the real bound.
+const FAST_MS = h.sanitized ? 4000 : 1000;
+
+/// A redis-server of the test's own on a free port, AOF (fsync always) in `dir`.
+async function startRedis(port, dir) {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
+        '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    h.track(() => proc.kill('SIGKILL'));
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    await new Promise((resolve, reject) => {
+        readline.createInterface({ input: proc.stdout }).on('line', (l) => { if (/Ready to accept connections/.test(l)) resolve(); });
+        exited.then((code) => reject(new Error(`redis-server exited (${code})`)));
+    });
+    return { proc, exited };
+}
+
+/// `redis-cli` against the test's Redis.
+function redisCli(port, ...args) {
+    return new Promise((resolve, reject) => {
+        const p = spawn('redis-cli', ['-p', String(port), '--raw', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (c) => { out += c; });
+        p.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`redis-cli ${args.join(' ')}: ${code}`))));
+    });
+}
+
+const devices = h.devices(12);
+const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
+const offlineDevice = rest[0];
+let redisPort;
+let redisDir;
+let redis;
+const nodes = {};
+
+/// `promise`, or a failure naming `what` after `ms`: a wait on a log line must not hang the file.
+function within(ms, what, promise) {
+    let timer;
+    const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms); });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function nodeOptions(extraCluster = '') {
+    return {
+        deviceList: devices,
+        extra: ['[cluster]', `redis = "redis://127.0.0.1:${redisPort}"`, `lease_ms = ${LEASE_MS}`, 'op_timeout_ms = 500', extraCluster].join('\n'),
+    };
+}
+
+/// Resolves once `server` sees `device` as `status` (GetDeviceStatus through the official SDK):
+/// a login's presence record is written just after its CONNACK.
+async function statusIs(server, device, status, within = 5000) {
+    const client = h.iotClient(server);
+    const until = Date.now() + within;
+    let last;
+    for (;;) {
+        const body = await h.callAction(client, 'GetDeviceStatus', { ProductKey: device.productKey, DeviceName: device.deviceName });
+        last = body.Data?.Status;
+        if (last === status) return;
+        if (Date.now() > until) throw new Error(`${device.deviceName} is ${last} on ${server.httpPort}, not ${status}`);
+        await h.elapse(20);
+    }
+}
+
+before(async () => {
+    redisDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rrpcd-redis-'));
+    h.track(() => fs.rmSync(redisDir, { recursive: true, force: true }));
+    redisPort = await h.freePort();
+    redis = await startRedis(redisPort, redisDir);
+    nodes.A = await h.startServer(nodeOptions());
+    nodes.B = await h.startServer(nodeOptions());
+    nodes.C = await h.startServer(nodeOptions());
+});
+
+after(async () => {
+    for (const n of Object.values(nodes)) if (n.proc.exitCode === null) await n.stop();
+});
+
+test('each node claims its own slot: the MessageIds of calls made through B carry the owner\'s node bits', async () => {
+    const slots = (await redisCli(redisPort, 'KEYS', 'rrpcd:slot:*')).split('\n').sort();
+    assert.equal(slots.length, 3, slots.join(','));
+});
+
+test('SUCCESS through B for a device on A: binary, 200 KB, a custom topic', async () => {
+    const dev = await h.sdkDevice(nodes.A, devA);
+    await statusIs(nodes.B, devA, 'ONLINE');
+    const b = h.iotClient(nodes.B);
+    const binary = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
+    let r = await h.rrpc(b, { device: devA, payload: binary });
+    assert.equal(r.rrpcCode, 'SUCCESS', JSON.stringify(r));
+    assert.deepEqual(Buffer.from(r.payloadBase64Byte, 'base64'), binary);
+    const big = Buffer.alloc(200 * 1024, 7);
+    r = await h.rrpc(b, { device: devA, payload: big });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    assert.equal(Buffer.from(r.payloadBase64Byte, 'base64').length, big.length);
+    // Through C too; and A answers its own device with no Redis round trip.
+    r = await h.rrpc(h.iotClient(nodes.C), { device: devA, payload: 'via C' });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    const before = await h.metricsText(nodes.A);
+    r = await h.rrpc(h.iotClient(nodes.A), { device: devA, payload: 'local' });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    // Routes and inbox messages: none for a call to a device on the node itself.
+    const roundTrips = (text) => ['route', 'publish'].map((p) => Number(new RegExp(`^rrpcd_cluster_redis_round_trips_total\\{purpose="${p}"\\} (\\d+)`, 'm').exec(text)?.[1]));
+    assert.deepEqual(roundTrips(await h.metricsText(nodes.A)), roundTrips(before));
+    assert.ok(!Number.isNaN(roundTrips(before)[0]));
+    // The MessageId's node bits are A's slot.
+    const aSlot = Number(/node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.A.log())[0])[1]);
+    r = await h.rrpc(b, { device: devA, payload: 'id' });
+    assert.equal(Number((BigInt(r.messageId) >> 8n) & 31n), aSlot);
+    // A custom topic.
+    const custom = await h.rawDevice(nodes.A, devSlow);
+    await h.subscribe(custom, `/ext/rrpc/+/${devSlow.productKey}/${devSlow.deviceName}/user/get`);
+    h.echo(custom);
+    await statusIs(nodes.B, devSlow, 'ONLINE');
+    r = await h.rrpc(b, { device: devSlow, payload: 'custom', topic: `/${devSlow.productKey}/${devSlow.deviceName}/user/get` });
+    assert.equal(r.rrpcCode, 'SUCCESS', JSON.stringify(r));
+    assert.equal(Buffer.from(r.payloadBase64Byte, 'base64').toString(), 'echo:custom');
+    custom.end(true);
+    await h.closeSdkDevice(dev);
+});
+
+test('OFFLINE at once for a device no node holds', async () => {
+    const started = Date.now();
+    const r = await h.rrpc(h.iotClient(nodes.B), { device: offlineDevice, payload: 'x', timeout: 5000 });
+    assert.equal(r.rrpcCode, 'OFFLINE');
+    assert.ok(Date.now() - started < FAST_MS);
+});
+
+test('a device lost on A mid-call: the call made on B ends HALFCONN at once', async () => {
+    const silent = await h.rawDevice(nodes.A, devLost);
+    await h.subscribe(silent, `/sys/${devLost.productKey}/${devLost.deviceName}/rrpc/request/+`);
+    await statusIs(nodes.B, devLost, 'ONLINE');
+    const requested = new Promise((resolve) => silent.once('message', resolve));
+    const call = h.rrpc(h.iotClient(nodes.B), { device: devLost, payload: 'never answered', timeout: 8000 });
+    await requested;
+    const lostAt = Date.now();
+    silent.stream.destroy();
+    const r = await call;
+    assert.equal(r.rrpcCode, 'HALFCONN');
+    assert.ok(Date.now() - lostAt < FAST_MS, `${Date.now() - lostAt} ms`);
+});
+
+test('takeover A → C: the session on A is closed, calls reach C, a late end on A changes nothing', async () => {
+    const first = await h.rawDevice(nodes.A, devMove, { clientId: 'first' });
+    await statusIs(nodes.B, devMove, 'ONLINE');
+    const closed = new Promise((resolve) => first.once('close', resolve));
+    const second = await h.rawDevice(nodes.C, devMove, { clientId: 'second' });
+    await h.subscribe(second, `/sys/${devMove.productKey}/${devMove.deviceName}/rrpc/request/+`);
+    h.echo(second);
+    await closed;  // kicked by C's login
+    const r = await h.rrpc(h.iotClient(nodes.B), { device: devMove, payload: 'moved' });
+    assert.equal(r.rrpcCode, 'SUCCESS', JSON.stringify(r));
+    assert.equal(await redisCli(redisPort, 'HGET', `rrpcd:dev:${devMove.productKey}/${devMove.deviceName}`, 'state'), 'on');
+    second.end(true);
+});
+
+test('a node id already held is refused at start, naming its holder', async () => {
+    const aSlot = /node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.A.log())[0])[1];
+    await assert.rejects(h.startServer(nodeOptions(`node_id = ${aSlot}`)), (e) => {
+        assert.match(e.message, /rrpcd exited \([1-9]\d*\)/);
+        assert.match(e.message, new RegExp(`node id ${aSlot} is held by another node \\(\\d+ pid=${nodes.A.proc.pid} `));
+        return true;
+    });
+});
+
+test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls SUCCESS; back: served again', async () => {
+    const local = await h.sdkDevice(nodes.A, devBack);
+    await statusIs(nodes.B, devBack, 'ONLINE');
+    redis.proc.kill('SIGSTOP');
+    try {
+        const started = Date.now();
+        await assert.rejects(h.rrpc(h.iotClient(nodes.B), { device: devBack, payload: 'x' }), (e) => {
+            assert.equal(e.code, 'ServiceUnavailable', e.message);
+            return true;
+        });
+        assert.ok(Date.now() - started < 500 + FAST_MS, `${Date.now() - started} ms`);
+        const r = await h.rrpc(h.iotClient(nodes.A), { device: devBack, payload: 'local' });
+        assert.equal(r.rrpcCode, 'SUCCESS');
+    } finally {
+        redis.proc.kill('SIGCONT');
+    }
+    await statusIs(nodes.B, devBack, 'ONLINE');
+    const r = await h.rrpc(h.iotClient(nodes.B), { device: devBack, payload: 'again' });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    await h.closeSdkDevice(local);
+});
+
+test('Redis killed (-9) and restarted on its AOF: new logins CONNACK 3 meanwhile; then every node claims again and re-asserts its sessions', async () => {
+    const kept = await h.sdkDevice(nodes.A, devGone);
+    await statusIs(nodes.B, devGone, 'ONLINE');
+    const reclaimed = nodes.A.waitForLog(/event=cluster_reclaimed/);
+    const lost = nodes.A.waitForLog(/event=redis_lost/);
+    redis.proc.kill('SIGKILL');
+    await redis.exited;
+    await within(5000, 'event=redis_lost on A', lost);
+    // A login while Redis is down: refused with CONNACK 3 (server unavailable).
+    await assert.rejects(h.rawDevice(nodes.A, devFenced), /Server unavailable|connack|CONNACK|closed/i);
+    // Redis back (empty of what was not yet in its AOF: nothing this test needs).
+    fs.rmSync(path.join(redisDir, 'appendonlydir'), { recursive: true, force: true });
+    redis = await startRedis(redisPort, redisDir);
+    await within(2000 + FAST_MS, 'event=cluster_reclaimed on A', reclaimed);
+    await statusIs(nodes.B, devGone, 'ONLINE', 2000 + FAST_MS);
+    const r = await h.rrpc(h.iotClient(nodes.B), { device: devGone, payload: 'after' });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    await h.closeSdkDevice(kept);
+});
+
+test('kill -9 of A with 10 calls pending through B: all HALFCONN within 1 s; new calls HALFCONN', async () => {
+    const silent = await h.rawDevice(nodes.A, devSlow);
+    await h.subscribe(silent, `/sys/${devSlow.productKey}/${devSlow.deviceName}/rrpc/request/+`);
+    await statusIs(nodes.B, devSlow, 'ONLINE');
+    let seen = 0;
+    const allSent = new Promise((resolve) => silent.on('message', () => { if (++seen === 10) resolve(); }));
+    const b = h.iotClient(nodes.B);
+    const calls = Array.from({ length: 10 }, (_, i) => h.rrpc(b, { device: devSlow, payload: `p${i}`, timeout: 8000 }));
+    await allSent;
+    const killedAt = Date.now();
+    await nodes.A.kill9();
+    const outcomes = await Promise.all(calls);
+    assert.ok(Date.now() - killedAt < FAST_MS, `${Date.now() - killedAt} ms`);
+    assert.deepEqual(outcomes.map((o) => o.rrpcCode), Array(10).fill('HALFCONN'));
+    const r = await h.rrpc(b, { device: devSlow, payload: 'after', timeout: 3000 });
+    assert.equal(r.rrpcCode, 'HALFCONN');
+});
+
+test('a node stopped (SIGSTOP) past its lease exits when it runs again', async () => {
+    const { C } = nodes;
+    C.proc.kill('SIGSTOP');
+    await h.elapse(LEASE_MS + 500);  // the lease is the behaviour under test
+    C.proc.kill('SIGCONT');
+    const { code } = await C.exited;
+    assert.notEqual(code, 0);
+    assert.match(C.log(), /event=cluster_exit/);
+});
