@@ -7,7 +7,7 @@ namespace rrpcd::cluster {
 namespace {
 
 constexpr std::uint8_t version = 1;
-enum class tag : std::uint8_t { call = 1, outcome = 2, kick = 3 };
+enum class tag : std::uint8_t { call = 1, outcome = 2, kick = 3, send = 4 };
 
 // Texts longer than their length field allows cannot come from a valid request (product keys,
 // device names, topics and identifiers are bounded far below 64 KiB by their checks); they are
@@ -51,6 +51,20 @@ struct encoder {
         put_device(out, k.device);
         kit::put_number(out, k.session, 8);
         kit::put_number(out, k.forget ? 1 : 0, 1);
+    }
+    void operator()(const send_envelope& e) const {
+        kit::put_number(out, static_cast<std::uint8_t>(tag::send), 1);
+        kit::put_number(out, e.origin, 4);
+        kit::put_number(out, e.ticket, 8);
+        kit::put_number(out, e.message_id, 8);
+        kit::put_number(out, (e.publish ? 1U : 0U) | (e.reliable ? 2U : 0U), 1);
+        kit::put_number(out, static_cast<std::uint8_t>(e.kind), 1);
+        put_device(out, e.device);
+        put_short(out, e.topic);
+        put_long(out, e.payload);
+        put_short(out, e.identifier);
+        put_short(out, e.alink_id);
+        put_short(out, e.owner);
     }
 };
 
@@ -112,6 +126,27 @@ std::optional<envelope> decode(std::string_view bytes) {
             if (forget > 1) return std::nullopt;
             k.forget = forget == 1;
             out = std::move(k);
+            break;
+        }
+        case tag::send: {
+            send_envelope e;
+            e.origin = static_cast<std::uint32_t>(r.number(4));
+            e.ticket = r.number(8);
+            e.message_id = r.number(8);
+            const auto flags = r.number(1);
+            if (flags > 3) return std::nullopt;
+            e.publish = (flags & 1U) != 0;
+            e.reliable = (flags & 2U) != 0;
+            const auto kind = r.number(1);
+            if (kind > static_cast<std::uint8_t>(rrpc::call_kind::thing_async)) return std::nullopt;
+            e.kind = static_cast<rrpc::call_kind>(kind);
+            e.device = device_of(r);
+            e.topic = r.text(2);
+            e.payload = r.text(4);
+            e.identifier = r.text(2);
+            e.alink_id = r.text(2);
+            e.owner = r.text(2);
+            out = std::move(e);
             break;
         }
         default: return std::nullopt;

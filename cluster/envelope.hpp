@@ -47,7 +47,27 @@ struct kick_envelope {
     friend bool operator==(const kick_envelope&, const kick_envelope&) = default;
 };
 
-using envelope = std::variant<call_envelope, outcome_envelope, kick_envelope>;
+/// An async call (AsyncRRpc, an async thing service) or a Pub forwarded to the device's owner:
+/// what rrpc::async_request or the Pub holds. Its outcome goes back: `code` success when sent,
+/// queued or taken (`waiting` the async_calls::sent value of an async call), offline when a Pub
+/// found no session, unknown when a QoS 1 one could not be kept (the owner's store failed).
+struct send_envelope {
+    std::uint32_t origin = 0;
+    std::uint64_t ticket = 0;
+    std::uint64_t message_id = 0;
+    bool publish = false;   ///< a Pub (else an async call)
+    bool reliable = false;  ///< QoS 1
+    rrpc::call_kind kind = rrpc::call_kind::async_rrpc;
+    catalog::device_key device;
+    std::string topic;
+    std::string payload;
+    std::string identifier;
+    std::string alink_id;
+    std::string owner;  ///< the access key that made it (its async budget)
+    friend bool operator==(const send_envelope&, const send_envelope&) = default;
+};
+
+using envelope = std::variant<call_envelope, outcome_envelope, kick_envelope, send_envelope>;
 
 /// The bytes of an inbox message: a version byte, the kind, then the fields big-endian, texts
 /// after their length (2 bytes; payloads 4). decode() refuses anything else (nullopt): another

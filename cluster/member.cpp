@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <random>
 #include <set>
 
 namespace rrpcd::cluster {
@@ -102,10 +103,28 @@ std::string failure(std::string_view why) {
 struct member::forwarded {
     explicit forwarded(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
-    std::uint32_t node = 0;
+    std::optional<std::uint32_t> node;  ///< once the route sent it
     std::optional<outcome_envelope> outcome;
     rrpc::rrpc_code code = rrpc::rrpc_code::timeout;  ///< without an outcome
+    bool done = false;  ///< ended (before its waiter may have armed the timer)
+    void end(rrpc::rrpc_code why) {
+        if (done) return;
+        done = true;
+        code = why;
+        timer.cancel();
+    }
 };
+
+namespace {
+std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch())
+        .count();
+}
+std::uint64_t random_start() {
+    std::random_device r;
+    return (std::uint64_t{r()} << 32 | r()) >> 1;  // room to count up
+}
+}  // namespace
 
 member::member(asio::io_context& io, const config::cluster_settings& settings, std::string holder,
                std::shared_ptr<spdlog::logger> log)
@@ -116,7 +135,17 @@ member::member(asio::io_context& io, const config::cluster_settings& settings, s
       strand_(asio::make_strand(io)),
       commands_(std::make_shared<redis_connection>(io, settings, "commands", log_)),
       inbox_(std::make_shared<redis_connection>(io, settings, "inbox", log_)),
-      renew_timer_(strand_) {}
+      renew_timer_(strand_),
+      next_ticket_(random_start()) {}
+
+bool member::reachable() const noexcept {
+    return commands_->ready() && inbox_->ready() && answering_.load(std::memory_order_relaxed) &&
+           steady_ms() - renewed_ms_.load(std::memory_order_relaxed) <= settings_.lease.count();
+}
+
+void member::mark_renewed() {
+    renewed_ms_.store(steady_ms(), std::memory_order_relaxed);
+}
 
 void member::counted(purpose why, bool answered) {
     answering_.store(answered, std::memory_order_relaxed);
@@ -160,13 +189,26 @@ asio::awaitable<boost::system::result<std::uint32_t, std::string>> member::join(
         timer.expires_after(std::chrono::milliseconds{20});
         co_await timer.async_wait(kit::use_nothrow);
     }
-    last_renewed_ = last_woke_ = clock::now();
+    last_woke_ = clock::now();
+    mark_renewed();
     log_->info("event=cluster_joined node={} epoch={}", node_, epoch_);
     co_return node_;
 }
 
 void member::start() {
-    asio::co_spawn(strand_, renew_loop(), asio::detached);
+    // Renewed at once: opening the store and binding the listeners took time since join().
+    asio::post(strand_, [self = shared_from_this()] {
+        self->last_woke_ = clock::now();
+        self->renew_now_ = true;
+        asio::co_spawn(self->strand_, self->renew_loop(), asio::detached);
+    });
+}
+
+void member::reassert() {
+    if (on_reclaimed) on_reclaimed();
+    auto ends = std::move(unwritten_ends_);
+    unwritten_ends_.clear();
+    for (const auto& [device, end] : ends) offline(device, end.first, end.second);
 }
 
 void member::listen() {
@@ -180,10 +222,8 @@ void member::listen() {
         const auto self = weak.lock();
         if (!self) return;
         asio::post(self->strand_, [self] {
-            for (auto& [ticket, f] : self->forwarded_) {
-                f->code = rrpc::rrpc_code::unknown;
-                f->timer.cancel();
-            }
+            for (auto& [ticket, f] : self->forwarded_)
+                if (f->node) f->end(rrpc::rrpc_code::unknown);
         });
     };
     // Back after an outage: renew (or claim again) at once.
@@ -193,12 +233,20 @@ void member::listen() {
         asio::post(self->strand_, [self] {
             self->renew_now_ = true;
             self->renew_timer_.cancel();
+            // What was written while it was away may be lost, or never sent.
+            self->reassert();
         });
     };
     inbox_->start();
 }
 
 asio::awaitable<void> member::leave() {
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there = asio::co_spawn(strand_, run_leave(), asio::use_awaitable);
+    co_await std::move(there);
+}
+
+asio::awaitable<void> member::run_leave() {
     stopping_ = true;
     renew_timer_.cancel();
     if (!lost_) {
@@ -212,8 +260,10 @@ asio::awaitable<void> member::leave() {
 asio::awaitable<void> member::renew_loop() {
     const auto self = shared_from_this();
     while (!stopping_ && !lost_) {
-        renew_timer_.expires_after(settings_.lease / 3);
-        co_await renew_timer_.async_wait(kit::use_nothrow);
+        if (!renew_now_) {
+            renew_timer_.expires_after(settings_.lease / 3);
+            co_await renew_timer_.async_wait(kit::use_nothrow);
+        }
         if (stopping_ || lost_) break;
         co_await renew();
     }
@@ -234,6 +284,7 @@ asio::awaitable<void> member::renew() {
         {std::to_string(node_), epoch_, std::to_string(settings_.lease.count()), holder_});
     const auto r = co_await eval(purpose::lease, std::move(renewal));
     last_woke_ = clock::now();
+    if (stopping_) co_return;     // released meanwhile: not claimed again
     if (!is_array(r)) co_return;  // Redis down or hung: local work goes on; retried
     const auto what = int_at(*r, 0);
     if (what == 1 || what == 2) {
@@ -241,12 +292,12 @@ asio::awaitable<void> member::renew() {
         figures_.peers = static_cast<std::uint64_t>(std::max(0LL, int_at(*r, 2)));
     }
     if (what == 1) {
-        last_renewed_ = clock::now();
+        mark_renewed();
     } else if (what == 2) {
-        last_renewed_ = clock::now();
+        mark_renewed();
         epoch_ = std::to_string(int_at(*r, 1));
         log_->warn("event=cluster_reclaimed node={} epoch={}", node_, epoch_);
-        if (on_reclaimed) on_reclaimed();
+        reassert();
     } else {
         lose(held_by(node_, text_at(*r, 1)));
     }
@@ -300,7 +351,8 @@ void member::offline(const catalog::device_key& device, std::uint64_t session, b
            bool left) -> asio::awaitable<void> {
             auto argv = presence_call(scripts::offline, d, self->node_, self->epoch_, s,
                                       left ? "left" : "lost");
-            co_await self->eval(purpose::presence, std::move(argv));
+            const auto r = co_await self->eval(purpose::presence, std::move(argv));
+            if (!r) self->unwritten_ends_[d] = {s, left};  // written again once Redis answers
         }(shared_from_this(), device, session, cleanly),
         asio::detached);
 }
@@ -319,14 +371,62 @@ asio::awaitable<rrpc::router::call_outcome> member::call(rrpc::call_request requ
     co_return co_await std::move(there);
 }
 
+asio::awaitable<member::relayed> member::relay(catalog::device_key device, std::uint64_t ticket,
+                                               std::string bytes, std::chrono::milliseconds wait) {
+    const auto self = shared_from_this();
+    relayed out;
+    auto f = std::make_shared<forwarded>(strand_);
+    forwarded_.emplace(ticket, f);
+    auto argv = route_call(device, std::move(bytes));
+    const auto r = co_await eval(purpose::route, std::move(argv));
+    if (!is_array(r)) {
+        forwarded_.erase(ticket);
+        out.where = relayed::place::unavailable;
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.unavailable;
+        co_return out;
+    }
+    const auto where = int_at(*r, 0);
+    if (where != 2) {
+        forwarded_.erase(ticket);
+        out.where = where == 1 ? relayed::place::halfconn : relayed::place::offline;
+        co_return out;
+    }
+    out.where = relayed::place::sent;
+    f->node = static_cast<std::uint32_t>(int_at(*r, 1));
+    {
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.forwarded;
+    }
+    // The owner answers within `wait`; beyond it the owner is taken as gone. watch_peers() ends
+    // it sooner when its inbox has no listener.
+    if (!watching_) {
+        watching_ = true;
+        asio::co_spawn(strand_, watch_peers(), asio::detached);
+    }
+    if (!f->done) {  // its outcome may have come during the route's round trip
+        f->timer.expires_after(wait);
+        co_await f->timer.async_wait(kit::use_nothrow);
+    }
+    forwarded_.erase(ticket);
+    out.outcome = std::move(f->outcome);
+    out.code = out.outcome ? out.outcome->code : f->code;
+    const std::lock_guard lock{figures_mutex_};
+    switch (out.code) {
+        case rrpc::rrpc_code::success: ++figures_.forwarded_success; break;
+        case rrpc::rrpc_code::timeout: ++figures_.forwarded_timeout; break;
+        case rrpc::rrpc_code::offline: ++figures_.forwarded_offline; break;
+        case rrpc::rrpc_code::halfconn: ++figures_.forwarded_halfconn; break;
+        case rrpc::rrpc_code::unknown: ++figures_.forwarded_unknown; break;
+    }
+    co_return out;
+}
+
 asio::awaitable<rrpc::router::call_outcome> member::forward(rrpc::call_request request,
                                                             std::size_t max_pending) {
-    const auto self = shared_from_this();
     rrpc::router::call_outcome out;
     out.result.message_id = request.message_id;
     const auto ticket = ++next_ticket_;
-    auto f = std::make_shared<forwarded>(strand_);
-    forwarded_.emplace(ticket, f);
     const auto timeout = request.timeout;
     const auto device = request.device;
     call_envelope c{.origin = node_,
@@ -339,72 +439,62 @@ asio::awaitable<rrpc::router::call_outcome> member::forward(rrpc::call_request r
                     .identifier = std::move(request.identifier),
                     .message_id = request.message_id,
                     .max_pending = static_cast<std::uint32_t>(max_pending)};
-    auto argv = route_call(device, encode(c));
-    const auto r = co_await eval(purpose::route, std::move(argv));
-    if (!is_array(r)) {
-        forwarded_.erase(ticket);
-        out.unavailable = true;
-        const std::lock_guard lock{figures_mutex_};
-        ++figures_.unavailable;
-        co_return out;
-    }
-    const auto where = int_at(*r, 0);
-    if (where != 2) {
-        forwarded_.erase(ticket);
-        out.result.code = where == 1 ? rrpc::rrpc_code::halfconn : rrpc::rrpc_code::offline;
-        co_return out;
-    }
-    f->node = static_cast<std::uint32_t>(int_at(*r, 1));
-    {
-        const std::lock_guard lock{figures_mutex_};
-        ++figures_.forwarded;
-    }
-    // The owner answers within the call's timeout; beyond it (and a margin for the hops) the
-    // owner is taken as gone. watch_peers() ends it sooner when its inbox has no listener.
-    f->timer.expires_after(timeout + settings_.op_timeout + std::chrono::seconds{1});
-    if (!watching_) asio::co_spawn(strand_, watch_peers(), asio::detached);
-    co_await f->timer.async_wait(kit::use_nothrow);
-    forwarded_.erase(ticket);
-    if (f->outcome) {
-        out.result.code = f->outcome->code;
-        out.result.message_id = f->outcome->message_id;
-        out.result.payload = std::move(f->outcome->payload);
-        out.waiting = f->outcome->waiting;
-    } else {
-        out.result.code = f->code;
-    }
-    const std::lock_guard lock{figures_mutex_};
-    switch (out.result.code) {
-        case rrpc::rrpc_code::success: ++figures_.forwarded_success; break;
-        case rrpc::rrpc_code::timeout: ++figures_.forwarded_timeout; break;
-        case rrpc::rrpc_code::offline: ++figures_.forwarded_offline; break;
-        case rrpc::rrpc_code::halfconn: ++figures_.forwarded_halfconn; break;
-        case rrpc::rrpc_code::unknown: ++figures_.forwarded_unknown; break;
+    // The owner answers within the call's timeout (and a margin for the hops).
+    auto bytes = encode(c);
+    const auto wait = timeout + settings_.op_timeout + std::chrono::seconds{1};
+    auto there = co_await relay(device, ticket, std::move(bytes), wait);
+    switch (there.where) {
+        case relayed::place::unavailable: out.unavailable = true; break;
+        case relayed::place::offline: out.result.code = rrpc::rrpc_code::offline; break;
+        case relayed::place::halfconn: out.result.code = rrpc::rrpc_code::halfconn; break;
+        case relayed::place::sent:
+            out.result.code = there.code;
+            if (there.outcome) {
+                out.result.message_id = there.outcome->message_id;
+                out.result.payload = std::move(there.outcome->payload);
+                out.waiting = there.outcome->waiting;
+            }
+            break;
     }
     co_return out;
+}
+
+asio::awaitable<member::relayed> member::send(send_envelope e) {
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there = asio::co_spawn(strand_, forward_send(std::move(e)), asio::use_awaitable);
+    co_return co_await std::move(there);
+}
+
+asio::awaitable<member::relayed> member::forward_send(send_envelope e) {
+    e.origin = node_;
+    e.ticket = ++next_ticket_;
+    const auto device = e.device;
+    const auto ticket = e.ticket;
+    // The owner answers once it sent or queued it, and for QoS 1 once its store has it.
+    auto bytes = encode(e);
+    const auto wait = 2 * settings_.op_timeout + std::chrono::seconds{5};
+    auto there = co_await relay(device, ticket, std::move(bytes), wait);
+    co_return there;
 }
 
 asio::awaitable<void> member::watch_peers() {
     // While calls wait on other nodes: every 250 ms, a node whose inbox lost its listener (its
     // process died: Redis saw its connection close) ends its calls HALFCONN.
     const auto self = shared_from_this();
-    watching_ = true;
     asio::steady_timer timer{strand_};
     while (!forwarded_.empty() && !stopping_) {
         timer.expires_after(std::chrono::milliseconds{250});
         co_await timer.async_wait(kit::use_nothrow);
         std::set<std::uint32_t> nodes;
-        for (const auto& [ticket, f] : forwarded_) nodes.insert(f->node);
+        for (const auto& [ticket, f] : forwarded_)
+            if (f->node) nodes.insert(*f->node);
         for (const auto node : nodes) {
             auto argv = listeners_call(node);
             const auto r = co_await commands_->command(std::move(argv));
             counted(purpose::watch, r.has_value());
             if (!is_array(r) || int_at(*r, 1) != 0) continue;
             for (auto& [ticket, f] : forwarded_)
-                if (f->node == node && !f->outcome) {
-                    f->code = rrpc::rrpc_code::halfconn;
-                    f->timer.cancel();
-                }
+                if (f->node == node && !f->outcome) f->end(rrpc::rrpc_code::halfconn);
         }
     }
     watching_ = false;
@@ -426,11 +516,14 @@ void member::on_inbox(std::string_view bytes) {
                 ++self->figures_.orphans;
                 return;
             }
+            if (at->second->done) return;
             at->second->outcome = std::move(o);
-            at->second->timer.cancel();
+            at->second->end(at->second->outcome->code);
         });
     } else if (auto* k = std::get_if<kick_envelope>(&*e)) {
         if (kick) kick(k->device, k->session, k->forget);
+    } else if (auto* sending = std::get_if<send_envelope>(&*e)) {
+        asio::co_spawn(io_, serve_sending(std::move(*sending)), asio::detached);
     }
 }
 
@@ -453,7 +546,8 @@ asio::awaitable<void> member::serve(call_envelope c) {
                                    .kind = c.kind,
                                    .identifier = std::move(c.identifier),
                                    .message_id = c.message_id};
-        auto outcome = co_await serve_call(std::move(request), c.max_pending);
+        auto serving = serve_call(std::move(request), c.max_pending);
+        auto outcome = co_await std::move(serving);
         o.code = outcome.result.code;
         o.message_id = outcome.result.message_id;
         o.payload = std::move(outcome.result.payload);
@@ -461,6 +555,44 @@ asio::awaitable<void> member::serve(call_envelope c) {
     }
     auto answer = encode(o);
     co_await publish(c.origin, std::move(answer));
+}
+
+asio::awaitable<void> member::serve_sending(send_envelope e) {
+    const auto self = shared_from_this();
+    {
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.served;
+    }
+    const auto origin = e.origin;
+    outcome_envelope o{.ticket = e.ticket,
+                       .code = rrpc::rrpc_code::unknown,
+                       .message_id = e.message_id,
+                       .waiting = 0,
+                       .payload = {}};
+    if (serve_send) {
+        auto serving = serve_send(std::move(e));
+        o = co_await std::move(serving);
+    }
+    auto answer = encode(o);
+    co_await publish(origin, std::move(answer));
+}
+
+asio::awaitable<std::optional<std::vector<rrpc::liveness>>> member::liveness_of(
+    std::vector<catalog::device_key> devices) {
+    std::vector<rrpc::liveness> out;
+    if (devices.empty()) co_return out;
+    std::vector<std::string> keys;
+    keys.reserve(devices.size());
+    for (const auto& d : devices) keys.push_back(presence_key(d));
+    auto argv = script_call(scripts::status, std::move(keys), {});
+    const auto r = co_await eval(purpose::route, std::move(argv));
+    if (!is_array(r) || r->elements.size() != devices.size()) co_return std::nullopt;
+    out.reserve(devices.size());
+    for (const auto& e : r->elements)
+        out.push_back(e.integer == 3   ? rrpc::liveness::online
+                      : e.integer == 1 ? rrpc::liveness::half_connected
+                                       : rrpc::liveness::offline);
+    co_return out;
 }
 
 asio::awaitable<std::optional<rrpc::liveness>> member::liveness(catalog::device_key device) {

@@ -45,13 +45,17 @@ public:
     void start();
     /// Gives the slot up (a clean shutdown), then closes the connections.
     boost::asio::awaitable<void> leave();
+    /// The liveness of each of `devices` by their records, in one round trip (nullopt: Redis
+    /// does not answer).
+    boost::asio::awaitable<std::optional<std::vector<rrpc::liveness>>> liveness_of(
+        std::vector<catalog::device_key> devices);
 
     std::uint32_t node() const noexcept { return node_; }
     /// Redis answers (both connections ready): logins and remote calls may proceed.
-    /// Its last command was answered (a hung Redis times out: not reachable until it answers).
-    bool reachable() const noexcept {
-        return commands_->ready() && inbox_->ready() && answering_.load(std::memory_order_relaxed);
-    }
+    /// Redis answers: both connections are up, its last command was answered (a hung Redis
+    /// times out), and the slot was renewed within its lease (a node cut off longer holds a slot
+    /// another node may have taken).
+    bool reachable() const noexcept;
 
     /// Runs a call forwarded here (the node's own router, on the device's plane).
     std::function<boost::asio::awaitable<rrpc::router::call_outcome>(rrpc::call_request,
@@ -77,6 +81,21 @@ public:
     /// record. `unavailable` when Redis does not answer (nothing was sent).
     boost::asio::awaitable<rrpc::router::call_outcome> call(rrpc::call_request request,
                                                             std::size_t max_pending);
+    /// How a message relayed to a device's owner went: not sent (Redis did not answer; or the
+    /// record says offline or half-connected), or sent, with the owner's outcome (none: `code`
+    /// says why: its node died (HALFCONN), its inbox was lost (UNKNOWN), no answer in time).
+    struct relayed {
+        enum class place : std::uint8_t { unavailable, offline, halfconn, sent };
+        place where = place::unavailable;
+        std::optional<outcome_envelope> outcome;
+        rrpc::rrpc_code code = rrpc::rrpc_code::unknown;
+    };
+    /// An async call or a Pub for a device with no live session here, made by its owner when its
+    /// record says it is online on another node.
+    boost::asio::awaitable<relayed> send(send_envelope e);
+    /// Runs an async call or a Pub forwarded here (outcome: see send_envelope).
+    std::function<boost::asio::awaitable<outcome_envelope>(send_envelope)> serve_send;
+
     /// The device's liveness by its presence record (nullopt: Redis does not answer).
     boost::asio::awaitable<std::optional<rrpc::liveness>> liveness(catalog::device_key device);
     /// Closes the device's session wherever it is (deleted or disabled).
@@ -93,8 +112,19 @@ private:
                                                                std::size_t max_pending);
     boost::asio::awaitable<void> renew_loop();
     boost::asio::awaitable<void> renew();
+    boost::asio::awaitable<void> run_leave();
+    /// Each live session written again (after a reconnection or a re-claimed slot), and the
+    /// ends Redis did not take.
+    void reassert();
+    void mark_renewed();
     boost::asio::awaitable<void> watch_peers();
     boost::asio::awaitable<void> serve(call_envelope call);
+    boost::asio::awaitable<void> serve_sending(send_envelope e);
+    boost::asio::awaitable<relayed> forward_send(send_envelope e);
+    /// Sends `bytes` (an envelope with `ticket`) to the device's owner by its record and waits
+    /// at most `wait` for the outcome.
+    boost::asio::awaitable<relayed> relay(catalog::device_key device, std::uint64_t ticket,
+                                          std::string bytes, std::chrono::milliseconds wait);
     boost::asio::awaitable<void> publish(std::uint32_t node, std::string bytes);
     void counted(purpose why, bool answered);
     void on_inbox(std::string_view bytes);
@@ -111,9 +141,16 @@ private:
     std::uint32_t node_ = 0;
     std::string epoch_;  ///< the slot's fencing epoch, as Redis spells it
     boost::asio::steady_timer renew_timer_;
-    std::chrono::steady_clock::time_point last_renewed_{}, last_woke_{};
+    std::chrono::steady_clock::time_point last_woke_{};
+    std::atomic<std::int64_t> renewed_ms_{0};  ///< the last renewal (steady clock, ms; reachable())
     bool renew_now_ = false, stopping_ = false, lost_ = false;
-    std::uint64_t next_ticket_ = 0;
+    /// From a random start: a restarted process on the same slot (the same inbox) cannot take
+    /// an outcome meant for its predecessor's call.
+    std::uint64_t next_ticket_;
+    /// Presence ends Redis did not take (down, hung): written again once it answers.
+    std::unordered_map<catalog::device_key, std::pair<std::uint64_t, bool>,
+                       catalog::device_key_hash>
+        unwritten_ends_;
     std::unordered_map<std::uint64_t, std::shared_ptr<forwarded>> forwarded_;
     bool watching_ = false;
     std::atomic<bool> answering_{true};

@@ -12,6 +12,10 @@
 
 #include <algorithm>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 namespace rrpcd::cluster {
 
 namespace asio = boost::asio;
@@ -114,6 +118,21 @@ void redis_connection::connect() {
         return retry();
     }
     context_->data = this;
+    // A Redis that vanishes without a word (a partition, a failover to another host) is noticed
+    // within seconds, not after the kernel's 15 minutes of retries: keep-alive probes, and data
+    // not acknowledged within the lease. (A Redis that is only stopped still acknowledges: its
+    // commands time out instead, and the connection stays.)
+    if (settings_.unix_path.empty()) {
+        const int fd = context_->c.fd;
+        const int on = 1, idle = 2, interval = 1, count = 3;
+        const auto user_timeout = static_cast<unsigned>(
+            std::max<std::chrono::milliseconds>(settings_.lease, std::chrono::seconds{2}).count());
+        ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+        ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+    }
     socket_.emplace(strand_, context_->c.fd);
     context_->ev.data = this;
     // Each hook is a no-op once the destructor let go of the context (ev.data null).
@@ -153,6 +172,17 @@ void redis_connection::connect() {
         const std::size_t lens[] = {4};
         redisAsyncCommandArgv(context_, &redis_connection::on_ready_reply, nullptr, 1, argv, lens);
     }
+    // Not ready in time (a host that drops the SYN would take the kernel two minutes): given up,
+    // and tried again.
+    retry_timer_.expires_after(
+        std::max<std::chrono::milliseconds>(2 * settings_.op_timeout, std::chrono::seconds{1}));
+    retry_timer_.async_wait(
+        [self = shared_from_this(), attempt = context_](boost::system::error_code ec) {
+            if (ec || self->context_ != attempt || self->ready_.load(std::memory_order_relaxed))
+                return;
+            self->log_->debug("event=redis_connect_timeout connection={}", self->name_);
+            redisAsyncFree(self->context_);  // its cleanup hook (detach()) retries
+        });
 }
 
 void redis_connection::retry() {
@@ -192,6 +222,9 @@ void redis_connection::want_write() {
 }
 
 void redis_connection::detach() {
+    // hiredis 0.14 calls this twice on a loss (its disconnect, then its free): once is enough.
+    if (context_ == nullptr) return;
+    context_->ev.cleanup = nullptr;
     // hiredis frees its context (and closes its socket) after this: Asio lets the descriptor go
     // without closing it, and cancels its waits.
     if (socket_) {

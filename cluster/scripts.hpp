@@ -126,4 +126,34 @@ if p[4] == 'lost' and now - tonumber(p[5]) < ka then return {1} end
 return {0}
 )lua";
 
+/// The liveness of many devices in one round trip. KEYS: their presence records. Returns, for
+/// each, 0 offline, 1 half-connected, 3 online (as route() says; a record whose node is gone is
+/// reaped as lost now, as there).
+inline constexpr std::string_view status = R"lua(
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local out = {}
+for i, key in ipairs(KEYS) do
+  local p = redis.call('HMGET', key, 'node', 'epoch', 'ka', 'state', 'time')
+  local v = 0
+  if p[1] then
+    local ka = tonumber(p[3]) * 1000
+    if p[4] == 'on' then
+      local lease = redis.call('GET', 'rrpcd:slot:' .. p[1])
+      if lease and string.match(lease, '^(%d+) ') == p[2] then
+        v = 3
+      else
+        redis.call('HSET', key, 'state', 'lost', 'time', now)
+        redis.call('PEXPIRE', key, ka + 1000)
+        if ka > 0 then v = 1 end
+      end
+    elseif p[4] == 'lost' and now - tonumber(p[5]) < ka then
+      v = 1
+    end
+  end
+  out[i] = v
+end
+return out
+)lua";
+
 }  // namespace rrpcd::cluster::scripts

@@ -80,7 +80,9 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         co_return api_error{400, "iot.messagebroker.InvalidFormattedTopicName",
                             "TopicFullName must be a topic of the device, like /" +
                                 key.product_key + "/" + key.device_name + "/user/get."};
-    const auto presence = (co_await ctx.services.router.link(key)).link;
+    const auto link = co_await ctx.services.router.link(key);
+    if (link.unavailable) co_return gateway::service_unavailable();
+    const auto& presence = link.link;
     if (presence.link == rrpc::presence::state::never)
         co_return api_error{400, "iot.device.InactiveDevice",
                             "The device is inactive: it never connected."};
@@ -98,6 +100,7 @@ asio::awaitable<action_result> async_rrpc_action(action_context& ctx,
         case rrpc::async_calls::sent::offline: break;  // reliable: never offline
         case rrpc::async_calls::sent::queue_full: co_return queue_full(400);
         case rrpc::async_calls::sent::too_many: co_return too_many_async(400);
+        case rrpc::async_calls::sent::unavailable: co_return gateway::service_unavailable();
     }
     // On disk before the caller hears it was accepted.
     if (co_await ctx.services.journal.sync()) co_return co_await not_kept(ctx, key, id);
@@ -128,12 +131,17 @@ asio::awaitable<action_result> pub_action(action_context& ctx, const request_par
     if (qos == "1") {
         if (auto behind = store_behind(ctx)) co_return std::move(*behind);
         // Kept until the device acknowledges it, across restarts.
-        if (!co_await ctx.services.router.publish(key, topic, std::move(*payload), true, id))
-            co_return queue_full(200);
+        switch (co_await ctx.services.router.publish(key, topic, std::move(*payload), true, id)) {
+            case rrpc::router::published::taken: break;
+            case rrpc::router::published::refused: co_return queue_full(200);
+            case rrpc::router::published::unavailable: co_return gateway::service_unavailable();
+        }
         if (co_await ctx.services.journal.sync()) co_return co_await not_kept(ctx, key, id);
     } else {
         // At most once, as on the cloud: nothing waits for a subscription.
-        co_await ctx.services.router.publish(key, topic, std::move(*payload), false, id);
+        if (co_await ctx.services.router.publish(key, topic, std::move(*payload), false, id) ==
+            rrpc::router::published::unavailable)
+            co_return gateway::service_unavailable();
     }
     reply r;
     r.body["MessageId"] = std::to_string(id);

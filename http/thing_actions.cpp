@@ -62,6 +62,7 @@ asio::awaitable<std::optional<api_error>> send_one(action_context& ctx,
         case rrpc::async_calls::sent::offline: co_return no_answer(rrpc::rrpc_code::offline);
         case rrpc::async_calls::sent::queue_full: co_return queue_full(200);
         case rrpc::async_calls::sent::too_many: co_return too_many_async(200);
+        case rrpc::async_calls::sent::unavailable: co_return gateway::service_unavailable();
     }
     co_return no_answer(rrpc::rrpc_code::offline);
 }

@@ -42,10 +42,11 @@ public:
 
     /// How send() went.
     enum class sent : std::uint8_t {
-        ok,          ///< published, or queued (reliable)
-        offline,     ///< a QoS 0 request found no session: the call ended OFFLINE
-        queue_full,  ///< a reliable request found the device's queue full: nothing was kept
-        too_many,    ///< its owner has as many async calls awaiting answers as allowed: not sent
+        ok,           ///< published, or queued (reliable)
+        offline,      ///< a QoS 0 request found no session: the call ended OFFLINE
+        queue_full,   ///< a reliable request found the device's queue full: nothing was kept
+        too_many,     ///< its owner has as many async calls awaiting answers as allowed: not sent
+        unavailable,  ///< cluster mode: the device's node could not take or keep it (503)
     };
     /// Publishes the request (QoS 1 through the outbox when `reliable`) and remembers the call.
     sent send(std::uint64_t message_id, async_request request);

@@ -27,7 +27,8 @@ inline std::size_t home_plane(const catalog::device_key& device, std::size_t pla
 /// A device's link as its owner sees it now.
 struct device_link {
     presence link;
-    bool ext_rrpc = false;  ///< its live session said ext=1 (sync thing services' topic)
+    bool ext_rrpc = false;     ///< its live session said ext=1 (sync thing services' topic)
+    bool unavailable = false;  ///< cluster mode: not live here, and Redis did not say where
 };
 
 /// The one way the API and the fleet reach devices: typed messages to a device's owner (today
@@ -61,11 +62,13 @@ public:
     /// An async call (AsyncRRpc, an async thing service), sent by the device's owner.
     virtual boost::asio::awaitable<async_calls::sent> send(std::uint64_t message_id,
                                                            async_request request) = 0;
-    /// Pub. QoS 0 (`reliably` false): true when a live session took it. QoS 1: kept until the
-    /// device has it; false when its queue is full (nothing kept).
-    virtual boost::asio::awaitable<bool> publish(catalog::device_key device, std::string topic,
-                                                 std::string payload, bool reliably,
-                                                 std::uint64_t message_id) = 0;
+    /// How a Pub went: QoS 0 (`reliably` false) taken by a live session, or not; QoS 1 kept
+    /// until the device has it, or refused (its queue is full: nothing kept); or not sent at all
+    /// (cluster mode: the device's node could not be asked, or could not keep it).
+    enum class published : std::uint8_t { taken, refused, unavailable };
+    virtual boost::asio::awaitable<published> publish(catalog::device_key device, std::string topic,
+                                                      std::string payload, bool reliably,
+                                                      std::uint64_t message_id) = 0;
     /// Takes back a queued message whose caller was answered an error.
     virtual boost::asio::awaitable<void> withdraw(catalog::device_key device,
                                                   std::uint64_t message_id) = 0;

@@ -95,6 +95,11 @@ asio::awaitable<std::optional<plane_router::call_outcome>> call_if_here(device_p
     co_return co_await plane.local.call(std::move(request), max_pending);
 }
 
+/// The device has a live session on `plane`.
+asio::awaitable<bool> is_live(device_plane& plane, const catalog::device_key& device) {
+    co_return plane.registry.presence_of(device).link == rrpc::presence::state::connected;
+}
+
 /// A presence that classifies as `l` (a device whose session is on another node).
 rrpc::presence presence_like(rrpc::liveness l) {
     const auto now = rrpc::presence::clock::now();
@@ -120,7 +125,10 @@ asio::awaitable<rrpc::device_link> plane_router::link(catalog::device_key device
     if (!cluster || link.link.link == rrpc::presence::state::connected) co_return link;
     // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
     auto asked = cluster->liveness(std::move(device));
-    if (const auto elsewhere = co_await std::move(asked)) link.link = presence_like(*elsewhere);
+    if (const auto elsewhere = co_await std::move(asked))
+        link.link = presence_like(*elsewhere);
+    else
+        link.unavailable = true;
     co_return link;
 }
 
@@ -159,11 +167,20 @@ asio::awaitable<std::vector<rrpc::presence>> plane_router::links_here(
 asio::awaitable<std::vector<rrpc::presence>> plane_router::elsewhere(
     std::vector<catalog::device_key> devices, std::vector<rrpc::presence> links) {
     if (!cluster) co_return links;
+    // Those not live here, asked of their records in one round trip.
+    std::vector<std::size_t> at;
+    std::vector<catalog::device_key> asked;
     for (std::size_t i = 0; i < devices.size() && i < links.size(); ++i) {
         if (links[i].link == rrpc::presence::state::connected) continue;
-        auto asked = cluster->liveness(devices[i]);
-        if (const auto l = co_await std::move(asked)) links[i] = presence_like(*l);
+        at.push_back(i);
+        asked.push_back(std::move(devices[i]));
     }
+    if (asked.empty()) co_return links;
+    auto answer = cluster->liveness_of(std::move(asked));
+    const auto seen = co_await std::move(answer);
+    if (!seen) co_return links;  // Redis does not answer: what this node knows
+    for (std::size_t j = 0; j < at.size() && j < seen->size(); ++j)
+        links[at[j]] = presence_like((*seen)[j]);
     co_return links;
 }
 
@@ -187,21 +204,92 @@ asio::awaitable<plane_router::call_outcome> plane_router::call_here(rrpc::call_r
 
 asio::awaitable<rrpc::async_calls::sent> plane_router::send(std::uint64_t message_id,
                                                             rrpc::async_request request) {
+    using sent = rrpc::async_calls::sent;
+    using place = cluster::member::relayed::place;
+    if (cluster && !co_await live_here(request.device)) {
+        cluster::send_envelope e{.origin = 0,
+                                 .ticket = 0,
+                                 .message_id = message_id,
+                                 .publish = false,
+                                 .reliable = request.reliable,
+                                 .kind = request.kind,
+                                 .device = request.device,
+                                 .topic = request.topic,
+                                 .payload = request.payload,
+                                 .identifier = request.identifier,
+                                 .alink_id = request.alink_id,
+                                 .owner = request.owner};
+        auto there = co_await cluster->send(std::move(e));
+        if (there.where == place::unavailable) co_return sent::unavailable;
+        if (there.where == place::sent) {
+            if (!there.outcome || there.outcome->code != rrpc::rrpc_code::success ||
+                there.outcome->waiting > static_cast<std::uint32_t>(sent::unavailable))
+                co_return sent::unavailable;
+            co_return static_cast<sent>(there.outcome->waiting);
+        }
+        // Offline or half-connected by its record: here, as a single node does.
+    }
+    co_return co_await send_here(message_id, std::move(request));
+}
+
+asio::awaitable<rrpc::async_calls::sent> plane_router::send_here(std::uint64_t message_id,
+                                                                 rrpc::async_request request) {
     const auto ex = co_await asio::this_coro::executor;
     auto& plane = route(request.device, ex);
     co_return co_await on_plane(plane,
                                 [&] { return plane.local.send(message_id, std::move(request)); });
 }
 
-asio::awaitable<bool> plane_router::publish(catalog::device_key device, std::string topic,
-                                            std::string payload, bool reliably,
-                                            std::uint64_t message_id) {
+asio::awaitable<plane_router::published> plane_router::publish(catalog::device_key device,
+                                                               std::string topic,
+                                                               std::string payload, bool reliably,
+                                                               std::uint64_t message_id) {
+    if (cluster && !co_await live_here(device)) {
+        cluster::send_envelope e{.origin = 0,
+                                 .ticket = 0,
+                                 .message_id = message_id,
+                                 .publish = true,
+                                 .reliable = reliably,
+                                 .kind = rrpc::call_kind::async_rrpc,
+                                 .device = device,
+                                 .topic = topic,
+                                 .payload = payload,
+                                 .identifier = {},
+                                 .alink_id = {},
+                                 .owner = {}};
+        auto there = co_await cluster->send(std::move(e));
+        using place = cluster::member::relayed::place;
+        if (there.where == place::unavailable) co_return published::unavailable;
+        if (there.where == place::sent) {
+            if (!there.outcome || there.outcome->code == rrpc::rrpc_code::unknown)
+                co_return published::unavailable;  // it may or may not be kept there
+            co_return there.outcome->code == rrpc::rrpc_code::success ? published::taken
+                                                                      : published::refused;
+        }
+        // Online nowhere: kept here (QoS 1), as a single node does, for the device's next
+        // session on this node.
+    }
+    co_return co_await publish_here(std::move(device), std::move(topic), std::move(payload),
+                                    reliably, message_id);
+}
+
+asio::awaitable<plane_router::published> plane_router::publish_here(catalog::device_key device,
+                                                                    std::string topic,
+                                                                    std::string payload,
+                                                                    bool reliably,
+                                                                    std::uint64_t message_id) {
     const auto ex = co_await asio::this_coro::executor;
     auto& plane = route(device, ex);
     co_return co_await on_plane(plane, [&] {
         return plane.local.publish(std::move(device), std::move(topic), std::move(payload),
                                    reliably, message_id);
     });
+}
+
+asio::awaitable<bool> plane_router::live_here(const catalog::device_key& device) {
+    const auto ex = co_await asio::this_coro::executor;
+    auto& plane = route(device, ex);
+    co_return co_await on_plane(plane, [&] { return is_live(plane, device); });
 }
 
 asio::awaitable<void> plane_router::withdraw(catalog::device_key device, std::uint64_t message_id) {

@@ -120,15 +120,21 @@ public:
                                               std::size_t max_pending) override;
     boost::asio::awaitable<rrpc::async_calls::sent> send(std::uint64_t message_id,
                                                          rrpc::async_request request) override;
-    boost::asio::awaitable<bool> publish(catalog::device_key device, std::string topic,
-                                         std::string payload, bool reliably,
-                                         std::uint64_t message_id) override;
+    boost::asio::awaitable<published> publish(catalog::device_key device, std::string topic,
+                                              std::string payload, bool reliably,
+                                              std::uint64_t message_id) override;
     boost::asio::awaitable<void> withdraw(catalog::device_key device,
                                           std::uint64_t message_id) override;
     void close(catalog::device_key device, bool forget) override;
-    /// A call run by the device's plane here, never forwarded (a call another node forwarded).
+    /// A call, an async call, a Pub made by the device's plane here, never forwarded (what
+    /// another node forwarded).
     boost::asio::awaitable<call_outcome> call_here(rrpc::call_request request,
                                                    std::size_t max_pending);
+    boost::asio::awaitable<rrpc::async_calls::sent> send_here(std::uint64_t message_id,
+                                                              rrpc::async_request request);
+    boost::asio::awaitable<published> publish_here(catalog::device_key device, std::string topic,
+                                                   std::string payload, bool reliably,
+                                                   std::uint64_t message_id);
 
     /// Cluster mode: devices without a live session here are reached through it.
     std::shared_ptr<cluster::member> cluster;
@@ -140,6 +146,8 @@ public:
     std::uint64_t hops() const noexcept { return hops_.load(std::memory_order_relaxed); }
 
 private:
+    /// The device has a live session on its plane here.
+    boost::asio::awaitable<bool> live_here(const catalog::device_key& device);
     /// The links as the planes see them.
     boost::asio::awaitable<std::vector<rrpc::presence>> links_here(
         std::vector<catalog::device_key> devices);

@@ -32,14 +32,16 @@ asio::awaitable<rrpc::async_calls::sent> local_router::send(std::uint64_t messag
     co_return async_.send(message_id, std::move(request));
 }
 
-asio::awaitable<bool> local_router::publish(catalog::device_key device, std::string topic,
-                                            std::string payload, bool reliably,
-                                            std::uint64_t message_id) {
-    if (reliably)
-        co_return registry_.publish_reliably(device, message_id, std::move(topic),
-                                             std::move(payload));
-    // At most once, as on the cloud: nothing waits for a subscription.
-    co_return registry_.publish(device, topic, payload, std::chrono::milliseconds{0});
+asio::awaitable<local_router::published> local_router::publish(catalog::device_key device,
+                                                               std::string topic,
+                                                               std::string payload, bool reliably,
+                                                               std::uint64_t message_id) {
+    // QoS 0 at most once, as on the cloud: nothing waits for a subscription.
+    const bool taken =
+        reliably
+            ? registry_.publish_reliably(device, message_id, std::move(topic), std::move(payload))
+            : registry_.publish(device, topic, payload, std::chrono::milliseconds{0});
+    co_return taken ? published::taken : published::refused;
 }
 
 asio::awaitable<void> local_router::withdraw(catalog::device_key device, std::uint64_t message_id) {

@@ -22,9 +22,9 @@ public:
                                               std::size_t max_pending) override;
     boost::asio::awaitable<rrpc::async_calls::sent> send(std::uint64_t message_id,
                                                          rrpc::async_request request) override;
-    boost::asio::awaitable<bool> publish(catalog::device_key device, std::string topic,
-                                         std::string payload, bool reliably,
-                                         std::uint64_t message_id) override;
+    boost::asio::awaitable<published> publish(catalog::device_key device, std::string topic,
+                                              std::string payload, bool reliably,
+                                              std::uint64_t message_id) override;
     boost::asio::awaitable<void> withdraw(catalog::device_key device,
                                           std::uint64_t message_id) override;
     void close(catalog::device_key device, bool forget) override;

@@ -242,6 +242,7 @@ boost::system::result<void, std::string> node::join_cluster() {
     cluster_->serve_call = [this](rrpc::call_request request, std::size_t max_pending) {
         return router_.call_here(std::move(request), max_pending);
     };
+    cluster_->serve_send = [this](cluster::send_envelope e) { return serve_send(std::move(e)); };
     cluster_->kick = [this](const catalog::device_key& d, std::uint64_t session, bool forget) {
         auto& plane = router_.home(d);
         asio::post(plane.executor(), [&plane, d, session, forget] {
@@ -268,6 +269,42 @@ boost::system::result<void, std::string> node::join_cluster() {
         std::_Exit(75);
     };
     return {};
+}
+
+asio::awaitable<cluster::outcome_envelope> node::serve_send(cluster::send_envelope e) {
+    cluster::outcome_envelope o{.ticket = e.ticket,
+                                .code = rrpc::rrpc_code::success,
+                                .message_id = e.message_id,
+                                .waiting = 0,
+                                .payload = {}};
+    const auto device = e.device;
+    bool kept = false;
+    if (e.publish) {
+        const bool taken = co_await router_.publish_here(
+                               std::move(e.device), std::move(e.topic), std::move(e.payload),
+                               e.reliable, e.message_id) == rrpc::router::published::taken;
+        o.code = taken ? rrpc::rrpc_code::success : rrpc::rrpc_code::offline;
+        kept = taken && e.reliable;
+    } else {
+        rrpc::async_request request{e.kind,
+                                    std::move(e.device),
+                                    std::move(e.topic),
+                                    std::move(e.payload),
+                                    std::move(e.identifier),
+                                    std::move(e.alink_id),
+                                    e.reliable,
+                                    std::move(e.owner)};
+        const auto sent = co_await router_.send_here(e.message_id, std::move(request));
+        o.waiting = static_cast<std::uint32_t>(sent);
+        kept = e.reliable && sent == rrpc::async_calls::sent::ok;
+    }
+    // What the origin answers Success for is on this node's disk first; else it is taken back.
+    if (kept && co_await journal().sync()) {
+        co_await router_.withdraw(device, e.message_id);
+        if (!e.publish) calls_.finish(e.message_id, rrpc::call_state::unknown);
+        o.code = rrpc::rrpc_code::unknown;
+    }
+    co_return o;
 }
 
 boost::system::result<void, std::string> node::open() {

@@ -137,6 +137,8 @@ private:
     store::journal& journal() noexcept;
     /// Cluster mode, at open(): claims this node's slot in Redis (the MessageIds' node bits).
     boost::system::result<void, std::string> join_cluster();
+    /// An async call or a Pub another node forwarded: made here, on disk before it is answered.
+    boost::asio::awaitable<cluster::outcome_envelope> serve_send(cluster::send_envelope e);
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
     std::uint64_t id_floor() const;
 

@@ -42,7 +42,7 @@ function redisCli(port, ...args) {
 
 const devices = h.devices(12);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const offlineDevice = rest[0];
+const [offlineDevice, devAsync] = rest;
 let redisPort;
 let redisDir;
 let redis;
@@ -134,6 +134,34 @@ test('SUCCESS through B for a device on A: binary, 200 KB, a custom topic', asyn
     await h.closeSdkDevice(dev);
 });
 
+test('AsyncRRpc and Pub (QoS 0 and 1) through B reach a device on A', async () => {
+    const dev = await h.rawDevice(nodes.A, devAsync);
+    const topic = `/${devAsync.productKey}/${devAsync.deviceName}/user/get`;
+    await h.subscribe(dev, topic, 1);
+    await statusIs(nodes.B, devAsync, 'ONLINE');
+    const got = [];
+    let wake;
+    dev.on('message', (t, payload) => { got.push(payload.toString()); wake?.(); });
+    const received = async (n) => { while (got.length < n) await new Promise((resolve) => { wake = resolve; }); };
+    const b = h.iotClient(nodes.B);
+    const body = await h.callAction(b, 'AsyncRRpc', {
+        ProductKey: devAsync.productKey, DeviceName: devAsync.deviceName, TopicFullName: topic,
+        MessageContent: Buffer.from('async').toString('base64'),
+    });
+    assert.equal(body.Success, true, JSON.stringify(body));
+    await within(5000, 'the AsyncRRpc request on the device', received(1));
+    for (const Qos of ['0', '1']) {
+        const pub = await h.callAction(b, 'Pub', {
+            ProductKey: devAsync.productKey, TopicFullName: topic, Qos,
+            MessageContent: Buffer.from(`pub${Qos}`).toString('base64'),
+        });
+        assert.equal(pub.Success, true, JSON.stringify(pub));
+    }
+    await within(5000, 'both Pubs on the device', received(3));
+    assert.deepEqual(got, ['async', 'pub0', 'pub1']);
+    dev.end(true);
+});
+
 test('OFFLINE at once for a device no node holds', async () => {
     const started = Date.now();
     const r = await h.rrpc(h.iotClient(nodes.B), { device: offlineDevice, payload: 'x', timeout: 5000 });
@@ -189,6 +217,15 @@ test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls S
             return true;
         });
         assert.ok(Date.now() - started < 500 + FAST_MS, `${Date.now() - started} ms`);
+        // A Pub QoS 1 and an AsyncRRpc through B: refused, not kept on B for a device on A.
+        const topic = `/${devBack.productKey}/${devBack.deviceName}/user/get`;
+        for (const [action, query] of [['Pub', { ProductKey: devBack.productKey, TopicFullName: topic, Qos: '1', MessageContent: 'cHVi' }],
+            ['AsyncRRpc', { ProductKey: devBack.productKey, DeviceName: devBack.deviceName, TopicFullName: topic, MessageContent: 'YXN5bmM=' }]]) {
+            await assert.rejects(h.callAction(h.iotClient(nodes.B), action, query), (e) => {
+                assert.equal(e.code, 'ServiceUnavailable', `${action}: ${e.message}`);
+                return true;
+            });
+        }
         const r = await h.rrpc(h.iotClient(nodes.A), { device: devBack, payload: 'local' });
         assert.equal(r.rrpcCode, 'SUCCESS');
     } finally {

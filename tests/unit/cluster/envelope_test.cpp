@@ -32,7 +32,31 @@ std::vector<envelope> samples() {
                              .message_id = 99,
                              .waiting = 3,
                              .payload = std::string(200 * 1024, 'x')},
-            kick_envelope{.device = {"a1PK", "dev-2"}, .session = 12345, .forget = true}};
+            kick_envelope{.device = {"a1PK", "dev-2"}, .session = 12345, .forget = true},
+            send_envelope{.origin = 3,
+                          .ticket = 9,
+                          .message_id = 77,
+                          .publish = false,
+                          .reliable = true,
+                          .kind = rrpc::call_kind::thing_async,
+                          .device = {"a1PK", "dev-3"},
+                          .topic = "/sys/a1PK/dev-3/thing/service/Echo",
+                          .payload = R"({"id":"77"})",
+                          .identifier = "Echo",
+                          .alink_id = "77",
+                          .owner = "LTAIkey"},
+            send_envelope{.origin = 4,
+                          .ticket = 10,
+                          .message_id = 78,
+                          .publish = true,
+                          .reliable = false,
+                          .kind = rrpc::call_kind::async_rrpc,
+                          .device = {"a1PK", "dev-3"},
+                          .topic = "/a1PK/dev-3/user/get",
+                          .payload = "x",
+                          .identifier = {},
+                          .alink_id = {},
+                          .owner = {}}};
 }
 
 }  // namespace
@@ -77,6 +101,13 @@ TEST_CASE("cluster envelopes: another version, an unknown kind, code or call kin
     auto kick = encode(kick_envelope{.device = {"p", "d"}, .session = 1, .forget = false});
     kick.back() = 2;  // forget is 0 or 1
     CHECK_FALSE(decode(kick).has_value());
+
+    auto sending = encode(samples()[3]);
+    sending[2 + 4 + 8 + 8] = 4;  // flags: publish 1, reliable 2
+    CHECK_FALSE(decode(sending).has_value());
+    sending = encode(samples()[3]);
+    sending[2 + 4 + 8 + 8 + 1] = 4;  // past thing_async
+    CHECK_FALSE(decode(sending).has_value());
 
     // The call kind sits after origin, ticket, device, topic, payload and timeout.
     call_envelope c;

@@ -224,3 +224,17 @@ TEST_CASE("route: offline, half-connected, published to the owner's inbox, or on
     f.command({"DEL", "rrpcd:slot:3"});
     CHECK(ints(f.eval(scripts::route, key, {"call"})) == std::vector<long long>{0});
 }
+
+TEST_CASE("status: many devices' liveness in one round trip, as route says") {
+    fixture f;
+    f.command({"SET", "rrpcd:slot:1", "10 pid=1"});
+    const std::vector<std::string> on{"rrpcd:dev:p/on"}, lost{"rrpcd:dev:p/lost"},
+        orphan{"rrpcd:dev:p/orphan"};
+    f.eval(scripts::online, on, {"1", "10", "1", "60", "login"});
+    f.eval(scripts::online, lost, {"1", "10", "2", "60", "login"});
+    f.eval(scripts::offline, lost, {"1", "10", "2", "lost"});
+    f.eval(scripts::online, orphan, {"5", "50", "3", "60", "login"});  // node 5 holds no slot
+    const auto r = f.eval(scripts::status, {on[0], lost[0], orphan[0], "rrpcd:dev:p/never"}, {});
+    CHECK(ints(r) == std::vector<long long>{3, 1, 1, 0});
+    CHECK(f.command({"HGET", orphan[0], "state"}).text == "lost");  // reaped
+}

@@ -66,11 +66,11 @@ struct recording_router final : rrpc::router {
         sent.push_back(std::move(request));
         co_return answer_send;
     }
-    asio::awaitable<bool> publish(catalog::device_key device, std::string topic, std::string,
-                                  bool reliably, std::uint64_t message_id) override {
+    asio::awaitable<published> publish(catalog::device_key device, std::string topic, std::string,
+                                       bool reliably, std::uint64_t message_id) override {
         asked.push_back("publish " + std::to_string(message_id) + " " + topic +
                         (reliably ? " qos1" : " qos0") + " " + device.device_name);
-        co_return answer_publish;
+        co_return answer_publish ? published::taken : published::refused;
     }
     asio::awaitable<void> withdraw(catalog::device_key device, std::uint64_t message_id) override {
         asked.push_back("withdraw " + device.device_name + " " + std::to_string(message_id));
