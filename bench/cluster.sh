@@ -19,21 +19,26 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$work" --loglevel warning &
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$work" --loglevel warning \
+    > "$work/redis.log" &
 redis_pid=$!
 pids+=("$redis_pid")
 for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 start_node() {  # $1 = name, $2 = cluster (1) or not (0); sets ${1}_pid, ${1}_mqtt, ${1}_http
-    $bin/bench/rrpc_bench config --devices 20 --threads 1 > "$work/$1.toml"
-    [[ $2 == 1 ]] && printf '[cluster]\nredis = "redis://127.0.0.1:%s"\n' "$redis_port" >> "$work/$1.toml"
+    # Each node in its own directory (its store beside its config).
+    mkdir -p "$work/$1"
+    $bin/bench/rrpc_bench config --devices 20 --threads 1 > "$work/$1/rrpcd.toml"
+    if [[ $2 == 1 ]]; then
+        printf '[cluster]\nredis = "redis://127.0.0.1:%s"\n' "$redis_port" >> "$work/$1/rrpcd.toml"
+    fi
     local out=$work/$1.ready
-    $bin/rrpcd --config "$work/$1.toml" > "$out" 2> "$work/$1.log" &
+    $bin/rrpcd --config "$work/$1/rrpcd.toml" > "$out" 2> "$work/$1.log" &
     local pid=$!
     pids+=("$pid")
     for _ in $(seq 200); do grep -q '^rrpcd ready' "$out" 2>/dev/null && break; sleep 0.05; done
-    local line; line=$(grep '^rrpcd ready' "$out")
-    [[ $line =~ mqtt=127\.0\.0\.1:([0-9]+)\ http=127\.0\.0\.1:([0-9]+) ]] || { echo "$1: $line"; exit 1; }
+    local line; line=$(grep "^rrpcd ready" "$out" || true)
+    [[ $line =~ mqtt=127\.0\.0\.1:([0-9]+)\ http=127\.0\.0\.1:([0-9]+) ]] || { echo "$1: not ready"; cat "$work/$1.log"; exit 1; }
     printf -v "${1}_pid" %s "$pid"
     printf -v "${1}_mqtt" %s "${BASH_REMATCH[1]}"
     printf -v "${1}_http" %s "${BASH_REMATCH[2]}"
