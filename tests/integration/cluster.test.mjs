@@ -42,7 +42,7 @@ function redisCli(port, ...args) {
 
 const devices = h.devices(12);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const [offlineDevice, devAsync] = rest;
+const [offlineDevice, devAsync, devDisabled] = rest;
 let redisPort;
 let redisDir;
 let redis;
@@ -197,6 +197,15 @@ test('takeover A → C: the session on A is closed, calls reach C, a late end on
     second.end(true);
 });
 
+test('DisableThing on C closes the device\'s session on A', async () => {
+    const dev = await h.rawDevice(nodes.A, devDisabled);
+    await statusIs(nodes.C, devDisabled, 'ONLINE');
+    const closed = new Promise((resolve) => dev.once('close', resolve));
+    const body = await h.callAction(h.iotClient(nodes.C), 'DisableThing', { ProductKey: devDisabled.productKey, DeviceName: devDisabled.deviceName });
+    assert.equal(body.Success, true, JSON.stringify(body));
+    await within(5000, 'the session on A closed', closed);
+});
+
 test('a node id already held is refused at start, naming its holder', async () => {
     const aSlot = /node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.A.log())[0])[1];
     await assert.rejects(h.startServer(nodeOptions(`node_id = ${aSlot}`)), (e) => {
@@ -283,4 +292,11 @@ test('a node stopped (SIGSTOP) past its lease exits when it runs again', async (
     const { code } = await C.exited;
     assert.notEqual(code, 0);
     assert.match(C.log(), /event=cluster_exit/);
+});
+
+test('a node stopped (SIGTERM) exits 0 and gives its slot up at once', async () => {
+    const bSlot = /node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.B.log())[0])[1];
+    assert.equal(await redisCli(redisPort, 'EXISTS', `rrpcd:slot:${bSlot}`), '1');
+    assert.equal((await nodes.B.stop()).code, 0);
+    assert.equal(await redisCli(redisPort, 'EXISTS', `rrpcd:slot:${bSlot}`), '0');
 });

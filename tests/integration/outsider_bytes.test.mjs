@@ -755,7 +755,9 @@ describe('lists in an index', () => {
         console.log(`8 consoles over 100,000 devices: list request median ${median.toFixed(1)} ms, max ${times.at(-1).toFixed(1)} ms (was 70-170 ms each); RRpc p99 ${p99.toFixed(1)} ms (was 144-191 ms)`);
         // A page, not a pass over 100,000 devices (about 2 ms alone; clang's ASan build at -O0 is
         // several times slower, and a pass there would take seconds).
-        assert.ok(median < (h.sanitized ? 150 : 30), `median ${median} ms`);
+        // CI runs it beside a compiler (the image, the sanitizer tree): 60 ms still tells a page
+        // from a scan there.
+        assert.ok(median < (h.sanitized ? 150 : 60), `median ${median} ms`);
         dev.end(true);
     });
 });
