@@ -5,6 +5,8 @@
 # runs it and checks the image with podman (non-root, HEALTHCHECK healthy, an official SDK call
 # through the published ports, the store surviving a new container).
 #   scripts/image.sh [IMAGE]
+# RRPCD_IMAGE_BINARY=PATH: put that rrpcd (built here) in the runtime stage instead of compiling it
+# in the build stage (the test command does, with its first pass's binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 image=${1:-localhost/rrpcd:test}
@@ -60,9 +62,28 @@ fi
 # --isolation chroot: RUN steps need no OCI runtime (none may manage cgroups here).
 # The version, kept once: CMakeLists.txt's project().
 version=$(sed -n 's/^project(rrpcd VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-buildah bud --quiet --isolation chroot --format docker --layers -f docker/Dockerfile \
-    --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" --build-arg VERSION="$version" \
-    --build-arg JOBS="$(nproc)" -t "$image" . >&2
+if [[ -n ${RRPCD_IMAGE_BINARY:-} ]]; then
+    # An rrpcd already built on this Debian 12 (the test command's first pass), stripped, in the
+    # Dockerfile's runtime stage unchanged: the image as built from source, without compiling
+    # rrpcd a second time (CI's minutes). Without it, the Dockerfile's build stage compiles it.
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' EXIT
+    mkdir -p "$context/docker" "$context/models"
+    strip -o "$context/rrpcd" "$RRPCD_IMAGE_BINARY"
+    cp docker/rrpcd.toml "$context/docker/"
+    cp models/a1demo.json "$context/models/"
+    { sed -n '1,/^FROM .* AS build$/p' docker/Dockerfile | grep '^ARG '
+      sed -n '/^FROM \${RUNTIME_BASE}/,$p' docker/Dockerfile |
+          sed 's|^COPY --from=build /src/build/rrpcd |COPY rrpcd |'; } > "$context/Dockerfile"
+    grep -q '^COPY rrpcd /usr/local/bin/rrpcd$' "$context/Dockerfile" ||
+        { echo "image: docker/Dockerfile's runtime stage no longer copies /src/build/rrpcd" >&2; exit 1; }
+    buildah bud --quiet --isolation chroot --format docker --layers -f "$context/Dockerfile" \
+        --build-arg RUNTIME_BASE="$base" --build-arg VERSION="$version" -t "$image" "$context" >&2
+else
+    buildah bud --quiet --isolation chroot --format docker --layers -f docker/Dockerfile \
+        --build-arg BUILD_BASE="$base" --build-arg RUNTIME_BASE="$base" --build-arg VERSION="$version" \
+        --build-arg JOBS="$(nproc)" -t "$image" . >&2
+fi
 # The build stage (~1 GB with the compilers) and earlier builds are not kept.
 podman image prune -f >/dev/null 2>&1 || true  # best effort: an image a container uses stays
 echo "$image"

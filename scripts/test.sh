@@ -8,7 +8,8 @@
 # also holds the libFuzzer targets, which run there briefly beside the tests (RRPCD_FUZZ_SECONDS,
 # default 10 each; skip with RRPCD_NO_FUZZ=1; scripts/fuzz.sh runs them longer). The integration
 # tests start their own rrpcd and clients on free loopback ports; the image test (label `image`,
-# first pass only) builds the container image with buildah and runs it with podman. Extra arguments
+# first pass only) builds the container image with buildah (its runtime stage, with the first
+# pass's rrpcd: scripts/image.sh's RRPCD_IMAGE_BINARY) and runs it with podman. Extra arguments
 # go to ctest (e.g. -L unit, -LE image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +28,10 @@ if [[ -z ${RRPCD_NO_SANITIZE:-} ]]; then
     CC=clang-14 CXX=clang++-14 cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug \
         -DRRPCD_SANITIZE=ON -DRRPCD_FUZZ=$fuzz -DRRPCD_FUZZ_SECONDS="${RRPCD_FUZZ_SECONDS:-10}" \
         -DRRPCD_BENCH=OFF -DRRPCD_WERROR=ON -DRRPCD_PCH=ON >/dev/null
-    nice -n 19 cmake --build build-san -j "$(nproc)" > build-san/build.log 2>&1 &
+    # Its own process group: a failed first pass stops the whole build (ninja and compilers).
+    setsid nice -n 19 cmake --build build-san -j "$(nproc)" > build-san/build.log 2>&1 &
     san_build=$!
-    trap '[[ -n $san_build ]] && kill "$san_build" 2>/dev/null || true' EXIT
+    trap '[[ -n $san_build ]] && kill -- -"$san_build" 2>/dev/null || true' EXIT
 fi
 
 RRPCD_TEST_THREADS=4 ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"
