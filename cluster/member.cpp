@@ -529,15 +529,8 @@ void member::on_inbox(std::string_view bytes) {
 
 asio::awaitable<void> member::serve(call_envelope c) {
     const auto self = shared_from_this();
-    {
-        const std::lock_guard lock{figures_mutex_};
-        ++figures_.served;
-    }
-    outcome_envelope o{.ticket = c.ticket,
-                       .code = rrpc::rrpc_code::unknown,
-                       .message_id = c.message_id,
-                       .waiting = 0,
-                       .payload = {}};
+    const auto origin = c.origin;
+    auto o = answer_to(c.ticket, c.message_id);
     if (serve_call) {
         rrpc::call_request request{.device = std::move(c.device),
                                    .payload = std::move(c.payload),
@@ -554,27 +547,31 @@ asio::awaitable<void> member::serve(call_envelope c) {
         o.waiting = static_cast<std::uint32_t>(outcome.waiting);
     }
     auto answer = encode(o);
-    co_await publish(c.origin, std::move(answer));
+    co_await publish(origin, std::move(answer));
 }
 
 asio::awaitable<void> member::serve_sending(send_envelope e) {
     const auto self = shared_from_this();
-    {
-        const std::lock_guard lock{figures_mutex_};
-        ++figures_.served;
-    }
     const auto origin = e.origin;
-    outcome_envelope o{.ticket = e.ticket,
-                       .code = rrpc::rrpc_code::unknown,
-                       .message_id = e.message_id,
-                       .waiting = 0,
-                       .payload = {}};
+    auto o = answer_to(e.ticket, e.message_id);
     if (serve_send) {
         auto serving = serve_send(std::move(e));
         o = co_await std::move(serving);
     }
     auto answer = encode(o);
     co_await publish(origin, std::move(answer));
+}
+
+outcome_envelope member::answer_to(std::uint64_t ticket, std::uint64_t message_id) {
+    {
+        const std::lock_guard lock{figures_mutex_};
+        ++figures_.served;
+    }
+    return {.ticket = ticket,
+            .code = rrpc::rrpc_code::unknown,
+            .message_id = message_id,
+            .waiting = 0,
+            .payload = {}};
 }
 
 asio::awaitable<std::optional<std::vector<rrpc::liveness>>> member::liveness_of(

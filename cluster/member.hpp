@@ -120,6 +120,8 @@ private:
     boost::asio::awaitable<void> watch_peers();
     boost::asio::awaitable<void> serve(call_envelope call);
     boost::asio::awaitable<void> serve_sending(send_envelope e);
+    /// A served message's outcome before it is made (UNKNOWN), counted.
+    outcome_envelope answer_to(std::uint64_t ticket, std::uint64_t message_id);
     boost::asio::awaitable<relayed> forward_send(send_envelope e);
     /// Sends `bytes` (an envelope with `ticket`) to the device's owner by its record and waits
     /// at most `wait` for the outcome.

@@ -195,30 +195,27 @@ void redis_connection::retry() {
 }
 
 void redis_connection::want_read() {
-    read_wanted_ = true;
-    if (reading_ || !socket_) return;
-    reading_ = true;
-    socket_->async_wait(asio::posix::stream_descriptor::wait_read,
-                        [self = shared_from_this()](boost::system::error_code ec) {
-                            self->reading_ = false;
-                            if (ec || self->context_ == nullptr || !self->read_wanted_) return;
-                            redisAsyncHandleRead(self->context_);
-                            if (self->context_ != nullptr && self->read_wanted_) self->want_read();
-                        });
+    want(asio::posix::stream_descriptor::wait_read, reading_, read_wanted_, &redisAsyncHandleRead);
 }
 
 void redis_connection::want_write() {
-    write_wanted_ = true;
-    if (writing_ || !socket_) return;
-    writing_ = true;
-    socket_->async_wait(asio::posix::stream_descriptor::wait_write,
-                        [self = shared_from_this()](boost::system::error_code ec) {
-                            self->writing_ = false;
-                            if (ec || self->context_ == nullptr || !self->write_wanted_) return;
-                            redisAsyncHandleWrite(self->context_);
-                            if (self->context_ != nullptr && self->write_wanted_)
-                                self->want_write();
-                        });
+    want(asio::posix::stream_descriptor::wait_write, writing_, write_wanted_,
+         &redisAsyncHandleWrite);
+}
+
+void redis_connection::want(asio::posix::stream_descriptor::wait_type what, bool& armed,
+                            bool& wanted, void (*handle)(redisAsyncContext*)) {
+    wanted = true;
+    if (armed || !socket_) return;
+    armed = true;
+    // `armed` and `wanted` are members of this object, which the handler keeps alive.
+    socket_->async_wait(what, [self = shared_from_this(), what, &armed, &wanted,
+                               handle](boost::system::error_code ec) {
+        armed = false;
+        if (ec || self->context_ == nullptr || !wanted) return;
+        handle(self->context_);
+        if (self->context_ != nullptr && wanted) self->want(what, armed, wanted, handle);
+    });
 }
 
 void redis_connection::detach() {

@@ -84,6 +84,10 @@ private:
     void retry();
     void want_read();
     void want_write();
+    /// Arms one wait of `what` (unless `armed`); when ready, hiredis' `handle` runs, and again
+    /// while hiredis still `wanted` it.
+    void want(boost::asio::posix::stream_descriptor::wait_type what, bool& armed, bool& wanted,
+              void (*handle)(redisAsyncContext*));
     void detach();
     static void on_connect(const redisAsyncContext* c, int status);
     static void on_reply(redisAsyncContext* c, void* r, void* privdata);
