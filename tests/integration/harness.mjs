@@ -162,9 +162,23 @@ export async function startServer(options = {}) {
         proc,
         devices: opts.deviceList,
         log: () => log,
-        /// Resolves once the log, from now on, matches `pattern`.
-        waitForLog(pattern) {
-            return new Promise((resolve) => logWaiters.push({ pattern, from: log.length, resolve }));
+        /// Resolves once the log, from now on, matches `pattern`; rejects after `ms` (20 s)
+        /// naming the pattern and the log's last lines, so that a test never hangs on a line
+        /// that does not come. A waiter nobody awaits does not fail the file.
+        waitForLog(pattern, { ms = 20000 } = {}) {
+            const from = log.length;
+            const waited = new Promise((resolve, reject) => {
+                const timer = setTimeout(() => {
+                    const i = logWaiters.findIndex((w) => w.resolve === done);
+                    if (i >= 0) logWaiters.splice(i, 1);
+                    reject(new Error(`the log did not match ${pattern} within ${ms / 1000} s; it ends:\n${log.slice(from).split('\n').slice(-15).join('\n')}`));
+                }, ms);
+                timer.unref();
+                const done = () => { clearTimeout(timer); resolve(); };
+                logWaiters.push({ pattern, from, resolve: done });
+            });
+            waited.catch(() => {});
+            return waited;
         },
         /// Rewrites the config file (the same options, changed by `changes`; or raw `text`), sends
         /// SIGHUP and resolves with the server's verdict line (reloaded or reload_refused).
