@@ -16,7 +16,7 @@ struct member_figures {
     std::uint64_t orphans = 0;      ///< outcomes for a call no longer waited for
     /// Redis commands by what they were for (purpose_names), and those without a reply (down,
     /// hung, lost).
-    std::array<std::uint64_t, 5> round_trips{};
+    std::array<std::uint64_t, 6> round_trips{};
     std::uint64_t errors = 0;
     std::uint64_t kicks = 0;  ///< sessions elsewhere closed by a login here
     std::uint32_t node = 0;
@@ -24,9 +24,10 @@ struct member_figures {
     bool reachable = false;
 };
 /// What a Redis command was for: the slot's lease, a presence record, a call's route, an inbox
-/// message, the watch of nodes with calls forwarded to them.
-enum class purpose : std::uint8_t { lease, presence, route, publish, watch };
-inline constexpr std::array<std::string_view, 5> purpose_names{"lease", "presence", "route",
-                                                               "publish", "watch"};
+/// message, the watch of nodes with calls forwarded to them, the shared store (catalog, async
+/// calls).
+enum class purpose : std::uint8_t { lease, presence, route, publish, watch, store };
+inline constexpr std::array<std::string_view, 6> purpose_names{"lease",   "presence", "route",
+                                                               "publish", "watch",    "store"};
 
 }  // namespace rrpcd::cluster

@@ -154,6 +154,11 @@ void member::counted(purpose why, bool answered) {
     if (!answered) ++figures_.errors;
 }
 
+asio::awaitable<redis_connection::result> member::command(purpose why,
+                                                          std::vector<std::string> argv) {
+    co_return co_await eval(why, std::move(argv));
+}
+
 asio::awaitable<redis_connection::result> member::eval(purpose why, std::vector<std::string> argv) {
     auto r = co_await commands_->command(std::move(argv));
     counted(why, r.has_value());
@@ -214,9 +219,22 @@ void member::reassert() {
 void member::listen() {
     // Weak: the connections are this object's (no cycle through their handlers).
     const std::weak_ptr<member> weak = shared_from_this();
-    inbox_->listen({inbox_of(node_)}, [weak](std::string_view, std::string_view bytes) {
-        if (const auto self = weak.lock()) self->on_inbox(bytes);
-    });
+    inbox_->listen({inbox_of(node_), std::string{scripts::catalog_channel}},
+                   [weak](std::string_view channel, std::string_view bytes) {
+                       const auto self = weak.lock();
+                       if (!self) return;
+                       if (channel == scripts::catalog_channel) {
+                           if (self->on_catalog) self->on_catalog(bytes);
+                       } else {
+                           self->on_inbox(bytes);
+                       }
+                   });
+    // Messages published while it was away are lost: the catalog is read again.
+    inbox_->on_ready = [weak, first = true]() mutable {
+        const auto self = weak.lock();
+        if (!self || std::exchange(first, false)) return;
+        if (self->on_catalog_gap) self->on_catalog_gap();
+    };
     // A lost inbox may have lost outcomes: the calls waiting for them end UNKNOWN.
     inbox_->on_lost = [weak] {
         const auto self = weak.lock();

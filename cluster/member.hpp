@@ -103,6 +103,15 @@ public:
 
     member_figures figures() const;
 
+    /// Runs one command for the shared store (any thread), counted.
+    boost::asio::awaitable<redis_connection::result> command(purpose why,
+                                                             std::vector<std::string> argv);
+    /// Each message on the catalog's channel (`rrpcd:catalog`: what changed), on the inbox's
+    /// strand; and, after the inbox connection was lost and is back, `on_catalog_gap` (changes
+    /// may have been missed: the catalog is read again).
+    std::function<void(std::string_view)> on_catalog;
+    std::function<void()> on_catalog_gap;
+
 private:
     struct forwarded;
     /// Runs `argv` (an EVAL of one of scripts::), counted by `why`; a script error is logged.

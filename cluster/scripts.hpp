@@ -156,4 +156,36 @@ end
 return out
 )lua";
 
+/// The channel on which each change to the shared catalog is told (`d {pk}/{dn}`, `p {pk}`):
+/// every node reads the record again and applies it.
+inline constexpr std::string_view catalog_channel = "rrpcd:catalog";
+
+/// Writes catalog records and tells each change. ARGV: triples (kind `d` or `p`, field, the
+/// record's JSON; an empty JSON deletes it), then the mode: `put`; `seed` (a record already
+/// there stays: a node starting does not undo what another changed); or `active` (the third of
+/// each triple is the device's first login time, set only where the record has none: a login
+/// never overwrites a change another node made meanwhile, a DisableThing say). Returns how many
+/// were written.
+inline constexpr std::string_view catalog_write = R"lua(
+local n, mode = 0, ARGV[#ARGV]
+for i = 1, #ARGV - 1, 3 do
+  local hash = ARGV[i] == 'd' and 'rrpcd:devices' or 'rrpcd:products'
+  local done = 0
+  if mode == 'active' then
+    local cur = redis.call('HGET', hash, ARGV[i + 1])
+    if cur then
+      local now, k = string.gsub(cur, '"active_ms":0([,}])', '"active_ms":' .. ARGV[i + 2] .. '%1', 1)
+      if k == 1 then redis.call('HSET', hash, ARGV[i + 1], now) done = 1 end
+    end
+  elseif ARGV[i + 2] == '' then done = redis.call('HDEL', hash, ARGV[i + 1])
+  elseif mode == 'seed' then done = redis.call('HSETNX', hash, ARGV[i + 1], ARGV[i + 2])
+  else redis.call('HSET', hash, ARGV[i + 1], ARGV[i + 2]) done = 1 end
+  if done == 1 then
+    n = n + 1
+    redis.call('PUBLISH', 'rrpcd:catalog', ARGV[i] .. ' ' .. ARGV[i + 1])
+  end
+end
+if mode == 'seed' then redis.call('SET', 'rrpcd:catalog:seeded', '1') end
+return n
+)lua";
 }  // namespace rrpcd::cluster::scripts

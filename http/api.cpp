@@ -134,7 +134,7 @@ asio::awaitable<response> api::handle(request req, std::string_view peer) {
     } else if (!decoded) {
         result = gateway::invalid_parameter(std::string{decoded.error()});
     } else if (decoded->path.starts_with("/v1/")) {
-        result = v1_call(req, decoded->path, peer, v1_key);
+        result = co_await v1_call(req, decoded->path, peer, v1_key);
     } else {
         params = std::move(decoded->params);
         result = co_await dispatch(req, decoded->path, params);

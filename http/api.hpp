@@ -109,8 +109,8 @@ private:
     boost::asio::awaitable<action_result> dispatch(const request& req, std::string_view path,
                                                    const request_params& params);
     /// `GET /v1/calls/{MessageId}`; `access_key` is set to the key that authorised it.
-    action_result v1_call(const request& req, std::string_view path, std::string_view peer,
-                          std::string& access_key);
+    boost::asio::awaitable<action_result> v1_call(const request& req, std::string_view path,
+                                                  std::string_view peer, std::string& access_key);
 
     mutable std::mutex mutex_;  ///< limits_, limiter_, refusals_, stats_
     api_limits limits_;

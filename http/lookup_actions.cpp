@@ -14,6 +14,19 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 namespace bhttp = boost::beast::http;
 
+namespace {
+
+// Made outside the coroutines (GCC 12 and temporaries from string literals in them).
+api_error no_resource() {
+    return gateway::not_found("The resource");
+}
+
+api_error no_call() {
+    return gateway::not_found("The call");
+}
+
+}  // namespace
+
 json::object describe(const rrpc::call_record& record) {
     json::object o;
     o["MessageId"] = record.message_id;
@@ -39,7 +52,9 @@ asio::awaitable<action_result> query_message_info(action_context& ctx,
                                                   const request_params& params) {
     const auto id = kit::parse_whole<std::uint64_t>(params.get("UniMsgId").value_or(""));
     // From memory, or past its cache from the store (an async call's outcome).
-    const auto record = id ? ctx.services.calls.lookup(*id) : std::nullopt;
+    // Not a conditional expression around co_await: GCC 12 miscompiles one.
+    std::optional<rrpc::call_record> record;
+    if (id) record = co_await ctx.services.calls.lookup_anywhere(*id);
     if (!record)
         co_return business("iot.messagebroker.MessageNotExist",
                            "No message with this UniMsgId is kept.");
@@ -58,20 +73,20 @@ asio::awaitable<action_result> query_message_info(action_context& ctx,
     co_return r;
 }
 
-action_result api::v1_call(const request& req, std::string_view path, std::string_view peer,
-                           std::string& access_key) {
+asio::awaitable<action_result> api::v1_call(const request& req, std::string_view path,
+                                            std::string_view peer, std::string& access_key) {
     boost::system::error_code ec;
     const auto from = asio::ip::make_address(peer.substr(0, peer.rfind(':')), ec);
     const auto who = authorize(req, ec ? asio::ip::address{} : from);
-    if (!who) return who.error();
+    if (!who) co_return who.error();
     access_key = who->access_key_id;
     constexpr std::string_view prefix = "/v1/calls/";
-    if (req.method() != bhttp::verb::get || !path.starts_with(prefix))
-        return gateway::not_found("The resource");
+    if (req.method() != bhttp::verb::get || !path.starts_with(prefix)) co_return no_resource();
     const auto id = kit::parse_whole<std::uint64_t>(path.substr(prefix.size()));
-    const auto record = id ? services_.calls.lookup(*id) : std::nullopt;
-    if (!record) return gateway::not_found("The call");
-    return reply{describe(*record)};
+    std::optional<rrpc::call_record> record;
+    if (id) record = co_await services_.calls.lookup_anywhere(*id);
+    if (!record) co_return no_call();
+    co_return reply{describe(*record)};
 }
 
 }  // namespace rrpcd::http

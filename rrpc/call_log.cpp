@@ -147,6 +147,13 @@ std::optional<call_record> call_log::lookup(std::uint64_t message_id) {
     return std::nullopt;
 }
 
+boost::asio::awaitable<std::optional<call_record>> call_log::lookup_anywhere(
+    std::uint64_t message_id) {
+    auto r = lookup(message_id);
+    if (!r && elsewhere) r = co_await elsewhere(message_id);
+    co_return r;
+}
+
 bool call_log::finish(std::uint64_t message_id, call_state state, std::string reply_topic,
                       std::string reply, const visitor& ended) {
     const std::lock_guard lock{mutex_};

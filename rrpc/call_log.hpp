@@ -2,6 +2,8 @@
 
 #include "catalog/device_key.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
 #include <array>
 #include <chrono>
 #include <compare>
@@ -131,6 +133,11 @@ public:
     bool pending(std::uint64_t message_id) const;
     /// The call, from memory or else from `archive` (an async outcome past the cache).
     std::optional<call_record> lookup(std::uint64_t message_id);
+    /// lookup(), else `elsewhere` (cluster mode: an async call another node made, from the
+    /// shared store).
+    boost::asio::awaitable<std::optional<call_record>> lookup_anywhere(std::uint64_t message_id);
+    /// Cluster mode (set at start): the call from the shared store, when another node made it.
+    std::function<boost::asio::awaitable<std::optional<call_record>>(std::uint64_t)> elsewhere;
     /// Ends a pending call (`ended` reads it as it ended); false when it is unknown or already
     /// ended.
     bool finish(std::uint64_t message_id, call_state state, std::string reply_topic = {},

@@ -55,6 +55,10 @@ public:
 
     /// The wall-clock millisecond encoded in an id (for diagnostics and tests).
     static std::int64_t time_ms_of(std::uint64_t id) noexcept;
+    /// The node bits of an id (the node that issued it).
+    static constexpr std::uint32_t node_of(std::uint64_t id) noexcept {
+        return static_cast<std::uint32_t>(id >> (shard_bits + sequence_bits)) & max_node;
+    }
 
 private:
     mutable std::mutex mutex_;  ///< last_ms_ and sequence_

@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <unistd.h>
 #include <thread>
+#include <unordered_set>
 
 namespace rrpcd::server {
 
@@ -116,6 +117,11 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
       backoff_(settings_->mqtt.login_backoff),
       login_(backoff_),
       store_(open_store(*settings_, log_.server, store_error_)),
+      shared_(settings_->cluster.enabled()
+                  ? std::make_unique<cluster::shared_store>(
+                        *io_, store_ ? static_cast<store::journal&>(*store_) : memory_,
+                        settings_->replies.retention, log_.server)
+                  : nullptr),
       models_(std::move(models)),
       calls_(settings_->replies.retention,
              {settings_->replies.max_records, settings_->replies.max_record_bytes,
@@ -160,6 +166,7 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
         cluster_ = std::make_shared<cluster::member>(*io_, settings_->cluster,
                                                      holder_of(*settings_), log_.server);
         router_.cluster = cluster_;
+        shared_->attach(cluster_);
     }
     const plane_services services{journal(), counters_,    calls_,   replies_,      devices_,
                                   fleet_,    login_,       models_,  properties_,   log_.mqtt,
@@ -214,7 +221,69 @@ std::uint64_t node::id_floor() const {
 }
 
 store::journal& node::journal() noexcept {
+    if (shared_) return *shared_;
     return store_ ? static_cast<store::journal&>(*store_) : memory_;
+}
+
+template <class T>
+T node::run_here(asio::awaitable<T> work) {
+    auto done = asio::co_spawn(*io_, std::move(work), asio::use_future);
+    while (done.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
+        if (io_->stopped()) io_->restart();
+        io_->run_one_for(std::chrono::milliseconds{50});
+    }
+    io_->restart();
+    return done.get();
+}
+
+cluster::catalog_rows node::catalog_now() const {
+    cluster::catalog_rows rows;
+    for (const auto& pk : devices_.products()) {
+        if (const auto p = devices_.find_product(pk)) rows.products.push_back(*p);
+        for (const auto& d : devices_.of_product(pk)) rows.devices.push_back(*d);
+    }
+    return rows;
+}
+
+boost::system::result<void, std::string> node::share_catalog() {
+    const auto told = shared_->changes_told();
+    auto rows = run_here(shared_->load_catalog(catalog_now()));
+    if (!rows) return "cluster: " + rows.error();
+    const auto products = rows->products.size();
+    const auto devices = rows->devices.size();
+    replace_catalog(std::move(*rows));
+    log_.server->info("event=shared_catalog_loaded products={} devices={}", products, devices);
+    // What any node changes, read back from Redis (this node's own changes too: the same).
+    shared_->on_device = [this](const catalog::device_key& key,
+                                std::optional<catalog::device_record> record) {
+        if (record)
+            devices_.add(std::move(*record));
+        else
+            devices_.remove(key);
+    };
+    shared_->on_product = [this](catalog::product_record p) { devices_.add_product(std::move(p)); };
+    shared_->on_reloaded = [this](cluster::catalog_rows all) { replace_catalog(std::move(all)); };
+    shared_->local_catalog = [this] { return catalog_now(); };
+    if (shared_->changes_told() != told) shared_->refresh();  // made while it was read
+    // An async call another node made: its record in Redis.
+    calls_.elsewhere =
+        [this](std::uint64_t id) -> asio::awaitable<std::optional<rrpc::call_record>> {
+        if (rrpc::message_id_generator::node_of(id) == cluster_->node()) co_return std::nullopt;
+        co_return co_await shared_->find_call(id);
+    };
+    return {};
+}
+
+void node::replace_catalog(cluster::catalog_rows rows) {
+    std::unordered_set<catalog::device_key, catalog::device_key_hash> kept;
+    for (const auto& d : rows.devices) kept.insert(d.key);
+    std::vector<catalog::device_key> gone;
+    for (const auto& pk : devices_.products())
+        for (const auto& d : devices_.of_product(pk))
+            if (!kept.contains(d->key)) gone.push_back(d->key);
+    for (const auto& key : gone) devices_.remove(key);
+    for (auto& p : rows.products) devices_.add_product(std::move(p));
+    for (auto& d : rows.devices) devices_.add(std::move(d));
 }
 
 boost::system::result<void, std::string> node::join_cluster() {
@@ -227,15 +296,7 @@ boost::system::result<void, std::string> node::join_cluster() {
         std::ifstream in{remembered_at};
         if (!(in >> remembered) || remembered < 0 || remembered > 31) remembered = -1;
     }
-    // Before the io threads run: this thread drives the io_context until the claim is done.
-    auto joined = asio::co_spawn(*io_, cluster_->join(std::chrono::seconds{10}, remembered),
-                                 asio::use_future);
-    while (joined.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
-        if (io_->stopped()) io_->restart();
-        io_->run_one_for(std::chrono::milliseconds{50});
-    }
-    io_->restart();
-    const auto slot = joined.get();
+    const auto slot = run_here(cluster_->join(std::chrono::seconds{10}, remembered));
     if (!slot) return "cluster: " + slot.error();
     if (!remembered_at.empty()) std::ofstream{remembered_at} << *slot << "\n";
     for (auto& p : planes_) p->ids.set_node(*slot);
@@ -395,11 +456,17 @@ boost::system::result<void, std::string> node::open() {
         if (r.kind == rrpc::call_kind::async_rrpc || r.kind == rrpc::call_kind::thing_async)
             journal().call_saved(r);
     };
+    if (shared_)
+        if (auto shared = share_catalog(); !shared) return shared.error();
     auto keys = fleet_.seed(*settings_, store_.get(), models_);
     if (!keys)
         return "store " + settings_->store.path.string() +
                ": cannot read it: " + keys.error().message();
     auth_.set_keys(*keys);
+    // The config file's devices, as seeding changed them, are the cluster's before any login.
+    if (shared_)
+        if (const auto ec = run_here(journal().sync()))
+            return "cluster: Redis did not take the config file's devices: " + ec.message();
     return {};
 }
 

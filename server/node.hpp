@@ -5,6 +5,7 @@
 #include "catalog/login_backoff.hpp"
 #include "catalog/property_values.hpp"
 #include "catalog/thing_model.hpp"
+#include "cluster/shared_store.hpp"
 #include "config/settings.hpp"
 #include "console/site.hpp"
 #include "fleet/fleet.hpp"
@@ -137,6 +138,16 @@ private:
     store::journal& journal() noexcept;
     /// Cluster mode, at open(): claims this node's slot in Redis (the MessageIds' node bits).
     boost::system::result<void, std::string> join_cluster();
+    /// Cluster mode, at open(): the catalog becomes the cluster's (read from Redis, or this
+    /// node's written there at the cluster's first start), and follows its changes.
+    boost::system::result<void, std::string> share_catalog();
+    /// Makes the catalog in memory exactly `rows` (the cluster's).
+    void replace_catalog(cluster::catalog_rows rows);
+    /// The catalog in memory (products and devices).
+    cluster::catalog_rows catalog_now() const;
+    /// Before the io threads run: this thread drives the io_context until `work` is done.
+    template <class T>
+    T run_here(boost::asio::awaitable<T> work);
     /// An async call or a Pub another node forwarded: made here, on disk before it is answered.
     boost::asio::awaitable<cluster::outcome_envelope> serve_send(cluster::send_envelope e);
     /// Above every MessageId any plane issued or issues within the next seconds (persisted).
@@ -161,6 +172,9 @@ private:
     std::string store_error_;                     ///< why the store could not be opened
     std::unique_ptr<store::sqlite_store> store_;  ///< null: memory only (or failed to open)
     store::memory_journal memory_;
+    /// Cluster mode: the journal the services write through (the local one, and Redis for
+    /// what the nodes share); null on a single node.
+    std::unique_ptr<cluster::shared_store> shared_;
     catalog::device_directory devices_;
     catalog::thing_models models_;
     catalog::property_values properties_;  ///< the latest values devices posted

@@ -40,9 +40,10 @@ function redisCli(port, ...args) {
     });
 }
 
-const devices = h.devices(12);
+const devices = h.devices(14);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const [offlineDevice, devAsync, devDisabled] = rest;
+const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted] = rest;
+let asyncOnA;  // an AsyncRRpc answered on A (its record in Redis outlives A)
 let redisPort;
 let redisDir;
 let redis;
@@ -197,13 +198,61 @@ test('takeover A → C: the session on A is closed, calls reach C, a late end on
     second.end(true);
 });
 
-test('DisableThing on C closes the device\'s session on A', async () => {
+/// Resolves with the ms from now until `server` answers `action` for the device as `check` wants
+/// (its catalog learnt a change another node made); fails after FAST_MS.
+async function learnt(server, action, device, check) {
+    const client = h.iotClient(server);
+    const started = Date.now();
+    for (;;) {
+        const body = await h.callAction(client, action, { ProductKey: device.productKey, DeviceName: device.deviceName }).catch((e) => e.data ?? { Code: e.code });
+        if (check(body)) return Date.now() - started;
+        if (Date.now() - started > FAST_MS) throw new Error(`${action} on ${server.httpPort}: ${JSON.stringify(body)} after ${FAST_MS} ms`);
+        await h.elapse(5);
+    }
+}
+
+test('DisableThing on C closes the device\'s session on A, and keeps it out of A; EnableThing on B lets it in again', async () => {
     const dev = await h.rawDevice(nodes.A, devDisabled);
     await statusIs(nodes.C, devDisabled, 'ONLINE');
     const closed = new Promise((resolve) => dev.once('close', resolve));
     const body = await h.callAction(h.iotClient(nodes.C), 'DisableThing', { ProductKey: devDisabled.productKey, DeviceName: devDisabled.deviceName });
     assert.equal(body.Success, true, JSON.stringify(body));
     await within(5000, 'the session on A closed', closed);
+    // A's catalog learns it from Redis (within milliseconds): a login there is refused (5).
+    const ms = await learnt(nodes.A, 'GetDeviceStatus', devDisabled, (b) => b.Data?.Status === 'DISABLE');
+    assert.ok(ms < FAST_MS, `${ms} ms`);
+    await assert.rejects(h.rawDevice(nodes.A, devDisabled), /Not authorized|connack|CONNACK|closed/i);
+    const enabled = await h.callAction(h.iotClient(nodes.B), 'EnableThing', { ProductKey: devDisabled.productKey, DeviceName: devDisabled.deviceName });
+    assert.equal(enabled.Success, true, JSON.stringify(enabled));
+    await learnt(nodes.A, 'GetDeviceStatus', devDisabled, (b) => b.Data?.Status && b.Data.Status !== 'DISABLE');
+    const again = await h.rawDevice(nodes.A, devDisabled);
+    again.end(true);
+});
+
+test('a device registered on B logs in on A; one deleted on C is refused on A; the catalog is the same on every node', async () => {
+    const reg = await h.callAction(h.iotClient(nodes.B), 'RegisterDevice', { ProductKey: h.PK, DeviceName: 'fresh01' });
+    assert.equal(reg.Success, true, JSON.stringify(reg));
+    const fresh = { productKey: h.PK, deviceName: 'fresh01', deviceSecret: reg.Data.DeviceSecret };
+    const ms = await learnt(nodes.A, 'QueryDeviceDetail', fresh, (b) => b.Data?.DeviceSecret === fresh.deviceSecret);
+    assert.ok(ms < FAST_MS, `${ms} ms`);
+    const dev = await h.rawDevice(nodes.A, fresh);
+    await h.subscribe(dev, `/sys/${h.PK}/fresh01/rrpc/request/+`);
+    h.echo(dev);
+    await statusIs(nodes.C, fresh, 'ONLINE');
+    const r = await h.rrpc(h.iotClient(nodes.C), { device: fresh, payload: 'new' });
+    assert.equal(r.rrpcCode, 'SUCCESS', JSON.stringify(r));
+    dev.end(true);
+    // Deleted on C: gone from A's catalog, its login refused there.
+    const closed = await h.rawDevice(nodes.A, devDeleted);
+    const del = await h.callAction(h.iotClient(nodes.C), 'DeleteDevice', { ProductKey: devDeleted.productKey, DeviceName: devDeleted.deviceName });
+    assert.equal(del.Success, true, JSON.stringify(del));
+    closed.end(true);
+    await learnt(nodes.A, 'QueryDeviceDetail', devDeleted, (b) => b.Success !== true);
+    await assert.rejects(h.rawDevice(nodes.A, devDeleted), /Bad username or password|connack|CONNACK|closed/i);
+    // Every node lists the same devices.
+    const listed = await Promise.all(['A', 'B', 'C'].map(async (n) => (await h.callAction(h.iotClient(nodes[n]), 'QueryDevice', { ProductKey: h.PK, PageSize: 50 })).Data.DeviceInfo.map((d) => d.DeviceName).sort().join(',')));
+    assert.equal(new Set(listed).size, 1, listed.join(' | '));
+    assert.ok(listed[0].includes('fresh01') && !listed[0].includes(devDeleted.deviceName), listed[0]);
 });
 
 test('a node id already held is refused at start, naming its holder', async () => {
@@ -266,6 +315,32 @@ test('Redis killed (-9) and restarted on its AOF: new logins CONNACK 3 meanwhile
     await h.closeSdkDevice(kept);
 });
 
+test('QueryMessageInfo on C for an AsyncRRpc made on B to a device on A: its outcome and answer', async () => {
+    const dev = await h.bareDevice(nodes.A, devQuery);
+    const own = `/${devQuery.productKey}/${devQuery.deviceName}/user/get`;
+    dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: own, qos: 1 }] });
+    await dev.next('suback', { within: 5000 });
+    await statusIs(nodes.B, devQuery, 'ONLINE');
+    const accepted = await h.callAction(h.iotClient(nodes.B), 'AsyncRRpc', { ProductKey: devQuery.productKey, DeviceName: devQuery.deviceName, TopicFullName: own, MessageContent: Buffer.from('ask').toString('base64') });
+    assert.equal(accepted.Success, true, JSON.stringify(accepted));
+    const asked = await dev.next('publish', { within: 5000 });
+    if (asked.qos === 1) dev.send({ cmd: 'puback', messageId: asked.messageId });
+    dev.send({ cmd: 'publish', topic: `${own}_reply`, payload: 're:ask', qos: 0 });
+    asyncOnA = accepted.MessageId;
+    const c = h.iotClient(nodes.C);
+    const started = Date.now();
+    let info;
+    for (;;) {
+        info = await h.callAction(c, 'QueryMessageInfo', { UniMsgId: String(asyncOnA) }).catch((e) => e.data ?? {});
+        if (info.Message?.Call?.Status === 'REPLIED' || Date.now() - started > FAST_MS) break;
+        await h.elapse(5);
+    }
+    assert.equal(info.Message?.Call?.Status, 'REPLIED', JSON.stringify(info));
+    assert.equal(Buffer.from(info.Message.Call.PayloadBase64Byte, 'base64').toString(), 're:ask');
+    assert.equal(Buffer.from(info.Message.MessageContent, 'base64').toString(), 'ask');
+    dev.socket.end();
+});
+
 test('kill -9 of A with 10 calls pending through B: all HALFCONN within 1 s; new calls HALFCONN', async () => {
     const silent = await h.rawDevice(nodes.A, devSlow);
     await h.subscribe(silent, `/sys/${devSlow.productKey}/${devSlow.deviceName}/rrpc/request/+`);
@@ -282,6 +357,9 @@ test('kill -9 of A with 10 calls pending through B: all HALFCONN within 1 s; new
     assert.deepEqual(outcomes.map((o) => o.rrpcCode), Array(10).fill('HALFCONN'));
     const r = await h.rrpc(b, { device: devSlow, payload: 'after', timeout: 3000 });
     assert.equal(r.rrpcCode, 'HALFCONN');
+    // A's async call outlives A: its record is in Redis.
+    const info = await h.callAction(h.iotClient(nodes.C), 'QueryMessageInfo', { UniMsgId: String(asyncOnA) });
+    assert.equal(info.Message.Call.Status, 'REPLIED', JSON.stringify(info));
 });
 
 test('a node stopped (SIGSTOP) past its lease exits when it runs again', async () => {

@@ -238,3 +238,41 @@ TEST_CASE("status: many devices' liveness in one round trip, as route says") {
     CHECK(ints(r) == std::vector<long long>{3, 1, 1, 0});
     CHECK(f.command({"HGET", orphan[0], "state"}).text == "lost");  // reaped
 }
+
+TEST_CASE("catalog: put, delete, a first start's seed keeps what is there, a first login merges") {
+    fixture f;
+    const auto field = [&](std::string_view hash, std::string_view key) {
+        return f.command({"HGET", std::string{hash}, std::string{key}});
+    };
+    // put: written and told (nobody listens here: PUBLISH counts no receivers).
+    CHECK(f.eval(scripts::catalog_write, {},
+                 {"d", "pk/dev1", R"({"secret":"s1","active_ms":0,"disabled":false})", "p", "pk",
+                  R"({"name":"P"})", "put"})
+              .integer == 2);
+    CHECK(field("rrpcd:devices", "pk/dev1").text ==
+          R"({"secret":"s1","active_ms":0,"disabled":false})");
+    CHECK(f.command({"EXISTS", "rrpcd:catalog:seeded"}).integer == 0);
+    // seed: what another node wrote stays; what is new is added; the cluster now has a catalog.
+    CHECK(f.eval(scripts::catalog_write, {},
+                 {"d", "pk/dev1", R"({"secret":"old"})", "d", "pk/dev2", R"({"secret":"s2"})",
+                  "seed"})
+              .integer == 1);
+    CHECK(field("rrpcd:devices", "pk/dev1").text.find("\"s1\"") != std::string::npos);
+    CHECK(field("rrpcd:devices", "pk/dev2").text == R"({"secret":"s2"})");
+    CHECK(f.command({"GET", "rrpcd:catalog:seeded"}).text == "1");
+    // active: only a record without a first login gets one; a change made meanwhile stays.
+    f.eval(scripts::catalog_write, {},
+           {"d", "pk/dev1", R"({"secret":"s1","active_ms":0,"disabled":true})", "put"});
+    CHECK(f.eval(scripts::catalog_write, {}, {"d", "pk/dev1", "1700000000000", "active"}).integer ==
+          1);
+    CHECK(field("rrpcd:devices", "pk/dev1").text ==
+          R"({"secret":"s1","active_ms":1700000000000,"disabled":true})");
+    CHECK(f.eval(scripts::catalog_write, {}, {"d", "pk/dev1", "1800000000000", "active"}).integer ==
+          0);  // already set
+    CHECK(f.eval(scripts::catalog_write, {}, {"d", "pk/none", "1800000000000", "active"}).integer ==
+          0);  // deleted meanwhile: not brought back
+    CHECK(f.command({"HEXISTS", "rrpcd:devices", "pk/none"}).integer == 0);
+    // delete: an empty record.
+    CHECK(f.eval(scripts::catalog_write, {}, {"d", "pk/dev2", "", "put"}).integer == 1);
+    CHECK(f.command({"HEXISTS", "rrpcd:devices", "pk/dev2"}).integer == 0);
+}

@@ -1,0 +1,30 @@
+#pragma once
+
+#include "catalog/device_directory.hpp"
+#include "catalog/device_key.hpp"
+#include "rrpc/call_log.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+/// The shared store's records as they are kept in Redis (pure; JSON text): the catalog (hash
+/// `rrpcd:products` by ProductKey, hash `rrpcd:devices` by `{pk}/{dn}`) and the async calls
+/// (`rrpcd:call:{id}`). A record that does not decode is treated as absent (and logged by its
+/// reader), never as a default.
+namespace rrpcd::cluster {
+
+/// `{pk}/{dn}` (a ProductKey has no `/`), and back.
+std::string device_field(const catalog::device_key& key);
+std::optional<catalog::device_key> device_of_field(std::string_view field);
+
+std::string encode(const catalog::device_record& d);
+std::optional<catalog::device_record> decode_device(const catalog::device_key& key,
+                                                    std::string_view text);
+std::string encode(const catalog::product_record& p);
+std::optional<catalog::product_record> decode_product(std::string_view product_key,
+                                                      std::string_view text);
+std::string encode(const rrpc::call_record& c);
+std::optional<rrpc::call_record> decode_call(std::string_view text);
+
+}  // namespace rrpcd::cluster
