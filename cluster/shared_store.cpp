@@ -148,6 +148,7 @@ asio::awaitable<void> shared_store::flush() {
         if (failed(r)) {
             if (failures_.size() >= 1024) failures_.erase(failures_.begin());
             failures_.push_back(seq);
+            if (!std::exchange(healing_, true)) asio::co_spawn(strand_, heal(), asio::detached);
             log_->error("event=shared_store_write_failed error={}",
                         kit::logfmt_value(r ? r->text : std::string{to_string(r.error())}, 256));
         }
@@ -278,6 +279,21 @@ asio::awaitable<void> shared_store::reload() {
         co_return;
     }
     if (on_reloaded) on_reloaded(std::move(*rows));
+}
+
+asio::awaitable<void> shared_store::heal() {
+    asio::steady_timer wait{strand_};
+    for (;;) {
+        wait.expires_after(std::chrono::seconds{1});
+        if (const auto [ec] = co_await wait.async_wait(kit::use_nothrow); ec) co_return;
+        auto local = local_catalog ? local_catalog() : catalog_rows{};
+        auto rows = co_await load_catalog(std::move(local));
+        if (!rows) continue;  // still away
+        log_->info("event=shared_catalog_healed reason=\"a change Redis did not take was undone\"");
+        if (on_reloaded) on_reloaded(std::move(*rows));
+        healing_ = false;
+        co_return;
+    }
 }
 
 asio::awaitable<std::optional<rrpc::call_record>> shared_store::find_call(std::uint64_t id) {

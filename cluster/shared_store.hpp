@@ -94,6 +94,9 @@ private:
     boost::asio::awaitable<boost::system::error_code> written();
     boost::asio::awaitable<void> apply(std::string change);
     boost::asio::awaitable<void> reload();
+    /// After a catalog write Redis did not take (answered 503): once Redis answers, the catalog
+    /// is read again, so that the change the caller was refused is not kept here either.
+    boost::asio::awaitable<void> heal();
     boost::asio::awaitable<boost::system::result<catalog_rows, std::string>> read_catalog();
 
     store::journal& local_;
@@ -107,6 +110,7 @@ private:
     std::vector<std::uint64_t> failures_;  ///< records Redis did not take (the latest ones)
     std::vector<boost::asio::steady_timer*> waiters_;
     bool flushing_ = false;
+    bool healing_ = false;
     std::atomic<std::size_t> queued_{0};  ///< records waiting for Redis (busy())
     std::atomic<std::uint64_t> told_{0};
 };

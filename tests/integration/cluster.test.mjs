@@ -199,14 +199,14 @@ test('takeover A → C: the session on A is closed, calls reach C, a late end on
 });
 
 /// Resolves with the ms from now until `server` answers `action` for the device as `check` wants
-/// (its catalog learnt a change another node made); fails after FAST_MS.
-async function learnt(server, action, device, check) {
+/// (its catalog learnt a change another node made); fails after `within` ms.
+async function learnt(server, action, device, check, within = FAST_MS) {
     const client = h.iotClient(server);
     const started = Date.now();
     for (;;) {
         const body = await h.callAction(client, action, { ProductKey: device.productKey, DeviceName: device.deviceName }).catch((e) => e.data ?? { Code: e.code });
         if (check(body)) return Date.now() - started;
-        if (Date.now() - started > FAST_MS) throw new Error(`${action} on ${server.httpPort}: ${JSON.stringify(body)} after ${FAST_MS} ms`);
+        if (Date.now() - started > within) throw new Error(`${action} on ${server.httpPort}: ${JSON.stringify(body)} after ${within} ms`);
         await h.elapse(5);
     }
 }
@@ -267,6 +267,7 @@ test('a node id already held is refused at start, naming its holder', async () =
 test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls SUCCESS; back: served again', async () => {
     const local = await h.sdkDevice(nodes.A, devBack);
     await statusIs(nodes.B, devBack, 'ONLINE');
+    let healed;
     redis.proc.kill('SIGSTOP');
     try {
         const started = Date.now();
@@ -286,12 +287,25 @@ test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls S
         }
         const r = await h.rrpc(h.iotClient(nodes.A), { device: devBack, payload: 'local' });
         assert.equal(r.rrpcCode, 'SUCCESS');
+        // A management action needs the shared catalog: 503, never Success.
+        healed = nodes.B.waitForLog(/event=shared_catalog_healed/);
+        await assert.rejects(h.callAction(h.iotClient(nodes.B), 'RegisterDevice', { ProductKey: h.PK, DeviceName: 'hung01' }), (e) => {
+            assert.equal(e.code, 'ServiceUnavailable', e.message);
+            return true;
+        });
     } finally {
         redis.proc.kill('SIGCONT');
     }
     await statusIs(nodes.B, devBack, 'ONLINE');
     const r = await h.rrpc(h.iotClient(nodes.B), { device: devBack, payload: 'again' });
     assert.equal(r.rrpcCode, 'SUCCESS');
+    // Refused, its outcome unknown (Redis, stopped, ran the write when it ran again, or never
+    // got it): B's catalog is read again and says what Redis says, as every node's does.
+    const hung = { productKey: h.PK, deviceName: 'hung01' };
+    const inRedis = (await redisCli(redisPort, 'HEXISTS', 'rrpcd:devices', `${h.PK}/hung01`)) === '1';
+    for (const n of ['A', 'B', 'C'])
+        await learnt(nodes[n], 'QueryDeviceDetail', hung, (b) => (b.Success === true) === inRedis, 1500 + FAST_MS);
+    await healed;
     await h.closeSdkDevice(local);
 });
 
