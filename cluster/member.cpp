@@ -37,22 +37,19 @@ std::string text_at(const reply& r, std::size_t i) {
 // Commands and messages are made here, outside the coroutines: GCC 12 refuses (or mishandles)
 // string literals turned into temporaries inside a coroutine.
 
-/// EVAL `script` with `keys` and `args`.
-std::vector<std::string> script_call(std::string_view script, std::vector<std::string> keys,
-                                     std::vector<std::string> args) {
-    std::vector<std::string> argv;
-    argv.reserve(3 + keys.size() + args.size());
-    argv.emplace_back("EVAL");
-    argv.emplace_back(script);
-    argv.push_back(std::to_string(keys.size()));
-    for (auto& k : keys) argv.push_back(std::move(k));
-    for (auto& a : args) argv.push_back(std::move(a));
-    return argv;
-}
+using scripts::script_call;
+
 std::vector<std::string> publish_call(std::uint32_t node, std::string bytes) {
     std::vector<std::string> argv;
     argv.emplace_back("PUBLISH");
     argv.push_back(inbox_of(node));
+    argv.push_back(std::move(bytes));
+    return argv;
+}
+std::vector<std::string> replies_call(std::string bytes) {
+    std::vector<std::string> argv;
+    argv.emplace_back("PUBLISH");
+    argv.emplace_back(scripts::replies_channel);
     argv.push_back(std::move(bytes));
     return argv;
 }
@@ -219,12 +216,15 @@ void member::reassert() {
 void member::listen() {
     // Weak: the connections are this object's (no cycle through their handlers).
     const std::weak_ptr<member> weak = shared_from_this();
-    inbox_->listen({inbox_of(node_), std::string{scripts::catalog_channel}},
+    inbox_->listen({inbox_of(node_), std::string{scripts::catalog_channel},
+                    std::string{scripts::replies_channel}},
                    [weak](std::string_view channel, std::string_view bytes) {
                        const auto self = weak.lock();
                        if (!self) return;
                        if (channel == scripts::catalog_channel) {
                            if (self->on_catalog) self->on_catalog(bytes);
+                       } else if (channel == scripts::replies_channel) {
+                           if (self->on_reply) self->on_reply(bytes);
                        } else {
                            self->on_inbox(bytes);
                        }
@@ -329,36 +329,52 @@ void member::lose(const std::string& why) {
 }
 
 void member::online(const catalog::device_key& device, std::uint64_t session,
-                    std::chrono::seconds keep_alive, bool reassert) {
+                    std::chrono::seconds keep_alive, bool reassert,
+                    std::function<void(bool)> claimed) {
     asio::co_spawn(
         strand_,
         [](std::shared_ptr<member> self, catalog::device_key d, std::uint64_t s,
-           std::chrono::seconds ka, bool again) -> asio::awaitable<void> {
+           std::chrono::seconds ka, bool again,
+           std::function<void(bool)> done) -> asio::awaitable<void> {
             auto argv = online_call(d, self->node_, self->epoch_, s, ka, again);
             const auto r = co_await self->eval(purpose::presence, std::move(argv));
+            const auto told = [&](bool ok) {
+                if (done) done(ok);
+            };
             if (is_array(r) && r->elements.size() == 1 && int_at(*r, 0) == -1) {
                 // Another live node took the device over while this one was cut off.
                 self->log_->info("event=cluster_yielded pk={} dn={}", d.product_key, d.device_name);
                 if (self->kick) self->kick(d, s, false);
+                told(false);
                 co_return;
             }
-            if (!is_array(r) || r->elements.size() != 2) co_return;
+            if (!is_array(r)) {
+                told(false);  // Redis did not take it: the login is refused (CONNACK 3)
+                co_return;
+            }
+            if (r->elements.size() != 2) {
+                told(true);
+                co_return;
+            }
             // Still online on another node (or in another session of a node's): closed there.
             const auto node = static_cast<std::uint32_t>(int_at(*r, 0));
             std::uint64_t old = 0;
             try {
                 old = std::stoull(text_at(*r, 1));
             } catch (const std::exception&) {
+                told(true);
                 co_return;
             }
-            if (node == self->node_) co_return;  // a takeover here: the registry closed it
-            {
-                const std::lock_guard lock{self->figures_mutex_};
-                ++self->figures_.kicks;
+            if (node != self->node_) {  // a takeover here: the registry closed it
+                {
+                    const std::lock_guard lock{self->figures_mutex_};
+                    ++self->figures_.kicks;
+                }
+                auto closing = encode(kick_envelope{d, old, false});
+                co_await self->publish(node, std::move(closing));
             }
-            auto closing = encode(kick_envelope{d, old, false});
-            co_await self->publish(node, std::move(closing));
-        }(shared_from_this(), device, session, keep_alive, reassert),
+            told(true);
+        }(shared_from_this(), device, session, keep_alive, reassert, std::move(claimed)),
         asio::detached);
 }
 
@@ -372,6 +388,17 @@ void member::offline(const catalog::device_key& device, std::uint64_t session, b
             const auto r = co_await self->eval(purpose::presence, std::move(argv));
             if (!r) self->unwritten_ends_[d] = {s, left};  // written again once Redis answers
         }(shared_from_this(), device, session, cleanly),
+        asio::detached);
+}
+
+void member::share_reply(std::string bytes) {
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<member> self, std::string b) -> asio::awaitable<void> {
+            auto argv = replies_call(std::move(b));
+            const auto r = co_await self->commands_->command(std::move(argv));
+            self->counted(purpose::publish, r.has_value());
+        }(shared_from_this(), std::move(bytes)),
         asio::detached);
 }
 

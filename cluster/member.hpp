@@ -73,8 +73,12 @@ public:
     /// A session of `device` went online here (a login; `reassert`: a live session written
     /// again after the slot was claimed again, which yields to a session on another live
     /// node: kick() closes it here), or ended.
+    /// `claimed` (a login's): told on the member's strand once the record is this session's
+    /// and a session the device still had on another node was told to close (true), or when
+    /// Redis did not take it (false): the login's CONNACK waits for it.
     void online(const catalog::device_key& device, std::uint64_t session,
-                std::chrono::seconds keep_alive, bool reassert = false);
+                std::chrono::seconds keep_alive, bool reassert = false,
+                std::function<void(bool)> claimed = {});
     void offline(const catalog::device_key& device, std::uint64_t session, bool cleanly);
 
     /// A call to a device with no live session here: routed to its owner by its presence
@@ -111,6 +115,10 @@ public:
     /// may have been missed: the catalog is read again).
     std::function<void(std::string_view)> on_catalog;
     std::function<void()> on_catalog_gap;
+    /// Tells every node an async answer matched here (`rrpcd:replies`: their reply streams get
+    /// it), and each one told (this node's own included: on_reply checks the origin).
+    void share_reply(std::string bytes);
+    std::function<void(std::string_view)> on_reply;
 
 private:
     struct forwarded;

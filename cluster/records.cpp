@@ -63,6 +63,15 @@ struct reader {
     }
 };
 
+/// A record's MessageId (`id`, an unsigned 64-bit number).
+std::optional<std::uint64_t> id_of(const json::object& o) {
+    const auto* id = o.if_contains("id");
+    if (id != nullptr && id->is_uint64()) return id->as_uint64();
+    if (id != nullptr && id->is_int64() && id->as_int64() >= 0)
+        return static_cast<std::uint64_t>(id->as_int64());
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::string device_field(const catalog::device_key& key) {
@@ -155,16 +164,14 @@ std::optional<rrpc::call_record> decode_call(std::string_view text) {
     const auto o = object_of(text);
     if (!o) return std::nullopt;
     reader r{*o};
-    const auto* id = o->if_contains("id");
-    if (id == nullptr || !(id->is_uint64() || (id->is_int64() && id->as_int64() >= 0)))
-        return std::nullopt;
+    const auto id = id_of(*o);
+    if (!id) return std::nullopt;
     const auto kind = r.number("kind");
     const auto state = r.number("state");
     if (kind < 0 || kind > static_cast<int>(rrpc::call_kind::thing_async) || state < 0 ||
         state > static_cast<int>(rrpc::call_state::unknown))
         return std::nullopt;
-    rrpc::call_record c{.message_id = id->is_uint64() ? id->as_uint64()
-                                                      : static_cast<std::uint64_t>(id->as_int64()),
+    rrpc::call_record c{.message_id = *id,
                         .kind = static_cast<rrpc::call_kind>(kind),
                         .device = {r.text("pk"), r.text("dn")},
                         .topic = r.text("topic"),
@@ -180,6 +187,47 @@ std::optional<rrpc::call_record> decode_call(std::string_view text) {
                         .owner = r.text("owner")};
     if (!r.ok || c.device.product_key.empty() || c.device.device_name.empty()) return std::nullopt;
     return c;
+}
+
+std::string encode(const rrpc::async_reply& r, std::uint32_t origin) {
+    json::object o;
+    o["origin"] = origin;
+    o["id"] = r.message_id;
+    o["gmt_create_ms"] = r.gmt_create_ms;
+    o["iot_id"] = r.iot_id;
+    o["pk"] = r.device.product_key;
+    o["dn"] = r.device.device_name;
+    o["request_id"] = r.request_id;
+    o["code"] = r.code;
+    o["message"] = r.message;
+    o["topic"] = r.topic;
+    o["data"] = r.data;
+    o["payload"] = kit::base64_encode(r.payload);
+    return json::serialize(o);
+}
+
+std::optional<std::pair<std::uint32_t, rrpc::async_reply>> decode_reply(std::string_view text) {
+    const auto o = object_of(text);
+    if (!o) return std::nullopt;
+    reader r{*o};
+    const auto id = id_of(*o);
+    const auto origin = r.number("origin");
+    if (!id) return std::nullopt;
+    rrpc::async_reply a;
+    a.message_id = *id;
+    a.gmt_create_ms = r.number("gmt_create_ms");
+    a.iot_id = r.text("iot_id");
+    a.device = {r.text("pk"), r.text("dn")};
+    a.request_id = r.text("request_id");
+    a.code = r.number("code");
+    a.message = r.text("message");
+    a.topic = r.text("topic");
+    if (const auto* d = o->if_contains("data")) a.data = *d;
+    a.payload = r.bytes("payload");
+    if (!r.ok || origin < 0 || origin > 31 || a.device.product_key.empty() ||
+        a.device.device_name.empty())
+        return std::nullopt;
+    return std::pair{static_cast<std::uint32_t>(origin), std::move(a)};
 }
 
 }  // namespace rrpcd::cluster

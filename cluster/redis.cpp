@@ -1,5 +1,7 @@
 #include "cluster/redis.hpp"
 
+#include "cluster/scripts.hpp"
+
 #include "kit/use_nothrow.hpp"
 
 #include <hiredis/async.h>
@@ -307,13 +309,36 @@ void redis_connection::on_reply(redisAsyncContext*, void* r, void* privdata) {
     op->timer.cancel();
 }
 
-asio::awaitable<redis_connection::result> redis_connection::command(std::vector<std::string> args) {
-    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
-    auto there = asio::co_spawn(strand_, run(std::move(args)), asio::use_awaitable);
-    co_return co_await std::move(there);
+namespace {
+
+/// An EVALSHA Redis did not know (NOSCRIPT: restarted, flushed) as the EVAL of its script; false
+/// when it is no such thing.
+bool as_eval(const redis_connection::result& r, std::vector<std::string>& args) {
+    if (!r || !r->is_error() || !r->text.starts_with("NOSCRIPT") || args.size() < 2 ||
+        args[0] != "EVALSHA")
+        return false;
+    const auto script = scripts::script_named(args[1]);
+    if (script.empty()) return false;
+    args[0] = "EVAL";
+    args[1] = script;
+    return true;
 }
 
-asio::awaitable<redis_connection::result> redis_connection::run(std::vector<std::string> args) {
+}  // namespace
+
+asio::awaitable<redis_connection::result> redis_connection::command(std::vector<std::string> args) {
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there = asio::co_spawn(strand_, run(args), asio::use_awaitable);
+    auto r = co_await std::move(there);
+    if (as_eval(r, args)) {
+        auto again = asio::co_spawn(strand_, run(args), asio::use_awaitable);
+        r = co_await std::move(again);
+    }
+    co_return r;
+}
+
+asio::awaitable<redis_connection::result> redis_connection::run(
+    const std::vector<std::string>& args) {
     // Keeps this object alive while the command waits.
     const auto self = shared_from_this();
     if (context_ == nullptr || !ready_.load(std::memory_order_relaxed))

@@ -79,7 +79,8 @@ public:
 
 private:
     struct pending;
-    boost::asio::awaitable<result> run(std::vector<std::string> args);
+    /// `args` must live until it resumes (command()'s own).
+    boost::asio::awaitable<result> run(const std::vector<std::string>& args);
     void connect();
     void retry();
     void want_read();

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 /// The Lua scripts that are the only writers of the cluster's shared records in Redis (each runs
 /// atomically there). Keys: `rrpcd:slot:{n}` a node's slot lease (`{epoch} {holder}`, PX lease),
@@ -8,6 +10,15 @@
 /// epoch, session, ka (s), state on|lost, time (Redis' clock, ms)); channel `rrpcd:inbox:{n}` a
 /// node's inbox. Times are Redis' own (TIME), so that nodes' clocks do not matter.
 namespace rrpcd::cluster::scripts {
+
+/// The command that runs `script` (one of those below) with `keys` and `args`: EVALSHA by the
+/// script's SHA-1, so that each call sends its arguments, not the script; a Redis that lacks the
+/// script (restarted, SCRIPT FLUSH) answers NOSCRIPT, and the connection sends it once by EVAL
+/// (script_named()).
+std::vector<std::string> script_call(std::string_view script, std::vector<std::string> keys,
+                                     std::vector<std::string> args);
+/// The script a script_call() named by `sha`; empty when none did.
+std::string_view script_named(std::string_view sha);
 
 /// Claims a slot. ARGV: the slot wanted (-1: any), the holder's description, lease ms, the slot
 /// remembered from the last run (-1: none). Returns {slot, epoch}, {-1, holder} when the slot
@@ -159,6 +170,8 @@ return out
 /// The channel on which each change to the shared catalog is told (`d {pk}/{dn}`, `p {pk}`):
 /// every node reads the record again and applies it.
 inline constexpr std::string_view catalog_channel = "rrpcd:catalog";
+/// The channel on which each async answer a node matched is told to every node's reply streams.
+inline constexpr std::string_view replies_channel = "rrpcd:replies";
 
 /// Writes catalog records and tells each change. ARGV: triples (kind `d` or `p`, field, the
 /// record's JSON; an empty JSON deletes it), then the mode: `put`; `seed` (a record already

@@ -25,14 +25,8 @@ constexpr std::size_t seed_batch = 300;
 
 // Commands are made here, outside the coroutines (GCC 12 and string literals in coroutines).
 std::vector<std::string> catalog_call(std::vector<std::string> triples, std::string_view mode) {
-    std::vector<std::string> argv;
-    argv.reserve(4 + triples.size());
-    argv.emplace_back("EVAL");
-    argv.emplace_back(scripts::catalog_write);
-    argv.emplace_back("0");
-    for (auto& t : triples) argv.push_back(std::move(t));
-    argv.emplace_back(mode);
-    return argv;
+    triples.emplace_back(mode);
+    return scripts::script_call(scripts::catalog_write, {}, std::move(triples));
 }
 
 void add_device(std::vector<std::string>& triples, const catalog::device_key& key,

@@ -62,11 +62,23 @@ std::string hmac(hmac_algorithm algorithm, std::string_view key, std::string_vie
     return hmac_key{algorithm, key}.sign(data);
 }
 
-std::string sha256(std::string_view data) {
+namespace {
+
+std::string digest(std::string_view data, const EVP_MD* md) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+    EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
     return {reinterpret_cast<const char*>(out), len};
+}
+
+}  // namespace
+
+std::string sha256(std::string_view data) {
+    return digest(data, EVP_sha256());
+}
+
+std::string sha1(std::string_view data) {
+    return digest(data, EVP_sha1());
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -33,6 +33,8 @@ private:
 
 /// Raw SHA-256 of `data` (OpenSSL).
 std::string sha256(std::string_view data);
+/// Raw SHA-1 of `data` (OpenSSL; names, never security: Redis' script ids).
+std::string sha1(std::string_view data);
 
 /// Lower-case hex of raw bytes.
 std::string to_hex(std::string_view bytes);

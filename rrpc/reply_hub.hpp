@@ -27,6 +27,9 @@ struct async_reply {
     std::string topic;        ///< where the answer came
     boost::json::value data;  ///< the Alink `data`, the whole JSON answer, or {}
     std::string payload;      ///< the raw bytes of the answer
+    /// Cluster mode: answered on another node, told here for this node's reply streams only
+    /// (the webhooks and consumer groups of the node that matched it deliver it, once).
+    bool elsewhere = false;
 };
 
 /// Fans each async reply out to the backend channels (webhooks, SSE streams). Any thread: each

@@ -55,7 +55,11 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
                                                   bool taken_over, rrpc::presence::state how) {
         // The shared presence record: a takeover here is the new session's login.
         if (cluster != nullptr && online)
-            cluster->online(d, s.serial(), s.keep_alive());
+            cluster->online(
+                d, s.serial(), s.keep_alive(), false, [this, d, serial = s.serial()](bool ok) {
+                    asio::post(executor(),
+                               [this, d, serial, ok] { registry.claimed(d, serial, ok); });
+                });
         else if (cluster != nullptr && !taken_over)
             cluster->offline(d, s.serial(), how == rrpc::presence::state::left_cleanly);
         if (!uplink.wanted(uplink::kind::status, d.product_key)) return;

@@ -267,6 +267,13 @@ void device_registry::kick(const catalog::device_key& device, std::uint64_t sess
         it->second.session->close(close_reason::takeover);
 }
 
+void device_registry::claimed(const catalog::device_key& device, std::uint64_t session, bool ok) {
+    const auto it = devices_.find(device);
+    if (it != devices_.end() && it->second.session != nullptr &&
+        it->second.session->serial() == session)
+        it->second.session->claimed(ok);
+}
+
 void device_registry::for_each_live(
     const std::function<void(const catalog::device_key&, const live_session&)>& f) const {
     for (const auto& [device, e] : devices_)

@@ -116,6 +116,9 @@ public:
     /// Another node's login took the device over: its live session closes if it is still
     /// `session` (a later login here is left alone).
     void kick(const catalog::device_key& device, std::uint64_t session);
+    /// Cluster mode: the login of session `session` has its presence record (or not, `ok`):
+    /// told to that session if it is still the device's live one.
+    void claimed(const catalog::device_key& device, std::uint64_t session, bool ok);
     /// Calls `f(device, session)` for each live session (the cluster re-asserts them).
     void for_each_live(
         const std::function<void(const catalog::device_key&, const live_session&)>& f) const;

@@ -51,6 +51,9 @@ public:
     /// Its peer and flags now, and its subscriptions when asked (they are copied: up to
     /// mqtt.max_subscriptions filters).
     virtual rrpc::session_info info(bool with_subscriptions) const = 0;
+    /// Cluster mode: the device's shared presence record is this session's now (`ok`), or
+    /// Redis did not take it (the login is refused). Its CONNACK waits for this.
+    virtual void claimed(bool ok) { (void)ok; }
 
 protected:
     ~live_session() = default;

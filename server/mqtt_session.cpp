@@ -182,7 +182,7 @@ asio::awaitable<void> mqtt_session::read_loop() {
 asio::awaitable<void> mqtt_session::write_loop() {
     std::vector<std::uint8_t> writing;
     for (;;) {
-        if (outbox_.empty()) {
+        if (outbox_.empty() || (claiming_ && ending_ == ending::none)) {
             if (ending_ != ending::none) co_return;  // flushed
             wake_.expires_at(clock::time_point::max());
             co_await wake_.async_wait(kit::use_nothrow);
@@ -256,6 +256,22 @@ bool mqtt_session::over_outbound_limit(std::size_t adding) {
 
 void mqtt_session::wake_writer() {
     wake_.cancel();
+}
+
+void mqtt_session::claimed(bool ok) {
+    if (!std::exchange(claiming_, false)) return;
+    if (!ok && ending_ == ending::none && outbox_.size() >= 4 && outbox_[0] == 0x20) {
+        // Redis did not take the record: the CONNACK queued first (not yet written) says 3,
+        // and nothing after it goes.
+        outbox_.resize(4);
+        outbox_[2] = 0;  // no session present with a refusal [MQTT-3.2.2-4]
+        outbox_[3] = static_cast<std::uint8_t>(mqtt::connect_return_code::server_unavailable);
+        const auto n = ++ctx_->login_refused["cluster_unavailable"];
+        if ((n & (n - 1)) == 0)
+            ctx_->log->warn("event=login_refused reason=cluster_unavailable code=3 count={}", n);
+        finish(ending::refused);
+    }
+    wake_writer();
 }
 
 void mqtt_session::close(close_reason why) {
@@ -335,6 +351,8 @@ void mqtt_session::on_connect(const mqtt::connect& c) {
     server_subscribe_ = verdict.flags && verdict.flags->server_subscribe;
     connected_ms_ = kit::unix_ms();
     if (verdict.first_login) ctx_->fleet.first_login(*device_, kit::unix_ms());
+    // The record is claimed (and a session on another node told to close) before CONNACK.
+    claiming_ = ctx_->cluster != nullptr;
     attachment_.emplace(ctx_->registry.attach(*device_, *this));
     // A clean=0 login resumes its subscriptions (the C SDKs do not subscribe again); a _ss=1
     // device is subscribed to its platform topics, as the platform does.

@@ -107,6 +107,7 @@ public:
     std::uint64_t serial() const noexcept override { return serial_; }
     bool may_take_queued(std::string_view topic) const override;
     rrpc::session_info info(bool with_subscriptions) const override;
+    void claimed(bool ok) override;
 
 private:
     /// Why the session ended; decides the device's presence afterwards.
@@ -176,6 +177,9 @@ private:
     /// session settles (no (UN)SUBSCRIBE for mqtt.queue_settle_ms, at most 10 times that after
     /// CONNACK), or for a filter subscribed in this connection (`fresh_`) that matches them.
     bool settled_ = true;
+    /// Cluster mode: its CONNACK is queued but not written until the device's presence record
+    /// is this session's (claimed()).
+    bool claiming_ = false;
     clock::time_point settle_at_{}, settle_by_{};
     std::vector<std::string> fresh_;
     void settle();

@@ -1,4 +1,6 @@
 #include "server/node.hpp"
+
+#include "cluster/records.hpp"
 #include "kit/logfmt.hpp"
 
 #include "kit/unix_ms.hpp"
@@ -153,6 +155,7 @@ node::node(config::settings_ptr settings, catalog::thing_models models, loggers 
         amqp_ctx_.emplace(*uplink_, auth_, settings_->amqp, log_.server);
         // Async answers as the platform forwards them (thing/downlink/reply/message).
         replies_.subscribe(uplink_->executor(), [this](const rrpc::async_reply& r) {
+            if (r.elsewhere) return;  // its own node's consumer groups have it
             uplink_->publish({.id = r.message_id,
                               .what = uplink::kind::reply,
                               .product_key = r.device.product_key,
@@ -312,6 +315,17 @@ boost::system::result<void, std::string> node::join_cluster() {
             else
                 plane.registry.kick(d, session);
         });
+    };
+    // Async answers matched here reach every node's reply streams; the ones matched elsewhere
+    // reach this node's (only: its webhooks and consumer groups are the matching node's).
+    replies_.subscribe(node_ex_, [this](const rrpc::async_reply& r) {
+        if (!r.elsewhere) cluster_->share_reply(cluster::encode(r, cluster_->node()));
+    });
+    cluster_->on_reply = [this](std::string_view bytes) {
+        auto told = cluster::decode_reply(bytes);
+        if (!told || told->first == cluster_->node()) return;
+        told->second.elsewhere = true;
+        replies_.publish(told->second);
     };
     cluster_->on_reclaimed = [this] {
         for (auto& p : planes_)

@@ -131,7 +131,9 @@ void webhook_sender::start() {
     };
     if (std::ranges::find(kinds, "reply") != kinds.end())
         token_ = hub_.subscribe(ex_, [this, wants_product](const rrpc::async_reply& r) {
-            if (wants_product(r.device.product_key)) queue(r.message_id, http::forwarding_json(r));
+            // An answer matched on another node is that node's webhooks' (once per cluster).
+            if (!r.elsewhere && wants_product(r.device.product_key))
+                queue(r.message_id, http::forwarding_json(r));
         });
     std::vector<std::string> others;
     std::ranges::copy_if(kinds, std::back_inserter(others),

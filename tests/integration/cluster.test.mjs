@@ -40,13 +40,14 @@ function redisCli(port, ...args) {
     });
 }
 
-const devices = h.devices(14);
+const devices = h.devices(15);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted] = rest;
+const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted, devClaim] = rest;
 let asyncOnA;  // an AsyncRRpc answered on A (its record in Redis outlives A)
 let redisPort;
 let redisDir;
 let redis;
+let hook;  // one webhook every node is configured with
 const nodes = {};
 
 /// `promise`, or a failure naming `what` after `ms`: a wait on a log line must not hang the file.
@@ -59,12 +60,13 @@ function within(ms, what, promise) {
 function nodeOptions(extraCluster = '') {
     return {
         deviceList: devices,
-        extra: ['[cluster]', `redis = "redis://127.0.0.1:${redisPort}"`, `lease_ms = ${LEASE_MS}`, 'op_timeout_ms = 500', extraCluster].join('\n'),
+        extra: ['[cluster]', `redis = "redis://127.0.0.1:${redisPort}"`, `lease_ms = ${LEASE_MS}`, 'op_timeout_ms = 500', extraCluster,
+            '[[replies.webhooks]]', `url = "http://127.0.0.1:${hook.port}/hook"`, 'secret = "cluster-hook-secret"'].join('\n'),
     };
 }
 
 /// Resolves once `server` sees `device` as `status` (GetDeviceStatus through the official SDK):
-/// a login's presence record is written just after its CONNACK.
+/// an end's record is written just after the session ends.
 async function statusIs(server, device, status, within = 5000) {
     const client = h.iotClient(server);
     const until = Date.now() + within;
@@ -83,6 +85,8 @@ before(async () => {
     h.track(() => fs.rmSync(redisDir, { recursive: true, force: true }));
     redisPort = await h.freePort();
     redis = await startRedis(redisPort, redisDir);
+    hook = await h.webhookReceiver();
+    h.track(() => hook.close());
     nodes.A = await h.startServer(nodeOptions());
     nodes.B = await h.startServer(nodeOptions());
     nodes.C = await h.startServer(nodeOptions());
@@ -189,6 +193,9 @@ test('takeover A → C: the session on A is closed, calls reach C, a late end on
     await statusIs(nodes.B, devMove, 'ONLINE');
     const closed = new Promise((resolve) => first.once('close', resolve));
     const second = await h.rawDevice(nodes.C, devMove, { clientId: 'second' });
+    // Claimed before its CONNACK: the record is C's session's the moment the login is answered.
+    const cSlot = /node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.C.log())[0])[1];
+    assert.equal(await redisCli(redisPort, 'HGET', `rrpcd:dev:${devMove.productKey}/${devMove.deviceName}`, 'node'), cSlot);
     await h.subscribe(second, `/sys/${devMove.productKey}/${devMove.deviceName}/rrpc/request/+`);
     h.echo(second);
     await closed;  // kicked by C's login
@@ -210,6 +217,23 @@ async function learnt(server, action, device, check, within = FAST_MS) {
         await h.elapse(5);
     }
 }
+
+test('a login\'s CONNACK waits for its presence record: Redis stopped for 200 ms holds it back, and the record is the session\'s when it comes', async () => {
+    redis.proc.kill('SIGSTOP');
+    let answered = false;
+    let login;
+    try {
+        login = h.rawDevice(nodes.B, devClaim).then((d) => { answered = true; return d; });
+        await h.elapse(200);  // Redis' stop is the behaviour under test (within op_timeout: 500 ms)
+        assert.equal(answered, false, 'CONNACK came before its record was written');
+    } finally {
+        redis.proc.kill('SIGCONT');
+    }
+    const dev = await login;
+    const bSlot = /node=(\d+)/.exec(/event=cluster_joined[^\n]*/.exec(nodes.B.log())[0])[1];
+    assert.equal(await redisCli(redisPort, 'HGET', `rrpcd:dev:${devClaim.productKey}/${devClaim.deviceName}`, 'node'), bSlot);
+    dev.end(true);
+});
 
 test('DisableThing on C closes the device\'s session on A, and keeps it out of A; EnableThing on B lets it in again', async () => {
     const dev = await h.rawDevice(nodes.A, devDisabled);
@@ -287,6 +311,9 @@ test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls S
         }
         const r = await h.rrpc(h.iotClient(nodes.A), { device: devBack, payload: 'local' });
         assert.equal(r.rrpcCode, 'SUCCESS');
+        // A login cannot claim its record: CONNACK 3 (within op_timeout), never a session
+        // another node cannot see.
+        await assert.rejects(h.rawDevice(nodes.A, devFenced), /Server unavailable|CONNACK 3|connack|closed/i);
         // A management action needs the shared catalog: 503, never Success.
         healed = nodes.B.waitForLog(/event=shared_catalog_healed/);
         await assert.rejects(h.callAction(h.iotClient(nodes.B), 'RegisterDevice', { ProductKey: h.PK, DeviceName: 'hung01' }), (e) => {
@@ -329,7 +356,14 @@ test('Redis killed (-9) and restarted on its AOF: new logins CONNACK 3 meanwhile
     await h.closeSdkDevice(kept);
 });
 
-test('QueryMessageInfo on C for an AsyncRRpc made on B to a device on A: its outcome and answer', async () => {
+/// The sum of a counter's series in `server`'s metrics.
+async function counter(server, name) {
+    const text = await h.metricsText(server);
+    return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+test('an AsyncRRpc made on B to a device on A: its answer on every node\'s reply streams, one webhook POST (A\'s), QueryMessageInfo on C', async () => {
+    const streams = await Promise.all(['A', 'B', 'C'].map((n) => h.replyStream(nodes[n])));
     const dev = await h.bareDevice(nodes.A, devQuery);
     const own = `/${devQuery.productKey}/${devQuery.deviceName}/user/get`;
     dev.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: own, qos: 1 }] });
@@ -341,6 +375,18 @@ test('QueryMessageInfo on C for an AsyncRRpc made on B to a device on A: its out
     if (asked.qos === 1) dev.send({ cmd: 'puback', messageId: asked.messageId });
     dev.send({ cmd: 'publish', topic: `${own}_reply`, payload: 're:ask', qos: 0 });
     asyncOnA = accepted.MessageId;
+    for (const s of streams) {
+        const event = await within(5000, 'the answer on a reply stream', s.next());
+        assert.equal(String(event.MessageId), String(asyncOnA), JSON.stringify(event));
+        s.close();
+    }
+    const posted = await within(5000, 'the webhook POST', hook.next());
+    assert.equal(String(JSON.parse(posted.body).MessageId), String(asyncOnA));
+    // Delivered once per cluster: by A, whose device answered; B and C took it for their streams
+    // only (their streams had it above: their webhooks saw it too, and left it).
+    const posting = Date.now();
+    while (await counter(nodes.A, 'rrpcd_webhook_deliveries_total') < 1 && Date.now() - posting < 5000) await h.elapse(10);
+    assert.deepEqual(await Promise.all(['A', 'B', 'C'].map((n) => counter(nodes[n], 'rrpcd_webhook_deliveries_total'))), [1, 0, 0]);
     const c = h.iotClient(nodes.C);
     const started = Date.now();
     let info;

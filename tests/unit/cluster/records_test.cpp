@@ -1,6 +1,8 @@
 // The shared store's records as kept in Redis: round trips, and what is not a record rrpcd wrote.
 #include "cluster/records.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <catch2/catch.hpp>
 
 using namespace rrpcd;
@@ -91,4 +93,30 @@ TEST_CASE("records: what is not a record rrpcd wrote is none, never a default") 
           R"({"id":1,"kind":9,"pk":"p","dn":"d"})", R"({"id":1,"state":9,"pk":"p","dn":"d"})",
           R"({"id":1,"pk":"p"})", R"({"id":1,"pk":"p","dn":"d","request":"not base64!"})"})
         CHECK_FALSE(decode_call(text));
+}
+
+TEST_CASE("records: an async answer told to every node round-trips with its origin") {
+    rrpc::async_reply a;
+    a.message_id = 1234567890123ULL;
+    a.gmt_create_ms = 1700000000000;
+    a.iot_id = "iot";
+    a.device = {"pk", "dn"};
+    a.request_id = "7";
+    a.code = 200;
+    a.message = "success";
+    a.topic = "/pk/dn/user/get_reply";
+    a.data = boost::json::parse(R"({"x":[1,2]})");
+    a.payload = std::string{"\0re", 3};
+    const auto back = decode_reply(encode(a, 9));
+    REQUIRE(back);
+    CHECK(back->first == 9);
+    CHECK(back->second.message_id == a.message_id);
+    CHECK(back->second.device == a.device);
+    CHECK(back->second.data == a.data);
+    CHECK(back->second.payload == a.payload);
+    CHECK(back->second.topic == a.topic);
+    CHECK_FALSE(back->second.elsewhere);
+    CHECK_FALSE(decode_reply(R"({"origin":40,"id":1,"pk":"p","dn":"d"})"));
+    CHECK_FALSE(decode_reply(R"({"origin":1,"pk":"p","dn":"d"})"));
+    CHECK_FALSE(decode_reply("{"));
 }

@@ -276,3 +276,20 @@ TEST_CASE("catalog: put, delete, a first start's seed keeps what is there, a fir
     CHECK(f.eval(scripts::catalog_write, {}, {"d", "pk/dev2", "", "put"}).integer == 1);
     CHECK(f.command({"HEXISTS", "rrpcd:devices", "pk/dev2"}).integer == 0);
 }
+
+TEST_CASE("scripts go by EVALSHA: a Redis without the script (flushed, restarted) gets it once") {
+    fixture f;
+    const auto argv = scripts::script_call(scripts::status, {"rrpcd:dev:pk/none"}, {});
+    REQUIRE(argv.size() == 4);
+    CHECK(argv[0] == "EVALSHA");
+    CHECK(argv[1].size() == 40);
+    CHECK(scripts::script_named(argv[1]) == scripts::status);
+    CHECK(scripts::script_named("0000") == "");
+    f.command({"SCRIPT", "FLUSH"});
+    CHECK(f.command({"SCRIPT", "EXISTS", argv[1]}).elements.at(0).integer == 0);
+    // NOSCRIPT, then its EVAL: answered as any call.
+    auto r = f.command(argv);
+    CHECK(ints(r) == std::vector<long long>{0});
+    CHECK(f.command({"SCRIPT", "EXISTS", argv[1]}).elements.at(0).integer == 1);
+    CHECK(ints(f.command(argv)) == std::vector<long long>{0});
+}
