@@ -1,4 +1,5 @@
 #include "cluster/member.hpp"
+#include "cluster/records.hpp"
 
 #include "cluster/scripts.hpp"
 #include "kit/use_nothrow.hpp"
@@ -45,6 +46,30 @@ std::vector<std::string> publish_call(std::uint32_t node, std::string bytes) {
     argv.push_back(inbox_of(node));
     argv.push_back(std::move(bytes));
     return argv;
+}
+std::string parked_key(const catalog::device_key& d) {
+    return "rrpcd:q:" + d.product_key + "/" + d.device_name;
+}
+std::vector<std::string> parked_call(const catalog::device_key& d) {
+    std::vector<std::string> argv;
+    argv.emplace_back("LRANGE");
+    argv.push_back(parked_key(d));
+    argv.emplace_back("0");
+    argv.emplace_back("-1");
+    return argv;
+}
+std::vector<std::string> trim_call(const catalog::device_key& d, std::size_t taken) {
+    std::vector<std::string> argv;
+    argv.emplace_back("LTRIM");
+    argv.push_back(parked_key(d));
+    argv.push_back(std::to_string(taken));
+    argv.emplace_back("-1");
+    return argv;
+}
+std::vector<std::string> park_call(const catalog::device_key& d, const rrpc::queued_message& m,
+                                   std::size_t max) {
+    return script_call(scripts::park, {presence_key(d), parked_key(d)},
+                       {encode(m), std::to_string(max)});
 }
 std::vector<std::string> replies_call(std::string bytes) {
     std::vector<std::string> argv;
@@ -353,6 +378,7 @@ void member::online(const catalog::device_key& device, std::uint64_t session,
                 co_return;
             }
             if (r->elements.size() != 2) {
+                if (!again) co_await self->take_parked(d);
                 told(true);
                 co_return;
             }
@@ -373,6 +399,7 @@ void member::online(const catalog::device_key& device, std::uint64_t session,
                 auto closing = encode(kick_envelope{d, old, false});
                 co_await self->publish(node, std::move(closing));
             }
+            if (!again) co_await self->take_parked(d);
             told(true);
         }(shared_from_this(), device, session, keep_alive, reassert, std::move(claimed)),
         asio::detached);
@@ -389,6 +416,48 @@ void member::offline(const catalog::device_key& device, std::uint64_t session, b
             if (!r) self->unwritten_ends_[d] = {s, left};  // written again once Redis answers
         }(shared_from_this(), device, session, cleanly),
         asio::detached);
+}
+
+asio::awaitable<void> member::take_parked(const catalog::device_key& device) {
+    auto argv = parked_call(device);
+    const auto r = co_await eval(purpose::store, std::move(argv));
+    if (!r || r->kind != reply::type::array || r->elements.empty() || !on_parked) co_return;
+    std::vector<rrpc::queued_message> parked;
+    parked.reserve(r->elements.size());
+    for (const auto& e : r->elements) {
+        auto m = decode_parked(e.text);
+        if (!m) {
+            log_->error("event=parked_message_unreadable pk={} dn={}", device.product_key,
+                        device.device_name);
+            break;  // the rest stay parked, in order
+        }
+        parked.push_back(std::move(*m));
+    }
+    if (!parked.empty()) on_parked(device, std::move(parked));
+}
+
+void member::drop_parked(const catalog::device_key& device, std::size_t taken) {
+    asio::co_spawn(
+        strand_,
+        [](std::shared_ptr<member> self, catalog::device_key d,
+           std::size_t n) -> asio::awaitable<void> {
+            auto argv = trim_call(d, n);
+            co_await self->eval(purpose::store, std::move(argv));
+        }(shared_from_this(), device, taken),
+        asio::detached);
+}
+
+asio::awaitable<member::parking> member::park(catalog::device_key device,
+                                              rrpc::queued_message message, std::size_t max) {
+    auto argv = park_call(device, message, max);
+    // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+    auto there =
+        asio::co_spawn(strand_, eval(purpose::store, std::move(argv)), asio::use_awaitable);
+    const auto r = co_await std::move(there);
+    if (!r || r->kind != reply::type::integer) co_return parking::unavailable;
+    if (r->integer == -2) co_return parking::online;
+    if (r->integer == -1) co_return parking::full;
+    co_return parking::parked;
 }
 
 void member::share_reply(std::string bytes) {

@@ -5,6 +5,7 @@
 #include "cluster/figures.hpp"
 #include "cluster/redis.hpp"
 #include "config/settings.hpp"
+#include "rrpc/outbox.hpp"
 #include "rrpc/router.hpp"
 
 #include <spdlog/logger.h>
@@ -100,6 +101,17 @@ public:
     /// Runs an async call or a Pub forwarded here (outcome: see send_envelope).
     std::function<boost::asio::awaitable<outcome_envelope>(send_envelope)> serve_send;
 
+    /// Parks a QoS 1 Pub for a device online nowhere (its record says so), for its next login
+    /// on any node (at most `max` per device).
+    enum class parking : std::uint8_t { parked, online, full, unavailable };
+    boost::asio::awaitable<parking> park(catalog::device_key device, rrpc::queued_message message,
+                                         std::size_t max);
+    /// The messages parked for a device that just logged in here (its record is its session's
+    /// now: nothing more is parked), oldest first: the node queues them, and once they are on
+    /// its disk drops the first `taken` (drop_parked()). Told on the member's strand.
+    std::function<void(const catalog::device_key&, std::vector<rrpc::queued_message>)> on_parked;
+    void drop_parked(const catalog::device_key& device, std::size_t taken);
+
     /// The device's liveness by its presence record (nullopt: Redis does not answer).
     boost::asio::awaitable<std::optional<rrpc::liveness>> liveness(catalog::device_key device);
     /// Closes the device's session wherever it is (deleted or disabled).
@@ -145,6 +157,8 @@ private:
     boost::asio::awaitable<relayed> relay(catalog::device_key device, std::uint64_t ticket,
                                           std::string bytes, std::chrono::milliseconds wait);
     boost::asio::awaitable<void> publish(std::uint32_t node, std::string bytes);
+    /// A login's parked messages to on_parked.
+    boost::asio::awaitable<void> take_parked(const catalog::device_key& device);
     void counted(purpose why, bool answered);
     void on_inbox(std::string_view bytes);
     /// Subscribes the inbox, and what the connections tell this object.

@@ -189,6 +189,25 @@ std::optional<rrpc::call_record> decode_call(std::string_view text) {
     return c;
 }
 
+std::string encode(const rrpc::queued_message& m) {
+    json::object o;
+    o["id"] = m.message_id;
+    o["topic"] = m.topic;
+    o["payload"] = kit::base64_encode(m.payload);
+    return json::serialize(o);
+}
+
+std::optional<rrpc::queued_message> decode_parked(std::string_view text) {
+    const auto o = object_of(text);
+    if (!o) return std::nullopt;
+    const auto id = id_of(*o);
+    reader r{*o};
+    rrpc::queued_message m{
+        .message_id = id.value_or(0), .topic = r.text("topic"), .payload = r.bytes("payload")};
+    if (!id || !r.ok || m.topic.empty()) return std::nullopt;
+    return m;
+}
+
 std::string encode(const rrpc::async_reply& r, std::uint32_t origin) {
     json::object o;
     o["origin"] = origin;

@@ -3,6 +3,7 @@
 #include "catalog/device_directory.hpp"
 #include "catalog/device_key.hpp"
 #include "rrpc/call_log.hpp"
+#include "rrpc/outbox.hpp"
 #include "rrpc/reply_hub.hpp"
 
 #include <optional>
@@ -27,6 +28,9 @@ std::optional<catalog::product_record> decode_product(std::string_view product_k
                                                       std::string_view text);
 std::string encode(const rrpc::call_record& c);
 std::optional<rrpc::call_record> decode_call(std::string_view text);
+/// A QoS 1 message parked in Redis for a device online nowhere (`rrpcd:q:{pk}/{dn}`).
+std::string encode(const rrpc::queued_message& m);
+std::optional<rrpc::queued_message> decode_parked(std::string_view text);
 /// An async answer as told on `rrpcd:replies` by node `origin` (its own ignored on return).
 std::string encode(const rrpc::async_reply& r, std::uint32_t origin);
 std::optional<std::pair<std::uint32_t, rrpc::async_reply>> decode_reply(std::string_view text);

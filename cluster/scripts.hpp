@@ -137,6 +137,20 @@ if p[4] == 'lost' and now - tonumber(p[5]) < ka then return {1} end
 return {0}
 )lua";
 
+/// Parks a QoS 1 message for a device online nowhere, for its next login on any node. KEYS[1]:
+/// presence, KEYS[2]: the device's parked queue (`rrpcd:q:{pk}/{dn}`, oldest first). ARGV: the
+/// message, the most a queue holds. Returns the queue's length; -1 full (refused); -2 online on
+/// a live node now (nothing parked: it goes to that node).
+inline constexpr std::string_view park = R"lua(
+local p = redis.call('HMGET', KEYS[1], 'node', 'epoch', 'state')
+if p[3] == 'on' then
+  local lease = redis.call('GET', 'rrpcd:slot:' .. p[1])
+  if lease and string.match(lease, '^(%d+) ') == p[2] then return -2 end
+end
+if redis.call('LLEN', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
+return redis.call('RPUSH', KEYS[2], ARGV[1])
+)lua";
+
 /// The liveness of many devices in one round trip. KEYS: their presence records. Returns, for
 /// each, 0 offline, 1 half-connected, 3 online (as route() says; a record whose node is gone is
 /// reaped as lost now, as there).

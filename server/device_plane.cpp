@@ -270,8 +270,22 @@ asio::awaitable<plane_router::published> plane_router::publish(catalog::device_k
             co_return there.outcome->code == rrpc::rrpc_code::success ? published::taken
                                                                       : published::refused;
         }
-        // Online nowhere: kept here (QoS 1), as a single node does, for the device's next
-        // session on this node.
+        // Online nowhere: a QoS 1 message is parked in Redis for the device's next login on any
+        // node (its record is checked again there: one that came online meanwhile gets it
+        // through its node).
+        if (reliably) {
+            const auto max = home(device).settings->mqtt.max_queued_messages;
+            // Named first: GCC 12 mishandles a temporary built inside a co_await expression.
+            rrpc::queued_message message{
+                .message_id = message_id, .topic = topic, .payload = payload};
+            auto parking = co_await cluster->park(device, std::move(message), max);
+            using parked = cluster::member::parking;
+            if (parking == parked::parked) co_return published::taken;
+            if (parking == parked::full) co_return published::refused;
+            if (parking == parked::unavailable) co_return published::unavailable;
+            // Online now: the next Pub finds it; this one is not kept twice.
+            co_return published::unavailable;
+        }
     }
     co_return co_await publish_here(std::move(device), std::move(topic), std::move(payload),
                                     reliably, message_id);

@@ -7,6 +7,7 @@
 #include "kit/use_nothrow.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -326,6 +327,30 @@ boost::system::result<void, std::string> node::join_cluster() {
         if (!told || told->first == cluster_->node()) return;
         told->second.elsewhere = true;
         replies_.publish(told->second);
+    };
+    // Messages parked for a device online nowhere, taken by its login here: queued here (on
+    // this node's disk), then dropped from Redis; a crash between the two delivers them twice
+    // (QoS 1: at least once), never not at all.
+    cluster_->on_parked = [this](const catalog::device_key& d,
+                                 std::vector<rrpc::queued_message> parked) {
+        auto& plane = router_.home(d);
+        asio::post(plane.executor(), [this, &plane, d, parked = std::move(parked)]() mutable {
+            std::size_t taken = 0;
+            for (auto& m : parked) {
+                if (!plane.registry.publish_reliably(d, m.message_id, std::move(m.topic),
+                                                     std::move(m.payload)))
+                    break;  // its queue is full: the rest stay parked, in order
+                ++taken;
+            }
+            if (taken == 0) return;
+            asio::co_spawn(
+                plane.executor(),
+                [](node* self, catalog::device_key device, std::size_t n) -> asio::awaitable<void> {
+                    if (co_await self->journal().sync()) co_return;  // parked still: again later
+                    self->cluster_->drop_parked(device, n);
+                }(this, d, taken),
+                asio::detached);
+        });
     };
     cluster_->on_reclaimed = [this] {
         for (auto& p : planes_)

@@ -40,9 +40,9 @@ function redisCli(port, ...args) {
     });
 }
 
-const devices = h.devices(15);
+const devices = h.devices(16);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted, devClaim] = rest;
+const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted, devClaim, devPark] = rest;
 let asyncOnA;  // an AsyncRRpc answered on A (its record in Redis outlives A)
 let redisPort;
 let redisDir;
@@ -277,6 +277,25 @@ test('a device registered on B logs in on A; one deleted on C is refused on A; t
     const listed = await Promise.all(['A', 'B', 'C'].map(async (n) => (await h.callAction(h.iotClient(nodes[n]), 'QueryDevice', { ProductKey: h.PK, PageSize: 50 })).Data.DeviceInfo.map((d) => d.DeviceName).sort().join(',')));
     assert.equal(new Set(listed).size, 1, listed.join(' | '));
     assert.ok(listed[0].includes('fresh01') && !listed[0].includes(devDeleted.deviceName), listed[0]);
+});
+
+test('a Pub QoS 1 on B to a device online nowhere is parked in Redis and delivered when the device logs in on C', async () => {
+    const topic = `/${devPark.productKey}/${devPark.deviceName}/user/get`;
+    const queue = `rrpcd:q:${devPark.productKey}/${devPark.deviceName}`;
+    const pub = await h.callAction(h.iotClient(nodes.B), 'Pub', { ProductKey: devPark.productKey, TopicFullName: topic, Qos: '1', MessageContent: Buffer.from('parked').toString('base64') });
+    assert.equal(pub.Success, true, JSON.stringify(pub));
+    assert.equal(await redisCli(redisPort, 'LLEN', queue), '1');  // answered Success: in Redis
+    const dev = await h.rawDevice(nodes.C, devPark);
+    const got = new Promise((resolve) => dev.on('message', (t, p) => resolve([t, p.toString()])));
+    await h.subscribe(dev, topic, 1);
+    assert.deepEqual(await within(5000, 'the parked message on C', got), [topic, 'parked']);
+    // Taken by C (on its disk first), then dropped from Redis.
+    const started = Date.now();
+    while (await redisCli(redisPort, 'LLEN', queue) !== '0') {
+        assert.ok(Date.now() - started < FAST_MS, 'still parked');
+        await h.elapse(10);
+    }
+    dev.end(true);
 });
 
 test('a node id already held is refused at start, naming its holder', async () => {

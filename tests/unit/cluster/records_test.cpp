@@ -120,3 +120,17 @@ TEST_CASE("records: an async answer told to every node round-trips with its orig
     CHECK_FALSE(decode_reply(R"({"origin":1,"pk":"p","dn":"d"})"));
     CHECK_FALSE(decode_reply("{"));
 }
+
+TEST_CASE("records: a parked message round-trips, and one without its id or topic is none") {
+    const rrpc::queued_message m{
+        .message_id = 42, .topic = "/pk/dn/user/get", .payload = std::string{"\0x", 2}};
+    const auto back = decode_parked(encode(m));
+    REQUIRE(back);
+    CHECK(back->message_id == 42);
+    CHECK(back->topic == m.topic);
+    CHECK(back->payload == m.payload);
+    CHECK_FALSE(back->sent);
+    CHECK_FALSE(decode_parked(R"({"topic":"/t","payload":""})"));
+    CHECK_FALSE(decode_parked(R"({"id":1,"payload":""})"));
+    CHECK_FALSE(decode_parked(R"({"id":1,"topic":"/t","payload":"%%"})"));
+}

@@ -293,3 +293,25 @@ TEST_CASE("scripts go by EVALSHA: a Redis without the script (flushed, restarted
     CHECK(f.command({"SCRIPT", "EXISTS", argv[1]}).elements.at(0).integer == 1);
     CHECK(ints(f.command(argv)) == std::vector<long long>{0});
 }
+
+TEST_CASE("park: a device online nowhere gets its message queued, up to the bound, else refused") {
+    fixture f;
+    const std::vector<std::string> keys{"rrpcd:dev:pk/dn", "rrpcd:q:pk/dn"};
+    CHECK(f.eval(scripts::park, keys, {"m1", "2"}).integer == 1);
+    CHECK(f.eval(scripts::park, keys, {"m2", "2"}).integer == 2);
+    CHECK(f.eval(scripts::park, keys, {"m3", "2"}).integer == -1);  // full
+    // Lost (or a dead node's record): still parked for its next login.
+    f.command({"HSET", "rrpcd:dev:pk/dn", "node", "5", "epoch", "7", "state", "lost"});
+    CHECK(f.eval(scripts::park, keys, {"m3", "3"}).integer == 3);
+    // Online on a node whose lease holds that epoch: not parked (it goes to that node).
+    f.command({"HSET", "rrpcd:dev:pk/dn", "state", "on"});
+    f.command({"SET", "rrpcd:slot:5", "7 pid=1"});
+    CHECK(f.eval(scripts::park, keys, {"m4", "9"}).integer == -2);
+    // The node's lease renewed with another epoch: its record no longer counts.
+    f.command({"SET", "rrpcd:slot:5", "8 pid=2"});
+    CHECK(f.eval(scripts::park, keys, {"m4", "9"}).integer == 4);
+    const auto queued = f.command({"LRANGE", "rrpcd:q:pk/dn", "0", "-1"});
+    REQUIRE(queued.elements.size() == 4);
+    CHECK(queued.elements[0].text == "m1");
+    CHECK(queued.elements[3].text == "m4");
+}
