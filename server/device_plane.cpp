@@ -2,6 +2,8 @@
 
 #include "kit/unix_ms.hpp"
 
+#include <boost/asio/detached.hpp>
+
 #include <algorithm>
 
 namespace rrpcd::server {
@@ -60,8 +62,11 @@ device_plane::device_plane(std::size_t index, std::size_t planes, asio::io_conte
                     asio::post(executor(),
                                [this, d, serial, ok] { registry.claimed(d, serial, ok); });
                 });
-        else if (cluster != nullptr && !taken_over)
+        else if (cluster != nullptr && !taken_over) {
             cluster->offline(d, s.serial(), how == rrpc::presence::state::left_cleanly);
+            if (registry.queued(d) != 0)
+                asio::co_spawn(executor(), spill(d, *cluster), asio::detached);
+        }
         if (!uplink.wanted(uplink::kind::status, d.product_key)) return;
         const auto now = std::chrono::system_clock::now();
         // lastTime: the session's last PUBLISH or PING (its login when it goes online).
@@ -196,6 +201,45 @@ asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_reques
     auto here = co_await on_plane(plane, [&] { return call_if_here(plane, request, max_pending); });
     if (here) co_return std::move(*here);
     co_return co_await cluster->call(std::move(request), max_pending);
+}
+
+asio::awaitable<void> device_plane::spill(catalog::device_key device, cluster::member& cluster) {
+    // A copy: the queue changes while Redis answers (a PUBACK, a new login here).
+    std::vector<rrpc::queued_message> queued;
+    if (const auto* q = registry.queued_messages(device))
+        for (const auto& m : *q)
+            if (!m.call) queued.push_back(m);  // an async call's request stays with its call
+    const auto max = settings->mqtt.max_queued_messages;
+    for (auto& m : queued) {
+        if (registry.presence_of(device).link == rrpc::presence::state::connected)
+            co_return;  // back here meanwhile: this queue serves it
+        const auto id = m.message_id;
+        auto copy = m;  // named first: GCC 12 and temporaries in a co_await expression
+        auto parking = co_await cluster.park(device, std::move(copy), max);
+        using parked = cluster::member::parking;
+        if (parking == parked::online) {
+            // Taken over by a login on another node: the message goes to it, as a Pub would.
+            cluster::send_envelope e{.origin = 0,
+                                     .ticket = 0,
+                                     .message_id = id,
+                                     .publish = true,
+                                     .reliable = true,
+                                     .kind = rrpc::call_kind::async_rrpc,
+                                     .device = device,
+                                     .topic = std::move(m.topic),
+                                     .payload = std::move(m.payload),
+                                     .identifier = {},
+                                     .alink_id = {},
+                                     .owner = {}};
+            auto there = co_await cluster.send(std::move(e));
+            if (there.where != cluster::member::relayed::place::sent || !there.outcome ||
+                there.outcome->code != rrpc::rrpc_code::success)
+                co_return;
+        } else if (parking != parked::parked) {
+            co_return;
+        }
+        registry.withdraw(device, id);
+    }
 }
 
 asio::awaitable<plane_router::call_outcome> plane_router::call_here(rrpc::call_request request,

@@ -88,6 +88,12 @@ public:
     mqtt_context mqtt;
 
 private:
+    /// Cluster mode: the device's session here ended (not replaced by a login here): the QoS 1
+    /// Pub messages still queued for it go where its next session will find them: parked in
+    /// Redis, or to the node it is online on now (a takeover); each leaves this queue once taken
+    /// there. What Redis does not take stays here (and on this node's disk).
+    boost::asio::awaitable<void> spill(catalog::device_key device, cluster::member& cluster);
+
     std::size_t index_;
     std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand_;
     boost::asio::any_io_executor executor_;

@@ -40,9 +40,9 @@ function redisCli(port, ...args) {
     });
 }
 
-const devices = h.devices(16);
+const devices = h.devices(17);
 const [devA, devSlow, devMove, devLost, devGone, devBack, devFenced, ...rest] = devices;
-const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted, devClaim, devPark] = rest;
+const [offlineDevice, devAsync, devDisabled, devQuery, devDeleted, devClaim, devPark, devSpill] = rest;
 let asyncOnA;  // an AsyncRRpc answered on A (its record in Redis outlives A)
 let redisPort;
 let redisDir;
@@ -296,6 +296,51 @@ test('a Pub QoS 1 on B to a device online nowhere is parked in Redis and deliver
         await h.elapse(10);
     }
     dev.end(true);
+});
+
+/// Resolves once `redis-cli LLEN key` says `n`; fails after FAST_MS.
+async function queued(key, n) {
+    const started = Date.now();
+    for (;;) {
+        const len = await redisCli(redisPort, 'LLEN', key);
+        if (len === String(n)) return;
+        assert.ok(Date.now() - started < FAST_MS, `${key}: ${len}, not ${n}`);
+        await h.elapse(10);
+    }
+}
+
+test('a QoS 1 Pub a device on A never acknowledged reaches it on C after it left A (its queue follows it through Redis)', async () => {
+    const topic = `/${devSpill.productKey}/${devSpill.deviceName}/user/get`;
+    const queue = `rrpcd:q:${devSpill.productKey}/${devSpill.deviceName}`;
+    const dev = await h.bareDevice(nodes.A, devSpill, { subscribe: false });
+    dev.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await dev.next('suback', { within: 5000 });
+    await statusIs(nodes.B, devSpill, 'ONLINE');
+    const pub = await h.callAction(h.iotClient(nodes.B), 'Pub', { ProductKey: devSpill.productKey, TopicFullName: topic, Qos: '1', MessageContent: Buffer.from('unacked').toString('base64') });
+    assert.equal(pub.Success, true, JSON.stringify(pub));
+    const got = await dev.next('publish', { within: 5000 });
+    assert.equal(got.payload.toString(), 'unacked');
+    dev.socket.destroy();  // gone without its PUBACK
+    await queued(queue, 1);  // A parked what it still held
+    const again = await h.rawDevice(nodes.C, devSpill);
+    const delivered = new Promise((resolve) => again.on('message', (t, p) => resolve(p.toString())));
+    await h.subscribe(again, topic, 1);
+    assert.equal(await within(5000, 'the message on C', delivered), 'unacked');
+    await queued(queue, 0);
+    again.end(true);
+    // Taken over instead: what A's session held goes to the new session on C.
+    const first = await h.bareDevice(nodes.A, devSpill, { subscribe: false });
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await first.next('suback', { within: 5000 });
+    const moved = await h.callAction(h.iotClient(nodes.B), 'Pub', { ProductKey: devSpill.productKey, TopicFullName: topic, Qos: '1', MessageContent: Buffer.from('moved').toString('base64') });
+    assert.equal(moved.Success, true, JSON.stringify(moved));
+    assert.equal((await first.next('publish', { within: 5000 })).payload.toString(), 'moved');
+    const second = await h.rawDevice(nodes.C, devSpill, { clientId: 'second' });
+    const arrived = new Promise((resolve) => second.on('message', (t, p) => resolve(p.toString())));
+    await h.subscribe(second, topic, 1);
+    assert.equal(await within(5000, 'the held message on the new session', arrived), 'moved');
+    await first.closed;
+    second.end(true);
 });
 
 test('a node id already held is refused at start, naming its holder', async () => {
