@@ -400,23 +400,54 @@ test('Redis stopped (SIGSTOP): remote calls 503 within op_timeout, local calls S
     await h.closeSdkDevice(local);
 });
 
-test('Redis killed (-9) and restarted on its AOF: new logins CONNACK 3 meanwhile; then every node claims again and re-asserts its sessions', async () => {
+test('Redis killed (-9) and restarted on its AOF: new logins CONNACK 3 meanwhile; nothing answered Success is lost; calls served again', async () => {
     const kept = await h.sdkDevice(nodes.A, devGone);
     await statusIs(nodes.B, devGone, 'ONLINE');
-    const reclaimed = nodes.A.waitForLog(/event=cluster_reclaimed/);
+    // Answered Success just before the kill: devices registered, Pub QoS 1 parked.
+    const b = h.iotClient(nodes.B);
+    const names = ['aof01', 'aof02', 'aof03'];
+    for (const DeviceName of names) {
+        const reg = await h.callAction(b, 'RegisterDevice', { ProductKey: h.PK, DeviceName });
+        assert.equal(reg.Success, true, JSON.stringify(reg));
+    }
+    const topic = `/${offlineDevice.productKey}/${offlineDevice.deviceName}/user/get`;
+    for (let i = 0; i < 3; ++i) {
+        const pub = await h.callAction(b, 'Pub', { ProductKey: offlineDevice.productKey, TopicFullName: topic, Qos: '1', MessageContent: Buffer.from(`aof${i}`).toString('base64') });
+        assert.equal(pub.Success, true, JSON.stringify(pub));
+    }
     const lost = nodes.A.waitForLog(/event=redis_lost/);
     redis.proc.kill('SIGKILL');
     await redis.exited;
     await within(5000, 'event=redis_lost on A', lost);
     // A login while Redis is down: refused with CONNACK 3 (server unavailable).
     await assert.rejects(h.rawDevice(nodes.A, devFenced), /Server unavailable|connack|CONNACK|closed/i);
-    // Redis back (empty of what was not yet in its AOF: nothing this test needs).
+    redis = await startRedis(redisPort, redisDir);
+    for (const n of names) assert.equal(await redisCli(redisPort, 'HEXISTS', 'rrpcd:devices', `${h.PK}/${n}`), '1', n);
+    assert.deepEqual((await redisCli(redisPort, 'LRANGE', `rrpcd:q:${offlineDevice.productKey}/${offlineDevice.deviceName}`, '0', '-1')).split('\n').map((m) => Buffer.from(JSON.parse(m).payload, 'base64').toString()), ['aof0', 'aof1', 'aof2']);
+    await statusIs(nodes.B, devGone, 'ONLINE', 2000 + FAST_MS);
+    const r = await h.rrpc(b, { device: devGone, payload: 'after' });
+    assert.equal(r.rrpcCode, 'SUCCESS');
+    await h.closeSdkDevice(kept);
+});
+
+test('Redis back empty (its data lost): every node claims its slot again, re-asserts its sessions and writes its catalog again', async () => {
+    const kept = await h.sdkDevice(nodes.A, devGone);
+    await statusIs(nodes.B, devGone, 'ONLINE');
+    const reclaimed = nodes.A.waitForLog(/event=cluster_reclaimed/);
+    redis.proc.kill('SIGKILL');
+    await redis.exited;
     fs.rmSync(path.join(redisDir, 'appendonlydir'), { recursive: true, force: true });
     redis = await startRedis(redisPort, redisDir);
     await within(2000 + FAST_MS, 'event=cluster_reclaimed on A', reclaimed);
     await statusIs(nodes.B, devGone, 'ONLINE', 2000 + FAST_MS);
     const r = await h.rrpc(h.iotClient(nodes.B), { device: devGone, payload: 'after' });
     assert.equal(r.rrpcCode, 'SUCCESS');
+    // The registered devices are the cluster's again (the nodes wrote their catalog back).
+    const started = Date.now();
+    while (await redisCli(redisPort, 'HEXISTS', 'rrpcd:devices', `${h.PK}/aof01`) !== '1') {
+        assert.ok(Date.now() - started < 2000 + FAST_MS, 'the catalog was not written again');
+        await h.elapse(10);
+    }
     await h.closeSdkDevice(kept);
 });
 
