@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace rrpcd::rrpc {
 
@@ -57,6 +58,13 @@ public:
     std::size_t size(const catalog::device_key& device) const noexcept;
     /// Drops the device's queue (it was deleted).
     void forget(const catalog::device_key& device) { queues_.erase(device); }
+    /// The devices something waits for.
+    std::vector<catalog::device_key> devices() const {
+        std::vector<catalog::device_key> out;
+        for (const auto& [device, q] : queues_)
+            if (!q.empty()) out.push_back(device);
+        return out;
+    }
 
 private:
     std::size_t per_device_;

@@ -203,6 +203,12 @@ asio::awaitable<plane_router::call_outcome> plane_router::call(rrpc::call_reques
     co_return co_await cluster->call(std::move(request), max_pending);
 }
 
+void device_plane::spill_restored(cluster::member& cluster) {
+    for (auto& d : registry.queued_devices())
+        if (registry.presence_of(d).link != rrpc::presence::state::connected)
+            asio::co_spawn(executor(), spill(std::move(d), cluster), asio::detached);
+}
+
 asio::awaitable<void> device_plane::spill(catalog::device_key device, cluster::member& cluster) {
     // A copy: the queue changes while Redis answers (a PUBACK, a new login here).
     std::vector<rrpc::queued_message> queued;

@@ -87,6 +87,11 @@ public:
     local_router local;  ///< the router's messages, run here
     mqtt_context mqtt;
 
+    /// Cluster mode, at start: the messages this plane restored from the store for devices
+    /// with no session here go where the devices are (spill()): a node restarted after a crash
+    /// hands its queues to the nodes its devices moved to.
+    void spill_restored(cluster::member& cluster);
+
 private:
     /// Cluster mode: the device's session here ended (not replaced by a login here): the QoS 1
     /// Pub messages still queued for it go where its next session will find them: parked in

@@ -133,6 +133,8 @@ public:
                                                  bool with_subscriptions) const;
     /// The QoS 1 messages waiting for (or in flight to) the device, oldest first; nullptr
     /// when none.
+    /// The devices QoS 1 messages wait for.
+    std::vector<catalog::device_key> queued_devices() const { return outbox_.devices(); }
     const std::deque<rrpc::queued_message>* queued_messages(
         const catalog::device_key& device) const {
         return outbox_.find(device);

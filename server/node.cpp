@@ -527,7 +527,11 @@ boost::system::result<std::string, std::string> node::listen(const char* name,
 }
 
 void node::start() {
-    if (cluster_) cluster_->start();
+    if (cluster_) {
+        cluster_->start();
+        for (auto& p : planes_)
+            asio::post(p->executor(), [this, &plane = *p] { plane.spill_restored(*cluster_); });
+    }
     for (auto& hook : webhooks_) hook->start();
     uplink_->start();
     asio::co_spawn(node_ex_, expire_sessions(), log_exception{log_.server});
