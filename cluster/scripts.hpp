@@ -42,8 +42,9 @@ return {slot, epoch}
 
 /// Renews a slot held with an epoch. ARGV: slot, epoch, lease ms, holder. Returns {1, epoch,
 /// peers} renewed; {2, new epoch, peers} when it had lapsed and was free (Redis restarted or
-/// failed over): claimed again, and the node re-asserts its sessions; {-1, holder} when another
-/// node holds it. `peers`: the other slots held.
+/// failed over): claimed again, and the node re-asserts its sessions (also when the slot holds
+/// this very holder's claim under another epoch: a renewal whose answer was lost had claimed it
+/// again); {-1, holder} when another node holds it. `peers`: the other slots held.
 inline constexpr std::string_view renew = R"lua(
 local key = 'rrpcd:slot:' .. ARGV[1]
 local function peers()
@@ -55,9 +56,16 @@ local function peers()
 end
 local v = redis.call('GET', key)
 if v then
-  if string.match(v, '^(%d+) ') == ARGV[2] then
+  local e, holder = string.match(v, '^(%d+) (.*)$')
+  if e == ARGV[2] then
     redis.call('PEXPIRE', key, ARGV[3])
     return {1, tonumber(ARGV[2]), peers()}
+  end
+  -- Its own claim again (a renewal that claimed it ran, but its answer never came back): the
+  -- holder names this very process.
+  if holder == ARGV[4] then
+    redis.call('PEXPIRE', key, ARGV[3])
+    return {2, tonumber(e), peers()}
   end
   return {-1, v}
 end

@@ -268,8 +268,10 @@ asio::awaitable<void> shared_store::reload() {
     auto local = local_catalog ? local_catalog() : catalog_rows{};
     auto rows = co_await load_catalog(std::move(local));
     if (!rows) {
-        // Redis is away again: its connection's return reloads.
+        // Redis is away again, or only this connection is back yet: read again each second
+        // until it answers.
         log_->warn("event=shared_catalog_reload_failed reason={}", kit::logfmt_value(rows.error()));
+        if (!std::exchange(healing_, true)) asio::co_spawn(strand_, heal(), asio::detached);
         co_return;
     }
     if (on_reloaded) on_reloaded(std::move(*rows));
@@ -283,7 +285,7 @@ asio::awaitable<void> shared_store::heal() {
         auto local = local_catalog ? local_catalog() : catalog_rows{};
         auto rows = co_await load_catalog(std::move(local));
         if (!rows) continue;  // still away
-        log_->info("event=shared_catalog_healed reason=\"a change Redis did not take was undone\"");
+        log_->info("event=shared_catalog_healed");
         if (on_reloaded) on_reloaded(std::move(*rows));
         healing_ = false;
         co_return;

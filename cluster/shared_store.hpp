@@ -94,8 +94,9 @@ private:
     boost::asio::awaitable<boost::system::error_code> written();
     boost::asio::awaitable<void> apply(std::string change);
     boost::asio::awaitable<void> reload();
-    /// After a catalog write Redis did not take (answered 503): once Redis answers, the catalog
-    /// is read again, so that the change the caller was refused is not kept here either.
+    /// After a catalog write Redis did not take (answered 503), or a read again that failed:
+    /// each second until Redis answers, then the catalog is read again (a change the caller was
+    /// refused is not kept here either).
     boost::asio::awaitable<void> heal();
     boost::asio::awaitable<boost::system::result<catalog_rows, std::string>> read_catalog();
 

@@ -145,6 +145,11 @@ TEST_CASE("slot renewal: renewed with its epoch, claimed again once lapsed, lost
     f.command({"DEL", "rrpcd:slot:4"});
     CHECK(ints(f.eval(scripts::renew, {}, {"4", "1", "6000", "pid=1"})) ==
           std::vector<long long>{2, 2, 1});
+    // Its own claim under an epoch it never heard of (a renewal claimed it again, and its
+    // answer was lost): claimed again with that epoch, not lost to itself.
+    f.command({"SET", "rrpcd:slot:4", "6 pid=1"});
+    CHECK(ints(f.eval(scripts::renew, {}, {"4", "2", "6000", "pid=1"})) ==
+          std::vector<long long>{2, 6, 1});
     // Another node holds it now: lost, its holder named.
     f.command({"SET", "rrpcd:slot:4", "7 pid=9"});
     const auto r = f.eval(scripts::renew, {}, {"4", "2", "6000", "pid=1"});
