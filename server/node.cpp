@@ -1,7 +1,9 @@
 #include "server/node.hpp"
 
 #include "cluster/records.hpp"
+#include "kit/crypto.hpp"
 #include "kit/logfmt.hpp"
+#include "kit/printable.hpp"
 
 #include "kit/unix_ms.hpp"
 #include "kit/use_nothrow.hpp"
@@ -84,6 +86,12 @@ namespace {
 /// What a node's slot says of its holder (a second node asking for that id is told).
 std::string holder_of(const config::settings& s) {
     std::string out = "pid=" + std::to_string(::getpid());
+    // Unique to this process whatever the host (containers all run pid 1 with one config): a
+    // renewal adopts a claim only when its holder is this very process.
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0')
+        out += std::string{" host="} + kit::printable(host, 64);
+    out += " run=" + kit::to_hex(kit::random_bytes(6));
     const std::pair<const char*, const std::optional<config::endpoint>*> listeners[] = {
         {"mqtt", &s.mqtt.listen},
         {"mqtts", &s.mqtt.tls_listen},
