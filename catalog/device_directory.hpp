@@ -37,6 +37,12 @@ struct product_record {
     std::int64_t created_ms = 0;
 };
 
+/// The whole catalog as rows (the store's load at start, the cluster's shared copy).
+struct catalog_rows {
+    std::vector<product_record> products;
+    std::vector<device_record> devices;
+};
+
 /// A registered device as it was when it was looked up: records never change once made (a
 /// change makes a new one), so a reference stays valid and unchanging on any thread.
 using device_ref = std::shared_ptr<const device_record>;

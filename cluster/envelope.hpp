@@ -67,6 +67,23 @@ struct send_envelope {
     friend bool operator==(const send_envelope&, const send_envelope&) = default;
 };
 
+/// A Pub to forward to the device's node (origin and ticket are the relay's).
+inline send_envelope pub_envelope(catalog::device_key device, std::uint64_t message_id,
+                                  std::string topic, std::string payload, bool reliable) {
+    return {.origin = 0,
+            .ticket = 0,
+            .message_id = message_id,
+            .publish = true,
+            .reliable = reliable,
+            .kind = rrpc::call_kind::async_rrpc,
+            .device = std::move(device),
+            .topic = std::move(topic),
+            .payload = std::move(payload),
+            .identifier = {},
+            .alink_id = {},
+            .owner = {}};
+}
+
 using envelope = std::variant<call_envelope, outcome_envelope, kick_envelope, send_envelope>;
 
 /// The bytes of an inbox message: a version byte, the kind, then the fields big-endian, texts

@@ -24,11 +24,7 @@
 
 namespace rrpcd::cluster {
 
-/// The catalog as a node holds it.
-struct catalog_rows {
-    std::vector<catalog::product_record> products;
-    std::vector<catalog::device_record> devices;
-};
+using catalog::catalog_rows;
 
 /// Cluster mode's journal: every record goes to the node's own journal (its SQLite store, which
 /// keeps what this node accepted across its restarts), and what the nodes share goes to Redis as

@@ -225,18 +225,8 @@ asio::awaitable<void> device_plane::spill(catalog::device_key device, cluster::m
         using parked = cluster::member::parking;
         if (parking == parked::online) {
             // Taken over by a login on another node: the message goes to it, as a Pub would.
-            cluster::send_envelope e{.origin = 0,
-                                     .ticket = 0,
-                                     .message_id = id,
-                                     .publish = true,
-                                     .reliable = true,
-                                     .kind = rrpc::call_kind::async_rrpc,
-                                     .device = device,
-                                     .topic = std::move(m.topic),
-                                     .payload = std::move(m.payload),
-                                     .identifier = {},
-                                     .alink_id = {},
-                                     .owner = {}};
+            auto e =
+                cluster::pub_envelope(device, id, std::move(m.topic), std::move(m.payload), true);
             auto there = co_await cluster.send(std::move(e));
             if (there.where != cluster::member::relayed::place::sent || !there.outcome ||
                 there.outcome->code != rrpc::rrpc_code::success)
@@ -299,18 +289,7 @@ asio::awaitable<plane_router::published> plane_router::publish(catalog::device_k
                                                                std::string payload, bool reliably,
                                                                std::uint64_t message_id) {
     if (cluster && !co_await live_here(device)) {
-        cluster::send_envelope e{.origin = 0,
-                                 .ticket = 0,
-                                 .message_id = message_id,
-                                 .publish = true,
-                                 .reliable = reliably,
-                                 .kind = rrpc::call_kind::async_rrpc,
-                                 .device = device,
-                                 .topic = topic,
-                                 .payload = payload,
-                                 .identifier = {},
-                                 .alink_id = {},
-                                 .owner = {}};
+        auto e = cluster::pub_envelope(device, message_id, topic, payload, reliably);
         auto there = co_await cluster->send(std::move(e));
         using place = cluster::member::relayed::place;
         if (there.where == place::unavailable) co_return published::unavailable;

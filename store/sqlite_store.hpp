@@ -57,10 +57,7 @@ public:
     /// Start-up (the loads wait for the writer's batch in progress): the kept QoS 1 messages,
     /// in acceptance order.
     boost::system::result<std::vector<stored_message>> load_messages();
-    struct catalog_rows {
-        std::vector<catalog::product_record> products;
-        std::vector<catalog::device_record> devices;
-    };
+    using catalog_rows = catalog::catalog_rows;
     /// Start-up: the products and devices.
     boost::system::result<catalog_rows> load_catalog();
     /// Start-up: the async calls within the retention still waiting for their answer, oldest
